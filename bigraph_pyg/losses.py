@@ -158,7 +158,10 @@ def keypoint_3d_l1_loss(
         has_pose_3d (Tensor, optional): Samples with 3D joints, ``(B,)``.
             (default: all)
         confidence (Tensor, optional): Per-joint weights ``(B, J)`` (e.g. 0/1
-            visibility). (default: ones)
+            visibility). The root is computed from the root joints whatever
+            their confidence (as GraphCMR), so they must be finite in valid
+            samples; other zero-confidence joints may hold NaN.
+            (default: ones)
         root_indices (tuple of int, optional): Joints whose mean is the root;
             :obj:`None` for no centring. (default: :data:`HIP_INDICES`)
 
@@ -173,10 +176,13 @@ def keypoint_3d_l1_loss(
     _check_pair(pred_joints, gt_joints, "pred_joints", 3)
     valid = _sample_mask(has_pose_3d, pred_joints, "has_pose_3d")
     conf = _joint_weights(confidence, pred_joints, "confidence")
-    target = _masked_target(gt_joints, valid[:, None] & (conf > 0))
+    target = _masked_target(gt_joints, valid)
     if root_indices is not None:
         pred_joints = center_joints(pred_joints, root_indices)
         target = center_joints(target, root_indices)
+    # After centring (the root uses the root joints whatever their
+    # confidence), so NaN in non-root unannotated joints cannot leak.
+    target = _masked_target(target, valid[:, None] & (conf > 0))
     diff = (pred_joints - target).abs()
     return _masked_mean(diff, valid, conf[..., None])
 
@@ -586,10 +592,10 @@ class BiGraphLoss(nn.Module):
                 gt_joints_3d_confidence, pred_skeleton_joints, "confidence"
             )
             valid_joints = valid[:, None] & (conf > 0)
-            target = _masked_target(gt_joints_3d, valid_joints)
+            target = center_joints(_masked_target(gt_joints_3d, valid), root)
             terms["skeleton_joints_3d"] = focal_regression_loss(
                 center_joints(pred_skeleton_joints, root),
-                center_joints(target, root),
+                target,
                 w.focal_alpha,
                 w.focal_gamma,
                 w.focal_tau,
