@@ -1,0 +1,576 @@
+r"""Mesh down- and up-sampling operators built by the library.
+
+Quadric-error decimation (``fast-simplification``) gives a coarse mesh whose
+vertices are a subset of the fine ones; the downsampling operator
+:math:`\mathbf{D}` selects them and the upsampling operator
+:math:`\mathbf{U}` writes each fine vertex as barycentric weights of its
+closest point on the coarse surface (CoMA, Ranjan et al. 2018; GraphCMR,
+Kolotouros et al. 2019, used by the paper's mesh branch, Sec. 4.3.1).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from bigraph_pyg.topology.mesh import check_faces, check_manifold
+
+__all__ = [
+    'MeshHierarchy',
+    'MeshSampler',
+    'decimate',
+    'default_sizes',
+    'downsampling_matrix',
+    'load_graphcmr_sampling',
+    'mesh_hierarchy',
+    'upsampling_matrix',
+]
+
+
+def default_sizes(num_vertices: int, levels: int = 2, factor: int = 4):
+    """Coarse sizes ``ceil(N / factor)``, applied ``levels`` times.
+
+    For SMPL's 6890 vertices this gives GraphCMR's ``(1723, 431)``.
+
+    Args:
+        num_vertices (int): Number of fine vertices ``N``.
+        levels (int): Number of coarse levels. (default: ``2``)
+        factor (int): Reduction per level. (default: ``4``)
+
+    Returns:
+        tuple[int, ...]: the coarse sizes, finest first.
+
+    Example:
+        >>> default_sizes(6890)
+        (1723, 431)
+    """
+    sizes, n = [], num_vertices
+    for _ in range(levels):
+        n = math.ceil(n / factor)
+        sizes.append(n)
+    return tuple(sizes)
+
+
+def _check_vertices(vertices: Tensor, name: str = 'vertices') -> Tensor:
+    vertices = torch.as_tensor(vertices)
+    if vertices.dim() != 2 or vertices.size(1) != 3:
+        raise ValueError(
+            f"Expected '{name}' of shape (N, 3) (got {tuple(vertices.shape)})"
+        )
+    if not vertices.is_floating_point():
+        raise ValueError(
+            f"Expected '{name}' of a floating dtype (got {vertices.dtype})"
+        )
+    if not bool(torch.isfinite(vertices).all()):
+        raise ValueError(f"Expected finite '{name}' (got NaN or inf)")
+    return vertices
+
+
+def decimate(
+    vertices: Tensor,
+    faces: Tensor,
+    num_vertices: int,
+    agg: float = 7.0,
+) -> tuple[Tensor, Tensor]:
+    r"""Quadric-error decimation to exactly ``num_vertices`` vertices.
+
+    ``fast_simplification`` records its edge collapses; the first
+    ``N - num_vertices`` of them are replayed as half-edge collapses onto
+    original vertices, so the coarse vertices are a subset of the fine
+    ones (vertex selection, as in CoMA) and the size is exact.
+
+    Args:
+        vertices (Tensor): Fine positions :math:`(N, 3)`.
+        faces (Tensor): Fine triangles :math:`(F, 3)` int64, manifold.
+        num_vertices (int): Target size ``M`` with ``4 <= M <= N``.
+        agg (float): ``fast_simplification`` aggressiveness.
+            (default: ``7.0``)
+
+    Returns:
+        (Tensor, Tensor): ``keep`` :math:`(M,)` int64, the fine ids of the
+        coarse vertices (sorted), and the coarse ``faces`` :math:`(F', 3)`
+        int64 over ``0..M-1``.
+
+    Raises:
+        ValueError: bad shapes, a degenerate or non-manifold mesh, isolated
+            vertices, or ``num_vertices`` out of ``[4, N]``.
+    """
+    import fast_simplification
+
+    vertices = _check_vertices(vertices)
+    n = vertices.size(0)
+    faces = check_faces(faces, n)
+    check_manifold(faces, vertices)
+    if not 4 <= num_vertices <= n:
+        raise ValueError(
+            f"Expected 'num_vertices' in [4, {n}] (the mesh has {n} "
+            f'vertices) (got {num_vertices})'
+        )
+    used = torch.zeros(n, dtype=torch.bool)
+    used[faces.cpu().flatten()] = True
+    if not bool(used.all()):
+        raise ValueError(
+            f"Expected every vertex in 'faces' (got {int((~used).sum())} "
+            'isolated vertices)'
+        )
+    device = faces.device
+    f_np = faces.cpu().numpy()
+    if num_vertices == n:
+        return torch.arange(n, device=device), faces
+    v_np = vertices.detach().cpu().double().numpy()
+    need = n - num_vertices
+    target = max(int(f_np.shape[0] * num_vertices / n * 0.9), 1)
+    for _ in range(6):
+        _, _, collapses = fast_simplification.simplify(
+            v_np, f_np, target_count=target, agg=agg, return_collapses=True
+        )
+        if len(collapses) >= need:
+            break
+        target = max(target // 2, 1)
+    else:
+        raise ValueError(
+            f"Expected a mesh decimable to {num_vertices} vertices (got "
+            f'only {len(collapses)} of {need} collapses)'
+        )
+    collapses = np.asarray(collapses[:need], dtype=np.int64)
+    parent = np.arange(n)
+    parent[collapses[:, 1]] = collapses[:, 0]
+    while True:  # pointer jumping: O(log depth) vectorised passes
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
+    keep = np.flatnonzero(parent == np.arange(n))
+    if keep.size != num_vertices:
+        raise RuntimeError(
+            f'Decimation replay gave {keep.size} vertices, expected '
+            f'{num_vertices}'
+        )
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[keep] = np.arange(keep.size)
+    cf = new_id[parent[f_np]]
+    ok = (cf[:, 0] != cf[:, 1]) & (cf[:, 1] != cf[:, 2]) & (
+        cf[:, 0] != cf[:, 2]
+    )
+    cf = cf[ok]
+    srt = np.sort(cf, axis=1)
+    _, first = np.unique(srt, axis=0, return_index=True)
+    cf = cf[np.sort(first)]
+    return (
+        torch.from_numpy(keep).to(device),
+        torch.from_numpy(cf).to(device),
+    )
+
+
+def _closest_barycentric(p, a, b, c):
+    """Barycentric coordinates of the closest point of triangle abc to p.
+
+    Vectorised form of Ericson, *Real-Time Collision Detection*, 5.1.5.
+    All inputs are float64 arrays ``(..., 3)``; returns ``(..., 3)``.
+    """
+    def dot(x, y):
+        return np.einsum('...i,...i->...', x, y)
+
+    ab, ac, ap = b - a, c - a, p - a
+    d1, d2 = dot(ab, ap), dot(ac, ap)
+    bp = p - b
+    d3, d4 = dot(ab, bp), dot(ac, bp)
+    cp = p - c
+    d5, d6 = dot(ab, cp), dot(ac, cp)
+    va = d3 * d6 - d5 * d4
+    vb = d5 * d2 - d1 * d6
+    vc = d1 * d4 - d3 * d2
+    tiny = 1e-300
+    with np.errstate(divide='ignore', invalid='ignore'):
+        denom = 1.0 / np.maximum(va + vb + vc, tiny)
+        v_in, w_in = vb * denom, vc * denom
+        t_ab = d1 / np.where(d1 - d3 == 0, tiny, d1 - d3)
+        t_ac = d2 / np.where(d2 - d6 == 0, tiny, d2 - d6)
+        e = (d4 - d3) + (d5 - d6)
+        t_bc = (d4 - d3) / np.where(e == 0, tiny, e)
+    one, zero = np.ones_like(d1), np.zeros_like(d1)
+    cases = [  # (condition, barycentric), first true wins
+        ((d1 <= 0) & (d2 <= 0), (one, zero, zero)),
+        ((d3 >= 0) & (d4 <= d3), (zero, one, zero)),
+        ((vc <= 0) & (d1 >= 0) & (d3 <= 0), (1 - t_ab, t_ab, zero)),
+        ((d6 >= 0) & (d5 <= d6), (zero, zero, one)),
+        ((vb <= 0) & (d2 >= 0) & (d6 <= 0), (1 - t_ac, zero, t_ac)),
+        (
+            (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0),
+            (zero, 1 - t_bc, t_bc),
+        ),
+    ]
+    out = np.stack([1 - v_in - w_in, v_in, w_in], axis=-1)
+    for cond, bary in reversed(cases):
+        out = np.where(cond[..., None], np.stack(bary, axis=-1), out)
+    return out
+
+
+def upsampling_matrix(
+    fine_vertices: Tensor,
+    coarse_vertices: Tensor,
+    coarse_faces: Tensor,
+    num_candidates: int = 32,
+) -> Tensor:
+    r"""Upsampling operator :math:`\mathbf{U}` (CoMA / GraphCMR).
+
+    Each fine vertex is projected onto the closest point of the coarse
+    surface; its row of :math:`\mathbf{U}` holds the barycentric weights of
+    that point in the coarse triangle (3 non-zeros, summing to 1).
+    Candidate triangles are the ``num_candidates`` nearest by centroid.
+
+    Args:
+        fine_vertices (Tensor): :math:`(N, 3)`.
+        coarse_vertices (Tensor): :math:`(M, 3)`.
+        coarse_faces (Tensor): :math:`(F', 3)` int64 over ``0..M-1``.
+        num_candidates (int): Triangles tested per vertex. (default: 32)
+
+    Returns:
+        Tensor: sparse COO :math:`\mathbf{U}` of shape ``(N, M)``,
+        coalesced, dtype of ``fine_vertices``.
+    """
+    from scipy.spatial import cKDTree
+
+    fine = _check_vertices(fine_vertices, 'fine_vertices')
+    coarse = _check_vertices(coarse_vertices, 'coarse_vertices')
+    faces = check_faces(coarse_faces, coarse.size(0), 'coarse_faces')
+    p = fine.detach().cpu().double().numpy()
+    cv = coarse.detach().cpu().double().numpy()
+    cf = faces.cpu().numpy()
+    tri = cv[cf]  # (F', 3, 3)
+    k = min(num_candidates, cf.shape[0])
+    _, cand = cKDTree(tri.mean(axis=1)).query(p, k=k)
+    cand = cand.reshape(p.shape[0], k)
+    t = tri[cand]  # (N, k, 3, 3)
+    bary = _closest_barycentric(p[:, None], t[:, :, 0], t[:, :, 1],
+                                t[:, :, 2])
+    closest = np.einsum('nkj,nkjd->nkd', bary, t)
+    dist = np.linalg.norm(closest - p[:, None], axis=-1)
+    best = dist.argmin(axis=1)
+    rows = np.arange(p.shape[0])
+    face_id = cand[rows, best]
+    w = bary[rows, best].clip(0.0, 1.0)
+    w = w / w.sum(axis=1, keepdims=True)
+    index = np.stack([np.repeat(rows, 3), cf[face_id].reshape(-1)])
+    u = torch.sparse_coo_tensor(
+        torch.from_numpy(index),
+        torch.from_numpy(w.reshape(-1)),
+        (p.shape[0], cv.shape[0]),
+        check_invariants=True,
+    ).coalesce()
+    return u.to(dtype=fine.dtype, device=fine.device)
+
+
+def downsampling_matrix(
+    keep: Tensor, num_vertices: int, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    r"""Vertex-selection operator :math:`\mathbf{D}` ``(M, N)``.
+
+    Args:
+        keep (Tensor): Fine ids of the coarse vertices :math:`(M,)`.
+        num_vertices (int): Number of fine vertices ``N``.
+        dtype (torch.dtype): Value dtype. (default: :obj:`torch.float32`)
+
+    Returns:
+        Tensor: sparse COO, one 1 per row at column ``keep[m]``.
+    """
+    m = keep.numel()
+    index = torch.stack([torch.arange(m, device=keep.device), keep.long()])
+    ones = torch.ones(m, dtype=dtype, device=keep.device)
+    return torch.sparse_coo_tensor(
+        index, ones, (m, num_vertices), check_invariants=True
+    ).coalesce()
+
+
+@dataclass(frozen=True)
+class MeshHierarchy:
+    r"""A mesh at several resolutions with its sampling operators.
+
+    Level 0 is the input mesh; level ``l + 1`` is obtained from level ``l``
+    by :math:`\mathbf{V}_{l+1} = \mathbf{D}_l \mathbf{V}_l`.
+
+    Attributes:
+        vertices (tuple[Tensor, ...]): :math:`(N_l, 3)` per level.
+        faces (tuple[Tensor, ...]): :math:`(F_l, 3)` int64 per level.
+        down (tuple[Tensor, ...]): sparse :math:`\mathbf{D}_l`
+            ``(N_{l+1}, N_l)``.
+        up (tuple[Tensor, ...]): sparse :math:`\mathbf{U}_l`
+            ``(N_l, N_{l+1})``.
+    """
+
+    vertices: tuple[Tensor, ...]
+    faces: tuple[Tensor, ...]
+    down: tuple[Tensor, ...]
+    up: tuple[Tensor, ...]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Vertex count of every level, finest first."""
+        return tuple(v.size(0) for v in self.vertices)
+
+    def to(self, *args, **kwargs) -> MeshHierarchy:
+        """Move every tensor (faces keep int64)."""
+        def mv(t):
+            return t.to(*args, **kwargs) if t.is_floating_point() else t.to(
+                device=self.vertices[0].to(*args, **kwargs).device
+            )
+
+        return MeshHierarchy(
+            tuple(mv(v) for v in self.vertices),
+            tuple(mv(f) for f in self.faces),
+            tuple(mv(d) for d in self.down),
+            tuple(mv(u) for u in self.up),
+        )
+
+
+def mesh_hierarchy(
+    vertices: Tensor,
+    faces: Tensor,
+    sizes: Sequence[int] | None = None,
+) -> MeshHierarchy:
+    """Build the decimation hierarchy and its operators (CoMA / GraphCMR).
+
+    Args:
+        vertices (Tensor): Template positions :math:`(N, 3)`.
+        faces (Tensor): Triangles :math:`(F, 3)` int64.
+        sizes (Sequence[int], optional): Coarse sizes, strictly decreasing
+            (default: :func:`default_sizes`, 6890 → 1723 → 431 for SMPL).
+
+    Returns:
+        MeshHierarchy: ``len(sizes) + 1`` levels.
+
+    Raises:
+        ValueError: bad mesh (see :func:`decimate`) or a size larger than
+            the level above it.
+    """
+    vertices = _check_vertices(vertices)
+    faces = check_faces(faces, vertices.size(0))
+    sizes = default_sizes(vertices.size(0)) if sizes is None else sizes
+    verts, facs, down, up = [vertices], [faces], [], []
+    for size in sizes:
+        n = verts[-1].size(0)
+        if size > n:
+            raise ValueError(
+                f"Expected each of 'sizes' <= the level above ({n}) "
+                f'(got {size})'
+            )
+        keep, cfaces = decimate(verts[-1], facs[-1], size)
+        d = downsampling_matrix(keep, n, vertices.dtype)
+        cverts = verts[-1][keep]
+        up.append(upsampling_matrix(verts[-1], cverts, cfaces))
+        down.append(d)
+        verts.append(cverts)
+        facs.append(cfaces)
+    return MeshHierarchy(tuple(verts), tuple(facs), tuple(down), tuple(up))
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler for GraphCMR files: numpy and scipy.sparse classes only."""
+
+    def find_class(self, module: str, name: str):
+        allowed = module.split('.')[0] in ('numpy', 'scipy') or (
+            module in ('copy_reg', 'copyreg', '__builtin__', 'builtins')
+            and name in ('_reconstructor', 'object', 'tuple', 'list')
+        )
+        if not allowed:
+            raise pickle.UnpicklingError(
+                f'Expected only numpy/scipy objects in the file '
+                f'(got {module}.{name})'
+            )
+        if module.startswith('scipy.sparse'):
+            import scipy.sparse as sp
+
+            if hasattr(sp, name):
+                return getattr(sp, name)
+        return super().find_class(module, name)
+
+
+def _scipy_to_torch(mat) -> Tensor:
+    coo = mat.tocoo()
+    index = torch.from_numpy(np.stack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(np.asarray(coo.data, dtype=np.float32))
+    return torch.sparse_coo_tensor(
+        index, values, coo.shape, check_invariants=True
+    ).coalesce()
+
+
+def load_graphcmr_sampling(
+    path: str | Path,
+) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    r"""Read GraphCMR's ``mesh_downsampling.npz`` without ``psbody``.
+
+    The file holds object arrays ``A``, ``D``, ``U`` of scipy sparse
+    matrices (pickled). They are read with a restricted unpickler that
+    accepts numpy and scipy classes only.
+
+    Args:
+        path (str or Path): The ``.npz`` file.
+
+    Returns:
+        (list[Tensor], list[Tensor], list[Tensor]): sparse COO float32
+        adjacencies ``A_l`` ``(N_l, N_l)``, downsampling ``D_l``
+        ``(N_{l+1}, N_l)`` and upsampling ``U_l`` ``(N_l, N_{l+1})``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: a key is missing or the shapes do not chain.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Expected GraphCMR's 'mesh_downsampling.npz' at '{path}' "
+            '(got no such file)'
+        )
+    out = {}
+    with zipfile.ZipFile(path) as zf:
+        names = {n.removesuffix('.npy'): n for n in zf.namelist()}
+        missing = [k for k in ('A', 'D', 'U') if k not in names]
+        if missing:
+            raise ValueError(
+                f"Expected keys 'A', 'D', 'U' in '{path}' "
+                f'(got {sorted(names)})'
+            )
+        for key in ('A', 'D', 'U'):
+            with zf.open(names[key]) as fp:
+                version = np.lib.format.read_magic(fp)
+                _, _, dtype = np.lib.format._read_array_header(fp, version)
+                if dtype.hasobject:
+                    arr = _RestrictedUnpickler(fp, encoding='latin1').load()
+                else:
+                    raise ValueError(
+                        f"Expected an object array of sparse matrices for "
+                        f"'{key}' (got dtype {dtype})"
+                    )
+            out[key] = [_scipy_to_torch(m) for m in np.asarray(arr).ravel()]
+    a, d, u = out['A'], out['D'], out['U']
+    if len(d) != len(u) or len(a) != len(d) + 1:
+        raise ValueError(
+            f'Expected len(A) == len(D) + 1 == len(U) + 1 '
+            f'(got {len(a)}, {len(d)}, {len(u)})'
+        )
+    for i, (dd, uu) in enumerate(zip(d, u)):
+        n, m = a[i].size(0), a[i + 1].size(0)
+        if tuple(dd.shape) != (m, n) or tuple(uu.shape) != (n, m):
+            raise ValueError(
+                f'Expected D[{i}] of shape {(m, n)} and U[{i}] of shape '
+                f'{(n, m)} (got {tuple(dd.shape)} and {tuple(uu.shape)})'
+            )
+    return a, d, u
+
+
+def _spmm_fold(mat: Tensor, x: Tensor) -> Tensor:
+    """``mat @ x`` for ``x`` of shape ``(N, C)`` or ``(B, N, C)``.
+
+    The batch is folded into channels, ``(N, B * C)``, for one sparse
+    product.
+    """
+    mat = mat.to(dtype=x.dtype)
+    if x.dim() == 2:
+        return torch.sparse.mm(mat, x)
+    b, n, c = x.shape
+    folded = x.transpose(0, 1).reshape(n, b * c)
+    out = torch.sparse.mm(mat, folded)
+    return out.view(-1, b, c).transpose(0, 1)
+
+
+class MeshSampler(torch.nn.Module):
+    r"""Apply mesh down/up-sampling to vertex features (GraphCMR).
+
+    Holds :math:`\mathbf{D}_l` and :math:`\mathbf{U}_l` as sparse buffers
+    (``down_0, up_0, ...``), so ``.to()`` and ``state_dict`` carry them.
+    Batched features ``(B, N, C)`` are folded to ``(N, B C)`` for a single
+    sparse product per level.
+
+    Args:
+        down (Sequence[Tensor]): Sparse ``D_l`` of shape
+            ``(N_{l+1}, N_l)``.
+        up (Sequence[Tensor]): Sparse ``U_l`` of shape ``(N_l, N_{l+1})``.
+
+    Shapes:
+        - **input:** :math:`(N_a, C)` or :math:`(B, N_a, C)`
+        - **output:** :math:`(N_b, C)` or :math:`(B, N_b, C)`
+
+    Raises:
+        ValueError: operators that do not chain, or features whose node
+            count does not match the starting level.
+    """
+
+    def __init__(self, down: Sequence[Tensor], up: Sequence[Tensor]):
+        super().__init__()
+        if len(down) != len(up) or len(down) == 0:
+            raise ValueError(
+                f"Expected as many 'down' as 'up' operators, at least one "
+                f'(got {len(down)} and {len(up)})'
+            )
+        sizes = [down[0].size(1)]
+        for i, (d, u) in enumerate(zip(down, up)):
+            n, m = sizes[-1], d.size(0)
+            if tuple(d.shape) != (m, n) or tuple(u.shape) != (n, m):
+                raise ValueError(
+                    f'Expected down[{i}] of shape (M, {n}) and up[{i}] of '
+                    f'shape ({n}, M) (got {tuple(d.shape)} and '
+                    f'{tuple(u.shape)})'
+                )
+            sizes.append(m)
+            self.register_buffer(f'down_{i}', d.coalesce())
+            self.register_buffer(f'up_{i}', u.coalesce())
+        self.sizes = tuple(sizes)
+
+    @classmethod
+    def from_hierarchy(cls, hierarchy: MeshHierarchy) -> MeshSampler:
+        """Build from a :class:`MeshHierarchy`."""
+        return cls(hierarchy.down, hierarchy.up)
+
+    @classmethod
+    def from_graphcmr(cls, path: str | Path) -> MeshSampler:
+        """Build from GraphCMR's ``mesh_downsampling.npz``."""
+        _, down, up = load_graphcmr_sampling(path)
+        return cls(down, up)
+
+    @property
+    def num_levels(self) -> int:
+        """Number of levels, the input mesh included."""
+        return len(self.sizes)
+
+    def _check(self, x: Tensor, level: int) -> None:
+        if x.dim() not in (2, 3) or x.size(-2) != self.sizes[level]:
+            raise ValueError(
+                f"Expected 'x' of shape (N, C) or (B, N, C) with "
+                f'N = {self.sizes[level]} (level {level}) '
+                f'(got {tuple(x.shape)})'
+            )
+
+    def downsample(self, x: Tensor, start: int = 0, end: int = -1) -> Tensor:
+        """Apply ``D_{end-1} ... D_start`` (``end=-1``: coarsest level)."""
+        end = end % self.num_levels
+        self._check(x, start)
+        for i in range(start, end):
+            x = _spmm_fold(getattr(self, f'down_{i}'), x)
+        return x
+
+    def upsample(self, x: Tensor, start: int = -1, end: int = 0) -> Tensor:
+        """Apply ``U_end ... U_{start-1}`` (``start=-1``: coarsest level)."""
+        start = start % self.num_levels
+        self._check(x, start)
+        for i in range(start - 1, end - 1, -1):
+            x = _spmm_fold(getattr(self, f'up_{i}'), x)
+        return x
+
+    def forward(self, x: Tensor, start: int, end: int) -> Tensor:
+        """Resample ``x`` from level ``start`` to level ``end``."""
+        start, end = start % self.num_levels, end % self.num_levels
+        if end >= start:
+            return self.downsample(x, start, end)
+        return self.upsample(x, start, end)
+
+    def __repr__(self) -> str:
+        sizes = ' -> '.join(str(s) for s in self.sizes)
+        return f'{self.__class__.__name__}({sizes})'
