@@ -23,6 +23,11 @@ def test_joint_names_and_hips():
     assert JOINT_NAMES[HIP_INDICES[1]] == "left_hip"
 
 
+def test_joint_names_agree_with_skeleton_topology():
+    skeleton = pytest.importorskip("bigraph_pyg.topology.skeleton")
+    assert tuple(skeleton.JOINT_NAMES) == JOINT_NAMES
+
+
 def test_mpjpe_in_millimetres_against_loop():
     pred = torch.randn(4, 12, 3, dtype=torch.float64)
     target = torch.randn(4, 12, 3, dtype=torch.float64)

@@ -75,9 +75,20 @@ def test_weights_errors(tmp_path):
         ResNetEncoder("resnet18", weights=missing)
     with pytest.raises(FileNotFoundError, match="IMAGENET1K_V1"):
         ResNetEncoder("resnet18", weights="not_a_weight_name")
-    wrong = tmp_path / "r50_for_r18.pth"
-    torch.save(ResNetEncoder("resnet34").state_dict(), wrong)
-    with pytest.raises(ValueError, match="r50_for_r18.pth.*unexpected keys"):
+    state = resnet18().state_dict()
+    state["layer5.weight"] = state.pop("layer4.1.bn2.weight")
+    wrong = tmp_path / "other_arch.pth"
+    torch.save(state, wrong)
+    with pytest.raises(
+        ValueError,
+        match=r"other_arch.pth.*missing keys \['layer4.1.bn2.weight'\], "
+        r"unexpected keys \['layer5.weight'\]",
+    ):
+        ResNetEncoder("resnet18", weights=wrong)
+    state = resnet18().state_dict()
+    state["conv1.weight"] = state["conv1.weight"][:, :1]
+    torch.save(state, wrong)
+    with pytest.raises(ValueError, match="other_arch.pth.*size mismatch"):
         ResNetEncoder("resnet18", weights=wrong)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint")
