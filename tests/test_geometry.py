@@ -14,6 +14,7 @@ from bigraph_pyg.geometry import (
     rot6d_to_matrix,
     weak_perspective_projection,
 )
+from bigraph_pyg.testing import with_device
 
 
 def _random_rotations(n, seed=0):
@@ -250,3 +251,27 @@ def test_center_joints():
     out = center_joints(j, (2, 3))
     torch.testing.assert_close(out[:, 2] + out[:, 3], torch.zeros(2, 3))
     torch.testing.assert_close(center_joints(j, 0)[:, 0], torch.zeros(2, 3))
+
+
+@with_device
+def test_geometry_device_and_dtype_follow_inputs(device):
+    for dtype in (torch.float32, torch.float64):
+        aa = torch.randn(2, 4, 3, device=device, dtype=dtype)
+        aa = (
+            3.0
+            * aa
+            / aa.norm(dim=-1, keepdim=True)
+            * torch.rand_like(aa[..., :1])
+        )
+        rot = axis_angle_to_matrix(aa)
+        assert rot.device.type == device and rot.dtype == dtype
+        back = matrix_to_axis_angle(rot)
+        torch.testing.assert_close(back, aa, atol=1e-4, rtol=1e-4)
+        six = matrix_to_rot6d(rot)
+        torch.testing.assert_close(rot6d_to_matrix(six), rot)
+        pts = torch.randn(2, 7, 3, device=device, dtype=dtype)
+        cam = torch.randn(2, 3, device=device, dtype=dtype)
+        assert weak_perspective_projection(pts, cam).device.type == device
+        out = procrustes_align(pts, 2 * pts + 1)
+        assert out.device.type == device and out.dtype == dtype
+        torch.testing.assert_close(out, 2 * pts + 1, atol=1e-4, rtol=1e-4)

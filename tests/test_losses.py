@@ -15,6 +15,7 @@ from bigraph_pyg.losses import (
     smpl_param_loss,
     vertex_l1_loss,
 )
+from bigraph_pyg.testing import with_device
 
 B, J, N = 4, 12, 30
 
@@ -333,3 +334,14 @@ def test_bigraph_loss_backward_all_invalid():
     for v in pred.values():
         assert torch.isfinite(v.grad).all()
     assert (pred["pred_vertices"].grad == 0).all()
+
+
+@with_device
+def test_bigraph_loss_on_device(device):
+    pred, target = _batch(torch.float64)
+    pred = {k: v.to(device).requires_grad_() for k, v in pred.items()}
+    target = {k: v.to(device) for k, v in target.items()}
+    total, terms = BiGraphLoss()(**pred, **target)
+    assert total.device.type == device and total.dtype == torch.float64
+    total.backward()
+    assert all(torch.isfinite(v.grad).all() for v in pred.values())

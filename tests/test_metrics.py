@@ -14,6 +14,7 @@ from bigraph_pyg.metrics import (
     segmentation_confusion_matrix,
     segmentation_scores,
 )
+from bigraph_pyg.testing import with_device
 
 
 def test_joint_names_and_hips():
@@ -235,3 +236,16 @@ def test_segmentation_absent_class_and_errors():
         segmentation_accuracy_f1(gt, gt, 1)
     with pytest.raises(ValueError, match="`confusion`"):
         segmentation_scores(torch.zeros(3, 3))
+
+
+@with_device
+def test_metrics_on_device(device):
+    pred = torch.randn(3, 12, 3, device=device)
+    target = torch.randn(3, 12, 3, device=device)
+    for fn in (mpjpe, pa_mpjpe, mpve):
+        out = fn(pred, target)
+        assert out.device.type == device and torch.isfinite(out)
+    assert per_joint_error(pred, target, root=HIP_INDICES).device.type == device
+    labels = torch.randint(0, 7, (2, 5, 5), device=device)
+    acc, f1 = segmentation_accuracy_f1(labels, labels, 7)
+    assert acc.item() == 1.0 and f1.item() == 1.0

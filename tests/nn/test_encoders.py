@@ -10,6 +10,7 @@ from bigraph_pyg.nn.encoders import (
     joint_box_size,
     roi_joint_features,
 )
+from bigraph_pyg.testing import with_device
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +261,21 @@ def test_roi_errors():
         roi_joint_features(maps, joints, 64, float("nan"), strides=(4, 8))
     with pytest.raises(ValueError, match=r"\(B, J, 2\)"):
         roi_joint_features(maps, joints[0], **ok)
+
+
+@with_device
+def test_roi_and_box_size_on_device(device):
+    maps = [m.to(device) for m in _ramp_maps((64, 48), (4, 8))]
+    joints = torch.tensor([[[20.0, 30.0]], [[24.0, 33.0]]], device=device)
+    joints = joints.double()
+    box = joint_box_size(
+        joints.expand(2, 2, 2)
+        + torch.tensor(
+            [[0.0, 0.0], [3.0, 4.0]], device=device, dtype=torch.float64
+        ),
+        [(0, 1)],
+        (64, 48),
+    )
+    out = roi_joint_features(maps, joints, (64, 48), box, strides=(4, 8))
+    assert out.device.type == device
+    torch.testing.assert_close(out[..., :2], joints)

@@ -3,6 +3,7 @@ import torch
 
 from bigraph_pyg.geometry import matrix_to_rot6d
 from bigraph_pyg.nn.heads import SMPLParamRegressor, SMPLParams
+from bigraph_pyg.testing import with_device
 
 N = 20
 
@@ -87,3 +88,13 @@ def test_smpl_param_regressor_reset_and_errors():
         SMPLParamRegressor(num_vertices=0)
     with pytest.raises(ValueError, match="`num_betas`"):
         SMPLParamRegressor(num_vertices=4, num_betas=-1)
+
+
+@with_device
+def test_smpl_param_regressor_on_device(device):
+    reg = _regressor().to(device).eval()
+    rotmat, betas = reg(
+        torch.randn(2, N, 3, device=device),
+        template=torch.randn(N, 3, device=device),
+    )
+    assert rotmat.device.type == device and betas.device.type == device
