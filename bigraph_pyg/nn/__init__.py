@@ -1,0 +1,15 @@
+"""Neural-network layers and blocks of bigraph_pyg."""
+
+from bigraph_pyg.nn.conv import (
+    BipartiteFusionConv,
+    MeshConv,
+    NormalizedGraphConv,
+    SkeletonConv,
+)
+
+__all__ = [
+    "NormalizedGraphConv",
+    "MeshConv",
+    "SkeletonConv",
+    "BipartiteFusionConv",
+]

@@ -1,0 +1,27 @@
+"""Utilities: sparse products, dense references."""
+
+from bigraph_pyg.utils.sparse import (
+    EdgeList,
+    batched_spmm,
+    check_edge_list,
+    dense_row_normalize,
+    fold_batch,
+    row_normalize,
+    to_csr_adj_t,
+    to_dense_adjacency,
+    unfold_batch,
+    unpack_graph,
+)
+
+__all__ = [
+    "EdgeList",
+    "unpack_graph",
+    "check_edge_list",
+    "row_normalize",
+    "batched_spmm",
+    "fold_batch",
+    "unfold_batch",
+    "to_csr_adj_t",
+    "to_dense_adjacency",
+    "dense_row_normalize",
+]

@@ -1,0 +1,366 @@
+r"""Sparse-graph utilities shared by the layers, the tests and the benchmarks.
+
+Every graph a layer accepts (a ``[2, E]`` index tensor, a PyG
+:class:`~torch_geometric.EdgeIndex`, a :mod:`torch.sparse` COO/CSR/CSC
+``adj_t`` or a :class:`torch_sparse.SparseTensor`) is first reduced to one
+canonical form, :class:`EdgeList`: source indices, target indices, one weight
+per edge and the bipartite size ``(N_src, N_dst)``.  Row ``i`` of the paper's
+adjacency :math:`\mathbf{A}` is the set of edges whose *target* is ``i``
+(``edge_index[1] == i``), i.e. row ``i`` of ``adj_t``.
+
+Functions here are pure (tensors in, tensors out); device and dtype follow the
+inputs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch_geometric import EdgeIndex
+from torch_geometric.typing import SparseTensor
+from torch_geometric.utils import is_torch_sparse_tensor, scatter
+
+__all__ = [
+    "EdgeList",
+    "unpack_graph",
+    "check_edge_list",
+    "row_normalize",
+    "batched_spmm",
+    "fold_batch",
+    "unfold_batch",
+    "to_dense_adjacency",
+    "dense_row_normalize",
+    "to_csr_adj_t",
+]
+
+
+@dataclass(frozen=True)
+class EdgeList:
+    """A graph in canonical edge-list form.
+
+    Attributes:
+        src (Tensor): Source node of each edge, ``(E,)`` int64.
+        dst (Tensor): Target node of each edge, ``(E,)`` int64.
+        weight (Tensor or None): Weight of each edge, ``(E,)``; ``None``
+            means every edge has weight 1.
+        size (tuple[int, int]): ``(N_src, N_dst)``.
+    """
+
+    src: Tensor
+    dst: Tensor
+    weight: Tensor | None
+    size: tuple[int, int]
+
+    @property
+    def num_edges(self) -> int:
+        """Number of stored edges ``E``."""
+        return int(self.src.numel())
+
+
+def _is_sparse_tensor(obj: object) -> bool:
+    return isinstance(obj, SparseTensor) and not isinstance(obj, Tensor)
+
+
+def unpack_graph(
+    edge_index: object,
+    edge_weight: Tensor | None = None,
+    size: tuple[int | None, int | None] | None = None,
+) -> EdgeList:
+    r"""Reduce any supported graph format to an :class:`EdgeList`.
+
+    Args:
+        edge_index: ``Tensor`` ``[2, E]`` (row 0 = source, row 1 = target),
+            :class:`~torch_geometric.EdgeIndex`, a :mod:`torch.sparse`
+            ``adj_t`` of shape ``(N_dst, N_src)`` (COO, CSR or CSC; its
+            values are the edge weights), or a
+            :class:`torch_sparse.SparseTensor` ``adj_t``.
+        edge_weight (Tensor, optional): ``(E,)`` weights for an index
+            tensor.  Must be ``None`` for sparse matrices, which carry their
+            own values.
+        size (tuple, optional): ``(N_src, N_dst)``; entries may be ``None``.
+
+    Returns:
+        EdgeList: edges in the order they are stored.  For sparse matrices
+        that is row-major order (by target, then source), which is also the
+        order of the graph builders in :mod:`bigraph_pyg.topology`.
+
+    Raises:
+        ValueError: for an unsupported type, a malformed index tensor, or
+            weights given twice.
+    """
+    if is_torch_sparse_tensor(edge_index):
+        adj_t: Tensor = edge_index  # type: ignore[assignment]
+        if edge_weight is not None:
+            raise ValueError(
+                "Expected `edge_weight=None` when the graph is a sparse "
+                "matrix `adj_t` (its values are the edge weights), got an "
+                f"`edge_weight` of shape {tuple(edge_weight.shape)}")
+        if adj_t.dim() != 2:
+            raise ValueError(
+                "Expected a 2-D sparse `adj_t` of shape (N_dst, N_src) "
+                f"(got shape {tuple(adj_t.shape)})")
+        if adj_t.layout == torch.sparse_coo:
+            adj_t = adj_t.coalesce()
+            dst, src = adj_t.indices()
+            values = adj_t.values()
+        else:
+            if adj_t.layout != torch.sparse_csr:
+                adj_t = adj_t.to_sparse_csr()
+            crow, col = adj_t.crow_indices(), adj_t.col_indices()
+            counts = crow[1:] - crow[:-1]
+            dst = torch.repeat_interleave(
+                torch.arange(counts.numel(), device=crow.device), counts)
+            src = col
+            values = adj_t.values()
+        n_dst, n_src = adj_t.shape
+        return EdgeList(src.long(), dst.long(), values, (n_src, n_dst))
+
+    if _is_sparse_tensor(edge_index):
+        if edge_weight is not None:
+            raise ValueError(
+                "Expected `edge_weight=None` when the graph is a "
+                "`SparseTensor` (its values are the edge weights), got an "
+                f"`edge_weight` of shape {tuple(edge_weight.shape)}")
+        dst, src, values = edge_index.coo()  # type: ignore[union-attr]
+        n_dst, n_src = edge_index.sparse_sizes()  # type: ignore[union-attr]
+        return EdgeList(src, dst, values, (int(n_src), int(n_dst)))
+
+    if not isinstance(edge_index, Tensor):
+        raise ValueError(
+            "Expected `edge_index` to be a Tensor [2, E], an EdgeIndex, a "
+            "torch.sparse adj_t or a SparseTensor (got "
+            f"{type(edge_index).__name__})")
+    if edge_index.is_floating_point() or edge_index.is_complex():
+        raise ValueError(
+            "Expected `edge_index` of an integer dtype "
+            f"(got {edge_index.dtype})")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(
+            "Expected `edge_index` of shape [2, E] "
+            f"(got {list(edge_index.shape)})")
+    n_src, n_dst = (None, None) if size is None else size
+    if isinstance(edge_index, EdgeIndex):
+        n_src = n_src if n_src is not None else edge_index.num_rows
+        n_dst = n_dst if n_dst is not None else edge_index.num_cols
+        edge_index = edge_index.as_tensor()
+    src, dst = edge_index[0].long(), edge_index[1].long()
+    if edge_weight is not None:
+        if edge_weight.dim() != 1 or edge_weight.numel() != src.numel():
+            raise ValueError(
+                f"Expected `edge_weight` of shape ({src.numel()},), one "
+                "weight per edge of `edge_index` "
+                f"(got {tuple(edge_weight.shape)})")
+    return EdgeList(src, dst, edge_weight, (n_src, n_dst))  # type: ignore
+
+
+def check_edge_list(graph: EdgeList, *, check_weights: bool = True) -> None:
+    r"""Validate indices and weights of an :class:`EdgeList`.
+
+    Skipped while :func:`torch.compile` traces (the checks are
+    data-dependent); eager calls always check.
+
+    Raises:
+        IndexError: if an index lies outside ``[0, N_src)`` / ``[0, N_dst)``.
+        ValueError: if a weight is negative, NaN or infinite.
+    """
+    if torch.compiler.is_compiling():
+        return
+    n_src, n_dst = graph.size
+    for name, idx, n in (("source (edge_index[0])", graph.src, n_src),
+                         ("target (edge_index[1])", graph.dst, n_dst)):
+        if idx.numel() == 0:
+            continue
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= n:
+            raise IndexError(
+                f"Expected every {name} index in [0, {n}) "
+                f"(got values in [{lo}, {hi}])")
+    w = graph.weight
+    if check_weights and w is not None and w.numel() > 0:
+        if not bool(torch.isfinite(w).all()):
+            bad = int((~torch.isfinite(w)).sum())
+            raise ValueError(
+                "Expected finite `edge_weight` values "
+                f"(got {bad} NaN or infinite of {w.numel()})")
+        if bool((w < 0).any()):
+            raise ValueError(
+                "Expected non-negative `edge_weight` values "
+                f"(got minimum {float(w.min()):.4g})")
+
+
+def row_normalize(
+    dst: Tensor,
+    weight: Tensor,
+    num_nodes: int,
+    eps: float = 1e-12,
+) -> Tensor:
+    r"""Row-normalise edge weights: :math:`\mathrm{RowNorm}(\mathbf{M})`.
+
+    .. math::
+        \hat{m}_{ij} = \frac{m_{ij}}{\max(\sum_{k} |m_{ik}|, \epsilon)}
+
+    where row :math:`i` holds the edges whose target is :math:`i`.  While
+    the weights are non-negative (every fixed adjacency, and the fusion
+    graph at initialisation) the denominator is the plain row sum of the
+    paper; dividing by the absolute sum keeps rows bounded if a learnable
+    factor turns negative.  A row whose weights all vanish stays all-zero
+    (no NaN): its node receives no message.
+
+    Args:
+        dst (Tensor): Target node of each edge, ``(E,)``.
+        weight (Tensor): Edge weights, ``(E,)``.
+        num_nodes (int): Number of target nodes ``N_dst``.
+        eps (float): Lower bound of the denominator.
+
+    Returns:
+        Tensor: Normalised weights, ``(E,)``.
+
+    Example:
+        >>> dst = torch.tensor([0, 0, 1])
+        >>> row_normalize(dst, torch.tensor([1.0, 3.0, 2.0]), 2)
+        tensor([0.2500, 0.7500, 1.0000])
+    """
+    denom = scatter(weight.abs(), dst, 0, dim_size=num_nodes, reduce="sum")
+    return weight / denom.clamp_min(eps)[dst]
+
+
+def fold_batch(x: Tensor) -> Tensor:
+    """Fold ``[B, N, C]`` into ``[N, B*C]`` (``[N, C]`` passes through)."""
+    if x.dim() == 2:
+        return x
+    b, n, c = x.shape
+    return x.permute(1, 0, 2).reshape(n, b * c)
+
+
+def unfold_batch(y: Tensor, batch_size: int | None) -> Tensor:
+    """Invert :func:`fold_batch`: ``[N, B*C]`` into ``[B, N, C]``."""
+    if batch_size is None:
+        return y
+    n = y.size(0)
+    return y.view(n, batch_size, -1).permute(1, 0, 2)
+
+
+def to_csr_adj_t(
+    src: Tensor,
+    dst: Tensor,
+    weight: Tensor,
+    size: tuple[int, int],
+) -> tuple[Tensor, Tensor]:
+    r"""Build the CSR ``adj_t`` (``(N_dst, N_src)``) of an edge list.
+
+    Args:
+        src, dst (Tensor): ``(E,)`` edge endpoints.
+        weight (Tensor): ``(E,)`` values (may require grad).
+        size (tuple[int, int]): ``(N_src, N_dst)``.
+
+    Returns:
+        tuple: ``(adj_t, perm)`` where ``perm`` sorts the edges row-major
+        (``adj_t.values() == weight[perm]``).
+    """
+    n_src, n_dst = size
+    perm = torch.argsort(dst * n_src + src)
+    counts = torch.bincount(dst, minlength=n_dst)
+    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    with warnings.catch_warnings():  # "CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        adj_t = torch.sparse_csr_tensor(
+            crow, src[perm], weight[perm], (n_dst, n_src),
+            check_invariants=False)
+    return adj_t, perm
+
+
+class _WeightedSpMM(torch.autograd.Function):
+    """``out = A @ X`` for CSR ``A`` with differentiable values.
+
+    Backward: ``dX = A^T @ dOut`` (a second CSR product) and
+    ``dA_e = <dOut[dst_e], X[src_e]>`` through
+    :func:`torch.sparse.sampled_addmm` — never a per-edge message tensor.
+    """
+
+    @staticmethod
+    def forward(ctx, src, dst, weight, x2d, n_src, n_dst):  # noqa: D102
+        adj_t, perm = to_csr_adj_t(src, dst, weight.detach(), (n_src, n_dst))
+        ctx.save_for_backward(src, dst, weight, x2d, perm)
+        ctx.sizes = (n_src, n_dst)
+        ctx.adj_t = adj_t
+        return torch.sparse.mm(adj_t, x2d)
+
+    @staticmethod
+    def backward(ctx, grad_out):  # noqa: D102
+        src, dst, weight, x2d, perm = ctx.saved_tensors
+        n_src, n_dst = ctx.sizes
+        grad_w = grad_x = None
+        grad_out = grad_out.contiguous()
+        if ctx.needs_input_grad[3]:
+            adj, _ = to_csr_adj_t(dst, src, weight.detach(), (n_dst, n_src))
+            grad_x = torch.sparse.mm(adj, grad_out)
+        if ctx.needs_input_grad[2]:
+            sampled = torch.sparse.sampled_addmm(
+                ctx.adj_t, grad_out, x2d.t(), beta=0.0)
+            grad_w = torch.empty_like(weight)
+            grad_w[perm] = sampled.values()
+        return None, None, grad_w, grad_x, None, None
+
+
+def batched_spmm(
+    src: Tensor,
+    dst: Tensor,
+    weight: Tensor,
+    x: Tensor,
+    num_dst: int,
+) -> Tensor:
+    r"""Weighted sparse aggregation for ``[N, C]`` or batched ``[B, N, C]``.
+
+    .. math::
+        \mathbf{X}'_{b} = \mathbf{A} \mathbf{X}_{b}, \qquad
+        a_{ij} = \sum_{e: \mathrm{dst}_e = i, \mathrm{src}_e = j} w_e
+
+    The batch is folded into the channels (``[N, B*C]``) so the whole batch
+    is one CSR product; gradients reach both ``x`` and ``weight`` without
+    materialising ``B x E x C`` per-edge messages.
+
+    Args:
+        src, dst (Tensor): ``(E,)`` edge endpoints.
+        weight (Tensor): ``(E,)`` edge weights.
+        x (Tensor): ``(N_src, C)`` or ``(B, N_src, C)``.
+        num_dst (int): ``N_dst``.
+
+    Returns:
+        Tensor: ``(N_dst, C)`` or ``(B, N_dst, C)``.
+    """
+    batch = x.size(0) if x.dim() == 3 else None
+    x2d = fold_batch(x).contiguous()
+    weight = weight.to(x2d.dtype)
+    out = _WeightedSpMM.apply(src, dst, weight, x2d, x2d.size(0), num_dst)
+    return unfold_batch(out, batch)
+
+
+def to_dense_adjacency(
+    src: Tensor,
+    dst: Tensor,
+    weight: Tensor | None,
+    size: tuple[int, int],
+) -> Tensor:
+    r"""Dense ``(N_dst, N_src)`` matrix :math:`\mathbf{A}` of an edge list.
+
+    Duplicate edges are summed (as in every sparse product of the library).
+    Differentiable with respect to ``weight``.  Used as the dense reference
+    by tests and benchmarks, and by the dense propagation path.
+    """
+    n_src, n_dst = size
+    if weight is None:
+        weight = torch.ones(src.numel(), device=src.device)
+    adj = weight.new_zeros(n_dst, n_src)
+    return adj.index_put((dst, src), weight, accumulate=True)
+
+
+def dense_row_normalize(adj: Tensor, eps: float = 1e-12) -> Tensor:
+    r"""Dense :math:`\mathrm{RowNorm}`: divide each row by its absolute sum.
+
+    Reference implementation of :func:`row_normalize` on a dense
+    ``(N_dst, N_src)`` matrix (rows whose entries all vanish stay zero).
+    """
+    return adj / adj.abs().sum(-1, keepdim=True).clamp_min(eps)
