@@ -79,6 +79,7 @@ def decimate(
     faces: Tensor,
     num_vertices: int,
     agg: float = 7.0,
+    strict: bool = True,
 ) -> tuple[Tensor, Tensor]:
     r"""Quadric-error decimation to exactly ``num_vertices`` vertices.
 
@@ -93,6 +94,11 @@ def decimate(
         num_vertices (int): Target size ``M`` with ``4 <= M <= N``.
         agg (float): ``fast_simplification`` aggressiveness.
             (default: ``7.0``)
+        strict (bool): Reject non-manifold and zero-area input (for a
+            user's mesh). Quadric collapses do not check the link
+            condition, so a decimated level may hold a few non-manifold
+            edges; :func:`mesh_hierarchy` decimates those levels with
+            ``strict=False``. (default: :obj:`True`)
 
     Returns:
         (Tensor, Tensor): ``keep`` :math:`(M,)` int64, the fine ids of the
@@ -108,7 +114,8 @@ def decimate(
     vertices = _check_vertices(vertices)
     n = vertices.size(0)
     faces = check_faces(faces, n)
-    check_manifold(faces, vertices)
+    if strict:
+        check_manifold(faces, vertices)
     if not 4 <= num_vertices <= n:
         raise ValueError(
             f"Expected 'num_vertices' in [4, {n}] (the mesh has {n} "
@@ -140,7 +147,39 @@ def decimate(
             f"Expected a mesh decimable to {num_vertices} vertices (got "
             f'only {len(collapses)} of {need} collapses)'
         )
-    collapses = np.asarray(collapses[:need], dtype=np.int64)
+    collapses = np.asarray(collapses, dtype=np.int64)
+    edges = np.concatenate([f_np[:, [0, 1]], f_np[:, [1, 2]], f_np[:, [2, 0]]])
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    k = need
+    for _ in range(32):
+        parent, cf = _replay(collapses[:k], n, f_np, edges)
+        count = int((parent == np.arange(n)).sum())
+        if count == num_vertices:
+            break
+        k += count - num_vertices
+        if not 0 <= k <= len(collapses):
+            break
+    if count != num_vertices:
+        raise ValueError(
+            f"Expected a mesh decimable to exactly {num_vertices} vertices "
+            f'(got {count})'
+        )
+    keep = np.flatnonzero(parent == np.arange(n))
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[keep] = np.arange(keep.size)
+    cf = new_id[cf]
+    return (
+        torch.from_numpy(keep).to(device),
+        torch.from_numpy(cf).to(device),
+    )
+
+
+def _replay(collapses, n, faces, edges):
+    """Replay half-edge collapses; returns (root of each vertex, faces).
+
+    Vertices left without a face are merged into a neighbouring root, so
+    every root is referenced by the returned faces (in fine ids).
+    """
     parent = np.arange(n)
     parent[collapses[:, 1]] = collapses[:, 0]
     while True:  # pointer jumping: O(log depth) vectorised passes
@@ -148,26 +187,28 @@ def decimate(
         if np.array_equal(nxt, parent):
             break
         parent = nxt
-    keep = np.flatnonzero(parent == np.arange(n))
-    if keep.size != num_vertices:
-        raise RuntimeError(
-            f'Decimation replay gave {keep.size} vertices, expected '
-            f'{num_vertices}'
-        )
-    new_id = np.full(n, -1, dtype=np.int64)
-    new_id[keep] = np.arange(keep.size)
-    cf = new_id[parent[f_np]]
+    cf = parent[faces]
     ok = (cf[:, 0] != cf[:, 1]) & (cf[:, 1] != cf[:, 2]) & (
         cf[:, 0] != cf[:, 2]
     )
     cf = cf[ok]
-    srt = np.sort(cf, axis=1)
-    _, first = np.unique(srt, axis=0, return_index=True)
+    _, first = np.unique(np.sort(cf, axis=1), axis=0, return_index=True)
     cf = cf[np.sort(first)]
-    return (
-        torch.from_numpy(keep).to(device),
-        torch.from_numpy(cf).to(device),
-    )
+    for _ in range(8):
+        used = np.zeros(n, dtype=bool)
+        used[cf.reshape(-1)] = True
+        orphan = (parent == np.arange(n)) & ~used
+        if not orphan.any():
+            break
+        # Merge each orphan root into a used root adjacent to its cluster.
+        src, dst = parent[edges[:, 0]], parent[edges[:, 1]]
+        sel = orphan[src] & used[dst]
+        target = np.full(n, -1)
+        target[src[sel]] = dst[sel]
+        roots = np.flatnonzero(orphan & (target >= 0))
+        parent[roots] = target[roots]
+        parent = parent[parent]
+    return parent, cf
 
 
 def _closest_barycentric(p, a, b, c):
@@ -348,8 +389,9 @@ def mesh_hierarchy(
         MeshHierarchy: ``len(sizes) + 1`` levels.
 
     Raises:
-        ValueError: bad mesh (see :func:`decimate`) or a size larger than
-            the level above it.
+        ValueError: bad input mesh (degenerate, non-manifold, isolated
+            vertices; see :func:`decimate`) or a size larger than the level
+            above it.
     """
     vertices = _check_vertices(vertices)
     faces = check_faces(faces, vertices.size(0))
@@ -362,7 +404,8 @@ def mesh_hierarchy(
                 f"Expected each of 'sizes' <= the level above ({n}) "
                 f'(got {size})'
             )
-        keep, cfaces = decimate(verts[-1], facs[-1], size)
+        keep, cfaces = decimate(verts[-1], facs[-1], size,
+                                strict=len(verts) == 1)
         d = downsampling_matrix(keep, n, vertices.dtype)
         cverts = verts[-1][keep]
         up.append(upsampling_matrix(verts[-1], cverts, cfaces))
