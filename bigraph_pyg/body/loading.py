@@ -83,6 +83,8 @@ class _SMPLUnpickler(pickle.Unpickler):
         if root == 'chumpy':
             return _Chumpy
         if root in ('numpy', 'scipy') or (
+            (module, name) == ('_codecs', 'encode')
+        ) or (
             module in ('copy_reg', 'copyreg', '__builtin__', 'builtins')
             and name in ('_reconstructor', 'object', 'tuple', 'list', 'set',
                          'dict', 'frozenset', 'slice')
