@@ -93,7 +93,8 @@ class NormalizedGraphConv(MessagePassing):
             raise ValueError(
                 f"Expected `aggr='add'` (got {kwargs['aggr']!r}): the paper's "
                 "row-normalised product is a weighted sum")
-        _check_channels("in_channels", in_channels)
+        if not isinstance(in_channels, tuple):  # pairs: checked by subclass
+            _check_channels("in_channels", in_channels)
         _check_channels("out_channels", out_channels)
         if impl not in IMPLS:
             raise ValueError(f"Expected `impl` in {IMPLS} (got {impl!r})")

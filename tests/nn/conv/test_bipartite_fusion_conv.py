@@ -1,0 +1,216 @@
+import pytest
+import torch
+
+from bigraph_pyg.nn import BipartiteFusionConv
+from bigraph_pyg.nn.dense_reference import dense_fusion_conv
+from bigraph_pyg.testing import (
+    complete_bipartite_graph,
+    graph_formats,
+    with_device,
+)
+from bigraph_pyg.utils import to_dense_adjacency
+
+IMPLS = ["sparse", "message", "dense"]
+J, V = 4, 9  # joints, vertices of the tiny fusion graph
+N = J + V
+
+
+@pytest.fixture(scope="module")
+def fusion():
+    return complete_bipartite_graph(J, V, seed=1)
+
+
+def _perturbed(conv):
+    with torch.no_grad():
+        conv.fusion_weight.uniform_(0.2, 2.0)
+        if conv.bias is not None:
+            conv.bias.normal_()
+    return conv
+
+
+def test_bipartite_fusion_conv_smoke(fusion):
+    _, edge_index, a_fs = fusion
+    conv = BipartiteFusionConv(8, 16, num_edges=2 * J * V)
+    assert str(conv) == ("BipartiteFusionConv(8, 16, num_edges=72, "
+                         "impl='auto')")
+    assert conv(torch.randn(N, 8), edge_index, a_fs).shape == (N, 16)
+    assert conv(torch.randn(3, N, 8), edge_index, a_fs).shape == (3, N, 16)
+    assert torch.equal(conv.fusion_weight.data, torch.ones(72))
+    pair = BipartiteFusionConv((8, 4), 16, num_edges=J * V)
+    assert "((8, 4), 16, num_edges=36" in str(pair)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_bipartite_fusion_conv_matches_dense(fusion, impl):
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(BipartiteFusionConv(6, 5, num_edges=72, impl=impl))
+    x = torch.randn(2, N, 6, requires_grad=True)
+    out = conv(x, edge_index, a_fs)
+    # Dense Eq. 5: A_f = RowNorm(A_fs * W_f), zero on joint-joint and
+    # vertex-vertex blocks; 1735x1735 in the paper, 13x13 here.
+    w_f = torch.zeros(N, N)
+    w_f[edge_index[1], edge_index[0]] = conv.fusion_weight.detach()
+    w_f.requires_grad_()
+    a_dense = to_dense_adjacency(edge_index[0], edge_index[1], a_fs, (N, N))
+    assert a_dense[:J, :J].abs().sum() == 0 and a_dense[J:, J:].abs().sum() == 0
+    x_ref = x.detach().clone().requires_grad_()
+    ref = dense_fusion_conv(x_ref, a_dense, w_f, conv.lin.weight, conv.bias)
+    assert torch.allclose(out, ref, atol=1e-5)
+    g = torch.randn_like(out)
+    gx, gwf, gw = torch.autograd.grad(
+        out, (x, conv.fusion_weight, conv.lin.weight), g)
+    gx_ref, gwf_ref, gw_ref = torch.autograd.grad(
+        ref, (x_ref, w_f, conv.lin.weight), g)
+    assert torch.allclose(gx, gx_ref, atol=1e-5)
+    assert torch.allclose(gw, gw_ref, atol=1e-4)
+    assert torch.allclose(gwf, gwf_ref[edge_index[1], edge_index[0]],
+                          atol=1e-5)
+
+
+def test_bipartite_fusion_conv_rows_sum_to_one(fusion):
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(BipartiteFusionConv(3, 3, num_edges=72))
+    a_f = conv.adjacency(edge_index, a_fs)
+    rows = torch.zeros(N).index_add_(0, edge_index[1], a_f)
+    assert torch.allclose(rows, torch.ones(N), atol=1e-6)
+    # At initialisation (W_f = 1) A_f is RowNorm(A_fs) itself.
+    conv.reset_parameters()
+    a_f = conv.adjacency(edge_index, a_fs)
+    denom = torch.zeros(N).index_add_(0, edge_index[1], a_fs)
+    assert torch.allclose(a_f, a_fs / denom[edge_index[1]], atol=1e-6)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_bipartite_fusion_conv_pair_equals_union(fusion, impl):
+    """The two directions as PyG bipartite pairs give the union result."""
+    _, edge_index, a_fs = fusion
+    union = _perturbed(BipartiteFusionConv(6, 5, num_edges=72, impl=impl))
+    x = torch.randn(3, N, 6)
+    ref = union(x, edge_index, a_fs)
+    to_v = edge_index[1] >= J  # joint -> vertex edges
+    for mask, (s0, d0), (n_src, n_dst), sl in (
+            (to_v, (0, J), (J, V), slice(J, N)),
+            (~to_v, (J, 0), (V, J), slice(0, J))):
+        pair = BipartiteFusionConv((6, 6), 5, num_edges=int(mask.sum()),
+                                   impl=impl)
+        pair.lin.load_state_dict(union.lin.state_dict())
+        with torch.no_grad():
+            pair.bias.copy_(union.bias)
+            pair.fusion_weight.copy_(union.fusion_weight[mask])
+        ei = edge_index[:, mask] - torch.tensor([[s0], [d0]])
+        x_src = x[:, :J] if s0 == 0 else x[:, J:]
+        x_dst = x[:, J:] if s0 == 0 else x[:, :J]
+        out = pair((x_src, x_dst), ei, a_fs[mask])
+        assert torch.allclose(out, ref[:, sl], atol=1e-5)
+        out = pair((x_src, None), ei, a_fs[mask], size=(n_src, n_dst))
+        assert torch.allclose(out, ref[:, sl], atol=1e-5)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_bipartite_fusion_conv_graph_formats(fusion, impl):
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(BipartiteFusionConv(4, 3, num_edges=72, impl=impl))
+    x = torch.randn(2, N, 4)
+    ref = conv(x, edge_index, a_fs)
+    for name, (graph, weight) in graph_formats(edge_index, a_fs,
+                                               (N, N)).items():
+        out = conv(x, graph, weight)
+        assert torch.allclose(out, ref, atol=1e-6), name
+        grad, = torch.autograd.grad(out.sum(), conv.fusion_weight)
+        ref_grad, = torch.autograd.grad(ref.sum(), conv.fusion_weight,
+                                        retain_graph=True)
+        assert torch.allclose(grad, ref_grad, atol=1e-5), name
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_bipartite_fusion_conv_batched_equals_loop(fusion, impl):
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(BipartiteFusionConv(4, 3, num_edges=72, impl=impl))
+    x = torch.randn(5, N, 4)
+    for name, (graph, weight) in graph_formats(edge_index, a_fs,
+                                               (N, N)).items():
+        loop = torch.stack([conv(xb, graph, weight) for xb in x])
+        assert torch.allclose(conv(x, graph, weight), loop, atol=1e-6), name
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_bipartite_fusion_conv_gradients(impl):
+    _, edge_index, a_fs = complete_bipartite_graph(2, 4, seed=2)
+    conv = BipartiteFusionConv(3, 2, num_edges=16, impl=impl).double()
+    _perturbed(conv)
+    x = torch.randn(2, 6, 3, dtype=torch.float64, requires_grad=True)
+    w_f = conv.fusion_weight.detach().clone().requires_grad_()
+
+    def f(x, w_f):  # differentiable in W_f through a functional call
+        params = dict(conv.named_parameters())
+        params["fusion_weight"] = w_f
+        return torch.func.functional_call(
+            conv, params, (x, edge_index, a_fs.double()))
+
+    assert torch.autograd.gradcheck(f, (x, w_f))
+    conv(x, edge_index, a_fs.double()).sum().backward()
+    assert conv.fusion_weight.grad is not None
+    assert conv.fusion_weight.grad.abs().sum() > 0
+
+
+def test_bipartite_fusion_conv_vanishing_row(fusion):
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(BipartiteFusionConv(4, 3, num_edges=72))
+    with torch.no_grad():
+        conv.fusion_weight[edge_index[1] == 0] = 0.0  # joint 0 loses all
+    out = conv(torch.randn(2, N, 4), edge_index, a_fs)
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out[:, 0], conv.bias.expand(2, 3))
+    out.sum().backward()
+    assert torch.isfinite(conv.fusion_weight.grad).all()
+
+
+def test_bipartite_fusion_conv_errors(fusion):
+    _, edge_index, a_fs = fusion
+    conv = BipartiteFusionConv(4, 3, num_edges=72)
+    with pytest.raises(ValueError, match=r"`num_edges`=72 edges.*got 71"):
+        conv(torch.randn(N, 4), edge_index[:, 1:], a_fs[1:])
+    with pytest.raises(ValueError, match=r"`edge_weight` of shape \(72,\)"):
+        conv(torch.randn(N, 4), edge_index, a_fs[1:])
+    with pytest.raises(ValueError, match="non-negative"):
+        conv(torch.randn(N, 4), edge_index, -a_fs)
+    with pytest.raises(ValueError, match=r"x\[0\] \(x_src\)` with 4 channels"):
+        conv((torch.randn(J, 5), torch.randn(V, 4)), edge_index, a_fs)
+    with pytest.raises(ValueError, match="x_dst or `size=.*got x_dst=None"):
+        conv((torch.randn(J, 4), None), edge_index, a_fs)
+    with pytest.raises(ValueError, match="same batch shape"):
+        conv((torch.randn(2, J, 4), torch.randn(3, V, 4)), edge_index, a_fs)
+    with pytest.raises(ValueError, match=r"`size\[1\]` to equal the 9 nodes"):
+        conv((torch.randn(J, 4), torch.randn(V, 4)), edge_index, a_fs,
+             size=(J, 8))
+    with pytest.raises(ValueError, match="`num_edges` to be a positive int"):
+        BipartiteFusionConv(4, 3, num_edges=0)
+    with pytest.raises(ValueError, match="an int or a pair"):
+        BipartiteFusionConv((4, 3, 2), 3, num_edges=5)
+
+
+@with_device
+@pytest.mark.parametrize("impl", IMPLS)
+def test_bipartite_fusion_conv_device_parity(fusion, device, impl):
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(BipartiteFusionConv(4, 3, num_edges=72, impl=impl))
+    x = torch.randn(3, N, 4)
+    ref = conv(x, edge_index, a_fs)
+    ref.sum().backward()
+    ref_grad = conv.fusion_weight.grad.clone()
+    conv.zero_grad()
+    conv = conv.to(device)
+    out = conv(x.to(device), edge_index.to(device), a_fs.to(device))
+    out.sum().backward()
+    assert torch.allclose(out.cpu(), ref, atol=1e-5)
+    assert torch.allclose(conv.fusion_weight.grad.cpu(), ref_grad,
+                          atol=1e-5)
+
+
+@pytest.mark.slow
+def test_bipartite_fusion_conv_compile_equals_eager(fusion):
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(BipartiteFusionConv(4, 3, num_edges=72))
+    x = torch.randn(2, N, 4)
+    out = torch.compile(conv)(x, edge_index, a_fs)
+    assert torch.allclose(out, conv(x, edge_index, a_fs), atol=1e-5)
