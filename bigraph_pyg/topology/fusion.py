@@ -73,7 +73,9 @@ def fusion_graph(
     if k is not None and not 1 <= k <= ns:
         raise ValueError(f"Expected 'k' in [1, {ns}] (got {k})")
     vertices = vertices.to(joints.dtype)
-    dist = torch.cdist(joints, vertices)  # (N_s, N_m)
+    dist = torch.cdist(  # exact differences, not the matmul expansion
+        joints, vertices, compute_mode='donot_use_mm_for_euclid_dist'
+    )  # (N_s, N_m)
     weight = 1.0 / dist.clamp_min(eps)
     if k is None or k == ns:
         mask = torch.ones_like(dist, dtype=torch.bool)

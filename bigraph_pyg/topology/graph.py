@@ -87,6 +87,7 @@ class Graph:
             self.edge_index[0],
             self.edge_weight,
             size=(self.size[1], self.size[0]),
+            check_invariants=True,
         )
 
     def _crow(self) -> Tensor:

@@ -486,7 +486,12 @@ def load_graphcmr_sampling(
         for key in ('A', 'D', 'U'):
             with zf.open(names[key]) as fp:
                 version = np.lib.format.read_magic(fp)
-                _, _, dtype = np.lib.format._read_array_header(fp, version)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                _, _, dtype = read_header(fp)
                 if dtype.hasobject:
                     arr = _RestrictedUnpickler(fp, encoding='latin1').load()
                 else:
