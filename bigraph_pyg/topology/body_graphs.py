@@ -110,7 +110,9 @@ class BodyGraphs:
             faces (Tensor): :math:`(F, 3)` int64.
             joints (Tensor): :math:`(12, 3)` in
                 :data:`~bigraph_pyg.topology.skeleton.JOINT_NAMES` order.
-            sizes, level, fusion_k: as in :meth:`from_body`.
+            sizes (Sequence[int], optional): as in :meth:`from_body`.
+            level (int): as in :meth:`from_body`.
+            fusion_k (int, optional): as in :meth:`from_body`.
 
         Returns:
             BodyGraphs: the graphs.
@@ -178,8 +180,7 @@ class BodyGraphs:
         )
 
     def save(self, path: str | Path) -> None:
-        """Write plain arrays to an ``.npz`` (readable with
-        ``allow_pickle=False``)."""
+        """Write plain arrays to an ``.npz`` (``allow_pickle=False``)."""
         h = self.hierarchy
         out = {
             'level': np.array(self.level),

@@ -99,7 +99,7 @@ class Graph:
         return crow
 
     def to_dense(self) -> Tensor:
-        """Dense :math:`\\mathbf{A}` ``(N_dst, N_src)`` (a test reference)."""
+        r"""Dense :math:`\\mathbf{A}` ``(N_dst, N_src)`` (a test reference)."""
         dense = self.edge_weight.new_zeros(self.size[1], self.size[0])
         dense.index_put_(
             (self.edge_index[1], self.edge_index[0]),

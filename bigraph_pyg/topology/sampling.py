@@ -506,7 +506,7 @@ def load_graphcmr_sampling(
             f'Expected len(A) == len(D) + 1 == len(U) + 1 '
             f'(got {len(a)}, {len(d)}, {len(u)})'
         )
-    for i, (dd, uu) in enumerate(zip(d, u)):
+    for i, (dd, uu) in enumerate(zip(d, u, strict=False)):
         n, m = a[i].size(0), a[i + 1].size(0)
         if tuple(dd.shape) != (m, n) or tuple(uu.shape) != (n, m):
             raise ValueError(
@@ -561,7 +561,7 @@ class MeshSampler(torch.nn.Module):
                 f'(got {len(down)} and {len(up)})'
             )
         sizes = [down[0].size(1)]
-        for i, (d, u) in enumerate(zip(down, up)):
+        for i, (d, u) in enumerate(zip(down, up, strict=False)):
             n, m = sizes[-1], d.size(0)
             if tuple(d.shape) != (m, n) or tuple(u.shape) != (n, m):
                 raise ValueError(

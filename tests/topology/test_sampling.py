@@ -23,7 +23,7 @@ def test_default_body_hierarchy(graphs):
     h = graphs.hierarchy
     assert h.sizes == (6890, 1723, 431)
     tolerance = {0: (0.004, 0.03), 1: (0.01, 0.08)}  # mean, max (metres)
-    for i, (d, u) in enumerate(zip(h.down, h.up)):
+    for i, (d, u) in enumerate(zip(h.down, h.up, strict=False)):
         n, m = h.sizes[i], h.sizes[i + 1]
         assert d.shape == (m, n) and u.shape == (n, m)
         dd, uu = _dense(d), _dense(u)

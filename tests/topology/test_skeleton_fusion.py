@@ -18,7 +18,7 @@ def test_joint_tables_match_smplx():
     from smplx.joint_names import JOINT_NAMES as SMPLX_NAMES
 
     assert SMPL_TO_JOINTS == (8, 5, 2, 1, 4, 7, 21, 19, 17, 16, 18, 20)
-    for i, name in zip(SMPL_TO_JOINTS, JOINT_NAMES):
+    for i, name in zip(SMPL_TO_JOINTS, JOINT_NAMES, strict=False):
         assert SMPLX_NAMES[i] == name
     for i, j in enumerate(FLIP_PERM):
         a, b = JOINT_NAMES[i], JOINT_NAMES[j]
@@ -99,7 +99,7 @@ def test_body_graphs_save_load_to(graphs, tmp_path):
         assert torch.equal(a.edge_index, b.edge_index)
         assert torch.equal(a.edge_weight, b.edge_weight)
         assert a.size == b.size
-    for x, y in zip(back.hierarchy.up, graphs.hierarchy.up):
+    for x, y in zip(back.hierarchy.up, graphs.hierarchy.up, strict=False):
         assert torch.equal(x.to_dense(), y.to_dense())
     moved = graphs.to(torch.float64)
     assert moved.fusion_graph.edge_weight.dtype == torch.float64
