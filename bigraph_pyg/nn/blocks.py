@@ -489,7 +489,8 @@ class BilayerBlock(nn.Module):
         elif fusion in ("avgpool", "maxpool"):
             self.fusion = GraphResBlock(
                 in_channels, out_channels, PooledFusionConv, residual=False,
-                num_joints=num_joints, aggr=fusion[:-4], **common)
+                num_joints=num_joints,
+                aggr="mean" if fusion == "avgpool" else "max", **common)
         else:
             self.fusion = None
 

@@ -1,0 +1,311 @@
+r"""One frozen, validated description of a bilayer-graph model.
+
+:class:`BiGraphConfig` holds every architectural choice of
+:class:`~bigraph_pyg.models.BiGraphBody`; presets give the paper's model
+(``"paper"``), a small model for CPUs (``"cpu"``) and the ablations of the
+paper's Tables 4 and 5 (``"graphcmr"``, ``"row_b"``, ..., ``"no_focal"``),
+each a set of field overrides on a base preset. The mesh-only GraphCMR
+baseline is a configuration of the same model, not another model.
+
+Example:
+    >>> cfg = BiGraphConfig.preset("fusion_at_last", base="cpu")
+    >>> cfg.fusion_blocks, cfg.fusion_block_indices()
+    ('last', (2,))
+    >>> BiGraphConfig.preset("graphcmr").use_skeleton
+    False
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from bigraph_pyg.losses import LossWeights
+
+__all__ = [
+    "ABLATIONS",
+    "BiGraphConfig",
+    "PRESETS",
+    "list_presets",
+]
+
+_ENCODERS = ("resnet18", "resnet34", "resnet50")
+_FUSIONS = ("graph", "avgpool", "maxpool")
+_FUSION_BLOCKS = ("all", "first", "last")
+_ROTATIONS = ("6d",)
+_IMPLS = ("auto", "sparse", "message", "dense")
+
+
+@dataclass(frozen=True)
+class BiGraphConfig:
+    r"""Architecture of a :class:`~bigraph_pyg.models.BiGraphBody`.
+
+    Defaults are the paper's model (Sec. 4, 5.2; Table 4 row D).
+
+    Attributes:
+        encoder (str): ResNet trunk, ``"resnet50"`` (paper, Sec. 4.2),
+            ``"resnet34"`` or ``"resnet18"``.
+        image_size (tuple[int, int]): Input ``(H, W)``; an int means square.
+            (default: ``(224, 224)``)
+        mesh_level (int): Level of the mesh hierarchy the Mesh-GCN runs on
+            (``0`` = full 6890, ``1`` = 1723, ``2`` = 431 vertices); must
+            match the :class:`~bigraph_pyg.topology.BodyGraphs`.
+        input_channels (int): :math:`d_0` of Eqs. 3 and 4, the width of the
+            shared input linear layers ("typically 512"). (default: ``512``)
+        channels (int): Width of the Bilayer-Graph blocks. (default: ``512``)
+        hidden_channels (int or None): Middle width of every sub-block
+            (``None``: ``channels // 2`` = 256, GraphCMR's bottleneck).
+        head_channels (int): Width of the first layer of the xyz heads
+            (GraphCMR's shape head narrows 512 -> 64). (default: ``64``)
+        num_blocks (int): Stacked Bilayer-Graph blocks. (default: ``5``)
+        use_skeleton (bool): Skeleton graph branch (Table 4 column 1).
+        use_fusion (bool): Fusion between the branches (Table 4 column 2).
+        use_local_features (bool): RoI-Align joint features of Eq. 4 as the
+            skeleton input (Table 4 column 3); otherwise the skeleton input
+            is the 2D joint position with the global image feature.
+        fusion (str): ``"graph"`` (Eq. 5), ``"avgpool"`` or ``"maxpool"``
+            (Table 5, "*-as-fusion").
+        fusion_blocks (str): Blocks with a fusion sub-block: ``"all"``,
+            ``"first"`` or ``"last"`` (Table 5, "fusion-at-first/last").
+        shared_weights (bool): One sub-block for both the skeleton and the
+            mesh branch in every block (Table 5, "shared weight").
+        use_focal (bool): Focal loss on the skeleton joints (Sec. 5.2);
+            ``False`` is Table 5's "no FL". Goes to
+            :class:`~bigraph_pyg.losses.LossWeights`.
+        smpl_rotation (str): SMPL rotation parametrisation of the SMPL
+            regressor; only ``"6d"``.
+        smpl_hidden_channels (int): Width of the SMPL regressor MLP.
+            (default: ``1024``, GraphCMR)
+        roi_size (int): RoI Align output side per joint and stage.
+            (default: ``1``)
+        channels_per_group (int): GroupNorm group size (GraphCMR: 8).
+        fusion_impl (str): ``impl`` of
+            :class:`~bigraph_pyg.nn.BipartiteFusionConv`.
+        max_joint_outside (float): How far (fraction of the image side) an
+            input 2D joint may lie outside the image before it is an error.
+            (default: ``0.0``: joints must be inside)
+
+    Raises:
+        ValueError: (from ``__init__``) a value of the wrong type or range,
+            an unknown name, or incompatible fields; the message names the
+            field.
+    """
+
+    encoder: str = "resnet50"
+    image_size: Any = (224, 224)
+    mesh_level: int = 1
+    input_channels: int = 512
+    channels: int = 512
+    hidden_channels: int | None = None
+    head_channels: int = 64
+    num_blocks: int = 5
+    use_skeleton: bool = True
+    use_fusion: bool = True
+    use_local_features: bool = True
+    fusion: str = "graph"
+    fusion_blocks: str = "all"
+    shared_weights: bool = False
+    use_focal: bool = True
+    smpl_rotation: str = "6d"
+    smpl_hidden_channels: int = 1024
+    roi_size: int = 1
+    channels_per_group: int = 8
+    fusion_impl: str = "auto"
+    max_joint_outside: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        size = self.image_size
+        if isinstance(size, int) and not isinstance(size, bool):
+            size = (size, size)
+        if (not isinstance(size, (tuple, list)) or len(size) != 2
+                or any(isinstance(s, bool) or not isinstance(s, int)
+                       or s < 32 for s in size)):
+            raise ValueError(
+                "Expected `image_size` to be an int or (H, W) ints >= 32 "
+                f"(got {self.image_size!r})")
+        object.__setattr__(self, "image_size", tuple(size))
+        for name, choices in (("encoder", _ENCODERS), ("fusion", _FUSIONS),
+                              ("fusion_blocks", _FUSION_BLOCKS),
+                              ("smpl_rotation", _ROTATIONS),
+                              ("fusion_impl", _IMPLS)):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ValueError(f"Expected `{name}` in {choices} "
+                                 f"(got {value!r})")
+        for name in ("input_channels", "channels", "head_channels",
+                     "num_blocks", "smpl_hidden_channels", "roi_size",
+                     "channels_per_group"):
+            _check_int(name, getattr(self, name), minimum=1)
+        _check_int("mesh_level", self.mesh_level, minimum=0)
+        if self.hidden_channels is not None:
+            _check_int("hidden_channels", self.hidden_channels, minimum=1)
+        for name in ("use_skeleton", "use_fusion", "use_local_features",
+                     "shared_weights", "use_focal"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"Expected a bool for `{name}` "
+                                 f"(got {getattr(self, name)!r})")
+        if (isinstance(self.max_joint_outside, bool)
+                or not isinstance(self.max_joint_outside, (int, float))
+                or not 0 <= self.max_joint_outside <= 1):
+            raise ValueError("Expected `max_joint_outside` in [0, 1] "
+                             f"(got {self.max_joint_outside!r})")
+        if not self.use_skeleton:
+            for name in ("use_fusion", "use_local_features",
+                         "shared_weights"):
+                if getattr(self, name):
+                    raise ValueError(
+                        f"Expected `{name}`=False when use_skeleton=False "
+                        f"(got {name}=True, which needs the skeleton graph)")
+        if not self.use_fusion:
+            for name, default in (("fusion", "graph"),
+                                  ("fusion_blocks", "all")):
+                if getattr(self, name) != default:
+                    raise ValueError(
+                        f"Expected `{name}`={default!r} (the default) when "
+                        f"use_fusion=False (got {getattr(self, name)!r}, "
+                        "which asks for a fusion)")
+        if (self.use_fusion and self.fusion_blocks != "all"
+                and self.num_blocks < 2):
+            raise ValueError(
+                f"Expected `num_blocks` >= 2 for fusion_blocks="
+                f"{self.fusion_blocks!r} (got {self.num_blocks}: first and "
+                "last are the same block)")
+
+    # -- derived values --------------------------------------------------------
+
+    @property
+    def block_hidden_channels(self) -> int:
+        """Middle width of the sub-blocks (``channels // 2`` if unset)."""
+        if self.hidden_channels is not None:
+            return self.hidden_channels
+        return max(1, self.channels // 2)
+
+    def fusion_block_indices(self) -> tuple[int, ...]:
+        """Indices of the blocks that have a fusion sub-block."""
+        if not self.use_fusion:
+            return ()
+        if self.fusion_blocks == "first":
+            return (0,)
+        if self.fusion_blocks == "last":
+            return (self.num_blocks - 1,)
+        return tuple(range(self.num_blocks))
+
+    def loss_weights(self, **overrides: Any) -> LossWeights:
+        """The :class:`~bigraph_pyg.losses.LossWeights` of this model.
+
+        ``use_focal`` comes from the config; a model without a skeleton
+        branch has its skeleton terms weighted 0 (see
+        :meth:`~bigraph_pyg.models.BiGraphBody.loss`).
+        """
+        kwargs: dict[str, Any] = {"use_focal": self.use_focal}
+        if not self.use_skeleton:
+            kwargs.update(use_focal=False, skeleton_joints_3d=0.0,
+                          skeleton_joints_2d=0.0)
+        kwargs.update(overrides)
+        return LossWeights(**kwargs)
+
+    def replace(self, **overrides: Any) -> BiGraphConfig:
+        """A copy with some fields changed (validated again)."""
+        _check_fields(overrides)
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (e.g. to save with a checkpoint)."""
+        return dataclasses.asdict(self)
+
+    # -- presets ---------------------------------------------------------------
+
+    @classmethod
+    def preset(cls, name: str, base: str | None = None,
+               **overrides: Any) -> BiGraphConfig:
+        """A named model: a preset, or an ablation on a base preset.
+
+        Args:
+            name (str): One of :func:`list_presets` (``"paper"``, ``"cpu"``,
+                ``"graphcmr"``, ``"row_b"``, ...).
+            base (str, optional): The preset an ablation modifies.
+                (default: ``"paper"``; must be :obj:`None` for a preset)
+            **overrides: Field values applied last.
+
+        Returns:
+            BiGraphConfig: the validated configuration.
+
+        Raises:
+            ValueError: an unknown name or field, a ``base`` for a preset,
+                or invalid values.
+        """
+        if name in PRESETS:
+            if base is not None:
+                raise ValueError(
+                    f"Expected `base`=None for the preset {name!r} (got "
+                    f"{base!r}; bases apply to ablations {tuple(ABLATIONS)})")
+            fields = dict(PRESETS[name])
+        elif name in ABLATIONS:
+            base = "paper" if base is None else base
+            if base not in PRESETS:
+                raise ValueError(f"Expected `base` in {tuple(PRESETS)} "
+                                 f"(got {base!r})")
+            fields = {**PRESETS[base], **ABLATIONS[name]}
+        else:
+            raise ValueError(f"Expected `name` in {list_presets()} "
+                             f"(got {name!r})")
+        _check_fields(overrides)
+        fields.update(overrides)
+        return cls(**fields)
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            value < minimum:
+        raise ValueError(f"Expected an int >= {minimum} for `{name}` "
+                         f"(got {value!r})")
+
+
+def _check_fields(overrides: dict[str, Any]) -> None:
+    known = {f.name for f in dataclasses.fields(BiGraphConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"Expected BiGraphConfig fields {sorted(known)} "
+                         f"(got unknown {unknown})")
+
+
+#: Base models by name: field values of :class:`BiGraphConfig`.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Sec. 4 / 5.2: ResNet-50, 224^2 crops, 1723-vertex mesh, 5 blocks.
+    "paper": {},
+    # Trains in minutes on a laptop CPU: ResNet-18, 128^2, 431 vertices.
+    "cpu": dict(encoder="resnet18", image_size=(128, 128), mesh_level=2,
+                input_channels=64, channels=64, head_channels=32,
+                num_blocks=3, smpl_hidden_channels=256),
+}
+
+#: Ablations (paper Tables 4 and 5) as overrides of a base preset.
+ABLATIONS: dict[str, dict[str, Any]] = {
+    # Table 4 row A: mesh graph with global features only (GraphCMR).
+    "graphcmr": dict(use_skeleton=False, use_fusion=False,
+                     use_local_features=False),
+    # Table 4 row B: skeleton + fusion graph, no localized features.
+    "row_b": dict(use_local_features=False),
+    # Table 4 row C: skeleton graph + localized features, no fusion.
+    "row_c": dict(use_fusion=False),
+    # Table 4 row D: the full model.
+    "row_d": {},
+    # Table 5.
+    "avgpool_fusion": dict(fusion="avgpool"),
+    "maxpool_fusion": dict(fusion="maxpool"),
+    "fusion_at_first": dict(fusion_blocks="first"),
+    "fusion_at_last": dict(fusion_blocks="last"),
+    "shared_weight": dict(shared_weights=True),
+    "no_focal": dict(use_focal=False),
+}
+
+
+def list_presets() -> list[str]:
+    """Names accepted by :meth:`BiGraphConfig.preset`, presets first.
+
+    Example:
+        >>> list_presets()[:4]
+        ['paper', 'cpu', 'graphcmr', 'row_b']
+    """
+    return [*PRESETS, *ABLATIONS]
