@@ -8,6 +8,7 @@ from torch.nn import Parameter
 from torch_geometric.typing import Adj, OptTensor, Size
 
 from bigraph_pyg.nn.conv.normalized_graph_conv import (
+    IMPLS,
     NormalizedGraphConv,
     _check_channels,
     _check_features,
@@ -54,9 +55,22 @@ class BipartiteFusionConv(NormalizedGraphConv):
             paper's 12 joints and 1723 vertices in both directions).
         bias (bool, optional): If :obj:`False`, no additive bias.
             (default: :obj:`True`)
-        impl (str, optional): ``"auto"``, ``"sparse"``, ``"message"`` or
-            ``"dense"``; see :class:`NormalizedGraphConv`.
+        impl (str, optional): ``"auto"``, ``"sparse"``, ``"message"``,
+            ``"dense"`` (see :class:`NormalizedGraphConv`) or ``"blocks"``:
+            on a union graph with ``num_joints`` set, multiply the two dense
+            joint-by-vertex blocks :math:`N_s \times N_m` and
+            :math:`N_m \times N_s` instead of the
+            :math:`(N_s+N_m)^2` matrix (the fastest path for the paper's
+            fully connected fusion graph on CPU and GPU, see
+            ``benchmarks/``).  ``"auto"`` takes ``"blocks"`` when
+            ``num_joints`` is set, otherwise ``"dense"`` for a bipartite
+            pair whose density ``E / (N_src N_dst)`` is at least
+            :attr:`DENSE_MIN_DENSITY`, otherwise ``"sparse"``.
             (default: ``"auto"``)
+        num_joints (int, optional): In union mode, nodes
+            ``[0, num_joints)`` are the joints and the rest the mesh
+            vertices; every edge must join a joint and a vertex.
+            (default: :obj:`None`)
         **kwargs (optional): Additional arguments of
             :class:`NormalizedGraphConv`.
 
@@ -96,6 +110,7 @@ class BipartiteFusionConv(NormalizedGraphConv):
         num_edges: int,
         bias: bool = True,
         impl: str = "auto",
+        num_joints: int | None = None,
         **kwargs,
     ) -> None:
         if isinstance(in_channels, (tuple, list)):
@@ -107,11 +122,67 @@ class BipartiteFusionConv(NormalizedGraphConv):
             _check_channels("in_channels[1]", in_channels[1])
             in_channels = (int(in_channels[0]), int(in_channels[1]))
         _check_channels("num_edges", num_edges)
+        if num_joints is not None:
+            _check_channels("num_joints", num_joints)
+        if impl == "blocks" and num_joints is None:
+            raise ValueError("Expected `num_joints` with impl='blocks' (the "
+                             "union graph's joint/vertex split) (got None)")
         self.num_edges = num_edges
-        super().__init__(in_channels, out_channels, bias=bias, impl=impl,
+        self.num_joints = num_joints
+        super().__init__(in_channels, out_channels, bias=bias,
+                         impl="auto" if impl == "blocks" else impl,
                          **kwargs)  # type: ignore[arg-type]
+        self.impl = impl
         self.fusion_weight = Parameter(torch.empty(num_edges))
         self.reset_parameters()
+
+    #: ``impl="auto"`` multiplies a dense block at or above this density.
+    DENSE_MIN_DENSITY = 0.05
+
+    def resolve_impl(self, graph: EdgeList, x: Tensor) -> str:
+        """The propagation path ``impl="auto"`` takes for this graph/input."""
+        if self.impl != "auto":
+            return self.impl
+        n_src, n_dst = graph.size
+        if self.num_joints is not None and n_src == n_dst:
+            return "blocks"
+        if graph.num_edges >= self.DENSE_MIN_DENSITY * n_src * n_dst:
+            return "dense" if n_src != n_dst else "sparse"
+        return "sparse"
+
+    def _propagate(self, graph: EdgeList, weight: Tensor, x: Tensor) -> Tensor:
+        if self.resolve_impl(graph, x) != "blocks":
+            return super()._propagate(graph, weight, x)
+        n_src, n_dst = graph.size
+        j = self.num_joints
+        if n_src != n_dst or not 0 < j < n_src:  # type: ignore[operator]
+            raise ValueError(
+                f"Expected a union graph with more than `num_joints`={j} "
+                f"nodes for impl='blocks' (got size {graph.size})")
+        weight = weight.to(x.dtype)
+        to_joint = graph.dst < j
+        if not torch.compiler.is_compiling():
+            same_side = (graph.src < j) == to_joint
+            if bool(same_side.any()):
+                raise ValueError(
+                    f"Expected only joint-vertex edges in a union fusion "
+                    f"graph with `num_joints`={j} (got "
+                    f"{int(same_side.sum())} joint-joint or vertex-vertex "
+                    "edges)")
+        to_vert = ~to_joint
+        num_v = n_src - j
+        a_jv = weight.new_zeros(j, num_v).index_put(
+            (graph.dst[to_joint], graph.src[to_joint] - j), weight[to_joint],
+            accumulate=True)
+        a_vj = weight.new_zeros(num_v, j).index_put(
+            (graph.dst[to_vert] - j, graph.src[to_vert]), weight[to_vert],
+            accumulate=True)
+        out_j = a_jv @ x[..., j:, :]
+        out_v = a_vj @ x[..., :j, :]
+        return torch.cat([out_j, out_v], dim=-2)
+
+    def _impls(self) -> tuple[str, ...]:
+        return IMPLS
 
     def _lin_in_channels(self) -> int:
         if isinstance(self.in_channels, tuple):
@@ -229,4 +300,6 @@ class BipartiteFusionConv(NormalizedGraphConv):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "
                 f"{self.out_channels}, num_edges={self.num_edges}, "
-                f"impl={self.impl!r})")
+                + ("" if self.num_joints is None
+                   else f"num_joints={self.num_joints}, ")
+                + f"impl={self.impl!r})")

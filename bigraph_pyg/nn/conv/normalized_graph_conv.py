@@ -20,7 +20,7 @@ from bigraph_pyg.utils.sparse import (
     unpack_graph,
 )
 
-IMPLS = ("auto", "sparse", "message", "dense")
+IMPLS = ("auto", "sparse", "message", "dense", "blocks")
 
 # Per-edge messages of the `message` path are materialised in batch chunks of
 # at most this many bytes, never for the whole batch at once.
@@ -96,8 +96,9 @@ class NormalizedGraphConv(MessagePassing):
         if not isinstance(in_channels, tuple):  # pairs: checked by subclass
             _check_channels("in_channels", in_channels)
         _check_channels("out_channels", out_channels)
-        if impl not in IMPLS:
-            raise ValueError(f"Expected `impl` in {IMPLS} (got {impl!r})")
+        impls = self._impls()
+        if impl not in impls:
+            raise ValueError(f"Expected `impl` in {impls} (got {impl!r})")
         if not eps > 0:
             raise ValueError(f"Expected `eps` > 0 (got {eps})")
         self.in_channels = in_channels
@@ -114,6 +115,9 @@ class NormalizedGraphConv(MessagePassing):
 
     def _lin_in_channels(self) -> int:
         return self.in_channels
+
+    def _impls(self) -> tuple[str, ...]:
+        return IMPLS[:4]
 
     def reset_parameters(self) -> None:
         """Re-initialise ``W`` (Glorot) and the bias (zeros)."""
@@ -156,8 +160,14 @@ class NormalizedGraphConv(MessagePassing):
 
     # -- propagation ---------------------------------------------------------
 
+    def resolve_impl(self, graph: EdgeList, x: Tensor) -> str:
+        """The propagation path ``impl="auto"`` takes for this graph/input."""
+        if self.impl != "auto":
+            return self.impl
+        return "sparse"
+
     def _propagate(self, graph: EdgeList, weight: Tensor, x: Tensor) -> Tensor:
-        impl = "sparse" if self.impl == "auto" else self.impl
+        impl = self.resolve_impl(graph, x)
         n_src, n_dst = graph.size
         weight = weight.to(x.dtype)
         if impl == "dense":

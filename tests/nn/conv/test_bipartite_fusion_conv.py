@@ -10,7 +10,7 @@ from bigraph_pyg.testing import (
 )
 from bigraph_pyg.utils import to_dense_adjacency
 
-IMPLS = ["sparse", "message", "dense"]
+IMPLS = ["sparse", "message", "dense", "blocks"]
 J, V = 4, 9  # joints, vertices of the tiny fusion graph
 N = J + V
 
@@ -18,6 +18,13 @@ N = J + V
 @pytest.fixture(scope="module")
 def fusion():
     return complete_bipartite_graph(J, V, seed=1)
+
+
+def _conv(in_channels, out_channels, impl, num_edges=72, **kwargs):
+    if impl == "blocks":
+        kwargs.setdefault("num_joints", J)
+    return BipartiteFusionConv(in_channels, out_channels, num_edges,
+                               impl=impl, **kwargs)
 
 
 def _perturbed(conv):
@@ -43,7 +50,7 @@ def test_bipartite_fusion_conv_smoke(fusion):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_bipartite_fusion_conv_matches_dense(fusion, impl):
     _, edge_index, a_fs = fusion
-    conv = _perturbed(BipartiteFusionConv(6, 5, num_edges=72, impl=impl))
+    conv = _perturbed(_conv(6, 5, impl))
     x = torch.randn(2, N, 6, requires_grad=True)
     out = conv(x, edge_index, a_fs)
     # Dense Eq. 5: A_f = RowNorm(A_fs * W_f), zero on joint-joint and
@@ -84,15 +91,16 @@ def test_bipartite_fusion_conv_rows_sum_to_one(fusion):
 def test_bipartite_fusion_conv_pair_equals_union(fusion, impl):
     """The two directions as PyG bipartite pairs give the union result."""
     _, edge_index, a_fs = fusion
-    union = _perturbed(BipartiteFusionConv(6, 5, num_edges=72, impl=impl))
+    union = _perturbed(_conv(6, 5, impl))
     x = torch.randn(3, N, 6)
     ref = union(x, edge_index, a_fs)
     to_v = edge_index[1] >= J  # joint -> vertex edges
     for mask, (s0, d0), (n_src, n_dst), sl in (
             (to_v, (0, J), (J, V), slice(J, N)),
             (~to_v, (J, 0), (V, J), slice(0, J))):
-        pair = BipartiteFusionConv((6, 6), 5, num_edges=int(mask.sum()),
-                                   impl=impl)
+        pair = BipartiteFusionConv(
+            (6, 6), 5, num_edges=int(mask.sum()),
+            impl="dense" if impl == "blocks" else impl)
         pair.lin.load_state_dict(union.lin.state_dict())
         with torch.no_grad():
             pair.bias.copy_(union.bias)
@@ -109,7 +117,7 @@ def test_bipartite_fusion_conv_pair_equals_union(fusion, impl):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_bipartite_fusion_conv_graph_formats(fusion, impl):
     _, edge_index, a_fs = fusion
-    conv = _perturbed(BipartiteFusionConv(4, 3, num_edges=72, impl=impl))
+    conv = _perturbed(_conv(4, 3, impl))
     x = torch.randn(2, N, 4)
     ref = conv(x, edge_index, a_fs)
     for name, (graph, weight) in graph_formats(edge_index, a_fs,
@@ -125,7 +133,7 @@ def test_bipartite_fusion_conv_graph_formats(fusion, impl):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_bipartite_fusion_conv_batched_equals_loop(fusion, impl):
     _, edge_index, a_fs = fusion
-    conv = _perturbed(BipartiteFusionConv(4, 3, num_edges=72, impl=impl))
+    conv = _perturbed(_conv(4, 3, impl))
     x = torch.randn(5, N, 4)
     for name, (graph, weight) in graph_formats(edge_index, a_fs,
                                                (N, N)).items():
@@ -136,7 +144,7 @@ def test_bipartite_fusion_conv_batched_equals_loop(fusion, impl):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_bipartite_fusion_conv_gradients(impl):
     _, edge_index, a_fs = complete_bipartite_graph(2, 4, seed=2)
-    conv = BipartiteFusionConv(3, 2, num_edges=16, impl=impl).double()
+    conv = _conv(3, 2, impl, num_edges=16, num_joints=2).double()
     _perturbed(conv)
     x = torch.randn(2, 6, 3, dtype=torch.float64, requires_grad=True)
     w_f = conv.fusion_weight.detach().clone().requires_grad_()
@@ -165,6 +173,20 @@ def test_bipartite_fusion_conv_vanishing_row(fusion):
     assert torch.isfinite(conv.fusion_weight.grad).all()
 
 
+def test_bipartite_fusion_conv_auto_choice(fusion):
+    _, edge_index, a_fs = fusion
+    from bigraph_pyg.utils import unpack_graph
+    graph = unpack_graph(edge_index, a_fs, (N, N))
+    x = torch.randn(N, 4)
+    assert _conv(4, 3, "auto").resolve_impl(graph, x) == "sparse"
+    conv = _conv(4, 3, "auto", num_joints=J)
+    assert conv.resolve_impl(graph, x) == "blocks"
+    to_v = edge_index[1] >= J
+    pair = unpack_graph(edge_index[:, to_v] - torch.tensor([[0], [J]]),
+                        a_fs[to_v], (J, V))
+    assert _conv(4, 3, "auto", num_edges=36).resolve_impl(pair, x) == "dense"
+
+
 def test_bipartite_fusion_conv_errors(fusion):
     _, edge_index, a_fs = fusion
     conv = BipartiteFusionConv(4, 3, num_edges=72)
@@ -187,13 +209,19 @@ def test_bipartite_fusion_conv_errors(fusion):
         BipartiteFusionConv(4, 3, num_edges=0)
     with pytest.raises(ValueError, match="an int or a pair"):
         BipartiteFusionConv((4, 3, 2), 3, num_edges=5)
+    with pytest.raises(ValueError, match="`num_joints` with impl='blocks'"):
+        BipartiteFusionConv(4, 3, num_edges=72, impl="blocks")
+    blocks = _conv(4, 3, "blocks", num_joints=5)
+    with pytest.raises(ValueError, match=r"only joint-vertex edges .* "
+                                         r"`num_joints`=5 \(got 18 "):
+        blocks(torch.randn(N, 4), edge_index, a_fs)
 
 
 @with_device
 @pytest.mark.parametrize("impl", IMPLS)
 def test_bipartite_fusion_conv_device_parity(fusion, device, impl):
     _, edge_index, a_fs = fusion
-    conv = _perturbed(BipartiteFusionConv(4, 3, num_edges=72, impl=impl))
+    conv = _perturbed(_conv(4, 3, impl))
     x = torch.randn(3, N, 4)
     ref = conv(x, edge_index, a_fs)
     ref.sum().backward()

@@ -1,0 +1,105 @@
+import pytest
+import torch
+from torch_geometric import EdgeIndex
+
+from bigraph_pyg.testing import graph_formats, random_graph, with_device
+from bigraph_pyg.utils import (
+    batched_spmm,
+    dense_row_normalize,
+    fold_batch,
+    row_normalize,
+    to_dense_adjacency,
+    unfold_batch,
+    unpack_graph,
+)
+
+
+def test_row_normalize_matches_dense():
+    edge_index, w = random_graph(20, 80, seed=4)
+    norm = row_normalize(edge_index[1], w, 20)
+    dense = dense_row_normalize(
+        to_dense_adjacency(edge_index[0], edge_index[1], w, (20, 20)))
+    assert torch.allclose(
+        to_dense_adjacency(edge_index[0], edge_index[1], norm, (20, 20)),
+        dense, atol=1e-6)
+    rows = torch.zeros(20).index_add_(0, edge_index[1], norm)
+    assert torch.allclose(rows, torch.ones(20), atol=1e-6)
+
+
+def test_row_normalize_all_zero_row_stays_zero():
+    dst = torch.tensor([0, 0, 1, 1])
+    w = torch.tensor([0.0, 0.0, 1.0, 3.0], requires_grad=True)
+    out = row_normalize(dst, w, 2)
+    assert torch.equal(out.detach(), torch.tensor([0.0, 0.0, 0.25, 0.75]))
+    out.sum().backward()
+    assert torch.isfinite(w.grad).all()
+
+
+def test_row_normalize_uses_absolute_row_sum():
+    # A learnable factor that turns negative must not blow the row up.
+    dst = torch.zeros(2, dtype=torch.long)
+    out = row_normalize(dst, torch.tensor([1.0, -1.0]), 1)
+    assert torch.equal(out, torch.tensor([0.5, -0.5]))
+
+
+def test_unpack_graph_formats_agree():
+    edge_index, w = random_graph(12, 40, seed=5)
+    for name, (graph, weight) in graph_formats(edge_index, w,
+                                               (12, 12)).items():
+        el = unpack_graph(graph, weight)
+        assert torch.equal(el.src, edge_index[0]), name
+        assert torch.equal(el.dst, edge_index[1]), name
+        assert torch.allclose(el.weight, w), name
+    el = unpack_graph(EdgeIndex(edge_index, sparse_size=(12, 13)))
+    assert el.size == (12, 13)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_batched_spmm_matches_dense_with_gradients(batched):
+    edge_index, w = random_graph(15, 60, seed=6, dtype=torch.float64)
+    w.requires_grad_()
+    shape = (3, 15, 4) if batched else (15, 4)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda w, x: batched_spmm(edge_index[0], edge_index[1], w, x, 15),
+        (w, x))
+    out = batched_spmm(edge_index[0], edge_index[1], w, x, 15)
+    adj = to_dense_adjacency(edge_index[0], edge_index[1], w, (15, 15))
+    assert torch.allclose(out, adj @ x)
+
+
+def test_batched_spmm_rectangular():
+    src = torch.tensor([0, 1, 2, 2])
+    dst = torch.tensor([1, 0, 0, 3])
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    x = torch.randn(2, 3, 5)
+    out = batched_spmm(src, dst, w, x, 4)
+    adj = to_dense_adjacency(src, dst, w, (3, 4))
+    assert out.shape == (2, 4, 5)
+    assert torch.allclose(out, adj @ x)
+
+
+def test_fold_unfold_roundtrip():
+    x = torch.randn(3, 7, 5)
+    f = fold_batch(x)
+    assert f.shape == (7, 15)
+    assert torch.equal(f[:, 5:10], x[1])
+    assert torch.equal(unfold_batch(f, 3), x)
+
+
+def test_unpack_graph_errors():
+    with pytest.raises(ValueError, match="Expected `edge_index` to be a"):
+        unpack_graph([[0, 1], [1, 0]])
+    adj = torch.eye(3).to_sparse_csr()
+    with pytest.raises(ValueError, match="`edge_weight=None`"):
+        unpack_graph(adj, torch.ones(3))
+
+
+@with_device
+def test_batched_spmm_device(device):
+    edge_index, w = random_graph(30, 100, seed=7)
+    x = torch.randn(4, 30, 8)
+    ref = batched_spmm(edge_index[0], edge_index[1], w, x, 30)
+    out = batched_spmm(edge_index[0].to(device), edge_index[1].to(device),
+                       w.to(device), x.to(device), 30)
+    assert torch.allclose(out.cpu(), ref, atol=1e-5)
