@@ -222,7 +222,7 @@ class BiGraphBody(nn.Module):
         self.register_buffer("bones", torch.tensor(bones), persistent=False)
         self.sampler = graphs.sampler()
 
-        # -- encoder and inputs (Eqs. 3, 4) ------------------------------------
+        # -- encoder and inputs (Eqs. 3, 4) -----------------------------------
         self.encoder = ResNetEncoder(config.encoder, weights=encoder_weights)
         d_g = self.encoder.out_channels
         d_0 = config.input_channels
@@ -234,7 +234,7 @@ class BiGraphBody(nn.Module):
         else:
             self.skeleton_input = None
 
-        # -- Bilayer-Graph blocks (Fig. 3) -------------------------------------
+        # -- Bilayer-Graph blocks (Fig. 3) ------------------------------------
         fused = set(config.fusion_block_indices())
         num_fusion_edges = (graphs.fusion_graph.num_edges
                             if self.uses_fusion_graph else None)
@@ -253,7 +253,7 @@ class BiGraphBody(nn.Module):
             for i in range(config.num_blocks)
         ])
 
-        # -- heads (Sec. 4.3.4, 4.4) -------------------------------------------
+        # -- heads (Sec. 4.3.4, 4.4) ------------------------------------------
         self.mesh_head = GraphCoordinateHead(
             config.channels, config.head_channels,
             channels_per_group=config.channels_per_group)
@@ -271,7 +271,7 @@ class BiGraphBody(nn.Module):
     @classmethod
     def from_body(cls, config: BiGraphConfig, body=None,
                   encoder_weights=None) -> BiGraphBody:
-        """Build the graphs of ``body`` at ``config.mesh_level``, then the model.
+        """Build ``body``'s graphs at ``config.mesh_level``, then the model.
 
         Args:
             config (BiGraphConfig): The architecture.
@@ -287,7 +287,7 @@ class BiGraphBody(nn.Module):
         graphs = BodyGraphs.from_body(body, level=config.mesh_level)
         return cls(config, graphs, body, encoder_weights)
 
-    # -- input checks ----------------------------------------------------------
+    # -- input checks ---------------------------------------------------------
 
     def _check_images(self, images: object) -> Tensor:
         h, w = self.config.image_size
@@ -333,7 +333,7 @@ class BiGraphBody(nn.Module):
                 f"[{y.min().item():.4g}, {y.max().item():.4g}])")
         return joints_2d.to(images.dtype)
 
-    # -- forward ----------------------------------------------------------------
+    # -- forward --------------------------------------------------------------
 
     def forward(self, images: Tensor,
                 joints_2d: Tensor | None = None) -> BiGraphOutput:
@@ -410,7 +410,7 @@ class BiGraphBody(nn.Module):
                 else weak_perspective_projection(skeleton_joints, camera)),
         )
 
-    # -- fusion graph (Fig. 4) ----------------------------------------------------
+    # -- fusion graph (Fig. 4) ------------------------------------------------
 
     def fusion_block_indices(self) -> tuple[int, ...]:
         """Indices of the blocks with a learned fusion graph."""
@@ -451,7 +451,7 @@ class BiGraphBody(nn.Module):
         conv = self.blocks[block % n].fusion_conv
         return conv.adjacency(self.fusion_edge_index, self.fusion_edge_weight)
 
-    # -- loss (Eq. 6) -------------------------------------------------------------
+    # -- loss (Eq. 6) ---------------------------------------------------------
 
     def loss(self, output: BiGraphOutput,
              batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:

@@ -34,7 +34,7 @@ _ENCODERS = ("resnet18", "resnet34", "resnet50")
 _FUSIONS = ("graph", "avgpool", "maxpool")
 _FUSION_BLOCKS = ("all", "first", "last")
 _ROTATIONS = ("6d",)
-_IMPLS = ("auto", "sparse", "message", "dense")
+_IMPLS = ("auto", "sparse", "message", "dense", "blocks")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,9 @@ class BiGraphConfig:
             (default: ``1``)
         channels_per_group (int): GroupNorm group size (GraphCMR: 8).
         fusion_impl (str): ``impl`` of
-            :class:`~bigraph_pyg.nn.BipartiteFusionConv`.
+            :class:`~bigraph_pyg.nn.BipartiteFusionConv`: ``"auto"``,
+            ``"sparse"``, ``"message"``, ``"dense"`` or ``"blocks"`` (the
+            last where the layer supports it). (default: ``"auto"``)
         max_joint_outside (float): How far (fraction of the image side) an
             input 2D joint may lie outside the image before it is an error.
             (default: ``0.0``: joints must be inside)
@@ -172,7 +174,7 @@ class BiGraphConfig:
                 f"{self.fusion_blocks!r} (got {self.num_blocks}: first and "
                 "last are the same block)")
 
-    # -- derived values --------------------------------------------------------
+    # -- derived values -------------------------------------------------------
 
     @property
     def block_hidden_channels(self) -> int:
@@ -214,7 +216,7 @@ class BiGraphConfig:
         """The fields as a plain dict (e.g. to save with a checkpoint)."""
         return dataclasses.asdict(self)
 
-    # -- presets ---------------------------------------------------------------
+    # -- presets --------------------------------------------------------------
 
     @classmethod
     def preset(cls, name: str, base: str | None = None,
