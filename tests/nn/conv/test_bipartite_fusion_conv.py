@@ -213,7 +213,7 @@ def test_bipartite_fusion_conv_errors(fusion):
         BipartiteFusionConv(4, 3, num_edges=72, impl="blocks")
     blocks = _conv(4, 3, "blocks", num_joints=5)
     with pytest.raises(ValueError, match=r"only joint-vertex edges .* "
-                                         r"`num_joints`=5 \(got 18 "):
+                                         r"`num_joints`=5 \(got 8 "):
         blocks(torch.randn(N, 4), edge_index, a_fs)
 
 
