@@ -3,6 +3,7 @@
 from bigraph_pyg.utils.sparse import (
     EdgeList,
     batched_spmm,
+    bipartite_blocks_matmul,
     check_edge_list,
     dense_row_normalize,
     fold_batch,
@@ -19,6 +20,7 @@ __all__ = [
     "check_edge_list",
     "row_normalize",
     "batched_spmm",
+    "bipartite_blocks_matmul",
     "fold_batch",
     "unfold_batch",
     "to_csr_adj_t",

@@ -5,6 +5,7 @@ from torch_geometric import EdgeIndex
 from bigraph_pyg.testing import graph_formats, random_graph, with_device
 from bigraph_pyg.utils import (
     batched_spmm,
+    bipartite_blocks_matmul,
     dense_row_normalize,
     fold_batch,
     row_normalize,
@@ -103,3 +104,17 @@ def test_batched_spmm_device(device):
     out = batched_spmm(edge_index[0].to(device), edge_index[1].to(device),
                        w.to(device), x.to(device), 30)
     assert torch.allclose(out.cpu(), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_bipartite_blocks_matmul_matches_dense(batched):
+    j, v = 3, 5
+    a_jv = torch.rand(j, v, dtype=torch.float64, requires_grad=True)
+    a_vj = torch.rand(v, j, dtype=torch.float64, requires_grad=True)
+    shape = (2, j + v, 4) if batched else (j + v, 4)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(bipartite_blocks_matmul, (a_jv, a_vj, x))
+    full = torch.zeros(j + v, j + v, dtype=torch.float64)
+    full[:j, j:] = a_jv.detach()
+    full[j:, :j] = a_vj.detach()
+    assert torch.allclose(bipartite_blocks_matmul(a_jv, a_vj, x), full @ x)

@@ -13,7 +13,7 @@ from bigraph_pyg.nn.conv.normalized_graph_conv import (
     _check_channels,
     _check_features,
 )
-from bigraph_pyg.utils.sparse import EdgeList
+from bigraph_pyg.utils.sparse import EdgeList, bipartite_blocks_matmul
 
 
 class BipartiteFusionConv(NormalizedGraphConv):
@@ -177,9 +177,7 @@ class BipartiteFusionConv(NormalizedGraphConv):
         a_vj = weight.new_zeros(num_v, j).index_put(
             (graph.dst[to_vert] - j, graph.src[to_vert]), weight[to_vert],
             accumulate=True)
-        out_j = a_jv @ x[..., j:, :]
-        out_v = a_vj @ x[..., :j, :]
-        return torch.cat([out_j, out_v], dim=-2)
+        return bipartite_blocks_matmul(a_jv, a_vj, x)
 
     def _impls(self) -> tuple[str, ...]:
         return IMPLS
