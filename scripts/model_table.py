@@ -1,0 +1,179 @@
+"""Measure every preset and ablation and write the table into docs/models.md.
+
+For each model: parameter counts (total, encoder, graph network, SMPL
+regressor) and the median wall time of one batch, forward (``eval``,
+``no_grad``) and forward + backward of the Eq. 6 loss (``train``), with
+random weights and random inputs on the CPU. The table replaces the text
+between ``<!-- model-table:start -->`` and ``<!-- model-table:end -->``.
+
+    python scripts/model_table.py                   # all rows, write docs
+    python scripts/model_table.py --base cpu --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from bigraph_pyg.body import default_body
+from bigraph_pyg.models import ABLATIONS, BiGraphBody, BiGraphConfig
+from bigraph_pyg.topology import BodyGraphs
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "models.md"
+START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
+
+
+def _count(module: torch.nn.Module | None) -> int:
+    if module is None:
+        return 0
+    return sum(p.numel() for p in module.parameters())
+
+
+def _inputs(cfg: BiGraphConfig, batch: int):
+    h, w = cfg.image_size
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(batch, 3, h, w, generator=g)
+    joints = torch.rand(batch, 12, 2, generator=g) * torch.tensor(
+        [w * 0.8, h * 0.8]) + torch.tensor([w * 0.1, h * 0.1])
+    gt = dict(
+        gt_vertices=torch.randn(batch, 6890, 3, generator=g) * 0.3,
+        gt_joints_3d=torch.randn(batch, 12, 3, generator=g) * 0.3,
+        gt_joints_2d=torch.rand(batch, 12, 2, generator=g) * 2 - 1,
+        has_smpl=torch.ones(batch, dtype=torch.bool),
+        has_pose_3d=torch.ones(batch, dtype=torch.bool),
+        gt_rotmat=torch.eye(3).expand(batch, 24, 3, 3),
+        gt_betas=torch.zeros(batch, 10),
+    )
+    return images, joints, gt
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def measure(model: BiGraphBody, batch: int, repeats: int) -> dict:
+    """Parameter counts and median fwd / fwd+bwd times of one model."""
+    cfg = model.config
+    images, joints, gt = _inputs(cfg, batch)
+    joints = joints if cfg.use_skeleton else None
+
+    def forward():
+        model.eval()
+        with torch.no_grad():
+            model(images, joints)
+
+    def forward_backward():
+        model.train()
+        model.zero_grad(set_to_none=True)
+        loss, _ = model.loss(model(images, joints), gt)
+        loss.backward()
+
+    total = _count(model)
+    encoder = _count(model.encoder)
+    smpl = _count(model.smpl_regressor)
+    return dict(
+        total=total, encoder=encoder, smpl=smpl,
+        graph=total - encoder - smpl,
+        fwd=_median_ms(forward, repeats),
+        fwd_bwd=_median_ms(forward_backward, repeats),
+    )
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def table(rows: list[tuple[str, str, dict]], batch: int, threads: int,
+          repeats: int) -> str:
+    """Markdown of the measured rows with the machine description."""
+    head = (
+        f"Measured by `scripts/model_table.py` on {_cpu_name()}, "
+        f"{os.cpu_count()} cores shared with other jobs, "
+        f"`torch.set_num_threads({threads})`, torch {torch.__version__}, "
+        f"float32, random weights, batch {batch}, median of {repeats} runs "
+        "after one warm-up; forward in `eval()` under `no_grad`, "
+        "forward + backward of `model.loss` (Eq. 6) in `train()`. "
+        "Parameters in millions; the graph network is everything but the "
+        "encoder and the SMPL regressor (inputs, blocks, heads, camera).\n\n"
+        "| model | base | params | encoder | graph net | SMPL reg. "
+        "| fwd (ms) | fwd+bwd (ms) |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|\n"
+    )
+    lines = [
+        f"| `{name}` | {base} | {m['total'] / 1e6:.2f} | "
+        f"{m['encoder'] / 1e6:.2f} | {m['graph'] / 1e6:.3f} | "
+        f"{m['smpl'] / 1e6:.2f} | {m['fwd']:.0f} | {m['fwd_bwd']:.0f} |"
+        for name, base, m in rows
+    ]
+    return head + "\n".join(lines) + "\n"
+
+
+def write(text: str, path: Path = DOC) -> None:
+    """Replace the marked section of ``path`` with ``text``."""
+    doc = path.read_text()
+    if START not in doc or END not in doc:
+        raise ValueError(f"Expected {START} and {END} in {path} "
+                         "(got a file without them)")
+    pre, rest = doc.split(START, 1)
+    _, post = rest.split(END, 1)
+    path.write_text(f"{pre}{START}\n{text}{END}{post}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", choices=["paper", "cpu", "both"],
+                        default="both")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="ablation names to measure (default: all)")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    body = default_body()
+    base_graphs = BodyGraphs.from_body(body, level=1)
+    graphs = {level: BodyGraphs.from_hierarchy(
+        base_graphs.hierarchy, base_graphs.joints, level=level)
+        for level in (1, 2)}
+    bases = ["paper", "cpu"] if args.base == "both" else [args.base]
+    names = list(ABLATIONS) if args.only is None else args.only
+    rows = []
+    for base in bases:
+        configs = [(base, "-", BiGraphConfig.preset(base))]
+        configs += [(n, base, BiGraphConfig.preset(n, base=base))
+                    for n in names if n != "row_d"]  # row_d == base
+        for name, label, cfg in configs:
+            model = BiGraphBody(cfg, graphs[cfg.mesh_level], body)
+            rows.append((name, label, measure(model, args.batch,
+                                              args.repeats)))
+            del model
+    text = table(rows, args.batch, args.threads, args.repeats)
+    if args.no_write:
+        print(text)  # noqa: T201 - a script's output
+    else:
+        write(text)
+
+
+if __name__ == "__main__":
+    main()
