@@ -1,0 +1,347 @@
+r"""Headless body rendering with pyrender (EGL): shaded image, mask, parts.
+
+The renderer draws a posed body given in the **camera frame** (OpenCV
+convention: metres, ``x`` right, ``y`` down, ``z`` forward) through pinhole
+intrinsics ``K`` whose pixel centres sit at integer coordinates, so a point
+:math:`\mathbf{X}` lands at pixel :math:`(u, v) = (f_x X / Z + c_x,
+f_y Y / Z + c_y)`.
+
+Two passes per image, both through one :class:`pyrender.OffscreenRenderer`
+reused across samples (one per worker process):
+
+1. **colour** (``FLAT | RGBA``, 4x MSAA): per-vertex colours already lit by
+   :func:`shade_vertices` (Lambert + ambient, computed in numpy: Gouraud
+   shading). pyrender's own PBR shading costs ~40 ms per 224² frame on the
+   CPU (llvmpipe) against ~8 ms for this pass, and looks the same on matte
+   clothing. The alpha channel (anti-aliased coverage) composites the body
+   over the background.
+2. **segmentation** (``SEG``, no MSAA): one node per body part (see
+   :data:`PART_NAMES`), drawn with its label, so the part map is exact; the
+   person mask is ``part_seg > 0``.
+
+``PYOPENGL_PLATFORM`` is set to ``'egl'`` on first use unless already set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    'PART_NAMES',
+    'SMPL_JOINT_TO_PART',
+    'BodyRenderer',
+    'RenderOutput',
+    'face_incidence',
+    'face_labels',
+    'shade_vertices',
+    'vertex_normals',
+    'vertex_part_labels',
+]
+
+#: Part-segmentation classes (label = index): background and the six parts
+#: of the LSP part-segmentation benchmark (UP-3D's six-part labelling used by
+#: GraphCMR/SPIN's evaluation), named here in our own order.
+PART_NAMES: tuple[str, ...] = (
+    'background',
+    'head',
+    'torso',
+    'left_arm',
+    'right_arm',
+    'left_leg',
+    'right_leg',
+)
+
+#: Part of every SMPL joint's skinning region (``SMPL_JOINT_NAMES`` order).
+#: A vertex belongs to the part of its dominant skinning joint.
+SMPL_JOINT_TO_PART: dict[str, str] = {
+    'pelvis': 'torso',
+    'left_hip': 'left_leg',
+    'right_hip': 'right_leg',
+    'spine1': 'torso',
+    'left_knee': 'left_leg',
+    'right_knee': 'right_leg',
+    'spine2': 'torso',
+    'left_ankle': 'left_leg',
+    'right_ankle': 'right_leg',
+    'spine3': 'torso',
+    'left_foot': 'left_leg',
+    'right_foot': 'right_leg',
+    'neck': 'head',
+    'left_collar': 'torso',
+    'right_collar': 'torso',
+    'head': 'head',
+    'left_shoulder': 'left_arm',
+    'right_shoulder': 'right_arm',
+    'left_elbow': 'left_arm',
+    'right_elbow': 'right_arm',
+    'left_wrist': 'left_arm',
+    'right_wrist': 'right_arm',
+    'left_hand': 'left_arm',
+    'right_hand': 'right_arm',
+}
+
+
+def vertex_part_labels(skinning_weights: np.ndarray) -> np.ndarray:
+    """Part label (index into :data:`PART_NAMES`) of every vertex.
+
+    Args:
+        skinning_weights (np.ndarray): :math:`(V, 24)` SMPL-order weights.
+
+    Returns:
+        np.ndarray: :math:`(V,)` uint8 labels in ``[1, 6]``.
+
+    Raises:
+        ValueError: weights not of shape ``(V, 24)``.
+    """
+    from bigraph_pyg.topology import SMPL_JOINT_NAMES
+
+    w = np.asarray(skinning_weights)
+    if w.ndim != 2 or w.shape[1] != len(SMPL_JOINT_NAMES):
+        raise ValueError(
+            f"Expected 'skinning_weights' of shape (V, 24) (got {w.shape})"
+        )
+    table = np.array(
+        [PART_NAMES.index(SMPL_JOINT_TO_PART[n]) for n in SMPL_JOINT_NAMES],
+        dtype=np.uint8,
+    )
+    return table[w.argmax(axis=1)]
+
+
+def face_labels(faces: np.ndarray, vertex_labels: np.ndarray) -> np.ndarray:
+    """Label of every face: the majority of its three vertices' labels.
+
+    A face whose three vertices disagree takes its first vertex's label.
+
+    Args:
+        faces (np.ndarray): :math:`(F, 3)` vertex indices.
+        vertex_labels (np.ndarray): :math:`(V,)` labels.
+
+    Returns:
+        np.ndarray: :math:`(F,)` labels, dtype of ``vertex_labels``.
+    """
+    lab = np.asarray(vertex_labels)[np.asarray(faces)]
+    out = lab[:, 0].copy()
+    bc = (lab[:, 1] == lab[:, 2]) & (lab[:, 0] != lab[:, 1])
+    out[bc] = lab[bc, 1]
+    return out
+
+
+def face_incidence(faces: np.ndarray, num_vertices: int):
+    """Sparse vertex-face incidence :math:`(V, F)` (scipy CSR, ones)."""
+    import scipy.sparse as sp
+
+    f = np.asarray(faces)
+    rows = f.reshape(-1)
+    cols = np.repeat(np.arange(len(f)), 3)
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                         shape=(num_vertices, len(f)))
+
+
+def vertex_normals(
+    vertices: np.ndarray, faces: np.ndarray, incidence=None
+) -> np.ndarray:
+    """Area-weighted unit vertex normals (right-hand rule on ``faces``).
+
+    Args:
+        vertices (np.ndarray): :math:`(V, 3)`.
+        faces (np.ndarray): :math:`(F, 3)` int.
+        incidence (scipy.sparse matrix, optional): :func:`face_incidence`
+            of ``faces``, to reuse across calls.
+
+    Returns:
+        np.ndarray: :math:`(V, 3)` float32 unit normals (zero for unused
+        vertices).
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    tri = v[faces]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    if incidence is None:
+        incidence = face_incidence(faces, len(v))
+    n = incidence @ fn
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    return (n / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+def shade_vertices(
+    colors: np.ndarray,
+    normals: np.ndarray,
+    light_dir: np.ndarray,
+    ambient: float,
+    diffuse: float,
+    light_color: np.ndarray | None = None,
+) -> np.ndarray:
+    r"""Lambertian vertex shading.
+
+    .. math::
+        \mathbf{c}' = \mathrm{clip}\big(\mathbf{c} \odot \mathbf{l}_c
+        \,(a + d \max(0, \mathbf{n} \cdot \boldsymbol{\ell})), 0, 1\big)
+
+    Args:
+        colors (np.ndarray): Albedo :math:`(V, 3)` in ``[0, 1]``.
+        normals (np.ndarray): Unit normals :math:`(V, 3)`, camera frame.
+        light_dir (np.ndarray): Unit vector :math:`(3,)` pointing **towards**
+            the light, camera frame.
+        ambient (float): Ambient term ``a``.
+        diffuse (float): Diffuse term ``d``.
+        light_color (np.ndarray, optional): RGB gain :math:`(3,)`.
+
+    Returns:
+        np.ndarray: :math:`(V, 3)` float32 lit colours in ``[0, 1]``.
+    """
+    lam = np.clip(normals @ np.asarray(light_dir, np.float32), 0.0, None)
+    gain = ambient + diffuse * lam[:, None]
+    out = colors * gain
+    if light_color is not None:
+        out = out * np.asarray(light_color, np.float32)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RenderOutput:
+    """One rendered frame.
+
+    Attributes:
+        rgba (np.ndarray): :math:`(H, W, 4)` uint8; alpha is the
+            anti-aliased body coverage.
+        part_seg (np.ndarray): :math:`(H, W)` uint8 part labels
+            (:data:`PART_NAMES`; 0 = background).
+    """
+
+    rgba: np.ndarray
+    part_seg: np.ndarray
+
+    @property
+    def mask(self) -> np.ndarray:
+        """:math:`(H, W)` uint8 person mask (``part_seg > 0``)."""
+        return (self.part_seg > 0).astype(np.uint8)
+
+
+class BodyRenderer:
+    """Renders one posed body mesh per call; reuse it across samples.
+
+    Args:
+        faces (np.ndarray): :math:`(F, 3)` triangles.
+        vertex_labels (np.ndarray): :math:`(V,)` part labels in
+            ``[1, len(PART_NAMES))`` (see :func:`vertex_part_labels`).
+        width (int): Image width in pixels. (default: ``224``)
+        height (int): Image height in pixels. (default: ``224``)
+
+    Raises:
+        RuntimeError: no OpenGL context could be created (EGL missing);
+            the message says what to install.
+    """
+
+    def __init__(
+        self,
+        faces: np.ndarray,
+        vertex_labels: np.ndarray,
+        width: int = 224,
+        height: int = 224,
+    ):
+        os.environ.setdefault('PYOPENGL_PLATFORM', 'egl')
+        try:
+            import pyrender
+        except ImportError as err:  # pragma: no cover - dependency
+            raise ImportError(
+                'Expected pyrender for synthetic rendering (got an '
+                f'ImportError: {err}); pip install pyrender'
+            ) from err
+        self._pyrender = pyrender
+        faces = np.asarray(faces, dtype=np.int64)
+        labels = np.asarray(vertex_labels)
+        flab = face_labels(faces, labels)
+        self.faces = faces
+        self.width, self.height = int(width), int(height)
+        # Per part: the vertices it uses and its faces re-indexed into them.
+        self._parts = []
+        for p in range(1, len(PART_NAMES)):
+            pf = faces[flab == p]
+            if len(pf) == 0:
+                continue
+            vidx, inv = np.unique(pf.reshape(-1), return_inverse=True)
+            self._parts.append(
+                (p, vidx, inv.reshape(-1, 3).astype(np.uint32))
+            )
+        try:
+            self._renderer = pyrender.OffscreenRenderer(self.width,
+                                                        self.height)
+        except Exception as err:
+            raise RuntimeError(
+                'Expected an OpenGL context for headless rendering (got '
+                f'{type(err).__name__}: {err}); install EGL (e.g. apt '
+                "libegl1 libgl1) and set PYOPENGL_PLATFORM='egl'"
+            ) from err
+        self._scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0],
+                                     ambient_light=[1.0, 1.0, 1.0])
+        self._cam_node = None
+
+    def render(
+        self, vertices: np.ndarray, K: np.ndarray, colors: np.ndarray
+    ) -> RenderOutput:
+        """Render the body.
+
+        Args:
+            vertices (np.ndarray): :math:`(V, 3)` camera-frame positions,
+                metres (OpenCV axes), all in front of the camera.
+            K (np.ndarray): :math:`(3, 3)` intrinsics, pixel centres at
+                integers.
+            colors (np.ndarray): :math:`(V, 3)` lit vertex colours in
+                ``[0, 1]`` (see :func:`shade_vertices`).
+
+        Returns:
+            RenderOutput: the RGBA frame and the part map.
+        """
+        pr = self._pyrender
+        scene = self._scene
+        # OpenCV camera frame -> OpenGL camera frame (y up, looking at -z).
+        v_gl = np.asarray(vertices, np.float32) * np.array(
+            [1.0, -1.0, -1.0], np.float32)
+        col = np.concatenate(
+            [np.asarray(colors, np.float32),
+             np.ones((len(v_gl), 1), np.float32)], axis=1)
+        if self._cam_node is not None:
+            scene.remove_node(self._cam_node)
+        z = v_gl[:, 2]
+        znear = max(float(-z.max()) * 0.5, 0.01)
+        zfar = float(-z.min()) * 2.0 + 1.0
+        # pyrender's principal point puts pixel centres at +0.5.
+        cam = pr.IntrinsicsCamera(
+            fx=float(K[0, 0]), fy=float(K[1, 1]),
+            cx=float(K[0, 2]) + 0.5,
+            cy=float(K[1, 2]) + 0.5,
+            znear=znear, zfar=zfar,
+        )
+        self._cam_node = scene.add(cam)
+        nodes, seg_map = [], {}
+        for label, vidx, tri in self._parts:
+            prim = pr.Primitive(positions=v_gl[vidx], indices=tri,
+                                color_0=col[vidx], mode=4)
+            node = scene.add(pr.Mesh([prim]))
+            nodes.append(node)
+            seg_map[node] = (label, label, label)
+        flags = pr.RenderFlags
+        try:
+            rgba, _ = self._renderer.render(
+                scene, flags=flags.FLAT | flags.RGBA)
+            seg, _ = self._renderer.render(
+                scene, flags=flags.SEG, seg_node_map=seg_map)
+        finally:
+            for node in nodes:
+                scene.remove_node(node)
+        return RenderOutput(np.ascontiguousarray(rgba),
+                            np.ascontiguousarray(seg[..., 0]))
+
+    def close(self) -> None:
+        """Release the OpenGL context."""
+        if getattr(self, '_renderer', None) is not None:
+            self._renderer.delete()
+            self._renderer = None
+
+    def __del__(self):  # pragma: no cover - interpreter shutdown
+        try:
+            self.close()
+        except Exception:
+            pass
