@@ -1,0 +1,110 @@
+"""Datasets: synthetic humans (default data) and GraphCMR-format real sets.
+
+Every dataset returns dicts with the keys of :data:`SAMPLE_KEYS` (see
+:mod:`bigraph_pyg.data.keys` for frames and units). Rendering needs
+``pyrender`` (headless through EGL) and ``scikit-image``; reading needs
+``Pillow``. Those imports happen on first use.
+"""
+
+from bigraph_pyg.data.augment import (
+    PART_FLIP,
+    SMPL_FLIP_PERM,
+    AugmentConfig,
+    AugmentParams,
+    crop_matrix,
+    flip_pose,
+    sample_augment,
+    transform_intrinsics,
+    transform_points_2d,
+    transform_pose,
+    warp_image,
+)
+from bigraph_pyg.data.graphcmr_npz import (
+    DATASET_FILES,
+    GraphCMRDataset,
+    coco,
+    h36m,
+    lsp,
+    mpii,
+    up3d,
+)
+from bigraph_pyg.data.keys import (
+    IMAGE_SIZE,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SAMPLE_KEYS,
+    check_sample,
+    denormalize_image,
+    empty_sample,
+    normalize_image,
+    normalized_to_pixels,
+    pixels_to_normalized,
+)
+from bigraph_pyg.data.mixed import PAPER_RATIOS, MixedDataset
+from bigraph_pyg.data.noise import JointNoise, gt_mix_ratio, mix_joints_2d
+from bigraph_pyg.data.poses import (
+    ACTIVITIES,
+    JOINT_LIMITS,
+    sample_body_pose,
+    sample_global_orient,
+)
+from bigraph_pyg.data.render import (
+    PART_NAMES,
+    BodyRenderer,
+    vertex_part_labels,
+)
+from bigraph_pyg.data.synthetic import (
+    FORMAT_VERSION,
+    SyntheticConfig,
+    SyntheticHumans,
+    generate_synthetic,
+    render_samples,
+)
+
+__all__ = [
+    'ACTIVITIES',
+    'DATASET_FILES',
+    'FORMAT_VERSION',
+    'IMAGENET_MEAN',
+    'IMAGENET_STD',
+    'IMAGE_SIZE',
+    'JOINT_LIMITS',
+    'PAPER_RATIOS',
+    'PART_FLIP',
+    'PART_NAMES',
+    'SAMPLE_KEYS',
+    'SMPL_FLIP_PERM',
+    'AugmentConfig',
+    'AugmentParams',
+    'BodyRenderer',
+    'GraphCMRDataset',
+    'JointNoise',
+    'MixedDataset',
+    'SyntheticConfig',
+    'SyntheticHumans',
+    'check_sample',
+    'coco',
+    'crop_matrix',
+    'denormalize_image',
+    'empty_sample',
+    'flip_pose',
+    'generate_synthetic',
+    'gt_mix_ratio',
+    'h36m',
+    'lsp',
+    'mix_joints_2d',
+    'mpii',
+    'normalize_image',
+    'normalized_to_pixels',
+    'pixels_to_normalized',
+    'render_samples',
+    'sample_augment',
+    'sample_body_pose',
+    'sample_global_orient',
+    'transform_intrinsics',
+    'transform_points_2d',
+    'transform_pose',
+    'up3d',
+    'vertex_part_labels',
+    'warp_image',
+]

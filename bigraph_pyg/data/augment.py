@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bigraph_pyg.data.render import PART_NAMES
-from bigraph_pyg.topology import FLIP_PERM, SMPL_JOINT_NAMES
+from bigraph_pyg.topology import SMPL_JOINT_NAMES
 
 __all__ = [
     'PART_FLIP',
@@ -97,7 +97,7 @@ class AugmentParams:
     gain: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     def matrix_3d(self) -> np.ndarray:
-        """The 3D map :math:`\\mathbf{M}` (3, 3) in the camera frame."""
+        r"""The 3D map :math:`\\mathbf{M}` (3, 3) in the camera frame."""
         a = np.radians(self.rot)
         c, s = np.cos(a), np.sin(a)
         m = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
@@ -264,4 +264,4 @@ def warp_image(
     fillcolor = fill if img.mode == 'L' else (fill,) * len(img.getbands())
     out = img.transform((res, res), Image.AFFINE, coeffs, resample=resample,
                         fillcolor=fillcolor)
-    return np.asarray(out)
+    return np.array(out)

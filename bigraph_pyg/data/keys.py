@@ -148,7 +148,7 @@ def normalize_image(rgb: np.ndarray) -> Tensor:
     Returns:
         Tensor: :math:`(3, H, W)` float32.
     """
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+    x = torch.from_numpy(np.array(rgb, np.uint8)).permute(2, 0, 1)
     x = x.float().div_(255.0)
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(3, 1, 1)

@@ -192,9 +192,11 @@ class _Generator:
 
         torch.set_num_threads(1)
         self.config = config
-        self.body = default_body()
+        # float64, cast after: a sample's vertices do not depend on which
+        # other samples share its batch (float32 batched matmuls would).
+        self.body = default_body(dtype=torch.float64)
         self.faces = self.body.faces.numpy()
-        weights = self.body.skinning_weights.detach().numpy()
+        weights = self.body.skinning_weights.detach().float().numpy()
         dominant = weights.argmax(axis=1)
         nv = weights.shape[0]
         self.regions = {}
@@ -203,9 +205,9 @@ class _Generator:
             joints = [SMPL_JOINT_NAMES.index(j)
                       for j, g in JOINT_GARMENT.items() if g == name]
             self.regions[name] = np.isin(dominant, joints)
-        tv = self.body.template_vertices.numpy()
+        tv = self.body.template_vertices.float().numpy()
         head_y = self.body.template_joints()[
-            SMPL_JOINT_NAMES.index('head')].detach().numpy()
+            SMPL_JOINT_NAMES.index('head')].detach().float().numpy()
         # Hair: the head's skin above the head joint + 4 cm, and the back.
         self.regions['hair'] = self.regions['head'] & (
             (tv[:, 1] > head_y[1] + 0.04)
@@ -242,11 +244,13 @@ class _Generator:
             pose[k, :3] = sample_global_orient(rng)
             activity[k] = names.index(act)
         with torch.no_grad():
-            out = self.body(betas=torch.from_numpy(betas),
-                            body_pose=torch.from_numpy(pose[:, 3:]),
-                            global_orient=torch.from_numpy(pose[:, :3]))
-        verts = out.vertices.numpy().astype(np.float64)
-        joints = out.joints.numpy().astype(np.float64)
+            out = self.body(
+                betas=torch.from_numpy(betas).double(),
+                body_pose=torch.from_numpy(pose[:, 3:]).double(),
+                global_orient=torch.from_numpy(pose[:, :3]).double())
+        # Rounded through float32 (the precision of the cache).
+        verts = out.vertices.float().double().numpy()
+        joints = out.joints.float().double().numpy()
         res = {key: [] for key in _ARRAY_KEYS}
         res['images'], res['parts'] = [], []
         mid = (size - 1) / 2.0
@@ -645,7 +649,7 @@ class SyntheticHumans(Dataset):
             sample[key] = torch.as_tensor(np.asarray(a[key], np.float32))
         sample['joints_2d_visible'].fill_(1.0)
         sample['joints_3d_visible'].fill_(1.0)
-        sample['part_seg'] = torch.from_numpy(np.ascontiguousarray(part))
+        sample['part_seg'] = torch.from_numpy(np.array(part, np.uint8))
         sample['mask'] = (sample['part_seg'] > 0).to(torch.uint8)
         for key in ('has_smpl', 'has_pose_3d', 'has_joints_2d',
                     'has_joints24', 'has_camera', 'has_seg'):

@@ -1,0 +1,180 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from bigraph_pyg.data import (
+    FORMAT_VERSION,
+    PART_NAMES,
+    SyntheticConfig,
+    SyntheticHumans,
+    check_sample,
+    pixels_to_normalized,
+    render_samples,
+)
+from bigraph_pyg.geometry import weak_perspective_projection
+from bigraph_pyg.topology import SMPL_TO_JOINTS
+
+SYN_N = 6
+SYN_CONFIG = SyntheticConfig(shard_size=4)  # as tests/data/conftest.py
+
+
+def _project(K, X):
+    uv = X @ K.T
+    return uv[:, :2] / uv[:, 2:]
+
+
+def test_synthetic_keys_and_shapes(synthetic):
+    assert len(synthetic) == SYN_N
+    for i in range(len(synthetic)):
+        s = synthetic[i]
+        check_sample(s)
+        assert s['dataset'] == 'synthetic' and int(s['index']) == i
+        for key in ('has_smpl', 'has_pose_3d', 'has_joints_2d',
+                    'has_vertices', 'has_camera', 'has_seg'):
+            assert bool(s[key]), key
+        assert torch.isfinite(s['img']).all()
+
+
+def test_synthetic_2d_is_projection_of_3d(synthetic):
+    for i in range(len(synthetic)):
+        s = synthetic[i]
+        K = s['camera_K'].double()
+        torch.testing.assert_close(
+            _project(K, s['joints_3d'].double()), s['joints_2d'].double(),
+            atol=1e-3, rtol=0)
+        torch.testing.assert_close(
+            _project(K, s['joints24_3d'].double()),
+            s['joints24_2d'].double(), atol=1e-3, rtol=0)
+        torch.testing.assert_close(
+            s['joints24_3d'][list(SMPL_TO_JOINTS)], s['joints_3d'])
+
+
+def test_synthetic_mask_covers_projected_vertices(synthetic):
+    size = SYN_CONFIG.image_size
+    for i in range(len(synthetic)):
+        s = synthetic[i]
+        mask = s['mask'].bool()
+        assert (mask == (s['part_seg'] > 0)).all()
+        assert int(s['part_seg'].max()) < len(PART_NAMES)
+        assert mask.float().mean() > 0.02
+        # Every body part is visible somewhere in most poses; at least 4.
+        assert len(torch.unique(s['part_seg'])) >= 5
+        v = (s['vertices'] + s['transl']).double()
+        uv = _project(s['camera_K'].double(), v).round().long()
+        inside = ((uv >= 0) & (uv < size)).all(1)
+        assert inside.float().mean() > 0.9
+        grown = torch.nn.functional.max_pool2d(
+            mask[None, None].float(), 3, 1, 1)[0, 0].bool()
+        hit = grown[uv[inside, 1], uv[inside, 0]]
+        assert hit.float().mean() > 0.999, hit.float().mean()
+
+
+def test_synthetic_vertices_match_joints_and_weak_camera(synthetic):
+    body, down = synthetic._body_and_down()
+    s = synthetic[0]
+    pose = s['pose'][None]
+    out = body(betas=s['betas'][None], body_pose=pose[:, 3:],
+               global_orient=pose[:, :3])
+    torch.testing.assert_close(out.vertices[0], s['vertices'])
+    torch.testing.assert_close(out.joints[0] + s['transl'],
+                               s['joints24_3d'], atol=1e-4, rtol=0)
+    assert s['coarse_vertices'].shape == (1723, 3)
+    # Weak perspective of model-frame joints ~ normalised 2D joints.
+    model = out.joints[0] - 0.0
+    weak = weak_perspective_projection(model[None], s['camera_weak'][None])
+    err = (weak[0] - pixels_to_normalized(s['joints24_2d'])).abs().max()
+    assert err < 0.15, err
+    # Exact at the pelvis.
+    assert (weak[0, 0] - pixels_to_normalized(s['joints24_2d'][0])
+            ).abs().max() < 1e-3
+
+
+def test_synthetic_same_seed_same_sample(synthetic):
+    a = render_samples([1, 2], seed=0, config=SYN_CONFIG)
+    b = render_samples([2], seed=0, config=SYN_CONFIG)
+    c = render_samples([2], seed=1, config=SYN_CONFIG)
+    d = render_samples([2], seed=0, split='val', config=SYN_CONFIG)
+    np.testing.assert_array_equal(a['images'][1], b['images'][0])
+    np.testing.assert_array_equal(a['parts'][1], b['parts'][0])
+    for key, value in b['arrays'].items():
+        np.testing.assert_allclose(a['arrays'][key][1], value[0],
+                                   atol=1e-5, err_msg=key)
+    assert not np.array_equal(b['arrays']['pose'], c['arrays']['pose'])
+    assert not np.array_equal(b['arrays']['pose'], d['arrays']['pose'])
+    # The cache holds the same sample (arrays exact up to batching).
+    s = synthetic[2]
+    np.testing.assert_allclose(s['joints_2d'].numpy(),
+                               b['arrays']['joints_2d'][0], atol=1e-3)
+    np.testing.assert_array_equal(s['part_seg'].numpy(), b['parts'][0])
+
+
+def test_synthetic_cache_reused(synthetic_root):
+    shard = synthetic_root / 'train' / 'shard_00000.npz'
+    before = shard.stat().st_mtime_ns
+    SyntheticHumans(synthetic_root, 'train', SYN_N, config=SYN_CONFIG,
+                    progress=False)
+    assert shard.stat().st_mtime_ns == before
+
+
+def test_synthetic_cache_mismatch_errors(synthetic_root, tmp_path):
+    with pytest.raises(ValueError, match='meta.json.*num_samples'):
+        SyntheticHumans(synthetic_root, 'train', SYN_N + 1,
+                        config=SYN_CONFIG, progress=False)
+    with pytest.raises(ValueError, match='jpeg_quality'):
+        SyntheticHumans(synthetic_root, 'train', SYN_N,
+                        config=SyntheticConfig(shard_size=4,
+                                               jpeg_quality=50),
+                        progress=False)
+    # A cache written by another version of the library.
+    import shutil
+    copy = tmp_path / 'old'
+    shutil.copytree(synthetic_root, copy)
+    meta = copy / 'train' / 'meta.json'
+    m = json.loads(meta.read_text())
+    m['format_version'] = FORMAT_VERSION + 100
+    meta.write_text(json.dumps(m))
+    with pytest.raises(ValueError, match='format version.*delete'):
+        SyntheticHumans(copy, 'train', SYN_N, config=SYN_CONFIG)
+    # A deleted image names the file.
+    shutil.rmtree(copy / 'train')
+    shutil.copytree(synthetic_root / 'train', copy / 'train')
+    (copy / 'train' / 'images' / '0000003.jpg').unlink()
+    ds = SyntheticHumans(copy, 'train', SYN_N, config=SYN_CONFIG,
+                         with_vertices=False, generate=False)
+    with pytest.raises(FileNotFoundError, match='0000003.jpg'):
+        ds[3]
+    with pytest.raises(FileNotFoundError, match='generate=True'):
+        SyntheticHumans(tmp_path / 'none', 'train', 2, config=SYN_CONFIG,
+                        generate=False)
+    with pytest.raises(ValueError, match='split'):
+        SyntheticHumans(tmp_path, 'training', 2)
+
+
+def test_synthetic_dataloader_workers_and_distributed(synthetic_root):
+    ds = SyntheticHumans(synthetic_root, 'train', SYN_N, config=SYN_CONFIG,
+                         with_vertices=False, generate=False)
+    sampler = DistributedSampler(ds, num_replicas=2, rank=1, shuffle=True)
+    loader = DataLoader(ds, batch_size=2, sampler=sampler, num_workers=2)
+    batches = list(loader)
+    assert sum(len(b['index']) for b in batches) == SYN_N // 2
+    b = batches[0]
+    assert b['img'].shape == (2, 3, 224, 224)
+    assert b['joints_2d'].shape == (2, 12, 2)
+    assert b['dataset'] == ['synthetic', 'synthetic']
+
+
+def test_synthetic_augmented_stays_consistent(synthetic_root):
+    from bigraph_pyg.data import AugmentConfig
+
+    ds = SyntheticHumans(synthetic_root, 'train', SYN_N, config=SYN_CONFIG,
+                         augment=AugmentConfig(flip_prob=1.0, rot_prob=1.0),
+                         generate=False)
+    torch.manual_seed(3)
+    s = ds[1]
+    check_sample(s)
+    K = s['camera_K'].double()
+    torch.testing.assert_close(_project(K, s['joints_3d'].double()),
+                               s['joints_2d'].double(), atol=1e-3, rtol=0)
