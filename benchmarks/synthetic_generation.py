@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bigraph_pyg.data.synthetic import SyntheticConfig, generate_synthetic
+from bigraph_pyg.data import SyntheticConfig, generate_synthetic
 
 
 def run(num_samples: int, workers: int, shard_size: int) -> dict:

@@ -19,6 +19,12 @@ from bigraph_pyg.data.augment import (
     transform_pose,
     warp_image,
 )
+from bigraph_pyg.data.generator import (
+    ARRAY_KEYS,
+    SPLITS,
+    SampleGenerator,
+    render_samples,
+)
 from bigraph_pyg.data.graphcmr_npz import (
     DATASET_FILES,
     GraphCMRDataset,
@@ -58,11 +64,11 @@ from bigraph_pyg.data.synthetic import (
     SyntheticConfig,
     SyntheticHumans,
     generate_synthetic,
-    render_samples,
 )
 
 __all__ = [
     'ACTIVITIES',
+    'ARRAY_KEYS',
     'DATASET_FILES',
     'FORMAT_VERSION',
     'IMAGENET_MEAN',
@@ -74,12 +80,14 @@ __all__ = [
     'PART_NAMES',
     'SAMPLE_KEYS',
     'SMPL_FLIP_PERM',
+    'SPLITS',
     'AugmentConfig',
     'AugmentParams',
     'BodyRenderer',
     'GraphCMRDataset',
     'JointNoise',
     'MixedDataset',
+    'SampleGenerator',
     'SyntheticConfig',
     'SyntheticHumans',
     'check_sample',

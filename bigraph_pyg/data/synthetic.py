@@ -16,10 +16,8 @@ one that makes the person's projected box fill a random fraction
 ones narrow (:math:`f \approx 260` px at 2.5 m, :math:`\approx 850` px at
 8 m for a 224² crop); the principal point centres the box, plus jitter.
 
-Generation is deterministic from ``seed`` (each sample's randomness comes
-from ``numpy.random.SeedSequence([seed, split, index])``, so splits are
-disjoint streams and a sample does not depend on the number of workers),
-runs in worker processes, and writes a cache folder once::
+Generation (:mod:`bigraph_pyg.data.generator`) is deterministic from
+``seed``, runs in worker processes, and writes a cache folder once::
 
     root/<split>/meta.json            format version + every parameter
     root/<split>/shard_00000.npz      arrays of samples [0, shard_size)
@@ -37,15 +35,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from bigraph_pyg.data import generator as _gen
 from bigraph_pyg.data.augment import (
     PART_FLIP,
+    SMPL_FLIP_PERM,
     AugmentConfig,
     AugmentParams,
     crop_matrix,
@@ -55,23 +54,14 @@ from bigraph_pyg.data.augment import (
     transform_pose,
     warp_image,
 )
+from bigraph_pyg.data.generator import (
+    SPLITS,
+    SyntheticConfig,
+    check_split,
+)
 from bigraph_pyg.data.keys import empty_sample, normalize_image
-from bigraph_pyg.data.noise import JointNoise
-from bigraph_pyg.data.poses import (
-    ACTIVITIES,
-    ACTIVITY_WEIGHTS,
-    sample_body_pose,
-    sample_global_orient,
-)
-from bigraph_pyg.data.scene import (
-    JOINT_GARMENT,
-    PHOTO_NAMES,
-    garment_colors,
-    load_photos,
-    random_background,
-    random_light,
-)
-from bigraph_pyg.topology import FLIP_PERM, SMPL_JOINT_NAMES, SMPL_TO_JOINTS
+from bigraph_pyg.data.scene import PHOTO_NAMES
+from bigraph_pyg.topology import FLIP_PERM
 
 __all__ = [
     'FORMAT_VERSION',
@@ -79,85 +69,9 @@ __all__ = [
     'SyntheticConfig',
     'SyntheticHumans',
     'generate_synthetic',
-    'render_samples',
 ]
 
-#: Version of the cache layout; a cache of another version is refused.
 FORMAT_VERSION = 1
-#: Split names and the stream id mixed into every sample's seed.
-SPLITS: dict[str, int] = {'train': 0, 'val': 1, 'test': 2}
-
-_ARRAY_KEYS = (
-    'betas', 'pose', 'transl', 'camera_K', 'camera_weak', 'joints_2d',
-    'joints_3d', 'joints24_2d', 'joints24_3d', 'joints_2d_est',
-    'joints_2d_est_visible', 'activity', 'background',
-)
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """Generation parameters (all stored in ``meta.json``).
-
-    Attributes:
-        image_size (int): Crop side, pixels. (default: ``224``)
-        shard_size (int): Samples per shard file. (default: ``64``)
-        beta_std (float): Std of the shape coefficients. (default: ``1``)
-        beta_clip (float): Clip of the shape coefficients. (default: ``2.5``)
-        activity_weights (dict): Probability of each activity
-            (:data:`~bigraph_pyg.data.poses.ACTIVITY_WEIGHTS`).
-        pose_noise (float): Multiplies the per-joint pose noise.
-        depth_range (tuple): Pelvis depth, metres (log-uniform).
-            (default: ``(2.5, 8.0)``)
-        off_axis (float): Lateral pelvis offset, fraction of the depth
-            (uniform in ``±off_axis``). (default: ``0.2``)
-        fill_range (tuple): Person's box side / crop side.
-            (default: ``(0.7, 0.9)``, GraphCMR's 1.2 margin ≈ 0.83)
-        center_jitter (float): Box-centre jitter std, fraction of the crop.
-            (default: ``0.04``)
-        background_weights (tuple): Probability of solid, noise, photo.
-        pixel_noise (float): Max std of additive sensor noise (0-255).
-        jpeg_quality (int): JPEG quality of the stored images. (``92``)
-        joint_noise (JointNoise): Model of the estimated 2D joints.
-    """
-
-    image_size: int = 224
-    shard_size: int = 64
-    beta_std: float = 1.0
-    beta_clip: float = 2.5
-    activity_weights: dict = field(
-        default_factory=lambda: dict(ACTIVITY_WEIGHTS))
-    pose_noise: float = 1.0
-    depth_range: tuple[float, float] = (2.5, 8.0)
-    off_axis: float = 0.2
-    fill_range: tuple[float, float] = (0.7, 0.9)
-    center_jitter: float = 0.04
-    background_weights: tuple[float, float, float] = (0.2, 0.3, 0.5)
-    pixel_noise: float = 4.0
-    jpeg_quality: int = 92
-    joint_noise: JointNoise = field(default_factory=JointNoise)
-
-    def __post_init__(self):
-        if self.image_size < 16 or self.shard_size < 1:
-            raise ValueError(
-                'Expected image_size >= 16 and shard_size >= 1 (got '
-                f'{self.image_size}, {self.shard_size})'
-            )
-        if set(self.activity_weights) - set(ACTIVITIES):
-            raise ValueError(
-                f'Expected activities among {sorted(ACTIVITIES)} (got '
-                f'{sorted(self.activity_weights)})'
-            )
-        lo, hi = self.depth_range
-        if not 0.5 <= lo <= hi:
-            raise ValueError(
-                f'Expected 0.5 <= depth_range[0] <= depth_range[1] (got '
-                f'{self.depth_range})'
-            )
-
-    def to_json(self) -> dict:
-        """Plain-JSON form (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
-
 
 def _body_digest() -> str:
     from bigraph_pyg.body import default_body_path
@@ -177,137 +91,6 @@ def _meta(config: SyntheticConfig, split: str, seed: int,
         'photos': list(PHOTO_NAMES),
         'body': _body_digest(),
     }
-
-
-class _Generator:
-    """Per-process state: body, renderer, photos (built once)."""
-
-    def __init__(self, config: SyntheticConfig):
-        from bigraph_pyg.body import default_body
-        from bigraph_pyg.data.render import (
-            BodyRenderer,
-            face_incidence,
-            vertex_part_labels,
-        )
-
-        torch.set_num_threads(1)
-        self.config = config
-        # float64, cast after: a sample's vertices do not depend on which
-        # other samples share its batch (float32 batched matmuls would).
-        self.body = default_body(dtype=torch.float64)
-        self.faces = self.body.faces.numpy()
-        weights = self.body.skinning_weights.detach().float().numpy()
-        dominant = weights.argmax(axis=1)
-        nv = weights.shape[0]
-        self.regions = {}
-        for name in ('top', 'bottom', 'shoes', 'skin', 'sleeve_upper',
-                     'sleeve_lower', 'leg_lower', 'head'):
-            joints = [SMPL_JOINT_NAMES.index(j)
-                      for j, g in JOINT_GARMENT.items() if g == name]
-            self.regions[name] = np.isin(dominant, joints)
-        tv = self.body.template_vertices.float().numpy()
-        head_y = self.body.template_joints()[
-            SMPL_JOINT_NAMES.index('head')].detach().float().numpy()
-        # Hair: the head's skin above the head joint + 4 cm, and the back.
-        self.regions['hair'] = self.regions['head'] & (
-            (tv[:, 1] > head_y[1] + 0.04)
-            | ((tv[:, 1] > head_y[1] - 0.02) & (tv[:, 2] < head_y[2] - 0.03))
-        )
-        self.num_vertices = nv
-        self.incidence = face_incidence(self.faces, nv)
-        self.renderer = BodyRenderer(
-            self.faces, vertex_part_labels(weights),
-            config.image_size, config.image_size,
-        )
-        self.photos = load_photos(PHOTO_NAMES)
-
-    def shard(self, seed: int, split: str, indices: list[int]) -> dict:
-        """Render the samples ``indices``; returns arrays and images."""
-        from bigraph_pyg.data.render import shade_vertices, vertex_normals
-
-        cfg = self.config
-        size = cfg.image_size
-        rngs = [np.random.default_rng(
-            np.random.SeedSequence([int(seed), SPLITS[split], int(i)]))
-            for i in indices]
-        n = len(indices)
-        betas = np.empty((n, 10), np.float32)
-        pose = np.empty((n, 72), np.float32)
-        activity = np.empty(n, np.int64)
-        names = sorted(ACTIVITIES)
-        for k, rng in enumerate(rngs):
-            b = rng.standard_normal(10) * cfg.beta_std
-            betas[k] = np.clip(b, -cfg.beta_clip, cfg.beta_clip)
-            body_pose, act = sample_body_pose(rng, cfg.activity_weights,
-                                              cfg.pose_noise)
-            pose[k, 3:] = body_pose
-            pose[k, :3] = sample_global_orient(rng)
-            activity[k] = names.index(act)
-        with torch.no_grad():
-            out = self.body(
-                betas=torch.from_numpy(betas).double(),
-                body_pose=torch.from_numpy(pose[:, 3:]).double(),
-                global_orient=torch.from_numpy(pose[:, :3]).double())
-        # Rounded through float32 (the precision of the cache).
-        verts = out.vertices.float().double().numpy()
-        joints = out.joints.float().double().numpy()
-        res = {key: [] for key in _ARRAY_KEYS}
-        res['images'], res['parts'] = [], []
-        mid = (size - 1) / 2.0
-        for k, rng in enumerate(rngs):
-            lo, hi = np.log(cfg.depth_range)
-            depth = float(np.exp(rng.uniform(lo, hi)))
-            shift = rng.uniform(-cfg.off_axis, cfg.off_axis, 2) * depth
-            transl = np.array([shift[0], shift[1], depth]) - joints[k, 0]
-            v = verts[k] + transl
-            j = joints[k] + transl
-            uv = v[:, :2] / v[:, 2:]
-            box_lo, box_hi = uv.min(axis=0), uv.max(axis=0)
-            side = float((box_hi - box_lo).max())
-            f = rng.uniform(*cfg.fill_range) * size / side
-            c = mid - f * (box_lo + box_hi) / 2.0
-            c = c + rng.standard_normal(2) * cfg.center_jitter * size
-            K = np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
-            j2d = f * j[:, :2] / j[:, 2:] + c
-            s = 2.0 * f / (size * j[0, 2])
-            t = transl[:2] + (2.0 * c / size - 1.0) / s
-            light = random_light(rng)
-            albedo = garment_colors(rng, self.regions, self.num_vertices)
-            lit = shade_vertices(albedo, vertex_normals(
-                v, self.faces, self.incidence), **light)
-            frame = self.renderer.render(v, K, lit)
-            bg, kind = random_background(rng, size, self.photos,
-                                         cfg.background_weights)
-            alpha = frame.rgba[..., 3:].astype(np.float32) / 255.0
-            img = frame.rgba[..., :3].astype(np.float32) + (
-                1.0 - alpha) * bg.astype(np.float32)
-            sigma = rng.uniform(0.0, cfg.pixel_noise)
-            img += rng.standard_normal(img.shape, np.float32) * sigma
-            est, est_vis = cfg.joint_noise.apply(j2d[list(SMPL_TO_JOINTS)],
-                                                 rng)
-            res['images'].append(np.clip(img + 0.5, 0, 255).astype(np.uint8))
-            res['parts'].append(frame.part_seg)
-            row = {
-                'betas': betas[k], 'pose': pose[k], 'transl': transl,
-                'camera_K': K, 'camera_weak': np.array([s, t[0], t[1]]),
-                'joints_2d': j2d[list(SMPL_TO_JOINTS)],
-                'joints_3d': j[list(SMPL_TO_JOINTS)],
-                'joints24_2d': j2d, 'joints24_3d': j,
-                'joints_2d_est': est, 'joints_2d_est_visible': est_vis,
-                'activity': activity[k], 'background': kind,
-            }
-            for key in _ARRAY_KEYS:
-                res[key].append(row[key])
-        arrays = {key: np.stack(res[key]) for key in _ARRAY_KEYS}
-        for key in _ARRAY_KEYS:
-            if arrays[key].dtype == np.float64:
-                arrays[key] = arrays[key].astype(np.float32)
-        arrays['index'] = np.asarray(indices, np.int64)
-        return {'arrays': arrays, 'images': res['images'],
-                'parts': res['parts']}
-
-
-_WORKER: _Generator | None = None
 
 
 def _image_path(folder: Path, index: int) -> Path:
@@ -335,49 +118,11 @@ def _write_shard(folder: Path, shard: int, data: dict, quality: int) -> None:
     os.replace(tmp, _shard_path(folder, shard))
 
 
-def _init_worker(config: SyntheticConfig) -> None:
-    global _WORKER
-    os.environ.setdefault('PYOPENGL_PLATFORM', 'egl')
-    _WORKER = _Generator(config)
-
-
 def _run_shard(job: tuple) -> int:
     folder, seed, split, shard, indices = job
-    data = _WORKER.shard(seed, split, indices)
-    _write_shard(Path(folder), shard, data, _WORKER.config.jpeg_quality)
+    data = _gen._WORKER.shard(seed, split, indices)
+    _write_shard(Path(folder), shard, data, _gen._WORKER.config.jpeg_quality)
     return len(indices)
-
-
-def render_samples(
-    indices: list[int],
-    seed: int = 0,
-    split: str = 'train',
-    config: SyntheticConfig | None = None,
-) -> dict:
-    """Render samples in this process without writing anything.
-
-    Args:
-        indices (list[int]): Sample indices.
-        seed (int): Base seed. (default: ``0``)
-        split (str): One of :data:`SPLITS`. (default: ``'train'``)
-        config (SyntheticConfig, optional): Parameters.
-
-    Returns:
-        dict: ``arrays`` (stacked per key), ``images`` (list of
-        :math:`(S, S, 3)` uint8) and ``parts`` (list of :math:`(S, S)` uint8).
-    """
-    _check_split(split)
-    global _WORKER
-    config = config or SyntheticConfig()
-    if _WORKER is None or _WORKER.config != config:
-        _init_worker(config)
-    return _WORKER.shard(seed, split, list(indices))
-
-
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(
-            f'Expected split in {sorted(SPLITS)} (got {split!r})')
 
 
 def _check_meta(folder: Path, expected: dict) -> None:
@@ -437,7 +182,7 @@ def generate_synthetic(
         ValueError: a cache written with other parameters or by another
             version (the message names ``meta.json`` and the differences).
     """
-    _check_split(split)
+    check_split(split)
     if num_samples < 1:
         raise ValueError(f'Expected num_samples >= 1 (got {num_samples})')
     config = config or SyntheticConfig()
@@ -471,7 +216,7 @@ def generate_synthetic(
         bar = tqdm(total=sum(len(j[4]) for j in jobs), unit='img',
                    desc=f'synthetic {split}')
     if num_workers == 0:
-        _init_worker(config)
+        _gen._init_worker(config)
         for job in jobs:
             done = _run_shard(job)
             if bar is not None:
@@ -480,7 +225,7 @@ def generate_synthetic(
         import multiprocessing as mp
 
         ctx = mp.get_context('spawn')
-        with ctx.Pool(num_workers, initializer=_init_worker,
+        with ctx.Pool(num_workers, initializer=_gen._init_worker,
                       initargs=(config,)) as pool:
             for done in pool.imap_unordered(_run_shard, jobs):
                 if bar is not None:
@@ -536,7 +281,7 @@ class SyntheticHumans(Dataset):
         progress: bool = True,
         generate: bool = True,
     ):
-        _check_split(split)
+        check_split(split)
         self.config = config or SyntheticConfig()
         self.split = split
         self.folder = Path(root) / split
@@ -676,8 +421,6 @@ def _apply_augment(a: dict, params: AugmentParams, size: int) -> dict:
                     size, params.rot, params.flip)
     M = params.matrix_3d()
     perm12 = list(FLIP_PERM) if params.flip else list(range(12))
-    from bigraph_pyg.data.augment import SMPL_FLIP_PERM
-
     perm24 = list(SMPL_FLIP_PERM) if params.flip else list(range(24))
     a['joints_2d'] = transform_points_2d(a['joints_2d'], A)[perm12]
     a['joints_2d_est'] = transform_points_2d(a['joints_2d_est'], A)[perm12]

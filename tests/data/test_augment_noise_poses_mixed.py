@@ -25,7 +25,7 @@ from bigraph_pyg.data import (
     warp_image,
 )
 from bigraph_pyg.data.poses import _rot, limits_array
-from bigraph_pyg.data.synthetic import _apply_augment
+from bigraph_pyg.data.synthetic import _apply_augment  # noqa: PLC2701
 from bigraph_pyg.geometry import axis_angle_to_matrix
 from bigraph_pyg.topology import FLIP_PERM, SMPL_JOINT_NAMES
 

@@ -27,7 +27,8 @@ def _bright_at(sample, joints=None):
     img = denormalize_image(sample['img']).astype(np.float64).mean(2)
     j = sample['joints_2d'] if joints is None else joints
     out = []
-    for (x, y), v in zip(j.tolist(), sample['joints_2d_visible'].tolist()):
+    for (x, y), v in zip(j.tolist(), sample['joints_2d_visible'].tolist(),
+                          strict=True):
         xi, yi = int(round(x)), int(round(y))
         if v > 0 and 2 <= xi < 222 and 2 <= yi < 222:
             out.append(img[yi - 1:yi + 2, xi - 1:xi + 2].max())
@@ -117,7 +118,8 @@ def test_vertices_with_body(tmp_path, fake_graphcmr):
     s = GraphCMRDataset(path, imgs, 'up3d', train=False, body=body,
                         coarse_down=down)[1]
     assert bool(s['has_vertices'])
-    assert s['vertices'].abs().sum() > 0 and s['coarse_vertices'].abs().sum() > 0
+    assert s['vertices'].abs().sum() > 0
+    assert s['coarse_vertices'].abs().sum() > 0
 
 
 def test_dataloader_workers_distributed(tmp_path, fake_graphcmr):
