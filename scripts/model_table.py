@@ -1,7 +1,8 @@
 """Measure every preset and ablation and write the table into docs/models.md.
 
 For each model: parameter counts (total, encoder, graph network, SMPL
-regressor) and the median wall time of one batch, forward (``eval``,
+regressor) and the best wall time of one batch over a few runs (the least
+disturbed by other jobs on a shared machine), forward (``eval``,
 ``no_grad``) and forward + backward of the Eq. 6 loss (``train``), with
 random weights and random inputs on the CPU. The table replaces the text
 between ``<!-- model-table:start -->`` and ``<!-- model-table:end -->``.
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -53,18 +53,18 @@ def _inputs(cfg: BiGraphConfig, batch: int):
     return images, joints, gt
 
 
-def _median_ms(fn, repeats: int) -> float:
+def _best_ms(fn, repeats: int) -> float:
     fn()  # warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    return 1e3 * min(times)
 
 
 def measure(model: BiGraphBody, batch: int, repeats: int) -> dict:
-    """Parameter counts and median fwd / fwd+bwd times of one model."""
+    """Parameter counts and best fwd / fwd+bwd times of one model."""
     cfg = model.config
     images, joints, gt = _inputs(cfg, batch)
     joints = joints if cfg.use_skeleton else None
@@ -86,8 +86,8 @@ def measure(model: BiGraphBody, batch: int, repeats: int) -> dict:
     return dict(
         total=total, encoder=encoder, smpl=smpl,
         graph=total - encoder - smpl,
-        fwd=_median_ms(forward, repeats),
-        fwd_bwd=_median_ms(forward_backward, repeats),
+        fwd=_best_ms(forward, repeats),
+        fwd_bwd=_best_ms(forward_backward, repeats),
     )
 
 
@@ -108,8 +108,9 @@ def table(rows: list[tuple[str, str, dict]], batch: int, threads: int,
         f"Measured by `scripts/model_table.py` on {_cpu_name()}, "
         f"{os.cpu_count()} cores shared with other jobs, "
         f"`torch.set_num_threads({threads})`, torch {torch.__version__}, "
-        f"float32, random weights, batch {batch}, median of {repeats} runs "
-        "after one warm-up; forward in `eval()` under `no_grad`, "
+        f"float32, random weights, batch {batch}, best of {repeats} runs "
+        "after one warm-up (other jobs were running: expect noise of tens "
+        "of percent); forward in `eval()` under `no_grad`, "
         "forward + backward of `model.loss` (Eq. 6) in `train()`. "
         "Parameters in millions; the graph network is everything but the "
         "encoder and the SMPL regressor (inputs, blocks, heads, camera).\n\n"
@@ -138,6 +139,7 @@ def write(text: str, path: Path = DOC) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Measure the selected models and print or write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", choices=["paper", "cpu", "both"],
                         default="both")
