@@ -19,7 +19,6 @@ last, as PyG) and the graph as a ``forward`` argument.
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import torch
@@ -48,11 +47,6 @@ __all__ = [
 
 #: Fusion variants of :class:`BilayerBlock` (paper Table 5).
 FUSIONS: tuple[str, ...] = ("graph", "avgpool", "maxpool", "none")
-
-# BipartiteFusionConv versions that know the union graph's joint/vertex
-# split (``num_joints``) propagate with two dense joint-vertex blocks.
-_FUSION_CONV_TAKES_JOINTS = "num_joints" in inspect.signature(
-    BipartiteFusionConv.__init__).parameters
 
 
 def _check_positive(name: str, value: object) -> None:
@@ -488,12 +482,12 @@ class BilayerBlock(nn.Module):
                                            SkeletonConv, **common)
                              if use_skeleton else None)
         if fusion == "graph":
-            extra = ({"num_joints": num_joints} if _FUSION_CONV_TAKES_JOINTS
-                     else {})
+            # num_joints: the union graph's joint/vertex split, so the
+            # conv can multiply two dense joint-vertex blocks.
             self.fusion = GraphResBlock(
                 in_channels, out_channels, BipartiteFusionConv,
                 residual=False, num_edges=num_fusion_edges,
-                impl=fusion_impl, **extra, **common)
+                impl=fusion_impl, num_joints=num_joints, **common)
         elif fusion in ("avgpool", "maxpool"):
             self.fusion = GraphResBlock(
                 in_channels, out_channels, PooledFusionConv, residual=False,
