@@ -1,0 +1,60 @@
+"""Training, evaluation and inference engine (paper Secs. 4.4, 5).
+
+The example scripts (``examples/train_bigraph.py``, ``eval_bigraph.py``,
+``demo.py``, ``reproduce_ablation.py``) parse arguments and call into this
+package, which owns the loop, the metrics, checkpoints and logging.
+"""
+
+from bigraph_pyg.engine.batching import (
+    TRAIN_KEYS,
+    CachedDataset,
+    EpochBatchSampler,
+    ModelBatch,
+    prepare_batch,
+)
+from bigraph_pyg.engine.checkpoint import (
+    CHECKPOINT_VERSION,
+    CheckpointError,
+    load_checkpoint,
+    model_from_checkpoint,
+    save_checkpoint,
+)
+from bigraph_pyg.engine.distributed import (
+    DistributedContext,
+    cleanup_distributed,
+    init_distributed,
+)
+from bigraph_pyg.engine.evaluate import (
+    evaluate,
+    format_metrics,
+    load_h36m_regressor,
+)
+from bigraph_pyg.engine.logger import TrainLogger, overlay_images
+from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
+from bigraph_pyg.engine.trainer import TrainConfig, Trainer, TrainResult
+
+__all__ = [
+    "CHECKPOINT_VERSION",
+    "CachedDataset",
+    "CheckpointError",
+    "DistributedContext",
+    "EpochBatchSampler",
+    "ModelBatch",
+    "TRAIN_KEYS",
+    "TrainConfig",
+    "TrainLogger",
+    "TrainResult",
+    "Trainer",
+    "cleanup_distributed",
+    "evaluate",
+    "format_metrics",
+    "gt_mix_ratio",
+    "init_distributed",
+    "load_checkpoint",
+    "load_h36m_regressor",
+    "mix_joints_2d",
+    "model_from_checkpoint",
+    "overlay_images",
+    "prepare_batch",
+    "save_checkpoint",
+]

@@ -1,0 +1,268 @@
+"""From dataset samples to model inputs and loss targets; resumable order.
+
+* :class:`EpochBatchSampler`: the batches of an epoch are a function of
+  ``(seed, epoch, rank, world_size)`` only, so a resumed run sees the same
+  order, and skipping the batches already trained resumes mid-epoch.
+  With several processes each rank takes a disjoint stride of the
+  permutation (the distributed sampler).
+* :class:`CachedDataset`: reads a dataset once into memory (images resized
+  to the model's input size, full-resolution vertices computed in batches
+  from SMPL parameters where needed), so small CPU runs do not re-decode
+  JPEGs and re-pose the body every epoch.
+* :func:`prepare_batch`: collated samples (the keys of
+  ``bigraph_pyg.data.keys.SAMPLE_KEYS``) to a :class:`ModelBatch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from bigraph_pyg.geometry import axis_angle_to_matrix
+
+__all__ = [
+    "CachedDataset",
+    "EpochBatchSampler",
+    "ModelBatch",
+    "TRAIN_KEYS",
+    "prepare_batch",
+]
+
+#: Keys a training or evaluation step reads from a sample.
+TRAIN_KEYS: tuple[str, ...] = (
+    "img", "joints_2d", "joints_2d_visible", "joints_2d_est",
+    "joints_2d_est_visible", "joints_3d", "joints_3d_visible", "vertices",
+    "pose", "betas", "mask", "part_seg", "has_smpl", "has_pose_3d",
+    "has_joints_2d", "has_vertices", "has_seg", "index",
+)
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """Deterministic, resumable, rank-aware batches of indices.
+
+    Args:
+        num_samples (int): Dataset length.
+        batch_size (int): Batch size per process.
+        seed (int): Base seed of the per-epoch permutation.
+        shuffle (bool): Permute each epoch. (default: :obj:`True`)
+        rank (int): This process's rank. (default: ``0``)
+        world_size (int): Number of processes. (default: ``1``)
+        drop_last (bool): Drop a last incomplete batch. (default: :obj:`True`)
+
+    Call :meth:`set_epoch` before iterating; ``skip`` batches are left out
+    at the start (resume mid-epoch).
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, seed: int = 0,
+                 shuffle: bool = True, rank: int = 0, world_size: int = 1,
+                 drop_last: bool = True) -> None:
+        if batch_size < 1 or num_samples < 1:
+            raise ValueError("Expected batch_size >= 1 and a non-empty "
+                             f"dataset (got {batch_size}, {num_samples})")
+        per_rank = num_samples // world_size
+        if drop_last and per_rank < batch_size:
+            raise ValueError(
+                f"Expected at least batch_size={batch_size} samples per "
+                f"process (got {num_samples} samples for {world_size} "
+                "processes); lower --batch-size or use more data")
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.rank = rank
+        self.world_size = world_size
+        self.drop_last = drop_last
+        self.epoch = 0
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch's permutation; skip its first ``skip`` batches."""
+        self.epoch, self.skip = int(epoch), int(skip)
+
+    def _indices(self) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+            perm = torch.randperm(self.num_samples, generator=g).tolist()
+        else:
+            perm = list(range(self.num_samples))
+        usable = (self.num_samples // self.world_size) * self.world_size
+        if self.world_size > 1:
+            perm = perm[:usable]
+        return perm[self.rank::self.world_size]
+
+    def __len__(self) -> int:
+        n = len(self._indices()) if self.world_size > 1 else self.num_samples
+        full = n // self.batch_size
+        return full if self.drop_last or n % self.batch_size == 0 \
+            else full + 1
+
+    def __iter__(self) -> Iterator[list[int]]:
+        idx = self._indices()
+        batches = [idx[i:i + self.batch_size]
+                   for i in range(0, len(idx), self.batch_size)]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches = batches[:-1]
+        yield from batches[self.skip:]
+
+
+class CachedDataset(Dataset):
+    """An in-memory copy of a dataset, resized for the model.
+
+    Args:
+        dataset (Dataset): Yields dicts with (at least) :data:`TRAIN_KEYS`.
+        image_size (tuple[int, int]): Model input ``(H, W)``; images, 2D
+            joints (pixels) and masks are resized to it.
+        body (BodyModel, optional): Poses ``(betas, pose)`` into
+            ``vertices`` for samples with ``has_smpl`` but no
+            ``has_vertices`` (in batches: much faster than per sample).
+        batch_size (int): Read batch size. (default: ``32``)
+        progress (bool): tqdm bar. (default: :obj:`True`)
+
+    Raises:
+        ValueError: samples without the keys of :data:`TRAIN_KEYS`.
+    """
+
+    def __init__(self, dataset: Dataset, image_size: Sequence[int],
+                 body=None, batch_size: int = 32,
+                 progress: bool = True) -> None:
+        from tqdm.auto import tqdm
+
+        self.image_size = tuple(int(s) for s in image_size)
+        self.source_name = type(dataset).__name__
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                            num_workers=0, collate_fn=_collate)
+        parts: dict[str, list[Tensor]] = {}
+        names: list[str] = []
+        for batch in tqdm(loader, desc="caching", unit="batch",
+                          disable=not progress, leave=False):
+            missing = [k for k in TRAIN_KEYS if k not in batch]
+            if missing:
+                raise ValueError(f"Expected samples with keys {TRAIN_KEYS} "
+                                 f"(got missing {missing})")
+            names.extend(batch["dataset"])
+            batch = _resize(batch, self.image_size)
+            if body is not None:
+                need = batch["has_smpl"] & ~batch["has_vertices"]
+                if need.any():
+                    with torch.no_grad():
+                        pose = batch["pose"][need]
+                        v = body(betas=batch["betas"][need],
+                                 body_pose=pose[:, 3:],
+                                 global_orient=pose[:, :3]).vertices
+                    batch["vertices"][need] = v.to(batch["vertices"].dtype)
+                    batch["has_vertices"] = batch["has_vertices"] | need
+            for k in TRAIN_KEYS:
+                parts.setdefault(k, []).append(batch[k])
+        self.data = {k: torch.cat(v) for k, v in parts.items()}
+        self.names = names
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index: int) -> dict:
+        out = {k: v[index] for k, v in self.data.items()}
+        out["dataset"] = self.names[index]
+        return out
+
+
+def _collate(samples: list[Mapping]) -> dict:
+    out = {}
+    for k in samples[0]:
+        vals = [s[k] for s in samples]
+        out[k] = torch.stack(vals) if isinstance(vals[0], Tensor) else vals
+    return out
+
+
+def _resize(batch: dict, size: tuple[int, int]) -> dict:
+    """Resize images, masks and pixel joints of a collated batch."""
+    h0, w0 = batch["img"].shape[-2:]
+    if (h0, w0) == size:
+        return batch
+    batch = dict(batch)
+    batch["img"] = F.interpolate(batch["img"], size=size, mode="bilinear",
+                                 align_corners=False, antialias=True)
+    for k in ("mask", "part_seg"):
+        batch[k] = F.interpolate(batch[k][:, None].float(), size=size,
+                                 mode="nearest")[:, 0].to(batch[k].dtype)
+    scale = torch.tensor([size[1] / w0, size[0] / h0])
+    for k in ("joints_2d", "joints_2d_est"):
+        batch[k] = batch[k] * scale
+    return batch
+
+
+@dataclass
+class ModelBatch:
+    """One batch ready for :class:`~bigraph_pyg.models.BiGraphBody`.
+
+    Attributes:
+        images (Tensor): :math:`(B, 3, H, W)` at the model's size.
+        joints_gt (Tensor): Ground-truth 2D joints, model pixels,
+            :math:`(B, 12, 2)`, clamped into the image.
+        joints_est (Tensor): Estimated 2D joints, same frame.
+        targets (dict): Keys of :meth:`BiGraphBody.loss` (``gt_vertices``,
+            ``gt_joints_3d``, ``gt_joints_2d`` normalised, confidences,
+            ``has_smpl``, ``has_pose_3d`` and, where given, ``gt_rotmat``,
+            ``gt_betas``).
+        raw (dict): The collated batch (resized), for metrics and images.
+    """
+
+    images: Tensor
+    joints_gt: Tensor
+    joints_est: Tensor
+    targets: dict
+    raw: dict
+
+
+def prepare_batch(batch: Mapping, image_size: Sequence[int],
+                  device: torch.device | str = "cpu") -> ModelBatch:
+    """Collated samples to model inputs and loss targets on ``device``.
+
+    Images and pixel joints are resized to ``image_size`` if they differ.
+    2D joints are clamped into the image (the model refuses joints
+    outside it; a clamped joint keeps its direction from the body).
+
+    Args:
+        batch (Mapping): Collated samples with :data:`TRAIN_KEYS`.
+        image_size (Sequence[int]): Model input ``(H, W)``.
+        device (torch.device or str): Target device.
+
+    Returns:
+        ModelBatch: inputs and targets.
+    """
+    size = tuple(int(s) for s in image_size)
+    batch = _resize(dict(batch), size)
+    dev = torch.device(device)
+    b = {k: (v.to(dev, non_blocking=True) if isinstance(v, Tensor) else v)
+         for k, v in batch.items()}
+    h, w = size
+    hi = torch.tensor([w - 1.0, h - 1.0], device=dev)
+
+    def clamp(j: Tensor) -> Tensor:
+        j = torch.nan_to_num(j.float(), nan=0.0)
+        return torch.minimum(j.clamp_min(0.0), hi)
+
+    joints_gt, joints_est = clamp(b["joints_2d"]), clamp(b["joints_2d_est"])
+    scale = torch.tensor([2.0 / w, 2.0 / h], device=dev)
+    has_smpl = b["has_smpl"].bool()
+    if "has_vertices" in b:
+        has_smpl = has_smpl & b["has_vertices"].bool()
+    vis2d = b["joints_2d_visible"].float() * b["has_joints_2d"].float()[:, None]
+    targets = {
+        "gt_vertices": b["vertices"].float(),
+        "gt_joints_3d": b["joints_3d"].float(),
+        "gt_joints_2d": b["joints_2d"].float() * scale - 1.0,
+        "gt_joints_2d_confidence": vis2d,
+        "gt_joints_3d_confidence": b["joints_3d_visible"].float(),
+        "has_smpl": has_smpl,
+        "has_pose_3d": b["has_pose_3d"].bool(),
+    }
+    if "pose" in b and "betas" in b:
+        targets["gt_rotmat"] = axis_angle_to_matrix(
+            b["pose"].float().reshape(-1, 24, 3))
+        targets["gt_betas"] = b["betas"].float()
+    return ModelBatch(b["img"].float(), joints_gt, joints_est, targets, b)

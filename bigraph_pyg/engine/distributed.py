@@ -1,0 +1,115 @@
+"""Distributed data parallel set-up on PyTorch's own engine (torchrun).
+
+``torchrun --nproc_per_node=N examples/train_bigraph.py`` sets ``RANK``,
+``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``;
+:func:`init_distributed` reads them and joins the process group (NCCL on
+CUDA, gloo on CPU). Without those variables everything runs in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = [
+    "DistributedContext",
+    "all_reduce_mean",
+    "cleanup_distributed",
+    "init_distributed",
+]
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """Where this process stands.
+
+    Attributes:
+        rank (int): Global rank (``0`` without distribution).
+        local_rank (int): Rank on this machine.
+        world_size (int): Number of processes.
+        device (torch.device): This process's device.
+        backend (str or None): ``"nccl"``/``"gloo"``; :obj:`None` if not
+            distributed.
+    """
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
+    backend: str | None = None
+
+    @property
+    def is_distributed(self) -> bool:
+        """More than one process."""
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (writes logs and checkpoints)."""
+        return self.rank == 0
+
+
+def init_distributed(device: str | torch.device = "cpu",
+                     backend: str | None = None) -> DistributedContext:
+    """Join the process group if launched by ``torchrun``.
+
+    Args:
+        device (str or torch.device): ``"cpu"``, ``"cuda"`` or
+            ``"cuda:k"``; under ``torchrun`` with CUDA, each process takes
+            ``cuda:LOCAL_RANK``.
+        backend (str, optional): Process-group backend. (default: NCCL for
+            CUDA, gloo for CPU)
+
+    Returns:
+        DistributedContext: this process's rank, device and backend.
+
+    Raises:
+        ValueError: a CUDA device without CUDA, or a world larger than the
+            visible GPUs.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"Expected CUDA for device={device} (got "
+                         "torch.cuda.is_available() == False); use --device "
+                         "cpu")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistributedContext(device=device)
+    rank = int(os.environ["RANK"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    if device.type == "cuda":
+        if local >= torch.cuda.device_count():
+            raise ValueError(
+                f"Expected at most {torch.cuda.device_count()} processes "
+                f"per node, one per GPU (got LOCAL_RANK={local})")
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    backend = backend or ("nccl" if device.type == "cuda" else "gloo")
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, rank=rank, world_size=world)
+    return DistributedContext(rank, local, world, device, backend)
+
+
+def cleanup_distributed() -> None:
+    """Leave the process group (no-op if not joined)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
+    """Mean of ``value`` over processes (itself without distribution).
+
+    Args:
+        value (Tensor): Any shape; same on every process.
+
+    Returns:
+        Tensor: the mean, a new tensor.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return value.clone()
+    out = value.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out / dist.get_world_size()

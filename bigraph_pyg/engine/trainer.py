@@ -1,0 +1,560 @@
+r"""The training loop: Adam, the 2D-joint mixing schedule, NaN guard, AMP, DDP.
+
+:class:`Trainer` trains a :class:`~bigraph_pyg.models.BiGraphBody` on any
+dataset of :mod:`bigraph_pyg.data` samples (paper Sec. 4.4 and 5.2):
+
+* Adam at ``lr`` (paper: 2.5e-4, batch 64);
+* the skeleton input of each sample is its ground-truth 2D joints with
+  probability :func:`~bigraph_pyg.engine.schedule.gt_mix_ratio` (decaying
+  to 0 by the last epoch), else the estimated joints;
+* a non-finite loss (or gradient) is reported with its terms and **not**
+  trained on (the step is skipped on every process); too many in a row
+  raise :class:`FloatingPointError`;
+* mixed precision (``amp``) and ``torch.compile`` (``compile``) on CUDA;
+* DDP when the :class:`~bigraph_pyg.engine.distributed.DistributedContext`
+  has several processes (gradients averaged; each rank reads a disjoint
+  stride of the epoch's permutation);
+* TensorBoard logs of every loss term, the metrics and overlays;
+* atomic checkpoints ``last.pt`` (every epoch, every
+  ``checkpoint_every`` steps, and when stopped) and ``best.pt`` (best
+  validation ``best_metric``); :meth:`Trainer.fit` with ``resume=True``
+  continues exactly where ``last.pt`` stopped: same batches, optimizer
+  and RNG state, so the resumed run equals an uninterrupted one step for
+  step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from bigraph_pyg.engine.batching import (
+    EpochBatchSampler,
+    ModelBatch,
+    prepare_batch,
+)
+from bigraph_pyg.engine.checkpoint import (
+    CheckpointError,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+from bigraph_pyg.engine.distributed import DistributedContext
+from bigraph_pyg.engine.evaluate import evaluate
+from bigraph_pyg.engine.logger import TrainLogger, overlay_images
+from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
+from bigraph_pyg.geometry import weak_perspective_projection
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping of a run.
+
+    Attributes:
+        epochs (int): Passes over the training set. (paper: 50)
+        batch_size (int): Per process. (paper: 64)
+        lr (float): Adam learning rate. (paper: ``2.5e-4``)
+        weight_decay (float): Adam weight decay. (default: ``0``)
+        seed (int): Seeds the model init (by the caller), the data order and
+            the 2D-joint mixing. (default: ``0``)
+        mix_start (float): GT 2D-joint ratio at step 0 (Sec. 5.2).
+            (default: ``1.0``)
+        grad_clip (float or None): Max gradient norm. (default: none)
+        amp (bool): Mixed precision (CUDA only; bfloat16 where supported,
+            else float16 with a gradient scaler).
+        compile (bool): ``torch.compile`` the model.
+        num_workers (int): DataLoader workers.
+        log_every (int): Steps between TensorBoard scalars.
+        image_every (int): Steps between overlay images (0: never).
+        eval_every (int): Epochs between validations. (default: ``1``)
+        checkpoint_every (int): Steps between ``last.pt`` writes besides
+            the end of every epoch (0: only at epoch ends and on stop).
+        max_nonfinite (int): Consecutive skipped (non-finite) steps before
+            giving up. (default: ``20``)
+        max_steps (int or None): Stop (and checkpoint) after this global
+            step, e.g. to split a run. (default: none)
+        best_metric (str): Validation metric (lower is better) that picks
+            ``best.pt``. (default: ``"pa_mpjpe"``)
+        eval_segmentation (bool): Segmentation scores in validation.
+        progress (bool): tqdm bars.
+    """
+
+    epochs: int = 6
+    batch_size: int = 16
+    lr: float = 2.5e-4
+    weight_decay: float = 0.0
+    seed: int = 0
+    mix_start: float = 1.0
+    grad_clip: float | None = None
+    amp: bool = False
+    compile: bool = False
+    num_workers: int = 0
+    log_every: int = 10
+    image_every: int = 200
+    eval_every: int = 1
+    checkpoint_every: int = 0
+    max_nonfinite: int = 20
+    max_steps: int | None = None
+    best_metric: str = "pa_mpjpe"
+    eval_segmentation: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every", "eval_every",
+                     "max_nonfinite"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"Expected an int >= 1 for `{name}` "
+                                 f"(got {v!r})")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"Expected lr > 0 (got {self.lr!r})")
+        if not 0.0 <= self.mix_start <= 1.0:
+            raise ValueError(f"Expected mix_start in [0, 1] "
+                             f"(got {self.mix_start!r})")
+        if self.max_steps is not None and self.max_steps < 0:
+            raise ValueError(f"Expected max_steps >= 0 (got "
+                             f"{self.max_steps!r})")
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` did.
+
+    Attributes:
+        step (int): Global steps done.
+        epoch (int): Completed epochs.
+        history (list[dict]): Per step: ``step``, ``epoch``, ``loss`` (total)
+            and the unweighted terms; ``skipped`` for non-finite steps.
+        evals (list[dict]): Per validation: ``epoch``, ``step`` and metrics.
+        best (float or None): Best validation ``best_metric``.
+        last_path (Path or None): ``last.pt``.
+        best_path (Path or None): ``best.pt``.
+        nonfinite_steps (int): Steps skipped for a non-finite loss.
+        finished (bool): All epochs done (not stopped by ``max_steps``).
+    """
+
+    step: int = 0
+    epoch: int = 0
+    history: list = field(default_factory=list)
+    evals: list = field(default_factory=list)
+    best: float | None = None
+    last_path: Path | None = None
+    best_path: Path | None = None
+    nonfinite_steps: int = 0
+    finished: bool = False
+
+
+class Trainer:
+    """Trains a model; see the module docstring.
+
+    Args:
+        model (BiGraphBody): The model (moved to the context's device).
+        train_set (Dataset): Samples with the keys of
+            :data:`~bigraph_pyg.engine.batching.TRAIN_KEYS`.
+        config (TrainConfig): Optimisation settings.
+        out_dir (str or PathLike or None): Run folder (``checkpoints/``,
+            ``tb/``); :obj:`None` writes nothing.
+        val_set (Dataset, optional): Evaluated every ``eval_every`` epochs.
+        context (DistributedContext, optional): Rank and device.
+            (default: one process on the CPU)
+        body (BodyModel, optional): For the SMPL-mesh metric.
+        extra_state (dict, optional): Stored in every checkpoint (e.g. the
+            data settings), returned by :func:`load_checkpoint`.
+
+    Raises:
+        ValueError: ``amp`` without a CUDA device.
+    """
+
+    def __init__(self, model, train_set: Dataset, config: TrainConfig,
+                 out_dir=None, val_set: Dataset | None = None,
+                 context: DistributedContext | None = None, body=None,
+                 extra_state: dict | None = None) -> None:
+        self.ctx = context or DistributedContext()
+        self.config = config
+        self.device = self.ctx.device
+        if config.amp and self.device.type != "cuda":
+            raise ValueError(f"Expected a CUDA device for amp (got "
+                             f"{self.device}); drop --amp on the CPU")
+        self.net = model.to(self.device)
+        self.train_set, self.val_set = train_set, val_set
+        self.body = body
+        self.extra_state = dict(extra_state or {})
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.ckpt_dir = None if out_dir is None else \
+            self.out_dir / "checkpoints"
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr,
+                                          weight_decay=config.weight_decay)
+        self.amp_dtype = None
+        if config.amp:
+            self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported()
+                              else torch.float16)
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.amp_dtype == torch.float16)
+        model_fw = self.net
+        if self.ctx.is_distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model_fw = DistributedDataParallel(
+                model_fw, device_ids=ids, find_unused_parameters=True)
+        if config.compile:
+            model_fw = torch.compile(model_fw)
+        self.model = model_fw
+        self.sampler = EpochBatchSampler(
+            len(train_set), config.batch_size, config.seed, shuffle=True,
+            rank=self.ctx.rank, world_size=self.ctx.world_size)
+        self.mix_generator = torch.Generator().manual_seed(
+            config.seed * 7919 + self.ctx.rank)
+        self.result = TrainResult()
+        self._epoch = 0
+        self._batch_in_epoch = 0
+        self.logger = TrainLogger(
+            None if self.out_dir is None else self.out_dir / "tb",
+            enabled=self.ctx.is_main)
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches per epoch per process."""
+        return len(self.sampler)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`load_state_dict` needs to resume exactly."""
+        r = self.result
+        return {
+            "model_config": self.net.config.to_dict(),
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "train_config": asdict(self.config),
+            "step": r.step,
+            "epoch": self._epoch,
+            "batch_in_epoch": self._batch_in_epoch,
+            "num_train_samples": len(self.train_set),
+            "world_size": self.ctx.world_size,
+            "rng": capture_rng_state({"mix": self.mix_generator}),
+            "history": r.history,
+            "evals": r.evals,
+            "best": r.best,
+            "nonfinite_steps": r.nonfinite_steps,
+            "extra": self.extra_state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (training state included).
+
+        Raises:
+            CheckpointError: a state from another batch size, seed, dataset
+                length or number of processes (the order would differ).
+        """
+        tc = state.get("train_config", {})
+        for key, mine in (("batch_size", self.config.batch_size),
+                          ("seed", self.config.seed)):
+            if tc.get(key) != mine:
+                raise CheckpointError(
+                    f"Expected the checkpoint's {key}={tc.get(key)!r} to "
+                    f"resume exactly (got {key}={mine!r}); pass the same "
+                    "value or start a new run")
+        for key, mine in (("num_train_samples", len(self.train_set)),
+                          ("world_size", self.ctx.world_size)):
+            if state.get(key) != mine:
+                raise CheckpointError(
+                    f"Expected {key}={state.get(key)!r} as in the checkpoint "
+                    f"to resume exactly (got {mine!r}); use the same data "
+                    "and number of processes")
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        restore_rng_state(state["rng"], {"mix": self.mix_generator})
+        r = self.result
+        r.step = state["step"]
+        r.history = list(state["history"])
+        r.evals = list(state["evals"])
+        r.best = state["best"]
+        r.nonfinite_steps = state["nonfinite_steps"]
+        self._epoch = state["epoch"]
+        self._batch_in_epoch = state["batch_in_epoch"]
+        r.epoch = self._epoch
+
+    def save(self, name: str = "last.pt") -> Path | None:
+        """Write a checkpoint atomically (main process only)."""
+        if self.ckpt_dir is None or not self.ctx.is_main:
+            return None
+        return save_checkpoint(self.ckpt_dir / name, self.state_dict())
+
+    # -- one step -------------------------------------------------------------
+
+    def mix_ratio(self, step: int | None = None) -> float:
+        """GT 2D-joint share at ``step`` (default: the current step)."""
+        step = self.result.step if step is None else step
+        return gt_mix_ratio(step, self.steps_per_epoch, self.config.epochs,
+                            self.config.mix_start)
+
+    def train_step(self, mb: ModelBatch, ratio: float
+                   ) -> tuple[float, dict[str, float]] | None:
+        """One optimisation step; :obj:`None` if skipped (non-finite).
+
+        Args:
+            mb (ModelBatch): From
+                :func:`~bigraph_pyg.engine.batching.prepare_batch`.
+            ratio (float): GT 2D-joint share.
+
+        Returns:
+            tuple[float, dict[str, float]] or None: total loss and
+            unweighted terms (this process's batch).
+        """
+        joints = mix_joints_2d(mb.joints_gt, mb.joints_est, ratio,
+                               self.mix_generator)
+        self.net.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype,
+                            enabled=self.amp_dtype is not None):
+            out = self.model(mb.images, joints)
+        loss, terms = self.net.loss(_float_output(out), mb.targets)
+        finite = torch.isfinite(loss.detach()).float()
+        if self.ctx.is_distributed:
+            import torch.distributed as dist
+
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if finite.item() < 1:
+            self._report_nonfinite(loss, terms, "loss")
+            return None
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        clip = self.config.grad_clip or float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), clip)
+        if self.amp_dtype != torch.float16:  # the scaler checks fp16 itself
+            ok = torch.isfinite(norm).float()
+            if self.ctx.is_distributed:
+                import torch.distributed as dist
+
+                dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+            if ok.item() < 1:
+                self.optimizer.zero_grad(set_to_none=True)
+                self._report_nonfinite(loss, terms, "gradient")
+                return None
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self._nonfinite_run = 0
+        return float(loss.detach()), {k: float(v.detach())
+                                      for k, v in terms.items()}
+
+    def _report_nonfinite(self, loss, terms, what: str) -> None:
+        self.result.nonfinite_steps += 1
+        self._nonfinite_run = getattr(self, "_nonfinite_run", 0) + 1
+        detail = ", ".join(f"{k}={float(v.detach()):.4g}"
+                           for k, v in terms.items())
+        log.warning("Non-finite %s at step %d (loss=%s; %s): step skipped, "
+                    "not trained on", what, self.result.step,
+                    float(loss.detach()), detail)
+        if self._nonfinite_run >= self.config.max_nonfinite:
+            raise FloatingPointError(
+                f"Expected a finite {what} (got {self._nonfinite_run} "
+                f"non-finite steps in a row, the last at step "
+                f"{self.result.step}: {detail}); lower --lr or check the "
+                "data")
+
+    # -- the loop -------------------------------------------------------------
+
+    def _loader(self, epoch: int, skip: int) -> DataLoader:
+        self.sampler.set_epoch(epoch, skip)
+        g = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
+        return DataLoader(self.train_set, batch_sampler=self.sampler,
+                          num_workers=self.config.num_workers, generator=g,
+                          collate_fn=_collate,
+                          pin_memory=self.device.type == "cuda",
+                          persistent_workers=False)
+
+    def fit(self, resume: bool | str = False) -> TrainResult:
+        """Train for ``config.epochs`` (or until ``config.max_steps``).
+
+        Args:
+            resume (bool or str): Continue from ``out_dir/checkpoints/
+                last.pt`` (``True``) or from this path.
+
+        Returns:
+            TrainResult: history, validations and checkpoint paths.
+
+        Raises:
+            CheckpointError: ``resume`` with no checkpoint, or one of
+                another model config or run settings.
+            FloatingPointError: too many non-finite steps in a row.
+        """
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        r = self.result
+        if resume:
+            path = (Path(resume) if isinstance(resume, (str, Path))
+                    else (self.ckpt_dir / "last.pt" if self.ckpt_dir
+                          else None))
+            if path is None or not path.is_file():
+                raise CheckpointError(
+                    f"Expected a checkpoint to resume at {path} (got none); "
+                    "drop --resume to start a new run, or pass the run's "
+                    "--out folder")
+            state = load_checkpoint(path, self.net.config.to_dict(),
+                                    map_location=self.device)
+            self.load_state_dict(state)
+            log.info("Resumed from %s at step %d (epoch %d, batch %d)", path,
+                     r.step, self._epoch, self._batch_in_epoch)
+        if self.ckpt_dir is not None and self.ctx.is_main:
+            r.last_path = self.ckpt_dir / "last.pt"
+            if (self.ckpt_dir / "best.pt").exists():
+                r.best_path = self.ckpt_dir / "best.pt"
+        spe = self.steps_per_epoch
+        stopped = False
+        try:
+            while self._epoch < cfg.epochs and not stopped:
+                epoch = self._epoch
+                loader = self._loader(epoch, self._batch_in_epoch)
+                bar = tqdm(total=spe, initial=self._batch_in_epoch,
+                           desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                           unit="step", disable=not (cfg.progress
+                                                     and self.ctx.is_main),
+                           dynamic_ncols=True)
+                window: list[dict[str, float]] = []
+                t0, seen = time.perf_counter(), 0
+                for batch in loader:
+                    if cfg.max_steps is not None and r.step >= cfg.max_steps:
+                        stopped = True
+                        break
+                    mb = prepare_batch(batch, self.net.config.image_size,
+                                       self.device)
+                    ratio = self.mix_ratio()
+                    done = self.train_step(mb, ratio)
+                    r.step += 1
+                    self._batch_in_epoch += 1
+                    seen += mb.images.shape[0] * self.ctx.world_size
+                    rate = seen / max(time.perf_counter() - t0, 1e-9)
+                    if done is None:
+                        r.history.append({"step": r.step, "epoch": epoch,
+                                          "skipped": True})
+                    else:
+                        loss, terms = done
+                        entry = {"step": r.step, "epoch": epoch,
+                                 "loss": loss, **terms}
+                        r.history.append(entry)
+                        window.append(entry)
+                        bar.set_postfix(loss=f"{loss:.4f}",
+                                        img_s=f"{rate:.1f}",
+                                        gt2d=f"{ratio:.2f}")
+                    bar.update(1)
+                    if window and r.step % cfg.log_every == 0:
+                        self._log_window(window, ratio, rate)
+                        window = []
+                    if (cfg.image_every and r.step % cfg.image_every == 0
+                            and self.ctx.is_main):
+                        self._log_images(mb, "train")
+                    if (cfg.checkpoint_every
+                            and r.step % cfg.checkpoint_every == 0):
+                        self.save()
+                bar.close()
+                if stopped:
+                    break
+                self._epoch += 1
+                self._batch_in_epoch = 0
+                r.epoch = self._epoch
+                if window:
+                    self._log_window(window, self.mix_ratio(), rate)
+                if self.val_set is not None and (
+                        self._epoch % cfg.eval_every == 0
+                        or self._epoch == cfg.epochs):
+                    self._validate()
+                self.save()
+                if cfg.max_steps is not None and r.step >= cfg.max_steps:
+                    stopped = self._epoch < cfg.epochs
+        except KeyboardInterrupt:
+            log.warning("Interrupted at step %d: writing last.pt", r.step)
+            self.save()
+            raise
+        if stopped:
+            self.save()
+        r.finished = self._epoch >= cfg.epochs
+        self.logger.flush()
+        return r
+
+    def _log_window(self, window, ratio: float, rate: float) -> None:
+        keys = [k for k in window[0] if k not in ("step", "epoch")]
+        mean = {k: sum(e[k] for e in window) / len(window) for k in keys}
+        total = mean.pop("loss")
+        self.logger.scalars("loss", {"total": total, **mean},
+                            self.result.step)
+        self.logger.scalars("train", {
+            "gt_joint_ratio": ratio, "images_per_s": rate,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "nonfinite_steps": self.result.nonfinite_steps},
+            self.result.step)
+
+    @torch.no_grad()
+    def _log_images(self, mb: ModelBatch, split: str) -> None:
+        if self.logger.writer is None:
+            return
+        self.net.eval()
+        try:
+            out = self.net(mb.images[:4], mb.joints_est[:4])
+        finally:
+            self.net.train()
+        v2d = weak_perspective_projection(out.vertices, out.camera)
+        img = overlay_images(mb.images[:4], v2d, out.mesh_joints_2d,
+                             mb.targets["gt_joints_2d"][:4])
+        self.logger.image(f"images/{split}", img, self.result.step)
+
+    def _validate(self) -> None:
+        r = self.result
+        if self.ctx.is_main:
+            loader = DataLoader(self.val_set, batch_size=self.config.batch_size,
+                                shuffle=False, collate_fn=_collate,
+                                num_workers=self.config.num_workers)
+            metrics = evaluate(self.net, loader, self.device, body=self.body,
+                               segmentation=self.config.eval_segmentation,
+                               progress=self.config.progress)
+            r.evals.append({"epoch": self._epoch, "step": r.step, **metrics})
+            self.logger.scalars("val", metrics, r.step)
+            batch = next(iter(loader))
+            self._log_images(prepare_batch(
+                batch, self.net.config.image_size, self.device), "val")
+            key = self.config.best_metric
+            value = metrics.get(key)
+            if value is not None and (r.best is None or value < r.best):
+                r.best = value
+                r.best_path = self.save("best.pt")
+            log.info("epoch %d: %s", self._epoch, ", ".join(
+                f"{k}={v:.2f}" for k, v in metrics.items()))
+        if self.ctx.is_distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+
+def _collate(samples):
+    out = {}
+    for k in samples[0]:
+        vals = [s[k] for s in samples]
+        out[k] = (torch.stack(vals) if isinstance(vals[0], torch.Tensor)
+                  else vals)
+    return out
+
+
+def _float_output(out):
+    """Cast an AMP output to float32 for the loss (no-op in float32)."""
+    import dataclasses
+
+    changes = {f.name: getattr(out, f.name).float()
+               for f in dataclasses.fields(out)
+               if isinstance(getattr(out, f.name), torch.Tensor)
+               and getattr(out, f.name).dtype != torch.float32}
+    return dataclasses.replace(out, **changes) if changes else out

@@ -1,0 +1,172 @@
+"""The training loop: loss decreases, exact resume, NaN guard, checkpoints."""
+
+import math
+
+import pytest
+import torch
+from torch.utils.data import Subset
+
+from bigraph_pyg.engine import (
+    CheckpointError,
+    TrainConfig,
+    Trainer,
+    gt_mix_ratio,
+    load_checkpoint,
+    mix_joints_2d,
+    model_from_checkpoint,
+)
+
+
+def _same(a, b):
+    if a.is_sparse:
+        a, b = a.to_dense(), b.to_dense()
+    return torch.equal(a, b)
+
+
+FAST = dict(batch_size=4, progress=False, log_every=1, image_every=2)
+
+
+def test_loss_decreases_on_fixed_batch(make_model, fake_set, tmp_path):
+    model = make_model()
+    # One fixed batch of 4 samples, trained on 12 times; lr high for speed.
+    cfg = TrainConfig(epochs=12, lr=1e-3, mix_start=0.0, **FAST)
+    trainer = Trainer(model, Subset(fake_set, range(4)), cfg, tmp_path)
+    result = trainer.fit()
+    losses = [h["loss"] for h in result.history]
+    assert len(losses) == 12 and all(math.isfinite(x) for x in losses)
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3
+    assert (tmp_path / "checkpoints" / "last.pt").is_file()
+    assert list((tmp_path / "tb").iterdir())  # TensorBoard events
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+
+def test_resume_equals_uninterrupted_run(make_model, fake_set, tmp_path):
+    cfg = TrainConfig(epochs=2, **FAST)  # 2 steps per epoch, 4 in all
+    full = Trainer(make_model(seed=1), fake_set, cfg, tmp_path / "a").fit()
+
+    # Stop mid-epoch 2 (after step 3), then resume in a fresh trainer.
+    part = TrainConfig(epochs=2, max_steps=3, **FAST)
+    first = Trainer(make_model(seed=1), fake_set, part, tmp_path / "b")
+    r1 = first.fit()
+    assert r1.step == 3 and not r1.finished
+    torch.manual_seed(999)  # a resumed process starts with other RNG state
+    second = Trainer(make_model(seed=2), fake_set, cfg, tmp_path / "b")
+    r2 = second.fit(resume=True)
+    assert r2.finished and r2.step == 4
+    assert [h["loss"] for h in r2.history] == [h["loss"] for h in full.history]
+    a = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")
+    for k, v in a["model"].items():
+        assert _same(v, b["model"][k]), k
+
+
+def test_resume_without_checkpoint_is_an_error(make_model, fake_set,
+                                               tmp_path):
+    trainer = Trainer(make_model(), fake_set, TrainConfig(**FAST), tmp_path)
+    with pytest.raises(CheckpointError, match="drop --resume"):
+        trainer.fit(resume=True)
+
+
+def test_resume_with_other_config_is_an_error(make_model, fake_set,
+                                              tmp_path):
+    Trainer(make_model(), fake_set, TrainConfig(epochs=1, max_steps=1,
+                                                **FAST), tmp_path).fit()
+    other = Trainer(make_model("graphcmr"), fake_set,
+                    TrainConfig(epochs=1, **FAST), tmp_path)
+    with pytest.raises(CheckpointError, match="same model config"):
+        other.fit(resume=True)
+
+
+def test_nonfinite_loss_is_skipped_and_reported(make_model, fake_set,
+                                                tmp_path, caplog):
+    model = make_model()
+    trainer = Trainer(model, fake_set, TrainConfig(epochs=1, **FAST),
+                      tmp_path)
+    real_loss = model.loss
+    calls = []
+
+    def bad_loss(out, batch):
+        calls.append(1)
+        total, terms = real_loss(out, batch)
+        if len(calls) == 1:
+            total = total * float("nan")
+        return total, terms
+
+    model.loss = bad_loss
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with caplog.at_level("WARNING"):
+        result = trainer.fit()
+    assert result.nonfinite_steps == 1
+    assert result.history[0].get("skipped") is True
+    assert "Non-finite loss at step 0" in caplog.text
+    assert math.isfinite(result.history[1]["loss"])
+    changed = any(not _same(v, before[k])
+                  for k, v in model.state_dict().items())
+    assert changed  # the second step trained
+
+    model.loss = lambda out, batch: (real_loss(out, batch)[0] * float("inf"),
+                                     {})
+    t2 = Trainer(model, fake_set, TrainConfig(epochs=1, max_nonfinite=2,
+                                              **FAST), None)
+    with pytest.raises(FloatingPointError, match="non-finite steps"):
+        t2.fit()
+
+
+def test_checkpoint_is_atomic(make_model, fake_set, tmp_path, monkeypatch):
+    trainer = Trainer(make_model(), fake_set,
+                      TrainConfig(epochs=1, max_steps=1, **FAST), tmp_path)
+    trainer.fit()
+    path = tmp_path / "checkpoints" / "last.pt"
+    good = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.save()
+    assert path.read_bytes() == good
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_model_from_checkpoint_and_bad_files(make_model, fake_set,
+                                             tmp_path, body):
+    model = make_model()
+    Trainer(model, fake_set, TrainConfig(epochs=1, max_steps=1, **FAST),
+            tmp_path).fit()
+    path = tmp_path / "checkpoints" / "last.pt"
+    loaded, state = model_from_checkpoint(path, body)
+    for k, v in model.state_dict().items():
+        assert _same(v, loaded.state_dict()[k])
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="readable checkpoint"):
+        load_checkpoint(junk)
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_checkpoint(tmp_path / "missing.pt")
+    torch.save({"format": "bigraph_pyg.checkpoint", "format_version": 99},
+               tmp_path / "v99.pt")
+    with pytest.raises(CheckpointError, match="format version 1"):
+        load_checkpoint(tmp_path / "v99.pt")
+
+
+def test_mixing_schedule():
+    assert gt_mix_ratio(0, 10, 5) == 1.0
+    assert gt_mix_ratio(20, 10, 5) == 0.5
+    assert gt_mix_ratio(40, 10, 5) == 0.0 == gt_mix_ratio(49, 10, 5)
+    assert gt_mix_ratio(0, 10, 1) == 0.0
+    gt, est = torch.zeros(1000, 12, 2), torch.ones(1000, 12, 2)
+    g = torch.Generator().manual_seed(0)
+    mixed = mix_joints_2d(gt, est, 0.25, g)
+    share = (mixed[:, 0, 0] == 0).float().mean().item()
+    assert 0.2 < share < 0.3
+    assert torch.equal(mix_joints_2d(gt, est, 0.0), est)
+    with pytest.raises(ValueError, match="ratio in"):
+        mix_joints_2d(gt, est, 1.5)
+
+
+def test_amp_needs_cuda(make_model, fake_set):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(ValueError, match="CUDA device for amp"):
+        Trainer(make_model(), fake_set, TrainConfig(amp=True, **FAST))
