@@ -1,5 +1,14 @@
 """Neural-network layers and blocks of bigraph_pyg."""
 
+from bigraph_pyg.nn.blocks import (
+    BilayerBlock,
+    GraphCameraHead,
+    GraphCoordinateHead,
+    GraphGroupNorm,
+    GraphLinear,
+    GraphResBlock,
+    PooledFusionConv,
+)
 from bigraph_pyg.nn.conv import (
     BipartiteFusionConv,
     MeshConv,
@@ -12,4 +21,11 @@ __all__ = [
     "MeshConv",
     "SkeletonConv",
     "BipartiteFusionConv",
+    "GraphLinear",
+    "GraphGroupNorm",
+    "GraphResBlock",
+    "PooledFusionConv",
+    "BilayerBlock",
+    "GraphCoordinateHead",
+    "GraphCameraHead",
 ]
