@@ -10,6 +10,7 @@ from bigraph_pyg.engine.batching import (
     CachedDataset,
     EpochBatchSampler,
     ModelBatch,
+    collate_samples,
     prepare_batch,
 )
 from bigraph_pyg.engine.checkpoint import (
@@ -18,6 +19,11 @@ from bigraph_pyg.engine.checkpoint import (
     load_checkpoint,
     model_from_checkpoint,
     save_checkpoint,
+)
+from bigraph_pyg.engine.datasets import (
+    real_eval_set,
+    real_training_mix,
+    synthetic_splits,
 )
 from bigraph_pyg.engine.distributed import (
     DistributedContext,
@@ -30,6 +36,7 @@ from bigraph_pyg.engine.evaluate import (
     load_h36m_regressor,
 )
 from bigraph_pyg.engine.logger import TrainLogger, overlay_images
+from bigraph_pyg.engine.runner import RunSummary, train_and_evaluate
 from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
 from bigraph_pyg.engine.trainer import TrainConfig, Trainer, TrainResult
 
@@ -43,9 +50,11 @@ __all__ = [
     "TRAIN_KEYS",
     "TrainConfig",
     "TrainLogger",
+    "RunSummary",
     "TrainResult",
     "Trainer",
     "cleanup_distributed",
+    "collate_samples",
     "evaluate",
     "format_metrics",
     "gt_mix_ratio",
@@ -56,5 +65,9 @@ __all__ = [
     "model_from_checkpoint",
     "overlay_images",
     "prepare_batch",
+    "real_eval_set",
+    "real_training_mix",
     "save_checkpoint",
+    "synthetic_splits",
+    "train_and_evaluate",
 ]

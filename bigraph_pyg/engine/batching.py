@@ -30,6 +30,7 @@ __all__ = [
     "EpochBatchSampler",
     "ModelBatch",
     "TRAIN_KEYS",
+    "collate_samples",
     "prepare_batch",
 ]
 
@@ -135,7 +136,7 @@ class CachedDataset(Dataset):
         self.image_size = tuple(int(s) for s in image_size)
         self.source_name = type(dataset).__name__
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                            num_workers=0, collate_fn=_collate)
+                            num_workers=0, collate_fn=collate_samples)
         parts: dict[str, list[Tensor]] = {}
         names: list[str] = []
         for batch in tqdm(loader, desc="caching", unit="batch",
@@ -170,7 +171,8 @@ class CachedDataset(Dataset):
         return out
 
 
-def _collate(samples: list[Mapping]) -> dict:
+def collate_samples(samples: list[Mapping]) -> dict:
+    """Stack tensors of a list of samples; other values become lists."""
     out = {}
     for k in samples[0]:
         vals = [s[k] for s in samples]

@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 from bigraph_pyg.engine.batching import (
     EpochBatchSampler,
     ModelBatch,
+    collate_samples,
     prepare_batch,
 )
 from bigraph_pyg.engine.checkpoint import (
@@ -374,7 +375,7 @@ class Trainer:
         g = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
         return DataLoader(self.train_set, batch_sampler=self.sampler,
                           num_workers=self.config.num_workers, generator=g,
-                          collate_fn=_collate,
+                          collate_fn=collate_samples,
                           pin_memory=self.device.type == "cuda",
                           persistent_workers=False)
 
@@ -517,7 +518,7 @@ class Trainer:
         r = self.result
         if self.ctx.is_main:
             loader = DataLoader(self.val_set, batch_size=self.config.batch_size,
-                                shuffle=False, collate_fn=_collate,
+                                shuffle=False, collate_fn=collate_samples,
                                 num_workers=self.config.num_workers)
             metrics = evaluate(self.net, loader, self.device, body=self.body,
                                segmentation=self.config.eval_segmentation,
@@ -539,14 +540,6 @@ class Trainer:
 
             dist.barrier()
 
-
-def _collate(samples):
-    out = {}
-    for k in samples[0]:
-        vals = [s[k] for s in samples]
-        out[k] = (torch.stack(vals) if isinstance(vals[0], torch.Tensor)
-                  else vals)
-    return out
 
 
 def _float_output(out):

@@ -1,0 +1,117 @@
+"""Table 4 of the paper on any data: rows A-D, a markdown table, Fig. 5.
+
+Rows (all with the mesh graph and global image features, as GraphCMR):
+
+===  ========  ======  =========  =====================
+row  skeleton  fusion  localized  preset / ablation
+===  ========  ======  =========  =====================
+A    no        no      no         ``graphcmr``
+B    yes       yes     no         ``row_b``
+C    yes       no      yes        ``row_c``
+D    yes       yes     yes        ``row_d`` (full model)
+===  ========  ======  =========  =====================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = [
+    "PAPER_TABLE4",
+    "TABLE4_ROWS",
+    "ablation_table",
+    "plot_loss_curves",
+]
+
+#: Row letter -> ablation name of :meth:`BiGraphConfig.preset`.
+TABLE4_ROWS: dict[str, str] = {"A": "graphcmr", "B": "row_b", "C": "row_c",
+                               "D": "row_d"}
+
+#: The paper's Table 4: H36M protocol 2 MPJPE, UP-3D MPVE (mm).
+PAPER_TABLE4: dict[str, tuple[float, float]] = {
+    "A": (54.0, 104.5), "B": (47.5, 96.3), "C": (48.8, 100.7),
+    "D": (34.0, 59.0),
+}
+
+_FLAGS = {"A": ("-", "-", "-"), "B": ("x", "x", "-"), "C": ("x", "-", "x"),
+          "D": ("x", "x", "x")}
+
+
+def ablation_table(metrics: Mapping[str, Mapping[str, float]],
+                   data_name: str = "synthetic test") -> str:
+    """Markdown table of our rows next to the paper's numbers.
+
+    Args:
+        metrics (Mapping[str, Mapping[str, float]]): Row letter -> metrics
+            of :func:`~bigraph_pyg.engine.evaluate.evaluate` (``pa_mpjpe``,
+            ``mpjpe``, ``mpve``).
+        data_name (str): Our evaluation set, for the header.
+
+    Returns:
+        str: the table.
+    """
+    head = ("| row | skeleton | fusion | local feat. | "
+            f"PA-MPJPE ({data_name}) | MPJPE ({data_name}) | "
+            f"MPVE ({data_name}) | paper H36M P2 MPJPE | paper UP-3D MPVE |")
+    rows = [head, "|---|:-:|:-:|:-:|---:|---:|---:|---:|---:|"]
+    for row in TABLE4_ROWS:
+        if row not in metrics:
+            continue
+        m = metrics[row]
+        p = PAPER_TABLE4[row]
+        flags = " | ".join(_FLAGS[row])
+        rows.append(
+            f"| {row} ({TABLE4_ROWS[row]}) | {flags} | "
+            f"{m.get('pa_mpjpe', float('nan')):.1f} | "
+            f"{m.get('mpjpe', float('nan')):.1f} | "
+            f"{m.get('mpve', float('nan')):.1f} | {p[0]:.1f} | {p[1]:.1f} |")
+    return "\n".join(rows)
+
+
+def plot_loss_curves(histories: Mapping[str, Sequence[Mapping]],
+                     path: str | os.PathLike,
+                     terms: Sequence[str] = ("mesh_joints_3d", "vertices"),
+                     smooth: int = 5) -> Path:
+    r"""Fig. 5: training curves of the mesh-joint and vertex losses.
+
+    Args:
+        histories (Mapping[str, Sequence[Mapping]]): Label -> per-step
+            history of :class:`~bigraph_pyg.engine.TrainResult`.
+        path (str or PathLike): PNG file.
+        terms (Sequence[str]): Loss terms, one panel each.
+        smooth (int): Moving-average window (steps).
+
+    Returns:
+        Path: ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(terms), figsize=(5 * len(terms), 3.6))
+    axes = np.atleast_1d(axes)
+    titles = {"mesh_joints_3d": r"$\mathcal{L}^{j3d}_m$ (mesh joints, m)",
+              "vertices": r"$\mathcal{L}_m$ (vertices, m)"}
+    for ax, term in zip(axes, terms, strict=True):
+        for label, hist in histories.items():
+            pts = [(h["step"], h[term]) for h in hist if term in h]
+            if not pts:
+                continue
+            x, y = map(np.asarray, zip(*pts, strict=True))
+            k = max(1, min(smooth, len(y)))
+            ys = np.convolve(y, np.ones(k) / k, mode="valid")
+            ax.plot(x[k - 1:], ys, label=label)
+        ax.set_xlabel("step")
+        ax.set_title(titles.get(term, term))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

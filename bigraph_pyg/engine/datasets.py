@@ -1,0 +1,176 @@
+"""Datasets for the example scripts: the synthetic splits and the real mix.
+
+* :func:`synthetic_splits`: generates (once, cached in ``root``) and reads
+  the synthetic humans of :mod:`bigraph_pyg.data`, held in memory at the
+  model's input size (:class:`~bigraph_pyg.engine.batching.CachedDataset`).
+* :func:`real_training_mix`: GraphCMR-format Human3.6M, UP-3D, LSP, COCO
+  and MPII in the paper's 30/20/10/20/20 % mixture (Sec. 5.2).
+* :func:`real_eval_set`: one GraphCMR-format test split (H36M protocol 1
+  or 2, UP-3D, LSP).
+
+Missing folders raise :class:`FileNotFoundError` naming the folder and
+what should be in it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bigraph_pyg.engine.batching import CachedDataset
+
+__all__ = [
+    "EVAL_SPLITS",
+    "REAL_DATASETS",
+    "real_eval_set",
+    "real_training_mix",
+    "synthetic_splits",
+]
+
+#: Real training sets of the paper (Sec. 5.1).
+REAL_DATASETS: tuple[str, ...] = ("h36m", "up3d", "lsp", "coco", "mpii")
+#: Evaluation sets: name -> (dataset, split).
+EVAL_SPLITS: dict[str, tuple[str, str]] = {
+    "h36m_p1": ("h36m", "test_p1"),
+    "h36m_p2": ("h36m", "test_p2"),
+    "up3d": ("up3d", "test"),
+    "lsp": ("lsp", "test"),
+}
+
+
+def synthetic_splits(
+    root: str | os.PathLike,
+    sizes: Mapping[str, int],
+    image_size: Sequence[int],
+    body=None,
+    seed: int = 0,
+    num_workers: int = 2,
+    progress: bool = True,
+) -> dict[str, CachedDataset]:
+    """Generate (if needed) and load synthetic splits into memory.
+
+    Args:
+        root (str or PathLike): Cache folder (``root/<split>``).
+        sizes (Mapping[str, int]): Samples per split, e.g.
+            ``{"train": 320, "val": 32, "test": 64}``.
+        image_size (Sequence[int]): Model input ``(H, W)``.
+        body (BodyModel, optional): Poses the ground-truth vertices.
+            (default: the default body)
+        seed (int): Generation seed. (default: ``0``)
+        num_workers (int): Rendering processes. (default: ``2``)
+        progress (bool): tqdm bars.
+
+    Returns:
+        dict[str, CachedDataset]: by split.
+    """
+    from bigraph_pyg.data.synthetic import SyntheticHumans
+
+    if body is None:
+        from bigraph_pyg.body import default_body
+        body = default_body()
+    out = {}
+    for split, n in sizes.items():
+        ds = SyntheticHumans(root, split, num_samples=int(n), seed=seed,
+                             num_workers=num_workers, with_vertices=False,
+                             progress=progress)
+        out[split] = CachedDataset(ds, image_size, body=body,
+                                   progress=progress)
+    return out
+
+
+def _check_folder(path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"Expected a folder of {what} at {path} (got no such folder); "
+            "pass the right path")
+    return path
+
+
+def _image_dir(name: str, image_root, image_dirs: Mapping[str, str] | None
+               ) -> Path:
+    if image_dirs and name in image_dirs:
+        return _check_folder(image_dirs[name], f"{name} images")
+    if image_root is None:
+        raise FileNotFoundError(
+            f"Expected an image folder for {name} (got neither "
+            f"--image-root nor --image-dir {name}=PATH)")
+    return _check_folder(Path(image_root) / name,
+                         f"{name} images (IMAGE_ROOT/{name})")
+
+
+def real_training_mix(
+    npz_root: str | os.PathLike,
+    image_root: str | os.PathLike | None,
+    names: Sequence[str] = REAL_DATASETS,
+    image_dirs: Mapping[str, str] | None = None,
+    body=None,
+    length: int | None = None,
+    seed: int = 0,
+):
+    """The paper's training mixture of GraphCMR-format datasets.
+
+    Args:
+        npz_root (str or PathLike): Folder of GraphCMR's ``.npz`` files.
+        image_root (str or PathLike, optional): Folder with one image
+            folder per dataset (``h36m/``, ``up3d/``, ...).
+        names (Sequence[str]): Datasets to mix (paper ratios, renormalised).
+        image_dirs (Mapping[str, str], optional): Per-dataset image folders
+            overriding ``image_root``.
+        body (BodyModel, optional): Poses ground-truth vertices.
+        length (int, optional): Samples per epoch (default: the largest).
+        seed (int): Mixture seed.
+
+    Returns:
+        MixedDataset: the training set.
+
+    Raises:
+        FileNotFoundError: a missing folder or file.
+    """
+    from bigraph_pyg import data
+
+    root = _check_folder(npz_root, "GraphCMR .npz files")
+    if body is None:
+        from bigraph_pyg.body import default_body
+        body = default_body()
+    members = {}
+    for name in names:
+        if name not in REAL_DATASETS:
+            raise ValueError(f"Expected datasets among {REAL_DATASETS} "
+                             f"(got {name!r})")
+        members[name] = getattr(data, name)(
+            root, _image_dir(name, image_root, image_dirs), "train",
+            body=body)
+    return data.MixedDataset(members, length=length, seed=seed)
+
+
+def real_eval_set(
+    name: str,
+    npz_root: str | os.PathLike,
+    image_root: str | os.PathLike | None,
+    image_dirs: Mapping[str, str] | None = None,
+    body=None,
+):
+    """One GraphCMR-format test split (see :data:`EVAL_SPLITS`).
+
+    Returns:
+        GraphCMRDataset: without augmentation.
+
+    Raises:
+        ValueError: an unknown ``name``.
+        FileNotFoundError: a missing folder or file.
+    """
+    from bigraph_pyg import data
+
+    if name not in EVAL_SPLITS:
+        raise ValueError(f"Expected an evaluation set in "
+                         f"{sorted(EVAL_SPLITS)} (got {name!r})")
+    dataset, split = EVAL_SPLITS[name]
+    root = _check_folder(npz_root, "GraphCMR .npz files")
+    if body is None:
+        from bigraph_pyg.body import default_body
+        body = default_body()
+    return getattr(data, dataset)(
+        root, _image_dir(dataset, image_root, image_dirs), split,
+        train=False, body=body)

@@ -1,0 +1,112 @@
+"""Evaluate a checkpoint: a metrics table (paper Sec. 5.1), also as JSON.
+
+Examples::
+
+    python examples/eval_bigraph.py runs/train_bigraph/checkpoints/best.pt
+    python examples/eval_bigraph.py CKPT --dataset h36m_p2 \\
+        --data-root GraphCMR/data --image-root images \\
+        --h36m-regressor GraphCMR/data/J_regressor_h36m.npy
+    python examples/eval_bigraph.py CKPT --dataset lsp --data-root ... \\
+        --image-root ... --json lsp.json
+
+Datasets: ``synthetic`` (the held-out synthetic test split), ``h36m_p1``,
+``h36m_p2`` (MPJPE / PA-MPJPE; with the 14-joint H36M regressor when
+given), ``up3d`` (MPVE, non-parametric and SMPL), ``lsp`` (foreground and
+part segmentation accuracy and F1 of the projected mesh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from bigraph_pyg.engine.datasets import EVAL_SPLITS
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", default="synthetic",
+                   choices=["synthetic", *sorted(EVAL_SPLITS)])
+    p.add_argument("--synthetic-root", default="data/synthetic")
+    p.add_argument("--num-samples", type=int, default=64,
+                   help="synthetic test samples")
+    p.add_argument("--data-root", help="GraphCMR .npz folder")
+    p.add_argument("--image-root")
+    p.add_argument("--image-dir", action="append", default=[],
+                   metavar="NAME=PATH")
+    p.add_argument("--h36m-regressor", help="J_regressor_h36m.npy")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-segmentation", action="store_true")
+    p.add_argument("--json", help="also write the metrics here")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from torch.utils.data import DataLoader
+
+    from bigraph_pyg.body import default_body
+    from bigraph_pyg.engine import (
+        CheckpointError,
+        collate_samples,
+        evaluate,
+        format_metrics,
+        load_h36m_regressor,
+        model_from_checkpoint,
+        real_eval_set,
+        synthetic_splits,
+    )
+
+    start = time.perf_counter()
+    try:
+        body = default_body()
+        model, state = model_from_checkpoint(args.checkpoint, body,
+                                             map_location=args.device)
+        model = model.to(args.device)
+        if args.dataset == "synthetic":
+            root = Path(args.synthetic_root)
+            if not root.is_dir():
+                raise FileNotFoundError(
+                    f"Expected the synthetic data folder {root} (got no such "
+                    "folder); pass --synthetic-root of the training run")
+            data = synthetic_splits(root, {"test": args.num_samples},
+                                    model.config.image_size, body,
+                                    progress=not args.quiet)["test"]
+        else:
+            if args.data_root is None:
+                raise FileNotFoundError(
+                    f"Expected --data-root for --dataset {args.dataset} "
+                    "(got none)")
+            dirs = dict(d.split("=", 1) for d in args.image_dir)
+            data = real_eval_set(args.dataset, args.data_root,
+                                 args.image_root, dirs, body)
+        reg = (load_h36m_regressor(args.h36m_regressor)
+               if args.h36m_regressor else None)
+        loader = DataLoader(data, batch_size=args.batch_size,
+                            collate_fn=collate_samples)
+        seg = not args.no_segmentation and args.dataset in ("synthetic",
+                                                            "lsp")
+        metrics = evaluate(model, loader, args.device, body=body,
+                           h36m_regressor=reg, segmentation=seg,
+                           progress=not args.quiet)
+    except (CheckpointError, FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    name = state.get("extra", {}).get("ablation") or \
+        state.get("extra", {}).get("preset", "model")
+    print(f"{args.checkpoint} (step {state.get('step')}) on {args.dataset}:")
+    print(format_metrics(metrics, name))
+    print(f"wall time {time.perf_counter() - start:.0f} s")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(
+            {"checkpoint": str(args.checkpoint), "dataset": args.dataset,
+             "step": state.get("step"), "metrics": metrics}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
