@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -26,11 +27,19 @@ def run(num_samples: int, workers: int, shard_size: int) -> dict:
     config = SyntheticConfig(shard_size=shard_size)
     with tempfile.TemporaryDirectory() as tmp:
         load0 = os.getloadavg()[0]
+        own0 = resource.getrusage(resource.RUSAGE_SELF)
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         folder = generate_synthetic(tmp, 'train', num_samples, seed=0,
                                     config=config, num_workers=workers,
                                     progress=False)
         total = time.perf_counter() - t0
+        # CPU seconds of this process and the (reaped) workers, start-up
+        # included: independent of what else the machine is running.
+        own1 = resource.getrusage(resource.RUSAGE_SELF)
+        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime
+                  for a, b in ((own0, own1), (kids0, kids1)))
         # Shard files are written when done: their mtimes give the
         # steady-state rate (first shard of each worker excluded).
         times = sorted(p.stat().st_mtime for p in folder.glob('shard_*'))
@@ -42,7 +51,9 @@ def run(num_samples: int, workers: int, shard_size: int) -> dict:
         load1 = os.getloadavg()[0]
     return {'workers': workers, 'samples': num_samples, 'total_s': total,
             'end_to_end': num_samples / total, 'steady': steady,
-            'load': (load0 + load1) / 2}
+            'load': (load0 + load1) / 2,
+            'cpu_ms': 1000.0 * cpu / num_samples,
+            'capacity': os.cpu_count() * num_samples / cpu}
 
 
 def main() -> None:
@@ -61,14 +72,22 @@ def main() -> None:
         f'`python benchmarks/synthetic_generation.py --num-samples '
         f'{args.num_samples} --shard-size {args.shard_size}`.',
         '',
+        'Wall-clock rates depend on what else runs on the machine (load '
+        'average column: other jobs included). `CPU ms/img` is the CPU time '
+        'of all processes (start-up included) per image; `2-core capacity` '
+        f'= {os.cpu_count()} cores / that time, the rate of an otherwise '
+        'idle machine.',
+        '',
         '| workers | samples | wall (s) | end-to-end (img/s) | '
-        'steady (img/s) | load avg |',
-        '|---:|---:|---:|---:|---:|---:|',
+        'steady (img/s) | load avg | CPU ms/img | '
+        f'{os.cpu_count()}-core capacity (img/s) |',
+        '|---:|---:|---:|---:|---:|---:|---:|---:|',
     ]
     for r in rows:
         lines.append(
             f"| {r['workers']} | {r['samples']} | {r['total_s']:.1f} | "
-            f"{r['end_to_end']:.1f} | {r['steady']:.1f} | {r['load']:.1f} |"
+            f"{r['end_to_end']:.1f} | {r['steady']:.1f} | {r['load']:.1f} | "
+            f"{r['cpu_ms']:.1f} | {r['capacity']:.1f} |"
         )
     text = '\n'.join(lines) + '\n'
     print(text)

@@ -9,7 +9,8 @@ f_y Y / Z + c_y)`.
 Two passes per image, both through one :class:`pyrender.OffscreenRenderer`
 reused across samples (one per worker process):
 
-1. **colour** (``FLAT | RGBA``, 4x MSAA): per-vertex colours already lit by
+1. **colour** (``FLAT | RGBA``, 4x MSAA, one draw call): per-vertex
+   colours already lit by
    :func:`shade_vertices` (Lambert + ambient, computed in numpy: Gouraud
    shading). pyrender's own PBR shading costs ~40 ms per 224² frame on the
    CPU (llvmpipe) against ~8 ms for this pass, and looks the same on matte
@@ -254,6 +255,7 @@ class BodyRenderer:
         labels = np.asarray(vertex_labels)
         flab = face_labels(faces, labels)
         self.faces = faces
+        self._faces32 = faces.astype(np.uint32)
         self.width, self.height = int(width), int(height)
         # Per part: the vertices it uses and its faces re-indexed into them.
         self._parts = []
@@ -315,17 +317,24 @@ class BodyRenderer:
             znear=znear, zfar=zfar,
         )
         self._cam_node = scene.add(cam)
-        nodes, seg_map = [], {}
+        # Colour pass: one mesh (one draw call); part meshes hidden.
+        # Seg pass: only nodes in ``seg_map`` are drawn, i.e. the parts.
+        full = pr.Mesh([pr.Primitive(positions=v_gl, indices=self._faces32,
+                                     color_0=col, mode=4)])
+        nodes, seg_map, part_meshes = [scene.add(full)], {}, []
         for label, vidx, tri in self._parts:
-            prim = pr.Primitive(positions=v_gl[vidx], indices=tri,
-                                color_0=col[vidx], mode=4)
-            node = scene.add(pr.Mesh([prim]))
+            mesh = pr.Mesh([pr.Primitive(positions=v_gl[vidx], indices=tri,
+                                         mode=4)], is_visible=False)
+            node = scene.add(mesh)
             nodes.append(node)
+            part_meshes.append(mesh)
             seg_map[node] = (label, label, label)
         flags = pr.RenderFlags
         try:
             rgba, _ = self._renderer.render(
                 scene, flags=flags.FLAT | flags.RGBA)
+            for mesh in part_meshes:
+                mesh.is_visible = True
             seg, _ = self._renderer.render(
                 scene, flags=flags.SEG, seg_node_map=seg_map)
         finally:

@@ -180,6 +180,7 @@ def test_synthetic_augmented_stays_consistent(synthetic_root):
                                s['joints_2d'].double(), atol=1e-3, rtol=0)
 
 
+@pytest.mark.slow  # two spawned workers each load the body (~10 s)
 def test_synthetic_worker_processes_match_in_process(synthetic_root,
                                                      tmp_path):
     from bigraph_pyg.data import generate_synthetic
