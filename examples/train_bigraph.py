@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 import torch
 
@@ -93,6 +94,11 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
+    last = Path(args.out) / "checkpoints" / "last.pt"
+    if args.resume and not last.is_file():
+        raise SystemExit(f"error: Expected a checkpoint to resume at {last} "
+                         "(got none); drop --resume to start a new run, or "
+                         "pass the run's --out folder")
     sizes = DEFAULTS[args.preset]
     ablation = "graphcmr" if args.graphcmr else args.ablation
     try:

@@ -208,6 +208,12 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
+            # The graph buffers (sparse sampler matrices among them) are
+            # constants built identically on every rank; DDP cannot
+            # broadcast sparse tensors, so leave those out of its syncs.
+            sparse = [n for n, b in model_fw.named_buffers() if b.is_sparse]
+            ddp = DistributedDataParallel
+            ddp._set_params_and_buffers_to_ignore_for_model(model_fw, sparse)
             model_fw = DistributedDataParallel(
                 model_fw, device_ids=ids, find_unused_parameters=True)
         if config.compile:

@@ -1,0 +1,139 @@
+"""The example scripts: eval and demo on tiny inputs; errors are one line."""
+
+import json
+
+import demo
+import eval_bigraph
+import numpy as np
+import pytest
+import train_bigraph
+from PIL import Image
+
+
+def test_eval_on_tiny_checkpoint(tiny_checkpoint, synthetic_root, tmp_path,
+                                 capsys):
+    out = tmp_path / "m.json"
+    eval_bigraph.main([str(tiny_checkpoint), "--synthetic-root",
+                       str(synthetic_root), "--num-samples", "4",
+                       "--json", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert "| PA-MPJPE (mesh joints) [mm] |" in text
+    metrics = json.loads(out.read_text())["metrics"]
+    for key in ("mpjpe", "pa_mpjpe", "mpve", "mpve_smpl", "fb_acc", "fb_f1",
+                "parts_acc", "parts_f1"):
+        assert np.isfinite(metrics[key]), key
+    assert metrics["num_samples"] == 4
+    assert 0 <= metrics["fb_acc"] <= 1
+
+
+def _astronaut(tmp_path):
+    from skimage import data
+
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    # Hand-placed COCO keypoints (x, y, v) of the astronaut (512x512, upper
+    # body; hips at the bottom edge, legs below it marked unlabelled).
+    k = {"left_shoulder": (330, 250), "right_shoulder": (160, 250),
+         "left_elbow": (380, 380), "right_elbow": (120, 380),
+         "left_wrist": (330, 470), "right_wrist": (175, 470),
+         "left_hip": (300, 505), "right_hip": (200, 505),
+         "left_knee": (300, 640), "right_knee": (200, 640),
+         "left_ankle": (300, 780), "right_ankle": (200, 780)}
+    names = ("nose", "left_eye", "right_eye", "left_ear", "right_ear",
+             "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+             "left_wrist", "right_wrist", "left_hip", "right_hip",
+             "left_knee", "right_knee", "left_ankle", "right_ankle")
+    flat = []
+    for n in names:
+        x, y = k.get(n, (250, 150))
+        flat += [x, y, 0 if "knee" in n or "ankle" in n else 2]
+    kp = tmp_path / "astronaut_keypoints.json"
+    kp.write_text(json.dumps({"annotations": [{"keypoints": flat}]}))
+    return path, kp
+
+
+def test_demo_on_a_real_photograph(tiny_checkpoint, tmp_path, capsys):
+    image, kp = _astronaut(tmp_path)
+    out = tmp_path / "out"
+    demo.main([str(image), "--checkpoint", str(tiny_checkpoint),
+               "--keypoints", str(kp), "--out", str(out)])
+    import trimesh
+
+    mesh = trimesh.load(out / "astronaut.obj", process=False)
+    assert mesh.vertices.shape == (6890, 3)
+    params = json.loads((out / "astronaut_smpl.json").read_text())
+    assert len(params["betas"]) == 10 and len(params["pose_axis_angle"]) == 72
+    assert np.asarray(params["joints_2d_image"]).shape == (12, 2)
+    png = np.asarray(Image.open(out / "astronaut_overlay.png"))
+    assert png.shape == (64, 128, 3)  # crop | side view
+    demo.main([str(image), "--checkpoint", str(tiny_checkpoint),
+               "--keypoints", str(kp), "--out", str(out), "--mesh-format",
+               "ply", "--params-format", "npz", "--box", "100", "200", "300",
+               "312"])
+    assert (out / "astronaut.ply").is_file()
+    assert np.load(out / "astronaut_smpl.npz")["rotmat"].shape == (24, 3, 3)
+
+
+def test_openpose_keypoints(tmp_path):
+    from bigraph_pyg.engine.demo import read_keypoints
+
+    flat = np.arange(75, dtype=float).reshape(25, 3)
+    flat[:, 2] = 1
+    path = tmp_path / "op.json"
+    path.write_text(json.dumps(
+        {"people": [{"pose_keypoints_2d": flat.ravel().tolist()}]}))
+    joints, vis = read_keypoints(path)
+    assert joints.shape == (12, 2) and vis.all()
+    assert joints[0].tolist() == flat[11, :2].tolist()  # right ankle
+
+
+def test_mediapipe_mapping():
+    from bigraph_pyg.engine.demo import MEDIAPIPE_TO_JOINTS
+
+    assert MEDIAPIPE_TO_JOINTS == (28, 26, 24, 23, 25, 27, 16, 14, 12, 11,
+                                   13, 15)
+
+
+def test_user_errors_are_one_line(tiny_checkpoint, tmp_path):
+    image, kp = _astronaut(tmp_path)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"junk")
+    text = tmp_path / "notimage.jpg"
+    text.write_text("hello")
+    bad_kp = tmp_path / "bad.json"
+    bad_kp.write_text(json.dumps({"keypoints": [1, 2, 3]}))
+    cases = [
+        (eval_bigraph.main, [str(junk)], "readable checkpoint"),
+        (eval_bigraph.main, [str(tmp_path / "none.pt")], "no such file"),
+        (eval_bigraph.main, [str(tiny_checkpoint), "--synthetic-root",
+                             str(tmp_path / "nowhere")], "no such folder"),
+        (eval_bigraph.main, [str(tiny_checkpoint), "--dataset", "lsp",
+                             "--data-root", str(tmp_path / "nowhere")],
+         "no such folder"),
+        (demo.main, [str(text), "--checkpoint", str(tiny_checkpoint)],
+         "Expected an image file"),
+        (demo.main, [str(image), "--checkpoint", str(tiny_checkpoint),
+                     "--keypoints", str(bad_kp)], "51 COCO keypoint"),
+        (train_bigraph.main, ["--resume", "--out", str(tmp_path / "r")],
+         "drop --resume"),
+        (train_bigraph.main, ["--data", "real", "--data-root",
+                              str(tmp_path / "nowhere"), "--out",
+                              str(tmp_path / "r2")], "no such folder"),
+    ]
+    for fn, argv, match in cases:
+        with pytest.raises(SystemExit) as info:
+            fn(argv)
+        msg = str(info.value.code)
+        assert msg.startswith("error: ") and match in msg, msg
+        assert "\n" not in msg
+
+
+def test_other_config_checkpoint_is_refused(tiny_checkpoint, tmp_path):
+    from bigraph_pyg.engine import CheckpointError, load_checkpoint
+
+    other = tiny_config("graphcmr").to_dict()
+    with pytest.raises(CheckpointError, match="same model config"):
+        load_checkpoint(tiny_checkpoint, other)
+
+
+from fakes import tiny_config  # noqa: E402
