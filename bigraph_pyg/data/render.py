@@ -256,6 +256,7 @@ class BodyRenderer:
         flab = face_labels(faces, labels)
         self.faces = faces
         self._faces32 = faces.astype(np.uint32)
+        self.num_vertices = len(labels)
         self.width, self.height = int(width), int(height)
         # Per part: the vertices it uses and its faces re-indexed into them.
         self._parts = []
@@ -279,6 +280,46 @@ class BodyRenderer:
         self._scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0],
                                      ambient_light=[1.0, 1.0, 1.0])
         self._cam_node = None
+        self._full = None
+        self._part_meshes: list = []
+        self._seg_map: dict = {}
+
+    def _add_meshes(self, v_gl: np.ndarray, col: np.ndarray) -> None:
+        """First call: add the full mesh and the part meshes for good."""
+        pr = self._pyrender
+        self._full = pr.Mesh([pr.Primitive(
+            positions=v_gl, indices=self._faces32, color_0=col, mode=4)])
+        self._scene.add(self._full)
+        for label, vidx, tri in self._parts:
+            mesh = pr.Mesh([pr.Primitive(positions=v_gl[vidx], indices=tri,
+                                         mode=4)], is_visible=False)
+            self._part_meshes.append(mesh)
+            self._seg_map[self._scene.add(mesh)] = (label, label, label)
+
+    def _write(self, mesh, positions: np.ndarray,
+               colors: np.ndarray | None = None) -> None:
+        """Overwrite a mesh's vertex buffer in place (no new GL objects).
+
+        pyrender uploads a primitive once, as one interleaved float32
+        buffer (positions, then colours), and offers no update; re-creating
+        the primitives every frame costs more than the colour pass itself
+        on a CPU renderer. The layout is pyrender 0.1.45's (its last
+        release).
+        """
+        from OpenGL.GL import GL_ARRAY_BUFFER, glBindBuffer, glBufferSubData
+
+        prim = mesh.primitives[0]
+        prim.positions = positions  # keeps pyrender's bounds right
+        mesh._bounds = None
+        data = positions if colors is None else np.concatenate(
+            [positions, colors], axis=1)
+        if colors is not None:
+            prim.color_0 = colors
+        if prim._vaid is None:  # not uploaded yet: uploaded at render
+            return
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        glBindBuffer(GL_ARRAY_BUFFER, prim._buffers[0])
+        glBufferSubData(GL_ARRAY_BUFFER, 0, data.nbytes, data)
 
     def render(
         self, vertices: np.ndarray, K: np.ndarray, colors: np.ndarray
@@ -295,9 +336,18 @@ class BodyRenderer:
 
         Returns:
             RenderOutput: the RGBA frame and the part map.
+
+        Raises:
+            ValueError: ``vertices`` or ``colors`` not of shape ``(V, 3)``.
         """
         pr = self._pyrender
         scene = self._scene
+        if np.shape(vertices) != (self.num_vertices, 3) or np.shape(
+                colors) != (self.num_vertices, 3):
+            raise ValueError(
+                f'Expected vertices and colors of shape ({self.num_vertices}'
+                f', 3) (got {np.shape(vertices)} and {np.shape(colors)})'
+            )
         # OpenCV camera frame -> OpenGL camera frame (y up, looking at -z).
         v_gl = np.asarray(vertices, np.float32) * np.array(
             [1.0, -1.0, -1.0], np.float32)
@@ -317,29 +367,25 @@ class BodyRenderer:
             znear=znear, zfar=zfar,
         )
         self._cam_node = scene.add(cam)
-        # Colour pass: one mesh (one draw call); part meshes hidden.
-        # Seg pass: only nodes in ``seg_map`` are drawn, i.e. the parts.
-        full = pr.Mesh([pr.Primitive(positions=v_gl, indices=self._faces32,
-                                     color_0=col, mode=4)])
-        nodes, seg_map, part_meshes = [scene.add(full)], {}, []
-        for label, vidx, tri in self._parts:
-            mesh = pr.Mesh([pr.Primitive(positions=v_gl[vidx], indices=tri,
-                                         mode=4)], is_visible=False)
-            node = scene.add(mesh)
-            nodes.append(node)
-            part_meshes.append(mesh)
-            seg_map[node] = (label, label, label)
+        if self._full is None:
+            self._add_meshes(v_gl, col)
+        else:
+            self._write(self._full, v_gl, col)
+            for mesh, (_, vidx, _) in zip(self._part_meshes, self._parts,
+                                          strict=True):
+                self._write(mesh, v_gl[vidx])
+        # Colour pass: the full mesh (one draw call), parts hidden. Seg
+        # pass: only nodes in ``seg_map`` are drawn, i.e. the parts.
         flags = pr.RenderFlags
+        rgba, _ = self._renderer.render(scene, flags=flags.FLAT | flags.RGBA)
+        for mesh in self._part_meshes:
+            mesh.is_visible = True
         try:
-            rgba, _ = self._renderer.render(
-                scene, flags=flags.FLAT | flags.RGBA)
-            for mesh in part_meshes:
-                mesh.is_visible = True
             seg, _ = self._renderer.render(
-                scene, flags=flags.SEG, seg_node_map=seg_map)
+                scene, flags=flags.SEG, seg_node_map=self._seg_map)
         finally:
-            for node in nodes:
-                scene.remove_node(node)
+            for mesh in self._part_meshes:
+                mesh.is_visible = False
         return RenderOutput(np.ascontiguousarray(rgba),
                             np.ascontiguousarray(seg[..., 0]))
 
