@@ -1,20 +1,9 @@
-r"""Synthetic training data: the default body, posed, dressed and rendered.
+r"""Synthetic humans: the cache on disk and the dataset that reads it.
 
-Each sample is a 224² crop of the licence-free default body with random
-shape (:math:`\beta \sim \mathcal{N}(0, 1)`, clipped), a pose from
-:mod:`bigraph_pyg.data.poses` (standing, walking, sitting, arms raised,
-bending; within per-joint anatomical limits), a random global rotation, random
-clothing colours, light, camera distance and focal length, and a random
-background (:mod:`bigraph_pyg.data.scene`), rendered headless by pyrender
-(:mod:`bigraph_pyg.data.render`). The person is centred with a jittered box,
-as real crops are.
-
-Camera model: the pelvis is put at a depth :math:`Z \sim` log-uniform over
-``depth_range`` (with a small off-axis shift); the focal length is then the
-one that makes the person's projected box fill a random fraction
-``fill_range`` of the crop, so near cameras get wide fields of view and far
-ones narrow (:math:`f \approx 260` px at 2.5 m, :math:`\approx 850` px at
-8 m for a 224² crop); the principal point centres the box, plus jitter.
+:class:`SyntheticHumans` is the default data of every example: crops of
+the licence-free default body in random shapes, poses, clothing, light,
+cameras and backgrounds, rendered headless by pyrender (see
+:mod:`bigraph_pyg.data.generator` for how a sample is drawn).
 
 Generation (:mod:`bigraph_pyg.data.generator`) is deterministic from
 ``seed``, runs in worker processes, and writes a cache folder once::
