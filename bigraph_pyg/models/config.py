@@ -65,7 +65,7 @@ class BiGraphConfig:
             skeleton input (Table 4 column 3); otherwise the skeleton input
             is the 2D joint position with the global image feature.
         fusion (str): ``"graph"`` (Eq. 5), ``"avgpool"`` or ``"maxpool"``
-            (Table 5, "*-as-fusion").
+            (Table 5, "\*-as-fusion").
         fusion_blocks (str): Blocks with a fusion sub-block: ``"all"``,
             ``"first"`` or ``"last"`` (Table 5, "fusion-at-first/last").
         shared_weights (bool): One sub-block for both the skeleton and the
