@@ -341,7 +341,10 @@ def _expand_gallery(text: str) -> str:
     return "".join(out)
 
 
-_LITERAL_GLUED = re.compile(r"(``[^`\s](?:[^`]*[^`\s])?``)(?=[^\s\-.,:;!?\\/'\")\]}>])")
+_LITERAL_GLUED = re.compile(
+    r"(``[^`\s](?:[^`]*[^`\s])?``)"  # an inline literal ...
+    r"(?=[^\s\-.,:;!?\\/'\")\]}>])"  # ... glued to a letter
+)
 
 
 def _attr_doc(modname: str, attr: str) -> list[str] | None:
@@ -399,6 +402,7 @@ def always_reread(app, env, added, changed, removed) -> list[str]:
 
 
 def setup(app):
+    """Connect the stub writer and the source and docstring hooks."""
     app.connect("builder-inited", write_api_stubs)
     app.connect("source-read", render_templates)
     app.connect("autodoc-process-docstring", process_docstring)

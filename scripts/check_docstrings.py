@@ -92,6 +92,7 @@ def problems(qualname: str, obj) -> list[str]:
 
 
 def main(argv=None) -> int:
+    """Print the problems; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a problem is found")
