@@ -12,7 +12,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 EXT_PINS := torch-scatter==2.1.2 torch-sparse==0.6.18
 STAMP := $(VENV)/.bigraph-installed
 
-.PHONY: setup run test lint clean-venv
+.PHONY: setup run test lint docs clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+docs: setup
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 lint: setup
 	$(PY) -m ruff check bigraph_pyg tests examples benchmarks

@@ -33,22 +33,6 @@ NO_TEST = re.compile(r"<!--\s*no-test\b.*?-->\s*$")
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
 CLAIM = re.compile(r"^(\w+) = .*#\s*\[([\d, ]+)\]\s*$", re.M)
 
-#: Blocks of pages owned by others that are sketches, not programs
-#: (undefined names, or a 20,000-sample generation). Each should get a
-#: ``<!-- no-test -->`` line in its page (or become runnable); then remove
-#: it here. Keyed by page and the block's first line.
-PENDING_NO_TEST = {
-    ("body.md", "from bigraph_pyg.body import default_body, load_smpl, "
-     "load_body"),
-    ("models.md", "import torch"),
-    ("data.md", "from bigraph_pyg.data import SyntheticHumans, "
-     "SyntheticConfig, AugmentConfig"),
-    ("data.md", "from bigraph_pyg.data import gt_mix_ratio, mix_joints_2d"),
-    ("data.md", "from bigraph_pyg.data import MixedDataset, h36m, up3d, "
-     "lsp, coco, mpii"),
-}
-
-
 def python_blocks(page: Path) -> list[tuple[int, str, bool]]:
     """``(line, code, runnable)`` of each fenced ``python`` block."""
     text = page.read_text()
@@ -56,11 +40,8 @@ def python_blocks(page: Path) -> list[tuple[int, str, bool]]:
     for m in FENCE.finditer(text):
         before = [ln for ln in text[: m.start()].splitlines() if ln.strip()]
         marked = bool(before) and bool(NO_TEST.match(before[-1].strip()))
-        code = m.group(1)
-        first = code.strip().splitlines()[0] if code.strip() else ""
-        pending = (page.name, first) in PENDING_NO_TEST
         line = text.count("\n", 0, m.start()) + 2
-        blocks.append((line, code, not (marked or pending)))
+        blocks.append((line, m.group(1), not marked))
     return blocks
 
 
@@ -85,8 +66,7 @@ def test_docs_examples(page: Path, tmp_path, monkeypatch):
             assert got == claimed, f"{where}: {name} is {got}, not {claimed}"
         ran += 1
     if not ran:
-        pytest.skip(f"{page.name}: every python block is marked no-test "
-                    "(or pending one, see PENDING_NO_TEST)")
+        pytest.skip(f"{page.name}: every python block is marked no-test")
 
 
 def test_docs_pages_have_examples():
