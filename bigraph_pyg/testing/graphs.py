@@ -46,8 +46,9 @@ def random_graph(
 
 
 def icosphere_graph(subdivisions: int = 1) -> tuple[Tensor, Tensor, Tensor]:
-    """Mesh graph of a trimesh icosphere: edges from ``trimesh``'s own
-    ``edges_unique``, both directions, plus self-loops, weight 1.
+    """Mesh graph of a trimesh icosphere, built with trimesh's own edges.
+
+    Edges are ``edges_unique`` in both directions plus self-loops, weight 1.
 
     Returns:
         tuple: ``(vertices (N, 3), edge_index [2, E], edge_weight (E,))``.

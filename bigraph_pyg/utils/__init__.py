@@ -10,6 +10,7 @@ from bigraph_pyg.utils.sparse import (
     row_normalize,
     to_csr_adj_t,
     to_dense_adjacency,
+    torch_sparse_matmul,
     unfold_batch,
     unpack_graph,
 )
@@ -25,5 +26,6 @@ __all__ = [
     "unfold_batch",
     "to_csr_adj_t",
     "to_dense_adjacency",
+    "torch_sparse_matmul",
     "dense_row_normalize",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "dense_row_normalize",
     "to_csr_adj_t",
     "bipartite_blocks_matmul",
+    "torch_sparse_matmul",
 ]
 
 
@@ -253,7 +254,8 @@ def to_csr_adj_t(
     r"""Build the CSR ``adj_t`` (``(N_dst, N_src)``) of an edge list.
 
     Args:
-        src, dst (Tensor): ``(E,)`` edge endpoints.
+        src (Tensor): ``(E,)`` source node of each edge.
+        dst (Tensor): ``(E,)`` target node of each edge.
         weight (Tensor): ``(E,)`` values (may require grad).
         size (tuple[int, int]): ``(N_src, N_dst)``.
 
@@ -324,7 +326,8 @@ def batched_spmm(
     materialising ``B x E x C`` per-edge messages.
 
     Args:
-        src, dst (Tensor): ``(E,)`` edge endpoints.
+        src (Tensor): ``(E,)`` source node of each edge.
+        dst (Tensor): ``(E,)`` target node of each edge.
         weight (Tensor): ``(E,)`` edge weights.
         x (Tensor): ``(N_src, C)`` or ``(B, N_src, C)``.
         num_dst (int): ``N_dst``.
@@ -394,6 +397,30 @@ def bipartite_blocks_matmul(a_jv: Tensor, a_vj: Tensor, x: Tensor) -> Tensor:
         Tensor: same shape as ``x``.
     """
     return _BipartiteBlocks.apply(a_jv, a_vj, x)
+
+
+def torch_sparse_matmul(
+    src: Tensor,
+    dst: Tensor,
+    weight: Tensor,
+    x: Tensor,
+    num_src: int,
+    num_dst: int,
+) -> Tensor:
+    r""":math:`\mathbf{A}\mathbf{X}` through torch-sparse's ``SparseTensor``.
+
+    Same contract as :func:`batched_spmm` (batch folded into channels,
+    gradients to ``x`` and ``weight``), computed by ``torch_sparse.matmul``.
+
+    Raises:
+        ImportError: if torch-sparse is not installed.
+    """
+    import torch_sparse
+
+    adj = torch_sparse.SparseTensor(row=dst, col=src, value=weight,
+                                    sparse_sizes=(num_dst, num_src))
+    batch = x.size(0) if x.dim() == 3 else None
+    return unfold_batch(torch_sparse.matmul(adj, fold_batch(x)), batch)
 
 
 def to_dense_adjacency(

@@ -9,7 +9,7 @@ from torch_geometric import EdgeIndex
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
-from torch_geometric.typing import Adj, OptTensor, Size
+from torch_geometric.typing import WITH_TORCH_SPARSE, Adj, OptTensor, Size
 
 from bigraph_pyg.utils.sparse import (
     EdgeList,
@@ -17,10 +17,11 @@ from bigraph_pyg.utils.sparse import (
     check_edge_list,
     row_normalize,
     to_dense_adjacency,
+    torch_sparse_matmul,
     unpack_graph,
 )
 
-IMPLS = ("auto", "sparse", "message", "dense", "blocks")
+IMPLS = ("auto", "sparse", "message", "dense", "torch_sparse", "blocks")
 
 # Per-edge messages of the `message` path are materialised in batch chunks of
 # at most this many bytes, never for the whole batch at once.
@@ -52,7 +53,9 @@ class NormalizedGraphConv(MessagePassing):
             product for the whole batch, batch folded into channels),
             ``"message"`` (PyG's per-edge :meth:`message` and scatter
             :meth:`aggregate`, in batch chunks of bounded memory),
-            ``"dense"`` (materialise :math:`\mathbf{A}` and multiply), or
+            ``"dense"`` (materialise :math:`\mathbf{A}` and multiply),
+            ``"torch_sparse"`` (torch-sparse's ``SparseTensor`` product,
+            when installed), or
             ``"auto"`` (the fused sparse product). (default: ``"auto"``)
         eps (float, optional): Lower bound of the row sums.
             (default: ``1e-12``)
@@ -99,6 +102,10 @@ class NormalizedGraphConv(MessagePassing):
         impls = self._impls()
         if impl not in impls:
             raise ValueError(f"Expected `impl` in {impls} (got {impl!r})")
+        if impl == "torch_sparse" and not WITH_TORCH_SPARSE:
+            raise ValueError("Expected torch-sparse to be installed for "
+                             "impl='torch_sparse' (got no `torch_sparse`); "
+                             "pip install --no-build-isolation torch-sparse")
         if not eps > 0:
             raise ValueError(f"Expected `eps` > 0 (got {eps})")
         self.in_channels = in_channels
@@ -117,7 +124,7 @@ class NormalizedGraphConv(MessagePassing):
         return self.in_channels
 
     def _impls(self) -> tuple[str, ...]:
-        return IMPLS[:4]
+        return IMPLS[:5]
 
     def reset_parameters(self) -> None:
         """Re-initialise ``W`` (Glorot) and the bias (zeros)."""
@@ -174,6 +181,9 @@ class NormalizedGraphConv(MessagePassing):
             adj = to_dense_adjacency(graph.src, graph.dst, weight,
                                      graph.size)
             return adj @ x
+        if impl == "torch_sparse":
+            return torch_sparse_matmul(graph.src, graph.dst, weight, x,
+                                       n_src, n_dst)
         if impl == "sparse":
             # Called directly rather than through `propagate`, which would
             # need an `EdgeIndex` built per call (and breaks torch.compile).
@@ -212,7 +222,7 @@ class NormalizedGraphConv(MessagePassing):
         return out
 
     def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
-        """Per-edge message :math:`a_{ij} \\mathbf{x}_j`."""
+        r"""Per-edge message :math:`a_{ij} \mathbf{x}_j`."""
         return edge_weight.view(-1, 1) * x_j
 
     def message_and_aggregate(
@@ -222,7 +232,7 @@ class NormalizedGraphConv(MessagePassing):
         edge_weight: Tensor,
         num_dst: int | None = None,
     ) -> Tensor:
-        """Fused :math:`\\mathbf{A}\\mathbf{X}` as one sparse product.
+        r"""Fused :math:`\mathbf{A}\mathbf{X}` as one sparse product.
 
         ``edge_index`` is a ``[2, E]`` tensor or an
         :class:`~torch_geometric.EdgeIndex`; ``num_dst`` defaults to its

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch_geometric.typing import WITH_TORCH_SPARSE
 
 from bigraph_pyg.nn import BipartiteFusionConv
 from bigraph_pyg.nn.dense_reference import dense_fusion_conv
@@ -11,6 +12,8 @@ from bigraph_pyg.testing import (
 from bigraph_pyg.utils import to_dense_adjacency
 
 IMPLS = ["sparse", "message", "dense", "blocks"]
+if WITH_TORCH_SPARSE:
+    IMPLS.append("torch_sparse")
 J, V = 4, 9  # joints, vertices of the tiny fusion graph
 N = J + V
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
 from torch_geometric import EdgeIndex
+from torch_geometric.typing import WITH_TORCH_SPARSE
 
 from bigraph_pyg.nn import MeshConv
 from bigraph_pyg.nn.dense_reference import dense_graph_conv
@@ -8,6 +9,8 @@ from bigraph_pyg.testing import graph_formats, icosphere_graph, with_device
 from bigraph_pyg.utils import to_dense_adjacency
 
 IMPLS = ["sparse", "message", "dense"]
+if WITH_TORCH_SPARSE:
+    IMPLS.append("torch_sparse")
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +140,8 @@ def test_mesh_conv_errors(ico):
     w[3] = float("nan")
     with pytest.raises(ValueError, match="finite `edge_weight`.*1 NaN"):
         conv(torch.randn(42, 4), edge_index, w)
-    adj = torch.sparse_coo_tensor(edge_index.flip(0), w, (42, 42))
+    adj = torch.sparse_coo_tensor(edge_index.flip(0), w, (42, 42),
+                                  check_invariants=True)
     with pytest.raises(ValueError, match="`edge_weight=None` when the graph"):
         conv(torch.randn(42, 4), adj, w)
     with pytest.raises(ValueError, match=r"source size to equal the number "

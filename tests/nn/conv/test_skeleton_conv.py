@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch_geometric.typing import WITH_TORCH_SPARSE
 
 from bigraph_pyg.nn import SkeletonConv
 from bigraph_pyg.nn.dense_reference import dense_graph_conv
@@ -7,6 +8,8 @@ from bigraph_pyg.testing import graph_formats, with_device
 from bigraph_pyg.utils import to_dense_adjacency
 
 IMPLS = ["sparse", "message", "dense"]
+if WITH_TORCH_SPARSE:
+    IMPLS.append("torch_sparse")
 # A 12-joint chain-and-torso graph built here, independently of topology/.
 BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
          (9, 10), (10, 11), (2, 8), (3, 9)]
