@@ -38,7 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true")
-    p.add_argument("--synthetic-root", default="data/synthetic")
+    p.add_argument("--synthetic-root", default=None,
+                   help="default: data/synthetic (data/synthetic_quick "
+                        "with --quick: caches are per size)")
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -71,11 +73,13 @@ def main(argv=None) -> None:
     for k in ("num_train", "num_test", "epochs"):
         budget[k] *= args.scale
     out = Path(args.out)
+    root = args.synthetic_root or ("data/synthetic_quick" if args.quick
+                                   else "data/synthetic")
     try:
         body = default_body()
         size = BiGraphConfig.preset(args.preset).image_size
         splits = synthetic_splits(
-            args.synthetic_root, {"train": budget["num_train"],
+            root, {"train": budget["num_train"],
                                   "test": budget["num_test"]},
             size, body, seed=0, progress=not args.quiet)
         ctx = DistributedContext(device=torch.device(args.device))
