@@ -391,6 +391,8 @@ def plot_groups(path: Path, title: str, panels: dict[str, dict[str,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    names = list(dict.fromkeys(k for lines in panels.values() for k in lines))
+    colors = {k: f"C{i % 10}" for i, k in enumerate(names)}
     n = max(len(panels), 1)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
@@ -402,7 +404,8 @@ def plot_groups(path: Path, title: str, panels: dict[str, dict[str,
             if not pts:
                 continue
             ax.plot([p[0] for p in pts], [p[1] * 1e3 for p in pts],
-                    marker="o", label=name)
+                    marker="o", label=name, color=colors[name],
+                    linestyle="--" if name.startswith("layer") else "-")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(panel, fontsize=9)

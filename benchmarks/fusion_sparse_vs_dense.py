@@ -150,11 +150,10 @@ def _torch_sparse_matmul(conv, graph, n: int) -> Callable[[Tensor], Tensor]:
 
 
 def has_torch_sparse() -> bool:
-    try:
-        import torch_sparse  # noqa: F401
-    except Exception:  # noqa: BLE001 - missing or broken build
-        return False
-    return True
+    """torch-sparse as PyG sees it (imported when PyG was)."""
+    from torch_geometric.typing import WITH_TORCH_SPARSE
+
+    return bool(WITH_TORCH_SPARSE)
 
 
 def bytes_moved(num_edges: int, n: int, batch: int, channels: int,

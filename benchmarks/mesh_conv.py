@@ -91,11 +91,10 @@ def mesh_graphs(sizes, device) -> dict[int, tuple[Tensor, Tensor]]:
 
 
 def _has_torch_sparse() -> bool:
-    try:
-        import torch_sparse  # noqa: F401
-    except Exception:  # noqa: BLE001 - missing or broken build
-        return False
-    return True
+    """torch-sparse as PyG sees it (imported when PyG was)."""
+    from torch_geometric.typing import WITH_TORCH_SPARSE
+
+    return bool(WITH_TORCH_SPARSE)
 
 
 def graphcmr_adjacency(edge_index: Tensor, edge_weight: Tensor,
