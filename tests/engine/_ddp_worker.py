@@ -30,13 +30,13 @@ def main(out: str) -> None:
     body = default_body()
     torch.manual_seed(0)  # same init on every rank (DDP also broadcasts)
     model = BiGraphBody.from_body(tiny_config(), body)
-    init = {k: v.clone() for k, v in model.state_dict().items()
-            if not v.is_sparse}
+    # Parameters only: BatchNorm running stats are per rank between DDP's
+    # buffer broadcasts (rank 0's are the ones checkpointed).
+    init = {k: v.detach().clone() for k, v in model.named_parameters()}
     data = FakeHumans(body, 8)
     cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, progress=False)
     result = Trainer(model, data, cfg, Path(out) / "run", context=ctx).fit()
-    final = {k: v.clone() for k, v in model.state_dict().items()
-             if not v.is_sparse}
+    final = {k: v.detach().clone() for k, v in model.named_parameters()}
     torch.save({"init": init, "final": final, "steps": result.step,
                 "losses": [h.get("loss") for h in result.history]},
                Path(out) / f"rank{ctx.rank}.pt")
