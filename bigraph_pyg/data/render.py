@@ -220,6 +220,23 @@ class RenderOutput:
         return (self.part_seg > 0).astype(np.uint8)
 
 
+_OFFSCREEN: list = []  # the process's one pyrender.OffscreenRenderer
+
+
+def _offscreen_renderer(pyrender):
+    """The process's shared :class:`pyrender.OffscreenRenderer`.
+
+    One per process, never deleted before exit: pyrender's EGL backend calls
+    ``eglTerminate`` on the process-wide display when any renderer is
+    deleted, which breaks every other renderer of the process (e.g. a
+    dataset's and an evaluator's).  Each :class:`BodyRenderer` sets the
+    viewport to its own size before drawing.
+    """
+    if not _OFFSCREEN:
+        _OFFSCREEN.append(pyrender.OffscreenRenderer(1, 1))
+    return _OFFSCREEN[0]
+
+
 class BodyRenderer:
     """Renders one posed body mesh per call; reuse it across samples.
 
@@ -269,8 +286,7 @@ class BodyRenderer:
                 (p, vidx, inv.reshape(-1, 3).astype(np.uint32))
             )
         try:
-            self._renderer = pyrender.OffscreenRenderer(self.width,
-                                                        self.height)
+            self._renderer = _offscreen_renderer(pyrender)
         except Exception as err:
             raise RuntimeError(
                 'Expected an OpenGL context for headless rendering (got '
@@ -377,6 +393,8 @@ class BodyRenderer:
         # Colour pass: the full mesh (one draw call), parts hidden. Seg
         # pass: only nodes in ``seg_map`` are drawn, i.e. the parts.
         flags = pr.RenderFlags
+        self._renderer.viewport_width = self.width
+        self._renderer.viewport_height = self.height
         rgba, _ = self._renderer.render(scene, flags=flags.FLAT | flags.RGBA)
         for mesh in self._part_meshes:
             mesh.is_visible = True
@@ -390,10 +408,13 @@ class BodyRenderer:
                             np.ascontiguousarray(seg[..., 0]))
 
     def close(self) -> None:
-        """Release the OpenGL context."""
-        if getattr(self, '_renderer', None) is not None:
-            self._renderer.delete()
-            self._renderer = None
+        """Drop this renderer's reference to the process's OpenGL context.
+
+        The context itself (:func:`_offscreen_renderer`) lives until the
+        process exits: pyrender's EGL ``delete`` terminates the process-wide
+        EGL display, which would invalidate every other live renderer.
+        """
+        self._renderer = None
 
     def __del__(self):  # pragma: no cover - interpreter shutdown
         try:
