@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 run: setup
-	$(PY) examples/bilayer_layers_demo.py
+	$(PY) examples/train_bigraph.py
 
 test: setup
 	$(PY) -m pytest -q
