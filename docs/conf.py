@@ -100,10 +100,6 @@ html_theme_options = {
 
 # -- API reference -----------------------------------------------------------
 
-#: Top-level pages listed in index.md that are still being written; while a
-#: file is missing its toctree entry is dropped instead of failing the build.
-PENDING_PAGES = {"training", "benchmarks"}
-
 GENERATED = HERE / "generated"
 
 #: Order of the API reference. A name is documented under the first of
@@ -283,14 +279,6 @@ def render_templates(app, docname: str, source: list[str]) -> None:
         from jinja2 import Template
 
         source[0] = Template(source[0]).render(sections=api_sections())
-    elif docname == "index":
-        keep = []
-        for line in source[0].splitlines(keepends=True):
-            entry = line.strip()
-            if entry in PENDING_PAGES and not (HERE / f"{entry}.md").exists():
-                continue
-            keep.append(line)
-        source[0] = "".join(keep)
     elif docname == "gallery":
         source[0] = _expand_gallery(source[0])
 

@@ -1,0 +1,58 @@
+"""Plot the loss terms and validation errors of a training run.
+
+Reads the TensorBoard log that ``examples/train_bigraph.py`` writes and
+draws every ``loss/*`` term per step and the validation MPJPE / PA-MPJPE per
+epoch into one PNG.
+
+    python scripts/plot_training_curves.py runs/train_bigraph/tb \
+        docs/images/loss_main_job.png
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E402,E501
+    EventAccumulator,
+)
+
+
+def main() -> None:
+    """Parse the arguments and write the PNG."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("logdir")
+    parser.add_argument("out")
+    args = parser.parse_args()
+    events = EventAccumulator(args.logdir)
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    if "loss/total" not in tags:
+        raise SystemExit(f"error: Expected a TensorBoard log with loss/total "
+                         f"in {args.logdir} (got tags {tags[:5]}...)")
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
+    for tag in sorted(t for t in tags if t.startswith("loss/")):
+        pts = events.Scalars(tag)
+        ax_loss.plot([p.step for p in pts], [p.value for p in pts],
+                     lw=2.0 if tag == "loss/total" else 1.0,
+                     label=tag.split("/", 1)[1])
+    ax_loss.set(xlabel="step", ylabel="loss (Eq. 6 terms, unweighted)",
+                yscale="log", title="training loss")
+    ax_loss.legend(fontsize=7)
+    for tag in ("val/mpjpe", "val/pa_mpjpe", "val/mpjpe_skeleton",
+                "val/pa_mpjpe_skeleton"):
+        if tag in tags:
+            pts = events.Scalars(tag)
+            ax_val.plot([p.step for p in pts], [p.value for p in pts],
+                        marker="o", label=tag.split("/", 1)[1])
+    ax_val.set(xlabel="step", ylabel="mm", title="validation (synthetic)")
+    ax_val.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
