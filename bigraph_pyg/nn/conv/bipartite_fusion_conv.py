@@ -180,7 +180,7 @@ class BipartiteFusionConv(NormalizedGraphConv):
         return bipartite_blocks_matmul(a_jv, a_vj, x)
 
     def _impls(self) -> tuple[str, ...]:
-        return IMPLS
+        return IMPLS + ("blocks",)
 
     def _lin_in_channels(self) -> int:
         if isinstance(self.in_channels, tuple):

@@ -21,7 +21,7 @@ from bigraph_pyg.utils.sparse import (
     unpack_graph,
 )
 
-IMPLS = ("auto", "sparse", "message", "dense", "torch_sparse", "blocks")
+IMPLS = ("auto", "sparse", "message", "dense", "torch_sparse")
 
 # Per-edge messages of the `message` path are materialised in batch chunks of
 # at most this many bytes, never for the whole batch at once.
@@ -124,7 +124,7 @@ class NormalizedGraphConv(MessagePassing):
         return self.in_channels
 
     def _impls(self) -> tuple[str, ...]:
-        return IMPLS[:5]
+        return IMPLS
 
     def reset_parameters(self) -> None:
         """Re-initialise ``W`` (Glorot) and the bias (zeros)."""
