@@ -402,6 +402,12 @@ class FocalRegressionLoss(nn.Module):
         gamma (float, optional): Focusing exponent. (default: ``1.0``)
         tau (float, optional): Truncation. (default: ``0.99``)
         reduction (str, optional): ``'mean'``, ``'sum'`` or ``'none'``.
+
+    Shapes:
+        - **input:** predicted joints :math:`(B, J, D)`, targets
+          :math:`(B, J, D)` (metres for :math:`\alpha = 1`), mask
+          :math:`(B)` or :math:`(B, J)` *(optional)*
+        - **output:** scalar, or :math:`(B, J)` with ``reduction='none'``
     """
 
     def __init__(
@@ -492,6 +498,17 @@ class BiGraphLoss(nn.Module):
             ``LossWeights()``)
         root_indices (tuple of int, optional): Joints whose mean is the pelvis
             for the 3D joint terms. (default: :data:`HIP_INDICES`)
+
+    Shapes:
+        - **input:** (keyword-only) predicted vertices :math:`(B, N, 3)`
+          metres, predicted skeleton and mesh joints :math:`(B, J, 3)`,
+          camera :math:`(B, 3)`, ground-truth vertices :math:`(B, N, 3)`,
+          3D joints :math:`(B, J, 3)`, normalised 2D joints
+          :math:`(B, J, 2)`, flags ``has_smpl`` and ``has_pose_3d``
+          :math:`(B)`, confidences :math:`(B, J)` *(optional)*, rotations
+          :math:`(B, 24, 3, 3)` and betas :math:`(B, 10)` *(optional)*;
+          see :meth:`forward`
+        - **output:** scalar total and a dict of scalar terms
 
     Returns from :meth:`forward`:
         ``(total, terms)``: the weighted scalar sum, and a dict of the

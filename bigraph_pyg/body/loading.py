@@ -215,7 +215,11 @@ def load_smpl(
 
 
 def default_body_path() -> Path:
-    """Path of the shipped default body (``assets/default_body.npz``)."""
+    """Path of the shipped default body (``assets/default_body.npz``).
+
+    Returns:
+        Path: The ``.npz`` inside the installed ``bigraph_pyg`` package.
+    """
     return Path(str(resources.files('bigraph_pyg') / 'assets' /
                     'default_body.npz'))
 

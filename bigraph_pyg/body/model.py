@@ -152,6 +152,16 @@ class BodyModel(torch.nn.Module):
         name (str): A label for ``repr``. (default: ``'body'``)
         dtype (torch.dtype): Buffer dtype. (default: :obj:`torch.float32`)
 
+    Shapes:
+        - **input:** betas :math:`(B, K)`, ``K <= num_betas``; body pose
+          :math:`(B, 3(J-1))`, :math:`(B, J-1, 3)` (axis-angle, radians)
+          or :math:`(B, J-1, 3, 3)`; global orientation :math:`(B, 3)`,
+          :math:`(B, 3, 3)` or :math:`(B, 1, 3, 3)`; translation
+          :math:`(B, 3)` (all *optional*, :math:`B = 1` if all omitted)
+        - **output:** :class:`BodyOutput` with vertices :math:`(B, V, 3)`
+          and joints :math:`(B, J, 3)`, in the units of the template
+          (metres for SMPL)
+
     Raises:
         ValueError: invalid arrays, or ``num_betas`` larger than the
             number of shape directions.

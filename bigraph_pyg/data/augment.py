@@ -165,7 +165,17 @@ def crop_matrix(
 
 
 def transform_points_2d(points: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Apply a 2×3 affine map to :math:`(N, 2)` points."""
+    """Apply a 2×3 affine map to :math:`(N, 2)` points.
+
+    Args:
+        points (np.ndarray): :math:`(N, 2)` points, source pixels.
+        A (np.ndarray): :math:`(2, 3)` affine map, e.g. from
+            :func:`crop_matrix`.
+
+    Returns:
+        np.ndarray: :math:`(N, 2)` float64 ``A @ [p, 1]`` per point (crop
+        pixels for a :func:`crop_matrix` map).
+    """
     p = np.asarray(points, np.float64)
     return p @ A[:, :2].T + A[:, 2]
 

@@ -320,7 +320,11 @@ def render_samples(
 
 
 def check_split(split: str) -> None:
-    """Raise :class:`ValueError` unless ``split`` is in :data:`SPLITS`."""
+    """Raise :class:`ValueError` unless ``split`` is in :data:`SPLITS`.
+
+    Args:
+        split (str): The split name to check.
+    """
     if split not in SPLITS:
         raise ValueError(
             f'Expected split in {sorted(SPLITS)} (got {split!r})')

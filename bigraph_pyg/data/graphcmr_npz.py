@@ -364,25 +364,73 @@ def h36m(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
         split (str): ``'train'`` (S1, 5, 6, 7, 8), ``'test_p1'``,
             ``'test_p2'`` (S9, 11).
         **kwargs: Passed to :class:`GraphCMRDataset`.
+
+    Returns:
+        GraphCMRDataset: The split, named ``'h36m'``; ``train`` defaults to
+        ``split == 'train'``.
     """
     return _make('h36m', root, img_dir, split, **kwargs)
 
 
 def up3d(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
-    """UP-3D (2D joints, SMPL fits). See :func:`h36m` for the arguments."""
+    """UP-3D (2D joints, SMPL fits). See :func:`h36m` for the arguments.
+
+    Args:
+        root: Folder of GraphCMR's npz files.
+        img_dir: Folder of the extracted frames.
+        split (str): ``'train'`` (trainval) or ``'test'`` (LSP test).
+        **kwargs: Passed to :class:`GraphCMRDataset`.
+
+    Returns:
+        GraphCMRDataset: The split, named ``'up3d'``; ``train`` defaults to
+        ``split == 'train'``.
+    """
     return _make('up3d', root, img_dir, split, **kwargs)
 
 
 def lsp(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
-    """LSP (2D joints; test: masks, parts). See :func:`h36m`."""
+    """LSP (2D joints; test: masks, parts). See :func:`h36m`.
+
+    Args:
+        root: Folder of GraphCMR's npz files.
+        img_dir: Folder of the extracted frames.
+        split (str): ``'train'`` or ``'test'``.
+        **kwargs: Passed to :class:`GraphCMRDataset`.
+
+    Returns:
+        GraphCMRDataset: The split, named ``'lsp'``; ``train`` defaults to
+        ``split == 'train'``.
+    """
     return _make('lsp', root, img_dir, split, **kwargs)
 
 
 def coco(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
-    """COCO 2014 (2D joints). See :func:`h36m`."""
+    """COCO 2014 (2D joints). See :func:`h36m`.
+
+    Args:
+        root: Folder of GraphCMR's npz files.
+        img_dir: Folder of the extracted frames.
+        split (str): ``'train'`` (the only split).
+        **kwargs: Passed to :class:`GraphCMRDataset`.
+
+    Returns:
+        GraphCMRDataset: The split, named ``'coco'``; ``train`` defaults to
+        ``split == 'train'``.
+    """
     return _make('coco', root, img_dir, split, **kwargs)
 
 
 def mpii(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
-    """MPII (2D joints). See :func:`h36m`."""
+    """MPII (2D joints). See :func:`h36m`.
+
+    Args:
+        root: Folder of GraphCMR's npz files.
+        img_dir: Folder of the extracted frames.
+        split (str): ``'train'`` (the only split).
+        **kwargs: Passed to :class:`GraphCMRDataset`.
+
+    Returns:
+        GraphCMRDataset: The split, named ``'mpii'``; ``train`` defaults to
+        ``split == 'train'``.
+    """
     return _make('mpii', root, img_dir, split, **kwargs)

@@ -113,6 +113,11 @@ def empty_sample(dataset: str, index: int) -> dict:
 def check_sample(sample: Mapping) -> None:
     """Validate a sample's keys, shapes and dtypes.
 
+    Args:
+        sample (Mapping): One unbatched sample; it must hold exactly the
+            keys of :data:`SAMPLE_KEYS`, each a tensor of the listed
+            shape and dtype (``dataset`` a ``str``).
+
     Raises:
         ValueError: a missing or extra key, or a wrong shape or dtype.
     """
@@ -173,6 +178,15 @@ def denormalize_image(img: Tensor) -> np.ndarray:
 def pixels_to_normalized(points: Tensor, size: int = IMAGE_SIZE) -> Tensor:
     """Crop pixels to GraphCMR's normalised units: ``2 u / size - 1``.
 
+    Args:
+        points (Tensor): Points in crop pixels, any shape, e.g.
+            :math:`(B, J, 2)`.
+        size (int): Side of the square crop, pixels.
+            (default: :data:`IMAGE_SIZE`)
+
+    Returns:
+        Tensor: Same shape as ``points``, in ``[-1, 1]`` inside the crop.
+
     Example:
         >>> pixels_to_normalized(torch.tensor([[0., 112.]]))
         tensor([[-1.,  0.]])
@@ -181,5 +195,15 @@ def pixels_to_normalized(points: Tensor, size: int = IMAGE_SIZE) -> Tensor:
 
 
 def normalized_to_pixels(points: Tensor, size: int = IMAGE_SIZE) -> Tensor:
-    """Inverse of :func:`pixels_to_normalized`."""
+    """Inverse of :func:`pixels_to_normalized`.
+
+    Args:
+        points (Tensor): Points in normalised units (``[-1, 1]`` inside
+            the crop), any shape, e.g. :math:`(B, J, 2)`.
+        size (int): Side of the square crop, pixels.
+            (default: :data:`IMAGE_SIZE`)
+
+    Returns:
+        Tensor: Same shape as ``points``, in crop pixels.
+    """
     return (points + 1.0) * (size / 2.0)

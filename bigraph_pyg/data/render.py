@@ -131,7 +131,16 @@ def face_labels(faces: np.ndarray, vertex_labels: np.ndarray) -> np.ndarray:
 
 
 def face_incidence(faces: np.ndarray, num_vertices: int):
-    """Sparse vertex-face incidence :math:`(V, F)` (scipy CSR, ones)."""
+    """Sparse vertex-face incidence :math:`(V, F)` (scipy CSR, ones).
+
+    Args:
+        faces (np.ndarray): :math:`(F, 3)` int vertex indices.
+        num_vertices (int): Number of vertices ``V``.
+
+    Returns:
+        scipy.sparse.csr_matrix: :math:`(V, F)` float64, 1 where the
+        vertex is a corner of the face.
+    """
     import scipy.sparse as sp
 
     f = np.asarray(faces)

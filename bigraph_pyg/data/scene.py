@@ -118,6 +118,9 @@ def garment_colors(
 def random_light(rng: np.random.Generator) -> dict:
     """A random directional light (camera frame) and ambient level.
 
+    Args:
+        rng (np.random.Generator): Source of randomness.
+
     Returns:
         dict: ``light_dir`` :math:`(3,)` unit vector towards the light
         (from the camera side, mostly from above), ``ambient``,

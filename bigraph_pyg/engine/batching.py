@@ -172,7 +172,17 @@ class CachedDataset(Dataset):
 
 
 def collate_samples(samples: list[Mapping]) -> dict:
-    """Stack tensors of a list of samples; other values become lists."""
+    """Stack tensors of a list of samples; other values become lists.
+
+    Args:
+        samples (list[Mapping]): Samples with the keys of the first one
+            (e.g. :data:`~bigraph_pyg.data.SAMPLE_KEYS`), each tensor of
+            the same shape across samples.
+
+    Returns:
+        dict: Per key, the tensors stacked to :math:`(B, ...)`, or a list
+        of the ``B`` values (e.g. ``dataset`` names).
+    """
     out = {}
     for k in samples[0]:
         vals = [s[k] for s in samples]

@@ -154,6 +154,17 @@ def real_eval_set(
 ):
     """One GraphCMR-format test split (see :data:`EVAL_SPLITS`).
 
+    Args:
+        name (str): A key of :data:`EVAL_SPLITS` (``'h36m_p1'``,
+            ``'h36m_p2'``, ``'up3d'``, ``'lsp'``).
+        npz_root (str or PathLike): Folder of GraphCMR's ``.npz`` files.
+        image_root (str or PathLike, optional): Folder with one image
+            folder per dataset (``h36m/``, ``up3d/``, ...).
+        image_dirs (Mapping[str, str], optional): Per-dataset image folders
+            overriding ``image_root``.
+        body (BodyModel, optional): Poses ground-truth vertices.
+            (default: :func:`~bigraph_pyg.body.default_body`)
+
     Returns:
         GraphCMRDataset: without augmentation.
 

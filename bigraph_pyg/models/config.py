@@ -306,6 +306,10 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 def list_presets() -> list[str]:
     """Names accepted by :meth:`BiGraphConfig.preset`, presets first.
 
+    Returns:
+        list[str]: The keys of :data:`PRESETS`, then those of
+        :data:`ABLATIONS`.
+
     Example:
         >>> list_presets()[:4]
         ['paper', 'cpu', 'graphcmr', 'row_b']

@@ -8,7 +8,11 @@ __all__ = ["available_devices", "with_device"]
 
 
 def available_devices() -> list[str]:
-    """Return ``["cpu"]`` plus ``"cuda"`` when a GPU is available."""
+    """Return ``["cpu"]`` plus ``"cuda"`` when a GPU is available.
+
+    Returns:
+        list[str]: ``["cpu"]`` or ``["cpu", "cuda"]``.
+    """
     devices = ["cpu"]
     if torch.cuda.is_available():
         devices.append("cuda")
@@ -20,6 +24,13 @@ def with_device(func):
 
     The CUDA case is reported as *skipped* on machines without a GPU, so a
     CPU-only run still shows that a CUDA parity test exists.
+
+    Args:
+        func (callable): A test function taking a ``device`` argument.
+
+    Returns:
+        callable: ``func`` marked with ``pytest.mark.parametrize`` over
+        ``device`` in ``("cpu", "cuda")``.
     """
     import pytest
 

@@ -31,7 +31,23 @@ def random_graph(
     self_loops: bool = True,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[Tensor, Tensor]:
-    """A random directed graph with distinct edges and positive weights."""
+    """A random directed graph with distinct edges and positive weights.
+
+    Args:
+        num_nodes (int): Number of nodes ``N``.
+        num_edges (int): Number of distinct random edges drawn (at most
+            ``N * N``).
+        seed (int): Seed of the generator. (default: ``0``)
+        self_loops (bool): Replace the drawn self-loops by exactly one
+            self-loop per node, so ``E = num_edges - drawn loops + N``.
+            (default: :obj:`True`)
+        dtype (torch.dtype): Dtype of the weights.
+            (default: :obj:`torch.float32`)
+
+    Returns:
+        tuple: ``(edge_index [2, E], edge_weight (E,))``, weights uniform
+        in ``[0.1, 1.1)``.
+    """
     g = torch.Generator().manual_seed(seed)
     flat = torch.randperm(num_nodes * num_nodes, generator=g)[:num_edges]
     src, dst = flat % num_nodes, flat // num_nodes
@@ -49,6 +65,10 @@ def icosphere_graph(subdivisions: int = 1) -> tuple[Tensor, Tensor, Tensor]:
     """Mesh graph of a trimesh icosphere, built with trimesh's own edges.
 
     Edges are ``edges_unique`` in both directions plus self-loops, weight 1.
+
+    Args:
+        subdivisions (int): Subdivisions of the icosahedron (``1``: 42
+            vertices). (default: ``1``)
 
     Returns:
         tuple: ``(vertices (N, 3), edge_index [2, E], edge_weight (E,))``.
@@ -76,6 +96,11 @@ def complete_bipartite_graph(
     Nodes ``0..J-1`` are joints, ``J..J+V-1`` vertices; weights are the
     reciprocal distances between random joint and vertex positions.
 
+    Args:
+        num_joints (int): Number of joints ``J``.
+        num_vertices (int): Number of vertices ``V``.
+        seed (int): Seed of the random positions. (default: ``0``)
+
     Returns:
         tuple: ``(positions (J+V, 3), edge_index [2, 2JV], a_fs (2JV,))``.
     """
@@ -100,6 +125,17 @@ def graph_formats(
     ``EdgeIndex``, torch CSR / COO ``adj_t`` and, when torch-sparse is
     installed, ``SparseTensor``.  ``edge_index`` must be sorted by target,
     then source, so that storage orders agree.
+
+    Args:
+        edge_index (Tensor): ``[2, E]``, sorted by target, then source.
+        edge_weight (Tensor, optional): ``(E,)`` weights; ``None`` means
+            weight 1 in the sparse-matrix formats.
+        size (tuple[int, int]): ``(N_src, N_dst)``.
+
+    Returns:
+        dict: ``{name: (graph, edge_weight_or_None)}``; the sparse-matrix
+        formats (``(N_dst, N_src)`` ``adj_t``) carry the weights
+        themselves and pair with ``None``.
     """
     n_src, n_dst = size
     w = edge_weight if edge_weight is not None else torch.ones(

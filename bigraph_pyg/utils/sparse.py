@@ -164,6 +164,11 @@ def check_edge_list(graph: EdgeList, *, check_weights: bool = True) -> None:
     Skipped while :func:`torch.compile` traces (the checks are
     data-dependent); eager calls always check.
 
+    Args:
+        graph (EdgeList): The graph to validate.
+        check_weights (bool): Also check that every weight is finite and
+            non-negative (ignored when ``graph.weight`` is ``None``).
+
     Raises:
         IndexError: if an index lies outside ``[0, N_src)`` / ``[0, N_dst)``.
         ValueError: if a weight is negative, NaN or infinite.
@@ -230,7 +235,15 @@ def row_normalize(
 
 
 def fold_batch(x: Tensor) -> Tensor:
-    """Fold ``[B, N, C]`` into ``[N, B*C]`` (``[N, C]`` passes through)."""
+    """Fold ``[B, N, C]`` into ``[N, B*C]`` (``[N, C]`` passes through).
+
+    Args:
+        x (Tensor): Node features, ``(N, C)`` or ``(B, N, C)``.
+
+    Returns:
+        Tensor: ``(N, B*C)``, column ``b*C + c`` holding channel ``c`` of
+        sample ``b``; a 2-D ``x`` is returned unchanged.
+    """
     if x.dim() == 2:
         return x
     b, n, c = x.shape
@@ -238,7 +251,16 @@ def fold_batch(x: Tensor) -> Tensor:
 
 
 def unfold_batch(y: Tensor, batch_size: int | None) -> Tensor:
-    """Invert :func:`fold_batch`: ``[N, B*C]`` into ``[B, N, C]``."""
+    """Invert :func:`fold_batch`: ``[N, B*C]`` into ``[B, N, C]``.
+
+    Args:
+        y (Tensor): Folded features, ``(N, B*C)``.
+        batch_size (int, optional): ``B``; ``None`` returns ``y``
+            unchanged (the input was not batched).
+
+    Returns:
+        Tensor: A ``(B, N, C)`` view of ``y``, or ``y`` itself.
+    """
     if batch_size is None:
         return y
     n = y.size(0)
@@ -418,6 +440,17 @@ def torch_sparse_matmul(
     Same contract as :func:`batched_spmm` (batch folded into channels,
     gradients to ``x`` and ``weight``), computed by ``torch_sparse.matmul``.
 
+    Args:
+        src (Tensor): ``(E,)`` source node of each edge.
+        dst (Tensor): ``(E,)`` target node of each edge.
+        weight (Tensor): ``(E,)`` edge weights.
+        x (Tensor): ``(N_src, C)`` or ``(B, N_src, C)``.
+        num_src (int): ``N_src``.
+        num_dst (int): ``N_dst``.
+
+    Returns:
+        Tensor: ``(N_dst, C)`` or ``(B, N_dst, C)``.
+
     Raises:
         ImportError: if torch-sparse is not installed.
     """
@@ -440,6 +473,17 @@ def to_dense_adjacency(
     Duplicate edges are summed (as in every sparse product of the library).
     Differentiable with respect to ``weight``.  Used as the dense reference
     by tests and benchmarks, and by the dense propagation path.
+
+    Args:
+        src (Tensor): ``(E,)`` source node of each edge.
+        dst (Tensor): ``(E,)`` target node of each edge.
+        weight (Tensor, optional): ``(E,)`` edge weights; ``None`` gives
+            every edge weight 1.
+        size (tuple[int, int]): ``(N_src, N_dst)``.
+
+    Returns:
+        Tensor: :math:`\mathbf{A}`, ``(N_dst, N_src)``, with
+        :math:`a_{ij}` the summed weight of the edges ``j -> i``.
     """
     n_src, n_dst = size
     if weight is None:
@@ -453,5 +497,13 @@ def dense_row_normalize(adj: Tensor, eps: float = 1e-12) -> Tensor:
 
     Reference implementation of :func:`row_normalize` on a dense
     ``(N_dst, N_src)`` matrix (rows whose entries all vanish stay zero).
+
+    Args:
+        adj (Tensor): Dense matrix, ``(N_dst, N_src)`` (or any shape whose
+            last dimension indexes the sources).
+        eps (float): Lower bound of the denominator.
+
+    Returns:
+        Tensor: Row-normalised matrix, same shape as ``adj``.
     """
     return adj / adj.abs().sum(-1, keepdim=True).clamp_min(eps)
