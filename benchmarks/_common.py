@@ -450,6 +450,20 @@ class BenchPath:
     bytes_fn: Callable[[str], float] | None = None  # mode -> DRAM bytes
 
 
+
+def plot_fwd_bwd(path, title, rows, meta, node_label) -> None:
+    """Plot each path's fwd+bwd median (s) per batch, a panel per (N, C)."""
+    panels: dict = {}
+    for r in rows:
+        if r.get("status") == "ok" and r["mode"] == "fwd+bwd":
+            panel = f"{node_label}={r['num_vertices']}, C={r['channels']}"
+            panels.setdefault(panel, {}).setdefault(r["path"], []).append(
+                (r["batch"], r["median_ms"] / 1e3))
+    where = meta["info"].get("gpu", meta["info"]["cpu"])
+    plot_groups(path, f"{title}, forward+backward, "
+                f"{meta['info']['device']} ({where})", panels,
+                xlabel="batch size")
+
 def make_runner(path: BenchPath, x: Tensor, grad_out: Tensor, mode: str
                 ) -> Callable[[], Tensor]:
     """One inference step (``fwd``: under ``no_grad``) or one training step

@@ -421,16 +421,7 @@ def write_reports(rows: list[dict], meta: dict, args, argv) -> dict:
     if not args.no_plot:
         files["png"] = Path(args.plot) if args.plot else \
             out_dir / f"{tag}.png"
-        panels: dict = {}
-        for r in rows:
-            if r.get("status") == "ok" and r["mode"] == "fwd+bwd":
-                panel = f"N_m={r['num_vertices']}, C={r['channels']}"
-                panels.setdefault(panel, {}).setdefault(r["path"], []).append(
-                    (r["batch"], r["median_ms"] / 1e3))
-        where = meta["info"].get("gpu", meta["info"]["cpu"])
-        C.plot_groups(files["png"], "Fusion convolution, forward+backward, "
-                      f"{meta['info']['device']} ({where})", panels,
-                      xlabel="batch size")
+        C.plot_fwd_bwd(files["png"], "Fusion convolution", rows, meta, "N_m")
     return files
 
 
