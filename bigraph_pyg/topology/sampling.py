@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from bigraph_pyg.topology.mesh import check_faces, check_manifold
+from bigraph_pyg.utils.sparse import fold_batch, unfold_batch
 
 __all__ = [
     'MeshHierarchy',
@@ -523,12 +524,8 @@ def _spmm_fold(mat: Tensor, x: Tensor) -> Tensor:
     product.
     """
     mat = mat.to(dtype=x.dtype)
-    if x.dim() == 2:
-        return torch.sparse.mm(mat, x)
-    b, n, c = x.shape
-    folded = x.transpose(0, 1).reshape(n, b * c)
-    out = torch.sparse.mm(mat, folded)
-    return out.view(-1, b, c).transpose(0, 1)
+    batch = x.size(0) if x.dim() == 3 else None
+    return unfold_batch(torch.sparse.mm(mat, fold_batch(x)), batch)
 
 
 class MeshSampler(torch.nn.Module):

@@ -13,7 +13,11 @@ from bigraph_pyg.nn.conv.normalized_graph_conv import (
     _check_channels,
     _check_features,
 )
-from bigraph_pyg.utils.sparse import EdgeList, bipartite_blocks_matmul
+from bigraph_pyg.utils.sparse import (
+    EdgeList,
+    bipartite_blocks_matmul,
+    unpack_graph,
+)
 
 
 class BipartiteFusionConv(NormalizedGraphConv):
@@ -284,7 +288,6 @@ class BipartiteFusionConv(NormalizedGraphConv):
         return self.normalized_edge_weights(graph)
 
     def _graph_unchecked_size(self, edge_index, edge_weight, size):
-        from bigraph_pyg.utils.sparse import unpack_graph
         graph = unpack_graph(edge_index, edge_weight)
         if graph.size[0] is not None and graph.size[1] is not None:
             sizes = graph.size
