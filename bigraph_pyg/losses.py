@@ -537,7 +537,7 @@ class BiGraphLoss(nn.Module):
         self,
         *,
         pred_vertices: Tensor,
-        pred_skeleton_joints: Tensor,
+        pred_skeleton_joints: Tensor | None,
         pred_mesh_joints: Tensor,
         pred_camera: Tensor,
         gt_vertices: Tensor,
@@ -557,8 +557,10 @@ class BiGraphLoss(nn.Module):
         Args:
             pred_vertices (Tensor): Mesh-GCN output :math:`\hat{V}_m`,
                 ``(B, N, 3)`` metres.
-            pred_skeleton_joints (Tensor): Skeleton-GCN output
-                :math:`\hat{V}_s`, ``(B, J, 3)``.
+            pred_skeleton_joints (Tensor or None): Skeleton-GCN output
+                :math:`\hat{V}_s`, ``(B, J, 3)``; ``None`` for a model with
+                no skeleton branch (GraphCMR, Table 4 A): the two skeleton
+                terms are then left out of the sum and of ``terms``.
             pred_mesh_joints (Tensor): Joints regressed from the mesh,
                 :math:`\hat{V}_m^{j3d}`, ``(B, J, 3)``.
             pred_camera (Tensor): Weak-perspective camera ``(B, 3)``.
@@ -600,40 +602,43 @@ class BiGraphLoss(nn.Module):
         )
         factors["mesh_joints_2d"] = w.mesh_joints_2d
 
-        if w.use_focal:
-            _check_pair(pred_skeleton_joints, gt_joints_3d, "pred_joints", 3)
-            valid = _sample_mask(
-                has_pose_3d, pred_skeleton_joints, "has_pose_3d"
+        if pred_skeleton_joints is not None:
+            if w.use_focal:
+                _check_pair(pred_skeleton_joints, gt_joints_3d,
+                            "pred_joints", 3)
+                valid = _sample_mask(
+                    has_pose_3d, pred_skeleton_joints, "has_pose_3d"
+                )
+                conf = _joint_weights(
+                    gt_joints_3d_confidence, pred_skeleton_joints, "confidence"
+                )
+                valid_joints = valid[:, None] & (conf > 0)
+                target = center_joints(
+                    _masked_target(gt_joints_3d, valid), root)
+                terms["skeleton_joints_3d"] = focal_regression_loss(
+                    center_joints(pred_skeleton_joints, root),
+                    target,
+                    w.focal_alpha,
+                    w.focal_gamma,
+                    w.focal_tau,
+                    mask=valid_joints,
+                )
+                factors["skeleton_joints_3d"] = w.focal
+            else:
+                terms["skeleton_joints_3d"] = keypoint_3d_l1_loss(
+                    pred_skeleton_joints,
+                    gt_joints_3d,
+                    has_pose_3d,
+                    gt_joints_3d_confidence,
+                    root,
+                )
+                factors["skeleton_joints_3d"] = w.skeleton_joints_3d
+            terms["skeleton_joints_2d"] = keypoint_2d_l1_loss(
+                weak_perspective_projection(pred_skeleton_joints, pred_camera),
+                gt_joints_2d,
+                gt_joints_2d_confidence,
             )
-            conf = _joint_weights(
-                gt_joints_3d_confidence, pred_skeleton_joints, "confidence"
-            )
-            valid_joints = valid[:, None] & (conf > 0)
-            target = center_joints(_masked_target(gt_joints_3d, valid), root)
-            terms["skeleton_joints_3d"] = focal_regression_loss(
-                center_joints(pred_skeleton_joints, root),
-                target,
-                w.focal_alpha,
-                w.focal_gamma,
-                w.focal_tau,
-                mask=valid_joints,
-            )
-            factors["skeleton_joints_3d"] = w.focal
-        else:
-            terms["skeleton_joints_3d"] = keypoint_3d_l1_loss(
-                pred_skeleton_joints,
-                gt_joints_3d,
-                has_pose_3d,
-                gt_joints_3d_confidence,
-                root,
-            )
-            factors["skeleton_joints_3d"] = w.skeleton_joints_3d
-        terms["skeleton_joints_2d"] = keypoint_2d_l1_loss(
-            weak_perspective_projection(pred_skeleton_joints, pred_camera),
-            gt_joints_2d,
-            gt_joints_2d_confidence,
-        )
-        factors["skeleton_joints_2d"] = w.skeleton_joints_2d
+            factors["skeleton_joints_2d"] = w.skeleton_joints_2d
 
         smpl_given = [
             t is not None

@@ -492,12 +492,9 @@ class BiGraphBody(nn.Module):
                 f"{output.coarse_vertices.shape[-2]}, 3) (got "
                 f"{tuple(gt_vertices.shape)})")
         has_smpl_gt = "gt_rotmat" in batch and "gt_betas" in batch
-        skeleton = output.skeleton_joints
-        if skeleton is None:  # weighted 0 by config.loss_weights()
-            skeleton = output.mesh_joints
         total, terms = self.criterion(
             pred_vertices=pred_vertices,
-            pred_skeleton_joints=skeleton,
+            pred_skeleton_joints=output.skeleton_joints,
             pred_mesh_joints=output.mesh_joints,
             pred_camera=output.camera,
             gt_vertices=gt_vertices,
@@ -512,9 +509,6 @@ class BiGraphBody(nn.Module):
             gt_rotmat=batch.get("gt_rotmat") if has_smpl_gt else None,
             gt_betas=batch.get("gt_betas") if has_smpl_gt else None,
         )
-        if output.skeleton_joints is None:
-            terms = {k: v for k, v in terms.items()
-                     if not k.startswith("skeleton_")}
         if ("gt_rotmat" in batch) != ("gt_betas" in batch):
             warnings.warn("Only one of `gt_rotmat` and `gt_betas` in the "
                           "batch: the SMPL terms are left out", stacklevel=2)
