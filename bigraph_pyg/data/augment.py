@@ -30,6 +30,7 @@ __all__ = [
     'SMPL_FLIP_PERM',
     'AugmentConfig',
     'AugmentParams',
+    'EpochSeeded',
     'crop_matrix',
     'flip_pose',
     'sample_augment',
@@ -104,6 +105,33 @@ class AugmentParams:
         if self.flip:
             m = np.diag([-1.0, 1.0, 1.0]) @ m
         return m
+
+
+class EpochSeeded:
+    """Per-epoch, per-sample randomness for a dataset's augmentation.
+
+    :meth:`sample_rng` is ``np.random.default_rng([seed, epoch, index])``:
+    a sample is augmented anew every epoch, identically whatever the number
+    of DataLoader workers, and a resumed run redraws exactly what the
+    uninterrupted run drew. The trainer calls :meth:`set_epoch` before each
+    epoch (as for PyTorch's ``DistributedSampler``); a dataset that is never
+    told keeps epoch 0.
+    """
+
+    seed: int = 0
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use ``epoch``'s draws from now on."""
+        if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
+            raise ValueError(
+                f'Expected a non-negative integer epoch (got {epoch!r})')
+        self.epoch = int(epoch)
+
+    def sample_rng(self, index: int) -> np.random.Generator:
+        """The generator for sample ``index`` in the current epoch."""
+        return np.random.default_rng([int(self.seed), self.epoch,
+                                      int(index)])
 
 
 def sample_augment(

@@ -40,6 +40,7 @@ from bigraph_pyg.data.augment import (
     PART_FLIP,
     AugmentConfig,
     AugmentParams,
+    EpochSeeded,
     crop_matrix,
     sample_augment,
     transform_points_2d,
@@ -83,7 +84,7 @@ def _shape_ok(shape: tuple, expected: tuple) -> bool:
         e is None or s == e for s, e in zip(shape, expected, strict=True))
 
 
-class GraphCMRDataset(Dataset):
+class GraphCMRDataset(EpochSeeded, Dataset):
     r"""One GraphCMR-format dataset: crops, augmentation, common keys.
 
     Args:
@@ -106,6 +107,9 @@ class GraphCMRDataset(Dataset):
             next sample instead of raising. (default: :obj:`False`)
         allow_pickle (bool): Let ``np.load`` read object arrays (only for
             files you trust). (default: :obj:`False`)
+        seed (int): Seed of the augmentation and the 2D-detection noise
+            (see :class:`~bigraph_pyg.data.augment.EpochSeeded`).
+            (default: ``0``)
 
     Raises:
         FileNotFoundError: ``npz_path`` or ``img_dir`` missing.
@@ -126,7 +130,9 @@ class GraphCMRDataset(Dataset):
         coarse_down: torch.Tensor | None = None,
         skip_unreadable: bool = False,
         allow_pickle: bool = False,
+        seed: int = 0,
     ):
+        self.seed = int(seed)
         self.npz_path = Path(npz_path)
         self.img_dir = Path(img_dir)
         self.name = str(name)
@@ -272,7 +278,7 @@ class GraphCMRDataset(Dataset):
     def _sample(self, index: int) -> dict:
         d = self.data
         size = IMAGE_SIZE
-        rng = np.random.default_rng([torch.initial_seed() % 2**63, index])
+        rng = self.sample_rng(index)
         params = sample_augment(rng, self.augment) if self.train else \
             AugmentParams()
         rgb, path = self._read_image('imgname', index)

@@ -88,7 +88,14 @@ class MixedDataset(Dataset):
         return base
 
     def set_epoch(self, epoch: int) -> None:
-        """Rebuild the table for ``epoch`` (call before each epoch)."""
+        """Rebuild the table for ``epoch`` (call before each epoch).
+
+        Members with a ``set_epoch`` of their own (augmentation, see
+        :class:`~bigraph_pyg.data.augment.EpochSeeded`) are told too.
+        """
+        for d in self.datasets:
+            if hasattr(d, 'set_epoch'):
+                d.set_epoch(epoch)
         rng = np.random.default_rng([self.seed, int(epoch)])
         member, index = [], []
         for k, (c, d) in enumerate(zip(self.counts(), self.datasets,

@@ -36,6 +36,7 @@ from bigraph_pyg.data.augment import (
     SMPL_FLIP_PERM,
     AugmentConfig,
     AugmentParams,
+    EpochSeeded,
     crop_matrix,
     sample_augment,
     transform_intrinsics,
@@ -226,7 +227,7 @@ def generate_synthetic(
     return folder
 
 
-class SyntheticHumans(Dataset):
+class SyntheticHumans(EpochSeeded, Dataset):
     """The synthetic dataset: generated once into ``root``, then read.
 
     Args:
@@ -234,7 +235,9 @@ class SyntheticHumans(Dataset):
         split (str): ``'train'``, ``'val'`` or ``'test'``.
             (default: ``'train'``)
         num_samples (int): Number of samples. (default: ``1024``)
-        seed (int): Base seed. (default: ``0``)
+        seed (int): Base seed of the generation and of the augmentation
+            (see :class:`~bigraph_pyg.data.augment.EpochSeeded`).
+            (default: ``0``)
         config (SyntheticConfig, optional): Generation parameters.
         num_workers (int): Generation processes. (default: ``2``)
         augment (AugmentConfig, optional): Online augmentation (flip,
@@ -271,6 +274,7 @@ class SyntheticHumans(Dataset):
         generate: bool = True,
     ):
         check_split(split)
+        self.seed = int(seed)
         self.config = config or SyntheticConfig()
         self.split = split
         self.folder = Path(root) / split
@@ -359,9 +363,7 @@ class SyntheticHumans(Dataset):
         img, part = self._read(index)
         size = self.config.image_size
         if self.augment is not None:
-            rng = np.random.default_rng([torch.initial_seed() % 2**63,
-                                         index])
-            params = sample_augment(rng, self.augment)
+            params = sample_augment(self.sample_rng(index), self.augment)
         else:
             params = AugmentParams()
         sample = empty_sample(self.name, index)

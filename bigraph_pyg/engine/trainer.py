@@ -13,7 +13,9 @@ dataset of :mod:`bigraph_pyg.data` samples (paper Sec. 4.4 and 5.2):
 * mixed precision (``amp``) and ``torch.compile`` (``compile``) on CUDA;
 * DDP when the :class:`~bigraph_pyg.engine.distributed.DistributedContext`
   has several processes (gradients averaged; each rank reads a disjoint
-  stride of the epoch's permutation);
+  stride of the epoch's permutation); the training set's ``set_epoch``,
+  where it has one, is called before each epoch (the mixture table of
+  :class:`~bigraph_pyg.data.MixedDataset`, fresh augmentation);
 * TensorBoard logs of every loss term, the metrics and overlays;
 * atomic checkpoints ``last.pt`` (every epoch, every
   ``checkpoint_every`` steps, and when stopped) and ``best.pt`` (best
@@ -378,6 +380,8 @@ class Trainer:
 
     def _loader(self, epoch: int, skip: int) -> DataLoader:
         self.sampler.set_epoch(epoch, skip)
+        if hasattr(self.train_set, "set_epoch"):  # mixture table, augment
+            self.train_set.set_epoch(epoch)
         g = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
         return DataLoader(self.train_set, batch_sampler=self.sampler,
                           num_workers=self.config.num_workers, generator=g,

@@ -11,6 +11,7 @@ from bigraph_pyg.data import (
     PART_NAMES,
     SMPL_FLIP_PERM,
     AugmentParams,
+    EpochSeeded,
     JointNoise,
     MixedDataset,
     crop_matrix,
@@ -238,6 +239,21 @@ def test_mixed_ratios():
                         sampler=DistributedSampler(ds, num_replicas=2,
                                                    rank=0))
     assert sum(len(b['index']) for b in loader) == 500
+
+
+class _Seeded(EpochSeeded, _Named):
+    pass
+
+
+def test_mixed_set_epoch_reaches_members():
+    a, b = _Seeded('a', 4), _Named('b', 4)
+    ds = MixedDataset({'a': a, 'b': b}, {'a': 1.0, 'b': 1.0})
+    draw0 = a.sample_rng(2).random()
+    ds.set_epoch(3)
+    assert a.epoch == 3 and not hasattr(b, 'epoch')
+    assert a.sample_rng(2).random() != draw0
+    a.set_epoch(0)
+    assert a.sample_rng(2).random() == draw0
 
 
 def test_mixed_errors():

@@ -60,6 +60,31 @@ def test_resume_equals_uninterrupted_run(make_model, fake_set, tmp_path):
         assert _same(v, b["model"][k]), k
 
 
+class _EpochRecorder(Subset):
+    """A dataset that records the trainer's ``set_epoch`` calls."""
+
+    def __init__(self, dataset):
+        super().__init__(dataset, range(len(dataset)))
+        self.epochs = []
+
+    def set_epoch(self, epoch):
+        self.epochs.append(epoch)
+
+
+def test_trainer_tells_the_dataset_each_epoch(make_model, fake_set,
+                                              tmp_path):
+    # The mixture table and the augmentation are redrawn per epoch only if
+    # the trainer says which epoch it is, also after a resume mid-epoch.
+    data = _EpochRecorder(fake_set)
+    part = TrainConfig(epochs=3, max_steps=3, **FAST)  # 2 steps per epoch
+    Trainer(make_model(), data, part, tmp_path).fit()
+    assert data.epochs == [0, 1]
+    resumed = _EpochRecorder(fake_set)
+    Trainer(make_model(), resumed, TrainConfig(epochs=3, **FAST),
+            tmp_path).fit(resume=True)
+    assert resumed.epochs == [1, 2]
+
+
 def test_resume_without_checkpoint_is_an_error(make_model, fake_set,
                                                tmp_path):
     trainer = Trainer(make_model(), fake_set, TrainConfig(**FAST), tmp_path)
