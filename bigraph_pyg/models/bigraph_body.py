@@ -19,19 +19,19 @@ from torch import Tensor, nn
 from bigraph_pyg.geometry import weak_perspective_projection
 from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.models.config import BiGraphConfig
-from bigraph_pyg.nn.blocks import (
-    BilayerBlock,
-    GraphCameraHead,
-    GraphCoordinateHead,
-    GraphLinear,
-)
+from bigraph_pyg.nn.bilayer_block import BilayerBlock
+from bigraph_pyg.nn.blocks import GraphLinear
 from bigraph_pyg.nn.conv import BipartiteFusionConv
 from bigraph_pyg.nn.encoders import (
     ResNetEncoder,
     joint_box_size,
     roi_joint_features,
 )
-from bigraph_pyg.nn.heads import SMPLParamRegressor
+from bigraph_pyg.nn.heads import (
+    GraphCameraHead,
+    GraphCoordinateHead,
+    SMPLParamRegressor,
+)
 from bigraph_pyg.topology import (
     BONES,
     JOINT_NAMES,
@@ -100,7 +100,7 @@ class BiGraphBody(nn.Module):
        the average 2D bone length, :func:`joint_box_size`), through a shared
        :class:`GraphLinear`. Without ``use_local_features`` (Table 4 row B)
        the global feature replaces the RoI features.
-    4. ``num_blocks`` :class:`~bigraph_pyg.nn.blocks.BilayerBlock`\ s.
+    4. ``num_blocks`` :class:`~bigraph_pyg.nn.BilayerBlock`\ s.
     5. Heads (Sec. 4.3.4): two graph linear layers per branch to ``xyz``;
        GraphCMR's camera head on the mesh features; the coarse mesh is
        upsampled to full resolution with the sampler's :math:`\mathbf{U}`;

@@ -6,12 +6,13 @@ r"""Blocks of the bilayer graph network (paper Sec. 4.3.4, Fig. 3).
 * :class:`GraphResBlock` -- GraphCMR's pre-activation residual block
   (GraphLinear, graph convolution, GraphLinear at half width in the middle),
   with any of our graph convolutions in the middle.
-* :class:`PooledFusionConv` -- the pooling replacement of the fusion graph
-  convolution (Table 5, "avgpool/maxpool-as-fusion").
-* :class:`BilayerBlock` -- Skeleton-GCN, Mesh-GCN and Fusion-GCN sub-blocks
-  (Fig. 3).
-* :class:`GraphCoordinateHead`, :class:`GraphCameraHead` -- the xyz heads
-  after the blocks and GraphCMR's weak-perspective camera head.
+* :func:`group_count` (GroupNorm groups for any width) and :data:`FUSIONS`
+  (the fusion variants of :class:`BilayerBlock`).
+
+The blocks built from these live in their own modules and are still
+importable from here: :class:`PooledFusionConv` and :class:`BilayerBlock`
+(Fig. 3) in ``bigraph_pyg.nn.bilayer_block``, :class:`GraphCoordinateHead`
+and :class:`GraphCameraHead` in ``bigraph_pyg.nn.heads``.
 
 Every module takes node features ``(N, C)`` or ``(B, N, C)`` (channels
 last, as PyG) and the graph as a ``forward`` argument.
@@ -19,19 +20,15 @@ last, as PyG) and the graph as a ``forward`` argument.
 
 from __future__ import annotations
 
-import math
+import importlib
+from typing import TYPE_CHECKING
 
-import torch
+import torch  # noqa: F401 - the doctests use it
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.typing import Adj, OptTensor
 
-from bigraph_pyg.nn.conv import (
-    BipartiteFusionConv,
-    MeshConv,
-    NormalizedGraphConv,
-    SkeletonConv,
-)
+from bigraph_pyg.nn.conv import MeshConv
 
 __all__ = [
     "FUSIONS",
@@ -284,368 +281,24 @@ class GraphResBlock(nn.Module):
                 f"residual={self.residual})")
 
 
-class PooledFusionConv(nn.Module):
-    r"""Pooling in place of the fusion graph convolution (Table 5).
+# Moved to their own modules (STYLE.md: modules over ~400 lines are split)
+# and re-exported lazily (PEP 562): those modules import this one, so an
+# eager import here would be circular and break whenever one of them is
+# imported before this module.
+if TYPE_CHECKING:  # the names for linters and type checkers
+    from bigraph_pyg.nn.bilayer_block import BilayerBlock, PooledFusionConv
+    from bigraph_pyg.nn.heads import GraphCameraHead, GraphCoordinateHead
 
-    The "avgpool/maxpool-as-fusion" ablation: every joint receives the same
-    pooled mesh feature and every vertex the same pooled joint feature,
-    through one shared linear layer (the :math:`\mathbf{W}` of Eq. 2):
-
-    .. math::
-        \mathbf{x}'_{s,i} = \mathbf{W}^\top \mathrm{pool}_{v}
-        \mathbf{x}_{m,v} + \mathbf{b}, \qquad
-        \mathbf{x}'_{m,v} = \mathbf{W}^\top \mathrm{pool}_{i}
-        \mathbf{x}_{s,i} + \mathbf{b}
-
-    With ``aggr="mean"`` this is :class:`BipartiteFusionConv` on the
-    complete bipartite graph with uniform, frozen weights; it loses the
-    individual joint-vertex interactions (paper Sec. 5.4).
-
-    Args:
-        in_channels (int): Size of each input node feature.
-        out_channels (int): Size of each output node feature.
-        num_joints (int): :math:`N_s`; the first ``num_joints`` nodes of
-            ``x`` are joints, the rest vertices (the union layout of
-            :func:`bigraph_pyg.topology.fusion_graph`).
-        aggr (str, optional): ``"mean"`` or ``"max"``. (default: ``"mean"``)
-        bias (bool, optional): If :obj:`False`, no additive bias.
-            (default: :obj:`True`)
-
-    Shapes:
-        - **input:** union node features :math:`(N_s + N_m, F_{in})` or
-          :math:`(B, N_s + N_m, F_{in})`; ``edge_index`` / ``edge_weight``
-          are accepted for a uniform call signature and ignored.
-        - **output:** :math:`((B,) N_s + N_m, F_{out})`
-
-    Raises:
-        ValueError: an unknown ``aggr``, or ``x`` with at most
-            ``num_joints`` nodes.
-
-    Example:
-        >>> conv = PooledFusionConv(8, 4, num_joints=2, aggr="max")
-        >>> conv(torch.randn(3, 7, 8)).shape
-        torch.Size([3, 7, 4])
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, num_joints: int,
-                 aggr: str = "mean", bias: bool = True) -> None:
-        super().__init__()
-        _check_positive("num_joints", num_joints)
-        if aggr not in ("mean", "max"):
-            raise ValueError(f"Expected `aggr` in ('mean', 'max') "
-                             f"(got {aggr!r})")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.num_joints = num_joints
-        self.aggr = aggr
-        self.lin = GraphLinear(in_channels, out_channels, bias=bias)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Re-initialise the linear layer."""
-        self.lin.reset_parameters()
-
-    def _pool(self, x: Tensor) -> Tensor:
-        if self.aggr == "mean":
-            return x.mean(dim=-2, keepdim=True)
-        return x.amax(dim=-2, keepdim=True)
-
-    def forward(self, x: Tensor, edge_index: Adj | None = None,
-                edge_weight: OptTensor = None) -> Tensor:
-        """Exchange pooled features (see the class docstring for shapes)."""
-        _check_nodes("x", x, self.in_channels)
-        n_s = self.num_joints
-        if x.size(-2) <= n_s:
-            raise ValueError(
-                f"Expected more than num_joints={n_s} nodes in `x` (joints "
-                f"first, then vertices) (got {tuple(x.shape)})")
-        x_s, x_m = x[..., :n_s, :], x[..., n_s:, :]
-        to_s = self._pool(x_m).expand_as(x_s)
-        to_m = self._pool(x_s).expand_as(x_m)
-        return self.lin(torch.cat([to_s, to_m], dim=-2))
-
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, "
-                f"{self.out_channels}, num_joints={self.num_joints}, "
-                f"aggr={self.aggr!r})")
+_MOVED = {
+    "PooledFusionConv": "bigraph_pyg.nn.bilayer_block",
+    "BilayerBlock": "bigraph_pyg.nn.bilayer_block",
+    "GraphCoordinateHead": "bigraph_pyg.nn.heads",
+    "GraphCameraHead": "bigraph_pyg.nn.heads",
+}
 
 
-class BilayerBlock(nn.Module):
-    r"""One Bilayer-Graph block (paper Sec. 4.3.4, Fig. 3).
-
-    .. math::
-        \mathbf{X}'_s &= \mathcal{G}_s(\mathbf{X}_s, \mathbf{A}_s)
-        + [\mathcal{G}_f(\mathbf{X}_s \oplus \mathbf{X}_m,
-        \mathbf{A}_f)]_{s} \\
-        \mathbf{X}'_m &= \mathcal{G}_m(\mathbf{X}_m, \mathbf{A}_m)
-        + [\mathcal{G}_f(\mathbf{X}_s \oplus \mathbf{X}_m,
-        \mathbf{A}_f)]_{m}
-
-    :math:`\mathcal{G}_s`, :math:`\mathcal{G}_m` are residual
-    :class:`GraphResBlock`\ s with :class:`SkeletonConv` /
-    :class:`MeshConv`. The Fusion-GCN sub-block :math:`\mathcal{G}_f` takes
-    the block's *input* skeleton and mesh features (the outputs of the
-    previous block), concatenated over nodes with the joints first, and its
-    output is split back and added to each branch after that branch's own
-    sub-block (Fig. 3). :math:`\mathcal{G}_f` is a :class:`GraphResBlock`
-    without the identity path (``residual=False``; each branch already has
-    one) whose convolution depends on ``fusion``:
-
-    * ``"graph"``: :class:`BipartiteFusionConv` with the learnable
-      :math:`\mathbf{A}_f = \mathrm{RowNorm}(\mathbf{A}_{f,s} \odot
-      \mathbf{W}_f)` (Eq. 5), the paper's model;
-    * ``"avgpool"`` / ``"maxpool"``: :class:`PooledFusionConv` (Table 5);
-    * ``"none"``: no fusion sub-block.
-
-    With ``use_skeleton=False`` the block is a single mesh
-    :class:`GraphResBlock` (GraphCMR, Table 4 row A); with
-    ``shared_weights=True`` the skeleton and mesh sub-blocks are one module
-    (:class:`NormalizedGraphConv` inside), called on each graph (Table 5,
-    "shared weight").
-
-    Args:
-        in_channels (int): Input width of both branches.
-        out_channels (int): Output width of both branches.
-        hidden_channels (int, optional): Middle width of every sub-block.
-            (default: ``out_channels // 2``)
-        use_skeleton (bool, optional): Build the skeleton branch.
-            (default: :obj:`True`)
-        fusion (str, optional): One of :data:`FUSIONS`.
-            (default: ``"graph"``)
-        num_fusion_edges (int, optional): :math:`E_f` of the union fusion
-            graph; required for ``fusion="graph"``.
-        num_joints (int, optional): :math:`N_s`, for pooled fusion.
-            (default: ``12``)
-        shared_weights (bool, optional): Share the skeleton and mesh
-            sub-blocks. (default: :obj:`False`)
-        channels_per_group (int, optional): GroupNorm group size.
-            (default: ``8``)
-        fusion_impl (str, optional): ``impl`` of
-            :class:`BipartiteFusionConv`. (default: ``"auto"``)
-
-    Shapes:
-        - **input:** ``x_s`` :math:`((B,) N_s, F_{in})` (or :obj:`None`
-          without skeleton), ``x_m`` :math:`((B,) N_m, F_{in})`, and the
-          three graphs as ``edge_index`` :math:`(2, E)` (or sparse
-          ``adj_t``) with optional ``edge_weight`` :math:`(E)`; the fusion
-          graph is on the union :math:`N_s + N_m` nodes, joints first.
-        - **output:** ``(x_s, x_m)`` with :math:`F_{out}` channels
-          (``x_s`` is :obj:`None` without skeleton).
-
-    Raises:
-        ValueError: incompatible options; from ``forward``, a missing graph
-            or skeleton features, or mismatched batch shapes.
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        hidden_channels: int | None = None,
-        *,
-        use_skeleton: bool = True,
-        fusion: str = "graph",
-        num_fusion_edges: int | None = None,
-        num_joints: int = 12,
-        shared_weights: bool = False,
-        channels_per_group: int = 8,
-        fusion_impl: str = "auto",
-    ) -> None:
-        super().__init__()
-        if fusion not in FUSIONS:
-            raise ValueError(f"Expected `fusion` in {FUSIONS} "
-                             f"(got {fusion!r})")
-        if not use_skeleton and (fusion != "none" or shared_weights):
-            raise ValueError(
-                "Expected fusion='none' and shared_weights=False without a "
-                f"skeleton branch (got fusion={fusion!r}, "
-                f"shared_weights={shared_weights})")
-        if fusion == "graph" and num_fusion_edges is None:
-            raise ValueError("Expected `num_fusion_edges` for "
-                             "fusion='graph' (got None)")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.use_skeleton = use_skeleton
-        self.fusion_kind = fusion
-        self.shared_weights = shared_weights
-        self.num_joints = num_joints
-        common = dict(hidden_channels=hidden_channels,
-                      channels_per_group=channels_per_group)
-        if shared_weights:
-            self.mesh = GraphResBlock(in_channels, out_channels,
-                                      NormalizedGraphConv, **common)
-            self.skeleton = self.mesh
-        else:
-            self.mesh = GraphResBlock(in_channels, out_channels, MeshConv,
-                                      **common)
-            self.skeleton = (GraphResBlock(in_channels, out_channels,
-                                           SkeletonConv, **common)
-                             if use_skeleton else None)
-        if fusion == "graph":
-            # num_joints: the union graph's joint/vertex split, so the
-            # conv can multiply two dense joint-vertex blocks.
-            self.fusion = GraphResBlock(
-                in_channels, out_channels, BipartiteFusionConv,
-                residual=False, num_edges=num_fusion_edges,
-                impl=fusion_impl, num_joints=num_joints, **common)
-        elif fusion in ("avgpool", "maxpool"):
-            self.fusion = GraphResBlock(
-                in_channels, out_channels, PooledFusionConv, residual=False,
-                num_joints=num_joints,
-                aggr="mean" if fusion == "avgpool" else "max", **common)
-        else:
-            self.fusion = None
-
-    def reset_parameters(self) -> None:
-        """Re-initialise every sub-block."""
-        for module in (self.mesh, self.skeleton, self.fusion):
-            if module is not None:
-                module.reset_parameters()
-
-    @property
-    def fusion_conv(self) -> nn.Module | None:
-        """The convolution inside the fusion sub-block, if any."""
-        return None if self.fusion is None else self.fusion.conv
-
-    def forward(
-        self,
-        x_s: Tensor | None,
-        x_m: Tensor,
-        mesh_edge_index: Adj,
-        mesh_edge_weight: OptTensor = None,
-        skeleton_edge_index: Adj | None = None,
-        skeleton_edge_weight: OptTensor = None,
-        fusion_edge_index: Adj | None = None,
-        fusion_edge_weight: OptTensor = None,
-    ) -> tuple[Tensor | None, Tensor]:
-        """Run the block (see the class docstring for shapes)."""
-        y_m = self.mesh(x_m, mesh_edge_index, mesh_edge_weight)
-        if not self.use_skeleton:
-            return None, y_m
-        if x_s is None or skeleton_edge_index is None:
-            raise ValueError(
-                "Expected skeleton features `x_s` and `skeleton_edge_index` "
-                "for a block with a skeleton branch (got "
-                f"x_s={None if x_s is None else tuple(x_s.shape)}, "
-                f"skeleton_edge_index={type(skeleton_edge_index).__name__})")
-        if x_s.shape[:-2] != x_m.shape[:-2]:
-            raise ValueError(
-                "Expected `x_s` and `x_m` with the same batch shape (got "
-                f"{tuple(x_s.shape)} and {tuple(x_m.shape)})")
-        y_s = self.skeleton(x_s, skeleton_edge_index, skeleton_edge_weight)
-        if self.fusion is None:
-            return y_s, y_m
-        if self.fusion_kind == "graph" and fusion_edge_index is None:
-            raise ValueError("Expected `fusion_edge_index` for "
-                             "fusion='graph' (got None)")
-        n_s = x_s.size(-2)
-        f = self.fusion(torch.cat([x_s, x_m], dim=-2), fusion_edge_index,
-                        fusion_edge_weight)
-        return y_s + f[..., :n_s, :], y_m + f[..., n_s:, :]
-
-    def extra_repr(self) -> str:
-        """Show the options in ``repr``."""
-        return (f"in_channels={self.in_channels}, "
-                f"out_channels={self.out_channels}, "
-                f"use_skeleton={self.use_skeleton}, "
-                f"fusion={self.fusion_kind!r}, "
-                f"shared_weights={self.shared_weights}")
-
-
-class GraphCoordinateHead(nn.Module):
-    r"""Two graph linear layers to 3D coordinates (paper Sec. 4.3.4).
-
-    .. math::
-        \hat{\mathbf{V}} = \mathrm{Lin}_2(\mathrm{ReLU}(\mathrm{GN}(
-        \mathrm{Lin}_1(\mathbf{X}))))
-
-    "followed by two graph linear layers to regress the skeleton vertices
-    and [mesh] vertices separately. The first linear layer also follows a
-    group normalization and ReLU."
-
-    Args:
-        in_channels (int): Width of the last block.
-        hidden_channels (int): Width after the first layer.
-        out_channels (int, optional): Coordinates per node.
-            (default: ``3``)
-        channels_per_group (int, optional): GroupNorm group size.
-            (default: ``8``)
-
-    Shapes:
-        - **input:** :math:`((B,) N, F_{in})`
-        - **output:** :math:`((B,) N, 3)`
-    """
-
-    def __init__(self, in_channels: int, hidden_channels: int,
-                 out_channels: int = 3, channels_per_group: int = 8) -> None:
-        super().__init__()
-        self.lin1 = GraphLinear(in_channels, hidden_channels)
-        self.norm = GraphGroupNorm(
-            hidden_channels, group_count(hidden_channels, channels_per_group))
-        self.lin2 = GraphLinear(hidden_channels, out_channels)
-
-    def reset_parameters(self) -> None:
-        """Re-initialise every layer."""
-        for module in (self.lin1, self.norm, self.lin2):
-            module.reset_parameters()
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Regress coordinates (see the class docstring for shapes)."""
-        return self.lin2(F.relu(self.norm(self.lin1(x))))
-
-
-class GraphCameraHead(nn.Module):
-    r"""GraphCMR's weak-perspective camera head (paper Sec. 4.4).
-
-    .. math::
-        (s, t_x, t_y) = \mathbf{W}_c^\top \mathrm{vec}\bigl(\mathrm{ReLU}(
-        \mathrm{Lin}(\mathrm{ReLU}(\mathrm{GN}(\mathbf{X}_m))))\bigr)
-        + \mathbf{b}_c
-
-    "two graph linear layers" on the Mesh-GCN features: a graph linear layer
-    to one channel per vertex, then a linear layer over the
-    :math:`N_m` vertices to 3 numbers (``nkolot/GraphCMR:
-    models/graph_cnn.py`` ``camera_fc``). Unlike GraphCMR the last bias
-    starts at :math:`(1, 0, 0)`, so an untrained model projects metres to
-    the normalised crop at unit scale rather than collapsing it to a point.
-
-    Args:
-        in_channels (int): Width of the mesh features.
-        num_vertices (int): :math:`N_m`.
-        channels_per_group (int, optional): GroupNorm group size.
-            (default: ``8``)
-
-    Shapes:
-        - **input:** :math:`(B, N_m, F_{in})`
-        - **output:** :math:`(B, 3)` as ``(s, t_x, t_y)``
-    """
-
-    def __init__(self, in_channels: int, num_vertices: int,
-                 channels_per_group: int = 8) -> None:
-        super().__init__()
-        _check_positive("num_vertices", num_vertices)
-        self.num_vertices = num_vertices
-        self.norm = GraphGroupNorm(
-            in_channels, group_count(in_channels, channels_per_group))
-        self.lin = GraphLinear(in_channels, 1)
-        self.fc = nn.Linear(num_vertices, 3)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Re-initialise; the output bias to the unit camera (1, 0, 0)."""
-        self.norm.reset_parameters()
-        self.lin.reset_parameters()
-        self.fc.reset_parameters()
-        with torch.no_grad():
-            bound = 1.0 / math.sqrt(self.num_vertices)
-            self.fc.weight.uniform_(-bound * 0.1, bound * 0.1)
-            self.fc.bias.copy_(self.fc.bias.new_tensor([1.0, 0.0, 0.0]))
-
-    def forward(self, x_m: Tensor) -> Tensor:
-        """Regress the camera (see the class docstring for shapes)."""
-        if x_m.dim() != 3 or x_m.size(1) != self.num_vertices:
-            raise ValueError(
-                f"Expected mesh features of shape (B, {self.num_vertices}, "
-                f"C) (got {tuple(x_m.shape)})")
-        h = F.relu(self.lin(F.relu(self.norm(x_m)))).squeeze(-1)
-        return self.fc(h)
+def __getattr__(name: str):
+    """Resolve the names of :data:`_MOVED` from their new modules."""
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,12 +1,16 @@
 r"""Regression heads on top of the graph network (paper Sec. 4.3.4).
 
-:class:`SMPLParamRegressor` is GraphCMR's SMPL regressor: an MLP from the
-predicted (coarse) mesh to SMPL pose and shape. The camera head uses graph
-layers and lives with them.
+* :class:`SMPLParamRegressor` -- GraphCMR's SMPL regressor: an MLP from the
+  predicted (coarse) mesh to SMPL pose and shape (:class:`SMPLParams`).
+* :class:`GraphCoordinateHead` -- the two graph linear layers after the
+  blocks that regress the skeleton and the mesh vertices.
+* :class:`GraphCameraHead` -- GraphCMR's weak-perspective camera head on the
+  Mesh-GCN features.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -14,8 +18,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bigraph_pyg.geometry import rot6d_to_matrix
+from bigraph_pyg.nn.blocks import (
+    GraphGroupNorm,
+    GraphLinear,
+    _check_positive,
+    group_count,
+)
 
-__all__ = ["SMPLParamRegressor", "SMPLParams"]
+__all__ = [
+    "SMPLParamRegressor",
+    "SMPLParams",
+    "GraphCoordinateHead",
+    "GraphCameraHead",
+]
 
 # 6D representation of the identity rotation (see geometry.matrix_to_rot6d).
 _IDENTITY_6D = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
@@ -203,3 +218,102 @@ class SMPLParamRegressor(nn.Module):
             f"num_joints={self.num_joints}, num_betas={self.num_betas}, "
             f"detach_input={self.detach_input}"
         )
+
+
+class GraphCoordinateHead(nn.Module):
+    r"""Two graph linear layers to 3D coordinates (paper Sec. 4.3.4).
+
+    .. math::
+        \hat{\mathbf{V}} = \mathrm{Lin}_2(\mathrm{ReLU}(\mathrm{GN}(
+        \mathrm{Lin}_1(\mathbf{X}))))
+
+    "followed by two graph linear layers to regress the skeleton vertices
+    and [mesh] vertices separately. The first linear layer also follows a
+    group normalization and ReLU."
+
+    Args:
+        in_channels (int): Width of the last block.
+        hidden_channels (int): Width after the first layer.
+        out_channels (int, optional): Coordinates per node.
+            (default: ``3``)
+        channels_per_group (int, optional): GroupNorm group size.
+            (default: ``8``)
+
+    Shapes:
+        - **input:** :math:`((B,) N, F_{in})`
+        - **output:** :math:`((B,) N, 3)`
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int,
+                 out_channels: int = 3, channels_per_group: int = 8) -> None:
+        super().__init__()
+        self.lin1 = GraphLinear(in_channels, hidden_channels)
+        self.norm = GraphGroupNorm(
+            hidden_channels, group_count(hidden_channels, channels_per_group))
+        self.lin2 = GraphLinear(hidden_channels, out_channels)
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every layer."""
+        for module in (self.lin1, self.norm, self.lin2):
+            module.reset_parameters()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Regress coordinates (see the class docstring for shapes)."""
+        return self.lin2(F.relu(self.norm(self.lin1(x))))
+
+
+class GraphCameraHead(nn.Module):
+    r"""GraphCMR's weak-perspective camera head (paper Sec. 4.4).
+
+    .. math::
+        (s, t_x, t_y) = \mathbf{W}_c^\top \mathrm{vec}\bigl(\mathrm{ReLU}(
+        \mathrm{Lin}(\mathrm{ReLU}(\mathrm{GN}(\mathbf{X}_m))))\bigr)
+        + \mathbf{b}_c
+
+    "two graph linear layers" on the Mesh-GCN features: a graph linear layer
+    to one channel per vertex, then a linear layer over the
+    :math:`N_m` vertices to 3 numbers (``nkolot/GraphCMR:
+    models/graph_cnn.py`` ``camera_fc``). Unlike GraphCMR the last bias
+    starts at :math:`(1, 0, 0)`, so an untrained model projects metres to
+    the normalised crop at unit scale rather than collapsing it to a point.
+
+    Args:
+        in_channels (int): Width of the mesh features.
+        num_vertices (int): :math:`N_m`.
+        channels_per_group (int, optional): GroupNorm group size.
+            (default: ``8``)
+
+    Shapes:
+        - **input:** :math:`(B, N_m, F_{in})`
+        - **output:** :math:`(B, 3)` as ``(s, t_x, t_y)``
+    """
+
+    def __init__(self, in_channels: int, num_vertices: int,
+                 channels_per_group: int = 8) -> None:
+        super().__init__()
+        _check_positive("num_vertices", num_vertices)
+        self.num_vertices = num_vertices
+        self.norm = GraphGroupNorm(
+            in_channels, group_count(in_channels, channels_per_group))
+        self.lin = GraphLinear(in_channels, 1)
+        self.fc = nn.Linear(num_vertices, 3)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise; the output bias to the unit camera (1, 0, 0)."""
+        self.norm.reset_parameters()
+        self.lin.reset_parameters()
+        self.fc.reset_parameters()
+        with torch.no_grad():
+            bound = 1.0 / math.sqrt(self.num_vertices)
+            self.fc.weight.uniform_(-bound * 0.1, bound * 0.1)
+            self.fc.bias.copy_(self.fc.bias.new_tensor([1.0, 0.0, 0.0]))
+
+    def forward(self, x_m: Tensor) -> Tensor:
+        """Regress the camera (see the class docstring for shapes)."""
+        if x_m.dim() != 3 or x_m.size(1) != self.num_vertices:
+            raise ValueError(
+                f"Expected mesh features of shape (B, {self.num_vertices}, "
+                f"C) (got {tuple(x_m.shape)})")
+        h = F.relu(self.lin(F.relu(self.norm(x_m)))).squeeze(-1)
+        return self.fc(h)
