@@ -3,6 +3,7 @@
 from bigraph_pyg.topology.body_graphs import BodyGraphs
 from bigraph_pyg.topology.fusion import fusion_bipartite, fusion_graph
 from bigraph_pyg.topology.graph import Graph, sort_by_target
+from bigraph_pyg.topology.graphcmr_sampling import load_graphcmr_sampling
 from bigraph_pyg.topology.mesh import (
     check_faces,
     check_manifold,
@@ -16,7 +17,6 @@ from bigraph_pyg.topology.sampling import (
     decimate,
     default_sizes,
     downsampling_matrix,
-    load_graphcmr_sampling,
     mesh_hierarchy,
     upsampling_matrix,
 )
