@@ -9,19 +9,17 @@ r"""Blocks of the bilayer graph network (paper Sec. 4.3.4, Fig. 3).
 * :func:`group_count` (GroupNorm groups for any width) and :data:`FUSIONS`
   (the fusion variants of :class:`BilayerBlock`).
 
-The blocks built from these live in their own modules and are still
-importable from here: :class:`PooledFusionConv` and :class:`BilayerBlock`
-(Fig. 3) in ``bigraph_pyg.nn.bilayer_block``, :class:`GraphCoordinateHead`
-and :class:`GraphCameraHead` in ``bigraph_pyg.nn.heads``.
+The blocks built from these live in their own modules (all exported by
+:mod:`bigraph_pyg.nn`): :class:`~bigraph_pyg.nn.PooledFusionConv` and
+:class:`~bigraph_pyg.nn.BilayerBlock` (Fig. 3) in
+``bigraph_pyg.nn.bilayer_block``, :class:`~bigraph_pyg.nn.GraphCoordinateHead`
+and :class:`~bigraph_pyg.nn.GraphCameraHead` in ``bigraph_pyg.nn.heads``.
 
 Every module takes node features ``(N, C)`` or ``(B, N, C)`` (channels
 last, as PyG) and the graph as a ``forward`` argument.
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING
 
 import torch  # noqa: F401 - the doctests use it
 import torch.nn.functional as F
@@ -35,10 +33,6 @@ __all__ = [
     "GraphLinear",
     "GraphGroupNorm",
     "GraphResBlock",
-    "PooledFusionConv",
-    "BilayerBlock",
-    "GraphCoordinateHead",
-    "GraphCameraHead",
     "group_count",
 ]
 
@@ -279,26 +273,3 @@ class GraphResBlock(nn.Module):
                 f"{self.out_channels}, hidden={self.hidden_channels}, "
                 f"conv={self.conv.__class__.__name__}, "
                 f"residual={self.residual})")
-
-
-# Moved to their own modules (STYLE.md: modules over ~400 lines are split)
-# and re-exported lazily (PEP 562): those modules import this one, so an
-# eager import here would be circular and break whenever one of them is
-# imported before this module.
-if TYPE_CHECKING:  # the names for linters and type checkers
-    from bigraph_pyg.nn.bilayer_block import BilayerBlock, PooledFusionConv
-    from bigraph_pyg.nn.heads import GraphCameraHead, GraphCoordinateHead
-
-_MOVED = {
-    "PooledFusionConv": "bigraph_pyg.nn.bilayer_block",
-    "BilayerBlock": "bigraph_pyg.nn.bilayer_block",
-    "GraphCoordinateHead": "bigraph_pyg.nn.heads",
-    "GraphCameraHead": "bigraph_pyg.nn.heads",
-}
-
-
-def __getattr__(name: str):
-    """Resolve the names of :data:`_MOVED` from their new modules."""
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,17 +2,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bigraph_pyg.nn import BipartiteFusionConv, MeshConv, SkeletonConv
-from bigraph_pyg.nn.blocks import (
+from bigraph_pyg.nn import (
     BilayerBlock,
+    BipartiteFusionConv,
     GraphCameraHead,
     GraphCoordinateHead,
     GraphGroupNorm,
     GraphLinear,
     GraphResBlock,
+    MeshConv,
     PooledFusionConv,
-    group_count,
+    SkeletonConv,
 )
+from bigraph_pyg.nn.blocks import group_count
 from bigraph_pyg.testing import (
     complete_bipartite_graph,
     random_graph,
