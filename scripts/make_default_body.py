@@ -218,7 +218,7 @@ def main() -> None:
         sys.path.insert(0, str(root))
     from scipy.sparse.csgraph import connected_components
 
-    from bigraph_pyg.topology.sampling import decimate
+    from bigraph_pyg.topology import decimate
 
     t0 = time.time()
     torch.set_grad_enabled(False)

@@ -1,6 +1,11 @@
 """Fixed graphs of the bilayer model: mesh, sampling, skeleton, fusion."""
 
 from bigraph_pyg.topology.body_graphs import BodyGraphs
+from bigraph_pyg.topology.decimation import (
+    decimate,
+    downsampling_matrix,
+    upsampling_matrix,
+)
 from bigraph_pyg.topology.fusion import fusion_bipartite, fusion_graph
 from bigraph_pyg.topology.graph import Graph, sort_by_target
 from bigraph_pyg.topology.graphcmr_sampling import load_graphcmr_sampling
@@ -14,11 +19,8 @@ from bigraph_pyg.topology.mesh import (
 from bigraph_pyg.topology.sampling import (
     MeshHierarchy,
     MeshSampler,
-    decimate,
     default_sizes,
-    downsampling_matrix,
     mesh_hierarchy,
-    upsampling_matrix,
 )
 from bigraph_pyg.topology.skeleton import (
     BONES,
