@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-BASE = dict(num_train=320, num_test=64, epochs=6, batch_size=16)
+BASE = dict(num_train=640, num_test=64, epochs=10, batch_size=16)
 QUICK = dict(num_train=32, num_test=16, epochs=2, batch_size=8)
 
 
@@ -39,8 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true")
     p.add_argument("--synthetic-root", default=None,
-                   help="default: data/synthetic (data/synthetic_quick "
-                        "with --quick: caches are per size)")
+                   help="default: data/synthetic_ablation (or "
+                        "data/synthetic_quick with --quick; a cache holds "
+                        "one size, so the main job's data/synthetic is not "
+                        "shared)")
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -74,7 +76,7 @@ def main(argv=None) -> None:
         budget[k] *= args.scale
     out = Path(args.out)
     root = args.synthetic_root or ("data/synthetic_quick" if args.quick
-                                   else "data/synthetic")
+                                   else "data/synthetic_ablation")
     try:
         body = default_body()
         size = BiGraphConfig.preset(args.preset).image_size
