@@ -47,7 +47,8 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "README.md"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "README.md",
+                    "results"]  # raw run outputs, named by path in the pages
 templates_path = ["_templates"]
 nitpicky = False
 # Intersphinx needs the network; CI and the test build offline.

@@ -120,7 +120,8 @@ def real_training_mix(
             overriding ``image_root``.
         body (BodyModel, optional): Poses ground-truth vertices.
         length (int, optional): Samples per epoch (default: the largest).
-        seed (int): Mixture seed.
+        seed (int): Seed of the mixture table and of every member's
+            augmentation (redrawn per epoch by ``set_epoch``).
 
     Returns:
         MixedDataset: the training set.
@@ -141,7 +142,7 @@ def real_training_mix(
                              f"(got {name!r})")
         members[name] = getattr(data, name)(
             root, _image_dir(name, image_root, image_dirs), "train",
-            body=body)
+            body=body, seed=seed)
     return data.MixedDataset(members, length=length, seed=seed)
 
 
