@@ -13,11 +13,8 @@ from bigraph_pyg.nn.conv.normalized_graph_conv import (
     _check_channels,
     _check_features,
 )
-from bigraph_pyg.utils.sparse import (
-    EdgeList,
-    bipartite_blocks_matmul,
-    unpack_graph,
-)
+from bigraph_pyg.utils.sparse import EdgeList, unpack_graph
+from bigraph_pyg.utils.spmm import bipartite_blocks_matmul
 
 
 class BipartiteFusionConv(NormalizedGraphConv):

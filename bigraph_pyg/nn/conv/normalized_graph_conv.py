@@ -13,13 +13,12 @@ from torch_geometric.typing import WITH_TORCH_SPARSE, Adj, OptTensor, Size
 
 from bigraph_pyg.utils.sparse import (
     EdgeList,
-    batched_spmm,
     check_edge_list,
     row_normalize,
     to_dense_adjacency,
-    torch_sparse_matmul,
     unpack_graph,
 )
+from bigraph_pyg.utils.spmm import batched_spmm, torch_sparse_matmul
 
 IMPLS = ("auto", "sparse", "message", "dense", "torch_sparse")
 
