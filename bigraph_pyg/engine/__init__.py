@@ -38,7 +38,8 @@ from bigraph_pyg.engine.evaluate import (
 from bigraph_pyg.engine.logger import TrainLogger, overlay_images
 from bigraph_pyg.engine.runner import RunSummary, train_and_evaluate
 from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
-from bigraph_pyg.engine.trainer import TrainConfig, Trainer, TrainResult
+from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
+from bigraph_pyg.engine.trainer import Trainer
 
 __all__ = [
     "CHECKPOINT_VERSION",

@@ -19,7 +19,8 @@ from bigraph_pyg.engine.batching import collate_samples
 from bigraph_pyg.engine.checkpoint import load_checkpoint
 from bigraph_pyg.engine.distributed import DistributedContext
 from bigraph_pyg.engine.evaluate import evaluate
-from bigraph_pyg.engine.trainer import TrainConfig, Trainer, TrainResult
+from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
+from bigraph_pyg.engine.trainer import Trainer
 
 __all__ = ["RunSummary", "train_and_evaluate"]
 

@@ -1,0 +1,114 @@
+"""What a training run is asked to do, and what it did.
+
+:class:`TrainConfig` holds the optimisation and bookkeeping settings of a
+:class:`~bigraph_pyg.engine.Trainer` run (frozen, validated on creation;
+checkpoints store it as a plain dict, :func:`dataclasses.asdict`), and
+:class:`TrainResult` the outcome :meth:`~bigraph_pyg.engine.Trainer.fit`
+returns: steps, per-step losses, validations and checkpoint paths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["TrainConfig", "TrainResult"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping of a run.
+
+    Attributes:
+        epochs (int): Passes over the training set. (paper: 50)
+        batch_size (int): Per process. (paper: 64)
+        lr (float): Adam learning rate. (paper: ``2.5e-4``)
+        weight_decay (float): Adam weight decay. (default: ``0``)
+        seed (int): Seeds the model init (by the caller), the data order and
+            the 2D-joint mixing. (default: ``0``)
+        mix_start (float): GT 2D-joint ratio at step 0 (Sec. 5.2).
+            (default: ``1.0``)
+        grad_clip (float or None): Max gradient norm. (default: none)
+        amp (bool): Mixed precision (CUDA only; bfloat16 where supported,
+            else float16 with a gradient scaler).
+        compile (bool): ``torch.compile`` the model.
+        num_workers (int): DataLoader workers.
+        log_every (int): Steps between TensorBoard scalars.
+        image_every (int): Steps between overlay images (0: never).
+        eval_every (int): Epochs between validations. (default: ``1``)
+        checkpoint_every (int): Steps between ``last.pt`` writes besides
+            the end of every epoch (0: only at epoch ends and on stop).
+        max_nonfinite (int): Consecutive skipped (non-finite) steps before
+            giving up. (default: ``20``)
+        max_steps (int or None): Stop (and checkpoint) after this global
+            step, e.g. to split a run. (default: none)
+        best_metric (str): Validation metric (lower is better) that picks
+            ``best.pt``. (default: ``"pa_mpjpe"``)
+        eval_segmentation (bool): Segmentation scores in validation.
+        progress (bool): tqdm bars.
+    """
+
+    epochs: int = 6
+    batch_size: int = 16
+    lr: float = 2.5e-4
+    weight_decay: float = 0.0
+    seed: int = 0
+    mix_start: float = 1.0
+    grad_clip: float | None = None
+    amp: bool = False
+    compile: bool = False
+    num_workers: int = 0
+    log_every: int = 10
+    image_every: int = 200
+    eval_every: int = 1
+    checkpoint_every: int = 0
+    max_nonfinite: int = 20
+    max_steps: int | None = None
+    best_metric: str = "pa_mpjpe"
+    eval_segmentation: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every", "eval_every",
+                     "max_nonfinite"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"Expected an int >= 1 for `{name}` "
+                                 f"(got {v!r})")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"Expected lr > 0 (got {self.lr!r})")
+        if not 0.0 <= self.mix_start <= 1.0:
+            raise ValueError(f"Expected mix_start in [0, 1] "
+                             f"(got {self.mix_start!r})")
+        if self.max_steps is not None and self.max_steps < 0:
+            raise ValueError(f"Expected max_steps >= 0 (got "
+                             f"{self.max_steps!r})")
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` did.
+
+    Attributes:
+        step (int): Global steps done.
+        epoch (int): Completed epochs.
+        history (list[dict]): Per step: ``step``, ``epoch``, ``loss`` (total)
+            and the unweighted terms; ``skipped`` for non-finite steps.
+        evals (list[dict]): Per validation: ``epoch``, ``step`` and metrics.
+        best (float or None): Best validation ``best_metric``.
+        last_path (Path or None): ``last.pt``.
+        best_path (Path or None): ``best.pt``.
+        nonfinite_steps (int): Steps skipped for a non-finite loss.
+        finished (bool): All epochs done (not stopped by ``max_steps``).
+    """
+
+    step: int = 0
+    epoch: int = 0
+    history: list = field(default_factory=list)
+    evals: list = field(default_factory=list)
+    best: float | None = None
+    last_path: Path | None = None
+    best_path: Path | None = None
+    nonfinite_steps: int = 0
+    finished: bool = False
