@@ -39,34 +39,53 @@ _FLAGS = {"A": ("-", "-", "-"), "B": ("x", "x", "-"), "C": ("x", "-", "x"),
           "D": ("x", "x", "x")}
 
 
+def _mm(m: Mapping[str, float], key: str) -> str:
+    value = m.get(key)
+    return "-" if value is None else f"{value:.1f}"
+
+
 def ablation_table(metrics: Mapping[str, Mapping[str, float]],
                    data_name: str = "synthetic test") -> str:
     """Markdown table of our rows next to the paper's numbers.
 
+    Columns: PA-MPJPE, MPJPE and MPVE of the mesh branch (the joints
+    regressed from the mesh, as the paper reports), MPVE of the mesh of the
+    regressed SMPL parameters, PA-MPJPE of the Skeleton-GCN joints (``-``
+    for row A, which has none), then the paper's Table 4 numbers.
+
     Args:
         metrics (Mapping[str, Mapping[str, float]]): Row letter -> metrics
             of :func:`~bigraph_pyg.engine.evaluate.evaluate` (``pa_mpjpe``,
-            ``mpjpe``, ``mpve``).
+            ``mpjpe``, ``mpve``, ``mpve_smpl``, ``pa_mpjpe_skeleton``; a
+            missing one is shown as ``-``), in millimetres.
         data_name (str): Our evaluation set, for the header.
 
     Returns:
-        str: the table.
+        str: the table, rows in Table 4 order (rows not in ``metrics`` are
+        left out).
+
+    Raises:
+        ValueError: a row letter outside A-D.
     """
-    head = ("| row | skeleton | fusion | local feat. | "
-            f"PA-MPJPE ({data_name}) | MPJPE ({data_name}) | "
-            f"MPVE ({data_name}) | paper H36M P2 MPJPE | paper UP-3D MPVE |")
-    rows = [head, "|---|:-:|:-:|:-:|---:|---:|---:|---:|---:|"]
+    unknown = sorted(set(metrics) - set(TABLE4_ROWS))
+    if unknown:
+        raise ValueError(f"Expected row letters among {list(TABLE4_ROWS)} "
+                         f"(got {unknown})")
+    d = data_name
+    head = (f"| row | skeleton | fusion | local feat. | PA-MPJPE ({d}) | "
+            f"MPJPE ({d}) | MPVE ({d}) | MPVE SMPL ({d}) | skeleton "
+            f"PA-MPJPE ({d}) | paper H36M P2 MPJPE | paper UP-3D MPVE |")
+    rows = [head, "|---|:-:|:-:|:-:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in TABLE4_ROWS:
         if row not in metrics:
             continue
         m = metrics[row]
         p = PAPER_TABLE4[row]
-        flags = " | ".join(_FLAGS[row])
-        rows.append(
-            f"| {row} ({TABLE4_ROWS[row]}) | {flags} | "
-            f"{m.get('pa_mpjpe', float('nan')):.1f} | "
-            f"{m.get('mpjpe', float('nan')):.1f} | "
-            f"{m.get('mpve', float('nan')):.1f} | {p[0]:.1f} | {p[1]:.1f} |")
+        cells = [f"{row} ({TABLE4_ROWS[row]})", *_FLAGS[row],
+                 *(_mm(m, k) for k in ("pa_mpjpe", "mpjpe", "mpve",
+                                       "mpve_smpl", "pa_mpjpe_skeleton")),
+                 f"{p[0]:.1f}", f"{p[1]:.1f}"]
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

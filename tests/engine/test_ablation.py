@@ -1,0 +1,68 @@
+"""Table 4 helpers: the markdown table, the Fig. 5 plot, the script's checks."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from bigraph_pyg.engine.ablation import (
+    PAPER_TABLE4,
+    TABLE4_ROWS,
+    ablation_table,
+    plot_loss_curves,
+)
+
+MEASURED = {  # the shape of evaluate()'s output, mm
+    "D": {"pa_mpjpe": 186.04, "mpjpe": 260.13, "mpve": 460.79,
+          "mpve_smpl": 273.25, "pa_mpjpe_skeleton": 183.70},
+    "A": {"pa_mpjpe": 293.74, "mpjpe": 377.06, "mpve": 452.17,
+          "mpve_smpl": 521.74},
+}
+
+
+def _cells(line):
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def test_ablation_table_rows_columns_and_paper_numbers():
+    lines = ablation_table(MEASURED).splitlines()
+    header, rule, *rows = lines
+    assert len(_cells(header)) == len(_cells(rule)) == 11
+    # Table 4 order whatever the dict order; rows B and C left out.
+    assert [_cells(r)[0] for r in rows] == ["A (graphcmr)", "D (row_d)"]
+    a, d = (_cells(r) for r in rows)
+    assert a[1:4] == ["-", "-", "-"] and d[1:4] == ["x", "x", "x"]
+    assert d[4:9] == ["186.0", "260.1", "460.8", "273.2", "183.7"]
+    assert a[8] == "-"  # GraphCMR has no skeleton branch
+    assert [float(x) for x in d[9:]] == list(PAPER_TABLE4["D"])
+    assert [float(x) for x in a[9:]] == list(PAPER_TABLE4["A"])
+    assert "PA-MPJPE (h36m p2)" in ablation_table(MEASURED, "h36m p2")
+
+
+def test_ablation_table_rejects_unknown_rows():
+    with pytest.raises(ValueError, match=r"row letters among .*\['E'\]"):
+        ablation_table({"E": {}})
+
+
+def test_plot_loss_curves_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    hist = [{"step": i, "mesh_joints_3d": 1.0 / (i + 1), "vertices": 0.5}
+            for i in range(1, 30)]
+    out = plot_loss_curves({"A (graphcmr)": hist, "D (row_d)": hist[:10]},
+                           tmp_path / "sub" / "curves.png", smooth=5)
+    assert out == tmp_path / "sub" / "curves.png"
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size[0] > im.size[1] > 100
+
+
+def test_reproduce_ablation_rejects_bad_rows(capsys):
+    sys.path.insert(0, str(Path(__file__).parents[2] / "examples"))
+    import reproduce_ablation
+
+    with pytest.raises(SystemExit, match="Expected --rows among ABCD"):
+        reproduce_ablation.main(["--rows", "XY"])
+    with pytest.raises(SystemExit, match="--scale >= 1"):
+        reproduce_ablation.main(["--scale", "0"])
+    assert set(TABLE4_ROWS) == set("ABCD")
