@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from bigraph_pyg.body import default_body
-from bigraph_pyg.models import ABLATIONS, BiGraphBody, BiGraphConfig
-from bigraph_pyg.topology import BodyGraphs
+# The random inputs and the machine description of the benchmarks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import _common as C  # noqa: E402
+from model_throughput import make_inputs  # noqa: E402
+
+from bigraph_pyg.body import default_body  # noqa: E402
+from bigraph_pyg.models import (  # noqa: E402
+    ABLATIONS,
+    BiGraphBody,
+    BiGraphConfig,
+)
+from bigraph_pyg.topology import BodyGraphs  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "models.md"
 START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
@@ -33,24 +42,6 @@ def _count(module: torch.nn.Module | None) -> int:
     if module is None:
         return 0
     return sum(p.numel() for p in module.parameters())
-
-
-def _inputs(cfg: BiGraphConfig, batch: int):
-    h, w = cfg.image_size
-    g = torch.Generator().manual_seed(0)
-    images = torch.rand(batch, 3, h, w, generator=g)
-    joints = torch.rand(batch, 12, 2, generator=g) * torch.tensor(
-        [w * 0.8, h * 0.8]) + torch.tensor([w * 0.1, h * 0.1])
-    gt = dict(
-        gt_vertices=torch.randn(batch, 6890, 3, generator=g) * 0.3,
-        gt_joints_3d=torch.randn(batch, 12, 3, generator=g) * 0.3,
-        gt_joints_2d=torch.rand(batch, 12, 2, generator=g) * 2 - 1,
-        has_smpl=torch.ones(batch, dtype=torch.bool),
-        has_pose_3d=torch.ones(batch, dtype=torch.bool),
-        gt_rotmat=torch.eye(3).expand(batch, 24, 3, 3),
-        gt_betas=torch.zeros(batch, 10),
-    )
-    return images, joints, gt
 
 
 def _best_ms(fn, repeats: int) -> float:
@@ -66,8 +57,8 @@ def _best_ms(fn, repeats: int) -> float:
 def measure(model: BiGraphBody, batch: int, repeats: int) -> dict:
     """Parameter counts and best fwd / fwd+bwd times of one model."""
     cfg = model.config
-    images, joints, gt = _inputs(cfg, batch)
-    joints = joints if cfg.use_skeleton else None
+    images, joints, gt = make_inputs(cfg, batch, model.num_full_vertices,
+                                     "cpu")
 
     def forward():
         model.eval()
@@ -91,21 +82,11 @@ def measure(model: BiGraphBody, batch: int, repeats: int) -> dict:
     )
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def table(rows: list[tuple[str, str, dict]], batch: int, threads: int,
           repeats: int) -> str:
     """Markdown of the measured rows with the machine description."""
     head = (
-        f"Measured by `scripts/model_table.py` on {_cpu_name()}, "
+        f"Measured by `scripts/model_table.py` on {C.cpu_model()}, "
         f"{os.cpu_count()} cores shared with other jobs, "
         f"`torch.set_num_threads({threads})`, torch {torch.__version__}, "
         f"float32, random weights, batch {batch}, best of {repeats} runs "
