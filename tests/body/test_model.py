@@ -16,13 +16,6 @@ from bigraph_pyg.testing.fake_smpl import write_fake_smpl
 from bigraph_pyg.topology import SMPL_JOINT_NAMES
 
 
-@pytest.fixture(scope='module')
-def body():
-    from bigraph_pyg.body import default_body
-
-    return default_body()
-
-
 def test_fake_smpl_matches_smplx_own_loader(tmp_path):
     path = write_fake_smpl(tmp_path)
     ours = load_smpl(tmp_path)  # folder -> SMPL_NEUTRAL.pkl

@@ -14,13 +14,6 @@ from bigraph_pyg.models import BiGraphBody  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def body():
-    from bigraph_pyg.body import default_body
-
-    return default_body()
-
-
-@pytest.fixture(scope="session")
 def graphs(body):
     from bigraph_pyg.topology import BodyGraphs
 

@@ -13,13 +13,6 @@ from fakes import FakeHumans, tiny_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def body():
-    from bigraph_pyg.body import default_body
-
-    return default_body()
-
-
-@pytest.fixture(scope="session")
 def tiny_checkpoint(body, tmp_path_factory):
     """A 1-step checkpoint of the tiny full model (64 px)."""
     from bigraph_pyg.engine import TrainConfig, Trainer

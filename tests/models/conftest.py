@@ -1,13 +1,7 @@
 import pytest
 import torch
 
-from bigraph_pyg.body import default_body
 from bigraph_pyg.topology import BodyGraphs
-
-
-@pytest.fixture(scope="session")
-def body():
-    return default_body()
 
 
 @pytest.fixture(scope="session")

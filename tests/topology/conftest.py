@@ -1,12 +1,6 @@
 import pytest
 
-from bigraph_pyg.body import default_body
 from bigraph_pyg.topology import BodyGraphs
-
-
-@pytest.fixture(scope='session')
-def body():
-    return default_body()
 
 
 @pytest.fixture(scope='session')
