@@ -197,8 +197,9 @@ class BiGraphConfig:
         """The :class:`~bigraph_pyg.losses.LossWeights` of this model.
 
         ``use_focal`` comes from the config; a model without a skeleton
-        branch has its skeleton terms weighted 0 (see
-        :meth:`~bigraph_pyg.models.BiGraphBody.loss`).
+        branch gets skeleton weights of 0, so the weights say what
+        :meth:`~bigraph_pyg.models.BiGraphBody.loss` computes (it leaves the
+        skeleton terms out: ``pred_skeleton_joints=None``).
         """
         kwargs: dict[str, Any] = {"use_focal": self.use_focal}
         if not self.use_skeleton:
