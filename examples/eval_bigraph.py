@@ -53,6 +53,7 @@ def main(argv=None) -> None:
     from bigraph_pyg.body import default_body
     from bigraph_pyg.engine import (
         CheckpointError,
+        TrainingStatistics,
         collate_samples,
         evaluate,
         format_metrics,
@@ -91,9 +92,12 @@ def main(argv=None) -> None:
                             collate_fn=collate_samples)
         seg = not args.no_segmentation and args.dataset in ("synthetic",
                                                             "lsp")
+        stats = state.get("extra", {}).get("training_stats")
         metrics = evaluate(model, loader, args.device, body=body,
                            h36m_regressor=reg, segmentation=seg,
-                           progress=not args.quiet)
+                           progress=not args.quiet,
+                           baselines=None if stats is None else
+                           TrainingStatistics.from_dict(stats))
     except (CheckpointError, FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     name = state.get("extra", {}).get("ablation") or \

@@ -49,6 +49,7 @@ from bigraph_pyg.data.keys import (
 )
 from bigraph_pyg.data.mixed import PAPER_RATIOS, MixedDataset
 from bigraph_pyg.data.noise import JointNoise, gt_mix_ratio, mix_joints_2d
+from bigraph_pyg.data.poses_only import POSE_KEYS, SyntheticPoses
 from bigraph_pyg.data.poses import (
     ACTIVITIES,
     JOINT_LIMITS,
@@ -92,6 +93,8 @@ __all__ = [
     'SampleGenerator',
     'SyntheticConfig',
     'SyntheticHumans',
+    'SyntheticPoses',
+    'POSE_KEYS',
     'check_sample',
     'coco',
     'crop_matrix',

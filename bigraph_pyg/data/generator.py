@@ -146,13 +146,8 @@ class SampleGenerator:
         config (SyntheticConfig): Generation parameters.
     """
 
-    def __init__(self, config: SyntheticConfig):
+    def __init__(self, config: SyntheticConfig, render: bool = True):
         from bigraph_pyg.body import default_body
-        from bigraph_pyg.data.render import (
-            BodyRenderer,
-            face_incidence,
-            vertex_part_labels,
-        )
 
         torch.set_num_threads(1)
         self.config = config
@@ -160,6 +155,24 @@ class SampleGenerator:
         # other samples share its batch (float32 batched matmuls would).
         self.body = default_body(dtype=torch.float64)
         self.faces = self.body.faces.numpy()
+        # The 12 ground-truth joints are the body's joint regressor applied
+        # to the posed mesh, as the model's mesh joints are: a perfect mesh
+        # scores 0 (the skinned joint centres would not).
+        self.regressor = self.body.joint_regressor.detach()[
+            list(SMPL_TO_JOINTS)].double()
+        self.num_vertices = self.faces.max() + 1
+        self.renderer = None
+        if render:
+            self._init_rendering()
+
+    def _init_rendering(self) -> None:
+        from bigraph_pyg.data.render import (
+            BodyRenderer,
+            face_incidence,
+            vertex_part_labels,
+        )
+
+        config = self.config
         weights = self.body.skinning_weights.detach().float().numpy()
         dominant = weights.argmax(axis=1)
         nv = weights.shape[0]
@@ -185,21 +198,28 @@ class SampleGenerator:
         )
         self.photos = load_photos(PHOTO_NAMES)
 
-    def shard(self, seed: int, split: str, indices: list[int]) -> dict:
-        """Render the samples ``indices`` (one batched body forward).
+    def geometry(self, seed: int, split: str, indices: list[int],
+                 with_vertices: bool = False) -> dict:
+        """Draw the samples' body, camera and 2D joints, without rendering.
+
+        Every draw of a sample's geometry (shape, pose, orientation, camera,
+        2D-joint noise) comes from its own stream ``SeedSequence([seed,
+        split, index])``; the appearance (:meth:`shard`) from another, so
+        this is bit for bit the geometry of the rendered cache.
 
         Args:
             seed (int): Base seed.
-            split (str): One of :data:`SPLITS`.
+            split (str): One of :data:`SPLITS` (or any stream id in it).
             indices (list[int]): Sample indices.
+            with_vertices (bool): Also return ``vertices`` :math:`(n, V,
+                3)` float32 in the model frame (no translation).
 
         Returns:
-            dict: ``arrays`` (:data:`ARRAY_KEYS` + ``index``, stacked,
-            float32), ``images`` (list of :math:`(S, S, 3)` uint8),
-            ``parts`` (list of :math:`(S, S)` uint8).
+            dict: :data:`ARRAY_KEYS` but ``background`` (stacked, float32
+            for real values), ``index``, and ``vertices_camera``
+            :math:`(n, V, 3)` float64 (for the renderer) and optionally
+            ``vertices``.
         """
-        from bigraph_pyg.data.render import shade_vertices, vertex_normals
-
         cfg = self.config
         size = cfg.image_size
         rngs = [np.random.default_rng(
@@ -223,11 +243,14 @@ class SampleGenerator:
                 betas=torch.from_numpy(betas).double(),
                 body_pose=torch.from_numpy(pose[:, 3:]).double(),
                 global_orient=torch.from_numpy(pose[:, :3]).double())
+            joints12 = torch.einsum('jn,bnc->bjc', self.regressor,
+                                    out.vertices)
         # Rounded through float32 (the precision of the cache).
         verts = out.vertices.float().double().numpy()
         joints = out.joints.float().double().numpy()
-        res = {key: [] for key in ARRAY_KEYS}
-        res['images'], res['parts'] = [], []
+        joints12 = joints12.float().double().numpy()
+        res = {key: [] for key in ARRAY_KEYS if key != 'background'}
+        res['vertices_camera'] = []
         mid = (size - 1) / 2.0
         for k, rng in enumerate(rngs):
             lo, hi = np.log(cfg.depth_range)
@@ -236,6 +259,7 @@ class SampleGenerator:
             transl = np.array([shift[0], shift[1], depth]) - joints[k, 0]
             v = verts[k] + transl
             j = joints[k] + transl
+            j12 = joints12[k] + transl
             uv = v[:, :2] / v[:, 2:]
             box_lo, box_hi = uv.min(axis=0), uv.max(axis=0)
             side = float((box_hi - box_lo).max())
@@ -244,8 +268,55 @@ class SampleGenerator:
             c = c + rng.standard_normal(2) * cfg.center_jitter * size
             K = np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
             j2d = f * j[:, :2] / j[:, 2:] + c
+            j12_2d = f * j12[:, :2] / j12[:, 2:] + c
             s = 2.0 * f / (size * j[0, 2])
             t = transl[:2] + (2.0 * c / size - 1.0) / s
+            est, est_vis = cfg.joint_noise.apply(j12_2d, rng)
+            row = {
+                'betas': betas[k], 'pose': pose[k], 'transl': transl,
+                'camera_K': K, 'camera_weak': np.array([s, t[0], t[1]]),
+                'joints_2d': j12_2d, 'joints_3d': j12,
+                'joints24_2d': j2d, 'joints24_3d': j,
+                'joints_2d_est': est, 'joints_2d_est_visible': est_vis,
+                'activity': activity[k], 'vertices_camera': v,
+            }
+            for key in res:
+                res[key].append(row[key])
+        arrays = {key: np.stack(val) for key, val in res.items()}
+        for key in arrays:
+            if key != 'vertices_camera' and arrays[key].dtype == np.float64:
+                arrays[key] = arrays[key].astype(np.float32)
+        arrays['index'] = np.asarray(indices, np.int64)
+        if with_vertices:
+            arrays['vertices'] = verts.astype(np.float32)
+        return arrays
+
+    def shard(self, seed: int, split: str, indices: list[int]) -> dict:
+        """Render the samples ``indices`` (one batched body forward).
+
+        Args:
+            seed (int): Base seed.
+            split (str): One of :data:`SPLITS`.
+            indices (list[int]): Sample indices.
+
+        Returns:
+            dict: ``arrays`` (:data:`ARRAY_KEYS` + ``index``, stacked,
+            float32), ``images`` (list of :math:`(S, S, 3)` uint8),
+            ``parts`` (list of :math:`(S, S)` uint8).
+        """
+        from bigraph_pyg.data.render import shade_vertices, vertex_normals
+
+        if self.renderer is None:
+            self._init_rendering()
+        cfg = self.config
+        size = cfg.image_size
+        arrays = self.geometry(seed, split, indices)
+        images, parts, kinds = [], [], []
+        for k, i in enumerate(indices):
+            rng = np.random.default_rng(np.random.SeedSequence(
+                [int(seed), SPLITS[split], int(i), _APPEARANCE_STREAM]))
+            v = arrays['vertices_camera'][k]
+            K = arrays['camera_K'][k].astype(np.float64)
             light = random_light(rng)
             albedo = garment_colors(rng, self.regions, self.num_vertices)
             lit = shade_vertices(albedo, vertex_normals(
@@ -258,28 +329,18 @@ class SampleGenerator:
                 1.0 - alpha) * bg.astype(np.float32)
             sigma = rng.uniform(0.0, cfg.pixel_noise)
             img += rng.standard_normal(img.shape, np.float32) * sigma
-            est, est_vis = cfg.joint_noise.apply(j2d[list(SMPL_TO_JOINTS)],
-                                                 rng)
-            res['images'].append(np.clip(img + 0.5, 0, 255).astype(np.uint8))
-            res['parts'].append(frame.part_seg)
-            row = {
-                'betas': betas[k], 'pose': pose[k], 'transl': transl,
-                'camera_K': K, 'camera_weak': np.array([s, t[0], t[1]]),
-                'joints_2d': j2d[list(SMPL_TO_JOINTS)],
-                'joints_3d': j[list(SMPL_TO_JOINTS)],
-                'joints24_2d': j2d, 'joints24_3d': j,
-                'joints_2d_est': est, 'joints_2d_est_visible': est_vis,
-                'activity': activity[k], 'background': kind,
-            }
-            for key in ARRAY_KEYS:
-                res[key].append(row[key])
-        arrays = {key: np.stack(res[key]) for key in ARRAY_KEYS}
-        for key in ARRAY_KEYS:
-            if arrays[key].dtype == np.float64:
-                arrays[key] = arrays[key].astype(np.float32)
-        arrays['index'] = np.asarray(indices, np.int64)
-        return {'arrays': arrays, 'images': res['images'],
-                'parts': res['parts']}
+            images.append(np.clip(img + 0.5, 0, 255).astype(np.uint8))
+            parts.append(frame.part_seg)
+            kinds.append(kind)
+        del arrays['vertices_camera']
+        arrays['background'] = np.asarray(kinds, np.int64)
+        return {'arrays': arrays, 'images': images, 'parts': parts}
+
+
+#: Child stream of a sample's seed for its appearance (clothing, light,
+#: background, sensor noise), so its geometry stream is the same whether or
+#: not it is rendered.
+_APPEARANCE_STREAM = 1
 
 
 _WORKER: SampleGenerator | None = None

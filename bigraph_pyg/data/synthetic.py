@@ -61,7 +61,9 @@ __all__ = [
     'generate_synthetic',
 ]
 
-FORMAT_VERSION = 1
+#: 2: the 12 joints are the joint regressor on the posed mesh (1: the skinned
+#: joint centres); appearance drawn from its own stream.
+FORMAT_VERSION = 2
 
 def _body_digest() -> str:
     from bigraph_pyg.body import default_body_path

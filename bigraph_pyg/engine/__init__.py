@@ -5,6 +5,13 @@ The example scripts (``examples/train_bigraph.py``, ``eval_bigraph.py``,
 package, which owns the loop, the metrics, checkpoints and logging.
 """
 
+from bigraph_pyg.engine.baselines import (
+    BASELINES,
+    DepthCorrelation,
+    TrainingStatistics,
+    flat_lift,
+    skill_ratios,
+)
 from bigraph_pyg.engine.batching import (
     TRAIN_KEYS,
     CachedDataset,
@@ -12,6 +19,7 @@ from bigraph_pyg.engine.batching import (
     ModelBatch,
     collate_samples,
     prepare_batch,
+    prepare_pose_batch,
 )
 from bigraph_pyg.engine.checkpoint import (
     CHECKPOINT_VERSION,
@@ -42,6 +50,11 @@ from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.engine.trainer import Trainer
 
 __all__ = [
+    "BASELINES",
+    "DepthCorrelation",
+    "TrainingStatistics",
+    "flat_lift",
+    "skill_ratios",
     "CHECKPOINT_VERSION",
     "CachedDataset",
     "CheckpointError",
@@ -66,6 +79,7 @@ __all__ = [
     "model_from_checkpoint",
     "overlay_images",
     "prepare_batch",
+    "prepare_pose_batch",
     "real_eval_set",
     "real_training_mix",
     "save_checkpoint",

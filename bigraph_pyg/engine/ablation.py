@@ -18,6 +18,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bigraph_pyg.engine.baselines import BASELINES
+
 __all__ = [
     "PAPER_TABLE4",
     "TABLE4_ROWS",
@@ -51,7 +53,12 @@ def ablation_table(metrics: Mapping[str, Mapping[str, float]],
     Columns: PA-MPJPE, MPJPE and MPVE of the mesh branch (the joints
     regressed from the mesh, as the paper reports), MPVE of the mesh of the
     regressed SMPL parameters, PA-MPJPE of the Skeleton-GCN joints (``-``
-    for row A, which has none), then the paper's Table 4 numbers.
+    for row A, which has none), the PA-MPJPE skill ratio (mesh joints /
+    best baseline), then the paper's Table 4 numbers. When the metrics hold
+    the trivial baselines (:mod:`bigraph_pyg.engine.baselines`; every row
+    is scored on the same samples, so they are taken from the first row),
+    they follow as rows of their own: a row that does not beat them has
+    learned nothing.
 
     Args:
         metrics (Mapping[str, Mapping[str, float]]): Row letter -> metrics
@@ -74,8 +81,10 @@ def ablation_table(metrics: Mapping[str, Mapping[str, float]],
     d = data_name
     head = (f"| row | skeleton | fusion | local feat. | PA-MPJPE ({d}) | "
             f"MPJPE ({d}) | MPVE ({d}) | MPVE SMPL ({d}) | skeleton "
-            f"PA-MPJPE ({d}) | paper H36M P2 MPJPE | paper UP-3D MPVE |")
-    rows = [head, "|---|:-:|:-:|:-:|---:|---:|---:|---:|---:|---:|---:|"]
+            f"PA-MPJPE ({d}) | PA skill | paper H36M P2 MPJPE | "
+            "paper UP-3D MPVE |")
+    rows = [head,
+            "|---|:-:|:-:|:-:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in TABLE4_ROWS:
         if row not in metrics:
             continue
@@ -84,7 +93,18 @@ def ablation_table(metrics: Mapping[str, Mapping[str, float]],
         cells = [f"{row} ({TABLE4_ROWS[row]})", *_FLAGS[row],
                  *(_mm(m, k) for k in ("pa_mpjpe", "mpjpe", "mpve",
                                        "mpve_smpl", "pa_mpjpe_skeleton")),
+                 "-" if "skill_pa_mpjpe" not in m
+                 else f"{m['skill_pa_mpjpe']:.2f}",
                  f"{p[0]:.1f}", f"{p[1]:.1f}"]
+        rows.append("| " + " | ".join(cells) + " |")
+    first = next((metrics[r] for r in TABLE4_ROWS if r in metrics), {})
+    for name, text in BASELINES.items():
+        if f"baseline_{name}_pa_mpjpe" not in first:
+            continue
+        cells = [f"baseline: {text}", "", "", "",
+                 *(_mm(first, f"baseline_{name}_{k}")
+                   for k in ("pa_mpjpe", "mpjpe", "mpve")),
+                 "-", "-", "-", "-", "-"]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -32,6 +32,7 @@ __all__ = [
     "TRAIN_KEYS",
     "collate_samples",
     "prepare_batch",
+    "prepare_pose_batch",
 ]
 
 #: Keys a training or evaluation step reads from a sample.
@@ -207,6 +208,68 @@ def _resize(batch: dict, size: tuple[int, int]) -> dict:
     return batch
 
 
+def _clamp_into(joints: Tensor, size: tuple[int, int]) -> Tensor:
+    """Pixel joints clamped into an ``(H, W)`` image (NaN to 0)."""
+    h, w = size
+    hi = torch.tensor([w - 1.0, h - 1.0], device=joints.device)
+    j = torch.nan_to_num(joints.float(), nan=0.0)
+    return torch.minimum(j.clamp_min(0.0), hi)
+
+
+def _targets(b: Mapping, size: tuple[int, int], vis2d: Tensor,
+             vis3d: Tensor, has_smpl: Tensor, has_pose_3d: Tensor) -> dict:
+    """Loss targets of :meth:`BiGraphBody.loss` from a batch at ``size``."""
+    h, w = size
+    scale = torch.tensor([2.0 / w, 2.0 / h], device=vis2d.device)
+    targets = {
+        "gt_vertices": b["vertices"].float(),
+        "gt_joints_3d": b["joints_3d"].float(),
+        "gt_joints_2d": b["joints_2d"].float() * scale - 1.0,
+        "gt_joints_2d_confidence": vis2d,
+        "gt_joints_3d_confidence": vis3d,
+        "has_smpl": has_smpl,
+        "has_pose_3d": has_pose_3d,
+    }
+    if "pose" in b and "betas" in b:
+        targets["gt_rotmat"] = axis_angle_to_matrix(
+            b["pose"].float().reshape(-1, 24, 3))
+        targets["gt_betas"] = b["betas"].float()
+    return targets
+
+
+def prepare_pose_batch(batch: Mapping, image_size: Sequence[int],
+                       crop_size: int, device: torch.device | str = "cpu",
+                       ) -> tuple[Tensor, Tensor, dict]:
+    """Pose-only samples (:class:`~bigraph_pyg.data.SyntheticPoses`) to
+    image-free model inputs and loss targets.
+
+    Args:
+        batch (Mapping): From :meth:`SyntheticPoses.batch`; 2D joints in
+            pixels of a ``crop_size``² crop.
+        image_size (Sequence[int]): Model input ``(H, W)``: the joints are
+            scaled to it, as :func:`prepare_batch` scales a resized image's.
+        crop_size (int): The generator's crop side.
+        device (torch.device or str): Target device.
+
+    Returns:
+        tuple: ground-truth and estimated 2D joints :math:`(B, 12, 2)`
+        (model pixels, clamped into the image) and the targets of
+        :meth:`BiGraphBody.loss`.
+    """
+    size = tuple(int(s) for s in image_size)
+    dev = torch.device(device)
+    scale = torch.tensor([size[1] / crop_size, size[0] / crop_size])
+    b = {k: v.to(dev) for k, v in batch.items()}
+    b["joints_2d"] = b["joints_2d"] * scale.to(dev)
+    b["joints_2d_est"] = b["joints_2d_est"] * scale.to(dev)
+    n = b["joints_3d"].shape[0]
+    ones = torch.ones(n, dtype=torch.bool, device=dev)
+    vis = torch.ones(n, b["joints_3d"].shape[1], device=dev)
+    targets = _targets(b, size, vis, vis, ones, ones)
+    return (_clamp_into(b["joints_2d"], size),
+            _clamp_into(b["joints_2d_est"], size), targets)
+
+
 @dataclass
 class ModelBatch:
     """One batch ready for :class:`~bigraph_pyg.models.BiGraphBody`.
@@ -251,30 +314,12 @@ def prepare_batch(batch: Mapping, image_size: Sequence[int],
     dev = torch.device(device)
     b = {k: (v.to(dev, non_blocking=True) if isinstance(v, Tensor) else v)
          for k, v in batch.items()}
-    h, w = size
-    hi = torch.tensor([w - 1.0, h - 1.0], device=dev)
-
-    def clamp(j: Tensor) -> Tensor:
-        j = torch.nan_to_num(j.float(), nan=0.0)
-        return torch.minimum(j.clamp_min(0.0), hi)
-
-    joints_gt, joints_est = clamp(b["joints_2d"]), clamp(b["joints_2d_est"])
-    scale = torch.tensor([2.0 / w, 2.0 / h], device=dev)
+    joints_gt = _clamp_into(b["joints_2d"], size)
+    joints_est = _clamp_into(b["joints_2d_est"], size)
     has_smpl = b["has_smpl"].bool()
     if "has_vertices" in b:
         has_smpl = has_smpl & b["has_vertices"].bool()
     vis2d = b["joints_2d_visible"].float() * b["has_joints_2d"].float()[:, None]
-    targets = {
-        "gt_vertices": b["vertices"].float(),
-        "gt_joints_3d": b["joints_3d"].float(),
-        "gt_joints_2d": b["joints_2d"].float() * scale - 1.0,
-        "gt_joints_2d_confidence": vis2d,
-        "gt_joints_3d_confidence": b["joints_3d_visible"].float(),
-        "has_smpl": has_smpl,
-        "has_pose_3d": b["has_pose_3d"].bool(),
-    }
-    if "pose" in b and "betas" in b:
-        targets["gt_rotmat"] = axis_angle_to_matrix(
-            b["pose"].float().reshape(-1, 24, 3))
-        targets["gt_betas"] = b["betas"].float()
+    targets = _targets(b, size, vis2d, b["joints_3d_visible"].float(),
+                       has_smpl, b["has_pose_3d"].bool())
     return ModelBatch(b["img"].float(), joints_gt, joints_est, targets, b)

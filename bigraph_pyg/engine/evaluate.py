@@ -37,6 +37,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bigraph_pyg.engine.baselines import (
+    BASELINES,
+    DepthCorrelation,
+    TrainingStatistics,
+    flat_lift,
+    skill_ratios,
+)
 from bigraph_pyg.engine.batching import prepare_batch
 from bigraph_pyg.metrics import (
     HIP_INDICES,
@@ -75,6 +82,8 @@ METRIC_LABELS: dict[str, str] = {
     "fb_f1": "FB seg F1",
     "parts_acc": "Parts seg accuracy",
     "parts_f1": "Parts seg F1",
+    "depth_corr": "depth correlation (mesh joints)",
+    "depth_corr_skeleton": "depth correlation (skeleton joints)",
     "loss": "loss (Eq. 6)",
     "num_samples": "samples",
 }
@@ -172,6 +181,7 @@ def evaluate(
     with_loss: bool = True,
     max_batches: int | None = None,
     progress: bool = True,
+    baselines: TrainingStatistics | None = None,
 ) -> dict[str, float]:
     """Metrics of ``model`` on ``loader`` (paper Sec. 5.1).
 
@@ -191,6 +201,9 @@ def evaluate(
         with_loss (bool): Also average Eq. 6 (with the estimated joints).
         max_batches (int, optional): Stop after this many batches.
         progress (bool): tqdm bar.
+        baselines (TrainingStatistics, optional): Training-split means;
+            adds the baselines' scores, the skill ratios and nothing else
+            (the depth correlations are always computed).
 
     Returns:
         dict[str, float]: metric name to value (see
@@ -222,6 +235,12 @@ def evaluate(
                           stacklevel=2)
     reg = None if h36m_regressor is None else h36m_regressor.to(device)
     total = 0
+    depth = {"": DepthCorrelation(), "_skeleton": DepthCorrelation()}
+    base_joints = base_verts = None
+    if baselines is not None:
+        base_joints = baselines.mean_joints.to(device)
+        if baselines.mean_vertices is not None:
+            base_verts = baselines.mean_vertices.to(device)
 
     def add(name: str, values: Tensor, mask: Tensor) -> None:
         if mask.any():
@@ -248,14 +267,36 @@ def evaluate(
             if reg is not None:
                 preds.append(("_h36m", torch.einsum(
                     "jn,bnc->bjc", reg.to(out.vertices.dtype), out.vertices)))
-            for suffix, joints in preds:
-                add("mpjpe" + suffix, mpjpe(joints.float(), gt3d, HIP_INDICES,
-                                            jmask, reduction="none"), pose3d)
-                add("pa_mpjpe" + suffix,
-                    pa_mpjpe(joints.float(), gt3d, mask=jmask,
-                             reduction="none"), pose3d)
             has_v = t["has_smpl"]
             gt_v = torch.nan_to_num(t["gt_vertices"])
+            if base_joints is not None:
+                mean_mesh_joints = None
+                if base_verts is not None and \
+                        base_verts.shape[0] == gt_v.shape[-2]:
+                    add("baseline_mean_mesh_mpve", mpve(
+                        base_verts.expand_as(gt_v), gt_v, reduction="none"),
+                        has_v)
+                    if base_verts.shape[0] == net.joint_regressor.shape[1]:
+                        mean_mesh_joints = (net.joint_regressor.to(
+                            base_verts) @ base_verts).expand(n, -1, -1)
+                preds += [
+                    ("baseline_mean_pose", base_joints.expand(n, -1, -1)),
+                    ("baseline_flat_lift",
+                     flat_lift(mb.joints_est, base_joints))]
+                if mean_mesh_joints is not None:
+                    preds.append(("baseline_mean_mesh", mean_mesh_joints))
+            for suffix, joints in preds:
+                pre = suffix + "_" if suffix.startswith("baseline") else ""
+                post = "" if pre else suffix
+                add(pre + "mpjpe" + post, mpjpe(
+                    joints.float(), gt3d, HIP_INDICES, jmask,
+                    reduction="none"), pose3d)
+                add(pre + "pa_mpjpe" + post,
+                    pa_mpjpe(joints.float(), gt3d, mask=jmask,
+                             reduction="none"), pose3d)
+                if suffix in depth:
+                    depth[suffix].update(joints.float(), gt3d,
+                                         jmask & pose3d[:, None])
             add("mpve", mpve(out.vertices.float(), gt_v, reduction="none"),
                 has_v)
             if body is not None:
@@ -283,6 +324,11 @@ def evaluate(
     finally:
         net.train(was_training)
     metrics = {k: sums[k] / counts[k] for k in sums}
+    for suffix, corr in depth.items():
+        r = corr.compute()
+        if math.isfinite(r):
+            metrics["depth_corr" + suffix] = r
+    metrics.update(skill_ratios(metrics))
     if conf_fb is not None:
         acc, f1 = segmentation_scores(conf_fb)
         metrics.update(fb_acc=float(acc), fb_f1=float(f1))
@@ -294,25 +340,54 @@ def evaluate(
 
 def format_metrics(metrics: Mapping[str, float],
                    title: str = "metrics") -> str:
-    """A markdown table of metrics, in :data:`METRIC_LABELS` order.
+    """Markdown tables of metrics, in :data:`METRIC_LABELS` order.
+
+    The model's metrics (with the skill ratios, model error / best
+    baseline error, below their metric), then, when ``metrics`` has
+    baseline scores, a second table of the trivial predictors scored on the
+    same samples (:data:`~bigraph_pyg.engine.baselines.BASELINES`).
 
     Args:
         metrics (Mapping[str, float]): From :func:`evaluate`.
         title (str): Header of the value column.
 
     Returns:
-        str: the table.
+        str: the table(s).
     """
     rows = [f"| metric | {title} |", "|---|---:|"]
+    hidden = ("baseline_", "best_baseline_", "skill_")
     keys = [k for k in METRIC_LABELS if k in metrics]
-    keys += sorted(k for k in metrics if k not in METRIC_LABELS)
+    keys += sorted(k for k in metrics
+                   if k not in METRIC_LABELS and not k.startswith(hidden))
     for k in keys:
         v = metrics[k]
         if k == "num_samples":
             text = f"{int(v)}"
-        elif k.endswith(("_acc", "_f1")):
-            text = f"{v:.4f}"
+        elif k.endswith(("_acc", "_f1", "_corr", "_corr_skeleton")):
+            text = f"{v:.4f}" if not k.startswith("depth") else f"{v:.2f}"
         else:
             text = f"{v:.2f}"
         rows.append(f"| {METRIC_LABELS.get(k, k)} | {text} |")
+        if f"skill_{k}" in metrics:
+            rows.append(f"| \u2003skill ratio (/ best baseline "
+                        f"{metrics[f'best_baseline_{_base(k)}']:.1f}) | "
+                        f"{metrics[f'skill_{k}']:.2f} |")
+    names = [n for n in BASELINES
+             if any(k.startswith(f"baseline_{n}_") for k in metrics)]
+    if names:
+        rows += ["", "| baseline (same samples, same code) | MPJPE | "
+                 "PA-MPJPE | MPVE |", "|---|---:|---:|---:|"]
+        for n in names:
+            cells = [metrics.get(f"baseline_{n}_{m}")
+                     for m in ("mpjpe", "pa_mpjpe", "mpve")]
+            text = " | ".join("-" if c is None else f"{c:.1f}"
+                              for c in cells)
+            rows.append(f"| {BASELINES[n]} | {text} |")
     return "\n".join(rows)
+
+
+def _base(metric: str) -> str:
+    """The baseline metric a model metric is compared with."""
+    if metric.startswith("pa_mpjpe"):
+        return "pa_mpjpe"
+    return "mpjpe" if metric.startswith("mpjpe") else "mpve"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader, Dataset
 
+from bigraph_pyg.engine.baselines import TrainingStatistics
 from bigraph_pyg.engine.batching import collate_samples
 from bigraph_pyg.engine.checkpoint import load_checkpoint
 from bigraph_pyg.engine.distributed import DistributedContext
@@ -57,6 +58,7 @@ def train_and_evaluate(
     resume: bool | str = False,
     test_segmentation: bool = True,
     extra_state: dict | None = None,
+    lift_set=None,
 ) -> RunSummary:
     """Train ``model``, then score the best checkpoint on ``test_set``.
 
@@ -71,14 +73,30 @@ def train_and_evaluate(
         body (BodyModel, optional): For the SMPL-mesh metric.
         resume (bool or str): See :meth:`Trainer.fit`.
         test_segmentation (bool): Segmentation scores on the test set.
-        extra_state (dict, optional): Stored in checkpoints.
+        extra_state (dict, optional): Stored in checkpoints; gets
+            ``training_stats`` (the means of ``train_set`` that the
+            baselines of :func:`evaluate` use) unless it has them.
+        lift_set (SyntheticPoses, optional): Pose-only samples for
+            ``config.lift_batch_size`` (see :class:`Trainer`).
 
     Returns:
         RunSummary: history, test metrics and timings.
     """
     ctx = context or DistributedContext()
+    extra_state = dict(extra_state or {})
+    if "training_stats" not in extra_state:
+        # The baselines' knowledge: means of the training split only.
+        try:
+            stats = TrainingStatistics.from_dataset(train_set)
+        except ValueError:
+            stats = None  # no 3D training data: no baselines
+        if stats is not None:
+            extra_state["training_stats"] = stats.to_dict()
+    stats_state = extra_state.get("training_stats")
+    stats = (None if stats_state is None
+             else TrainingStatistics.from_dict(stats_state))
     trainer = Trainer(model, train_set, config, out_dir, val_set, ctx, body,
-                      extra_state)
+                      extra_state, baselines=stats, lift_set=lift_set)
     t0 = time.perf_counter()
     result = trainer.fit(resume=resume)
     train_s = time.perf_counter() - t0
@@ -99,7 +117,7 @@ def train_and_evaluate(
                             num_workers=config.num_workers)
         metrics = evaluate(net, loader, ctx.device, body=body,
                            segmentation=test_segmentation,
-                           progress=config.progress)
+                           progress=config.progress, baselines=stats)
         eval_s = time.perf_counter() - t1
         if out_dir is not None:
             out = Path(out_dir)

@@ -45,6 +45,16 @@ class TrainConfig:
             step, e.g. to split a run. (default: none)
         best_metric (str): Validation metric (lower is better) that picks
             ``best.pt``. (default: ``"pa_mpjpe"``)
+        lift_batch_size (int): Pose-only samples
+            (:class:`~bigraph_pyg.data.SyntheticPoses`) run image-free
+            beside each image batch; ``0`` trains on images alone (the
+            paper's recipe). (default: ``0``)
+        lift_weight (float): Weight of the pose-only samples' loss (Eq. 6
+            on them) in the step's total. (default: ``1.0``)
+        warmup_steps (int): Linear learning-rate warm-up from ``lr / 10``.
+            (default: ``0``)
+        lr_schedule (str): ``"constant"`` (the paper's) or ``"cosine"``
+            (decay to ``lr / 20`` at the last step, for short budgets).
         eval_segmentation (bool): Segmentation scores in validation.
         progress (bool): tqdm bars.
     """
@@ -66,6 +76,10 @@ class TrainConfig:
     max_nonfinite: int = 20
     max_steps: int | None = None
     best_metric: str = "pa_mpjpe"
+    lift_batch_size: int = 0
+    lift_weight: float = 1.0
+    warmup_steps: int = 0
+    lr_schedule: str = "constant"
     eval_segmentation: bool = False
     progress: bool = True
 
@@ -81,6 +95,17 @@ class TrainConfig:
         if not 0.0 <= self.mix_start <= 1.0:
             raise ValueError(f"Expected mix_start in [0, 1] "
                              f"(got {self.mix_start!r})")
+        for name in ("lift_batch_size", "warmup_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"Expected an int >= 0 for `{name}` "
+                                 f"(got {v!r})")
+        if not (self.lift_weight >= 0 and math.isfinite(self.lift_weight)):
+            raise ValueError("Expected a finite lift_weight >= 0 (got "
+                             f"{self.lift_weight!r})")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError("Expected lr_schedule in ('constant', 'cosine') "
+                             f"(got {self.lr_schedule!r})")
         if self.max_steps is not None and self.max_steps < 0:
             raise ValueError(f"Expected max_steps >= 0 (got "
                              f"{self.max_steps!r})")

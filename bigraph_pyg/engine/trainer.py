@@ -28,12 +28,14 @@ dataset of :mod:`bigraph_pyg.data` samples (paper Sec. 4.4 and 5.2):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from bigraph_pyg.engine.batching import (
@@ -41,6 +43,7 @@ from bigraph_pyg.engine.batching import (
     ModelBatch,
     collate_samples,
     prepare_batch,
+    prepare_pose_batch,
 )
 from bigraph_pyg.engine.checkpoint import (
     CheckpointError,
@@ -77,6 +80,15 @@ class Trainer:
         body (BodyModel, optional): For the SMPL-mesh metric.
         extra_state (dict, optional): Stored in every checkpoint (e.g. the
             data settings), returned by :func:`load_checkpoint`.
+        baselines (TrainingStatistics, optional): Scores the trivial
+            predictors beside every validation (see
+            :mod:`bigraph_pyg.engine.baselines`).
+        lift_set (SyntheticPoses, optional): Pose-only samples, with
+            ``config.lift_batch_size > 0``: each step adds ``lift_weight``
+            times Eq. 6 on ``lift_batch_size`` of them, run image-free
+            (``model(None, joints_2d)``), their 2D input mixed by the same
+            schedule as the images'. Drawn at random by ``(seed, step)``,
+            so a resumed run draws the same ones. One process only.
 
     Raises:
         ValueError: ``amp`` without a CUDA device.
@@ -85,8 +97,20 @@ class Trainer:
     def __init__(self, model, train_set: Dataset, config: TrainConfig,
                  out_dir=None, val_set: Dataset | None = None,
                  context: DistributedContext | None = None, body=None,
-                 extra_state: dict | None = None) -> None:
+                 extra_state: dict | None = None,
+                 baselines=None, lift_set=None) -> None:
         self.ctx = context or DistributedContext()
+        self.baselines = baselines
+        self.lift_set = lift_set
+        if config.lift_batch_size and lift_set is None:
+            raise ValueError(
+                f"Expected a `lift_set` of pose-only samples for "
+                f"lift_batch_size={config.lift_batch_size} (got None)")
+        if config.lift_batch_size and self.ctx.is_distributed:
+            raise ValueError(
+                "Expected lift_batch_size=0 with several processes (got "
+                f"{config.lift_batch_size}: the image-free pass is a second "
+                "forward, which DistributedDataParallel does not sync)")
         self.config = config
         self.device = self.ctx.device
         if config.amp and self.device.type != "cuda":
@@ -230,11 +254,17 @@ class Trainer:
         joints = mix_joints_2d(mb.joints_gt, mb.joints_est, ratio,
                                self.mix_generator)
         self.net.train()
+        self._set_lr()
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=self.amp_dtype,
                             enabled=self.amp_dtype is not None):
             out = self.model(mb.images, joints)
         loss, terms = self.net.loss(_float_output(out), mb.targets)
+        if self.config.lift_batch_size:
+            lift_loss, lift_terms = self._lift_loss(ratio)
+            loss = loss + self.config.lift_weight * lift_loss
+            terms = {**terms, "lift_total": lift_loss.detach(),
+                     **{f"lift_{k}": v for k, v in lift_terms.items()}}
         finite = torch.isfinite(loss.detach()).float()
         if self.ctx.is_distributed:
             import torch.distributed as dist
@@ -262,6 +292,44 @@ class Trainer:
         self._nonfinite_run = 0
         return float(loss.detach()), {k: float(v.detach())
                                       for k, v in terms.items()}
+
+    def _lift_loss(self, ratio: float) -> tuple[Tensor, dict[str, Tensor]]:
+        """Eq. 6 on a batch of pose-only samples, run image-free."""
+        cfg = self.config
+        g = torch.Generator().manual_seed(
+            cfg.seed * 1_000_003 + self.result.step)
+        idx = torch.randint(len(self.lift_set), (cfg.lift_batch_size,),
+                            generator=g)
+        j_gt, j_est, targets = prepare_pose_batch(
+            self.lift_set.batch(idx), self.net.config.image_size,
+            self.lift_set.config.image_size, self.device)
+        joints = mix_joints_2d(j_gt, j_est, ratio, self.mix_generator)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype,
+                            enabled=self.amp_dtype is not None):
+            out = self.net(None, joints)
+        return self.net.loss(_float_output(out), targets)
+
+    def learning_rate(self, step: int | None = None) -> float:
+        """The learning rate at ``step`` (warm-up, then the schedule)."""
+        cfg = self.config
+        step = self.result.step if step is None else step
+        total = self.steps_per_epoch * cfg.epochs
+        if cfg.max_steps is not None:
+            total = min(total, cfg.max_steps)
+        if step < cfg.warmup_steps:
+            return cfg.lr * (0.1 + 0.9 * step / cfg.warmup_steps)
+        if cfg.lr_schedule == "cosine" and total > cfg.warmup_steps:
+            t = min(1.0, (step - cfg.warmup_steps)
+                    / (total - cfg.warmup_steps))
+            floor = cfg.lr / 20
+            return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(
+                math.pi * t))
+        return cfg.lr
+
+    def _set_lr(self) -> None:
+        lr = self.learning_rate()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def _report_nonfinite(self, loss, terms, what: str) -> None:
         self.result.nonfinite_steps += 1
@@ -434,7 +502,8 @@ class Trainer:
                                 num_workers=self.config.num_workers)
             metrics = evaluate(self.net, loader, self.device, body=self.body,
                                segmentation=self.config.eval_segmentation,
-                               progress=self.config.progress)
+                               progress=self.config.progress,
+                               baselines=self.baselines)
             r.evals.append({"epoch": self._epoch, "step": r.step, **metrics})
             self.logger.scalars("val", metrics, r.step)
             batch = next(iter(loader))

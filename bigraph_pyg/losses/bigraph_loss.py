@@ -170,6 +170,46 @@ class BiGraphLoss(nn.Module):
         self.weights = weights
         self.root_indices = tuple(root_indices)
 
+    def skeleton_joints_3d_term(
+        self,
+        pred_skeleton_joints: Tensor,
+        gt_joints_3d: Tensor,
+        has_pose_3d: Tensor | None = None,
+        gt_joints_3d_confidence: Tensor | None = None,
+    ) -> tuple[Tensor, float]:
+        r""":math:`\mathcal{L}_s`, unweighted, and its weight.
+
+        The focal loss on the pelvis-centred skeleton joints (coefficient
+        ``focal``) with ``use_focal``, else their L1 (coefficient
+        ``skeleton_joints_3d``); the term :meth:`forward` adds, and the one
+        the trainer's pose-only lifting pass trains on.
+
+        Args:
+            pred_skeleton_joints (Tensor): :math:`(B, J, 3)`.
+            gt_joints_3d (Tensor): :math:`(B, J, 3)`.
+            has_pose_3d (Tensor, optional): :math:`(B)` bool.
+            gt_joints_3d_confidence (Tensor, optional): :math:`(B, J)`.
+
+        Returns:
+            tuple[Tensor, float]: the term and its weight.
+        """
+        w, root = self.weights, self.root_indices
+        if not w.use_focal:
+            return keypoint_3d_l1_loss(
+                pred_skeleton_joints, gt_joints_3d, has_pose_3d,
+                gt_joints_3d_confidence, root), w.skeleton_joints_3d
+        _check_pair(pred_skeleton_joints, gt_joints_3d, "pred_joints", 3)
+        valid = _sample_mask(has_pose_3d, pred_skeleton_joints,
+                             "has_pose_3d")
+        conf = _joint_weights(gt_joints_3d_confidence, pred_skeleton_joints,
+                              "confidence")
+        valid_joints = valid[:, None] & (conf > 0)
+        target = center_joints(_masked_target(gt_joints_3d, valid), root)
+        term = focal_regression_loss(
+            center_joints(pred_skeleton_joints, root), target,
+            w.focal_alpha, w.focal_gamma, w.focal_tau, mask=valid_joints)
+        return term, w.focal
+
     def forward(
         self,
         *,
@@ -240,36 +280,10 @@ class BiGraphLoss(nn.Module):
         factors["mesh_joints_2d"] = w.mesh_joints_2d
 
         if pred_skeleton_joints is not None:
-            if w.use_focal:
-                _check_pair(pred_skeleton_joints, gt_joints_3d,
-                            "pred_joints", 3)
-                valid = _sample_mask(
-                    has_pose_3d, pred_skeleton_joints, "has_pose_3d"
-                )
-                conf = _joint_weights(
-                    gt_joints_3d_confidence, pred_skeleton_joints, "confidence"
-                )
-                valid_joints = valid[:, None] & (conf > 0)
-                target = center_joints(
-                    _masked_target(gt_joints_3d, valid), root)
-                terms["skeleton_joints_3d"] = focal_regression_loss(
-                    center_joints(pred_skeleton_joints, root),
-                    target,
-                    w.focal_alpha,
-                    w.focal_gamma,
-                    w.focal_tau,
-                    mask=valid_joints,
-                )
-                factors["skeleton_joints_3d"] = w.focal
-            else:
-                terms["skeleton_joints_3d"] = keypoint_3d_l1_loss(
-                    pred_skeleton_joints,
-                    gt_joints_3d,
-                    has_pose_3d,
-                    gt_joints_3d_confidence,
-                    root,
-                )
-                factors["skeleton_joints_3d"] = w.skeleton_joints_3d
+            (terms["skeleton_joints_3d"],
+             factors["skeleton_joints_3d"]) = self.skeleton_joints_3d_term(
+                pred_skeleton_joints, gt_joints_3d, has_pose_3d,
+                gt_joints_3d_confidence)
             terms["skeleton_joints_2d"] = keypoint_2d_l1_loss(
                 weak_perspective_projection(pred_skeleton_joints, pred_camera),
                 gt_joints_2d,

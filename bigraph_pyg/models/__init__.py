@@ -1,6 +1,10 @@
 """Models: the bilayer-graph body model, its configuration and presets."""
 
-from bigraph_pyg.models.bigraph_body import BiGraphBody, BiGraphOutput
+from bigraph_pyg.models.bigraph_body import (
+    BiGraphBody,
+    BiGraphOutput,
+    pose_embedding,
+)
 from bigraph_pyg.models.config import (
     ABLATIONS,
     PRESETS,
@@ -18,4 +22,5 @@ __all__ = [
     "graph_cmr",
     "graph_cmr_config",
     "list_presets",
+    "pose_embedding",
 ]

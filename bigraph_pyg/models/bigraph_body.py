@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from bigraph_pyg.geometry import weak_perspective_projection
 from bigraph_pyg.losses import BiGraphLoss
+from bigraph_pyg.metrics import HIP_INDICES
 from bigraph_pyg.models.config import BiGraphConfig
 from bigraph_pyg.nn.bilayer_block import BilayerBlock
 from bigraph_pyg.nn.blocks import GraphLinear
@@ -39,10 +40,44 @@ from bigraph_pyg.topology import (
     BodyGraphs,
 )
 
-__all__ = ["BiGraphBody", "BiGraphOutput"]
+__all__ = ["BiGraphBody", "BiGraphOutput", "pose_embedding"]
 
 _REQUIRED_BATCH_KEYS = ("gt_vertices", "gt_joints_3d", "gt_joints_2d",
                         "has_smpl", "has_pose_3d")
+
+
+def pose_embedding(uv: Tensor, identity: Tensor) -> Tensor:
+    r"""The ``"pose"`` joint embedding of the skeleton input (Eq. 4).
+
+    .. math::
+        e_i = \bigl(\mathbf{u}_i,\ (\mathbf{u}_i - \bar{\mathbf{u}})
+        / \sigma,\ \mathbf{1}_i\bigr)
+
+    the crop-normalised 2D joint :math:`\mathbf{u}_i` (the paper's
+    embedding), the same pelvis-relative (:math:`\bar{\mathbf{u}}` the mean
+    of the hips) and divided by the pose's spread :math:`\sigma` (the std
+    of its pelvis-relative coordinates, so the body's size in the crop
+    drops out), and the one-hot joint identity: with shared weights the
+    nodes of the skeleton graph are otherwise told apart only by their
+    position, and lifting needs to know which joint is which.
+
+    Args:
+        uv (Tensor): :math:`(B, 12, 2)` joints in ``[-1, 1]`` crop units.
+        identity (Tensor): :math:`(12, 12)` identity matrix.
+
+    Returns:
+        Tensor: :math:`(B, 12, 16)`.
+
+    Example:
+        >>> uv = torch.rand(2, 12, 2) * 2 - 1
+        >>> e = pose_embedding(uv, torch.eye(12))
+        >>> e.shape, bool((e[..., :2] == uv).all())
+        (torch.Size([2, 12, 16]), True)
+    """
+    rel = uv - uv[:, list(HIP_INDICES)].mean(1, keepdim=True)
+    spread = rel.flatten(1).std(1).clamp_min(1e-3)[:, None, None]
+    return torch.cat([uv, rel / spread,
+                      identity.to(uv).expand(uv.shape[0], -1, -1)], -1)
 
 
 @dataclass
@@ -230,9 +265,19 @@ class BiGraphBody(nn.Module):
         if config.use_skeleton:
             d_s = (sum(self.encoder.stage_channels) * config.roi_size ** 2
                    if config.use_local_features else d_g)
-            self.skeleton_input = GraphLinear(2 + d_s, d_0)
+            d_e = 2
+            if config.joint_embedding == "pose":
+                self.register_buffer("joint_identity", torch.eye(num_joints),
+                                     persistent=False)
+                d_e = 4 + num_joints
+            self.skeleton_input = GraphLinear(d_e + d_s, d_0)
         else:
             self.skeleton_input = None
+        if config.image_feature_gate:
+            # ReZero-style: the image features enter as far as they help.
+            self.mesh_image_gate = nn.Parameter(torch.zeros(()))
+            if config.use_skeleton:
+                self.skeleton_image_gate = nn.Parameter(torch.zeros(()))
 
         # -- Bilayer-Graph blocks (Fig. 3) ------------------------------------
         fused = set(config.fusion_block_indices())
@@ -301,9 +346,11 @@ class BiGraphBody(nn.Module):
                 f"{tuple(getattr(images, 'shape', ()))})")
         return images
 
-    def _check_joints(self, joints_2d: object, images: Tensor) -> Tensor:
-        batch = images.shape[0]
+    def _check_joints(self, joints_2d: object, batch: int | None,
+                      dtype: torch.dtype | None) -> Tensor:
         h, w = self.config.image_size
+        if batch is None:  # image-free forward: the joints set the batch
+            batch = getattr(joints_2d, "shape", (0,))[0]
         if joints_2d is None:
             raise ValueError(
                 f"Expected `joints_2d` of shape ({batch}, {self.num_joints}, "
@@ -331,17 +378,53 @@ class BiGraphBody(nn.Module):
                 f"config.max_joint_outside={m}) (got x in "
                 f"[{x.min().item():.4g}, {x.max().item():.4g}], y in "
                 f"[{y.min().item():.4g}, {y.max().item():.4g}])")
-        return joints_2d.to(images.dtype)
+        return joints_2d if dtype is None else joints_2d.to(dtype)
 
     # -- forward --------------------------------------------------------------
 
-    def forward(self, images: Tensor,
+    def _skeleton_input(self, joints_2d: Tensor, g: Tensor | None,
+                        enc) -> Tensor:
+        """Eq. 4: the joint embedding (+) RoI features, through F_s^0.
+
+        ``enc`` None: image-free (zero image features). The embedding is
+        the 2D joint normalised to the crop, with joint_embedding "pose"
+        also pelvis-relative and scale-free, and the joint's identity.
+        """
+        cfg = self.config
+        h, w = cfg.image_size
+        uv = 2.0 * joints_2d / joints_2d.new_tensor([w, h]) - 1.0
+        if cfg.joint_embedding == "pose":
+            uv = pose_embedding(uv, self.joint_identity)
+        if enc is None:
+            d_s = self.skeleton_input.in_channels - uv.shape[-1]
+            feats = uv.new_zeros(*uv.shape[:-1], d_s)
+        elif cfg.use_local_features:
+            box = joint_box_size(joints_2d, self.bones, (h, w))
+            feats = roi_joint_features(
+                enc.feature_maps, joints_2d, (h, w), box,
+                output_size=cfg.roi_size, strides=enc.strides,
+                max_outside=cfg.max_joint_outside)
+        else:
+            feats = g[:, None].expand(-1, self.num_joints, -1)
+        if enc is not None and cfg.image_feature_gate:
+            feats = feats * self.skeleton_image_gate.to(feats.dtype)
+        return self.skeleton_input(torch.cat([uv, feats], dim=-1))
+
+    def forward(self, images: Tensor | None,
                 joints_2d: Tensor | None = None) -> BiGraphOutput:
         """Predict mesh, joints, camera and SMPL parameters.
 
+        With ``images=None`` the model runs **image-free**: the global and
+        the RoI features of Eqs. 3 and 4 are zeros, so only the 2D joints
+        (and the template) carry information. The trainer uses it for the
+        pose-only lifting samples (:attr:`TrainConfig.lift_batch_size
+        <bigraph_pyg.engine.TrainConfig>`), which teach the skeleton branch
+        to lift 2D to 3D from many more poses than are rendered.
+
         Args:
-            images (Tensor): :math:`(B, 3, H, W)`, normalised as the encoder
-                weights expect.
+            images (Tensor or None): :math:`(B, 3, H, W)`, normalised as the
+                encoder weights expect; :obj:`None` for an image-free
+                forward (needs ``joints_2d`` and a skeleton branch).
             joints_2d (Tensor, optional): :math:`(B, 12, 2)` pixel ``(x,
                 y)`` (e.g. HRNet detections); required with a skeleton.
 
@@ -349,34 +432,35 @@ class BiGraphBody(nn.Module):
             BiGraphOutput: the predictions.
         """
         cfg = self.config
-        images = self._check_images(images)
-        if cfg.use_skeleton:
-            joints_2d = self._check_joints(joints_2d, images)
-        batch = images.shape[0]
-        enc = self.encoder(images)
-        g = enc.global_feature
+        if images is None:
+            if not cfg.use_skeleton:
+                raise ValueError(
+                    "Expected `images` for a model without a skeleton branch"
+                    " (got None: an image-free forward needs 2D joints)")
+            joints_2d = self._check_joints(joints_2d, None, None)
+            batch = joints_2d.shape[0]
+            d_g = self.encoder.out_channels
+            g = joints_2d.new_zeros(batch, d_g)
+        else:
+            images = self._check_images(images)
+            batch = images.shape[0]
+            if cfg.use_skeleton:
+                joints_2d = self._check_joints(joints_2d, batch,
+                                               images.dtype)
+            enc = self.encoder(images)
+            g = enc.global_feature
 
         # Eq. 3: template xyz (+) global feature -> shared linear.
         template = self.template_vertices.to(g.dtype)
+        g_m = (g * self.mesh_image_gate.to(g.dtype)
+               if cfg.image_feature_gate else g)
         x_m = self.mesh_input(torch.cat([
             template.expand(batch, -1, -1),
-            g[:, None].expand(-1, self.num_vertices, -1)], dim=-1))
+            g_m[:, None].expand(-1, self.num_vertices, -1)], dim=-1))
 
-        # Eq. 4: 2D joint (normalised to the crop) (+) RoI features.
-        x_s = None
-        if cfg.use_skeleton:
-            h, w = cfg.image_size
-            scale = joints_2d.new_tensor([w, h])
-            uv = 2.0 * joints_2d / scale - 1.0
-            if cfg.use_local_features:
-                box = joint_box_size(joints_2d, self.bones, (h, w))
-                feats = roi_joint_features(
-                    enc.feature_maps, joints_2d, (h, w), box,
-                    output_size=cfg.roi_size, strides=enc.strides,
-                    max_outside=cfg.max_joint_outside)
-            else:
-                feats = g[:, None].expand(-1, self.num_joints, -1)
-            x_s = self.skeleton_input(torch.cat([uv, feats], dim=-1))
+        x_s = (self._skeleton_input(joints_2d, g,
+                                    None if images is None else enc)
+               if cfg.use_skeleton else None)
 
         skel_ei = getattr(self, "skeleton_edge_index", None)
         skel_ew = getattr(self, "skeleton_edge_weight", None)
@@ -409,6 +493,42 @@ class BiGraphBody(nn.Module):
                 None if skeleton_joints is None
                 else weak_perspective_projection(skeleton_joints, camera)),
         )
+
+    def lift(self, joints_2d: Tensor) -> Tensor:
+        r"""The Skeleton-GCN alone, image-free: 2D joints to 3D joints.
+
+        The skeleton input (Eq. 4) with zero image features, the skeleton
+        sub-block of every Bilayer-Graph block on :math:`\mathbf{A}_s`
+        without the fusion (there is no mesh to fuse with), and the skeleton
+        head. It shares every weight it uses with :meth:`forward` and costs
+        a few percent of an image-free :meth:`forward` (12 nodes instead of
+        :math:`12 + N_m`): the trainer runs it on thousands of pose-only
+        samples a step (:attr:`TrainConfig.lift_batch_size
+        <bigraph_pyg.engine.TrainConfig>`), so the skeleton branch learns
+        to lift from far more poses than are rendered.
+
+        Args:
+            joints_2d (Tensor): :math:`(B, 12, 2)` pixels of an image of
+                ``config.image_size``.
+
+        Returns:
+            Tensor: :math:`(B, 12, 3)` skeleton joints
+            (:math:`\hat{\mathbf{V}}_s`).
+
+        Raises:
+            ValueError: a model without a skeleton branch, or malformed
+                ``joints_2d``.
+        """
+        if not self.config.use_skeleton:
+            raise ValueError(
+                "Expected a model with a skeleton branch for lift() (got "
+                "use_skeleton=False)")
+        joints_2d = self._check_joints(joints_2d, None, None)
+        x_s = self._skeleton_input(joints_2d, None, None)
+        for block in self.blocks:
+            x_s = block.skeleton(x_s, self.skeleton_edge_index,
+                                 self.skeleton_edge_weight)
+        return self.skeleton_head(x_s)
 
     # -- fusion graph (Fig. 4) ------------------------------------------------
 

@@ -35,6 +35,7 @@ _FUSIONS = ("graph", "avgpool", "maxpool")
 _FUSION_BLOCKS = ("all", "first", "last")
 _ROTATIONS = ("6d",)
 _IMPLS = ("auto", "sparse", "message", "dense", "blocks")
+_EMBEDDINGS = ("crop", "pose")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,23 @@ class BiGraphConfig:
             :class:`~bigraph_pyg.nn.BipartiteFusionConv`: ``"auto"``,
             ``"sparse"``, ``"message"``, ``"dense"`` or ``"blocks"`` (the
             last where the layer supports it). (default: ``"auto"``)
+        joint_embedding (str): The positional embedding of a skeleton node
+            in Eq. 4: ``"crop"``, the estimated 2D joint in crop units (the
+            paper's), or ``"pose"``, that plus the pelvis-relative,
+            scale-free 2D joint and the one-hot joint identity
+            (:func:`~bigraph_pyg.models.bigraph_body.pose_embedding`; the
+            ``cpu`` preset's: it lifts faster, see ``docs/training.md``).
+            (default: ``"crop"``)
+        image_feature_gate (bool): Multiply the image features of the
+            mesh input (Eq. 3) and of the skeleton input (Eq. 4) each by a
+            learned scalar that starts at 0 (ReZero-style): at the start a
+            node's input is its template position or joint embedding alone
+            — as in the image-free lifting samples — and the image features
+            enter as far as they help. Without it (the
+            paper's), the features of an encoder trained from scratch on a
+            few thousand images add noise that undoes the lifting (measured
+            in ``docs/training.md``; the ``cpu`` preset's). (default:
+            :obj:`False`)
         max_joint_outside (float): How far (fraction of the image side) an
             input 2D joint may lie outside the image before it is an error.
             (default: ``0.0``: joints must be inside)
@@ -114,6 +132,8 @@ class BiGraphConfig:
     roi_size: int = 1
     channels_per_group: int = 8
     fusion_impl: str = "auto"
+    joint_embedding: str = "crop"
+    image_feature_gate: bool = False
     max_joint_outside: float = field(default=0.0)
 
     def __post_init__(self) -> None:
@@ -130,7 +150,8 @@ class BiGraphConfig:
         for name, choices in (("encoder", _ENCODERS), ("fusion", _FUSIONS),
                               ("fusion_blocks", _FUSION_BLOCKS),
                               ("smpl_rotation", _ROTATIONS),
-                              ("fusion_impl", _IMPLS)):
+                              ("fusion_impl", _IMPLS),
+                              ("joint_embedding", _EMBEDDINGS)):
             value = getattr(self, name)
             if value not in choices:
                 raise ValueError(f"Expected `{name}` in {choices} "
@@ -143,7 +164,7 @@ class BiGraphConfig:
         if self.hidden_channels is not None:
             _check_int("hidden_channels", self.hidden_channels, minimum=1)
         for name in ("use_skeleton", "use_fusion", "use_local_features",
-                     "shared_weights", "use_focal"):
+                     "shared_weights", "use_focal", "image_feature_gate"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"Expected a bool for `{name}` "
                                  f"(got {getattr(self, name)!r})")
@@ -280,7 +301,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Trains in minutes on a laptop CPU: ResNet-18, 128^2, 431 vertices.
     "cpu": dict(encoder="resnet18", image_size=(128, 128), mesh_level=2,
                 input_channels=64, channels=64, head_channels=32,
-                num_blocks=3, smpl_hidden_channels=256),
+                num_blocks=3, smpl_hidden_channels=256,
+                joint_embedding="pose", image_feature_gate=True),
 }
 
 #: Ablations (paper Tables 4 and 5) as overrides of a base preset.

@@ -102,9 +102,12 @@ class _BipartiteBlocks(torch.autograd.Function):
     """Union-graph product through its two dense joint/vertex blocks.
 
     Forward and backward each write their ``[B, N, C]`` result into one
-    allocation through ``out=`` views (no ``cat``, no zero-filled slice
-    gradients: on CPU every fresh 100 MB buffer costs as much as a GEMM
-    here); each block's gradient is a sum of per-sample products.
+    allocation (no ``cat``, no zero-filled slice gradients: on CPU every
+    fresh 100 MB buffer costs as much as a GEMM here): the vertex rows
+    through an ``out=`` view, the few joint rows by assignment (a batched
+    product into a strided ``out=`` view of ``J`` rows took 3x as long as
+    the product and a copy, measured at J=12, V=431, B=64 on CPU); each
+    block's gradient is a sum of per-sample products.
     """
 
     @staticmethod
@@ -112,7 +115,7 @@ class _BipartiteBlocks(torch.autograd.Function):
         j = a_jv.size(0)
         ctx.save_for_backward(a_jv, a_vj, x)
         out = torch.empty_like(x, memory_format=torch.contiguous_format)
-        torch.matmul(a_jv, x[..., j:, :], out=out[..., :j, :])
+        out[..., :j, :] = torch.matmul(a_jv, x[..., j:, :])
         torch.matmul(a_vj, x[..., :j, :], out=out[..., j:, :])
         return out
 
@@ -125,7 +128,7 @@ class _BipartiteBlocks(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             grad_x = torch.empty_like(x,
                                       memory_format=torch.contiguous_format)
-            torch.matmul(a_vj.t(), g_v, out=grad_x[..., :j, :])
+            grad_x[..., :j, :] = torch.matmul(a_vj.t(), g_v)
             torch.matmul(a_jv.t(), g_j, out=grad_x[..., j:, :])
         if ctx.needs_input_grad[0]:
             grad_jv = g_j @ x[..., j:, :].transpose(-1, -2)

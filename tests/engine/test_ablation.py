@@ -27,16 +27,37 @@ def _cells(line):
 def test_ablation_table_rows_columns_and_paper_numbers():
     lines = ablation_table(MEASURED).splitlines()
     header, rule, *rows = lines
-    assert len(_cells(header)) == len(_cells(rule)) == 11
+    assert len(_cells(header)) == len(_cells(rule)) == 12
     # Table 4 order whatever the dict order; rows B and C left out.
     assert [_cells(r)[0] for r in rows] == ["A (graphcmr)", "D (row_d)"]
     a, d = (_cells(r) for r in rows)
     assert a[1:4] == ["-", "-", "-"] and d[1:4] == ["x", "x", "x"]
     assert d[4:9] == ["186.0", "260.1", "460.8", "273.2", "183.7"]
     assert a[8] == "-"  # GraphCMR has no skeleton branch
-    assert [float(x) for x in d[9:]] == list(PAPER_TABLE4["D"])
-    assert [float(x) for x in a[9:]] == list(PAPER_TABLE4["A"])
+    assert d[9] == "-"  # no baselines in these metrics: no skill ratio
+    assert [float(x) for x in d[10:]] == list(PAPER_TABLE4["D"])
+    assert [float(x) for x in a[10:]] == list(PAPER_TABLE4["A"])
     assert "PA-MPJPE (h36m p2)" in ablation_table(MEASURED, "h36m p2")
+
+
+def test_ablation_table_shows_the_baselines_and_skill():
+    base = {"baseline_mean_pose_pa_mpjpe": 180.0,
+            "baseline_mean_pose_mpjpe": 400.0,
+            "baseline_flat_lift_pa_mpjpe": 170.0,
+            "baseline_flat_lift_mpjpe": 250.0,
+            "baseline_mean_mesh_pa_mpjpe": 290.0,
+            "baseline_mean_mesh_mpjpe": 350.0,
+            "baseline_mean_mesh_mpve": 440.0}
+    measured = {r: {**m, **base, "skill_pa_mpjpe": m["pa_mpjpe"] / 170.0}
+                for r, m in MEASURED.items()}
+    header, rule, *rows = ablation_table(measured).splitlines()
+    d = _cells(rows[1])
+    assert float(d[9]) == pytest.approx(186.04 / 170.0, abs=0.01)
+    names = [_cells(r)[0] for r in rows[2:]]
+    assert len(names) == 3 and all(n.startswith("baseline:") for n in names)
+    mesh = _cells(rows[4])
+    assert mesh[4:7] == ["290.0", "350.0", "440.0"]
+    assert all(len(_cells(r)) == 12 for r in rows)
 
 
 def test_ablation_table_rejects_unknown_rows():
