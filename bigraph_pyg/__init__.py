@@ -28,6 +28,7 @@ _LAZY = {
     "BiGraphConfig": "bigraph_pyg.models",
     "BiGraphOutput": "bigraph_pyg.models",
     "list_presets": "bigraph_pyg.models",
+    "pretrained": "bigraph_pyg.hub",
 }
 
 
@@ -46,4 +47,5 @@ __all__ = [
     "BiGraphConfig",
     "BiGraphOutput",
     "list_presets",
+    "pretrained",
 ]

@@ -33,7 +33,7 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
     # The CPU recipe (docs/training.md): every step adds pose-only samples,
     # run image-free, so the skeleton branch learns to lift from thousands
     # of poses while only a few hundred images are rendered.
-    "cpu": dict(batch_size=16, epochs=10, num_train=320, num_val=32,
+    "cpu": dict(batch_size=16, epochs=4, num_train=1600, num_val=32,
                 num_test=64, lr=1e-3, warmup_steps=20, lr_schedule="cosine",
                 lift_batch_size=96, num_lift=8192),
     # The paper's recipe (Sec. 5.2): images only, constant 2.5e-4.

@@ -13,6 +13,11 @@ A checkpoint is one ``torch.save`` file holding a plain dict:
 Writes go to a temporary file in the same folder, are flushed and
 ``fsync``-ed, then :func:`os.replace`-d over the target, so a crash leaves
 either the old file or the new one, never half of one.
+
+Reads use ``torch.load(weights_only=True)``: a checkpoint holds only
+tensors, numbers, strings and containers of them (the NumPy generator state
+is stored as a tensor), so a file carrying a pickled object — code that
+would run on load — is refused instead of executed.
 """
 
 from __future__ import annotations
@@ -110,12 +115,14 @@ def load_checkpoint(
             "train one with examples/train_bigraph.py or pass its path")
     try:
         state = torch.load(path, map_location=map_location,
-                           weights_only=False)
+                           weights_only=True)
     except Exception as err:
+        first = str(err).strip().splitlines()[0][:300] if str(err) else ""
         raise CheckpointError(
-            f"Expected a readable checkpoint at {path} (got "
-            f"{type(err).__name__}: {err}); it may be truncated or not a "
-            "checkpoint") from err
+            f"Expected a readable checkpoint of tensors and plain data at "
+            f"{path} (got {type(err).__name__}: {first}); it may be "
+            "truncated, not a checkpoint, or carry pickled objects, which "
+            "are never loaded") from err
     if not isinstance(state, dict) or state.get("format") != \
             CHECKPOINT_FORMAT:
         raise CheckpointError(
@@ -200,9 +207,12 @@ def capture_rng_state(generators: Mapping[str, torch.Generator] = ()
     Returns:
         dict: restorable with :func:`restore_rng_state`.
     """
+    name, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        # As a tensor: the file stays loadable with weights_only=True.
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos),
+                  int(has_gauss), float(cached)),
         "torch": torch.get_rng_state(),
         "generators": {k: g.get_state() for k, g in dict(generators).items()},
     }
@@ -221,7 +231,9 @@ def restore_rng_state(state: Mapping[str, Any],
             by the names they were captured under.
     """
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos,
+                         has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -195,3 +195,78 @@ def test_amp_needs_cuda(make_model, fake_set):
         pytest.skip("CUDA present")
     with pytest.raises(ValueError, match="CUDA device for amp"):
         Trainer(make_model(), fake_set, TrainConfig(amp=True, **FAST))
+
+
+@pytest.fixture(scope="module")
+def pose_set(graphs):
+    from bigraph_pyg.data import SyntheticPoses
+
+    return SyntheticPoses(None, 64, level=2, sampler=graphs.sampler(),
+                          progress=False)
+
+
+def test_lifting_samples_join_each_step(make_model, fake_set, pose_set,
+                                        tmp_path):
+    cfg = TrainConfig(epochs=1, lift_batch_size=8, lift_weight=0.5, **FAST)
+    trainer = Trainer(make_model(), fake_set, cfg, tmp_path,
+                      lift_set=pose_set)
+    result = trainer.fit()
+    entry = result.history[-1]
+    assert {"lift_total", "lift_skeleton_joints_3d",
+            "lift_vertices"} <= set(entry)
+    # The total is the image batch's Eq. 6 plus lift_weight times the
+    # pose-only batch's.
+    image_total = entry["loss"] - 0.5 * entry["lift_total"]
+    assert math.isfinite(image_total) and image_total > 0
+    # Same seed, same step -> the same pose-only samples (resumable).
+    again = Trainer(make_model(), fake_set, cfg, tmp_path / "b",
+                    lift_set=pose_set).fit()
+    assert again.history[-1]["lift_total"] == pytest.approx(
+        entry["lift_total"])
+
+
+def test_lifting_config_errors(make_model, fake_set):
+    with pytest.raises(ValueError, match="lift_set"):
+        Trainer(make_model(), fake_set, TrainConfig(lift_batch_size=4))
+    with pytest.raises(ValueError, match="lift_batch_size"):
+        TrainConfig(lift_batch_size=-1)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")
+
+
+def test_learning_rate_warmup_and_cosine(make_model, fake_set):
+    cfg = TrainConfig(epochs=5, lr=1e-3, warmup_steps=4,
+                      lr_schedule="cosine", **FAST)  # 2 steps an epoch
+    trainer = Trainer(make_model(), fake_set, cfg)
+    lrs = [trainer.learning_rate(s) for s in range(11)]
+    assert lrs[0] == pytest.approx(1e-4)  # lr / 10
+    assert lrs[2] == pytest.approx(1e-4 + 0.9e-3 * 2 / 4)
+    assert lrs[4] == pytest.approx(1e-3)  # warm-up done: the peak
+    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:], strict=False))
+    assert lrs[10] == pytest.approx(1e-3 / 20)  # the last step's floor
+    flat = Trainer(make_model(), fake_set, TrainConfig(lr=3e-4, **FAST))
+    assert {flat.learning_rate(s) for s in range(6)} == {3e-4}
+
+
+class _Payload:
+    """Pickles to a call that would write a file when unpickled."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_checkpoint_with_pickled_code_is_refused_not_run(tmp_path):
+    from bigraph_pyg.engine import CHECKPOINT_VERSION
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "bigraph_pyg.checkpoint",
+                "format_version": CHECKPOINT_VERSION,
+                "model": {}, "x": _Payload(marker)}, path)
+    assert not marker.exists()
+    with pytest.raises(CheckpointError, match="pickled objects"):
+        load_checkpoint(path)
+    assert not marker.exists()

@@ -219,7 +219,8 @@ def test_parameter_counts(graphs, body):
     # No fusion at all, then no skeleton at all.
     assert n["cpu"] - n["row_c"] == sum(count(f) for f in fusion_blocks)
     skeleton = (count(full.skeleton_input) + count(full.skeleton_head)
-                + sum(count(b.skeleton) for b in full.blocks))
+                + sum(count(b.skeleton) for b in full.blocks)
+                + full.skeleton_image_gate.numel())
     assert n["row_c"] - n["graphcmr"] == skeleton
     # Shared weights drop the skeleton sub-blocks.
     assert n["cpu"] - n["shared_weight"] == sum(
@@ -228,7 +229,9 @@ def test_parameter_counts(graphs, body):
     parts = (count(full.encoder) + count(full.smpl_regressor)
              + count(full.mesh_input) + count(full.skeleton_input)
              + count(full.blocks) + count(full.mesh_head)
-             + count(full.skeleton_head) + count(full.camera_head))
+             + count(full.skeleton_head) + count(full.camera_head)
+             + full.mesh_image_gate.numel()
+             + full.skeleton_image_gate.numel())
     assert n["cpu"] == parts
 
 
@@ -299,3 +302,58 @@ def test_loss_inputs(graphs, body):
                          if k != "has_pose_3d"})
     with pytest.raises(ValueError, match="gt_vertices"):
         model.loss(out, _batch(n_vertices=1000))
+
+
+def test_image_free_forward_is_the_gated_forward_at_zero(graphs, body):
+    """With the image gates at 0 (their start), images change nothing: the
+    image-free forward is the same model."""
+    model = _model("cpu", graphs, body).eval()
+    assert model.config.image_feature_gate
+    images, joints = _inputs()
+    with torch.no_grad():
+        a = model(images, joints)
+        b = model(None, joints)
+    for name in ("vertices", "skeleton_joints", "camera", "rotmat"):
+        torch.testing.assert_close(getattr(a, name), getattr(b, name))
+    with torch.no_grad():
+        model.skeleton_image_gate.fill_(1.0)
+        model.mesh_image_gate.fill_(1.0)
+        c = model(images, joints)
+    assert not torch.allclose(c.skeleton_joints, b.skeleton_joints)
+    assert not torch.allclose(c.vertices, b.vertices)
+
+
+def test_lift_is_the_skeleton_branch_alone(graphs, body):
+    """lift() = the image-free skeleton output of the same weights without
+    fusion (row C), and it trains the weights forward() uses."""
+    model = _model("row_c", graphs, body).eval()
+    _, joints = _inputs(1)
+    with torch.no_grad():
+        torch.testing.assert_close(model.lift(joints),
+                                   model(None, joints).skeleton_joints)
+    full = _model("cpu", graphs, body)
+    full.lift(joints).sum().backward()
+    grads = {n for n, p in full.named_parameters() if p.grad is not None}
+    assert any(n.startswith("blocks.0.skeleton.") for n in grads)
+    assert "skeleton_input.weight" in grads
+    assert not any(n.startswith(("encoder.", "mesh_input.", "blocks.0.mesh."))
+                   for n in grads)
+    with pytest.raises(ValueError, match="skeleton branch"):
+        _model("graphcmr", graphs, body).lift(joints)
+    with pytest.raises(ValueError, match="needs 2D joints"):
+        _model("graphcmr", graphs, body)(None, joints)
+
+
+def test_pose_embedding_is_pelvis_relative_scale_free_and_named():
+    from bigraph_pyg.models import pose_embedding
+
+    g = torch.Generator().manual_seed(3)
+    uv = torch.rand(2, J, 2, generator=g) * 0.8 - 0.4
+    e = pose_embedding(uv, torch.eye(J))
+    moved = pose_embedding(0.5 * uv + 0.2, torch.eye(J))
+    torch.testing.assert_close(e[..., 2:4], moved[..., 2:4])
+    torch.testing.assert_close(e[..., 4:], torch.eye(J).expand(2, J, J))
+    rel = e[..., 2:4]
+    torch.testing.assert_close(rel[:, [2, 3]].mean(1), torch.zeros(2, 2),
+                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(rel.flatten(1).std(1), torch.ones(2))

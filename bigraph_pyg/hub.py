@@ -1,0 +1,158 @@
+r"""Pretrained models shipped with the package, loaded by name.
+
+:func:`pretrained` rebuilds a :class:`~bigraph_pyg.models.BiGraphBody`
+from a weights file in ``bigraph_pyg/assets``: the model config as plain
+data, the weights in float16 (the file stays small; they are cast back to
+float32), and the training-split statistics the baselines of
+:func:`~bigraph_pyg.engine.evaluate` need. The file's SHA-256 is checked
+before it is read and it is loaded with ``torch.load(weights_only=True)``,
+so a corrupted or tampered file is an error, never code that runs.
+
+:func:`export_pretrained` writes such a file from a training checkpoint.
+The model cards (data, recipe, command, held-out metrics beside the
+baselines, limits) are in ``docs/pretrained.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["PRETRAINED", "export_pretrained", "load_pretrained_file",
+           "pretrained"]
+
+_FORMAT = "bigraph_pyg.pretrained"
+_ASSETS = Path(__file__).resolve().parent / "assets"
+
+#: Shipped models: name -> file in ``bigraph_pyg/assets`` and its SHA-256.
+PRETRAINED: dict[str, dict[str, str]] = {}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_pretrained(checkpoint: str | os.PathLike,
+                      path: str | os.PathLike,
+                      card: dict[str, Any] | None = None) -> str:
+    """Write a shippable weights file from a training checkpoint.
+
+    Args:
+        checkpoint (str or PathLike): A file of
+            :func:`~bigraph_pyg.engine.save_checkpoint` (e.g. ``best.pt``).
+        path (str or PathLike): The weights file to write (atomically).
+        card (dict, optional): Plain data stored with the weights (the
+            recipe, the metrics).
+
+    Returns:
+        str: the file's SHA-256 (for :data:`PRETRAINED`).
+    """
+    from bigraph_pyg.engine import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    weights = {k: (v.half() if v.is_floating_point() and not v.is_sparse
+                   else v)
+               for k, v in state["model"].items()}
+    payload = {
+        "format": _FORMAT,
+        "model_config": state["model_config"],
+        "model": weights,
+        "training_stats": state.get("extra", {}).get("training_stats"),
+        "card": dict(card or {}),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                               dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return _sha256(path)
+
+
+def load_pretrained_file(path: str | os.PathLike, sha256: str | None = None,
+                         body=None):
+    """Rebuild the model of a weights file of :func:`export_pretrained`.
+
+    Args:
+        path (str or PathLike): The file.
+        sha256 (str, optional): Its expected SHA-256.
+        body (BodyModel, optional): (default: the default body)
+
+    Returns:
+        tuple[BiGraphBody, dict]: the model (float32, eval mode) and the
+        file's content (``training_stats``, ``card``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a SHA-256 mismatch, an unreadable file, or weights that
+            do not build this library's model.
+    """
+    from bigraph_pyg.models import BiGraphBody, BiGraphConfig
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Expected a pretrained weights file at "
+                                f"{path} (got no such file)")
+    if sha256 is not None and _sha256(path) != sha256:
+        raise ValueError(
+            f"Expected {path} with SHA-256 {sha256} (got {_sha256(path)}): "
+            "the file is corrupted or was replaced; reinstall bigraph_pyg")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format") != _FORMAT:
+            raise ValueError(f"no {_FORMAT!r} tag")
+        config = BiGraphConfig(**state["model_config"])
+    except Exception as err:
+        raise ValueError(
+            f"Expected a {_FORMAT} file at {path} (got {type(err).__name__}: "
+            f"{str(err)[:200]})") from err
+    model = BiGraphBody.from_body(config, body)
+    weights = {k: (v.float() if v.is_floating_point() and not v.is_sparse
+                   else v) for k, v in state["model"].items()}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0][:300]
+        raise ValueError(f"Expected weights matching the stored config in "
+                         f"{path} (got {first})") from err
+    return model.eval(), state
+
+
+def pretrained(name: str = "synthetic", body=None):
+    """A shipped pretrained model, by name.
+
+    Args:
+        name (str): One of :data:`PRETRAINED`. (default: ``"synthetic"``)
+        body (BodyModel, optional): (default: the default body, the one
+            the shipped models were trained with)
+
+    Returns:
+        BiGraphBody: the model, float32, in eval mode; its training-split
+        statistics (for the baselines) are ``model.training_stats``.
+
+    Raises:
+        ValueError: an unknown name or a corrupted file.
+    """
+    if name not in PRETRAINED:
+        raise ValueError(f"Expected a pretrained model name in "
+                         f"{sorted(PRETRAINED)} (got {name!r})")
+    entry = PRETRAINED[name]
+    model, state = load_pretrained_file(_ASSETS / entry["file"],
+                                        entry["sha256"], body)
+    model.training_stats = state.get("training_stats")
+    return model

@@ -1,0 +1,54 @@
+"""Shipped pretrained weights: export, checked load, clear errors."""
+
+import pytest
+import torch
+
+from bigraph_pyg import hub
+from bigraph_pyg.engine import Trainer, TrainConfig
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, body, graphs, fake_set):
+    from fakes import tiny_config
+
+    from bigraph_pyg.models import BiGraphBody
+
+    folder = tmp_path_factory.mktemp("pretrained")
+    model = BiGraphBody(tiny_config(), graphs, body)
+    Trainer(model, fake_set, TrainConfig(epochs=1, batch_size=4,
+                                         progress=False), folder).fit()
+    path = folder / "weights.pt"
+    sha = hub.export_pretrained(folder / "checkpoints" / "last.pt", path,
+                                card={"recipe": "test"})
+    return model.eval(), path, sha
+
+
+def test_export_and_load_round_trip(exported, body):
+    model, path, sha = exported
+    loaded, state = hub.load_pretrained_file(path, sha, body)
+    assert state["card"] == {"recipe": "test"}
+    assert next(loaded.parameters()).dtype == torch.float32
+    images = torch.rand(2, 3, 64, 64)
+    joints = torch.rand(2, 12, 2) * 50 + 5
+    with torch.no_grad():
+        a, b = model(images, joints), loaded(images, joints)
+    # float16 weights: close, not equal.
+    torch.testing.assert_close(b.skeleton_joints, a.skeleton_joints,
+                               atol=2e-2, rtol=2e-2)
+
+
+def test_corrupted_file_and_wrong_name_are_errors(exported, tmp_path, body):
+    _, path, sha = exported
+    bad = tmp_path / "bad.pt"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="corrupted or was replaced"):
+        hub.load_pretrained_file(bad, sha, body)
+    bad.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="bigraph_pyg.pretrained file"):
+        hub.load_pretrained_file(bad, None, body)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        hub.load_pretrained_file(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="pretrained model name"):
+        hub.pretrained("no-such-model")
