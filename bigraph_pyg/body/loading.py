@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from bigraph_pyg.body.model import BodyModel
+from bigraph_pyg.utils.safe_pickle import ChumpyData, SafeUnpickler
 
 __all__ = [
     'SMPL_FILE_NAMES',
@@ -54,14 +55,8 @@ SMPL_FILE_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Chumpy:
+class _Chumpy(ChumpyData):
     """Stand-in for the ``chumpy`` objects inside official SMPL pickles."""
-
-    def __init__(self, *args, **kwargs):
-        self.state = None
-
-    def __setstate__(self, state):
-        self.state = state
 
     def to_numpy(self) -> np.ndarray:
         state = self.state
@@ -75,30 +70,10 @@ class _Chumpy:
         return np.asarray(state['x'])
 
 
-class _SMPLUnpickler(pickle.Unpickler):
-    """Restricted unpickler: numpy, scipy.sparse, chumpy (as arrays)."""
+class _SMPLUnpickler(SafeUnpickler):
+    """The exact allow-list of :class:`SafeUnpickler`; chumpy as arrays."""
 
-    def find_class(self, module: str, name: str):
-        root = module.split('.')[0]
-        if root == 'chumpy':
-            return _Chumpy
-        if root in ('numpy', 'scipy') or (
-            (module, name) == ('_codecs', 'encode')
-        ) or (
-            module in ('copy_reg', 'copyreg', '__builtin__', 'builtins')
-            and name in ('_reconstructor', 'object', 'tuple', 'list', 'set',
-                         'dict', 'frozenset', 'slice')
-        ):
-            if module.startswith('scipy.sparse'):
-                import scipy.sparse as sp
-
-                if hasattr(sp, name):
-                    return getattr(sp, name)
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f'Expected only numpy/scipy/chumpy objects in a SMPL file '
-            f'(got {module}.{name})'
-        )
+    chumpy = _Chumpy
 
 
 def read_smpl_file(path: str | Path) -> dict:

@@ -49,13 +49,13 @@ from bigraph_pyg.data.keys import (
 )
 from bigraph_pyg.data.mixed import PAPER_RATIOS, MixedDataset
 from bigraph_pyg.data.noise import JointNoise, gt_mix_ratio, mix_joints_2d
-from bigraph_pyg.data.poses_only import POSE_KEYS, SyntheticPoses
 from bigraph_pyg.data.poses import (
     ACTIVITIES,
     JOINT_LIMITS,
     sample_body_pose,
     sample_global_orient,
 )
+from bigraph_pyg.data.poses_only import POSE_KEYS, SyntheticPoses
 from bigraph_pyg.data.render import (
     PART_NAMES,
     BodyRenderer,

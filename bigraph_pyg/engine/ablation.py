@@ -112,7 +112,9 @@ def ablation_table(metrics: Mapping[str, Mapping[str, float]],
 def plot_loss_curves(histories: Mapping[str, Sequence[Mapping]],
                      path: str | os.PathLike,
                      terms: Sequence[str] = ("mesh_joints_3d", "vertices"),
-                     smooth: int = 5) -> Path:
+                     smooth: int = 5,
+                     baselines: Mapping[str, Mapping[str, float]]
+                     | None = None) -> Path:
     r"""Fig. 5: training curves of the mesh-joint and vertex losses.
 
     Args:
@@ -121,6 +123,9 @@ def plot_loss_curves(histories: Mapping[str, Sequence[Mapping]],
         path (str or PathLike): PNG file.
         terms (Sequence[str]): Loss terms, one panel each.
         smooth (int): Moving-average window (steps).
+        baselines (Mapping, optional): Term -> {label: value}: the same
+            loss of a trivial predictor (e.g. the constant mean pose),
+            drawn as a dashed horizontal line.
 
     Returns:
         Path: ``path``.
@@ -144,6 +149,10 @@ def plot_loss_curves(histories: Mapping[str, Sequence[Mapping]],
             k = max(1, min(smooth, len(y)))
             ys = np.convolve(y, np.ones(k) / k, mode="valid")
             ax.plot(x[k - 1:], ys, label=label)
+        for i, (label, value) in enumerate(
+                (baselines or {}).get(term, {}).items()):
+            ax.axhline(value, color=f"C{7 + i}", linestyle="--",
+                       linewidth=1, label=label)
         ax.set_xlabel("step")
         ax.set_title(titles.get(term, term))
         ax.grid(alpha=0.3)

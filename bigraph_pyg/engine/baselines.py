@@ -209,11 +209,11 @@ def flat_lift(joints_2d: Tensor, mean_joints: Tensor) -> Tensor:
 
 
 class DepthCorrelation:
-    """Pearson correlation of predicted with true pelvis-relative depth.
+    r"""Pearson correlation of predicted with true pelvis-relative depth.
 
     Accumulates, over every valid joint of every sample, the sums needed
-    for :math:`r = \\mathrm{cov}(z, \\hat{z}) / (\\sigma_z
-    \\sigma_{\\hat{z}})` (pooled over joints and samples, float64).
+    for :math:`r = \mathrm{cov}(z, \hat{z}) / (\sigma_z
+    \sigma_{\hat{z}})` (pooled over joints and samples, float64).
     """
 
     def __init__(self) -> None:

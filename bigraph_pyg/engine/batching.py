@@ -240,8 +240,9 @@ def _targets(b: Mapping, size: tuple[int, int], vis2d: Tensor,
 def prepare_pose_batch(batch: Mapping, image_size: Sequence[int],
                        crop_size: int, device: torch.device | str = "cpu",
                        ) -> tuple[Tensor, Tensor, dict]:
-    """Pose-only samples (:class:`~bigraph_pyg.data.SyntheticPoses`) to
-    image-free model inputs and loss targets.
+    """Image-free model inputs and loss targets of pose-only samples.
+
+    The samples are those of :class:`~bigraph_pyg.data.SyntheticPoses`.
 
     Args:
         batch (Mapping): From :meth:`SyntheticPoses.batch`; 2D joints in

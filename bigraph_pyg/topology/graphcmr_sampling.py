@@ -1,9 +1,10 @@
 r"""GraphCMR's mesh down- and up-sampling file, read without ``psbody``.
 
 :func:`load_graphcmr_sampling` reads GraphCMR's ``mesh_downsampling.npz``
-(object arrays of pickled scipy sparse matrices) with a restricted unpickler
-that accepts numpy and scipy classes only, and returns the operators as torch
-sparse tensors; ``MeshSampler.from_graphcmr`` in
+(object arrays of pickled scipy sparse matrices) with
+:class:`~bigraph_pyg.utils.safe_pickle.SafeUnpickler` (an exact allow-list:
+array reconstruction, the sparse formats, containers), and returns the
+operators as torch sparse tensors; ``MeshSampler.from_graphcmr`` in
 ``bigraph_pyg.topology.sampling`` builds on it.
 """
 
@@ -17,30 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bigraph_pyg.utils.safe_pickle import SafeUnpickler
+
 __all__ = ['load_graphcmr_sampling']
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler for GraphCMR files: numpy and scipy.sparse classes only."""
-
-    def find_class(self, module: str, name: str):
-        allowed = module.split('.')[0] in ('numpy', 'scipy') or (
-            (module, name) == ('_codecs', 'encode')
-        ) or (
-            module in ('copy_reg', 'copyreg', '__builtin__', 'builtins')
-            and name in ('_reconstructor', 'object', 'tuple', 'list')
-        )
-        if not allowed:
-            raise pickle.UnpicklingError(
-                f'Expected only numpy/scipy objects in the file '
-                f'(got {module}.{name})'
-            )
-        if module.startswith('scipy.sparse'):
-            import scipy.sparse as sp
-
-            if hasattr(sp, name):
-                return getattr(sp, name)
-        return super().find_class(module, name)
 
 
 def _scipy_to_torch(mat) -> Tensor:
@@ -98,7 +78,12 @@ def load_graphcmr_sampling(
                 )
                 _, _, dtype = read_header(fp)
                 if dtype.hasobject:
-                    arr = _RestrictedUnpickler(fp, encoding='latin1').load()
+                    try:
+                        arr = SafeUnpickler(fp, encoding='latin1').load()
+                    except pickle.UnpicklingError as err:
+                        raise ValueError(
+                            f"Expected sparse matrices in '{key}' of "
+                            f"'{path}' ({err})") from err
                 else:
                     raise ValueError(
                         f"Expected an object array of sparse matrices for "

@@ -172,3 +172,29 @@ def test_forward_errors(body):
         body(betas=torch.zeros(1, 11))
     with pytest.raises(ValueError, match='same batch size'):
         body(betas=torch.zeros(2, 10), body_pose=torch.zeros(3, 69))
+
+
+class _Exec:
+    """Pickles to numpy.testing's ``runstring`` (exec) of some code."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def __reduce__(self):
+        from numpy.testing._private.utils import runstring
+
+        return (runstring, (self.code, {}))
+
+
+def test_smpl_pickle_cannot_run_code(tmp_path):
+    """A numpy callable is not an array: the allow-list names exact
+    globals, so a crafted SMPL_NEUTRAL.pkl is refused, not executed."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "SMPL_NEUTRAL.pkl"
+    code = f"open({str(marker)!r}, 'w').close()"
+    path.write_bytes(pickle.dumps({"v_template": _Exec(code)}, protocol=2))
+    with pytest.raises(ValueError, match="numpy.testing._private.utils"):
+        read_smpl_file(path)
+    assert not marker.exists()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from bigraph_pyg import hub
-from bigraph_pyg.engine import Trainer, TrainConfig
+from bigraph_pyg.engine import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")
