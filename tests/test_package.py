@@ -19,3 +19,19 @@ def test_core_import_needs_no_optional_dependency():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_missing_torchvision_names_its_extra():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torchvision'] = None\n"
+            "import bigraph_pyg\n"
+            "from bigraph_pyg import MeshConv  # the core needs no extra\n"
+            "try:\n"
+            "    from bigraph_pyg import BiGraphBody\n"
+            "except ModuleNotFoundError as err:\n"
+            "    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    assert "pip install 'bigraph_pyg[train]'" in out

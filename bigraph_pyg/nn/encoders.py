@@ -21,9 +21,16 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torchvision import models
-from torchvision.models import WeightsEnum
-from torchvision.ops import roi_align
+
+try:
+    from torchvision import models
+    from torchvision.models import WeightsEnum
+    from torchvision.ops import roi_align
+except ModuleNotFoundError as _err:  # an optional dependency: name its extra
+    raise ModuleNotFoundError(
+        "Expected torchvision for the image encoder (got ModuleNotFoundError:"
+        f" {_err}); install it with: pip install 'bigraph_pyg[train]'",
+        name=_err.name) from _err
 
 __all__ = [
     "EncoderOutput",
