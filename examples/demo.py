@@ -2,6 +2,8 @@
 
 Examples::
 
+    python examples/demo.py photo.jpg --keypoints photo_keypoints.json
+    # the shipped pretrained model (bigraph_pyg.pretrained("synthetic"))
     python examples/demo.py photo.jpg --checkpoint CKPT \\
         --keypoints photo_keypoints.json          # COCO or OpenPose JSON
     python examples/demo.py photo.jpg --checkpoint CKPT --box 120 40 200 420
@@ -24,7 +26,8 @@ from pathlib import Path
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("image")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", help="a training checkpoint (default: "
+                   "the shipped model, bigraph_pyg.pretrained('synthetic'))")
     p.add_argument("--keypoints", help="COCO or OpenPose keypoint JSON")
     p.add_argument("--box", type=float, nargs=4, metavar=("X", "Y", "W", "H"),
                    help="person box in image pixels")
@@ -51,8 +54,13 @@ def main(argv=None) -> None:
     try:
         image = load_image(args.image)
         body = default_body()
-        model, _ = model_from_checkpoint(args.checkpoint, body,
-                                         map_location=args.device)
+        if args.checkpoint:
+            model, _ = model_from_checkpoint(args.checkpoint, body,
+                                             map_location=args.device)
+        else:
+            from bigraph_pyg import pretrained
+
+            model = pretrained("synthetic", body).to(args.device)
         keypoints = visible = None
         if args.keypoints:
             keypoints, visible = read_keypoints(args.keypoints)

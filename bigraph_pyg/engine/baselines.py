@@ -198,7 +198,7 @@ def flat_lift(joints_2d: Tensor, mean_joints: Tensor) -> Tensor:
         >>> ref = torch.zeros(12, 3); ref[:, 0] = torch.arange(12.)
         >>> uv = torch.zeros(1, 12, 2); uv[..., 0] = 10 * torch.arange(12.)
         >>> flat_lift(uv, ref)[0, :4, 0].tolist()
-        [-0.5, 0.5, 1.5, 2.5]
+        [-2.5, -1.5, -0.5, 0.5]
     """
     uv = center_joints(joints_2d.double(), HIP_INDICES)
     ref = _bone_length(mean_joints.double().to(uv.device))

@@ -137,3 +137,20 @@ def test_other_config_checkpoint_is_refused(tiny_checkpoint, tmp_path):
 
 
 from fakes import tiny_config  # noqa: E402
+
+
+def test_lifting_baseline_scores_beside_the_baselines(tmp_path, capsys):
+    import lifting_baseline
+
+    out = tmp_path / "lift.json"
+    lifting_baseline.main(["--seconds", "1", "--num-train", "64",
+                           "--num-test", "16", "--cache", str(tmp_path),
+                           "--json", str(out)])
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert set(rows) == {"lifting MLP", "flat lift (depth 0)",
+                         "constant mean training pose"}
+    assert result["num_test"] == 16 and result["steps"] >= 1
+    # A flat lift has PA-MPJPE > 0 and the mean pose is no exact answer.
+    assert all(r["pa_mpjpe"] > 10 for r in rows.values())
+    assert "| lifting MLP |" in capsys.readouterr().out
