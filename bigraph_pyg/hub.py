@@ -30,7 +30,15 @@ _FORMAT = "bigraph_pyg.pretrained"
 _ASSETS = Path(__file__).resolve().parent / "assets"
 
 #: Shipped models: name -> file in ``bigraph_pyg/assets`` and its SHA-256.
-PRETRAINED: dict[str, dict[str, str]] = {}
+PRETRAINED: dict[str, dict[str, str]] = {
+    # The cpu preset trained with the longer CPU recipe on synthetic data
+    # (docs/pretrained.md has its card).
+    "synthetic": {
+        "file": "bigraph_cpu_synthetic.pt",
+        "sha256": "1b1748a02c839608717b35b7242802ba"
+                  "4cb7bdafdf0e929eaae58460630d28cf",
+    },
+}
 
 
 def _sha256(path: Path) -> str:

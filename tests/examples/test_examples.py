@@ -154,3 +154,12 @@ def test_lifting_baseline_scores_beside_the_baselines(tmp_path, capsys):
     # A flat lift has PA-MPJPE > 0 and the mean pose is no exact answer.
     assert all(r["pa_mpjpe"] > 10 for r in rows.values())
     assert "| lifting MLP |" in capsys.readouterr().out
+
+
+def test_demo_defaults_to_the_shipped_model(tmp_path):
+    image, kp = _astronaut(tmp_path)
+    out = tmp_path / "out"
+    demo.main([str(image), "--keypoints", str(kp), "--out", str(out)])
+    png = np.asarray(Image.open(out / "astronaut_overlay.png"))
+    assert png.shape == (128, 256, 3)  # the shipped model's 128² crop | side
+    assert (out / "astronaut.obj").is_file()
