@@ -1,4 +1,4 @@
-"""Write a training checkpoint as a shippable pretrained weights file.
+r"""Write a training checkpoint as a shippable pretrained weights file.
 
 Usage::
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 
 def main(argv=None) -> None:
+    """Parse the arguments, export, print the size and SHA-256."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint")
     p.add_argument("out")

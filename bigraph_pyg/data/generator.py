@@ -16,11 +16,15 @@ one that makes the person's projected box fill a random fraction
 ones narrow (:math:`f \approx 260` px at 2.5 m, :math:`\approx 850` px at
 8 m for a 224² crop); the principal point centres the box, plus jitter.
 
-Each sample's randomness comes from ``numpy.random.SeedSequence([seed,
-split, index])``: splits are disjoint streams, and a sample depends neither
-on the number of workers nor on the other samples of its batch (the body is
-posed in float64, then rounded to float32). The cache and the dataset are in
-:mod:`bigraph_pyg.data.synthetic`.
+Each sample's geometry (shape, pose, orientation, camera, 2D-joint noise)
+comes from ``numpy.random.SeedSequence([seed, split, index])`` and its
+appearance from a child stream of it, so :meth:`SampleGenerator.geometry`
+draws the rendered samples' geometry without rendering. The 12 ground-truth
+joints are the body's joint regressor on the posed mesh (the joints the
+model's mesh branch is scored with). Splits are disjoint streams, and a
+sample depends neither on the number of workers nor on the other samples of
+its batch (the body is posed in float64, then rounded to float32). The
+cache and the dataset are in :mod:`bigraph_pyg.data.synthetic`.
 """
 
 from __future__ import annotations
@@ -140,10 +144,14 @@ class SampleGenerator:
 
     Builds the body (float64), the garment regions, one
     :class:`~bigraph_pyg.data.render.BodyRenderer` and the background photos
-    once; :meth:`shard` then renders any list of sample indices.
+    once; :meth:`shard` then renders any list of sample indices, and
+    :meth:`geometry` draws their geometry without rendering.
 
     Args:
         config (SyntheticConfig): Generation parameters.
+        render (bool): Build the renderer now (else on the first
+            :meth:`shard`; :meth:`geometry` needs none). (default:
+            :obj:`True`)
     """
 
     def __init__(self, config: SyntheticConfig, render: bool = True):
@@ -160,7 +168,6 @@ class SampleGenerator:
         # scores 0 (the skinned joint centres would not).
         self.regressor = self.body.joint_regressor.detach()[
             list(SMPL_TO_JOINTS)].double()
-        self.num_vertices = self.faces.max() + 1
         self.renderer = None
         if render:
             self._init_rendering()
@@ -209,7 +216,7 @@ class SampleGenerator:
 
         Args:
             seed (int): Base seed.
-            split (str): One of :data:`SPLITS` (or any stream id in it).
+            split (str): One of :data:`SPLITS`.
             indices (list[int]): Sample indices.
             with_vertices (bool): Also return ``vertices`` :math:`(n, V,
                 3)` float32 in the model frame (no translation).

@@ -54,7 +54,8 @@ class TrainConfig:
         warmup_steps (int): Linear learning-rate warm-up from ``lr / 10``.
             (default: ``0``)
         lr_schedule (str): ``"constant"`` (the paper's) or ``"cosine"``
-            (decay to ``lr / 20`` at the last step, for short budgets).
+            (half a cosine from ``lr`` down to ``lr / 20`` at the end of
+            training, for short budgets).
         eval_segmentation (bool): Segmentation scores in validation.
         progress (bool): tqdm bars.
     """
