@@ -128,10 +128,10 @@ def _generate(config: SyntheticConfig, meta: dict, sampler, chunk: int,
               progress: bool) -> dict[str, np.ndarray]:
     from tqdm.auto import tqdm
 
+    threads = torch.get_num_threads()  # before the generator pins one
     gen = SampleGenerator(config, render=False)
     first, n = meta["first_index"], meta["num_samples"]
     parts: dict[str, list[np.ndarray]] = {k: [] for k in POSE_KEYS}
-    threads = torch.get_num_threads()
     try:
         for start in tqdm(range(0, n, chunk), desc="poses", unit="chunk",
                           disable=not progress, leave=False):

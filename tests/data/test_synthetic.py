@@ -271,3 +271,17 @@ def test_pose_only_cache_round_trip_and_mismatch(tmp_path):
         SyntheticPoses(None, 5, level=2)
     with pytest.raises(ValueError, match='num_samples'):
         SyntheticPoses(None, 0)
+
+
+def test_pose_only_generation_keeps_the_thread_count():
+    """The generator pins one thread for itself; the caller's training
+    must get its threads back (a fresh main job trained on one core)."""
+    from bigraph_pyg.data import SyntheticPoses
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        SyntheticPoses(None, 2, progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
