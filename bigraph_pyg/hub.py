@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,12 @@ PRETRAINED: dict[str, dict[str, str]] = {
                   "4cb7bdafdf0e929eaae58460630d28cf",
     },
 }
+
+
+def _cast(weights: dict, dtype: torch.dtype) -> dict:
+    """Dense floating tensors of a state dict cast to ``dtype``."""
+    return {k: (v.to(dtype) if v.is_floating_point() and not v.is_sparse
+                else v) for k, v in weights.items()}
 
 
 def _sha256(path: Path) -> str:
@@ -64,32 +69,20 @@ def export_pretrained(checkpoint: str | os.PathLike,
     Returns:
         str: the file's SHA-256 (for :data:`PRETRAINED`).
     """
-    from bigraph_pyg.engine import load_checkpoint
+    from bigraph_pyg.engine.checkpoint import (
+        atomic_torch_save,
+        load_checkpoint,
+    )
 
     state = load_checkpoint(checkpoint)
-    weights = {k: (v.half() if v.is_floating_point() and not v.is_sparse
-                   else v)
-               for k, v in state["model"].items()}
     payload = {
         "format": _FORMAT,
         "model_config": state["model_config"],
-        "model": weights,
+        "model": _cast(state["model"], torch.float16),
         "training_stats": state.get("extra", {}).get("training_stats"),
         "card": dict(card or {}),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                               dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return _sha256(path)
+    return _sha256(atomic_torch_save(path, payload))
 
 
 def load_pretrained_file(path: str | os.PathLike, sha256: str | None = None,
@@ -130,10 +123,8 @@ def load_pretrained_file(path: str | os.PathLike, sha256: str | None = None,
             f"Expected a {_FORMAT} file at {path} (got {type(err).__name__}: "
             f"{str(err)[:200]})") from err
     model = BiGraphBody.from_body(config, body)
-    weights = {k: (v.float() if v.is_floating_point() and not v.is_sparse
-                   else v) for k, v in state["model"].items()}
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(_cast(state["model"], torch.float32))
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0][:300]
         raise ValueError(f"Expected weights matching the stored config in "

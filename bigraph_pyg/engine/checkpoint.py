@@ -67,12 +67,28 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
     """
     from bigraph_pyg import __version__
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(state)
     payload.update(format=CHECKPOINT_FORMAT,
                    format_version=CHECKPOINT_VERSION,
                    library_version=__version__)
+    return atomic_torch_save(path, payload)
+
+
+def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
+    """Write ``payload`` with ``torch.save`` atomically.
+
+    A temp file in the target's folder is written, ``fsync``-ed, then
+    :func:`os.replace`-d over ``path`` (the parent folder is created).
+
+    Args:
+        path (str or PathLike): Target file.
+        payload: What to save.
+
+    Returns:
+        Path: ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                dir=path.parent)
     try:

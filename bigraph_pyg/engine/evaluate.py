@@ -236,11 +236,14 @@ def evaluate(
     reg = None if h36m_regressor is None else h36m_regressor.to(device)
     total = 0
     depth = {"": DepthCorrelation(), "_skeleton": DepthCorrelation()}
-    base_joints = base_verts = None
+    base_joints = base_verts = mean_mesh_joints = None
     if baselines is not None:
         base_joints = baselines.mean_joints.to(device)
         if baselines.mean_vertices is not None:
             base_verts = baselines.mean_vertices.to(device)
+            if base_verts.shape[0] == net.joint_regressor.shape[1]:
+                mean_mesh_joints = net.joint_regressor.to(
+                    base_verts) @ base_verts
 
     def add(name: str, values: Tensor, mask: Tensor) -> None:
         if mask.any():
@@ -270,21 +273,18 @@ def evaluate(
             has_v = t["has_smpl"]
             gt_v = torch.nan_to_num(t["gt_vertices"])
             if base_joints is not None:
-                mean_mesh_joints = None
                 if base_verts is not None and \
                         base_verts.shape[0] == gt_v.shape[-2]:
                     add("baseline_mean_mesh_mpve", mpve(
                         base_verts.expand_as(gt_v), gt_v, reduction="none"),
                         has_v)
-                    if base_verts.shape[0] == net.joint_regressor.shape[1]:
-                        mean_mesh_joints = (net.joint_regressor.to(
-                            base_verts) @ base_verts).expand(n, -1, -1)
                 preds += [
                     ("baseline_mean_pose", base_joints.expand(n, -1, -1)),
                     ("baseline_flat_lift",
                      flat_lift(mb.joints_est, base_joints))]
                 if mean_mesh_joints is not None:
-                    preds.append(("baseline_mean_mesh", mean_mesh_joints))
+                    preds.append(("baseline_mean_mesh",
+                                  mean_mesh_joints.expand(n, -1, -1)))
             for suffix, joints in preds:
                 pre = suffix + "_" if suffix.startswith("baseline") else ""
                 post = "" if pre else suffix

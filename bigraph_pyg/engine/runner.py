@@ -84,17 +84,15 @@ def train_and_evaluate(
     """
     ctx = context or DistributedContext()
     extra_state = dict(extra_state or {})
-    if "training_stats" not in extra_state:
+    if "training_stats" in extra_state:
+        stats = TrainingStatistics.from_dict(extra_state["training_stats"])
+    else:
         # The baselines' knowledge: means of the training split only.
         try:
             stats = TrainingStatistics.from_dataset(train_set)
+            extra_state["training_stats"] = stats.to_dict()
         except ValueError:
             stats = None  # no 3D training data: no baselines
-        if stats is not None:
-            extra_state["training_stats"] = stats.to_dict()
-    stats_state = extra_state.get("training_stats")
-    stats = (None if stats_state is None
-             else TrainingStatistics.from_dict(stats_state))
     trainer = Trainer(model, train_set, config, out_dir, val_set, ctx, body,
                       extra_state, baselines=stats, lift_set=lift_set)
     t0 = time.perf_counter()

@@ -181,8 +181,9 @@ class BiGraphLoss(nn.Module):
 
         The focal loss on the pelvis-centred skeleton joints (coefficient
         ``focal``) with ``use_focal``, else their L1 (coefficient
-        ``skeleton_joints_3d``); the term :meth:`forward` adds, and the one
-        the trainer's pose-only lifting pass trains on.
+        ``skeleton_joints_3d``): the term :meth:`forward` adds, on its own
+        (e.g. to train :meth:`BiGraphBody.lift
+        <bigraph_pyg.models.BiGraphBody.lift>`, the Skeleton-GCN alone).
 
         Args:
             pred_skeleton_joints (Tensor): :math:`(B, J, 3)`.
