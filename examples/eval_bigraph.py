@@ -23,6 +23,11 @@ import time
 from pathlib import Path
 
 from bigraph_pyg.engine.datasets import EVAL_SPLITS
+from bigraph_pyg.engine.runner import (
+    name_equals_path,
+    output_file,
+    positive_int,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,17 +36,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dataset", default="synthetic",
                    choices=["synthetic", *sorted(EVAL_SPLITS)])
     p.add_argument("--synthetic-root", default="data/synthetic")
-    p.add_argument("--num-samples", type=int, default=64,
+    p.add_argument("--num-samples", type=positive_int, default=64,
                    help="synthetic test samples")
     p.add_argument("--data-root", help="GraphCMR .npz folder")
     p.add_argument("--image-root")
     p.add_argument("--image-dir", action="append", default=[],
-                   metavar="NAME=PATH")
+                   type=name_equals_path, metavar="NAME=PATH")
     p.add_argument("--h36m-regressor", help="J_regressor_h36m.npy")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-segmentation", action="store_true")
-    p.add_argument("--json", help="also write the metrics here")
+    p.add_argument("--json", type=output_file,
+                   help="also write the metrics here")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 

@@ -29,6 +29,11 @@ from pathlib import Path
 
 import torch
 
+from bigraph_pyg.engine.runner import (
+    check_run_folder,
+    output_path,
+)
+
 BASE = dict(num_train=1600, num_test=64, epochs=4, batch_size=16,
             num_lift=8192, lift_batch_size=96)
 QUICK = dict(num_train=32, num_test=16, epochs=2, batch_size=8,
@@ -50,7 +55,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "data/synthetic_quick with --quick, "
                         "data/synthetic_xK with --scale K: a cache holds "
                         "one size)")
-    p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--out", type=output_path, default="runs/ablation")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoints of an earlier run of the "
+                        "same rows in OUT (default: refused)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -81,10 +89,17 @@ def main(argv=None) -> None:
         raise SystemExit(f"error: Expected --rows among {''.join(TABLE4_ROWS)}"
                          f" and --scale >= 1 (got {args.rows!r}, "
                          f"{args.scale})")
+    out = Path(args.out)
+    try:  # before any data is generated
+        for row in rows:
+            check_run_folder(out / f"row_{row}", overwrite=args.overwrite,
+                             advice="pass --overwrite to replace it, or "
+                                    "another --out")
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     budget = dict(QUICK if args.quick else BASE)
     for k in ("num_train", "num_test", "epochs", "num_lift"):
         budget[k] *= args.scale
-    out = Path(args.out)
     root = args.synthetic_root or (
         "data/synthetic_quick" if args.quick else "data/synthetic"
         if args.scale == 1 else f"data/synthetic_x{args.scale}")
@@ -120,14 +135,15 @@ def main(argv=None) -> None:
                 model, splits["train"], train_cfg, out / f"row_{row}", None,
                 splits["test"], ctx, body, test_segmentation=False,
                 extra_state={"training_stats": stats.to_dict()},
-                lift_set=lift_set if lift else None)
+                lift_set=lift_set if lift else None,
+                overwrite=args.overwrite)
             metrics[row] = s.metrics
             histories[f"{row} ({TABLE4_ROWS[row]})"] = s.result.history
             times[row] = s.train_seconds
             print(f"row {row}: PA-MPJPE {s.metrics['pa_mpjpe']:.1f}, MPJPE "
                   f"{s.metrics['mpjpe']:.1f}, MPVE {s.metrics['mpve']:.1f} "
                   f"mm ({s.train_seconds:.0f} s)")
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     table = ablation_table(metrics)
     budget_line = (f"Budget: {budget['num_train']} training / "

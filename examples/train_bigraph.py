@@ -27,6 +27,13 @@ from pathlib import Path
 
 import torch
 
+from bigraph_pyg.engine.runner import (
+    check_run_folder,
+    name_equals_path,
+    non_negative_int,
+    output_path,
+    positive_int,
+)
 from bigraph_pyg.models import ABLATIONS, PRESETS, BiGraphBody, BiGraphConfig
 
 DEFAULTS = {  # per preset: optimisation and synthetic split sizes
@@ -54,34 +61,40 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", choices=("synthetic", "real"),
                    default="synthetic")
     p.add_argument("--synthetic-root", default="data/synthetic")
-    p.add_argument("--num-train", type=int)
-    p.add_argument("--num-val", type=int)
-    p.add_argument("--num-test", type=int)
+    p.add_argument("--num-train", type=positive_int)
+    p.add_argument("--num-val", type=positive_int)
+    p.add_argument("--num-test", type=positive_int)
     p.add_argument("--data-root", help="GraphCMR .npz folder (--data real)")
     p.add_argument("--image-root", help="folder with h36m/, up3d/, lsp/, "
                    "coco/, mpii/ image folders (--data real)")
     p.add_argument("--image-dir", action="append", default=[],
-                   metavar="NAME=PATH", help="one dataset's image folder")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="per process")
+                   type=name_equals_path, metavar="NAME=PATH",
+                   help="one dataset's image folder")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int, help="per process")
     p.add_argument("--lr", type=float, help="Adam learning rate")
-    p.add_argument("--warmup-steps", type=int)
+    p.add_argument("--warmup-steps", type=non_negative_int)
     p.add_argument("--lr-schedule", choices=("constant", "cosine"))
-    p.add_argument("--lift-batch-size", type=int, help="pose-only samples "
+    p.add_argument("--lift-batch-size", type=non_negative_int,
+                   help="pose-only samples "
                    "per step, run image-free (0: images only)")
-    p.add_argument("--num-lift", type=int, help="pose-only samples drawn "
+    p.add_argument("--num-lift", type=positive_int,
+                   help="pose-only samples drawn "
                    "(synthetic data)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-steps", type=int)
+    p.add_argument("--max-steps", type=positive_int)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K")
     p.add_argument("--amp", action="store_true", help="mixed precision "
                    "(CUDA)")
     p.add_argument("--compile", action="store_true", help="torch.compile")
-    p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--out", default="runs/train_bigraph")
+    p.add_argument("--num-workers", type=non_negative_int, default=0)
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    p.add_argument("--out", type=output_path, default="runs/train_bigraph")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoints/last.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="a new run may replace the checkpoints already in "
+                        "OUT (default: refused)")
     p.add_argument("--no-segmentation", action="store_true",
                    help="skip the rendered segmentation metrics")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -111,6 +124,10 @@ def main(argv=None) -> None:
         raise SystemExit(f"error: Expected a checkpoint to resume at {last} "
                          "(got none); drop --resume to start a new run, or "
                          "pass the run's --out folder")
+    try:  # before any data is generated
+        check_run_folder(args.out, args.resume, args.overwrite)
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from None
     sizes = DEFAULTS[args.preset]
     ablation = "graphcmr" if args.graphcmr else args.ablation
     try:
@@ -165,11 +182,11 @@ def main(argv=None) -> None:
                 sampler=model.sampler, progress=not args.quiet)
         summary = train_and_evaluate(
             model, train_set, train_cfg, args.out, val_set, test_set, ctx,
-            body, resume=args.resume,
+            body, resume=args.resume, overwrite=args.overwrite,
             test_segmentation=not args.no_segmentation,
             extra_state={"data": args.data, "ablation": ablation,
                          "preset": args.preset}, lift_set=lift_set)
-    except (CheckpointError, FileNotFoundError, ValueError) as err:
+    except (CheckpointError, OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     finally:
         cleanup_distributed()

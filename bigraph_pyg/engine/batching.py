@@ -208,23 +208,71 @@ def _resize(batch: dict, size: tuple[int, int]) -> dict:
     return batch
 
 
-def _clamp_into(joints: Tensor, size: tuple[int, int]) -> Tensor:
-    """Pixel joints clamped into an ``(H, W)`` image (NaN to 0)."""
+def _input_joints(joints: Tensor, size: tuple[int, int]
+                  ) -> tuple[Tensor, Tensor]:
+    """Model-input pixel joints and which of them were detected.
+
+    A non-finite joint (a missed detection) is replaced by the mean of the
+    sample's finite joints (the image centre if it has none), never by
+    pixel ``(0, 0)``; then all are clamped into the ``(H, W)`` image.
+
+    Returns:
+        tuple[Tensor, Tensor]: joints :math:`(B, J, 2)` and a bool
+        :math:`(B, J)` mask of the finite (detected) ones.
+    """
     h, w = size
-    hi = torch.tensor([w - 1.0, h - 1.0], device=joints.device)
-    j = torch.nan_to_num(joints.float(), nan=0.0)
-    return torch.minimum(j.clamp_min(0.0), hi)
+    j = joints.float()
+    valid = torch.isfinite(j).all(dim=-1)
+    safe = torch.where(valid[..., None], j, torch.zeros_like(j))
+    count = valid.sum(dim=1, keepdim=True)[..., None].to(j.dtype)
+    centre = torch.where(
+        count > 0, safe.sum(dim=1, keepdim=True) / count.clamp_min(1.0),
+        torch.tensor([w / 2.0, h / 2.0], device=j.device, dtype=j.dtype))
+    j = torch.where(valid[..., None], j, centre)
+    hi = torch.tensor([w - 1.0, h - 1.0], device=j.device, dtype=j.dtype)
+    return torch.minimum(j.clamp_min(0.0), hi), valid
+
+
+def _clamp_into(joints: Tensor, size: tuple[int, int]) -> Tensor:
+    """Pixel joints clamped into an ``(H, W)`` image (see _input_joints)."""
+    return _input_joints(joints, size)[0]
+
+
+def _finite_rows(x: Tensor) -> Tensor:
+    """``(B,)`` bool: every value of the sample is finite."""
+    return torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
 
 
 def _targets(b: Mapping, size: tuple[int, int], vis2d: Tensor,
              vis3d: Tensor, has_smpl: Tensor, has_pose_3d: Tensor) -> dict:
-    """Loss targets of :meth:`BiGraphBody.loss` from a batch at ``size``."""
+    """Loss targets of :meth:`BiGraphBody.loss` from a batch at ``size``.
+
+    Non-finite ground truth is never trained on: a non-finite 2D joint
+    gets confidence 0, a sample with a non-finite 3D joint loses
+    ``has_pose_3d`` (the pelvis centring mixes its joints) and one with
+    non-finite vertices, pose or shape loses ``has_smpl``; the values are
+    zeroed so no NaN reaches the loss.
+    """
     h, w = size
     scale = torch.tensor([2.0 / w, 2.0 / h], device=vis2d.device)
+    joints_2d = b["joints_2d"].float()
+    vis2d = vis2d * torch.isfinite(joints_2d).all(dim=-1).to(vis2d.dtype)
+    joints_3d = b["joints_3d"].float()
+    has_pose_3d = has_pose_3d & _finite_rows(joints_3d)
+    vertices = b["vertices"].float()
+    ok_smpl = _finite_rows(vertices)
+    if "pose" in b and "betas" in b:
+        ok_smpl = ok_smpl & _finite_rows(b["pose"].float()) \
+            & _finite_rows(b["betas"].float())
+    has_smpl = has_smpl & ok_smpl
+
+    def clean(x: Tensor) -> Tensor:
+        return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+
     targets = {
-        "gt_vertices": b["vertices"].float(),
-        "gt_joints_3d": b["joints_3d"].float(),
-        "gt_joints_2d": b["joints_2d"].float() * scale - 1.0,
+        "gt_vertices": clean(vertices),
+        "gt_joints_3d": clean(joints_3d),
+        "gt_joints_2d": clean(joints_2d * scale - 1.0),
         "gt_joints_2d_confidence": vis2d,
         "gt_joints_3d_confidence": vis3d,
         "has_smpl": has_smpl,
@@ -232,8 +280,8 @@ def _targets(b: Mapping, size: tuple[int, int], vis2d: Tensor,
     }
     if "pose" in b and "betas" in b:
         targets["gt_rotmat"] = axis_angle_to_matrix(
-            b["pose"].float().reshape(-1, 24, 3))
-        targets["gt_betas"] = b["betas"].float()
+            clean(b["pose"].float()).reshape(-1, 24, 3))
+        targets["gt_betas"] = clean(b["betas"].float())
     return targets
 
 
@@ -254,7 +302,8 @@ def prepare_pose_batch(batch: Mapping, image_size: Sequence[int],
 
     Returns:
         tuple: ground-truth and estimated 2D joints :math:`(B, 12, 2)`
-        (model pixels, clamped into the image) and the targets of
+        (model pixels, clamped into the image; a non-finite joint becomes
+        the mean of the sample's other joints) and the targets of
         :meth:`BiGraphBody.loss`.
     """
     size = tuple(int(s) for s in image_size)
@@ -285,6 +334,11 @@ class ModelBatch:
             ``has_smpl``, ``has_pose_3d`` and, where given, ``gt_rotmat``,
             ``gt_betas``).
         raw (dict): The collated batch (resized), for metrics and images.
+        joints_gt_valid (Tensor): :math:`(B, 12)` bool, the ground-truth
+            2D joints that were finite (the others are filled in
+            ``joints_gt`` and have confidence 0 in ``targets``).
+        joints_est_valid (Tensor): :math:`(B, 12)` bool, the estimated
+            joints that were detected (finite).
     """
 
     images: Tensor
@@ -292,6 +346,38 @@ class ModelBatch:
     joints_est: Tensor
     targets: dict
     raw: dict
+    joints_gt_valid: Tensor | None = None
+    joints_est_valid: Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def finite_images(self) -> Tensor:
+        """``(B,)`` bool: the samples whose image pixels are all finite."""
+        return _finite_rows(self.images)
+
+    def select(self, keep: Tensor) -> ModelBatch:
+        """The samples where ``keep`` (a ``(B,)`` bool mask) is true.
+
+        Every tensor with the batch as first dimension (inputs, targets,
+        the raw batch) and every per-sample list of ``raw`` is indexed.
+        """
+        n = len(self)
+        idx = keep.nonzero().flatten()
+
+        def pick(value):
+            if isinstance(value, Tensor) and value.dim() and \
+                    value.shape[0] == n:
+                return value[idx.to(value.device)]
+            if isinstance(value, list) and len(value) == n:
+                return [value[i] for i in idx.tolist()]
+            return value
+
+        return ModelBatch(
+            pick(self.images), pick(self.joints_gt), pick(self.joints_est),
+            {k: pick(v) for k, v in self.targets.items()},
+            {k: pick(v) for k, v in self.raw.items()},
+            pick(self.joints_gt_valid), pick(self.joints_est_valid))
 
 
 def prepare_batch(batch: Mapping, image_size: Sequence[int],
@@ -300,7 +386,14 @@ def prepare_batch(batch: Mapping, image_size: Sequence[int],
 
     Images and pixel joints are resized to ``image_size`` if they differ.
     2D joints are clamped into the image (the model refuses joints
-    outside it; a clamped joint keeps its direction from the body).
+    outside it; a clamped joint keeps its direction from the body). A
+    non-finite 2D joint (a missed detection) is masked: it is filled with
+    the mean of the sample's finite joints (never pixel ``(0, 0)``),
+    flagged in ``joints_gt_valid`` / ``joints_est_valid``, and a
+    non-finite ground-truth joint gets confidence 0 (not trained on).
+    Non-finite 3D targets are masked per sample (see ``_targets``).
+    Images are passed as they are: the trainer leaves out samples with
+    non-finite pixels (:meth:`ModelBatch.finite_images`).
 
     Args:
         batch (Mapping): Collated samples with :data:`TRAIN_KEYS`.
@@ -315,12 +408,13 @@ def prepare_batch(batch: Mapping, image_size: Sequence[int],
     dev = torch.device(device)
     b = {k: (v.to(dev, non_blocking=True) if isinstance(v, Tensor) else v)
          for k, v in batch.items()}
-    joints_gt = _clamp_into(b["joints_2d"], size)
-    joints_est = _clamp_into(b["joints_2d_est"], size)
+    joints_gt, gt_valid = _input_joints(b["joints_2d"], size)
+    joints_est, est_valid = _input_joints(b["joints_2d_est"], size)
     has_smpl = b["has_smpl"].bool()
     if "has_vertices" in b:
         has_smpl = has_smpl & b["has_vertices"].bool()
     vis2d = b["joints_2d_visible"].float() * b["has_joints_2d"].float()[:, None]
     targets = _targets(b, size, vis2d, b["joints_3d_visible"].float(),
                        has_smpl, b["has_pose_3d"].bool())
-    return ModelBatch(b["img"].float(), joints_gt, joints_est, targets, b)
+    return ModelBatch(b["img"].float(), joints_gt, joints_est, targets, b,
+                      gt_valid, est_valid)

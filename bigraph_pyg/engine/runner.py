@@ -4,11 +4,18 @@
 ``examples/reproduce_ablation.py`` call: a :class:`Trainer` fit, then
 :func:`~bigraph_pyg.engine.evaluate.evaluate` of ``best.pt`` (else the
 final weights) on the test set, written to ``out_dir/metrics.json``.
+
+A new run (no ``resume``) into a folder that already holds checkpoints is
+refused unless ``overwrite=True`` (:func:`check_run_folder`), so no run
+replaces another's checkpoints unasked, and only a ``best.pt`` this run
+chose by validation is scored.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +24,157 @@ from torch.utils.data import DataLoader, Dataset
 
 from bigraph_pyg.engine.baselines import TrainingStatistics
 from bigraph_pyg.engine.batching import collate_samples
-from bigraph_pyg.engine.checkpoint import load_checkpoint
+from bigraph_pyg.engine.checkpoint import CheckpointError, load_checkpoint
 from bigraph_pyg.engine.distributed import DistributedContext
 from bigraph_pyg.engine.evaluate import evaluate
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.engine.trainer import Trainer
 
-__all__ = ["RunSummary", "train_and_evaluate"]
+__all__ = ["RunSummary", "check_run_folder", "existing_checkpoints",
+           "name_equals_path", "non_negative_int", "output_file",
+           "output_path", "positive_int", "train_and_evaluate"]
+
+_ADVICE = ("pass --resume to continue that run, --overwrite to replace it, "
+           "or another --out")
+#: The files of a run that ``overwrite=True`` removes before a new run.
+RUN_FILES = ("checkpoints/last.pt", "checkpoints/best.pt", "metrics.json")
+
+
+def existing_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
+    """The checkpoints (``checkpoints/*.pt``) of the run in ``out_dir``.
+
+    Args:
+        out_dir (str or PathLike): A run folder (may not exist).
+
+    Returns:
+        list[Path]: sorted; empty for a new folder.
+    """
+    folder = Path(out_dir) / "checkpoints"
+    return sorted(folder.glob("*.pt")) if folder.is_dir() else []
+
+
+def check_run_folder(out_dir: str | os.PathLike | None,
+                     resume: bool | str = False,
+                     overwrite: bool = False,
+                     advice: str = _ADVICE) -> None:
+    """Refuse a new run into a folder that holds another run's checkpoints.
+
+    Args:
+        out_dir (str or PathLike or None): The run folder (:obj:`None`:
+            nothing is written, nothing to check).
+        resume (bool or str): A resumed run continues its own folder.
+        overwrite (bool): Allow replacing the old run.
+        advice (str): The fix in the error message. (default: names
+            ``--resume``, ``--overwrite`` and ``--out``)
+
+    Raises:
+        CheckpointError: ``out_dir`` (or a folder above it) is a regular
+            file, or a new run without ``overwrite`` into a folder with
+            checkpoints (the message names ``--resume`` and
+            ``--overwrite``).
+    """
+    if out_dir is None:
+        return
+    out = Path(out_dir)
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise CheckpointError(
+                f"Expected an output folder at {out} (got the regular file "
+                f"{parent} in its path); pass another --out")
+    if resume or overwrite:
+        return
+    found = existing_checkpoints(out)
+    if found:
+        raise CheckpointError(
+            f"Expected an output folder without checkpoints for a new run "
+            f"(got {', '.join(p.name for p in found)} in {found[0].parent}); "
+            f"{advice}")
+
+
+# -- argparse types shared by the example scripts ----------------------------
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"Expected an integer >= {low} (got {text!r})") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(
+            f"Expected an integer >= {low} (got {value})")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """Argparse ``type``: an integer >= 1 (epochs, batch size, threads).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (argparse names the
+            option and exits).
+    """
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """Argparse ``type``: an integer >= 0 (worker or warm-up counts).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
+    return _int_at_least(text, 0)
+
+
+def output_path(text: str) -> str:
+    """Argparse ``type``: a path that can be created (a folder or file).
+
+    Raises:
+        argparse.ArgumentTypeError: an empty path, or one with a regular
+            file among its existing parent folders.
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("Expected a path (got '')")
+    for parent in Path(text).parents:
+        if parent.exists() and not parent.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"Expected a path below folders (got {text!r}, below the "
+                f"regular file {parent})")
+    return text
+
+
+def output_file(text: str) -> str:
+    """Argparse ``type``: :func:`output_path` that is not a folder.
+
+    Raises:
+        argparse.ArgumentTypeError: see :func:`output_path`, or an
+            existing folder.
+    """
+    output_path(text)
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(
+            f"Expected a file path (got {text!r}, an existing folder)")
+    return text
+
+
+def name_equals_path(text: str) -> str:
+    """Argparse ``type``: ``NAME=PATH`` with a non-empty name and path.
+
+    Raises:
+        argparse.ArgumentTypeError: no ``=``, or an empty side.
+    """
+    name, sep, path = text.partition("=")
+    if not (sep and name and path):
+        raise argparse.ArgumentTypeError(
+            f"Expected NAME=PATH, e.g. h36m=/data/h36m_images (got {text!r})")
+    return text
+
+
+def _clear_run(out_dir: str | os.PathLike) -> None:
+    """Remove an old run's checkpoints and metrics (``overwrite=True``)."""
+    for name in RUN_FILES:
+        path = Path(out_dir) / name
+        if path.is_file():
+            path.unlink()
 
 
 @dataclass
@@ -59,6 +210,7 @@ def train_and_evaluate(
     test_segmentation: bool = True,
     extra_state: dict | None = None,
     lift_set=None,
+    overwrite: bool = False,
 ) -> RunSummary:
     """Train ``model``, then score the best checkpoint on ``test_set``.
 
@@ -78,11 +230,26 @@ def train_and_evaluate(
             baselines of :func:`evaluate` use) unless it has them.
         lift_set (SyntheticPoses, optional): Pose-only samples for
             ``config.lift_batch_size`` (see :class:`Trainer`).
+        overwrite (bool): A new run may replace the checkpoints (and
+            ``metrics.json``) of an old run in ``out_dir``; they are
+            removed first. (default: :obj:`False`: refused)
 
     Returns:
         RunSummary: history, test metrics and timings.
+
+    Raises:
+        CheckpointError: a new run into a folder with checkpoints without
+            ``overwrite`` (see :func:`check_run_folder`); see also
+            :meth:`Trainer.fit`.
     """
     ctx = context or DistributedContext()
+    check_run_folder(out_dir, resume, overwrite)
+    if overwrite and not resume and out_dir is not None and ctx.is_main:
+        _clear_run(out_dir)
+    if ctx.is_distributed:
+        import torch.distributed as dist
+
+        dist.barrier()  # no rank starts before the old run is cleared
     extra_state = dict(extra_state or {})
     if "training_stats" in extra_state:
         stats = TrainingStatistics.from_dict(extra_state["training_stats"])
@@ -102,7 +269,9 @@ def train_and_evaluate(
     if test_set is not None and ctx.is_main:
         t1 = time.perf_counter()
         net = trainer.net
-        if result.best_path is not None and Path(result.best_path).is_file():
+        # Only a best.pt this run chose by validation (never an old run's).
+        if (result.best is not None and result.best_path is not None
+                and Path(result.best_path).is_file()):
             state = load_checkpoint(result.best_path,
                                     net.config.to_dict(),
                                     map_location=ctx.device)

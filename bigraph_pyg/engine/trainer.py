@@ -8,8 +8,15 @@ dataset of :mod:`bigraph_pyg.data` samples (paper Sec. 4.4 and 5.2):
   probability :func:`~bigraph_pyg.engine.schedule.gt_mix_ratio` (decaying
   to 0 by the last epoch), else the estimated joints;
 * a non-finite loss (or gradient) is reported with its terms and **not**
-  trained on (the step is skipped on every process); too many in a row
+  trained on (the step is skipped on every process, and the BatchNorm
+  running statistics of its forward are rolled back); too many in a row
   raise :class:`FloatingPointError`;
+* bad samples never reach the forward: a sample whose image has a
+  non-finite pixel is left out of its step (reported, with its dataset
+  index), so BatchNorm never sees it; a missed 2D detection (a non-finite
+  estimated joint) is replaced by that joint's ground truth in the 2D
+  input, and non-finite ground truth is masked out of the loss (see
+  :func:`~bigraph_pyg.engine.batching.prepare_batch`);
 * mixed precision (``amp``) and ``torch.compile`` (``compile``) on CUDA;
 * DDP when the :class:`~bigraph_pyg.engine.distributed.DistributedContext`
   has several processes (gradients averaged; each rank reads a disjoint
@@ -147,6 +154,12 @@ class Trainer:
         if config.compile:
             model_fw = torch.compile(model_fw)
         self.model = model_fw
+        # Running statistics a skipped step must not change (see
+        # train_step): every norm layer's buffers.
+        self._norm_buffers = [
+            buf for m in self.net.modules()
+            if getattr(m, "track_running_stats", False)
+            for buf in m.buffers(recurse=False)]
         self.sampler = EpochBatchSampler(
             len(train_set), config.batch_size, config.seed, shuffle=True,
             rank=self.ctx.rank, world_size=self.ctx.world_size)
@@ -247,15 +260,28 @@ class Trainer:
                 :func:`~bigraph_pyg.engine.batching.prepare_batch`.
             ratio (float): GT 2D-joint share.
 
+        Samples with a non-finite image pixel are left out before the
+        forward; if fewer than two remain (BatchNorm needs two), the step
+        is skipped. A skipped step leaves the weights, the optimizer and
+        the BatchNorm running statistics as they were.
+
         Returns:
             tuple[float, dict[str, float]] or None: total loss and
             unweighted terms (this process's batch).
         """
-        joints = mix_joints_2d(mb.joints_gt, mb.joints_est, ratio,
-                               self.mix_generator)
+        mb = self._finite_samples(mb)
+        if mb is None:
+            return None
+        est = mb.joints_est
+        if mb.joints_est_valid is not None and mb.joints_gt_valid is not None:
+            # A missed detection: train on the ground-truth joint there.
+            swap = ~mb.joints_est_valid & mb.joints_gt_valid
+            est = torch.where(swap[..., None], mb.joints_gt, est)
+        joints = mix_joints_2d(mb.joints_gt, est, ratio, self.mix_generator)
         self.net.train()
         self._set_lr()
         self.optimizer.zero_grad(set_to_none=True)
+        norm_state = [b.clone() for b in self._norm_buffers]
         with torch.autocast(self.device.type, dtype=self.amp_dtype,
                             enabled=self.amp_dtype is not None):
             out = self.model(mb.images, joints)
@@ -271,6 +297,7 @@ class Trainer:
 
             dist.all_reduce(finite, op=dist.ReduceOp.MIN)
         if finite.item() < 1:
+            self._restore_norm_buffers(norm_state)
             self._report_nonfinite(loss, terms, "loss")
             return None
         self.scaler.scale(loss).backward()
@@ -285,6 +312,7 @@ class Trainer:
                 dist.all_reduce(ok, op=dist.ReduceOp.MIN)
             if ok.item() < 1:
                 self.optimizer.zero_grad(set_to_none=True)
+                self._restore_norm_buffers(norm_state)
                 self._report_nonfinite(loss, terms, "gradient")
                 return None
         self.scaler.step(self.optimizer)
@@ -292,6 +320,35 @@ class Trainer:
         self._nonfinite_run = 0
         return float(loss.detach()), {k: float(v.detach())
                                       for k, v in terms.items()}
+
+    def _finite_samples(self, mb: ModelBatch) -> ModelBatch | None:
+        """``mb`` without its non-finite images; None: skip the step."""
+        keep = mb.finite_images()
+        kept = int(keep.sum())
+        if kept < len(mb):
+            index = mb.raw.get("index")
+            bad = (index[~keep.to(index.device)].tolist()
+                   if isinstance(index, Tensor) else "?")
+            log.warning("Step %d: %d of %d images have non-finite pixels "
+                        "(dataset indices %s): left out of the step",
+                        self.result.step, len(mb) - kept, len(mb), bad)
+            mb = mb.select(keep)
+        enough = torch.tensor(float(kept >= min(2, len(keep))),
+                              device=self.device)
+        if self.ctx.is_distributed:
+            import torch.distributed as dist
+
+            dist.all_reduce(enough, op=dist.ReduceOp.MIN)
+        if enough.item() < 1:
+            self._report_nonfinite(None, {}, "input",
+                                   f"{kept} finite images of {len(keep)}")
+            return None
+        return mb
+
+    @torch.no_grad()
+    def _restore_norm_buffers(self, saved: list[Tensor]) -> None:
+        for buf, value in zip(self._norm_buffers, saved, strict=True):
+            buf.copy_(value)
 
     def _lift_loss(self, ratio: float) -> tuple[Tensor, dict[str, Tensor]]:
         """Eq. 6 on a batch of pose-only samples, run image-free."""
@@ -331,14 +388,16 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def _report_nonfinite(self, loss, terms, what: str) -> None:
+    def _report_nonfinite(self, loss, terms, what: str,
+                          detail: str | None = None) -> None:
         self.result.nonfinite_steps += 1
         self._nonfinite_run = getattr(self, "_nonfinite_run", 0) + 1
-        detail = ", ".join(f"{k}={float(v.detach()):.4g}"
-                           for k, v in terms.items())
-        log.warning("Non-finite %s at step %d (loss=%s; %s): step skipped, "
-                    "not trained on", what, self.result.step,
-                    float(loss.detach()), detail)
+        if detail is None:
+            detail = "loss={}; {}".format(
+                float(loss.detach()), ", ".join(
+                    f"{k}={float(v.detach()):.4g}" for k, v in terms.items()))
+        log.warning("Non-finite %s at step %d (%s): step skipped, "
+                    "not trained on", what, self.result.step, detail)
         if self._nonfinite_run >= self.config.max_nonfinite:
             raise FloatingPointError(
                 f"Expected a finite {what} (got {self._nonfinite_run} "
@@ -394,7 +453,10 @@ class Trainer:
                      r.step, self._epoch, self._batch_in_epoch)
         if self.ckpt_dir is not None and self.ctx.is_main:
             r.last_path = self.ckpt_dir / "last.pt"
-            if (self.ckpt_dir / "best.pt").exists():
+            # A resumed run keeps its best.pt; a new run never adopts one
+            # it did not write (an old run's).
+            if resume and r.best is not None and \
+                    (self.ckpt_dir / "best.pt").exists():
                 r.best_path = self.ckpt_dir / "best.pt"
         spe = self.steps_per_epoch
         stopped = False
@@ -483,6 +545,11 @@ class Trainer:
     @torch.no_grad()
     def _log_images(self, mb: ModelBatch, split: str) -> None:
         if self.logger.writer is None:
+            return
+        keep = mb.finite_images()
+        if not keep.all():
+            mb = mb.select(keep)
+        if not len(mb):
             return
         self.net.eval()
         try:

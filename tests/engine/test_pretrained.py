@@ -52,3 +52,23 @@ def test_corrupted_file_and_wrong_name_are_errors(exported, tmp_path, body):
         hub.load_pretrained_file(tmp_path / "missing.pt")
     with pytest.raises(ValueError, match="pretrained model name"):
         hub.pretrained("no-such-model")
+
+
+def test_shipped_model_is_verified_against_its_recorded_hash(
+        tmp_path, monkeypatch):
+    entry = hub.PRETRAINED["synthetic"]
+    shipped = hub._ASSETS / entry["file"]
+    assert hub._sha256(shipped) == entry["sha256"]
+    model = hub.pretrained("synthetic")
+    assert not model.training and model.training_stats is not None
+    # A copy with 5 runs of 64 flipped bytes in place of the shipped file.
+    data = bytearray(shipped.read_bytes())
+    for k in range(5):
+        start = len(data) // 2 + k * 4096
+        for i in range(start, start + 64):
+            data[i] ^= 0xFF
+    (tmp_path / entry["file"]).write_bytes(bytes(data))
+    monkeypatch.setattr(hub, "_ASSETS", tmp_path)
+    with pytest.raises(ValueError, match="corrupted or was replaced") as info:
+        hub.pretrained("synthetic")
+    assert str(tmp_path / entry["file"]) in str(info.value)
