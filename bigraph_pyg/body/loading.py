@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bigraph_pyg.body.model import BodyModel
+from bigraph_pyg.body.model import BodyModel, check_body_arrays
+from bigraph_pyg.topology.skeleton import SMPL_JOINT_NAMES
+from bigraph_pyg.utils.io import load_npz
 from bigraph_pyg.utils.safe_pickle import ChumpyData, SafeUnpickler
 
 __all__ = [
@@ -101,24 +103,33 @@ def read_smpl_file(path: str | Path) -> dict:
             f'SMPL is obtained from {SMPL_URL}'
         )
     if path.suffix == '.npz':
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        arrays = load_npz(path, 'a SMPL-format .npz body file')
         for key in [k[: -len('_indices')] for k in list(arrays)
                     if k.endswith('_indices')]:
             if f'{key}_values' in arrays and f'{key}_shape' in arrays:
                 import scipy.sparse as sp
 
                 idx = arrays.pop(f'{key}_indices')
-                arrays[key] = sp.csr_matrix(
-                    (arrays.pop(f'{key}_values'), (idx[0], idx[1])),
-                    shape=tuple(arrays.pop(f'{key}_shape')),
-                )
+                values = arrays.pop(f'{key}_values')
+                shape = arrays.pop(f'{key}_shape')
+                try:
+                    arrays[key] = sp.csr_matrix(
+                        (values, (idx[0], idx[1])),
+                        shape=tuple(int(s) for s in shape),
+                    )
+                except (ValueError, TypeError, IndexError) as err:
+                    raise ValueError(
+                        f"Expected a sparse '{key}' (indices (2, nnz) in "
+                        f'range of the shape, values (nnz,), shape (2,)) in '
+                        f"'{path}' (got indices {idx.shape}, values "
+                        f'{values.shape}, shape {shape.tolist()}: {err})'
+                    ) from err
         return arrays
     try:
         with open(path, 'rb') as fh:
             data = _SMPLUnpickler(fh, encoding='latin1').load()
-    except (pickle.UnpicklingError, EOFError, AttributeError,
-            ValueError) as err:
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError,
+            TypeError, IndexError, KeyError, OSError) as err:
         raise ValueError(
             f"Expected a SMPL pickle (dict of arrays) at '{path}' "
             f'(got an unreadable file: {err})'
@@ -181,10 +192,12 @@ def load_smpl(
     Raises:
         FileNotFoundError: no file; the message names the expected file
             names, the folder searched and where SMPL is obtained.
-        ValueError: missing keys or mismatched shapes.
+        ValueError: unreadable file, missing keys, mismatched shapes, or
+            not SMPL's 24 joints (the message names the file).
     """
     path = _resolve_smpl_path(model_path, gender)
     arrays = read_smpl_file(path)
+    check_body_arrays(arrays, f"'{path}'", num_joints=len(SMPL_JOINT_NAMES))
     return BodyModel(arrays, num_betas=num_betas, name=f'SMPL ({path.name})',
                      dtype=dtype)
 
@@ -229,7 +242,10 @@ def default_body(
     Returns:
         BodyModel: the default body.
     """
-    return BodyModel(load_body_arrays(), num_betas=num_betas,
+    arrays = load_body_arrays()
+    check_body_arrays(arrays, f"the default body '{default_body_path()}'",
+                      num_joints=len(SMPL_JOINT_NAMES))
+    return BodyModel(arrays, num_betas=num_betas,
                      name='default body', dtype=dtype)
 
 

@@ -50,6 +50,7 @@ from bigraph_pyg.data.augment import (
 from bigraph_pyg.data.keys import IMAGE_SIZE, empty_sample, normalize_image
 from bigraph_pyg.data.noise import JointNoise
 from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
+from bigraph_pyg.utils.io import load_npz, resolve_inside
 
 __all__ = [
     'DATASET_FILES',
@@ -113,9 +114,11 @@ class GraphCMRDataset(EpochSeeded, Dataset):
 
     Raises:
         FileNotFoundError: ``npz_path`` or ``img_dir`` missing.
-        ValueError: missing keys, wrong shapes, non-finite or
-            non-positive boxes, NaN keypoints, object arrays without
-            ``allow_pickle`` (each message names the file and key).
+        ValueError: a truncated or corrupted file, missing keys, wrong
+            shapes, non-finite or non-positive boxes, NaN keypoints,
+            object arrays without ``allow_pickle``, or an ``imgname``
+            (``maskname``, ``partname``) that is absolute or escapes
+            ``img_dir`` with ``..`` (each message names the file and key).
     """
 
     def __init__(
@@ -152,32 +155,11 @@ class GraphCMRDataset(EpochSeeded, Dataset):
 
     def _load(self, allow_pickle: bool) -> dict:
         path = self.npz_path
-        if not path.is_file():
-            raise FileNotFoundError(
-                f'Expected a GraphCMR .npz file {path} (got no such file); '
-                'see docs/data.md for how to prepare it'
-            )
-        try:
-            z = np.load(path, allow_pickle=allow_pickle)
-            data = {k: z[k] for k in z.files}
-        except ValueError as err:
-            raise ValueError(
-                f'Expected plain (non-object) arrays in {path} (got '
-                f'{err}); re-save it with string arrays, or pass '
-                'allow_pickle=True for a file you trust'
-            ) from err
-        except (OSError, EOFError) as err:
-            raise ValueError(
-                f'Expected a readable .npz file {path} (got '
-                f'{type(err).__name__}: {err})'
-            ) from err
-        missing = [k for k in ('imgname', 'center', 'scale', 'part')
-                   if k not in data]
-        if missing:
-            raise ValueError(
-                f'Expected keys imgname, center, scale, part in {path} (got '
-                f'{sorted(data)}; missing {missing})'
-            )
+        data = load_npz(
+            path, 'a GraphCMR .npz file',
+            required=('imgname', 'center', 'scale', 'part'),
+            allow_pickle=allow_pickle,
+            hint='see docs/data.md for how to prepare it')
         n = len(data['imgname'])
         expected = {
             'imgname': (n,), 'center': (n, 2), 'scale': (n,),
@@ -232,7 +214,13 @@ class GraphCMRDataset(EpochSeeded, Dataset):
                 )
         if 'pose' in data and 'has_smpl' not in data:
             data['has_smpl'] = np.ones(n, np.float32)
-        data['imgname'] = data['imgname'].astype(str)
+        for key in ('imgname', 'maskname', 'partname'):
+            if key in data:
+                data[key] = data[key].astype(str)
+                for i, name in enumerate(data[key]):
+                    # Refused here, before any image is opened.
+                    resolve_inside(self.img_dir, name,
+                                   f"'{key}'[{i}] of {path}")
         return data
 
     def __len__(self) -> int:
@@ -241,7 +229,8 @@ class GraphCMRDataset(EpochSeeded, Dataset):
     def _read_image(self, key: str, index: int, gray: bool = False):
         from PIL import Image, UnidentifiedImageError
 
-        path = self.img_dir / str(self.data[key][index])
+        path = resolve_inside(self.img_dir, self.data[key][index],
+                              f"'{key}'[{index}] of {self.npz_path}")
         try:
             with Image.open(path) as im:
                 im = im.convert('L' if gray else 'RGB')

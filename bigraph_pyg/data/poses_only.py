@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from bigraph_pyg.data.generator import SampleGenerator, SyntheticConfig
+from bigraph_pyg.utils.io import load_npz
 
 __all__ = ["POSE_KEYS", "SyntheticPoses"]
 
@@ -150,15 +151,19 @@ def _generate(config: SyntheticConfig, meta: dict, sampler, chunk: int,
 
 
 def _load(path: Path, meta: dict) -> dict[str, np.ndarray]:
+    data = load_npz(path, "a pose-only cache written by bigraph_pyg",
+                    required=("meta", *POSE_KEYS),
+                    hint="delete it to regenerate")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            found = json.loads(str(data["meta"]))
-            arrays = {k: data[k] for k in POSE_KEYS}
-    except (OSError, ValueError, KeyError) as err:
+        found = json.loads(str(data["meta"]))
+    except ValueError as err:
         raise ValueError(
-            f"Expected a pose-only cache written by bigraph_pyg at {path} "
-            f"(got {type(err).__name__}: {err}); delete it to regenerate"
-        ) from err
+            f"Expected JSON parameters in 'meta' of the pose-only cache "
+            f"{path} (got {type(err).__name__}: {err}); delete it to "
+            "regenerate") from err
+    arrays = {k: data[k] for k in POSE_KEYS}
+    if not isinstance(found, dict):
+        found = {}
     if found != meta:
         diff = sorted(k for k in meta if found.get(k) != meta[k])
         raise ValueError(

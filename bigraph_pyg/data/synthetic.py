@@ -1,4 +1,4 @@
-r"""Synthetic humans: the cache on disk and the dataset that reads it.
+r"""Synthetic humans: the dataset that reads the cache on disk.
 
 :class:`SyntheticHumans` is the default data of every example: crops of
 the licence-free default body in random shapes, poses, clothing, light,
@@ -6,7 +6,8 @@ cameras and backgrounds, rendered headless by pyrender (see
 :mod:`bigraph_pyg.data.generator` for how a sample is drawn).
 
 Generation (:mod:`bigraph_pyg.data.generator`) is deterministic from
-``seed``, runs in worker processes, and writes a cache folder once::
+``seed``, runs in worker processes, and writes a cache folder once
+(:mod:`bigraph_pyg.data.synthetic_cache`)::
 
     root/<split>/meta.json            format version + every parameter
     root/<split>/shard_00000.npz      arrays of samples [0, shard_size)
@@ -21,8 +22,6 @@ mesh hierarchy (6890 -> 1723).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -30,7 +29,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from bigraph_pyg.data import generator as _gen
 from bigraph_pyg.data.augment import (
     PART_FLIP,
     SMPL_FLIP_PERM,
@@ -50,7 +48,15 @@ from bigraph_pyg.data.generator import (
     check_split,
 )
 from bigraph_pyg.data.keys import empty_sample, normalize_image
-from bigraph_pyg.data.scene import PHOTO_NAMES
+from bigraph_pyg.data.synthetic_cache import (
+    FORMAT_VERSION,
+    _check_meta,
+    _image_path,
+    _meta,
+    _part_path,
+    generate_synthetic,
+    read_shard,
+)
 from bigraph_pyg.topology import FLIP_PERM
 
 __all__ = [
@@ -60,173 +66,6 @@ __all__ = [
     'SyntheticHumans',
     'generate_synthetic',
 ]
-
-#: 2: the 12 joints are the joint regressor on the posed mesh (1: the skinned
-#: joint centres); appearance drawn from its own stream.
-FORMAT_VERSION = 2
-
-def _body_digest() -> str:
-    from bigraph_pyg.body import default_body_path
-
-    return hashlib.sha1(default_body_path().read_bytes()).hexdigest()[:16]
-
-
-def _meta(config: SyntheticConfig, split: str, seed: int,
-          num_samples: int) -> dict:
-    return {
-        'format_version': FORMAT_VERSION,
-        'generator': 'bigraph_pyg.data.synthetic',
-        'split': split,
-        'seed': int(seed),
-        'num_samples': int(num_samples),
-        'config': config.to_json(),
-        'photos': list(PHOTO_NAMES),
-        'body': _body_digest(),
-    }
-
-
-def _image_path(folder: Path, index: int) -> Path:
-    return folder / 'images' / f'{index:07d}.jpg'
-
-
-def _part_path(folder: Path, index: int) -> Path:
-    return folder / 'parts' / f'{index:07d}.png'
-
-
-def _shard_path(folder: Path, shard: int) -> Path:
-    return folder / f'shard_{shard:05d}.npz'
-
-
-def _write_shard(folder: Path, shard: int, data: dict, quality: int) -> None:
-    from PIL import Image
-
-    for i, img, part in zip(data['arrays']['index'], data['images'],
-                            data['parts'], strict=True):
-        Image.fromarray(img).save(_image_path(folder, int(i)),
-                                  quality=quality)
-        Image.fromarray(part).save(_part_path(folder, int(i)))
-    tmp = folder / f'.shard_{shard:05d}.tmp.npz'
-    np.savez(tmp, **data['arrays'])
-    os.replace(tmp, _shard_path(folder, shard))
-
-
-def _run_shard(job: tuple) -> int:
-    folder, seed, split, shard, indices = job
-    data = _gen._WORKER.shard(seed, split, indices)
-    _write_shard(Path(folder), shard, data, _gen._WORKER.config.jpeg_quality)
-    return len(indices)
-
-
-def _check_meta(folder: Path, expected: dict) -> None:
-    path = folder / 'meta.json'
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(
-            f'Expected a readable JSON file {path} (got {type(err).__name__}'
-            f': {err}); delete {folder} to regenerate it'
-        ) from err
-    if found.get('format_version') != FORMAT_VERSION:
-        raise ValueError(
-            f'Expected a synthetic cache of format version {FORMAT_VERSION} '
-            f'in {path} (got {found.get("format_version")!r}, written by '
-            f'another version of bigraph_pyg); delete {folder} to '
-            'regenerate it, or pass another root'
-        )
-    found = {k: v for k, v in found.items() if k != 'complete'}
-    diff = sorted(k for k in set(expected) | set(found)
-                  if expected.get(k) != found.get(k))
-    if diff:
-        detail = {k: (found.get(k), expected.get(k)) for k in diff}
-        raise ValueError(
-            f'Expected the cache {path} to match the requested generation '
-            f'parameters (got differences (cached, requested): {detail}); '
-            f'delete {folder} to regenerate it, or pass another root'
-        )
-
-
-def generate_synthetic(
-    root: str | os.PathLike,
-    split: str = 'train',
-    num_samples: int = 1024,
-    seed: int = 0,
-    config: SyntheticConfig | None = None,
-    num_workers: int = 2,
-    progress: bool = True,
-) -> Path:
-    """Write (or complete) the cache of one split; reuse it if present.
-
-    Args:
-        root (str or PathLike): Cache root; the split goes to
-            ``root/<split>``.
-        split (str): ``'train'``, ``'val'`` or ``'test'``.
-        num_samples (int): Number of samples.
-        seed (int): Base seed. (default: ``0``)
-        config (SyntheticConfig, optional): Parameters.
-        num_workers (int): Worker processes; ``0`` renders in this
-            process. (default: ``2``)
-        progress (bool): Show a tqdm progress bar. (default: :obj:`True`)
-
-    Returns:
-        Path: the split folder.
-
-    Raises:
-        ValueError: a cache written with other parameters or by another
-            version (the message names ``meta.json`` and the differences).
-    """
-    check_split(split)
-    if num_samples < 1:
-        raise ValueError(f'Expected num_samples >= 1 (got {num_samples})')
-    config = config or SyntheticConfig()
-    folder = Path(root) / split
-    expected = _meta(config, split, seed, num_samples)
-    meta_path = folder / 'meta.json'
-    if meta_path.exists():
-        _check_meta(folder, expected)
-        if json.loads(meta_path.read_text()).get('complete'):
-            return folder
-    elif folder.exists() and any(folder.iterdir()):
-        raise ValueError(
-            f'Expected an empty folder or a synthetic cache at {folder} '
-            f'(got files but no meta.json); delete it or pass another root'
-        )
-    for sub in ('images', 'parts'):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps({**expected, 'complete': False},
-                                    indent=1))
-    size = config.shard_size
-    jobs = []
-    for shard in range((num_samples + size - 1) // size):
-        if not _shard_path(folder, shard).exists():
-            idx = list(range(shard * size,
-                             min(num_samples, (shard + 1) * size)))
-            jobs.append((str(folder), seed, split, shard, idx))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=sum(len(j[4]) for j in jobs), unit='img',
-                   desc=f'synthetic {split}')
-    if num_workers == 0:
-        _gen._init_worker(config)
-        for job in jobs:
-            done = _run_shard(job)
-            if bar is not None:
-                bar.update(done)
-    elif jobs:
-        import multiprocessing as mp
-
-        ctx = mp.get_context('spawn')
-        with ctx.Pool(num_workers, initializer=_gen._init_worker,
-                      initargs=(config,)) as pool:
-            for done in pool.imap_unordered(_run_shard, jobs):
-                if bar is not None:
-                    bar.update(done)
-    if bar is not None:
-        bar.close()
-    meta_path.write_text(json.dumps({**expected, 'complete': True},
-                                    indent=1))
-    return folder
 
 
 class SyntheticHumans(EpochSeeded, Dataset):
@@ -281,11 +120,10 @@ class SyntheticHumans(EpochSeeded, Dataset):
         self.split = split
         self.folder = Path(root) / split
         meta_path = self.folder / 'meta.json'
-        complete = meta_path.exists() and json.loads(
-            meta_path.read_text()).get('complete', False)
+        complete = False
         if meta_path.exists():
-            _check_meta(self.folder, _meta(self.config, split, seed,
-                                           num_samples))
+            complete = _check_meta(self.folder, _meta(
+                self.config, split, seed, num_samples)).get('complete') is True
         if not complete:
             if not generate:
                 raise FileNotFoundError(
@@ -298,16 +136,7 @@ class SyntheticHumans(EpochSeeded, Dataset):
         size = self.config.shard_size
         parts = []
         for shard in range((num_samples + size - 1) // size):
-            path = _shard_path(self.folder, shard)
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    parts.append({k: z[k] for k in z.files})
-            except (OSError, ValueError) as err:
-                raise FileNotFoundError(
-                    f'Expected a readable shard {path} (got '
-                    f'{type(err).__name__}: {err}); delete {self.folder} '
-                    'to regenerate the cache'
-                ) from err
+            parts.append(read_shard(self.folder, shard, size, num_samples))
         self.arrays = {k: np.concatenate([p[k] for p in parts])
                        for k in parts[0]}
         if len(self.arrays['index']) != num_samples:

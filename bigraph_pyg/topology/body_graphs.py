@@ -19,6 +19,7 @@ from bigraph_pyg.topology.sampling import (
     mesh_hierarchy,
 )
 from bigraph_pyg.topology.skeleton import SMPL_TO_JOINTS, skeleton_graph
+from bigraph_pyg.utils.io import load_npz
 
 __all__ = ['BodyGraphs']
 
@@ -30,15 +31,6 @@ def _sparse_arrays(prefix: str, t: Tensor) -> dict:
         f'{prefix}_values': t.values().cpu().numpy(),
         f'{prefix}_shape': np.array(t.shape, dtype=np.int64),
     }
-
-
-def _sparse_from(data, prefix: str) -> Tensor:
-    return torch.sparse_coo_tensor(
-        torch.from_numpy(data[f'{prefix}_indices']),
-        torch.from_numpy(data[f'{prefix}_values']),
-        tuple(int(s) for s in data[f'{prefix}_shape']),
-        check_invariants=True,
-    ).coalesce()
 
 
 @dataclass(frozen=True)
@@ -85,7 +77,19 @@ class BodyGraphs:
 
         Returns:
             BodyGraphs: the graphs, float32, on the body's device.
+
+        Raises:
+            ValueError: a body without SMPL's joints (the 12 skeleton
+                joints are picked from them by SMPL index).
         """
+        needed = max(SMPL_TO_JOINTS) + 1
+        if body.num_joints < needed:
+            raise ValueError(
+                "Expected a body with SMPL's joint order (at least "
+                f'{needed} joints: the skeleton joints are picked by SMPL '
+                f'index) (got {body.num_joints} joints in '
+                f'{getattr(body, "name", "body")!r})'
+            )
         with torch.no_grad():
             joints = body.template_joints()[list(SMPL_TO_JOINTS)]
             return cls.from_mesh(
@@ -204,41 +208,133 @@ class BodyGraphs:
     def load(cls, path: str | Path) -> BodyGraphs:
         """Read what :meth:`save` wrote (``allow_pickle=False``).
 
+        Every array is checked here, against the others: shapes, integer
+        index dtypes, vertex and node ids in range, sampling matrices that
+        chain the levels, finite weights. A damaged or hand-edited file
+        fails at load, naming the file and the array, not at first use.
+
+        Args:
+            path (str or Path): The ``.npz`` file.
+
+        Returns:
+            BodyGraphs: the graphs (CPU).
+
         Raises:
             FileNotFoundError: no such file.
-            ValueError: a key is missing.
+            ValueError: not a readable ``.npz``, a key missing, or arrays
+                that do not fit together (the message names the file and
+                the key, what was expected and what was got).
         """
         path = Path(path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"Expected a BodyGraphs .npz at '{path}' (got no such file)"
-            )
-        with np.load(path, allow_pickle=False) as data:
-            try:
-                n = int(data['num_levels'])
-                h = MeshHierarchy(
-                    tuple(torch.from_numpy(data[f'vertices_{i}'])
-                          for i in range(n)),
-                    tuple(torch.from_numpy(data[f'faces_{i}']).long()
-                          for i in range(n)),
-                    tuple(_sparse_from(data, f'down_{i}')
-                          for i in range(n - 1)),
-                    tuple(_sparse_from(data, f'up_{i}')
-                          for i in range(n - 1)),
-                )
-                graphs = {
-                    name: Graph(
-                        torch.from_numpy(data[f'{name}_edge_index']).long(),
-                        torch.from_numpy(data[f'{name}_edge_weight']),
-                        tuple(int(s) for s in data[f'{name}_size']),
-                    )
-                    for name in ('mesh_graph', 'skeleton_graph',
-                                 'fusion_graph')
-                }
-                return cls(h, int(data['level']),
-                           torch.from_numpy(data['joints']), **graphs)
-            except KeyError as err:
-                raise ValueError(
-                    f"Expected BodyGraphs keys in '{path}' (got "
-                    f'{sorted(data.files)}; missing {err})'
-                ) from err
+        data = load_npz(path, 'a BodyGraphs .npz (written by '
+                        'BodyGraphs.save)', required=('num_levels', 'level',
+                                                       'joints'))
+        return _from_arrays(cls, data, f"'{path}'")
+
+
+def _from_arrays(cls, data: dict, source: str) -> BodyGraphs:
+    """Build :class:`BodyGraphs` from :meth:`BodyGraphs.save`'s arrays."""
+
+    def fail(key: str, expected: str, got) -> ValueError:
+        return ValueError(
+            f"Expected '{key}' {expected} in {source} (got {got})")
+
+    def scalar(key: str) -> int:
+        a = data[key]
+        if a.shape != () or a.dtype.kind not in 'iu':
+            raise fail(key, 'to be an integer scalar',
+                       f'{a.dtype} of shape {a.shape}')
+        return int(a)
+
+    def array(key: str, ndim: int, kind: str) -> np.ndarray:
+        if key not in data:
+            raise ValueError(
+                f"Expected key '{key}' in {source} (got {sorted(data)})")
+        a = data[key]
+        if a.ndim != ndim or a.dtype.kind not in kind:
+            want = 'integer' if kind == 'iu' else 'floating-point'
+            raise fail(key, f'to be a {ndim}-D {want} array',
+                       f'{a.dtype} of shape {a.shape}')
+        if kind == 'f' and not np.isfinite(a).all():
+            raise fail(key, 'to be finite', 'NaN or inf')
+        return a
+
+    def coords(key: str, rows: int | None = None) -> Tensor:
+        a = array(key, 2, 'f')
+        if a.shape[1] != 3 or (rows is not None and a.shape[0] != rows):
+            raise fail(key, f'of shape ({rows or "N"}, 3)', a.shape)
+        return torch.from_numpy(a)
+
+    def ids(key: str, bounds: tuple[int, int]) -> Tensor:
+        a = array(key, 2, 'iu')
+        if a.shape[0] != 2:
+            raise fail(key, 'of shape (2, E)', a.shape)
+        for row, bound in enumerate(bounds):
+            if a.shape[1] and (a[row].min() < 0 or a[row].max() >= bound):
+                raise fail(key, f'ids in row {row} in [0, {bound})',
+                           f'range [{a[row].min()}, {a[row].max()}]')
+        return torch.from_numpy(a.astype(np.int64))
+
+    def sparse(prefix: str, shape: tuple[int, int]) -> Tensor:
+        size = array(f'{prefix}_shape', 1, 'iu')
+        if tuple(size.tolist()) != shape:
+            raise fail(f'{prefix}_shape', f'= {shape} (the levels it joins)',
+                       tuple(size.tolist()))
+        idx = ids(f'{prefix}_indices', shape)
+        val = array(f'{prefix}_values', 1, 'f')
+        if val.shape[0] != idx.size(1):
+            raise fail(f'{prefix}_values', f'of shape ({idx.size(1)},)',
+                       val.shape)
+        return torch.sparse_coo_tensor(
+            idx, torch.from_numpy(val), shape, check_invariants=True,
+        ).coalesce()
+
+    def graph(name: str, nodes: int) -> Graph:
+        size = array(f'{name}_size', 1, 'iu')
+        if tuple(size.tolist()) != (nodes, nodes):
+            raise fail(f'{name}_size', f'= {(nodes, nodes)}',
+                       tuple(size.tolist()))
+        index = ids(f'{name}_edge_index', (nodes, nodes))
+        weight = array(f'{name}_edge_weight', 1, 'f')
+        if weight.shape[0] != index.size(1):
+            raise fail(f'{name}_edge_weight', f'of shape ({index.size(1)},)',
+                       weight.shape)
+        return Graph(index, torch.from_numpy(weight), (nodes, nodes))
+
+    n = scalar('num_levels')
+    if n < 1:
+        raise fail('num_levels', '>= 1', n)
+    level = scalar('level')
+    if not 0 <= level < n:
+        raise fail('level', f'in [0, {n - 1}]', level)
+    vertices, faces = [], []
+    for i in range(n):
+        v = coords(f'vertices_{i}')
+        vertices.append(v)
+        faces.append(_faces(array(f'faces_{i}', 2, 'iu'), v.size(0),
+                            f'faces_{i}', fail))
+    sizes = [v.size(0) for v in vertices]
+    h = MeshHierarchy(
+        tuple(vertices), tuple(faces),
+        tuple(sparse(f'down_{i}', (sizes[i + 1], sizes[i]))
+              for i in range(n - 1)),
+        tuple(sparse(f'up_{i}', (sizes[i], sizes[i + 1]))
+              for i in range(n - 1)),
+    )
+    joints = coords('joints', len(SMPL_TO_JOINTS))
+    nm, ns = sizes[level], joints.size(0)
+    graphs = {
+        'mesh_graph': graph('mesh_graph', nm),
+        'skeleton_graph': graph('skeleton_graph', ns),
+        'fusion_graph': graph('fusion_graph', ns + nm),
+    }
+    return cls(h, level, joints, **graphs)
+
+
+def _faces(a: np.ndarray, num_vertices: int, key: str, fail) -> Tensor:
+    if a.shape[1:] != (3,):
+        raise fail(key, 'of shape (F, 3)', a.shape)
+    if a.size and (a.min() < 0 or a.max() >= num_vertices):
+        raise fail(key, f'vertex ids in [0, {num_vertices})',
+                   f'range [{a.min()}, {a.max()}]')
+    return torch.from_numpy(a.astype(np.int64))

@@ -1,0 +1,196 @@
+"""One loading boundary for the package's files: ``.npz``, JSON, paths.
+
+Every reader of a file the user hands us (a body, saved graphs, a dataset,
+a synthetic cache) goes through these helpers, so a truncated or corrupted
+file raises one kind of error, naming the file, what was expected and what
+was found, instead of a bare ``BadZipFile``, ``EOFError``, ``KeyError`` or
+``JSONDecodeError`` from deep inside :mod:`zipfile`, :mod:`numpy` or
+:mod:`json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ['load_json', 'load_npz', 'resolve_inside']
+
+#: What a damaged ``.npz`` raises while it is opened or read: a truncated
+#: archive (``BadZipFile``, ``EOFError``), a damaged member (``BadZipFile``
+#: "Bad CRC-32", ``zlib.error``), a damaged ``.npy`` header (``ValueError``,
+#: ``SyntaxError`` from its literal parser), unreadable bytes (``OSError``),
+#: garbage read as a pickle under ``allow_pickle``.
+_NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+               SyntaxError, KeyError, UnicodeDecodeError,
+               pickle.UnpicklingError)
+
+
+def _suffix(hint: str) -> str:
+    return f'; {hint}' if hint else ''
+
+
+def load_npz(
+    path: str | os.PathLike,
+    what: str,
+    required: Iterable[str] = (),
+    allow_pickle: bool = False,
+    hint: str = '',
+) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` file, or fail naming the file.
+
+    All arrays are read (and their CRC checked) here, so damage anywhere in
+    the file is found at load time, not at first use.
+
+    Args:
+        path (str or PathLike): The ``.npz`` file.
+        what (str): What the file should be, for messages (e.g. ``'a
+            BodyGraphs .npz'``).
+        required (Iterable[str]): Keys the file must hold.
+        allow_pickle (bool): Let object arrays be read (only for files you
+            trust). (default: :obj:`False`)
+        hint (str): The remedy appended to every message (e.g. ``'delete
+            it to regenerate'``).
+
+    Returns:
+        dict[str, np.ndarray]: the arrays by key.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a readable ``.npz`` (truncated, corrupted, object
+            arrays without ``allow_pickle``), or a required key missing;
+            the message names ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / 'a.npz'
+        >>> np.savez(p, x=np.arange(3))
+        >>> load_npz(p, 'a test file', required=['x'])['x'].tolist()
+        [0, 1, 2]
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Expected {what} at '{path}' (got no such file){_suffix(hint)}"
+        )
+    try:
+        data = np.load(path, allow_pickle=allow_pickle)
+    except _NPZ_ERRORS as err:  # not a zip, nor an .npy: garbage
+        raise _unreadable(path, what, err, hint) from err
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise _unreadable(path, what, TypeError(
+            f'a single {type(data).__name__}, not an .npz archive'), hint)
+    try:
+        with data:
+            arrays = {key: data[key] for key in data.files}
+    except ValueError as err:
+        if 'Object arrays' in str(err):
+            raise ValueError(
+                f"Expected plain (non-object) arrays in {what} '{path}' (got "
+                'an object array, which needs pickle); re-save it with '
+                'plain arrays, or pass allow_pickle=True for a file you '
+                'trust'
+            ) from err
+        raise _unreadable(path, what, err, hint) from err
+    except _NPZ_ERRORS as err:
+        raise _unreadable(path, what, err, hint) from err
+    missing = [key for key in required if key not in arrays]
+    if missing:
+        raise ValueError(
+            f"Expected keys {list(required)} in {what} '{path}' (got "
+            f'{sorted(arrays)}; missing {missing}){_suffix(hint)}'
+        )
+    return arrays
+
+
+def _unreadable(path: Path, what: str, err: BaseException,
+                hint: str) -> ValueError:
+    size = path.stat().st_size if path.exists() else 0
+    return ValueError(
+        f"Expected {what} at '{path}' to be a readable .npz archive (got "
+        f'{type(err).__name__}: {err}; the file has {size} bytes, it may be '
+        f'truncated or corrupted){_suffix(hint)}'
+    )
+
+
+def load_json(
+    path: str | os.PathLike, what: str, hint: str = ''
+) -> dict:
+    """Read a JSON object from a file, or fail naming the file.
+
+    Args:
+        path (str or PathLike): The ``.json`` file.
+        what (str): What the file should be, for messages.
+        hint (str): The remedy appended to every message.
+
+    Returns:
+        dict: the parsed object.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not UTF-8 JSON, or JSON that is not an object; the
+            message names ``path``.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Expected {what} at '{path}' (got no such file){_suffix(hint)}"
+        )
+    try:
+        found = json.loads(path.read_bytes().decode('utf-8'))
+    except (OSError, ValueError) as err:  # JSONDecodeError, UnicodeError
+        raise ValueError(
+            f"Expected {what} at '{path}' to be readable JSON (got "
+            f'{type(err).__name__}: {err}){_suffix(hint)}'
+        ) from err
+    if not isinstance(found, dict):
+        raise ValueError(
+            f"Expected {what} at '{path}' to hold a JSON object (got a "
+            f'{type(found).__name__}){_suffix(hint)}'
+        )
+    return found
+
+
+def resolve_inside(folder: str | os.PathLike, name: str, what: str) -> Path:
+    """``folder / name``, refusing a ``name`` that escapes ``folder``.
+
+    A file listing relative names (a dataset's ``imgname``) must not reach
+    outside its folder: an absolute name, a drive, or ``..`` components
+    are refused before any file is opened. Symbolic links inside
+    ``folder`` are followed as the user laid them out (not resolved).
+
+    Args:
+        folder (str or PathLike): The folder names are relative to.
+        name (str): A relative path inside ``folder``.
+        what (str): Where ``name`` comes from, for messages (e.g.
+            ``"'imgname'[3] of /data/lsp.npz"``).
+
+    Returns:
+        Path: ``folder / name``.
+
+    Raises:
+        ValueError: ``name`` empty, absolute, or holding ``..``.
+
+    Example:
+        >>> resolve_inside('/data/images', 'a/b.jpg', 'x').as_posix()
+        '/data/images/a/b.jpg'
+    """
+    name = str(name)
+    parts = Path(name).parts
+    # Both separators: a Windows-made file read on POSIX, and vice versa.
+    pieces = name.replace('\\', '/').split('/')
+    if (not name.strip() or Path(name).is_absolute() or name.startswith(
+            ('/', '\\')) or (len(name) > 1 and name[1] == ':')
+            or '..' in pieces or '..' in parts or '\x00' in name):
+        raise ValueError(
+            f"Expected a relative path inside the folder '{folder}' in "
+            f'{what} (got {name!r}, which is empty, absolute or escapes '
+            "the folder with '..')"
+        )
+    return Path(folder) / name
