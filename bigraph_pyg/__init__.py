@@ -28,6 +28,7 @@ _LAZY = {
     "BiGraphConfig": "bigraph_pyg.models",
     "BiGraphOutput": "bigraph_pyg.models",
     "list_presets": "bigraph_pyg.models",
+    "predict": "bigraph_pyg.apps",
     "pretrained": "bigraph_pyg.hub",
 }
 
@@ -47,5 +48,6 @@ __all__ = [
     "BiGraphConfig",
     "BiGraphOutput",
     "list_presets",
+    "predict",
     "pretrained",
 ]

@@ -1,58 +1,83 @@
-"""Reconstruct the body in one image: mesh, SMPL parameters, overlay PNG.
+"""From a photo to a 3D body: meshes, smplx parameters, keypoints, overlay.
 
 Examples::
 
-    python examples/demo.py photo.jpg --keypoints photo_keypoints.json
-    # the shipped pretrained model (bigraph_pyg.pretrained("synthetic"))
-    python examples/demo.py photo.jpg --checkpoint CKPT \\
-        --keypoints photo_keypoints.json          # COCO or OpenPose JSON
-    python examples/demo.py photo.jpg --checkpoint CKPT --box 120 40 200 420
-    python examples/demo.py photo.jpg --checkpoint CKPT  # MediaPipe
-    # detects the keypoints (pip install mediapipe==0.10.21)
+    python examples/demo.py photo.jpg             # detects the person
+    python examples/demo.py photos/               # a folder: batch mode
+    python examples/demo.py photo.jpg --person 1  # the second largest
+    python examples/demo.py photo.jpg --keypoints kp.json  # COCO/OpenPose
+    python examples/demo.py photo.jpg --checkpoint CKPT   # a trained run
 
-CKPT is e.g. ``runs/train_bigraph/checkpoints/best.pt``.
-
-Writes ``OUT/<stem>.obj`` (or ``.ply``), ``OUT/<stem>_smpl.json`` (or
-``.npz``) and ``OUT/<stem>_overlay.png`` (mesh over the crop | side view).
-Runs on the CPU, headless.
+Uses the shipped model (``bigraph_pyg.pretrained("synthetic")``) and
+MediaPipe Pose for the 2D joints (``pip install 'bigraph_pyg[demo]'``),
+offline, on the CPU. Writes into ``--out`` (default ``runs/demo``), per
+photo ``<stem>``: ``_mesh.obj``/``.ply`` (the mesh branch) and
+``_smpl.obj``/``.ply`` (the SMPL branch), y-up (x right, y up, z towards
+the camera, metres); ``_params.json``/``.npz`` (smplx layout:
+``global_orient``, ``body_pose``, ``betas``, ``transl`` = SPIN's ``cam_t``,
+the body model's name, the focal length); ``_keypoints.json``; and
+``_overlay.png`` (the mesh over the whole photo, the keypoints, a side
+view). See :mod:`bigraph_pyg.apps`.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("image")
+    p.add_argument("image", help="a photo, or a folder of photos")
     p.add_argument("--checkpoint", help="a training checkpoint (default: "
                    "the shipped model, bigraph_pyg.pretrained('synthetic'))")
-    p.add_argument("--keypoints", help="COCO or OpenPose keypoint JSON")
+    p.add_argument("--keypoints", help="COCO or OpenPose keypoint JSON "
+                   "(instead of the detector; one photo only)")
+    p.add_argument("--person", type=int, default=0,
+                   help="which detected person, largest first (default 0)")
     p.add_argument("--box", type=float, nargs=4, metavar=("X", "Y", "W", "H"),
-                   help="person box in image pixels")
+                   help="person box in photo pixels (default: from the "
+                   "keypoints)")
+    p.add_argument("--focal-length", type=float,
+                   help="photo pixels (default: SPIN's 5000/224 of the crop)")
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj")
-    p.add_argument("--params-format", choices=("json", "npz"),
-                   default="json")
+    p.add_argument("--mesh-format", choices=("obj", "ply", "both"),
+                   default="both")
+    p.add_argument("--max-side", type=int, default=1024,
+                   help="longer side of the overlay's photo, pixels")
     p.add_argument("--device", default="cpu")
     return p.parse_args(argv)
 
 
-def main(argv=None) -> None:
+def _photos(path: Path) -> list[Path]:
+    from bigraph_pyg.utils.images import IMAGE_SUFFIXES
+
+    if not path.is_dir():
+        return [path]
+    photos = sorted(p for p in path.iterdir()
+                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not photos:
+        raise FileNotFoundError(f"Expected photos ({', '.join(IMAGE_SUFFIXES)}"
+                                f") in the folder {path} (got none)")
+    return photos
+
+
+def main(argv=None) -> int:
     args = parse_args(argv)
+    from bigraph_pyg.apps import predict, read_keypoints, save_prediction
     from bigraph_pyg.body import default_body
     from bigraph_pyg.engine import CheckpointError, model_from_checkpoint
-    from bigraph_pyg.engine.demo import (
-        detect_keypoints,
-        load_image,
-        read_keypoints,
-        reconstruct,
-        save_outputs,
-    )
+    from bigraph_pyg.utils.images import load_image
 
+    formats = ("obj", "ply") if args.mesh_format == "both" else (
+        args.mesh_format,)
     try:
-        image = load_image(args.image)
+        photos = _photos(Path(args.image))
+        if (args.keypoints or args.box) and Path(args.image).is_dir():
+            raise ValueError("Expected one photo with --keypoints or --box "
+                             f"(got the folder {args.image})")
         body = default_body()
         if args.checkpoint:
             model, _ = model_from_checkpoint(args.checkpoint, body,
@@ -60,21 +85,51 @@ def main(argv=None) -> None:
         else:
             from bigraph_pyg import pretrained
 
-            model = pretrained("synthetic", body).to(args.device)
-        keypoints = visible = None
-        if args.keypoints:
-            keypoints, visible = read_keypoints(args.keypoints)
-        elif model.config.use_skeleton:
-            keypoints, visible = detect_keypoints(image)
-        result = reconstruct(model, image, keypoints, visible, args.box,
-                             args.device, faces=body.faces)
-        paths = save_outputs(result, args.out, Path(args.image).stem,
-                             args.mesh_format, args.params_format)
+            model = pretrained("synthetic", body)
+        kp = read_keypoints(args.keypoints) if args.keypoints else None
     except (CheckpointError, FileNotFoundError, ValueError,
             ImportError) as err:
         raise SystemExit(f"error: {err}") from None
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
+
+    def run(photo: Path):
+        image = load_image(photo)
+        pred = predict(image, model, body, keypoints=kp,
+                       person=args.person, box=args.box,
+                       focal_length=args.focal_length, device=args.device)
+        return pred, save_prediction(pred, image, args.out, photo.stem,
+                                     formats, max_side=args.max_side)
+
+    if len(photos) == 1 and not Path(args.image).is_dir():
+        t = time.perf_counter()
+        try:
+            pred, paths = run(photos[0])
+        except (FileNotFoundError, ValueError, IndexError,
+                ImportError) as err:
+            raise SystemExit(f"error: {err}") from None
+        for kind, path in paths.items():
+            print(f"{kind}: {path}")
+        print(f"reprojection error: {pred.reprojection_error:.3f} of the "
+              f"box height; mesh/SMPL branches {pred.branch_distance:.3f} m "
+              f"apart (mean); {time.perf_counter() - t:.1f} s")
+        return 0
+
+    from tqdm import tqdm
+
+    failed = []
+    for photo in tqdm(photos, desc="photos", unit="photo"):
+        try:
+            run(photo)
+        except (ValueError, IndexError, ImportError) as err:
+            if isinstance(err, ImportError):
+                raise SystemExit(f"error: {err}") from None
+            failed.append(f"{photo.name}: {err}")
+    for line in failed:
+        print(f"skipped {line}", file=sys.stderr)
+    print(f"{len(photos) - len(failed)} of {len(photos)} photos written to "
+          f"{args.out}")
+    if len(failed) == len(photos):
+        raise SystemExit("error: no photo gave a result")
+    return 0
 
 
 if __name__ == "__main__":

@@ -59,36 +59,40 @@ def test_demo_on_a_real_photograph(tiny_checkpoint, tmp_path, capsys):
                "--keypoints", str(kp), "--out", str(out)])
     import trimesh
 
-    mesh = trimesh.load(out / "astronaut.obj", process=False)
-    assert mesh.vertices.shape == (6890, 3)
-    params = json.loads((out / "astronaut_smpl.json").read_text())
-    assert len(params["betas"]) == 10 and len(params["pose_axis_angle"]) == 72
-    assert np.asarray(params["joints_2d_image"]).shape == (12, 2)
+    for branch in ("mesh", "smpl"):
+        mesh = trimesh.load(out / f"astronaut_{branch}.obj", process=False)
+        assert mesh.vertices.shape == (6890, 3)
+        assert (out / f"astronaut_{branch}.ply").is_file()
+    params = json.loads((out / "astronaut_params.json").read_text())
+    assert len(params["betas"]) == 10 and len(params["body_pose"]) == 69
+    assert len(params["global_orient"]) == 3 and len(params["transl"]) == 3
+    assert params["body_model"] == "default body"
+    kps = json.loads((out / "astronaut_keypoints.json").read_text())
+    assert np.asarray(kps["reprojected_mesh_joints"]).shape == (12, 2)
     png = np.asarray(Image.open(out / "astronaut_overlay.png"))
-    assert png.shape == (64, 128, 3)  # crop | side view
+    assert png.shape == (512, 512 + 256, 3)  # the whole photo | side view
+    assert "reprojection error" in capsys.readouterr().out
     demo.main([str(image), "--checkpoint", str(tiny_checkpoint),
                "--keypoints", str(kp), "--out", str(out), "--mesh-format",
-               "ply", "--params-format", "npz", "--box", "100", "200", "300",
-               "312"])
-    assert (out / "astronaut.ply").is_file()
-    assert np.load(out / "astronaut_smpl.npz")["rotmat"].shape == (24, 3, 3)
+               "ply", "--box", "100", "200", "300", "312"])
+    assert np.load(out / "astronaut_params.npz")["body_pose"].shape == (69,)
 
 
 def test_openpose_keypoints(tmp_path):
-    from bigraph_pyg.engine.demo import read_keypoints
+    from bigraph_pyg.apps import read_keypoints
 
     flat = np.arange(75, dtype=float).reshape(25, 3)
     flat[:, 2] = 1
     path = tmp_path / "op.json"
     path.write_text(json.dumps(
         {"people": [{"pose_keypoints_2d": flat.ravel().tolist()}]}))
-    joints, vis = read_keypoints(path)
-    assert joints.shape == (12, 2) and vis.all()
-    assert joints[0].tolist() == flat[11, :2].tolist()  # right ankle
+    person = read_keypoints(path)
+    assert person.joints.shape == (12, 2) and person.confidence.all()
+    assert person.joints[0].tolist() == flat[11, :2].tolist()  # right ankle
 
 
 def test_mediapipe_mapping():
-    from bigraph_pyg.engine.demo import MEDIAPIPE_TO_JOINTS
+    from bigraph_pyg.apps import MEDIAPIPE_TO_JOINTS
 
     assert MEDIAPIPE_TO_JOINTS == (28, 26, 24, 23, 25, 27, 16, 14, 12, 11,
                                    13, 15)
@@ -159,7 +163,8 @@ def test_lifting_baseline_scores_beside_the_baselines(tmp_path, capsys):
 def test_demo_defaults_to_the_shipped_model(tmp_path):
     image, kp = _astronaut(tmp_path)
     out = tmp_path / "out"
-    demo.main([str(image), "--keypoints", str(kp), "--out", str(out)])
+    demo.main([str(image), "--keypoints", str(kp), "--out", str(out),
+               "--max-side", "256"])
     png = np.asarray(Image.open(out / "astronaut_overlay.png"))
-    assert png.shape == (128, 256, 3)  # the shipped model's 128² crop | side
-    assert (out / "astronaut.obj").is_file()
+    assert png.shape == (256, 256 + 128, 3)  # the photo, scaled | side
+    assert (out / "astronaut_mesh.obj").is_file()

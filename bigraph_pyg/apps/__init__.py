@@ -1,0 +1,62 @@
+"""Applications: from a photograph to a 3D body (:func:`predict`).
+
+:mod:`~bigraph_pyg.apps.keypoints` finds the 2D joints (MediaPipe, the
+``detect`` extra, or a keypoint file), :mod:`~bigraph_pyg.apps.inference`
+runs the model and converts its camera and parameters to the field's
+conventions, :mod:`~bigraph_pyg.apps.export` writes meshes, parameters,
+keypoints and the overlay. ``examples/demo.py`` is a thin CLI over these.
+"""
+
+from bigraph_pyg.apps.export import (
+    MESH_AXES,
+    render_overlay,
+    save_prediction,
+    to_y_up,
+)
+from bigraph_pyg.apps.inference import (
+    SPIN_FOCAL_RATIO,
+    Prediction,
+    crop_person,
+    full_perspective_translation,
+    predict,
+    smplx_parameters,
+)
+from bigraph_pyg.apps.keypoints import (
+    COCO_TO_JOINTS,
+    DETECT_EXTRA,
+    MEDIAPIPE_TO_JOINTS,
+    OPENPOSE18_TO_JOINTS,
+    OPENPOSE25_TO_JOINTS,
+    NoPersonError,
+    Person,
+    detect_people,
+    keypoint_box,
+    landmarks_to_person,
+    read_keypoints,
+    select_person,
+)
+
+__all__ = [
+    "COCO_TO_JOINTS",
+    "DETECT_EXTRA",
+    "MEDIAPIPE_TO_JOINTS",
+    "MESH_AXES",
+    "NoPersonError",
+    "OPENPOSE18_TO_JOINTS",
+    "OPENPOSE25_TO_JOINTS",
+    "Person",
+    "Prediction",
+    "SPIN_FOCAL_RATIO",
+    "crop_person",
+    "detect_people",
+    "full_perspective_translation",
+    "keypoint_box",
+    "landmarks_to_person",
+    "predict",
+    "read_keypoints",
+    "render_overlay",
+    "save_prediction",
+    "select_person",
+    "smplx_parameters",
+    "to_y_up",
+]

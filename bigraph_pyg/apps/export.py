@@ -1,0 +1,281 @@
+r"""Writing a :class:`~bigraph_pyg.apps.inference.Prediction` to files.
+
+:func:`save_prediction` writes, for a photo ``<stem>``:
+
+* ``<stem>_mesh.obj``/``.ply`` (the mesh branch) and
+  ``<stem>_smpl.obj``/``.ply`` (the SMPL branch), through trimesh, in the
+  **y-up** axes of :data:`MESH_AXES` (OpenGL, glTF, Blender's importer):
+  ``x`` right, ``y`` up, ``z`` towards the camera; metres; the body
+  without its camera translation: :func:`to_y_up` of the model frame, a
+  180-degree turn about ``x`` of its OpenCV axes;
+* ``<stem>_params.json`` (and ``.npz`` if asked): smplx layout
+  (``global_orient``, ``body_pose``, ``betas``, ``transl``), the body
+  model's name, the camera (``focal_length``, ``camera_center``,
+  ``cam_t`` = ``transl``, the weak camera of the crop), both branches'
+  3D joints, and ``mesh_transform``, the 4x4 matrix taking the body
+  model's output (``body(global_orient, body_pose, betas)``, no ``transl``)
+  to ``<stem>_smpl.obj``;
+* ``<stem>_keypoints.json``: the 12 input joints with confidences, the
+  box, the reprojected mesh joints, and MediaPipe's 33 landmarks if any;
+* ``<stem>_overlay.png``: the mesh rendered over the whole photo (pyrender,
+  headless EGL), the keypoints (green) and reprojected joints (red), and a
+  side view.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bigraph_pyg.topology import BONES, JOINT_NAMES
+
+__all__ = ["MESH_AXES", "render_overlay", "save_prediction", "to_y_up"]
+
+#: The axes of the written meshes.
+MESH_AXES = ("x right, y up, z towards the camera (OpenGL/glTF); metres; "
+             "no camera translation")
+# Model frame (OpenCV: y down, z forward) to the written y-up axes.
+_Y_UP = np.diag([1.0, -1.0, -1.0])
+
+
+def to_y_up(points: np.ndarray) -> np.ndarray:
+    """Model-frame points (OpenCV axes) in the y-up axes of the meshes.
+
+    A 180-degree turn about ``x``: ``(x, y, z) -> (x, -y, -z)``.
+
+    Args:
+        points (np.ndarray): :math:`(..., 3)`.
+
+    Returns:
+        np.ndarray: :math:`(..., 3)` float64.
+
+    Example:
+        >>> to_y_up(np.array([[1.0, 2.0, 3.0]])).tolist()
+        [[1.0, -2.0, -3.0]]
+    """
+    return np.asarray(points, np.float64) @ _Y_UP.T
+
+_MESH_COLOR = np.array([0.62, 0.74, 0.92])
+
+
+def _render(verts_cam: np.ndarray, faces: np.ndarray, K: np.ndarray,
+            width: int, height: int) -> np.ndarray | None:
+    """RGBA render of camera-frame vertices, or None without OpenGL."""
+    try:
+        from bigraph_pyg.data.render import (
+            BodyRenderer,
+            shade_vertices,
+            vertex_normals,
+        )
+
+        renderer = BodyRenderer(faces, np.ones(len(verts_cam), np.int64),
+                                width, height)
+        to_light = np.array([0.0, -0.3, -1.0])  # above the camera
+        to_light /= np.linalg.norm(to_light)
+        n = vertex_normals(verts_cam, faces)
+        col = shade_vertices(np.tile(_MESH_COLOR, (len(verts_cam), 1)), n,
+                             to_light, 0.35, 0.65)
+        rgba = renderer.render(verts_cam, K, col).rgba
+        renderer.close()
+        return rgba
+    except (ImportError, RuntimeError, OSError):
+        return None
+
+
+def _points_fallback(verts_cam, K, width, height) -> np.ndarray:
+    """A point-cloud 'render' where OpenGL is unavailable."""
+    rgba = np.zeros((height, width, 4), np.uint8)
+    p = verts_cam[::2]
+    uv = p[:, :2] / p[:, 2:] * K[[0, 1], [0, 1]] + K[:2, 2]
+    uv = np.rint(uv).astype(int)
+    ok = (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (
+        uv[:, 1] < height)
+    rgba[uv[ok, 1], uv[ok, 0]] = [158, 189, 235, 255]
+    return rgba
+
+
+def _blend(base: np.ndarray, rgba: np.ndarray, alpha: float = 0.85):
+    a = rgba[..., 3:4].astype(np.float64) / 255.0 * alpha
+    return (base * (1 - a) + rgba[..., :3] * a).clip(0, 255).astype(np.uint8)
+
+
+def _draw_joints(draw, pts, color, radius, width, conf=None):
+    idx = {n: i for i, n in enumerate(JOINT_NAMES)}
+    for a, b in BONES:
+        ia = idx[a] if isinstance(a, str) else a
+        ib = idx[b] if isinstance(b, str) else b
+        if conf is None or (conf[ia] > 0.5 and conf[ib] > 0.5):
+            draw.line([tuple(pts[ia]), tuple(pts[ib])], fill=color,
+                      width=width)
+    for i, (x, y) in enumerate(pts):
+        if conf is None or conf[i] > 0.5:
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius],
+                         fill=color)
+
+
+def render_overlay(pred, image: np.ndarray, max_side: int = 1024,
+                   branch: str = "mesh") -> np.ndarray:
+    """The mesh over the whole photo, keypoints, and a side view.
+
+    Args:
+        pred (Prediction): From :func:`~bigraph_pyg.apps.predict`.
+        image (np.ndarray): The photo :math:`(H, W, 3)` uint8.
+        max_side (int): The photo is scaled down so that its longer side
+            is at most this. (default: ``1024``)
+        branch (str): ``"mesh"`` or ``"smpl"``. (default: ``"mesh"``)
+
+    Returns:
+        np.ndarray: :math:`(h, w + h/2, 3)` uint8: the photo with the
+        body rendered in place by the full-perspective camera, then the
+        body seen from its left (turned 90 degrees about the vertical).
+    """
+    from PIL import Image, ImageDraw
+
+    h, w = image.shape[:2]
+    r = min(1.0, max_side / max(h, w))
+    ow, oh = max(int(round(w * r)), 1), max(int(round(h * r)), 1)
+    photo = np.asarray(Image.fromarray(image).resize((ow, oh),
+                                                     Image.BILINEAR))
+    K = pred.intrinsics.copy()
+    K[:2] *= r
+    K[:2, 2] -= 0.5  # continuous pixel coordinates -> integer centres
+    v = pred.vertices_camera(branch)
+    rgba = _render(v, pred.faces, K, ow, oh)
+    if rgba is None:
+        rgba = _points_fallback(v, K, ow, oh)
+    over = Image.fromarray(_blend(photo, rgba))
+    draw = ImageDraw.Draw(over)
+    rad = max(2.0, 0.006 * max(ow, oh))
+    lw = max(1, int(rad / 2))
+    _draw_joints(draw, pred.keypoints * r, (40, 220, 60), rad, lw,
+                 pred.keypoint_confidence)
+    _draw_joints(draw, pred.project(pred.joints_3d_mesh) * r,
+                 (230, 40, 40), rad * 0.7, lw)
+    # Side view: the body turned about its vertical axis, framed to fit.
+    sw = max(oh // 2, 1)
+    base = pred.vertices_mesh if branch == "mesh" else pred.vertices_smpl
+    c = base.mean(0)
+    turn = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+    vs = (base - c) @ turn.T
+    ext = np.abs(vs[:, :2]).max(0)
+    depth = 20.0
+    f = 0.45 * min(sw / max(ext[0], 1e-3), oh / max(ext[1], 1e-3)) * depth
+    Ks = np.array([[f, 0.0, sw / 2 - 0.5], [0.0, f, oh / 2 - 0.5],
+                   [0.0, 0.0, 1.0]])
+    vs = vs + np.array([0.0, 0.0, depth])
+    side = _render(vs, pred.faces, Ks, sw, oh)
+    if side is None:
+        side = _points_fallback(vs, Ks, sw, oh)
+    side = _blend(np.full((oh, sw, 3), 255, np.uint8), side, 1.0)
+    return np.concatenate([np.asarray(over), side], axis=1)
+
+
+def _require(module: str):
+    """Import an optional dependency of the demo, or name the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(
+            f"Expected {module.split('.')[0]} for writing the demo's outputs"
+            f" (got {type(err).__name__}: {err}); pip install "
+            "'bigraph_pyg[demo]'") from err
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def save_prediction(pred, image: np.ndarray, out_dir: str | os.PathLike,
+                    stem: str, mesh_formats=("obj", "ply"),
+                    npz: bool = True, overlay: bool = True,
+                    max_side: int = 1024) -> dict[str, Path]:
+    """Write meshes, parameters, keypoints and the overlay (see module).
+
+    Args:
+        pred (Prediction): From :func:`~bigraph_pyg.apps.predict`.
+        image (np.ndarray): The photo :math:`(H, W, 3)` uint8.
+        out_dir (str or PathLike): Output folder (created).
+        stem (str): File name stem.
+        mesh_formats (tuple[str]): Among ``"obj"``, ``"ply"``.
+        npz (bool): Also write the parameters as ``.npz``.
+        overlay (bool): Write the overlay PNG.
+        max_side (int): The overlay's longer photo side, pixels.
+
+    Returns:
+        dict[str, Path]: what was written, by kind (``mesh_obj``,
+        ``smpl_obj``, ..., ``params``, ``params_npz``, ``keypoints``,
+        ``overlay``).
+
+    Raises:
+        ValueError: an unknown mesh format.
+    """
+    trimesh = _require("trimesh")
+    Image = _require("PIL.Image")
+
+    bad = [m for m in mesh_formats if m not in ("obj", "ply")]
+    if bad:
+        raise ValueError(f"Expected mesh formats among 'obj', 'ply' (got "
+                         f"{bad})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for branch, verts in (("mesh", pred.vertices_mesh),
+                          ("smpl", pred.vertices_smpl)):
+        mesh = trimesh.Trimesh(to_y_up(verts),
+                               pred.faces, process=False)
+        for fmt in mesh_formats:
+            paths[f"{branch}_{fmt}"] = out / f"{stem}_{branch}.{fmt}"
+            mesh.export(paths[f"{branch}_{fmt}"])
+    transform = np.eye(4)
+    transform[:3, :3] = _Y_UP
+    params = {
+        "body_model": pred.body_model,
+        "layout": "smplx: body(global_orient, body_pose, betas, transl); "
+                  "axis-angle radians; OpenCV camera frame (y down)",
+        **pred.params,
+        "cam_t": pred.params["transl"],
+        "focal_length": float(pred.focal_length),
+        "camera_center": pred.camera_center,
+        "image_size_hw": list(pred.image_size),
+        "camera_weak_crop": pred.camera_weak,
+        "crop_box_xy_side": pred.crop_box,
+        "mesh_axes": MESH_AXES,
+        "mesh_transform": transform,
+        "branch_mean_distance_m": pred.branch_distance,
+        "joint_names": list(JOINT_NAMES),
+        "joints_3d_mesh": pred.joints_3d_mesh,
+    }
+    if pred.joints_3d_skeleton is not None:
+        params["joints_3d_skeleton"] = pred.joints_3d_skeleton
+    paths["params"] = out / f"{stem}_params.json"
+    paths["params"].write_text(json.dumps(
+        {k: _jsonable(v) for k, v in params.items()}, indent=1))
+    if npz:
+        paths["params_npz"] = out / f"{stem}_params.npz"
+        np.savez(paths["params_npz"], **{
+            k: np.asarray(v) for k, v in params.items()})
+    kps = {
+        "joint_names": list(JOINT_NAMES),
+        "keypoints": pred.keypoints,
+        "confidence": pred.keypoint_confidence,
+        "box_xywh": pred.box,
+        "reprojected_mesh_joints": pred.joints_2d_mesh,
+        "reprojection_error_box_fraction": pred.reprojection_error,
+    }
+    paths["keypoints"] = out / f"{stem}_keypoints.json"
+    paths["keypoints"].write_text(json.dumps(
+        {k: _jsonable(v) for k, v in kps.items()}, indent=1))
+    if overlay:
+        paths["overlay"] = out / f"{stem}_overlay.png"
+        Image.fromarray(render_overlay(pred, image, max_side)).save(
+            paths["overlay"])
+    return paths

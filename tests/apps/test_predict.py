@@ -1,0 +1,197 @@
+"""predict(): keypoint mapping, detection, smplx layout, camera, y-up export."""
+
+import dataclasses
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from bigraph_pyg.apps import (
+    MEDIAPIPE_TO_JOINTS,
+    NoPersonError,
+    detect_people,
+    landmarks_to_person,
+    predict,
+    save_prediction,
+    select_person,
+    to_y_up,
+)
+from bigraph_pyg.topology import JOINT_NAMES
+from tests.apps.conftest import standing_landmarks
+
+
+def _photo(h=240, w=320, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def test_landmarks_map_to_the_twelve_joints():
+    lm = np.zeros((33, 4))  # x, y, visibility, and an extra column
+    lm[:, 0] = np.arange(33) / 100  # normalised x
+    lm[:, 1] = np.arange(33) / 50  # normalised y
+    lm[:, 2] = np.linspace(-0.2, 1.3, 33)  # visibility, out of range too
+    p = landmarks_to_person(lm, width=200, height=100)
+    # By name: the person's left wrist is MediaPipe's landmark 15, etc.
+    expected = {"left_wrist": 15, "right_wrist": 16, "left_shoulder": 11,
+                "right_ankle": 28, "left_hip": 23, "right_knee": 26}
+    for name, i in expected.items():
+        k = JOINT_NAMES.index(name)
+        assert MEDIAPIPE_TO_JOINTS[k] == i
+        assert p.joints[k].tolist() == pytest.approx([i * 2.0, i * 2.0])
+    assert p.joints.shape == (12, 2) and p.confidence.shape == (12,)
+    assert p.confidence.min() >= 0 and p.confidence.max() <= 1
+    assert p.confidence[JOINT_NAMES.index("right_ankle")] == 1.0
+    # The box spans the landmarks with visibility > 0.5 (all 33 kinds).
+    vis = np.clip(lm[:, 2], 0, 1) > 0.5
+    xs, ys = lm[vis, 0] * 200, lm[vis, 1] * 100
+    assert p.box.tolist() == pytest.approx(
+        [xs.min(), ys.min(), np.ptp(xs), np.ptp(ys)], rel=1e-6)
+    assert p.landmarks.shape == (33, 3)
+    with pytest.raises(ValueError, match=r"shape \(33, 3\)"):
+        landmarks_to_person(np.zeros((17, 3)))
+
+
+def test_detect_people_largest_first_and_chosen_index(fake_detector):
+    small = standing_landmarks(0.05, 0.25, 0.5, 0.9)
+    large = standing_landmarks(0.5, 0.9, 0.05, 0.95)
+    fake = fake_detector([small, large, None])
+    img = _photo()
+    people = detect_people(img)
+    assert len(people) == 2 and len(fake.images) == 3
+    assert people[0].area > people[1].area
+    assert people[0].box[0] > 0.45 * img.shape[1]  # the large one, right
+    # After the first pass the first person's box is painted over.
+    x, y, w, h = people[1].box.astype(int)
+    patch = fake.images[1][y + 2:y + h - 2, x + 2:x + w - 2]
+    assert (patch == patch[0, 0]).all()
+    assert select_person(people) is people[0]
+    assert select_person(people, 1) is people[1]
+    with pytest.raises(IndexError, match=r"\[0, 2\)"):
+        select_person(people, 2)
+
+
+def test_no_person_is_a_clear_error(fake_detector, shipped_model, body):
+    fake_detector([None])
+    with pytest.raises(NoPersonError, match="Expected a person"):
+        predict(_photo(), shipped_model, body)
+
+
+def test_missing_extra_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mediapipe", None)
+    with pytest.raises(ImportError,
+                       match=r"pip install 'bigraph_pyg\[detect\]'"):
+        detect_people(_photo())
+
+
+@pytest.fixture
+def prediction(fake_detector, shipped_model, body):
+    fake_detector([standing_landmarks(), None])
+    return predict(_photo(), shipped_model, body)
+
+
+def test_prediction_shapes_and_camera(prediction):
+    p = prediction
+    assert p.vertices_mesh.shape == p.vertices_smpl.shape == (6890, 3)
+    assert p.keypoints.shape == (12, 2) and p.faces.shape[1] == 3
+    assert set(p.params) == {"global_orient", "body_pose", "betas", "transl"}
+    assert p.params["body_pose"].shape == (69,)
+    # The full-perspective camera puts the mesh joints where the weak
+    # camera of the crop did (up to the body's depth over transl_z).
+    err = np.abs(p.project(p.joints_3d_mesh) - p.joints_2d_mesh).max()
+    assert err < 0.01 * p.crop_box[2]
+    assert p.params["transl"][2] > 5  # far: nearly weak perspective
+    assert np.isfinite(p.reprojection_error) and p.branch_distance > 0
+
+
+def test_smplx_layout_round_trip(prediction, body, tmp_path):
+    """The written parameters, posed by the body model, give the written
+    SMPL mesh (the mesh branch is a different mesh, written beside it)."""
+    import trimesh
+
+    img = _photo()
+    paths = save_prediction(prediction, img, tmp_path, "p", overlay=False)
+    params = json.loads(paths["params"].read_text())
+    assert params["body_model"] == "default body"
+    assert params["cam_t"] == params["transl"]
+    t = {k: torch.tensor(params[k], dtype=torch.float32)[None]
+         for k in ("global_orient", "body_pose", "betas", "transl")}
+    with torch.no_grad():
+        posed = body(**t).vertices[0].numpy()
+        rest = body(**{k: v for k, v in t.items()
+                       if k != "transl"}).vertices[0].numpy()
+    np.testing.assert_allclose(posed, prediction.vertices_camera("smpl"),
+                               atol=1e-4)
+    written = trimesh.load(paths["smpl_obj"], process=False).vertices
+    m = np.asarray(params["mesh_transform"])
+    expected = rest @ m[:3, :3].T + m[:3, 3]
+    np.testing.assert_allclose(written, expected, atol=1e-5)
+    npz = np.load(paths["params_npz"])
+    np.testing.assert_allclose(npz["body_pose"], params["body_pose"],
+                               atol=1e-7)
+    # Both branches are written, named; they differ by branch_distance.
+    mesh = trimesh.load(paths["mesh_obj"], process=False).vertices
+    gap = np.linalg.norm(mesh - written, axis=-1).mean()
+    assert gap == pytest.approx(params["branch_mean_distance_m"], rel=1e-4)
+
+
+def test_export_is_y_up(prediction, body, tmp_path):
+    import trimesh
+
+    # An upright body facing the camera in the model's OpenCV frame (the
+    # data's global orientation at yaw 0: 180 degrees about x).
+    with torch.no_grad():
+        v = body(global_orient=torch.tensor([[np.pi, 0.0, 0.0]])
+                 ).vertices[0].numpy()
+    pred = dataclasses.replace(prediction, vertices_smpl=v, vertices_mesh=v)
+    paths = save_prediction(pred, _photo(), tmp_path, "up", ("obj", "ply"),
+                            npz=False, overlay=False)
+    head = int(body.template_vertices[:, 1].argmax())  # top of the rest pose
+    feet = int(body.template_vertices[:, 1].argmin())
+    for key in ("smpl_obj", "mesh_ply"):
+        w = trimesh.load(paths[key], process=False).vertices
+        np.testing.assert_allclose(w, to_y_up(v), atol=1e-5)
+        assert w[head, 1] == pytest.approx(w[:, 1].max())  # head up
+        assert w[head, 1] - w[feet, 1] > 1.0
+        # Facing the camera, the body is written as the rest-pose template
+        # is defined (y up, facing +z, towards the viewer), up to a shift.
+        t = body.template_vertices.numpy()
+        np.testing.assert_allclose(w - w.mean(0), t - t.mean(0), atol=1e-4)
+
+
+def test_overlay_is_the_whole_photo(prediction):
+    from bigraph_pyg.apps import render_overlay
+
+    img = _photo(300, 500)
+    pred = dataclasses.replace(prediction, image_size=(300, 500))
+    over = render_overlay(pred, img, max_side=250)
+    assert over.shape == (150, 250 + 75, 3) and over.dtype == np.uint8
+
+
+def test_missing_writer_names_the_demo_extra(prediction, monkeypatch,
+                                             tmp_path):
+    monkeypatch.setitem(sys.modules, "trimesh", None)
+    with pytest.raises(ImportError, match=r"pip install 'bigraph_pyg\[demo\]'"):
+        save_prediction(prediction, _photo(), tmp_path, "x")
+
+
+def test_mediapipe_finds_the_astronaut():
+    """The real detector (the ``detect`` extra), offline, on a photo."""
+    pytest.importorskip("mediapipe")
+    from skimage import data
+
+    img = data.astronaut()
+    try:
+        people = detect_people(img)
+    except ImportError as err:  # e.g. an unsupported protobuf release
+        pytest.skip(str(err))
+    assert people, "no person found in the astronaut photo"
+    p = people[0]
+    shoulders = [JOINT_NAMES.index(n) for n in ("left_shoulder",
+                                                 "right_shoulder")]
+    assert (p.confidence[shoulders] > 0.5).all()
+    # The person's left shoulder is on the image's right (facing us).
+    assert p.joints[shoulders[0], 0] > p.joints[shoulders[1], 0]
+    x, y, w, h = p.box
+    assert 0 <= x and x + w <= img.shape[1] + 1 and w > 100 and h > 100
