@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from bigraph_pyg.geometry import center_joints, procrustes_align
+from bigraph_pyg.topology.skeleton import JOINT_NAMES
 
 __all__ = [
     "HIP_INDICES",
@@ -27,22 +28,6 @@ __all__ = [
     "segmentation_confusion_matrix",
     "segmentation_scores",
 ]
-
-#: The 12 LSP joints shared by the training sets (paper Sec. 5), in order.
-JOINT_NAMES: tuple[str, ...] = (
-    "right_ankle",
-    "right_knee",
-    "right_hip",
-    "left_hip",
-    "left_knee",
-    "left_ankle",
-    "right_wrist",
-    "right_elbow",
-    "right_shoulder",
-    "left_shoulder",
-    "left_elbow",
-    "left_wrist",
-)
 
 #: Indices of (right_hip, left_hip) in :data:`JOINT_NAMES`; their mean is the
 #: pelvis used for root alignment.

@@ -48,7 +48,7 @@ from bigraph_pyg.data.keys import (
     pixels_to_normalized,
 )
 from bigraph_pyg.data.mixed import PAPER_RATIOS, MixedDataset
-from bigraph_pyg.data.noise import JointNoise, gt_mix_ratio, mix_joints_2d
+from bigraph_pyg.data.noise import JointNoise
 from bigraph_pyg.data.poses import (
     ACTIVITIES,
     JOINT_LIMITS,
@@ -102,10 +102,8 @@ __all__ = [
     'empty_sample',
     'flip_pose',
     'generate_synthetic',
-    'gt_mix_ratio',
     'h36m',
     'lsp',
-    'mix_joints_2d',
     'mpii',
     'normalize_image',
     'normalized_to_pixels',

@@ -227,23 +227,34 @@ class GraphCMRDataset(EpochSeeded, Dataset):
         return len(self.data['imgname'])
 
     def _read_image(self, key: str, index: int, gray: bool = False):
+        """Read an image of sample ``index``, as the demo reads photos.
+
+        RGB: EXIF orientation applied (as GraphCMR's ``cv2.imread`` does),
+        16-bit scaled rather than clipped, a size cap. Masks and part maps:
+        as stored, one channel.
+        """
         from PIL import Image, UnidentifiedImageError
+
+        from bigraph_pyg.utils.images import load_image
 
         path = resolve_inside(self.img_dir, self.data[key][index],
                               f"'{key}'[{index}] of {self.npz_path}")
+        where = f'(sample {index} of {self.npz_path})'
+        if not path.is_file():
+            raise FileNotFoundError(
+                f'Expected the image {path} {where} (got no such file)')
+        if not gray:
+            try:
+                return load_image(path), path
+            except ValueError as err:  # unreadable: skip_unreadable's case
+                raise OSError(f'{err} {where}') from err
         try:
             with Image.open(path) as im:
-                im = im.convert('L' if gray else 'RGB')
-                return np.asarray(im), path
-        except FileNotFoundError as err:
-            raise FileNotFoundError(
-                f'Expected the image {path} (sample {index} of '
-                f'{self.npz_path}) (got no such file)'
-            ) from err
+                return np.asarray(im.convert('L')), path
         except (UnidentifiedImageError, OSError, SyntaxError) as err:
             raise OSError(
-                f'Expected a readable image {path} (sample {index} of '
-                f'{self.npz_path}) (got {type(err).__name__}: {err})'
+                f'Expected a readable image {path} {where} '
+                f'(got {type(err).__name__}: {err})'
             ) from err
 
     def __getitem__(self, index: int) -> dict:

@@ -1,4 +1,4 @@
-r"""Detector-like noise for "estimated" 2D joints, and the GT/estimate mix.
+r"""Detector-like noise for "estimated" 2D joints.
 
 The paper feeds the skeleton branch 2D joints from an off-the-shelf
 detector (HRNet, Sec. 4.3.2) and, during training, mixes ground-truth and
@@ -13,7 +13,9 @@ estimated joints with a ratio that decays to zero by the last epoch
   is replaced by the mean of the visible joints (a detector still outputs
   *something*; a consumer should down-weight it).
 
-:func:`gt_mix_ratio` and :func:`mix_joints_2d` implement the schedule.
+:func:`bigraph_pyg.engine.schedule.gt_mix_ratio` and
+:func:`~bigraph_pyg.engine.schedule.mix_joints_2d` implement the schedule
+(the trainer's; its one home).
 """
 
 from __future__ import annotations
@@ -21,12 +23,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
 
-__all__ = ['JointNoise', 'gt_mix_ratio', 'mix_joints_2d']
+__all__ = ['JointNoise']
 
 _HARD = ('right_wrist', 'left_wrist', 'right_ankle', 'left_ankle')
 
@@ -120,59 +120,3 @@ class JointNoise:
         if (vis > 0).any():
             out[vis == 0] = out[vis > 0].mean(axis=0)
         return out.astype(np.float32), vis.astype(np.float32)
-
-
-def gt_mix_ratio(epoch: int, num_epochs: int, start: float = 1.0) -> float:
-    """Share of ground-truth 2D joints at ``epoch`` (paper Sec. 5.2).
-
-    Decays linearly from ``start`` at epoch 0 to 0 at the last epoch.
-
-    Args:
-        epoch (int): Current epoch, ``0 <= epoch < num_epochs``.
-        num_epochs (int): Total epochs.
-        start (float): Ratio at epoch 0. (default: ``1.0``)
-
-    Returns:
-        float: the ratio in ``[0, start]``.
-
-    Example:
-        >>> [gt_mix_ratio(e, 5) for e in range(5)]
-        [1.0, 0.75, 0.5, 0.25, 0.0]
-    """
-    if num_epochs < 1 or not 0 <= epoch < num_epochs:
-        raise ValueError(
-            f'Expected 0 <= epoch < num_epochs (got epoch={epoch}, '
-            f'num_epochs={num_epochs})'
-        )
-    if num_epochs == 1:
-        return 0.0
-    return float(start) * (1.0 - epoch / (num_epochs - 1))
-
-
-def mix_joints_2d(
-    joints_gt: Tensor,
-    joints_est: Tensor,
-    ratio: float,
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """Per sample, take the ground truth with probability ``ratio``.
-
-    Args:
-        joints_gt (Tensor): :math:`(B, J, 2)`.
-        joints_est (Tensor): :math:`(B, J, 2)`.
-        ratio (float): Probability of the ground truth, in ``[0, 1]``.
-        generator (torch.Generator, optional): On ``joints_gt``'s device.
-
-    Returns:
-        Tensor: :math:`(B, J, 2)`, dtype and device of the inputs.
-    """
-    if joints_gt.shape != joints_est.shape or joints_gt.dim() != 3:
-        raise ValueError(
-            'Expected joints_gt and joints_est of the same shape (B, J, 2) '
-            f'(got {tuple(joints_gt.shape)} and {tuple(joints_est.shape)})'
-        )
-    if not 0.0 <= ratio <= 1.0:
-        raise ValueError(f'Expected ratio in [0, 1] (got {ratio})')
-    pick = torch.rand(joints_gt.size(0), generator=generator,
-                      device=joints_gt.device) < ratio
-    return torch.where(pick[:, None, None], joints_gt, joints_est)

@@ -16,8 +16,6 @@ from bigraph_pyg.data import (
     MixedDataset,
     crop_matrix,
     flip_pose,
-    gt_mix_ratio,
-    mix_joints_2d,
     sample_body_pose,
     transform_intrinsics,
     transform_points_2d,
@@ -191,15 +189,17 @@ def test_joint_noise():
 
 
 def test_mix_schedule():
-    assert gt_mix_ratio(0, 50) == 1.0 and gt_mix_ratio(49, 50) == 0.0
+    from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
+
+    assert gt_mix_ratio(0, 10, 50) == 1.0 and gt_mix_ratio(490, 10, 50) == 0.0
     gt, est = torch.zeros(1000, 12, 2), torch.ones(1000, 12, 2)
     g = torch.Generator().manual_seed(0)
     out = mix_joints_2d(gt, est, 0.3, g)
     share = (out[:, 0, 0] == 0).float().mean()
     assert abs(share - 0.3) < 0.05
     assert (mix_joints_2d(gt, est, 0.0) == est).all()
-    with pytest.raises(ValueError, match='epoch'):
-        gt_mix_ratio(50, 50)
+    with pytest.raises(ValueError, match='steps_per_epoch'):
+        gt_mix_ratio(5, 0, 50)
 
 
 # ---------------------------------------------------------------- mixed

@@ -203,3 +203,21 @@ def test_error_in_worker_names_file(tmp_path, fake_graphcmr):
                         num_workers=1)
     with pytest.raises(FileNotFoundError, match='img_001.jpg'):
         next(iter(loader))
+
+
+def test_exif_rotated_image_is_read_upright(tmp_path, fake_graphcmr):
+    """A photo stored sideways with an EXIF orientation tag (as phones
+    write them) is read upright, as ``cv2.imread`` does: the annotated
+    joints land on the drawn squares only then."""
+    from PIL import Image
+
+    path, imgs = fake_graphcmr(tmp_path, 'lsp', n=1)
+    name = imgs / str(np.load(path)['imgname'][0])
+    upright = Image.open(name)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    upright.transpose(Image.Transpose.ROTATE_90).save(name, quality=95,
+                                                      exif=exif)
+    assert Image.open(name).size == upright.size[::-1]
+    s = GraphCMRDataset(path, imgs, 'lsp', train=False)[0]
+    assert (_bright_at(s) > 150).all()
