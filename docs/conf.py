@@ -66,7 +66,7 @@ autodoc_typehints = "signature"
 autodoc_class_signature = "mixed"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 # Only truly optional, heavy dependencies missing from ``.[all]``; both
-# modules that need them (engine.demo: mediapipe, data.render: pyrender)
+# modules that need them (apps.keypoints: mediapipe, data.render: pyrender)
 # import them lazily, so nothing has to be mocked today.
 autodoc_mock_imports: list[str] = []
 
@@ -119,6 +119,7 @@ ORDER = (
     "bigraph_pyg.metrics",
     "bigraph_pyg.data",
     "bigraph_pyg.engine",
+    "bigraph_pyg.apps",
     "bigraph_pyg.utils",
     "bigraph_pyg.testing",
 )
