@@ -71,7 +71,7 @@ class EpochBatchSampler(Sampler[list[int]]):
             raise ValueError(
                 f"Expected at least batch_size={batch_size} samples per "
                 f"process (got {num_samples} samples for {world_size} "
-                "processes); lower --batch-size or use more data")
+                "processes); lower batch_size or use more data")
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.seed = seed

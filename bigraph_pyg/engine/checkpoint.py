@@ -301,8 +301,8 @@ def load_checkpoint(
             raise CheckpointError(
                 f"Expected a checkpoint of the same model config at {path} "
                 f"(got differences (checkpoint != requested): {detail}); "
-                "pass the matching --preset/--ablation or another "
-                "checkpoint")
+                "build the model with the checkpoint's config (the "
+                "scripts' --preset/--ablation) or pass another checkpoint")
     return state
 
 

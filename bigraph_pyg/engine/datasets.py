@@ -95,7 +95,8 @@ def _image_dir(name: str, image_root, image_dirs: Mapping[str, str] | None
     if image_root is None:
         raise FileNotFoundError(
             f"Expected an image folder for {name} (got neither "
-            f"--image-root nor --image-dir {name}=PATH)")
+            f"image_root nor image_dirs[{name!r}]; the scripts' "
+            f"--image-root / --image-dir {name}=PATH)")
     return _check_folder(Path(image_root) / name,
                          f"{name} images (IMAGE_ROOT/{name})")
 

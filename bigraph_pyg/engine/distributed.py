@@ -73,8 +73,8 @@ def init_distributed(device: str | torch.device = "cpu",
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"Expected CUDA for device={device} (got "
-                         "torch.cuda.is_available() == False); use --device "
-                         "cpu")
+                         "torch.cuda.is_available() == False); use "
+                         "device='cpu' (the scripts' --device cpu)")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistributedContext(device=device)

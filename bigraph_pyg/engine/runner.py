@@ -34,8 +34,9 @@ __all__ = ["RunSummary", "check_run_folder", "existing_checkpoints",
            "name_equals_path", "non_negative_int", "output_file",
            "output_path", "positive_int", "train_and_evaluate"]
 
-_ADVICE = ("pass --resume to continue that run, --overwrite to replace it, "
-           "or another --out")
+_ADVICE = ("pass resume=True (the scripts' --resume) to continue that run, "
+           "overwrite=True (--overwrite) to replace it, or another out_dir "
+           "(--out)")
 #: The files of a run that ``overwrite=True`` removes before a new run.
 RUN_FILES = ("checkpoints/last.pt", "checkpoints/best.pt", "metrics.json")
 
@@ -80,7 +81,7 @@ def check_run_folder(out_dir: str | os.PathLike | None,
         if parent.exists() and not parent.is_dir():
             raise CheckpointError(
                 f"Expected an output folder at {out} (got the regular file "
-                f"{parent} in its path); pass another --out")
+                f"{parent} in its path); pass another out_dir (--out)")
     if resume or overwrite:
         return
     found = existing_checkpoints(out)

@@ -121,8 +121,9 @@ class Trainer:
         self.config = config
         self.device = self.ctx.device
         if config.amp and self.device.type != "cuda":
-            raise ValueError(f"Expected a CUDA device for amp (got "
-                             f"{self.device}); drop --amp on the CPU")
+            raise ValueError(
+                f"Expected a CUDA device for amp (got {self.device}); set "
+                "TrainConfig.amp=None on the CPU (the scripts: drop --amp)")
         self.net = model.to(self.device)
         self.train_set, self.val_set = train_set, val_set
         self.body = body
@@ -402,8 +403,8 @@ class Trainer:
             raise FloatingPointError(
                 f"Expected a finite {what} (got {self._nonfinite_run} "
                 f"non-finite steps in a row, the last at step "
-                f"{self.result.step}: {detail}); lower --lr or check the "
-                "data")
+                f"{self.result.step}: {detail}); lower TrainConfig.lr or "
+                "check the data")
 
     # -- the loop -------------------------------------------------------------
 
@@ -444,8 +445,8 @@ class Trainer:
             if path is None or not path.is_file():
                 raise CheckpointError(
                     f"Expected a checkpoint to resume at {path} (got none); "
-                    "drop --resume to start a new run, or pass the run's "
-                    "--out folder")
+                    "start a new run without resume (the scripts' --resume), "
+                    "or give the run's checkpoint folder")
             state = load_checkpoint(path, self.net.config.to_dict(),
                                     map_location=self.device)
             self.load_state_dict(state)

@@ -49,5 +49,5 @@ def test_sampler_ranks_are_disjoint_and_resumable():
     assert [i for batch in a for i in batch] == ia[2:]
     a.set_epoch(2)
     assert [i for batch in a for i in batch] != ia
-    with pytest.raises(ValueError, match="lower --batch-size"):
+    with pytest.raises(ValueError, match="lower batch_size"):
         EpochBatchSampler(3, 4)

@@ -88,7 +88,7 @@ def test_trainer_tells_the_dataset_each_epoch(make_model, fake_set,
 def test_resume_without_checkpoint_is_an_error(make_model, fake_set,
                                                tmp_path):
     trainer = Trainer(make_model(), fake_set, TrainConfig(**FAST), tmp_path)
-    with pytest.raises(CheckpointError, match="drop --resume"):
+    with pytest.raises(CheckpointError, match="without resume"):
         trainer.fit(resume=True)
 
 

@@ -119,7 +119,7 @@ def test_user_errors_are_one_line(tiny_checkpoint, tmp_path):
         (demo.main, [str(image), "--checkpoint", str(tiny_checkpoint),
                      "--keypoints", str(bad_kp)], "51 COCO keypoint"),
         (train_bigraph.main, ["--resume", "--out", str(tmp_path / "r")],
-         "drop --resume"),
+         "without resume"),
         (train_bigraph.main, ["--data", "real", "--data-root",
                               str(tmp_path / "nowhere"), "--out",
                               str(tmp_path / "r2")], "no such folder"),
