@@ -50,6 +50,7 @@ from bigraph_pyg.nn.dense_reference import (  # noqa: E402
     dense_fusion_adjacency,
     dense_fusion_conv,
 )
+from bigraph_pyg.nn.graph_cache import PreparedGraph  # noqa: E402
 from bigraph_pyg.utils import to_dense_adjacency, unpack_graph  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,8 +133,13 @@ def _make_conv(impl: str, channels: int, mesh: FusionMesh, knn: bool,
 
 
 def _prop(conv: BipartiteFusionConv, graph) -> Callable[[Tensor], Tensor]:
+    # As the layer runs it: structures derived from the graph (CSR, block
+    # indices) built at the first call and cached; W_f applied per call.
+    prepared = PreparedGraph(graph, cacheable=True)
+
     def fn(x: Tensor) -> Tensor:
-        return conv._propagate(graph, conv.normalized_edge_weights(graph), x)
+        return conv._propagate(prepared, conv.normalized_edge_weights(graph),
+                               x)
     return fn
 
 

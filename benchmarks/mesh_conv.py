@@ -47,6 +47,7 @@ import _common as C  # noqa: E402
 
 from bigraph_pyg.nn.conv import MeshConv  # noqa: E402
 from bigraph_pyg.nn.dense_reference import dense_graph_conv  # noqa: E402
+from bigraph_pyg.nn.graph_cache import PreparedGraph  # noqa: E402
 from bigraph_pyg.utils import (  # noqa: E402
     dense_row_normalize,
     row_normalize,
@@ -142,8 +143,11 @@ def build_paths(ei: Tensor, ew: Tensor, n: int, batch: int, channels: int,
         return conv
 
     def prop(conv) -> Callable[[Tensor], Tensor]:
+        # As the layer runs it: the CSR structure and the normalised
+        # weights of the fixed graph built at the first call, then cached.
+        prepared = PreparedGraph(graph, cacheable=True)
         return lambda x: conv._propagate(
-            graph, conv.normalized_edge_weights(graph), x)
+            prepared, conv._normalized(prepared), x)
 
     for name in names:
         if name == "loop":

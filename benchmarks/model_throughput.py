@@ -5,9 +5,9 @@ For each preset (``BiGraphConfig.preset(name)``) two models are built on the
 default body's graphs: the bilayer model itself and GraphCMR, the
 ``"graphcmr"`` ablation on the same base (mesh graph only; Table 4 row A).
 Random weights and random inputs; one training step is forward, the Eq. 6
-loss (``model.loss``), backward and an Adam step; one inference step is
-``eval()`` forward under ``torch.inference_mode``.  Warm-up, then the median
-of repeated steps (CUDA events and ``torch.cuda.synchronize`` on a GPU).
+loss (``BiGraphLoss.model_loss``), backward and an Adam step; one inference
+step is ``eval()`` forward under ``torch.inference_mode``.  Warm-up, then the
+median of repeated steps (CUDA events and ``torch.cuda.synchronize`` on a GPU).
 
 Usage::
 
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 from bigraph_pyg.body import default_body  # noqa: E402
+from bigraph_pyg.losses import BiGraphLoss  # noqa: E402
 from bigraph_pyg.models import (  # noqa: E402
     BiGraphBody,
     BiGraphConfig,
@@ -68,11 +69,12 @@ def make_inputs(cfg: BiGraphConfig, batch: int, num_full_vertices: int,
 def steps(model: BiGraphBody, images, joints, gt):
     """``(train_step, infer_step)`` callables."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    criterion = BiGraphLoss.for_config(model.config)
 
     def train_step():
         model.train()
         opt.zero_grad(set_to_none=True)
-        loss, _ = model.loss(model(images, joints), gt)
+        loss, _ = criterion.model_loss(model(images, joints), gt)
         loss.backward()
         opt.step()
 
@@ -150,8 +152,9 @@ def write_reports(rows, meta, args, argv) -> dict:
     parts = C.header_lines(
         f"Model throughput ({meta['info']['device']})",
         "benchmarks/model_throughput.py", argv, meta)
-    parts += ["", "Training step: forward, `model.loss` (Eq. 6), backward, "
-              "Adam. Inference: `eval()` forward under `inference_mode`. "
+    parts += ["", "Training step: forward, `BiGraphLoss.model_loss` (Eq. "
+              "6), backward, Adam. Inference: `eval()` forward under "
+              "`inference_mode`. "
               "Random weights and inputs, float32; median of repeated "
               "steps after warm-up; peak memory of one step above the "
               "memory in use before it.", ""]

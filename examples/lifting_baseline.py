@@ -8,10 +8,17 @@ samples, the same estimated 2D joints, the same metric code — beside the
 trivial baselines. The skeleton branch of ``train_bigraph.py`` sees the same
 2D joints; this is what a model that only lifts gets from them.
 
+``--models`` also trains, on the same samples, loss and budget, the
+``cpu`` preset's Skeleton-GCN alone (:meth:`BiGraphBody.lift
+<bigraph_pyg.models.BiGraphBody.lift>`, image-free): ``skeleton`` with the
+preset's global pose context, ``skeleton-paper`` without it
+(``pose_context_channels=0``, the paper's node input).
+
 Examples::
 
     python examples/lifting_baseline.py                 # 2 minutes
-    python examples/lifting_baseline.py --seconds 300 --num-train 65536
+    python examples/lifting_baseline.py --models mlp,skeleton,skeleton-paper \
+        --steps 1000 --threads 1
 """
 
 from __future__ import annotations
@@ -48,6 +55,20 @@ class Lifter(nn.Module):
         return self.out(h).view(-1, 12, 3)
 
 
+#: What --models can train: the MLP, the cpu preset's Skeleton-GCN with
+#: and without its pose context.
+MODELS = ("mlp", "skeleton", "skeleton-paper")
+
+
+def _skeleton_lifter(pose_context: bool) -> nn.Module:
+    from bigraph_pyg.models import BiGraphBody, BiGraphConfig
+
+    cfg = BiGraphConfig.preset("cpu")
+    if not pose_context:
+        cfg = cfg.replace(pose_context_channels=0)
+    return BiGraphBody.from_body(cfg)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--num-train", type=int, default=16384,
@@ -55,7 +76,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-test", type=int, default=64,
                    help="held-out test samples (the main job's: 64)")
     p.add_argument("--seconds", type=float, default=120.0,
-                   help="training wall-clock budget")
+                   help="training wall-clock budget per model")
+    p.add_argument("--steps", type=int,
+                   help="a fixed number of steps per model instead of "
+                        "--seconds (the same figures in every run)")
+    p.add_argument("--models", default="mlp",
+                   help="comma-separated, of " + ", ".join(MODELS))
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
@@ -97,39 +123,69 @@ def main(argv=None) -> None:
 
     j2d = torch.from_numpy(test["joints_2d_est"])
     gt = torch.from_numpy(test["joints_3d"])
-    net = Lifter()
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    g = torch.Generator().manual_seed(args.seed)
-    steps, t1 = 0, time.perf_counter()
-    while time.perf_counter() - t1 < args.seconds:
-        b = train.batch(torch.randint(n, (args.batch_size,), generator=g))
-        target = b["joints_3d"]
-        target = target - target[:, list(HIP_INDICES)].mean(1, keepdim=True)
-        loss = (net(uv(b["joints_2d_est"])) - target).abs().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        steps += 1
-    net.eval()
-    with torch.no_grad():
-        pred = net(uv(j2d))
-    rows = {
-        "lifting MLP": pred,
-        "flat lift (depth 0)": flat_lift(j2d, stats.mean_joints),
-        "constant mean training pose": stats.mean_joints.expand_as(gt),
-    }
-    result = {"steps": steps, "train_seconds": time.perf_counter() - t1,
-              "num_train": n, "num_test": args.num_test, "rows": {}}
-    print(f"lifting MLP: {steps} steps of {args.batch_size} in "
-          f"{result['train_seconds']:.0f} s on {n} pose-only samples "
-          f"({time.perf_counter() - t0:.0f} s in all); "
-          f"{args.num_test} held-out test samples, estimated 2D joints:")
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown or not names:
+        raise SystemExit(f"error: Expected --models from {list(MODELS)} "
+                         f"(got {args.models!r})")
+    titles = {"mlp": "lifting MLP",
+              "skeleton": "Skeleton-GCN alone + pose context (cpu preset)",
+              "skeleton-paper": "Skeleton-GCN alone, paper's node input"}
+    rows, timing = {}, {}
+    for name in names:
+        torch.manual_seed(args.seed)
+        if name == "mlp":
+            net = Lifter()
+
+            def forward(pixels, net=net):
+                return net(uv(pixels))
+        else:
+            net = _skeleton_lifter(pose_context=name == "skeleton")
+            side = torch.tensor(net.config.image_size[::-1], dtype=torch.float)
+
+            def forward(pixels, net=net, side=side):
+                # The trainer's input: model pixels, clamped into the image.
+                px = pixels * side / size
+                return net.lift(torch.minimum(px.clamp_min(0.0), side))
+        opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+        g = torch.Generator().manual_seed(args.seed)
+        steps, t1 = 0, time.perf_counter()
+        while (steps < args.steps if args.steps
+               else time.perf_counter() - t1 < args.seconds):
+            b = train.batch(torch.randint(n, (args.batch_size,),
+                                          generator=g))
+            root = list(HIP_INDICES)
+            target = b["joints_3d"]
+            target = target - target[:, root].mean(1, keepdim=True)
+            pred = forward(b["joints_2d_est"])
+            pred = pred - pred[:, root].mean(1, keepdim=True)
+            loss = (pred - target).abs().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+        timing[titles[name]] = {"steps": steps,
+                                "train_seconds": time.perf_counter() - t1}
+        net.eval()
+        with torch.no_grad():
+            rows[titles[name]] = forward(j2d)
+    rows["flat lift (depth 0)"] = flat_lift(j2d, stats.mean_joints)
+    rows["constant mean training pose"] = stats.mean_joints.expand_as(gt)
+    result = {"num_train": n, "num_test": args.num_test,
+              "batch_size": args.batch_size, "threads": threads, "rows": {}}
+    for title, t in timing.items():
+        print(f"{title}: {t['steps']} steps of {args.batch_size} in "
+              f"{t['train_seconds']:.0f} s")
+    print(f"on {n} pose-only samples ({time.perf_counter() - t0:.0f} s in "
+          f"all, {threads} threads); {args.num_test} held-out test samples, "
+          "estimated 2D joints:")
     print("| predictor | MPJPE [mm] | PA-MPJPE [mm] |\n|---|---:|---:|")
-    for name, p in rows.items():
+    for title, p in rows.items():
         e = float(mpjpe(p, gt, HIP_INDICES))
         pa = float(pa_mpjpe(p, gt))
-        result["rows"][name] = {"mpjpe": e, "pa_mpjpe": pa}
-        print(f"| {name} | {e:.1f} | {pa:.1f} |")
+        result["rows"][title] = {"mpjpe": e, "pa_mpjpe": pa,
+                                 **timing.get(title, {})}
+        print(f"| {title} | {e:.1f} | {pa:.1f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1))

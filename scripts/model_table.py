@@ -27,6 +27,7 @@ import _common as C  # noqa: E402
 from model_throughput import make_inputs  # noqa: E402
 
 from bigraph_pyg.body import default_body  # noqa: E402
+from bigraph_pyg.losses import BiGraphLoss  # noqa: E402
 from bigraph_pyg.models import (  # noqa: E402
     ABLATIONS,
     BiGraphBody,
@@ -65,10 +66,12 @@ def measure(model: BiGraphBody, batch: int, repeats: int) -> dict:
         with torch.no_grad():
             model(images, joints)
 
+    criterion = BiGraphLoss.for_config(cfg)
+
     def forward_backward():
         model.train()
         model.zero_grad(set_to_none=True)
-        loss, _ = model.loss(model(images, joints), gt)
+        loss, _ = criterion.model_loss(model(images, joints), gt)
         loss.backward()
 
     total = _count(model)
@@ -92,7 +95,7 @@ def table(rows: list[tuple[str, str, dict]], batch: int, threads: int,
         f"float32, random weights, batch {batch}, best of {repeats} runs "
         "after one warm-up (other jobs were running: expect noise of tens "
         "of percent); forward in `eval()` under `no_grad`, "
-        "forward + backward of `model.loss` (Eq. 6) in `train()`. "
+        "forward + backward of Eq. 6 (`BiGraphLoss.model_loss`) in `train()`. "
         "Parameters in millions; the graph network is everything but the "
         "encoder and the SMPL regressor (inputs, blocks, heads, camera).\n\n"
         "| model | base | params | encoder | graph net | SMPL reg. "

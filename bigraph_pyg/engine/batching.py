@@ -245,7 +245,9 @@ def _finite_rows(x: Tensor) -> Tensor:
 
 def _targets(b: Mapping, size: tuple[int, int], vis2d: Tensor,
              vis3d: Tensor, has_smpl: Tensor, has_pose_3d: Tensor) -> dict:
-    """Loss targets of :meth:`BiGraphBody.loss` from a batch at ``size``.
+    """Loss targets of a batch at ``size``.
+
+    The keys of :meth:`~bigraph_pyg.losses.BiGraphLoss.model_loss`.
 
     Non-finite ground truth is never trained on: a non-finite 2D joint
     gets confidence 0, a sample with a non-finite 3D joint loses
@@ -304,7 +306,7 @@ def prepare_pose_batch(batch: Mapping, image_size: Sequence[int],
         tuple: ground-truth and estimated 2D joints :math:`(B, 12, 2)`
         (model pixels, clamped into the image; a non-finite joint becomes
         the mean of the sample's other joints) and the targets of
-        :meth:`BiGraphBody.loss`.
+        :meth:`~bigraph_pyg.losses.BiGraphLoss.model_loss`.
     """
     size = tuple(int(s) for s in image_size)
     dev = torch.device(device)
@@ -329,10 +331,11 @@ class ModelBatch:
         joints_gt (Tensor): Ground-truth 2D joints, model pixels,
             :math:`(B, 12, 2)`, clamped into the image.
         joints_est (Tensor): Estimated 2D joints, same frame.
-        targets (dict): Keys of :meth:`BiGraphBody.loss` (``gt_vertices``,
-            ``gt_joints_3d``, ``gt_joints_2d`` normalised, confidences,
-            ``has_smpl``, ``has_pose_3d`` and, where given, ``gt_rotmat``,
-            ``gt_betas``).
+        targets (dict): Keys of
+            :meth:`~bigraph_pyg.losses.BiGraphLoss.model_loss`
+            (``gt_vertices``, ``gt_joints_3d``, ``gt_joints_2d``
+            normalised, confidences, ``has_smpl``, ``has_pose_3d`` and,
+            where given, ``gt_rotmat``, ``gt_betas``).
         raw (dict): The collated batch (resized), for metrics and images.
         joints_gt_valid (Tensor): :math:`(B, 12)` bool, the ground-truth
             2D joints that were finite (the others are filled in

@@ -45,6 +45,7 @@ from bigraph_pyg.engine.baselines import (
     skill_ratios,
 )
 from bigraph_pyg.engine.batching import prepare_batch
+from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.metrics import (
     HIP_INDICES,
     mpjpe,
@@ -234,6 +235,7 @@ def evaluate(
             warnings.warn(f"Segmentation metrics skipped: {err}",
                           stacklevel=2)
     reg = None if h36m_regressor is None else h36m_regressor.to(device)
+    criterion = BiGraphLoss.for_config(net.config) if with_loss else None
     total = 0
     depth = {"": DepthCorrelation(), "_skeleton": DepthCorrelation()}
     base_joints = base_verts = mean_mesh_joints = None
@@ -306,7 +308,7 @@ def evaluate(
                 add("mpve_smpl", mpve(pv.to(gt_v), gt_v, reduction="none"),
                     has_v)
             if with_loss:
-                loss, _ = net.loss(out, t)
+                loss, _ = criterion.model_loss(out, t)
                 if math.isfinite(float(loss)):
                     add("loss", loss.detach().expand(n),
                         torch.ones(n, dtype=torch.bool, device=device))

@@ -65,6 +65,7 @@ from bigraph_pyg.engine.logger import TrainLogger, overlay_images
 from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.geometry import weak_perspective_projection
+from bigraph_pyg.losses import BiGraphLoss
 
 __all__ = ["Trainer"]
 
@@ -125,6 +126,8 @@ class Trainer:
                 f"Expected a CUDA device for amp (got {self.device}); set "
                 "TrainConfig.amp=None on the CPU (the scripts: drop --amp)")
         self.net = model.to(self.device)
+        #: Eq. 6 for this model (its config's loss weights).
+        self.criterion = BiGraphLoss.for_config(model.config)
         self.train_set, self.val_set = train_set, val_set
         self.body = body
         self.extra_state = dict(extra_state or {})
@@ -286,7 +289,8 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype,
                             enabled=self.amp_dtype is not None):
             out = self.model(mb.images, joints)
-        loss, terms = self.net.loss(_float_output(out), mb.targets)
+        loss, terms = self.criterion.model_loss(_float_output(out),
+                                                 mb.targets)
         if self.config.lift_batch_size:
             lift_loss, lift_terms = self._lift_loss(ratio)
             loss = loss + self.config.lift_weight * lift_loss
@@ -365,7 +369,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype,
                             enabled=self.amp_dtype is not None):
             out = self.net(None, joints)
-        return self.net.loss(_float_output(out), targets)
+        return self.criterion.model_loss(_float_output(out), targets)
 
     def learning_rate(self, step: int | None = None) -> float:
         """The learning rate at ``step`` (warm-up, then the schedule)."""

@@ -9,6 +9,8 @@ The terms themselves are the functions of
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from torch import Tensor, nn
@@ -27,6 +29,10 @@ from bigraph_pyg.losses.functional import (
     vertex_l1_loss,
 )
 from bigraph_pyg.metrics import HIP_INDICES
+
+#: What :meth:`BiGraphLoss.model_loss` needs in its batch.
+_REQUIRED_BATCH_KEYS = ("gt_vertices", "gt_joints_3d", "gt_joints_2d",
+                        "has_smpl", "has_pose_3d")
 
 __all__ = ["BiGraphLoss", "FocalRegressionLoss", "LossWeights"]
 
@@ -169,6 +175,87 @@ class BiGraphLoss(nn.Module):
             )
         self.weights = weights
         self.root_indices = tuple(root_indices)
+
+    @classmethod
+    def for_config(cls, config) -> BiGraphLoss:
+        """The loss a model of ``config`` trains with.
+
+        Args:
+            config (BiGraphConfig): Its
+                :meth:`~bigraph_pyg.models.BiGraphConfig.loss_weights` (the
+                focal term as configured; skeleton weights 0 without a
+                skeleton branch).
+
+        Returns:
+            BiGraphLoss: the criterion.
+        """
+        return cls(config.loss_weights())
+
+    def model_loss(self, output, batch: Mapping[str, Tensor]
+                   ) -> tuple[Tensor, dict[str, Tensor]]:
+        r"""Eq. 6 on a :class:`~bigraph_pyg.models.BiGraphOutput`.
+
+        ``batch`` holds ``gt_vertices`` (full resolution :math:`(B, N_0, 3)`
+        or coarse :math:`(B, N_m, 3)`; the matching prediction is used),
+        ``gt_joints_3d`` :math:`(B, 12, 3)`, ``gt_joints_2d``
+        :math:`(B, 12, 2)` in normalised crop coordinates, ``has_smpl`` and
+        ``has_pose_3d`` :math:`(B,)` bool; optionally
+        ``gt_joints_2d_confidence``, ``gt_joints_3d_confidence``
+        :math:`(B, 12)`, and ``gt_rotmat`` :math:`(B, 24, 3, 3)` with
+        ``gt_betas`` :math:`(B, 10)` for the SMPL terms. Without a skeleton
+        branch (``output.skeleton_joints`` None) the skeleton terms are left
+        out. The targets :func:`~bigraph_pyg.engine.batching.prepare_batch`
+        builds are such a batch.
+
+        Args:
+            output (BiGraphOutput): The model's predictions.
+            batch (Mapping[str, Tensor]): The targets above.
+
+        Returns:
+            tuple[Tensor, dict[str, Tensor]]: the total and the unweighted
+            terms (see :meth:`forward`).
+
+        Raises:
+            ValueError: missing keys or a ``gt_vertices`` with a vertex
+                count of neither resolution.
+        """
+        missing = [k for k in _REQUIRED_BATCH_KEYS if k not in batch]
+        if missing:
+            raise ValueError(f"Expected batch keys {_REQUIRED_BATCH_KEYS} "
+                             f"(got {sorted(batch)}; missing {missing})")
+        gt_vertices = batch["gt_vertices"]
+        n = gt_vertices.shape[-2] if gt_vertices.dim() >= 2 else None
+        if n == output.vertices.shape[-2]:
+            pred_vertices = output.vertices
+        elif n == output.coarse_vertices.shape[-2]:
+            pred_vertices = output.coarse_vertices
+        else:
+            raise ValueError(
+                "Expected `gt_vertices` of shape (B, "
+                f"{output.vertices.shape[-2]}, 3) or (B, "
+                f"{output.coarse_vertices.shape[-2]}, 3) (got "
+                f"{tuple(gt_vertices.shape)})")
+        if ("gt_rotmat" in batch) != ("gt_betas" in batch):
+            warnings.warn("Only one of `gt_rotmat` and `gt_betas` in the "
+                          "batch: the SMPL terms are left out", stacklevel=2)
+        smpl = "gt_rotmat" in batch and "gt_betas" in batch
+        return self(
+            pred_vertices=pred_vertices,
+            pred_skeleton_joints=output.skeleton_joints,
+            pred_mesh_joints=output.mesh_joints,
+            pred_camera=output.camera,
+            gt_vertices=gt_vertices,
+            gt_joints_3d=batch["gt_joints_3d"],
+            gt_joints_2d=batch["gt_joints_2d"],
+            has_smpl=batch["has_smpl"],
+            has_pose_3d=batch["has_pose_3d"],
+            gt_joints_2d_confidence=batch.get("gt_joints_2d_confidence"),
+            gt_joints_3d_confidence=batch.get("gt_joints_3d_confidence"),
+            pred_rotmat=output.rotmat if smpl else None,
+            pred_betas=output.betas if smpl else None,
+            gt_rotmat=batch["gt_rotmat"] if smpl else None,
+            gt_betas=batch["gt_betas"] if smpl else None,
+        )
 
     def skeleton_joints_3d_term(
         self,

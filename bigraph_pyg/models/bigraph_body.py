@@ -9,15 +9,12 @@ weak-perspective camera and SMPL parameters. Every graph is a buffer, so
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from bigraph_pyg.geometry import weak_perspective_projection
-from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.metrics import HIP_INDICES
 from bigraph_pyg.models.config import BiGraphConfig
 from bigraph_pyg.nn.bilayer_block import BilayerBlock
@@ -33,6 +30,7 @@ from bigraph_pyg.nn.heads import (
     GraphCoordinateHead,
     SMPLParamRegressor,
 )
+from bigraph_pyg.nn.validate import validation_enabled
 from bigraph_pyg.topology import (
     BONES,
     JOINT_NAMES,
@@ -41,9 +39,6 @@ from bigraph_pyg.topology import (
 )
 
 __all__ = ["BiGraphBody", "BiGraphOutput", "pose_embedding"]
-
-_REQUIRED_BATCH_KEYS = ("gt_vertices", "gt_joints_3d", "gt_joints_2d",
-                        "has_smpl", "has_pose_3d")
 
 
 def pose_embedding(uv: Tensor, identity: Tensor) -> Tensor:
@@ -74,10 +69,69 @@ def pose_embedding(uv: Tensor, identity: Tensor) -> Tensor:
         >>> e.shape, bool((e[..., :2] == uv).all())
         (torch.Size([2, 12, 16]), True)
     """
-    rel = uv - uv[:, list(HIP_INDICES)].mean(1, keepdim=True)
-    spread = rel.flatten(1).std(1).clamp_min(1e-3)[:, None, None]
-    return torch.cat([uv, rel / spread,
+    return torch.cat([uv, scale_free_pose(uv),
                       identity.to(uv).expand(uv.shape[0], -1, -1)], -1)
+
+
+def scale_free_pose(uv: Tensor) -> Tensor:
+    r"""The 2D pose relative to the pelvis and divided by its spread.
+
+    :math:`(\mathbf{u}_i - \bar{\mathbf{u}}) / \sigma`, with
+    :math:`\bar{\mathbf{u}}` the mean of the hips and :math:`\sigma` the std
+    of the pelvis-relative coordinates (clamped at ``1e-3``).
+
+    Args:
+        uv (Tensor): :math:`(B, J, 2)`.
+
+    Returns:
+        Tensor: :math:`(B, J, 2)`.
+    """
+    rel = uv - uv[:, list(HIP_INDICES)].mean(1, keepdim=True)
+    return rel / rel.flatten(1).std(1).clamp_min(1e-3)[:, None, None]
+
+
+class PoseContext(nn.Module):
+    r"""A global pose context for the skeleton nodes (Eq. 4 input).
+
+    .. math::
+        \mathbf{C} = \mathrm{reshape}_{J \times d_0}\bigl(W_o\,
+        \mathrm{ResBlock}(\mathrm{ReLU}(W_i\,\mathrm{vec}(\tilde{U})))\bigr)
+
+    with :math:`\tilde{U}` the :math:`(J, 2)` pelvis-relative, scale-free 2D
+    pose of :func:`pose_embedding` and the residual block two
+    Linear-LayerNorm-ReLU layers (a lifting MLP, Martinez et al. 2017,
+    narrower). Row :math:`i` is added to skeleton node :math:`i`'s input
+    :math:`\mathbf{F}_s^0`. The output layer starts at zero, so at
+    initialisation the model is the paper's.
+
+    Args:
+        num_joints (int): :math:`J`.
+        hidden_channels (int): MLP width.
+        out_channels (int): :math:`d_0`.
+
+    Shapes:
+        - **input:** :math:`(B, J, 2)`
+        - **output:** :math:`(B, J, d_0)`
+    """
+
+    def __init__(self, num_joints: int, hidden_channels: int,
+                 out_channels: int) -> None:
+        super().__init__()
+        self.num_joints, self.out_channels = num_joints, out_channels
+        self.inp = nn.Linear(2 * num_joints, hidden_channels)
+        self.block = nn.Sequential(
+            nn.Linear(hidden_channels, hidden_channels),
+            nn.LayerNorm(hidden_channels), nn.ReLU(),
+            nn.Linear(hidden_channels, hidden_channels),
+            nn.LayerNorm(hidden_channels), nn.ReLU())
+        self.out = nn.Linear(hidden_channels, num_joints * out_channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, rel: Tensor) -> Tensor:
+        h = torch.relu(self.inp(rel.flatten(1)))
+        h = h + self.block(h)
+        return self.out(h).view(-1, self.num_joints, self.out_channels)
 
 
 @dataclass
@@ -273,6 +327,9 @@ class BiGraphBody(nn.Module):
             self.skeleton_input = GraphLinear(d_e + d_s, d_0)
         else:
             self.skeleton_input = None
+        self.pose_context = (
+            PoseContext(num_joints, config.pose_context_channels, d_0)
+            if config.pose_context_channels else None)
         if config.image_feature_gate:
             # ReZero-style: the image features enter as far as they help.
             self.mesh_image_gate = nn.Parameter(torch.zeros(()))
@@ -311,7 +368,6 @@ class BiGraphBody(nn.Module):
         self.smpl_regressor = SMPLParamRegressor(
             num_vertices=self.num_vertices,
             hidden_channels=config.smpl_hidden_channels)
-        self.criterion = BiGraphLoss(config.loss_weights())
 
     @classmethod
     def from_body(cls, config: BiGraphConfig, body=None,
@@ -348,7 +404,6 @@ class BiGraphBody(nn.Module):
 
     def _check_joints(self, joints_2d: object, batch: int | None,
                       dtype: torch.dtype | None) -> Tensor:
-        h, w = self.config.image_size
         if batch is None:  # image-free forward: the joints set the batch
             batch = getattr(joints_2d, "shape", (0,))[0]
         if joints_2d is None:
@@ -364,6 +419,14 @@ class BiGraphBody(nn.Module):
                 f"{self.num_joints}, 2) in pixels (got "
                 f"{getattr(joints_2d, 'dtype', type(joints_2d).__name__)} "
                 f"{tuple(getattr(joints_2d, 'shape', ()))})")
+        if validation_enabled():
+            self._check_joint_values(joints_2d)
+        return joints_2d if dtype is None else joints_2d.to(dtype)
+
+    def _check_joint_values(self, joints_2d: Tensor) -> None:
+        # Value checks (host syncs): only while bigraph_pyg.nn.validation
+        # is on (the default in eager mode); the shape checks above always.
+        h, w = self.config.image_size
         if not torch.isfinite(joints_2d).all():
             raise ValueError(
                 "Expected finite `joints_2d` (got NaN or inf; replace "
@@ -378,7 +441,6 @@ class BiGraphBody(nn.Module):
                 f"config.max_joint_outside={m}) (got x in "
                 f"[{x.min().item():.4g}, {x.max().item():.4g}], y in "
                 f"[{y.min().item():.4g}, {y.max().item():.4g}])")
-        return joints_2d if dtype is None else joints_2d.to(dtype)
 
     # -- forward --------------------------------------------------------------
 
@@ -393,6 +455,8 @@ class BiGraphBody(nn.Module):
         cfg = self.config
         h, w = cfg.image_size
         uv = 2.0 * joints_2d / joints_2d.new_tensor([w, h]) - 1.0
+        context = (None if self.pose_context is None
+                   else self.pose_context(scale_free_pose(uv)))
         if cfg.joint_embedding == "pose":
             uv = pose_embedding(uv, self.joint_identity)
         if enc is None:
@@ -408,7 +472,8 @@ class BiGraphBody(nn.Module):
             feats = g[:, None].expand(-1, self.num_joints, -1)
         if enc is not None and cfg.image_feature_gate:
             feats = feats * self.skeleton_image_gate.to(feats.dtype)
-        return self.skeleton_input(torch.cat([uv, feats], dim=-1))
+        x = self.skeleton_input(torch.cat([uv, feats], dim=-1))
+        return x if context is None else x + context
 
     def forward(self, images: Tensor | None,
                 joints_2d: Tensor | None = None) -> BiGraphOutput:
@@ -572,67 +637,6 @@ class BiGraphBody(nn.Module):
         return conv.adjacency(self.fusion_edge_index, self.fusion_edge_weight)
 
     # -- loss (Eq. 6) ---------------------------------------------------------
-
-    def loss(self, output: BiGraphOutput,
-             batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        r"""Eq. 6 on ``output`` with :attr:`criterion` (:class:`BiGraphLoss`).
-
-        ``batch`` holds ``gt_vertices`` (full resolution :math:`(B, N_0, 3)`
-        or coarse :math:`(B, N_m, 3)`; the matching prediction is used),
-        ``gt_joints_3d`` :math:`(B, 12, 3)`, ``gt_joints_2d``
-        :math:`(B, 12, 2)` in normalised crop coordinates, ``has_smpl`` and
-        ``has_pose_3d`` :math:`(B,)` bool; optionally
-        ``gt_joints_2d_confidence``, ``gt_joints_3d_confidence``
-        :math:`(B, 12)`, and ``gt_rotmat`` :math:`(B, 24, 3, 3)` with
-        ``gt_betas`` :math:`(B, 10)` for the SMPL terms. Without a skeleton
-        branch the skeleton terms are left out.
-
-        Returns:
-            tuple[Tensor, dict[str, Tensor]]: the total and the unweighted
-            terms (see :class:`~bigraph_pyg.losses.BiGraphLoss`).
-
-        Raises:
-            ValueError: missing keys or a ``gt_vertices`` with a vertex
-                count of neither resolution.
-        """
-        missing = [k for k in _REQUIRED_BATCH_KEYS if k not in batch]
-        if missing:
-            raise ValueError(f"Expected batch keys {_REQUIRED_BATCH_KEYS} "
-                             f"(got {sorted(batch)}; missing {missing})")
-        gt_vertices = batch["gt_vertices"]
-        n = gt_vertices.shape[-2] if gt_vertices.dim() >= 2 else None
-        if n == output.vertices.shape[-2]:
-            pred_vertices = output.vertices
-        elif n == output.coarse_vertices.shape[-2]:
-            pred_vertices = output.coarse_vertices
-        else:
-            raise ValueError(
-                "Expected `gt_vertices` of shape (B, "
-                f"{output.vertices.shape[-2]}, 3) or (B, "
-                f"{output.coarse_vertices.shape[-2]}, 3) (got "
-                f"{tuple(gt_vertices.shape)})")
-        has_smpl_gt = "gt_rotmat" in batch and "gt_betas" in batch
-        total, terms = self.criterion(
-            pred_vertices=pred_vertices,
-            pred_skeleton_joints=output.skeleton_joints,
-            pred_mesh_joints=output.mesh_joints,
-            pred_camera=output.camera,
-            gt_vertices=gt_vertices,
-            gt_joints_3d=batch["gt_joints_3d"],
-            gt_joints_2d=batch["gt_joints_2d"],
-            has_smpl=batch["has_smpl"],
-            has_pose_3d=batch["has_pose_3d"],
-            gt_joints_2d_confidence=batch.get("gt_joints_2d_confidence"),
-            gt_joints_3d_confidence=batch.get("gt_joints_3d_confidence"),
-            pred_rotmat=output.rotmat if has_smpl_gt else None,
-            pred_betas=output.betas if has_smpl_gt else None,
-            gt_rotmat=batch.get("gt_rotmat") if has_smpl_gt else None,
-            gt_betas=batch.get("gt_betas") if has_smpl_gt else None,
-        )
-        if ("gt_rotmat" in batch) != ("gt_betas" in batch):
-            warnings.warn("Only one of `gt_rotmat` and `gt_betas` in the "
-                          "batch: the SMPL terms are left out", stacklevel=2)
-        return total, terms
 
     def extra_repr(self) -> str:
         """Show the mesh and skeleton sizes in ``repr``."""

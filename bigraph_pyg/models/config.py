@@ -102,6 +102,15 @@ class BiGraphConfig:
             few thousand images add noise that undoes the lifting (measured
             in ``docs/training.md``; the ``cpu`` preset's). (default:
             :obj:`False`)
+        pose_context_channels (int): Width of a global pose context: an
+            MLP over the whole pelvis-relative, scale-free 2D pose whose
+            output, one :math:`d_0`-vector per joint, is added to each
+            skeleton node's input :math:`\mathbf{F}_s^0` (Eq. 4). A node of
+            the paper's Skeleton-GCN sees only its graph neighbourhood, a
+            few hops after a few blocks, while lifting a joint needs the
+            whole pose; this gives every node what a lifting MLP knows, and
+            the Skeleton-GCN refines it. ``0``: off (the paper's).
+            (default: ``0``)
         max_joint_outside (float): How far (fraction of the image side) an
             input 2D joint may lie outside the image before it is an error.
             (default: ``0.0``: joints must be inside)
@@ -134,6 +143,7 @@ class BiGraphConfig:
     fusion_impl: str = "auto"
     joint_embedding: str = "crop"
     image_feature_gate: bool = False
+    pose_context_channels: int = 0
     max_joint_outside: float = field(default=0.0)
 
     def __post_init__(self) -> None:
@@ -161,6 +171,13 @@ class BiGraphConfig:
                      "channels_per_group"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("mesh_level", self.mesh_level, minimum=0)
+        _check_int("pose_context_channels", self.pose_context_channels,
+                   minimum=0)
+        if self.pose_context_channels and not self.use_skeleton:
+            raise ValueError(
+                "Expected `pose_context_channels`=0 when use_skeleton=False "
+                f"(got {self.pose_context_channels}: the pose context feeds "
+                "the skeleton graph)")
         if self.hidden_channels is not None:
             _check_int("hidden_channels", self.hidden_channels, minimum=1)
         for name in ("use_skeleton", "use_fusion", "use_local_features",
@@ -219,8 +236,8 @@ class BiGraphConfig:
 
         ``use_focal`` comes from the config; a model without a skeleton
         branch gets skeleton weights of 0, so the weights say what
-        :meth:`~bigraph_pyg.models.BiGraphBody.loss` computes (it leaves the
-        skeleton terms out: ``pred_skeleton_joints=None``).
+        :meth:`~bigraph_pyg.losses.BiGraphLoss.model_loss` computes (it
+        leaves the skeleton terms out: ``pred_skeleton_joints=None``).
         """
         kwargs: dict[str, Any] = {"use_focal": self.use_focal}
         if not self.use_skeleton:
@@ -302,14 +319,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu": dict(encoder="resnet18", image_size=(128, 128), mesh_level=2,
                 input_channels=64, channels=64, head_channels=32,
                 num_blocks=3, smpl_hidden_channels=256,
-                joint_embedding="pose", image_feature_gate=True),
+                joint_embedding="pose", image_feature_gate=True,
+                pose_context_channels=512),
 }
 
 #: Ablations (paper Tables 4 and 5) as overrides of a base preset.
 ABLATIONS: dict[str, dict[str, Any]] = {
     # Table 4 row A: mesh graph with global features only (GraphCMR).
     "graphcmr": dict(use_skeleton=False, use_fusion=False,
-                     use_local_features=False),
+                     use_local_features=False, pose_context_channels=0),
     # Table 4 row B: skeleton + fusion graph, no localized features.
     "row_b": dict(use_local_features=False),
     # Table 4 row C: skeleton graph + localized features, no fusion.

@@ -9,6 +9,11 @@ from bigraph_pyg.nn.conv import (
     SkeletonConv,
 )
 from bigraph_pyg.nn.heads import GraphCameraHead, GraphCoordinateHead
+from bigraph_pyg.nn.validate import (
+    set_validation,
+    validation,
+    validation_enabled,
+)
 
 __all__ = [
     "NormalizedGraphConv",
@@ -22,4 +27,7 @@ __all__ = [
     "BilayerBlock",
     "GraphCoordinateHead",
     "GraphCameraHead",
+    "validation",
+    "validation_enabled",
+    "set_validation",
 ]

@@ -32,6 +32,8 @@ except ModuleNotFoundError as _err:  # an optional dependency: name its extra
         f" {_err}); install it with: pip install 'bigraph_pyg[train]'",
         name=_err.name) from _err
 
+from bigraph_pyg.nn.validate import validation_enabled  # noqa: E402
+
 __all__ = [
     "EncoderOutput",
     "RESNET_STRIDES",
@@ -258,6 +260,26 @@ def _check_joints(joints_2d: Tensor) -> None:
         )
 
 
+def _check_joint_values(
+    joints_2d: Tensor, height: int, width: int, max_outside: float
+) -> None:
+    if not torch.isfinite(joints_2d).all():
+        raise ValueError(
+            "Expected finite values in `joints_2d` (got NaN or inf; replace "
+            "missing detections before pooling)"
+        )
+    x, y = joints_2d[..., 0], joints_2d[..., 1]
+    out_x = (x < -max_outside * width) | (x > (1 + max_outside) * width)
+    out_y = (y < -max_outside * height) | (y > (1 + max_outside) * height)
+    if (out_x | out_y).any():
+        raise ValueError(
+            f"Expected `joints_2d` in pixels of the {(height, width)} (H, W) "
+            f"image, at most {max_outside} image sizes outside (got x in "
+            f"[{x.min().item():.4g}, {x.max().item():.4g}], y in "
+            f"[{y.min().item():.4g}, {y.max().item():.4g}])"
+        )
+
+
 def joint_box_size(
     joints_2d: Tensor,
     bones: Tensor | Sequence[tuple[int, int]],
@@ -305,8 +327,10 @@ def joint_box_size(
         bones.dim() != 2
         or bones.shape[1] != 2
         or bones.shape[0] == 0
-        or bones.min() < 0
-        or bones.max() >= num_joints
+        or (
+            validation_enabled()
+            and bool((bones.min() < 0) | (bones.max() >= num_joints))
+        )
     ):
         raise ValueError(
             f"Expected `bones` of shape (E, 2) with indices in [0, "
@@ -408,27 +432,13 @@ def roi_joint_features(
                 f"{(height, width)} and stride {stride} (got "
                 f"{tuple(getattr(fmap, 'shape', ()))})"
             )
-    if not torch.isfinite(joints_2d).all():
-        raise ValueError(
-            "Expected finite values in `joints_2d` (got NaN or inf; replace "
-            "missing detections before pooling)"
-        )
-    x, y = joints_2d[..., 0], joints_2d[..., 1]
-    out_x = (x < -max_outside * width) | (x > (1 + max_outside) * width)
-    out_y = (y < -max_outside * height) | (y > (1 + max_outside) * height)
-    if (out_x | out_y).any():
-        raise ValueError(
-            f"Expected `joints_2d` in pixels of the {(height, width)} (H, W) "
-            f"image, at most {max_outside} image sizes outside (got x in "
-            f"[{x.min().item():.4g}, {x.max().item():.4g}], y in "
-            f"[{y.min().item():.4g}, {y.max().item():.4g}])"
-        )
+    if validation_enabled():  # value checks: host syncs
+        _check_joint_values(joints_2d, height, width, max_outside)
     box = torch.as_tensor(box_size, device=joints_2d.device)
     box = box.to(joints_2d.dtype).expand(batch) if box.dim() == 0 else box
-    if (
-        box.shape != (batch,)
-        or not torch.isfinite(box).all()
-        or (box <= 0).any()
+    if box.shape != (batch,) or (
+        validation_enabled()
+        and not bool((torch.isfinite(box) & (box > 0)).all())
     ):
         raise ValueError(
             f"Expected positive finite `box_size`, a float or ({batch},) "

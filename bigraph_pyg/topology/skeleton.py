@@ -145,14 +145,17 @@ def skeleton_graph(
         bones: Bones as name pairs. (default: :data:`BONES`)
         joint_names: Node order. (default: :data:`JOINT_NAMES`)
         self_loops (bool): Add self-loops. (default: :obj:`True`)
-        eps (float): Lower bound on a bone length. (default: ``1e-8``)
+        eps (float): Shortest bone length accepted. (default: ``1e-8``)
 
     Returns:
         Graph: ``size=(J, J)``, sorted by target then source; dtype and
         device of ``joints``.
 
     Raises:
-        ValueError: ``joints`` not of shape ``(len(joint_names), 3)``.
+        ValueError: ``joints`` not of shape ``(len(joint_names), 3)``, not
+            finite, or two joints of a bone coincident (closer than
+            ``eps``: the weight :math:`1 / \lVert \mathbf{v}_i -
+            \mathbf{v}_j \rVert` would dominate the row normalisation).
     """
     n = len(joint_names)
     if joints.dim() != 2 or tuple(joints.shape) != (n, 3):
@@ -160,8 +163,22 @@ def skeleton_graph(
             f"Expected 'joints' of shape ({n}, 3) (got {tuple(joints.shape)})"
         )
     edge_index = skeleton_edge_index(bones, joint_names).to(joints.device)
+    if not bool(torch.isfinite(joints).all()):
+        raise ValueError(
+            "Expected finite 'joints' (got NaN or inf in "
+            f'{int((~torch.isfinite(joints)).any(-1).sum())} joints)'
+        )
     dist = (joints[edge_index[0]] - joints[edge_index[1]]).norm(dim=-1)
-    weight = 1.0 / dist.clamp_min(eps)
+    short = (dist <= eps).nonzero().view(-1).tolist()
+    if short:
+        i, j = edge_index[:, short[0]].tolist()
+        raise ValueError(
+            f'Expected every bone longer than eps={eps:g}: its weight is '
+            f'1 / length, which would dominate RowNorm (got '
+            f'{joint_names[i]!r} and {joint_names[j]!r} at distance '
+            f'{float(dist[short[0]]):.3g}; {len(short) // 2} such bones)'
+        )
+    weight = 1.0 / dist
     if self_loops:
         loop_w = torch.zeros(n, dtype=joints.dtype, device=joints.device)
         loop_w = loop_w.scatter_reduce(

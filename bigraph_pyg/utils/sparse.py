@@ -35,6 +35,7 @@ __all__ = [
     "to_dense_adjacency",
     "dense_row_normalize",
     "to_csr_adj_t",
+    "crow_indices",
 ]
 
 
@@ -112,8 +113,10 @@ def unpack_graph(
                 adj_t = adj_t.to_sparse_csr()
             crow, col = adj_t.crow_indices(), adj_t.col_indices()
             counts = crow[1:] - crow[:-1]
+            # output_size: no device->host sync for the result's length
             dst = torch.repeat_interleave(
-                torch.arange(counts.numel(), device=crow.device), counts)
+                torch.arange(counts.numel(), device=crow.device), counts,
+                output_size=col.numel())
             src = col
             values = adj_t.values()
         n_dst, n_src = adj_t.shape
@@ -134,7 +137,8 @@ def unpack_graph(
             "Expected `edge_index` to be a Tensor [2, E], an EdgeIndex, a "
             "torch.sparse adj_t or a SparseTensor (got "
             f"{type(edge_index).__name__})")
-    if edge_index.is_floating_point() or edge_index.is_complex():
+    if (edge_index.is_floating_point() or edge_index.is_complex()
+            or edge_index.dtype == torch.bool):
         raise ValueError(
             "Expected `edge_index` of an integer dtype "
             f"(got {edge_index.dtype})")
@@ -154,6 +158,10 @@ def unpack_graph(
                 f"Expected `edge_weight` of shape ({src.numel()},), one "
                 "weight per edge of `edge_index` "
                 f"(got {tuple(edge_weight.shape)})")
+        if edge_weight.device != src.device:
+            raise ValueError(
+                "Expected `edge_weight` on the device of `edge_index` "
+                f"({src.device}) (got {edge_weight.device})")
     return EdgeList(src, dst, edge_weight, (n_src, n_dst))  # type: ignore
 
 
@@ -249,13 +257,19 @@ def fold_batch(x: Tensor) -> Tensor:
     return x.permute(1, 0, 2).reshape(n, b * c)
 
 
-def unfold_batch(y: Tensor, batch_size: int | None) -> Tensor:
+def unfold_batch(
+    y: Tensor,
+    batch_size: int | None,
+    channels: int | None = None,
+) -> Tensor:
     """Invert :func:`fold_batch`: ``[N, B*C]`` into ``[B, N, C]``.
 
     Args:
         y (Tensor): Folded features, ``(N, B*C)``.
         batch_size (int, optional): ``B``; ``None`` returns ``y``
             unchanged (the input was not batched).
+        channels (int, optional): ``C``; needed only for an empty batch
+            (``B = 0``), where it cannot be inferred.
 
     Returns:
         Tensor: A ``(B, N, C)`` view of ``y``, or ``y`` itself.
@@ -263,7 +277,8 @@ def unfold_batch(y: Tensor, batch_size: int | None) -> Tensor:
     if batch_size is None:
         return y
     n = y.size(0)
-    return y.view(n, batch_size, -1).permute(1, 0, 2)
+    c = -1 if channels is None else channels
+    return y.view(n, batch_size, c).permute(1, 0, 2)
 
 
 def to_csr_adj_t(
@@ -285,15 +300,26 @@ def to_csr_adj_t(
         (``adj_t.values() == weight[perm]``).
     """
     n_src, n_dst = size
-    perm = torch.argsort(dst * n_src + src)
-    counts = torch.bincount(dst, minlength=n_dst)
-    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    perm = torch.argsort(dst * n_src + src, stable=True)
+    crow = crow_indices(dst, n_dst)
     with warnings.catch_warnings():  # "CSR support is in beta"
         warnings.simplefilter("ignore", UserWarning)
         adj_t = torch.sparse_csr_tensor(
             crow, src[perm], weight[perm], (n_dst, n_src),
             check_invariants=False)
     return adj_t, perm
+
+
+def crow_indices(row: Tensor, num_rows: int) -> Tensor:
+    """CSR row pointers ``(num_rows + 1,)`` of the row index of each entry.
+
+    A scatter-add of ones and a cumulative sum: unlike
+    :func:`torch.bincount` the output size does not depend on the values,
+    so no device-to-host sync and a static shape for :func:`torch.compile`.
+    """
+    ones = torch.ones_like(row)
+    counts = row.new_zeros(num_rows + 1).index_add_(0, row + 1, ones)
+    return counts.cumsum(0)
 
 
 def to_dense_adjacency(

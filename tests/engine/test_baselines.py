@@ -19,6 +19,7 @@ from bigraph_pyg.engine import (
     skill_ratios,
 )
 from bigraph_pyg.geometry import axis_angle_to_matrix, center_joints
+from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.metrics import HIP_INDICES, mpjpe, pa_mpjpe
 from bigraph_pyg.models import BiGraphBody
 
@@ -172,7 +173,8 @@ def test_skeleton_branch_alone_learns_to_lift(body, graphs):
         idx = torch.randint(len(train), (32,), generator=g)
         _, j_est, targets = prepare_pose_batch(
             train.batch(idx), size, train.config.image_size)
-        loss, _ = model.loss(model(None, j_est), targets)
+        loss, _ = BiGraphLoss.for_config(model.config).model_loss(
+            model(None, j_est), targets)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -154,10 +154,33 @@ def test_lifting_baseline_scores_beside_the_baselines(tmp_path, capsys):
     rows = result["rows"]
     assert set(rows) == {"lifting MLP", "flat lift (depth 0)",
                          "constant mean training pose"}
-    assert result["num_test"] == 16 and result["steps"] >= 1
+    assert result["num_test"] == 16 and rows["lifting MLP"]["steps"] >= 1
     # A flat lift has PA-MPJPE > 0 and the mean pose is no exact answer.
     assert all(r["pa_mpjpe"] > 10 for r in rows.values())
     assert "| lifting MLP |" in capsys.readouterr().out
+
+
+def test_lifting_baseline_trains_the_skeleton_branch_alone(tmp_path):
+    """--models skeleton trains the cpu preset's lift() for --steps steps;
+    two runs print the same figures."""
+    import lifting_baseline
+
+    argv = ["--steps", "3", "--models", "skeleton,skeleton-paper",
+            "--num-train", "64", "--num-test", "8", "--batch-size", "8",
+            "--cache", str(tmp_path)]
+    results = []
+    for i in range(2):
+        out = tmp_path / f"lift{i}.json"
+        lifting_baseline.main([*argv, "--json", str(out)])
+        results.append(json.loads(out.read_text())["rows"])
+    ctx = "Skeleton-GCN alone + pose context (cpu preset)"
+    paper = "Skeleton-GCN alone, paper's node input"
+    assert results[0][ctx]["steps"] == results[0][paper]["steps"] == 3
+    for row in (ctx, paper):
+        assert results[0][row]["pa_mpjpe"] == results[1][row]["pa_mpjpe"]
+    assert results[0][ctx]["pa_mpjpe"] != results[0][paper]["pa_mpjpe"]
+    with pytest.raises(SystemExit, match="--models"):
+        lifting_baseline.main(["--models", "transformer"])
 
 
 def test_demo_defaults_to_the_shipped_model(tmp_path):

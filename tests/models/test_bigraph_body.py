@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.models import (
     ABLATIONS,
     BiGraphBody,
@@ -51,6 +52,10 @@ def _batch(n_vertices=6890):
     )
 
 
+def _loss(model, out, batch):
+    return BiGraphLoss.for_config(model.config).model_loss(out, batch)
+
+
 def _fusion_convs(model):
     return [m for m in model.modules() if isinstance(m, BipartiteFusionConv)]
 
@@ -75,7 +80,7 @@ def test_forward_backward_every_preset(name, graphs, graphs_level1, body):
     else:
         assert out.skeleton_joints is None and out.skeleton_joints_2d is None
 
-    total, terms = model.loss(out, _batch())
+    total, terms = _loss(model, out, _batch())
     assert torch.isfinite(total)
     assert ("skeleton_joints_3d" in terms) == cfg.use_skeleton
     assert {"vertices", "mesh_joints_3d", "mesh_joints_2d", "smpl_pose",
@@ -219,6 +224,7 @@ def test_parameter_counts(graphs, body):
     # No fusion at all, then no skeleton at all.
     assert n["cpu"] - n["row_c"] == sum(count(f) for f in fusion_blocks)
     skeleton = (count(full.skeleton_input) + count(full.skeleton_head)
+                + count(full.pose_context)
                 + sum(count(b.skeleton) for b in full.blocks)
                 + full.skeleton_image_gate.numel())
     assert n["row_c"] - n["graphcmr"] == skeleton
@@ -228,7 +234,8 @@ def test_parameter_counts(graphs, body):
     # Total = encoder + graph network + SMPL regressor.
     parts = (count(full.encoder) + count(full.smpl_regressor)
              + count(full.mesh_input) + count(full.skeleton_input)
-             + count(full.blocks) + count(full.mesh_head)
+             + count(full.pose_context) + count(full.blocks)
+             + count(full.mesh_head)
              + count(full.skeleton_head) + count(full.camera_head)
              + full.mesh_image_gate.numel()
              + full.skeleton_image_gate.numel())
@@ -286,22 +293,23 @@ def test_construction_errors(graphs, graphs_level1, body):
 
 def test_loss_inputs(graphs, body):
     model = _model("no_focal", graphs, body)
-    assert not model.criterion.weights.use_focal
+    assert not BiGraphLoss.for_config(model.config).weights.use_focal
     out = model(*_inputs())
     coarse = _batch(n_vertices=431)
-    total, terms = model.loss(out, coarse)
+    total, terms = _loss(model, out, coarse)
     assert torch.isfinite(total)
     smpl_free = {k: v for k, v in _batch().items()
                  if k not in ("gt_rotmat", "gt_betas")}
-    _, terms = model.loss(out, smpl_free)
+    _, terms = _loss(model, out, smpl_free)
     assert "smpl_pose" not in terms
     with pytest.warns(UserWarning, match="gt_betas"):
-        model.loss(out, {**smpl_free, "gt_rotmat": _batch()["gt_rotmat"]})
+        _loss(model, out, {**smpl_free,
+                           "gt_rotmat": _batch()["gt_rotmat"]})
     with pytest.raises(ValueError, match="missing \\['has_pose_3d'\\]"):
-        model.loss(out, {k: v for k, v in _batch().items()
+        _loss(model, out, {k: v for k, v in _batch().items()
                          if k != "has_pose_3d"})
     with pytest.raises(ValueError, match="gt_vertices"):
-        model.loss(out, _batch(n_vertices=1000))
+        _loss(model, out, _batch(n_vertices=1000))
 
 
 def test_image_free_forward_is_the_gated_forward_at_zero(graphs, body):
@@ -357,3 +365,39 @@ def test_pose_embedding_is_pelvis_relative_scale_free_and_named():
     torch.testing.assert_close(rel[:, [2, 3]].mean(1), torch.zeros(2, 2),
                                atol=1e-6, rtol=0)
     torch.testing.assert_close(rel.flatten(1).std(1), torch.ones(2))
+
+
+def test_pose_context_starts_as_the_paper_and_sees_the_whole_pose(graphs,
+                                                                  body):
+    """The context's output layer starts at 0: the same weights give the
+    output of the model without it. Trained, every joint's context row
+    depends on every 2D joint (one Skeleton-GCN block sees only neighbours)
+    and not on where the pose is or how large it is in the crop."""
+    from bigraph_pyg.models.bigraph_body import scale_free_pose
+
+    with_ctx = _model("cpu", graphs, body, pose_context_channels=32).eval()
+    without = _model("cpu", graphs, body, pose_context_channels=0).eval()
+    missing = without.load_state_dict(with_ctx.state_dict(), strict=False)
+    assert missing.missing_keys == []
+    assert {k.split(".")[0] for k in missing.unexpected_keys} == {
+        "pose_context"}
+    images, joints = _inputs(2)
+    with torch.no_grad():
+        a, b = with_ctx(images, joints), without(images, joints)
+    torch.testing.assert_close(a.skeleton_joints, b.skeleton_joints)
+    torch.testing.assert_close(a.vertices, b.vertices)
+
+    ctx = with_ctx.pose_context
+    torch.nn.init.normal_(ctx.out.weight)
+    uv = torch.rand(B, J, 2, generator=torch.Generator().manual_seed(4))
+    moved = uv.clone()
+    moved[:, 0] += 0.05  # one joint moves
+    with torch.no_grad():
+        c = ctx(scale_free_pose(uv))
+        d = ctx(scale_free_pose(moved))
+        e = ctx(scale_free_pose(0.5 * uv + 0.3))
+        out = with_ctx(images, joints)
+    assert c.shape == (B, J, with_ctx.config.input_channels)
+    assert ((c - d).abs().amax(-1) > 1e-4).all()  # every row changes
+    torch.testing.assert_close(c, e, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(out.skeleton_joints, b.skeleton_joints)

@@ -93,6 +93,9 @@ def test_loss_weights():
     (dict(use_focal=1), "use_focal"),
     (dict(max_joint_outside=2.0), "max_joint_outside"),
     (dict(num_blocks=1, fusion_blocks="last"), "num_blocks"),
+    (dict(pose_context_channels=-1), "pose_context_channels"),
+    (dict(use_skeleton=False, use_fusion=False, use_local_features=False,
+          pose_context_channels=8), "pose_context_channels"),
 ])
 def test_invalid_configs_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=f"`{field}`"):

@@ -117,3 +117,22 @@ def test_body_graphs_rebuild_is_deterministic(body, graphs):
                        graphs.mesh_graph.edge_index)
     assert torch.equal(again.fusion_graph.edge_weight,
                        graphs.fusion_graph.edge_weight)
+
+
+def test_skeleton_graph_refuses_coincident_joints(graphs):
+    # A 1e8 weight (1 / clamped length) would swamp RowNorm: every other
+    # bone of both joints would get ~0 weight.
+    j = graphs.joints.clone()
+    a, b = JOINT_NAMES.index('right_knee'), JOINT_NAMES.index('right_ankle')
+    j[a] = j[b]
+    with pytest.raises(ValueError, match=r"every bone longer than eps=1e-08"
+                       r".*'right_knee' and 'right_ankle' at distance 0"):
+        skeleton_graph(j)
+    j[a, 0] = float('nan')
+    with pytest.raises(ValueError, match=r"finite 'joints'.*in 1 joints"):
+        skeleton_graph(j)
+    # Distinct joints, however close, are fine (no clamping any more).
+    j = graphs.joints.clone()
+    j[a] = j[b] + 1e-3
+    g = skeleton_graph(j)
+    assert torch.isfinite(g.edge_weight).all()

@@ -13,6 +13,7 @@ from bigraph_pyg.utils import (
     unfold_batch,
     unpack_graph,
 )
+from bigraph_pyg.utils.sparse import crow_indices
 
 
 def test_row_normalize_matches_dense():
@@ -118,3 +119,67 @@ def test_bipartite_blocks_matmul_matches_dense(batched):
     full[:j, j:] = a_jv.detach()
     full[j:, :j] = a_vj.detach()
     assert torch.allclose(bipartite_blocks_matmul(a_jv, a_vj, x), full @ x)
+
+
+def test_csr_structure_matches_torch_csr():
+    from bigraph_pyg.utils.spmm import csr_structure
+
+    edge_index, w = random_graph(9, 30, seed=8)
+    perm = torch.randperm(edge_index.size(1))
+    src, dst, w = edge_index[0][perm], edge_index[1][perm], w[perm]
+    s = csr_structure(src, dst, (9, 7 + 2))
+    ref = to_dense_adjacency(src, dst, w, (9, 9)).to_sparse_csr()
+    assert torch.equal(s.crow, ref.crow_indices())
+    assert torch.equal(s.col, ref.col_indices())
+    assert torch.equal(w[s.perm], ref.values())
+    ref_t = to_dense_adjacency(dst, src, w, (9, 9)).to_sparse_csr()
+    assert torch.equal(s.crow_t, ref_t.crow_indices())
+    assert torch.equal(s.col_t, ref_t.col_indices())
+    assert torch.equal(w[s.perm][s.perm_t], ref_t.values())
+    assert torch.equal(crow_indices(dst, 9), ref.crow_indices())
+
+
+def test_batched_spmm_cached_structure_and_custom_ops():
+    from bigraph_pyg.utils.spmm import _csr_mm, _spmm, csr_structure
+
+    edge_index, w = random_graph(11, 40, seed=9, dtype=torch.float64)
+    src, dst = edge_index
+    s = csr_structure(src, dst, (11, 11))
+    x = torch.randn(3, 11, 4, dtype=torch.float64, requires_grad=True)
+    w = w.requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda w, x: batched_spmm(src, dst, w, x, 11, structure=s), (w, x))
+    assert torch.equal(batched_spmm(src, dst, w, x, 11, structure=s),
+                       batched_spmm(src, dst, w, x, 11))
+    x2d = torch.randn(11, 5)
+    values = w.detach().float()[s.perm]
+    torch.library.opcheck(_csr_mm, (s.crow, s.col, values, x2d))
+    torch.library.opcheck(
+        _spmm, (s.crow, s.col, values.requires_grad_(), s.crow_t, s.col_t,
+                s.perm_t, x2d.requires_grad_()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_batched_spmm_half_on_cpu(dtype):
+    edge_index, w = random_graph(10, 30, seed=10)
+    x = torch.randn(2, 10, 3)
+    ref = batched_spmm(edge_index[0], edge_index[1], w, x, 10)
+    out = batched_spmm(edge_index[0], edge_index[1], w, x.to(dtype), 10)
+    assert out.dtype == dtype
+    assert torch.allclose(out.float(), ref, atol=3e-2, rtol=3e-2)
+
+
+def test_batched_spmm_empty_batch():
+    edge_index, w = random_graph(10, 30, seed=11)
+    x = torch.randn(0, 10, 3, requires_grad=True)
+    out = batched_spmm(edge_index[0], edge_index[1], w, x, 10)
+    assert out.shape == (0, 10, 3)
+    assert unfold_batch(torch.empty(10, 0), 0, 3).shape == (0, 10, 3)
+
+
+def test_unpack_graph_refuses_bool_and_misplaced_weights():
+    edge_index, w = random_graph(10, 30, seed=12)
+    with pytest.raises(ValueError, match=r"integer dtype \(got torch.bool\)"):
+        unpack_graph(edge_index.bool())
+    with pytest.raises(ValueError, match=r"`edge_weight` on the device of "):
+        unpack_graph(edge_index, w.to("meta"))

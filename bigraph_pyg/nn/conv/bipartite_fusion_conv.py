@@ -7,14 +7,19 @@ from torch import Tensor
 from torch.nn import Parameter
 from torch_geometric.typing import Adj, OptTensor, Size
 
+from bigraph_pyg.nn.conv._inputs import check_channels
 from bigraph_pyg.nn.conv.normalized_graph_conv import (
     IMPLS,
     NormalizedGraphConv,
-    _check_channels,
-    _check_features,
 )
-from bigraph_pyg.utils.sparse import EdgeList, unpack_graph
+from bigraph_pyg.nn.graph_cache import PreparedGraph
+from bigraph_pyg.nn.validate import validation_enabled
+from bigraph_pyg.utils.sparse import EdgeList, row_normalize, unpack_graph
 from bigraph_pyg.utils.spmm import bipartite_blocks_matmul
+
+#: How a dense block is filled from the edge weights: ``("gather", order)``
+#: or ``("scatter", flat position per edge)``.
+_Block = tuple[str, Tensor]
 
 
 class BipartiteFusionConv(NormalizedGraphConv):
@@ -28,9 +33,17 @@ class BipartiteFusionConv(NormalizedGraphConv):
     :math:`\mathbf{A}_{f,s}` (reciprocal joint-vertex distances in the
     template, §4.3.3) arrives as ``edge_weight``; :math:`\mathbf{W}_f` is
     :attr:`fusion_weight`, a learnable :class:`~torch.nn.Parameter` with one
-    entry per edge, aligned with the edge order of ``edge_index`` (for a
-    sparse ``adj_t``: its row-major storage order, which is also the order
-    of :func:`bigraph_pyg.topology.fusion_graph`), initialised to 1.
+    entry per edge of the *template* fusion graph, initialised to 1.  Edge
+    ``e`` uses the entry ``edge_id[e]``: pass ``edge_id`` (the edge's id in
+    the template, e.g. ``torch.arange(E_f)`` stored with the graph) and the
+    layer works on any order of the edges (sorted, shuffled, coalesced --
+    permute ``edge_id`` with them) and on a PyG
+    :class:`~torch_geometric.data.Batch` of several fusion graphs (batching
+    concatenates ``edge_id`` unchanged, as its name holds no ``"index"``).
+    Without ``edge_id`` edge ``e`` uses entry ``e``: the graph must then
+    have exactly ``num_edges`` edges in the template's order (for a sparse
+    ``adj_t``: its row-major storage order, which is also the order of
+    :func:`bigraph_pyg.topology.fusion_graph`).
     ``RowNorm`` divides each edge weight by the sum over the edges of its
     *target* node (``edge_index[1]``, a row of ``adj_t``); the sum is of
     absolute values, equal to the paper's plain sum while
@@ -82,14 +95,15 @@ class BipartiteFusionConv(NormalizedGraphConv):
           edge indices :math:`(2, E_f)`, an
           :class:`~torch_geometric.EdgeIndex`, or sparse ``adj_t``
           :math:`(N_{dst}, N_{src})`; edge weights
-          :math:`\mathbf{A}_{f,s}` :math:`(E_f)` *(optional)*
+          :math:`\mathbf{A}_{f,s}` :math:`(E)` *(optional)*, template edge
+          ids ``edge_id`` :math:`(E)` in ``[0, num_edges)`` *(optional)*
         - **output:** node features :math:`((B,) N_{dst}, F_{out})`
 
     Raises:
-        ValueError: if the graph does not have ``num_edges`` edges, if ``x``
-            and the graph disagree on node counts, or on malformed
-            features, graphs or weights.
-        IndexError: if an edge index is out of range.
+        ValueError: if the graph does not have ``num_edges`` edges (without
+            ``edge_id``), if ``x`` and the graph disagree on node counts, or
+            on malformed features, graphs, weights or ``edge_id``.
+        IndexError: if an edge index or an ``edge_id`` is out of range.
 
     Example:
         >>> import torch
@@ -114,17 +128,9 @@ class BipartiteFusionConv(NormalizedGraphConv):
         num_joints: int | None = None,
         **kwargs,
     ) -> None:
-        if isinstance(in_channels, (tuple, list)):
-            if len(in_channels) != 2:
-                raise ValueError(
-                    "Expected `in_channels` to be an int or a pair "
-                    f"(F_src, F_dst) (got {in_channels!r})")
-            _check_channels("in_channels[0]", in_channels[0])
-            _check_channels("in_channels[1]", in_channels[1])
-            in_channels = (int(in_channels[0]), int(in_channels[1]))
-        _check_channels("num_edges", num_edges)
+        check_channels("num_edges", num_edges)
         if num_joints is not None:
-            _check_channels("num_joints", num_joints)
+            check_channels("num_joints", num_joints)
         if impl == "blocks" and num_joints is None:
             raise ValueError("Expected `num_joints` with impl='blocks' (the "
                              "union graph's joint/vertex split) (got None)")
@@ -151,42 +157,67 @@ class BipartiteFusionConv(NormalizedGraphConv):
             return "dense" if n_src != n_dst else "sparse"
         return "sparse"
 
-    def _propagate(self, graph: EdgeList, weight: Tensor, x: Tensor) -> Tensor:
-        if self.resolve_impl(graph, x) != "blocks":
-            return super()._propagate(graph, weight, x)
+    def _propagate(self, graph: EdgeList | PreparedGraph, weight: Tensor,
+                   x: Tensor) -> Tensor:
+        prepared = (graph if isinstance(graph, PreparedGraph)
+                    else PreparedGraph(graph, cacheable=False))
+        if (self.resolve_impl(prepared.graph, x) != "blocks"
+                or x.numel() == 0):
+            return super()._propagate(prepared, weight, x)
+        weight = weight.to(x.dtype)
+        j = self.num_joints
+        v = prepared.graph.size[0] - j  # type: ignore[operator]
+        order_jv, order_vj = self._blocks(prepared)
+        a_jv = _gather_block(weight, order_jv, j, v)  # type: ignore[arg-type]
+        a_vj = _gather_block(weight, order_vj, v, j)  # type: ignore[arg-type]
+        return bipartite_blocks_matmul(a_jv, a_vj, x)
+
+    def _blocks(self, prepared: PreparedGraph) -> tuple[_Block, _Block]:
+        """Where each edge weight goes in the two dense blocks (cached).
+
+        For each block a ``("gather", order)`` when its edges fill it
+        exactly once (the paper's complete fusion graph: the block is
+        ``weight[order].view(...)``), else ``("scatter", flat)`` with the
+        flat position of every edge (``numel`` for edges of the other
+        block), summed by ``index_add``.  Building it syncs; it runs once
+        per graph.
+        """
+        blocks = prepared.extras.get("blocks")
+        if blocks is not None:
+            return blocks
+        graph = prepared.graph
         n_src, n_dst = graph.size
         j = self.num_joints
         if n_src != n_dst or not 0 < j < n_src:  # type: ignore[operator]
             raise ValueError(
                 f"Expected a union graph with more than `num_joints`={j} "
                 f"nodes for impl='blocks' (got size {graph.size})")
-        weight = weight.to(x.dtype)
+        v = n_src - j
         to_joint = graph.dst < j
-        if not torch.compiler.is_compiling():
-            same_side = (graph.src < j) == to_joint
+        from_joint = graph.src < j
+        if validation_enabled():
+            same_side = from_joint == to_joint
             if bool(same_side.any()):
                 raise ValueError(
                     f"Expected only joint-vertex edges in a union fusion "
                     f"graph with `num_joints`={j} (got "
                     f"{int(same_side.sum())} joint-joint or vertex-vertex "
                     "edges)")
-        to_vert = ~to_joint
-        num_v = n_src - j
-        a_jv = weight.new_zeros(j, num_v).index_put(
-            (graph.dst[to_joint], graph.src[to_joint] - j), weight[to_joint],
-            accumulate=True)
-        a_vj = weight.new_zeros(num_v, j).index_put(
-            (graph.dst[to_vert] - j, graph.src[to_vert]), weight[to_vert],
-            accumulate=True)
-        return bipartite_blocks_matmul(a_jv, a_vj, x)
+        # Same-side edges (refused above while validating) go to the
+        # spare slot ``J * V`` of both blocks, never to a wrong entry.
+        flat_jv = torch.where(to_joint & ~from_joint,
+                              graph.dst * v + (graph.src - j), j * v)
+        flat_vj = torch.where(~to_joint & from_joint,
+                              (graph.dst - j) * j + graph.src, j * v)
+        blocks = (("scatter", flat_jv), ("scatter", flat_vj))
+        if prepared.cacheable:
+            blocks = (_gather_if_complete(flat_jv, j * v),
+                      _gather_if_complete(flat_vj, j * v))
+            prepared.extras["blocks"] = blocks
+        return blocks
 
     def _impls(self) -> tuple[str, ...]:
         return IMPLS + ("blocks",)
-
-    def _lin_in_channels(self) -> int:
-        if isinstance(self.in_channels, tuple):
-            return self.in_channels[0]
-        return self.in_channels
 
     def reset_parameters(self) -> None:
         r"""Re-initialise ``W``, the bias, and :math:`\mathbf{W}_f` to 1."""
@@ -195,62 +226,60 @@ class BipartiteFusionConv(NormalizedGraphConv):
             with torch.no_grad():
                 self.fusion_weight.fill_(1.0)
 
-    def edge_weights(self, graph: EdgeList) -> Tensor:
+    def edge_weights(self, graph: EdgeList,
+                     edge_id: Tensor | None = None) -> Tensor:
         r"""Return :math:`\mathbf{A}_{f,s} \odot \mathbf{W}_f` per edge."""
-        if graph.num_edges != self.num_edges:
-            raise ValueError(
-                f"Expected a fusion graph with `num_edges`={self.num_edges} "
-                f"edges, one per entry of `fusion_weight` (got "
-                f"{graph.num_edges} edges)")
-        weight = self.fusion_weight
+        if edge_id is None:
+            if graph.num_edges != self.num_edges:
+                raise ValueError(
+                    f"Expected a fusion graph with `num_edges`="
+                    f"{self.num_edges} edges, one per entry of "
+                    f"`fusion_weight` (got {graph.num_edges} edges; pass "
+                    "`edge_id` for a batch or a subset of the template)")
+            weight = self.fusion_weight
+        else:
+            weight = self.fusion_weight.index_select(0, edge_id)
         if graph.weight is not None:
             weight = graph.weight.to(weight.dtype) * weight
         return weight
 
-    def _sizes(
-        self,
-        x: Tensor | tuple[Tensor, Tensor | None],
-        size: Size,
-    ) -> tuple[Tensor, tuple[int, int]]:
-        """Validate ``x`` and return ``(x_src, (N_src, N_dst))``."""
-        c_src, c_dst = (self.in_channels if isinstance(self.in_channels,
-                        tuple) else (self.in_channels, self.in_channels))
-        if isinstance(x, Tensor):
-            _check_features("x", x, c_src)
-            n = x.size(-2)
-            if size is not None and tuple(size) != (n, n):
-                raise ValueError(
-                    f"Expected `size` None or ({n}, {n}) for a union graph "
-                    f"on the {n} nodes of `x` (got {tuple(size)})")
-            return x, (n, n)
-        if not isinstance(x, (tuple, list)) or len(x) != 2:
+    def normalized_edge_weights(self, graph: EdgeList,
+                                edge_id: Tensor | None = None) -> Tensor:
+        r"""Return :math:`\mathrm{RowNorm}(\mathbf{A}_{f,s}\odot\mathbf{W}_f)`.
+
+        One value per edge, ``(E,)``.
+        """
+        return row_normalize(graph.dst, self.edge_weights(graph, edge_id),
+                             graph.size[1], self.eps)
+
+    def _check_edge_id(self, edge_id: object, graph_edges: int | None,
+                       device: torch.device | None) -> None:
+        """Metadata checks of ``edge_id`` (every call, no sync)."""
+        if not isinstance(edge_id, Tensor):
+            raise ValueError("Expected `edge_id` to be a Tensor or None "
+                             f"(got {type(edge_id).__name__})")
+        if (edge_id.is_floating_point() or edge_id.is_complex()
+                or edge_id.dtype == torch.bool or edge_id.dim() != 1):
             raise ValueError(
-                "Expected `x` to be a Tensor or a pair (x_src, x_dst) "
-                f"(got {type(x).__name__})")
-        x_src, x_dst = x
-        _check_features("x[0] (x_src)", x_src, c_src)
-        n_src = x_src.size(-2)
-        n_dst = None if size is None else size[1]
-        if size is not None and size[0] is not None and size[0] != n_src:
+                "Expected `edge_id` of an integer dtype and shape (E,) "
+                f"(got {edge_id.dtype} {list(edge_id.shape)})")
+        if graph_edges is not None and edge_id.numel() != graph_edges:
             raise ValueError(
-                f"Expected `size[0]` to equal the {n_src} nodes of x_src "
-                f"(got {size[0]})")
-        if x_dst is not None:
-            _check_features("x[1] (x_dst)", x_dst, c_dst)
-            if x_dst.shape[:-2] != x_src.shape[:-2]:
-                raise ValueError(
-                    "Expected x_src and x_dst with the same batch shape "
-                    f"(got {list(x_src.shape)} and {list(x_dst.shape)})")
-            if n_dst is not None and n_dst != x_dst.size(-2):
-                raise ValueError(
-                    f"Expected `size[1]` to equal the {x_dst.size(-2)} nodes "
-                    f"of x_dst (got {n_dst})")
-            n_dst = x_dst.size(-2)
-        if n_dst is None:
+                f"Expected `edge_id` of shape ({graph_edges},), one id per "
+                f"edge of the graph (got {list(edge_id.shape)})")
+        if device is not None and edge_id.device != device:
             raise ValueError(
-                "Expected x_dst or `size=(N_src, N_dst)` to give the number "
-                "of target nodes (got x_dst=None and no size)")
-        return x_src, (n_src, int(n_dst))
+                f"Expected `edge_id` on the device of `x` ({device}) (got "
+                f"{edge_id.device})")
+
+    def _validate_graph(self, graph: EdgeList, **kwargs) -> None:
+        edge_id = kwargs.get("edge_id")
+        if edge_id is not None and edge_id.numel() > 0:
+            lo, hi = int(edge_id.min()), int(edge_id.max())
+            if lo < 0 or hi >= self.num_edges:
+                raise IndexError(
+                    f"Expected every `edge_id` in [0, {self.num_edges}) "
+                    f"(`num_edges`) (got values in [{lo}, {hi}])")
 
     def forward(  # type: ignore[override]
         self,
@@ -258,12 +287,21 @@ class BipartiteFusionConv(NormalizedGraphConv):
         edge_index: Adj,
         edge_weight: OptTensor = None,
         size: Size = None,
+        edge_id: OptTensor = None,
     ) -> Tensor:
         """Run the layer (see the class docstring for shapes)."""
         x_src, sizes = self._sizes(x, size)
-        graph = self._graph(edge_index, edge_weight, sizes)
-        weight = self.normalized_edge_weights(graph)
-        out = self._propagate(graph, weight, self.lin(x_src))
+        kwargs = {}
+        if edge_id is not None:
+            self._check_edge_id(edge_id, None, x_src.device)
+            kwargs["edge_id"] = edge_id
+        prepared = self.prepare_graph(edge_index, edge_weight, sizes,
+                                      x_src.device, **kwargs)
+        if edge_id is not None:
+            self._check_edge_id(edge_id, prepared.graph.num_edges,
+                                x_src.device)
+        weight = self.normalized_edge_weights(prepared.graph, edge_id)
+        out = self._propagate(prepared, weight, self.lin(x_src))
         if self.bias is not None:
             out = out + self.bias
         return out
@@ -274,6 +312,7 @@ class BipartiteFusionConv(NormalizedGraphConv):
         edge_index: Adj,
         edge_weight: OptTensor = None,
         size: tuple[int, int] | None = None,
+        edge_id: OptTensor = None,
     ) -> Tensor:
         r"""Return the learned :math:`\mathbf{A}_f` per edge, ``(E_f,)``.
 
@@ -282,7 +321,10 @@ class BipartiteFusionConv(NormalizedGraphConv):
         ``size`` defaults to a square graph over ``max(index) + 1`` nodes.
         """
         graph = self._graph_unchecked_size(edge_index, edge_weight, size)
-        return self.normalized_edge_weights(graph)
+        if edge_id is not None:
+            self._check_edge_id(edge_id, graph.num_edges, None)
+            self._validate_graph(graph, edge_id=edge_id)
+        return self.normalized_edge_weights(graph, edge_id)
 
     def _graph_unchecked_size(self, edge_index, edge_weight, size):
         graph = unpack_graph(edge_index, edge_weight)
@@ -301,3 +343,26 @@ class BipartiteFusionConv(NormalizedGraphConv):
                 + ("" if self.num_joints is None
                    else f"num_joints={self.num_joints}, ")
                 + f"impl={self.impl!r})")
+
+
+def _gather_if_complete(flat: Tensor, numel: int) -> _Block:
+    """``("gather", order)`` if the block's edges hit each entry once."""
+    in_block = flat < numel
+    if int(in_block.sum()) == numel:
+        edges = in_block.nonzero().view(-1)
+        pos = flat[edges]
+        order = torch.argsort(pos)
+        if bool((pos[order] == torch.arange(numel, device=flat.device)
+                 ).all()):
+            return "gather", edges[order]
+    return "scatter", flat
+
+
+def _gather_block(weight: Tensor, block: _Block, rows: int,
+                  cols: int) -> Tensor:
+    """A dense ``(rows, cols)`` block of the per-edge weights."""
+    kind, index = block
+    if kind == "gather":
+        return weight.index_select(0, index).view(rows, cols)
+    out = weight.new_zeros(rows * cols + 1).index_add(0, index, weight)
+    return out[:-1].view(rows, cols)

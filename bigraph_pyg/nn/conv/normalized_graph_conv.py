@@ -11,6 +11,13 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
 from torch_geometric.typing import WITH_TORCH_SPARSE, Adj, OptTensor, Size
 
+from bigraph_pyg.nn.conv._inputs import (
+    check_channels,
+    graph_device,
+    split_features,
+)
+from bigraph_pyg.nn.graph_cache import GraphCache, PreparedGraph
+from bigraph_pyg.nn.validate import validation_enabled
 from bigraph_pyg.utils.sparse import (
     EdgeList,
     check_edge_list,
@@ -18,7 +25,11 @@ from bigraph_pyg.utils.sparse import (
     to_dense_adjacency,
     unpack_graph,
 )
-from bigraph_pyg.utils.spmm import batched_spmm, torch_sparse_matmul
+from bigraph_pyg.utils.spmm import (
+    batched_spmm,
+    csr_structure,
+    torch_sparse_matmul,
+)
 
 IMPLS = ("auto", "sparse", "message", "dense", "torch_sparse")
 
@@ -43,8 +54,21 @@ class NormalizedGraphConv(MessagePassing):
     is the bias), never NaN.  This is the shared base of :class:`MeshConv`,
     :class:`SkeletonConv` and :class:`BipartiteFusionConv`.
 
+    As PyG's :class:`~torch_geometric.nn.conv.GraphConv`, ``x`` may be a
+    pair ``(x_src, x_dst)`` for a bipartite graph with ``size=(N_src,
+    N_dst)``; ``x_dst`` (or ``size``) only gives the number of target nodes
+    (Eq. 2 has no root term; self-loops are edges).
+
+    The graph is validated (indices in range, weights finite and
+    non-negative) and sorted into CSR **once**: the layer caches what it
+    derives from a graph while the same, unmodified tensors come back (see
+    :mod:`bigraph_pyg.nn.graph_cache`), so a forward on the model's graph
+    buffers makes no device-to-host sync.  :class:`~bigraph_pyg.nn.validation`
+    switches the value checks off altogether.
+
     Args:
-        in_channels (int): Size of each input node feature.
+        in_channels (int or tuple): Size of each input node feature, or
+            ``(F_src, F_dst)`` for a bipartite pair.
         out_channels (int): Size of each output node feature.
         bias (bool, optional): If :obj:`False`, no additive bias.
             (default: :obj:`True`)
@@ -63,17 +87,22 @@ class NormalizedGraphConv(MessagePassing):
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})` or
-          :math:`(B, N, F_{in})`, edge indices :math:`(2, E)`, an
+          :math:`(B, N, F_{in})` (``B`` may be 0), or a pair
+          :math:`((B,) N_{src}, F_{src})`, :math:`((B,) N_{dst}, F_{dst})`;
+          edge indices :math:`(2, E)`, an
           :class:`~torch_geometric.EdgeIndex`, or a sparse
-          :math:`\mathbf{A}` ``adj_t`` :math:`(N, N)` (torch.sparse or
-          ``SparseTensor``), edge weights :math:`(E)` *(optional)*
-        - **output:** node features :math:`(N, F_{out})` or
-          :math:`(B, N, F_{out})`
+          :math:`\mathbf{A}` ``adj_t`` :math:`(N_{dst}, N_{src})`
+          (torch.sparse or ``SparseTensor``), edge weights :math:`(E)`
+          *(optional)*
+        - **output:** node features :math:`((B,) N_{dst}, F_{out})`
 
     Raises:
-        ValueError: on features of rank other than 2 or 3, a node count that
-            disagrees with the graph, a malformed graph, an ``edge_weight``
-            of the wrong length, or negative / non-finite weights.
+        ValueError: on features of rank other than 2 or 3, of another
+            dtype or device than the layer (outside autocast), a graph on
+            another device than ``x``, a node count that disagrees with the
+            graph, a malformed (e.g. float or bool) graph, an
+            ``edge_weight`` of the wrong length, or negative / non-finite
+            weights.
         IndexError: if an edge index is out of range.
     """
 
@@ -95,9 +124,17 @@ class NormalizedGraphConv(MessagePassing):
             raise ValueError(
                 f"Expected `aggr='add'` (got {kwargs['aggr']!r}): the paper's "
                 "row-normalised product is a weighted sum")
-        if not isinstance(in_channels, tuple):  # pairs: checked by subclass
-            _check_channels("in_channels", in_channels)
-        _check_channels("out_channels", out_channels)
+        if isinstance(in_channels, (tuple, list)):
+            if len(in_channels) != 2:
+                raise ValueError(
+                    "Expected `in_channels` to be an int or a pair "
+                    f"(F_src, F_dst) (got {in_channels!r})")
+            check_channels("in_channels[0]", in_channels[0])
+            check_channels("in_channels[1]", in_channels[1])
+            in_channels = (int(in_channels[0]), int(in_channels[1]))
+        else:
+            check_channels("in_channels", in_channels)
+        check_channels("out_channels", out_channels)
         impls = self._impls()
         if impl not in impls:
             raise ValueError(f"Expected `impl` in {impls} (got {impl!r})")
@@ -111,6 +148,7 @@ class NormalizedGraphConv(MessagePassing):
         self.out_channels = out_channels
         self.impl = impl
         self.eps = eps
+        self._graph_cache = GraphCache()
         self.lin = Linear(self._lin_in_channels(), out_channels, bias=False,
                           weight_initializer="glorot")
         if bias:
@@ -120,16 +158,20 @@ class NormalizedGraphConv(MessagePassing):
         self.reset_parameters()
 
     def _lin_in_channels(self) -> int:
+        if isinstance(self.in_channels, tuple):
+            return self.in_channels[0]
         return self.in_channels
 
     def _impls(self) -> tuple[str, ...]:
         return IMPLS
 
     def reset_parameters(self) -> None:
-        """Re-initialise ``W`` (Glorot) and the bias (zeros)."""
+        """Re-initialise ``W`` (Glorot), the bias (zeros), the graph cache."""
         super().reset_parameters()
         self.lin.reset_parameters()
         zeros(self.bias)
+        if getattr(self, "_graph_cache", None) is not None:
+            self._graph_cache.clear()
 
     # -- graph handling ----------------------------------------------------
 
@@ -150,8 +192,55 @@ class NormalizedGraphConv(MessagePassing):
                     f"Expected the graph's {side} size to equal the number "
                     f"of nodes in `x` ({want}) (got a graph of size {got})")
         graph = EdgeList(graph.src, graph.dst, graph.weight, (n_src, n_dst))
-        check_edge_list(graph)
+        if validation_enabled():
+            check_edge_list(graph)
         return graph
+
+    def _validate_graph(self, graph: EdgeList, **kwargs) -> None:
+        """Subclass hook: more value checks, once per graph."""
+
+    def prepare_graph(
+        self,
+        edge_index: Adj,
+        edge_weight: OptTensor,
+        size: tuple[int, int],
+        device: torch.device | None = None,
+        **kwargs,
+    ) -> PreparedGraph:
+        """The validated graph and its cached structures (see the class).
+
+        Args:
+            edge_index: The graph in any accepted format.
+            edge_weight (Tensor, optional): Its weights.
+            size (tuple[int, int]): ``(N_src, N_dst)`` of ``x``.
+            device (torch.device, optional): The device of ``x``; a graph
+                elsewhere is an error.
+            **kwargs: Further graph tensors of a subclass (``edge_id``).
+
+        Returns:
+            PreparedGraph: cached while the same tensors come back
+            unmodified.
+        """
+        g_dev = graph_device(edge_index)
+        if device is not None and g_dev is not None and g_dev != device:
+            raise ValueError(
+                f"Expected the graph (`edge_index`) on the device of `x` "
+                f"({device}) (got {g_dev})")
+        if torch.compiler.is_compiling():  # traced: no cache, no checks
+            graph = self._graph(edge_index, edge_weight, tuple(size))
+            return PreparedGraph(graph, cacheable=False)
+        tensors = (edge_index, edge_weight, *kwargs.values())
+        # Structures built under inference mode cannot be saved for a
+        # backward outside it: one entry per mode.
+        key = (tuple(size), g_dev, tuple(kwargs),
+               torch.is_inference_mode_enabled())
+        prepared = self._graph_cache.get(tensors, key)
+        if prepared is None:
+            graph = self._graph(edge_index, edge_weight, tuple(size))
+            if validation_enabled():
+                self._validate_graph(graph, **kwargs)
+            prepared = self._graph_cache.put(tensors, key, graph)
+        return prepared
 
     def edge_weights(self, graph: EdgeList) -> Tensor:
         """Return the un-normalised weight :math:`a_{ij}` of every edge."""
@@ -164,6 +253,27 @@ class NormalizedGraphConv(MessagePassing):
         return row_normalize(graph.dst, self.edge_weights(graph),
                              graph.size[1], self.eps)
 
+    def _normalized(self, prepared: PreparedGraph) -> Tensor:
+        """:meth:`normalized_edge_weights`, cached for a fixed graph."""
+        w = prepared.graph.weight
+        if w is not None and w.requires_grad:
+            return self.normalized_edge_weights(prepared.graph)
+        norm = prepared.extras.get("norm")
+        if norm is None:
+            norm = self.normalized_edge_weights(prepared.graph)
+            if prepared.cacheable:
+                prepared.extras["norm"] = norm
+        return norm
+
+    def _csr(self, prepared: PreparedGraph):
+        csr = prepared.extras.get("csr")
+        if csr is None:
+            g = prepared.graph
+            csr = csr_structure(g.src, g.dst, g.size)
+            if prepared.cacheable:
+                prepared.extras["csr"] = csr
+        return csr
+
     # -- propagation ---------------------------------------------------------
 
     def resolve_impl(self, graph: EdgeList, x: Tensor) -> str:
@@ -172,10 +282,17 @@ class NormalizedGraphConv(MessagePassing):
             return self.impl
         return "sparse"
 
-    def _propagate(self, graph: EdgeList, weight: Tensor, x: Tensor) -> Tensor:
+    def _propagate(self, graph: EdgeList | PreparedGraph, weight: Tensor,
+                   x: Tensor) -> Tensor:
+        prepared = (graph if isinstance(graph, PreparedGraph)
+                    else PreparedGraph(graph, cacheable=False))
+        graph = prepared.graph
         impl = self.resolve_impl(graph, x)
         n_src, n_dst = graph.size
         weight = weight.to(x.dtype)
+        if x.numel() == 0:  # an empty batch: some kernels divide by B*C
+            zero = 0 * x.sum() + 0 * weight.sum()  # keeps the autograd graph
+            return x.new_zeros(*x.shape[:-2], n_dst, x.size(-1)) + zero
         if impl == "dense":
             adj = to_dense_adjacency(graph.src, graph.dst, weight,
                                      graph.size)
@@ -184,11 +301,11 @@ class NormalizedGraphConv(MessagePassing):
             return torch_sparse_matmul(graph.src, graph.dst, weight, x,
                                        n_src, n_dst)
         if impl == "sparse":
-            # Called directly rather than through `propagate`, which would
-            # need an `EdgeIndex` built per call (and breaks torch.compile).
-            return self.message_and_aggregate(
-                torch.stack([graph.src, graph.dst]), x=x, edge_weight=weight,
-                num_dst=n_dst)
+            # The fused product of `message_and_aggregate`, on the cached
+            # CSR structure (`propagate` would need an `EdgeIndex` built
+            # per call and breaks torch.compile).
+            return batched_spmm(graph.src, graph.dst, weight, x, n_dst,
+                                structure=self._csr(prepared))
         index = torch.stack([graph.src, graph.dst])
         if x.dim() == 2:
             return self.propagate(index, x=x, edge_weight=weight,
@@ -200,22 +317,27 @@ class NormalizedGraphConv(MessagePassing):
                 for xc in x.split(chunk, dim=0)]
         return torch.cat(outs, dim=0)
 
+    def _sizes(
+        self,
+        x: Tensor | tuple[Tensor, Tensor | None],
+        size: Size,
+    ) -> tuple[Tensor, tuple[int, int]]:
+        """Validate ``x`` and return ``(x_src, (N_src, N_dst))``."""
+        return split_features(x, size, self.in_channels, self.lin.weight)
+
     def forward(
         self,
-        x: Tensor,
+        x: Tensor | tuple[Tensor, Tensor | None],
         edge_index: Adj,
         edge_weight: OptTensor = None,
         size: Size = None,
     ) -> Tensor:
         """Run the layer (see the class docstring for shapes)."""
-        _check_features("x", x, self.in_channels)
-        n = x.size(-2)
-        if size is not None and tuple(size) != (n, n):
-            raise ValueError(f"Expected `size` None or ({n}, {n}) for a graph "
-                             f"on the {n} nodes of `x` (got {tuple(size)})")
-        graph = self._graph(edge_index, edge_weight, (n, n))
-        weight = self.normalized_edge_weights(graph)
-        out = self._propagate(graph, weight, self.lin(x))
+        x_src, sizes = self._sizes(x, size)
+        prepared = self.prepare_graph(edge_index, edge_weight, sizes,
+                                      x_src.device)
+        weight = self._normalized(prepared)
+        out = self._propagate(prepared, weight, self.lin(x_src))
         if self.bias is not None:
             out = out + self.bias
         return out
@@ -251,23 +373,3 @@ class NormalizedGraphConv(MessagePassing):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "
                 f"{self.out_channels}, impl={self.impl!r})")
-
-
-def _check_channels(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"Expected `{name}` to be a positive int "
-                         f"(got {value!r})")
-
-
-def _check_features(name: str, x: object, channels: int) -> None:
-    if not isinstance(x, Tensor):
-        raise ValueError(f"Expected `{name}` to be a Tensor "
-                         f"(got {type(x).__name__})")
-    if x.dim() not in (2, 3):
-        raise ValueError(
-            f"Expected `{name}` of shape [N, C] or [B, N, C] "
-            f"(got {list(x.shape)})")
-    if x.size(-1) != channels:
-        raise ValueError(
-            f"Expected `{name}` with {channels} channels in its last "
-            f"dimension (got {list(x.shape)})")

@@ -245,3 +245,144 @@ def test_bipartite_fusion_conv_compile_equals_eager(fusion):
     x = torch.randn(2, N, 4)
     out = torch.compile(conv)(x, edge_index, a_fs)
     assert torch.allclose(out, conv(x, edge_index, a_fs), atol=1e-5)
+
+
+# -- edge identity: W_f follows the template edge id, not the position -------
+
+
+def _dense_reference(conv, x, edge_index, a_fs, n):
+    """Eq. 5 with dense tensors: RowNorm(A_fs * W_f) X W + b."""
+    w_f = torch.zeros(n, n)
+    w_f[edge_index[1], edge_index[0]] = conv.fusion_weight.detach()
+    a_dense = to_dense_adjacency(edge_index[0], edge_index[1], a_fs, (n, n))
+    return dense_fusion_conv(x, a_dense, w_f, conv.lin.weight, conv.bias)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_bipartite_fusion_conv_reordered_edges(fusion, impl):
+    from torch_geometric.utils import coalesce
+
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(_conv(6, 5, impl))
+    x = torch.randn(2, N, 6)
+    ref = _dense_reference(conv, x, edge_index, a_fs, N)
+    edge_id = torch.arange(edge_index.size(1))
+    assert torch.allclose(conv(x, edge_index, a_fs, edge_id=edge_id), ref,
+                          atol=1e-5)
+    # Shuffled: W_f travels with the edge id.
+    perm = torch.randperm(edge_index.size(1),
+                          generator=torch.Generator().manual_seed(3))
+    shuffled = (edge_index[:, perm], a_fs[perm], edge_id[perm])
+    out = conv(x, *shuffled[:2], edge_id=shuffled[2])
+    assert torch.allclose(out, ref, atol=1e-5)
+    # Coalesced (sorted by source, then target) from the shuffled order.
+    ei_c, (a_c, id_c) = coalesce(shuffled[0], [shuffled[1], shuffled[2]],
+                                 num_nodes=N)
+    assert not torch.equal(ei_c, edge_index)  # the order really changed
+    out = conv(x, ei_c, a_c, edge_id=id_c)
+    assert torch.allclose(out, ref, atol=1e-5)
+    # Gradients of W_f land on the template entries either way.
+    g = torch.randn_like(ref)
+    (g_ref,) = torch.autograd.grad(conv(x, edge_index, a_fs),
+                                   conv.fusion_weight, g)
+    (g_c,) = torch.autograd.grad(conv(x, ei_c, a_c, edge_id=id_c),
+                                 conv.fusion_weight, g)
+    assert torch.allclose(g_c, g_ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("impl", ["sparse", "message", "dense"])
+def test_bipartite_fusion_conv_pyg_batch(fusion, impl):
+    from torch_geometric.data import Batch, Data
+
+    _, edge_index, a_fs = fusion
+    e = edge_index.size(1)
+    conv = _perturbed(_conv(6, 5, impl))
+    gen = torch.Generator().manual_seed(4)
+    graphs, refs = [], []
+    for i in range(3):
+        # Each sample: its own features and A_fs (another body shape), a
+        # different edge order; the template W_f is shared.
+        perm = torch.randperm(e, generator=gen)
+        a_i = a_fs * (1.0 + i)
+        x_i = torch.randn(N, 6, generator=gen)
+        graphs.append(Data(x=x_i, edge_index=edge_index[:, perm],
+                           edge_weight=a_i[perm],
+                           edge_id=torch.arange(e)[perm]))
+        refs.append(_dense_reference(conv, x_i, edge_index, a_i, N))
+    batch = Batch.from_data_list(graphs)
+    assert batch.edge_id.shape == (3 * e,)  # repeated, not incremented
+    assert int(batch.edge_id.max()) == e - 1
+    out = conv(batch.x, batch.edge_index, batch.edge_weight,
+               edge_id=batch.edge_id)
+    assert torch.allclose(out, torch.cat(refs), atol=1e-5)
+    with pytest.raises(ValueError, match=r"`num_edges`=72 .* pass `edge_id`"):
+        conv(batch.x, batch.edge_index, batch.edge_weight)
+
+
+def test_bipartite_fusion_conv_edge_id_errors(fusion):
+    _, edge_index, a_fs = fusion
+    conv = BipartiteFusionConv(4, 3, num_edges=72)
+    x = torch.randn(N, 4)
+    ids = torch.arange(72)
+    with pytest.raises(ValueError, match=r"`edge_id` of shape \(72,\)"):
+        conv(x, edge_index, a_fs, edge_id=ids[1:])
+    with pytest.raises(ValueError, match="`edge_id` of an integer dtype"):
+        conv(x, edge_index, a_fs, edge_id=ids.float())
+    with pytest.raises(ValueError, match="`edge_id` of an integer dtype"):
+        conv(x, edge_index, a_fs, edge_id=ids > 3)
+    with pytest.raises(IndexError, match=r"`edge_id` in \[0, 72\).*72\]"):
+        conv(x, edge_index, a_fs, edge_id=ids + 1)
+
+
+# -- the graph is validated and prepared once ---------------------------------
+
+
+def test_bipartite_fusion_conv_caches_graph(fusion, monkeypatch):
+    import bigraph_pyg.nn.conv.normalized_graph_conv as ngc
+
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(_conv(4, 3, "blocks"))
+    x = torch.randn(2, N, 4)
+    calls = []
+    check = ngc.check_edge_list
+    monkeypatch.setattr(ngc, "check_edge_list",
+                        lambda g: calls.append(1) or check(g))
+    a_fs = a_fs.clone()
+    out = conv(x, edge_index, a_fs)
+    assert conv(x, edge_index, a_fs).equal(out) and len(calls) == 1
+    assert len(conv._graph_cache) == 1
+    # An in-place change of the graph is seen (and validated again).
+    with torch.no_grad():
+        a_fs.mul_(2.0)[0] = 5.0
+    out2 = conv(x, edge_index, a_fs)
+    assert len(calls) == 2 and not torch.allclose(out2, out)
+    assert torch.allclose(out2, _dense_reference(conv, x, edge_index, a_fs,
+                                                 N), atol=1e-5)
+    with torch.no_grad():
+        a_fs[0] = -1.0
+    with pytest.raises(ValueError, match="non-negative"):
+        conv(x, edge_index, a_fs)
+    conv.reset_parameters()
+    assert len(conv._graph_cache) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("impl", ["sparse", "blocks", "dense"])
+def test_bipartite_fusion_conv_compile_no_graph_breaks(fusion, impl):
+    import torch._dynamo as dynamo
+
+    _, edge_index, a_fs = fusion
+    conv = _perturbed(_conv(4, 3, impl))
+    x = torch.randn(2, N, 4, requires_grad=True)
+    dynamo.reset()
+    explained = dynamo.explain(conv)(x, edge_index, a_fs)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    compiled = torch.compile(conv, fullgraph=True)
+    out = compiled(x, edge_index, a_fs, edge_id=torch.arange(72))
+    ref = conv(x, edge_index, a_fs)
+    assert torch.allclose(out, ref, atol=1e-5)
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad(out, (x, conv.fusion_weight), g)
+    refs = torch.autograd.grad(ref, (x, conv.fusion_weight), g)
+    for a, b in zip(grads, refs, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)

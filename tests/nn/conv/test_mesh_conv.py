@@ -185,3 +185,122 @@ def test_mesh_conv_compile_equals_eager(ico):
     compiled = torch.compile(conv)
     assert torch.allclose(compiled(x, edge_index), conv(x, edge_index),
                           atol=1e-5)
+
+
+# -- bipartite (x_src, x_dst) input, as PyG's GraphConv ----------------------
+
+
+def _bipartite(n_src=7, n_dst=5, num_edges=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    flat = torch.randperm(n_src * n_dst, generator=g)[:num_edges]
+    edge_index = torch.stack([flat % n_src, flat // n_src])
+    return edge_index, torch.rand(num_edges, generator=g) + 0.1
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("in_channels", [8, (8, 5)])
+def test_mesh_conv_bipartite_pair(impl, in_channels):
+    edge_index, w = _bipartite()
+    conv = MeshConv(in_channels, 4, impl=impl)
+    with torch.no_grad():
+        conv.bias.normal_()
+    c_dst = 8 if in_channels == 8 else 5
+    x_src, x_dst = torch.randn(3, 7, 8), torch.randn(3, 5, c_dst)
+    adj = to_dense_adjacency(edge_index[0], edge_index[1], w, (7, 5))
+    ref = dense_graph_conv(x_src, adj, conv.lin.weight, conv.bias)
+    out = conv((x_src, x_dst), edge_index, w)
+    assert out.shape == (3, 5, 4)
+    assert torch.allclose(out, ref, atol=1e-5)
+    # x_dst only gives N_dst: None with `size` is the same.
+    assert torch.allclose(conv((x_src, None), edge_index, w, size=(7, 5)),
+                          ref, atol=1e-5)
+    # Every graph format, as for square graphs.
+    for name, (graph, weight) in graph_formats(edge_index, w,
+                                               (7, 5)).items():
+        assert torch.allclose(conv((x_src, x_dst), graph, weight), ref,
+                              atol=1e-5), name
+
+
+def test_mesh_conv_bipartite_errors():
+    edge_index, w = _bipartite()
+    conv = MeshConv((8, 5), 4)
+    x_src = torch.randn(2, 7, 8)
+    assert str(conv) == "MeshConv((8, 5), 4, impl='auto')"
+    with pytest.raises(ValueError, match=r"`x\[1\] \(x_dst\)` with 5 "):
+        conv((x_src, torch.randn(2, 5, 4)), edge_index, w)
+    with pytest.raises(ValueError, match=r"`x\[0\] \(x_src\)` with 8 "):
+        conv((torch.randn(2, 7, 5), torch.randn(2, 5, 5)), edge_index, w)
+    with pytest.raises(ValueError, match="same batch shape"):
+        conv((x_src, torch.randn(3, 5, 5)), edge_index, w)
+    with pytest.raises(ValueError, match=r"a pair \(x_src, x_dst\)"):
+        conv((x_src, x_src, x_src), edge_index, w)
+    with pytest.raises(ValueError, match="target size to equal"):
+        conv((x_src, torch.randn(2, 6, 5)), EdgeIndex(
+            edge_index, sparse_size=(7, 5)), w)
+    with pytest.raises(ValueError, match="`in_channels` to be an int or a"):
+        MeshConv((8, 5, 3), 4)
+    with pytest.raises(ValueError, match=r"`in_channels\[1\]` to be a "):
+        MeshConv((8, 0), 4)
+
+
+def test_mesh_conv_graph_cache(ico, monkeypatch):
+    import bigraph_pyg.nn.conv.normalized_graph_conv as ngc
+
+    _, edge_index, w = ico
+    calls = []
+    check, build = ngc.check_edge_list, ngc.csr_structure
+    monkeypatch.setattr(ngc, "check_edge_list",
+                        lambda g: calls.append("check") or check(g))
+    monkeypatch.setattr(ngc, "csr_structure",
+                        lambda *a: calls.append("csr") or build(*a))
+    conv = MeshConv(8, 4)
+    x = torch.randn(2, 42, 8)
+    adj_t = to_dense_adjacency(edge_index[0], edge_index[1], w,
+                               (42, 42)).to_sparse_csr()
+    ref = conv(x, edge_index, w)
+    for _ in range(3):
+        assert torch.allclose(conv(x, edge_index, w), ref, atol=1e-6)
+        assert torch.allclose(conv(x, adj_t), ref, atol=1e-6)
+    # One validation and one CSR build per graph, not per call.
+    assert calls == ["check", "csr", "check", "csr"]
+    # A new tensor with the same values is a new graph.
+    conv(x, edge_index.clone(), w)
+    assert calls[-2:] == ["check", "csr"]
+    import copy
+    import pickle
+    assert len(copy.deepcopy(conv)._graph_cache) == 0
+    assert len(pickle.loads(pickle.dumps(conv))._graph_cache) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("impl", ["sparse", "dense", "message"])
+def test_mesh_conv_compile_no_graph_breaks(ico, impl):
+    import torch._dynamo as dynamo
+
+    _, edge_index, w = ico
+    conv = MeshConv(8, 4, impl=impl)
+    x = torch.randn(2, 42, 8, requires_grad=True)
+    dynamo.reset()
+    explained = dynamo.explain(conv)(x, edge_index, w)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    out = torch.compile(conv, fullgraph=True)(x, edge_index, w)
+    ref = conv(x, edge_index, w)
+    assert torch.allclose(out, ref, atol=1e-5)
+    g = torch.randn_like(out)
+    (gx,) = torch.autograd.grad(out, x, g)
+    (gx_ref,) = torch.autograd.grad(ref, x, g)
+    assert torch.allclose(gx, gx_ref, atol=1e-5)
+
+
+def test_mesh_conv_cache_inference_then_training(ico):
+    # Structures built under inference mode are not reused by a training
+    # forward (they could not be saved for backward).
+    _, edge_index, w = ico
+    conv = MeshConv(8, 4)
+    with torch.inference_mode():
+        ref = conv(torch.ones(2, 42, 8), edge_index, w)
+    x = torch.ones(2, 42, 8, requires_grad=True)
+    out = conv(x, edge_index, w)
+    out.sum().backward()
+    assert torch.allclose(out.detach(), ref) and x.grad is not None
+    assert len(conv._graph_cache) == 2

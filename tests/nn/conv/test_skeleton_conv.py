@@ -115,3 +115,31 @@ def test_skeleton_conv_device_parity(skeleton, device):
     ref = conv(x, edge_index, w)
     out = conv.to(device)(x.to(device), edge_index.to(device), w.to(device))
     assert torch.allclose(out.cpu(), ref, atol=1e-5)
+
+
+def test_skeleton_conv_bipartite_pair(skeleton):
+    # The 12 joints into 5 of them: a bipartite sub-graph, as GraphConv.
+    _, edge_index, w = skeleton
+    keep = edge_index[1] < 5
+    ei, wk = edge_index[:, keep], w[keep]
+    conv = SkeletonConv((5, 3), 7)
+    x_src, x_dst = torch.randn(2, 12, 5), torch.randn(2, 5, 3)
+    adj = to_dense_adjacency(ei[0], ei[1], wk, (12, 5))
+    ref = dense_graph_conv(x_src, adj, conv.lin.weight, conv.bias)
+    assert torch.allclose(conv((x_src, x_dst), ei, wk), ref, atol=1e-5)
+    with pytest.raises(ValueError, match=r"`x\[1\] \(x_dst\)` with 3 "):
+        conv((x_src, torch.randn(2, 5, 5)), ei, wk)
+
+
+@pytest.mark.slow
+def test_skeleton_conv_compile_no_graph_breaks(skeleton):
+    import torch._dynamo as dynamo
+
+    _, edge_index, w = skeleton
+    conv = SkeletonConv(5, 7)
+    x = torch.randn(2, 12, 5)
+    dynamo.reset()
+    explained = dynamo.explain(conv)(x, edge_index, w)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    out = torch.compile(conv, fullgraph=True)(x, edge_index, w)
+    assert torch.allclose(out, conv(x, edge_index, w), atol=1e-5)

@@ -1,0 +1,98 @@
+r"""The switch for data-dependent input checks (host syncs).
+
+Checks on shapes, dtypes and devices read metadata only and always run.
+Checks on *values* (an index out of range, a NaN weight, a 2D joint far
+outside the image) need the values on the host: on a GPU each is a
+device-to-host synchronisation.  They run:
+
+* for a **graph**, once per graph: the layers cache a graph they have
+  checked, keyed by the identity and version of its tensors
+  (:class:`~bigraph_pyg.nn.graph_cache.GraphCache`), so the model's graph
+  buffers are validated at their first forward and never again (until they
+  are modified in place or moved to another device);
+* for **per-sample inputs** (``BiGraphBody``'s ``images`` and
+  ``joints_2d``, :func:`~bigraph_pyg.nn.roi_joint_features`' joints and
+  boxes) on every eager call while validation is enabled.
+
+Validation is **enabled by default** in eager mode (clear errors are worth
+a few syncs while developing) and always skipped while
+:func:`torch.compile` traces.  Switch it off for a sync-free forward
+(e.g. a GPU training loop on trusted data)::
+
+    from bigraph_pyg.nn import validation
+
+    with validation(False):
+        out = model(images, joints_2d)
+
+With validation off, malformed values are not detected: an out-of-range
+index may raise a low-level error from the kernel, or (on a GPU) read
+memory it should not.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["validation", "validation_enabled", "set_validation"]
+
+_ENABLED = True
+
+
+def validation_enabled() -> bool:
+    """Whether data-dependent checks run now (eager and switched on)."""
+    return _ENABLED and not torch.compiler.is_compiling()
+
+
+def set_validation(enabled: bool) -> None:
+    """Switch data-dependent input checks on or off, globally.
+
+    Args:
+        enabled (bool): :obj:`True` to check values (the default).
+
+    Raises:
+        ValueError: if ``enabled`` is not a bool.
+    """
+    global _ENABLED
+    if not isinstance(enabled, bool):
+        raise ValueError(f"Expected a bool for `enabled` (got {enabled!r})")
+    _ENABLED = enabled
+
+
+class validation:  # noqa: N801 - used like torch.no_grad
+    """Context manager (or decorator) setting :func:`set_validation`.
+
+    Args:
+        enabled (bool): Validation inside the block.
+
+    Example:
+        >>> with validation(False):
+        ...     validation_enabled()
+        False
+        >>> validation_enabled()
+        True
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        if not isinstance(enabled, bool):
+            raise ValueError(
+                f"Expected a bool for `enabled` (got {enabled!r})")
+        self.enabled = enabled
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> validation:
+        self._prev.append(_ENABLED)
+        set_validation(self.enabled)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        set_validation(self._prev.pop())
+
+    def __call__(self, fn):
+        """Use as a decorator."""
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with validation(self.enabled):
+                return fn(*args, **kwargs)
+        return wrapper
