@@ -66,6 +66,7 @@ from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.geometry import weak_perspective_projection
 from bigraph_pyg.losses import BiGraphLoss
+from bigraph_pyg.nn.validate import validation, validation_enabled
 
 __all__ = ["Trainer"]
 
@@ -128,6 +129,7 @@ class Trainer:
         self.net = model.to(self.device)
         #: Eq. 6 for this model (its config's loss weights).
         self.criterion = BiGraphLoss.for_config(model.config)
+        self._forwards_checked = 0
         self.train_set, self.val_set = train_set, val_set
         self.body = body
         self.extra_state = dict(extra_state or {})
@@ -286,8 +288,9 @@ class Trainer:
         self._set_lr()
         self.optimizer.zero_grad(set_to_none=True)
         norm_state = [b.clone() for b in self._norm_buffers]
-        with torch.autocast(self.device.type, dtype=self.amp_dtype,
-                            enabled=self.amp_dtype is not None):
+        with validation(self._check_inputs()), torch.autocast(
+                self.device.type, dtype=self.amp_dtype,
+                enabled=self.amp_dtype is not None):
             out = self.model(mb.images, joints)
         loss, terms = self.criterion.model_loss(_float_output(out),
                                                  mb.targets)
@@ -366,10 +369,24 @@ class Trainer:
             self.lift_set.batch(idx), self.net.config.image_size,
             self.lift_set.config.image_size, self.device)
         joints = mix_joints_2d(j_gt, j_est, ratio, self.mix_generator)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype,
-                            enabled=self.amp_dtype is not None):
+        with validation(self._check_inputs()), torch.autocast(
+                self.device.type, dtype=self.amp_dtype,
+                enabled=self.amp_dtype is not None):
             out = self.net(None, joints)
         return self.criterion.model_loss(_float_output(out), targets)
+
+    def _check_inputs(self) -> bool:
+        """Value-check the model's inputs on the first forward only.
+
+        :func:`prepare_batch` and :func:`prepare_pose_batch` already clamp
+        the joints into the image and mask non-finite ones, so the model's
+        own per-sample checks (host syncs on a GPU) run on this trainer's
+        first two training forwards (the first image and the first
+        pose-only forward, with lifting), then never.
+        """
+        first = self._forwards_checked < 2
+        self._forwards_checked += 1
+        return first and validation_enabled()
 
     def learning_rate(self, step: int | None = None) -> float:
         """The learning rate at ``step`` (warm-up, then the schedule)."""

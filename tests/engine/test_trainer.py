@@ -270,3 +270,25 @@ def test_checkpoint_with_pickled_code_is_refused_not_run(tmp_path):
     with pytest.raises(CheckpointError, match="pickled objects"):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+def test_training_checks_the_inputs_on_the_first_forwards_only(
+        make_model, fake_set, pose_set, tmp_path, monkeypatch):
+    """The model's per-sample value checks (host syncs) run on the first
+    image and pose-only forwards; later steps run without them."""
+    import bigraph_pyg.models.bigraph_body as bb
+
+    seen = []
+    real = bb.validation_enabled
+
+    def spy():
+        seen.append(real())
+        return seen[-1]
+
+    monkeypatch.setattr(bb, "validation_enabled", spy)
+    cfg = TrainConfig(epochs=2, lift_batch_size=4,
+                      **{**FAST, "image_every": 0})
+    Trainer(make_model(), fake_set, cfg, tmp_path, lift_set=pose_set).fit()
+    # Each step: an image forward, then a pose-only forward.
+    assert len(seen) >= 4 and seen == [True, True] + [False] * (len(seen)
+                                                                 - 2)
