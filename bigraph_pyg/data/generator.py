@@ -54,22 +54,22 @@ from bigraph_pyg.data.scene import (
 from bigraph_pyg.topology import SMPL_JOINT_NAMES, SMPL_TO_JOINTS
 
 __all__ = [
-    'ARRAY_KEYS',
-    'SPLITS',
-    'SampleGenerator',
-    'SyntheticConfig',
-    'check_split',
-    'render_samples',
+    "ARRAY_KEYS",
+    "SPLITS",
+    "SampleGenerator",
+    "SyntheticConfig",
+    "check_split",
+    "render_samples",
 ]
 
 #: Split names and the stream id mixed into every sample's seed.
-SPLITS: dict[str, int] = {'train': 0, 'val': 1, 'test': 2}
+SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 
 #: Per-sample arrays stored in each shard (besides ``index``).
 ARRAY_KEYS = (
-    'betas', 'pose', 'transl', 'camera_K', 'camera_weak', 'joints_2d',
-    'joints_3d', 'joints24_2d', 'joints24_3d', 'joints_2d_est',
-    'joints_2d_est_visible', 'activity', 'background',
+    "betas", "pose", "transl", "camera_K", "camera_weak", "joints_2d",
+    "joints_3d", "joints24_2d", "joints24_3d", "joints_2d_est",
+    "joints_2d_est_visible", "activity", "background",
 )
 
 
@@ -118,19 +118,19 @@ class SyntheticConfig:
     def __post_init__(self):
         if self.image_size < 16 or self.shard_size < 1:
             raise ValueError(
-                'Expected image_size >= 16 and shard_size >= 1 (got '
-                f'{self.image_size}, {self.shard_size})'
+                "Expected image_size >= 16 and shard_size >= 1 (got "
+                f"{self.image_size}, {self.shard_size})"
             )
         if set(self.activity_weights) - set(ACTIVITIES):
             raise ValueError(
-                f'Expected activities among {sorted(ACTIVITIES)} (got '
-                f'{sorted(self.activity_weights)})'
+                f"Expected activities among {sorted(ACTIVITIES)} (got "
+                f"{sorted(self.activity_weights)})"
             )
         lo, hi = self.depth_range
         if not 0.5 <= lo <= hi:
             raise ValueError(
-                f'Expected 0.5 <= depth_range[0] <= depth_range[1] (got '
-                f'{self.depth_range})'
+                f"Expected 0.5 <= depth_range[0] <= depth_range[1] (got "
+                f"{self.depth_range})"
             )
 
     def to_json(self) -> dict:
@@ -184,16 +184,16 @@ class SampleGenerator:
         dominant = weights.argmax(axis=1)
         nv = weights.shape[0]
         self.regions = {}
-        for name in ('top', 'bottom', 'shoes', 'skin', 'sleeve_upper',
-                     'sleeve_lower', 'leg_lower', 'head'):
+        for name in ("top", "bottom", "shoes", "skin", "sleeve_upper",
+                     "sleeve_lower", "leg_lower", "head"):
             joints = [SMPL_JOINT_NAMES.index(j)
                       for j, g in JOINT_GARMENT.items() if g == name]
             self.regions[name] = np.isin(dominant, joints)
         tv = self.body.template_vertices.float().numpy()
         head_y = self.body.template_joints()[
-            SMPL_JOINT_NAMES.index('head')].detach().float().numpy()
+            SMPL_JOINT_NAMES.index("head")].detach().float().numpy()
         # Hair: the head's skin above the head joint + 4 cm, and the back.
-        self.regions['hair'] = self.regions['head'] & (
+        self.regions["hair"] = self.regions["head"] & (
             (tv[:, 1] > head_y[1] + 0.04)
             | ((tv[:, 1] > head_y[1] - 0.02) & (tv[:, 2] < head_y[2] - 0.03))
         )
@@ -250,14 +250,14 @@ class SampleGenerator:
                 betas=torch.from_numpy(betas).double(),
                 body_pose=torch.from_numpy(pose[:, 3:]).double(),
                 global_orient=torch.from_numpy(pose[:, :3]).double())
-            joints12 = torch.einsum('jn,bnc->bjc', self.regressor,
+            joints12 = torch.einsum("jn,bnc->bjc", self.regressor,
                                     out.vertices)
         # Rounded through float32 (the precision of the cache).
         verts = out.vertices.float().double().numpy()
         joints = out.joints.float().double().numpy()
         joints12 = joints12.float().double().numpy()
-        res = {key: [] for key in ARRAY_KEYS if key != 'background'}
-        res['vertices_camera'] = []
+        res = {key: [] for key in ARRAY_KEYS if key != "background"}
+        res["vertices_camera"] = []
         mid = (size - 1) / 2.0
         for k, rng in enumerate(rngs):
             lo, hi = np.log(cfg.depth_range)
@@ -280,22 +280,22 @@ class SampleGenerator:
             t = transl[:2] + (2.0 * c / size - 1.0) / s
             est, est_vis = cfg.joint_noise.apply(j12_2d, rng)
             row = {
-                'betas': betas[k], 'pose': pose[k], 'transl': transl,
-                'camera_K': K, 'camera_weak': np.array([s, t[0], t[1]]),
-                'joints_2d': j12_2d, 'joints_3d': j12,
-                'joints24_2d': j2d, 'joints24_3d': j,
-                'joints_2d_est': est, 'joints_2d_est_visible': est_vis,
-                'activity': activity[k], 'vertices_camera': v,
+                "betas": betas[k], "pose": pose[k], "transl": transl,
+                "camera_K": K, "camera_weak": np.array([s, t[0], t[1]]),
+                "joints_2d": j12_2d, "joints_3d": j12,
+                "joints24_2d": j2d, "joints24_3d": j,
+                "joints_2d_est": est, "joints_2d_est_visible": est_vis,
+                "activity": activity[k], "vertices_camera": v,
             }
             for key in res:
                 res[key].append(row[key])
         arrays = {key: np.stack(val) for key, val in res.items()}
         for key in arrays:
-            if key != 'vertices_camera' and arrays[key].dtype == np.float64:
+            if key != "vertices_camera" and arrays[key].dtype == np.float64:
                 arrays[key] = arrays[key].astype(np.float32)
-        arrays['index'] = np.asarray(indices, np.int64)
+        arrays["index"] = np.asarray(indices, np.int64)
         if with_vertices:
-            arrays['vertices'] = verts.astype(np.float32)
+            arrays["vertices"] = verts.astype(np.float32)
         return arrays
 
     def shard(self, seed: int, split: str, indices: list[int]) -> dict:
@@ -322,8 +322,8 @@ class SampleGenerator:
         for k, i in enumerate(indices):
             rng = np.random.default_rng(np.random.SeedSequence(
                 [int(seed), SPLITS[split], int(i), _APPEARANCE_STREAM]))
-            v = arrays['vertices_camera'][k]
-            K = arrays['camera_K'][k].astype(np.float64)
+            v = arrays["vertices_camera"][k]
+            K = arrays["camera_K"][k].astype(np.float64)
             light = random_light(rng)
             albedo = garment_colors(rng, self.regions, self.num_vertices)
             lit = shade_vertices(albedo, vertex_normals(
@@ -339,9 +339,9 @@ class SampleGenerator:
             images.append(np.clip(img + 0.5, 0, 255).astype(np.uint8))
             parts.append(frame.part_seg)
             kinds.append(kind)
-        del arrays['vertices_camera']
-        arrays['background'] = np.asarray(kinds, np.int64)
-        return {'arrays': arrays, 'images': images, 'parts': parts}
+        del arrays["vertices_camera"]
+        arrays["background"] = np.asarray(kinds, np.int64)
+        return {"arrays": arrays, "images": images, "parts": parts}
 
 
 #: Child stream of a sample's seed for its appearance (clothing, light,
@@ -356,7 +356,7 @@ _WORKER: SampleGenerator | None = None
 
 def _init_worker(config: SyntheticConfig) -> None:
     global _WORKER
-    os.environ.setdefault('PYOPENGL_PLATFORM', 'egl')
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     _WORKER = SampleGenerator(config)
 
 
@@ -364,7 +364,7 @@ def _init_worker(config: SyntheticConfig) -> None:
 def render_samples(
     indices: list[int],
     seed: int = 0,
-    split: str = 'train',
+    split: str = "train",
     config: SyntheticConfig | None = None,
 ) -> dict:
     """Render samples in this process without writing anything.
@@ -395,4 +395,4 @@ def check_split(split: str) -> None:
     """
     if split not in SPLITS:
         raise ValueError(
-            f'Expected split in {sorted(SPLITS)} (got {split!r})')
+            f"Expected split in {sorted(SPLITS)} (got {split!r})")

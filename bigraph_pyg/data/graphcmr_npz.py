@@ -53,13 +53,13 @@ from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
 from bigraph_pyg.utils.io import load_npz, resolve_inside
 
 __all__ = [
-    'DATASET_FILES',
-    'GraphCMRDataset',
-    'coco',
-    'h36m',
-    'lsp',
-    'mpii',
-    'up3d',
+    "DATASET_FILES",
+    "GraphCMRDataset",
+    "coco",
+    "h36m",
+    "lsp",
+    "mpii",
+    "up3d",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,14 +67,14 @@ log = logging.getLogger(__name__)
 #: GraphCMR's file names by dataset and split (``datasets/`` of its
 #: ``config.py``); the npz files ship with GraphCMR's data release.
 DATASET_FILES: dict[str, dict[str, str]] = {
-    'h36m': {'train': 'h36m_train.npz',
-             'test_p1': 'h36m_valid_protocol1.npz',
-             'test_p2': 'h36m_valid_protocol2.npz'},
-    'up3d': {'train': 'up_3d_trainval.npz', 'test': 'up_3d_lsp_test.npz'},
-    'lsp': {'train': 'lsp_dataset_original_train.npz',
-            'test': 'lsp_dataset_test.npz'},
-    'coco': {'train': 'coco_2014_train.npz'},
-    'mpii': {'train': 'mpii_train.npz'},
+    "h36m": {"train": "h36m_train.npz",
+             "test_p1": "h36m_valid_protocol1.npz",
+             "test_p2": "h36m_valid_protocol2.npz"},
+    "up3d": {"train": "up_3d_trainval.npz", "test": "up_3d_lsp_test.npz"},
+    "lsp": {"train": "lsp_dataset_original_train.npz",
+            "test": "lsp_dataset_test.npz"},
+    "coco": {"train": "coco_2014_train.npz"},
+    "mpii": {"train": "mpii_train.npz"},
 }
 
 _NUM = len(JOINT_NAMES)
@@ -148,53 +148,53 @@ class GraphCMRDataset(EpochSeeded, Dataset):
         self.num_skipped = 0
         if not self.img_dir.is_dir():
             raise FileNotFoundError(
-                f'Expected an image folder {self.img_dir} for {self.npz_path}'
-                ' (got no such folder)'
+                f"Expected an image folder {self.img_dir} for {self.npz_path}"
+                " (got no such folder)"
             )
         self.data = self._load(allow_pickle)
 
     def _load(self, allow_pickle: bool) -> dict:
         path = self.npz_path
         data = load_npz(
-            path, 'a GraphCMR .npz file',
-            required=('imgname', 'center', 'scale', 'part'),
+            path, "a GraphCMR .npz file",
+            required=("imgname", "center", "scale", "part"),
             allow_pickle=allow_pickle,
-            hint='see docs/data.md for how to prepare it')
-        n = len(data['imgname'])
+            hint="see docs/data.md for how to prepare it")
+        n = len(data["imgname"])
         expected = {
-            'imgname': (n,), 'center': (n, 2), 'scale': (n,),
-            'part': (n, None, 3), 'S': (n, None, 4), 'pose': (n, 72),
-            'shape': (n, 10), 'has_smpl': (n,), 'maskname': (n,),
-            'partname': (n,),
+            "imgname": (n,), "center": (n, 2), "scale": (n,),
+            "part": (n, None, 3), "S": (n, None, 4), "pose": (n, 72),
+            "shape": (n, 10), "has_smpl": (n,), "maskname": (n,),
+            "partname": (n,),
         }
         for key, shape in expected.items():
             if key in data and not _shape_ok(data[key].shape, shape):
-                pretty = tuple('K' if s is None else s for s in shape)
+                pretty = tuple("K" if s is None else s for s in shape)
                 raise ValueError(
                     f"Expected '{key}' of shape {pretty} in {path} (got "
-                    f'{data[key].shape})'
+                    f"{data[key].shape})"
                 )
-        for key in ('part', 'S'):
+        for key in ("part", "S"):
             if key in data and data[key].shape[1] < _NUM:
                 raise ValueError(
                     f"Expected at least {_NUM} joints in '{key}' of {path} "
-                    f'(got {data[key].shape[1]})'
+                    f"(got {data[key].shape[1]})"
                 )
-        if ('pose' in data) != ('shape' in data):
+        if ("pose" in data) != ("shape" in data):
             raise ValueError(
                 f"Expected both 'pose' and 'shape' or neither in {path} "
                 f'(got only {"pose" if "pose" in data else "shape"})'
             )
-        bad = ~np.isfinite(data['center']).all(1) | ~np.isfinite(
-            data['scale']) | (data['scale'] <= 0)
+        bad = ~np.isfinite(data["center"]).all(1) | ~np.isfinite(
+            data["scale"]) | (data["scale"] <= 0)
         if bad.any():
             idx = np.flatnonzero(bad)
             raise ValueError(
-                f'Expected finite centres and positive scales in {path} '
-                f'(got {len(idx)} bad boxes, first at indices '
-                f'{idx[:5].tolist()})'
+                f"Expected finite centres and positive scales in {path} "
+                f"(got {len(idx)} bad boxes, first at indices "
+                f"{idx[:5].tolist()})"
             )
-        for key, cols in (('part', 3), ('S', 4)):
+        for key, cols in (("part", 3), ("S", 4)):
             if key in data:
                 arr = data[key][:, :_NUM, :cols]
                 nan = ~np.isfinite(arr).all(axis=(1, 2))
@@ -202,19 +202,19 @@ class GraphCMRDataset(EpochSeeded, Dataset):
                     idx = np.flatnonzero(nan)
                     raise ValueError(
                         f"Expected finite keypoints in '{key}' of {path} "
-                        f'(got NaN/inf in {len(idx)} samples, first at '
-                        f'indices {idx[:5].tolist()})'
+                        f"(got NaN/inf in {len(idx)} samples, first at "
+                        f"indices {idx[:5].tolist()})"
                     )
-        for key in ('pose', 'shape'):
+        for key in ("pose", "shape"):
             if key in data and not np.isfinite(data[key]).all():
                 idx = np.flatnonzero(~np.isfinite(data[key]).all(1))
                 raise ValueError(
                     f"Expected finite '{key}' in {path} (got NaN/inf at "
-                    f'indices {idx[:5].tolist()})'
+                    f"indices {idx[:5].tolist()})"
                 )
-        if 'pose' in data and 'has_smpl' not in data:
-            data['has_smpl'] = np.ones(n, np.float32)
-        for key in ('imgname', 'maskname', 'partname'):
+        if "pose" in data and "has_smpl" not in data:
+            data["has_smpl"] = np.ones(n, np.float32)
+        for key in ("imgname", "maskname", "partname"):
             if key in data:
                 data[key] = data[key].astype(str)
                 for i, name in enumerate(data[key]):
@@ -224,7 +224,7 @@ class GraphCMRDataset(EpochSeeded, Dataset):
         return data
 
     def __len__(self) -> int:
-        return len(self.data['imgname'])
+        return len(self.data["imgname"])
 
     def _read_image(self, key: str, index: int, gray: bool = False):
         """Read an image of sample ``index``, as the demo reads photos.
@@ -239,28 +239,28 @@ class GraphCMRDataset(EpochSeeded, Dataset):
 
         path = resolve_inside(self.img_dir, self.data[key][index],
                               f"'{key}'[{index}] of {self.npz_path}")
-        where = f'(sample {index} of {self.npz_path})'
+        where = f"(sample {index} of {self.npz_path})"
         if not path.is_file():
             raise FileNotFoundError(
-                f'Expected the image {path} {where} (got no such file)')
+                f"Expected the image {path} {where} (got no such file)")
         if not gray:
             try:
                 return load_image(path), path
             except ValueError as err:  # unreadable: skip_unreadable's case
-                raise OSError(f'{err} {where}') from err
+                raise OSError(f"{err} {where}") from err
         try:
             with Image.open(path) as im:
-                return np.asarray(im.convert('L')), path
+                return np.asarray(im.convert("L")), path
         except (UnidentifiedImageError, OSError, SyntaxError) as err:
             raise OSError(
-                f'Expected a readable image {path} {where} '
-                f'(got {type(err).__name__}: {err})'
+                f"Expected a readable image {path} {where} "
+                f"(got {type(err).__name__}: {err})"
             ) from err
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(
-                f'Expected an index in [0, {len(self)}) (got {index})')
+                f"Expected an index in [0, {len(self)}) (got {index})")
         if not self.skip_unreadable:
             return self._sample(index)
         for k in range(len(self)):
@@ -269,11 +269,11 @@ class GraphCMRDataset(EpochSeeded, Dataset):
                 return self._sample(i)
             except OSError as err:  # includes FileNotFoundError
                 self.num_skipped += 1
-                log.warning('%s: skipped unreadable sample %d (%d skipped '
-                            'so far in this process): %s', self.name, i,
+                log.warning("%s: skipped unreadable sample %d (%d skipped "
+                            "so far in this process): %s", self.name, i,
                             self.num_skipped, err)
-        raise OSError(f'Expected a readable image in {self.npz_path} '
-                      '(got none)')
+        raise OSError(f"Expected a readable image in {self.npz_path} "
+                      "(got none)")
 
     def _sample(self, index: int) -> dict:
         d = self.data
@@ -281,73 +281,73 @@ class GraphCMRDataset(EpochSeeded, Dataset):
         rng = self.sample_rng(index)
         params = sample_augment(rng, self.augment) if self.train else \
             AugmentParams()
-        rgb, path = self._read_image('imgname', index)
-        center = d['center'][index].astype(np.float64)
-        box = 200.0 * float(d['scale'][index]) * params.scale
+        rgb, path = self._read_image("imgname", index)
+        center = d["center"][index].astype(np.float64)
+        box = 200.0 * float(d["scale"][index]) * params.scale
         h, w = rgb.shape[:2]
         if (center[0] + box / 2 < 0 or center[0] - box / 2 > w
                 or center[1] + box / 2 < 0 or center[1] - box / 2 > h):
             raise ValueError(
-                f'Expected the box (center {center.tolist()}, side '
-                f'{box:.1f}) to overlap the image {path} of size {w}x{h} '
-                f'(sample {index} of {self.npz_path})'
+                f"Expected the box (center {center.tolist()}, side "
+                f"{box:.1f}) to overlap the image {path} of size {w}x{h} "
+                f"(sample {index} of {self.npz_path})"
             )
         A = crop_matrix(center, box, size, params.rot, params.flip)
         img = warp_image(rgb, A, size).astype(np.float32)
         img = np.clip(img * np.asarray(params.gain, np.float32), 0, 255)
         s = empty_sample(self.name, index)
-        s['img'] = normalize_image(img.astype(np.uint8))
+        s["img"] = normalize_image(img.astype(np.uint8))
         perm = list(FLIP_PERM) if params.flip else list(range(_NUM))
-        part = d['part'][index, :_NUM].astype(np.float64)
+        part = d["part"][index, :_NUM].astype(np.float64)
         j2d = transform_points_2d(part[:, :2], A)[perm]
         vis = (part[:, 2] > 0).astype(np.float32)[perm]
-        s['joints_2d'] = torch.from_numpy(j2d.astype(np.float32))
-        s['joints_2d_visible'] = torch.from_numpy(vis)
-        s['has_joints_2d'] = torch.tensor(bool(vis.any()))
+        s["joints_2d"] = torch.from_numpy(j2d.astype(np.float32))
+        s["joints_2d_visible"] = torch.from_numpy(vis)
+        s["has_joints_2d"] = torch.tensor(bool(vis.any()))
         if vis.any():
             est, est_vis = self.joint_noise.apply(j2d, rng, vis)
         else:
             est, est_vis = j2d.astype(np.float32), vis
-        s['joints_2d_est'] = torch.from_numpy(est)
-        s['joints_2d_est_visible'] = torch.from_numpy(est_vis)
+        s["joints_2d_est"] = torch.from_numpy(est)
+        s["joints_2d_est_visible"] = torch.from_numpy(est_vis)
         M = params.matrix_3d()
-        if 'S' in d:
-            S = d['S'][index, :_NUM].astype(np.float64)
-            s['joints_3d'] = torch.from_numpy(
+        if "S" in d:
+            S = d["S"][index, :_NUM].astype(np.float64)
+            s["joints_3d"] = torch.from_numpy(
                 (S[:, :3] @ M.T)[perm].astype(np.float32))
             conf = (S[:, 3] > 0).astype(np.float32)[perm]
-            s['joints_3d_visible'] = torch.from_numpy(conf)
-            s['has_pose_3d'] = torch.tensor(bool(conf.any()))
-        if 'pose' in d and d['has_smpl'][index] > 0:
-            pose = transform_pose(d['pose'][index], params)
-            s['pose'] = torch.from_numpy(pose)
-            s['betas'] = torch.from_numpy(
-                d['shape'][index].astype(np.float32))
-            s['has_smpl'] = torch.tensor(True)
+            s["joints_3d_visible"] = torch.from_numpy(conf)
+            s["has_pose_3d"] = torch.tensor(bool(conf.any()))
+        if "pose" in d and d["has_smpl"][index] > 0:
+            pose = transform_pose(d["pose"][index], params)
+            s["pose"] = torch.from_numpy(pose)
+            s["betas"] = torch.from_numpy(
+                d["shape"][index].astype(np.float32))
+            s["has_smpl"] = torch.tensor(True)
             if self.body is not None:
                 with torch.no_grad():
-                    p = s['pose'][None]
-                    v = self.body(betas=s['betas'][None],
+                    p = s["pose"][None]
+                    v = self.body(betas=s["betas"][None],
                                   body_pose=p[:, 3:],
                                   global_orient=p[:, :3]).vertices[0]
-                s['vertices'] = v
+                s["vertices"] = v
                 if self.coarse_down is not None:
-                    s['coarse_vertices'] = torch.sparse.mm(
+                    s["coarse_vertices"] = torch.sparse.mm(
                         self.coarse_down, v)
-                s['has_vertices'] = torch.tensor(True)
-        if 'maskname' in d:
-            mask, _ = self._read_image('maskname', index, gray=True)
+                s["has_vertices"] = torch.tensor(True)
+        if "maskname" in d:
+            mask, _ = self._read_image("maskname", index, gray=True)
             mask = warp_image((mask > 0).astype(np.uint8), A, size, True)
-            s['mask'] = torch.from_numpy(mask)
-            if 'partname' in d:
-                part_img, _ = self._read_image('partname', index, gray=True)
+            s["mask"] = torch.from_numpy(mask)
+            if "partname" in d:
+                part_img, _ = self._read_image("partname", index, gray=True)
                 labels = warp_image(part_img, A, size, nearest=True)
                 if params.flip:
                     lut = np.arange(256, dtype=np.uint8)
                     lut[:len(PART_FLIP)] = PART_FLIP
                     labels = lut[labels]
-                s['part_seg'] = torch.from_numpy(labels)
-            s['has_seg'] = torch.tensor(True)
+                s["part_seg"] = torch.from_numpy(labels)
+            s["has_seg"] = torch.tensor(True)
         return s
 
 
@@ -355,13 +355,13 @@ def _make(dataset: str, root, img_dir, split: str, **kwargs):
     files = DATASET_FILES[dataset]
     if split not in files:
         raise ValueError(
-            f'Expected a {dataset} split in {sorted(files)} (got {split!r})')
-    kwargs.setdefault('train', split == 'train')
+            f"Expected a {dataset} split in {sorted(files)} (got {split!r})")
+    kwargs.setdefault("train", split == "train")
     return GraphCMRDataset(Path(root) / files[split], img_dir, dataset,
                            **kwargs)
 
 
-def h36m(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
+def h36m(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
     """Human3.6M (2D, 3D joints, SMPL from MoSh). See :class:`GraphCMRDataset`.
 
     Args:
@@ -375,10 +375,10 @@ def h36m(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
         GraphCMRDataset: The split, named ``'h36m'``; ``train`` defaults to
         ``split == 'train'``.
     """
-    return _make('h36m', root, img_dir, split, **kwargs)
+    return _make("h36m", root, img_dir, split, **kwargs)
 
 
-def up3d(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
+def up3d(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
     """UP-3D (2D joints, SMPL fits). See :func:`h36m` for the arguments.
 
     Args:
@@ -391,10 +391,10 @@ def up3d(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
         GraphCMRDataset: The split, named ``'up3d'``; ``train`` defaults to
         ``split == 'train'``.
     """
-    return _make('up3d', root, img_dir, split, **kwargs)
+    return _make("up3d", root, img_dir, split, **kwargs)
 
 
-def lsp(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
+def lsp(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
     """LSP (2D joints; test: masks, parts). See :func:`h36m`.
 
     Args:
@@ -407,10 +407,10 @@ def lsp(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
         GraphCMRDataset: The split, named ``'lsp'``; ``train`` defaults to
         ``split == 'train'``.
     """
-    return _make('lsp', root, img_dir, split, **kwargs)
+    return _make("lsp", root, img_dir, split, **kwargs)
 
 
-def coco(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
+def coco(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
     """COCO 2014 (2D joints). See :func:`h36m`.
 
     Args:
@@ -423,10 +423,10 @@ def coco(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
         GraphCMRDataset: The split, named ``'coco'``; ``train`` defaults to
         ``split == 'train'``.
     """
-    return _make('coco', root, img_dir, split, **kwargs)
+    return _make("coco", root, img_dir, split, **kwargs)
 
 
-def mpii(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
+def mpii(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
     """MPII (2D joints). See :func:`h36m`.
 
     Args:
@@ -439,4 +439,4 @@ def mpii(root, img_dir, split: str = 'train', **kwargs) -> GraphCMRDataset:
         GraphCMRDataset: The split, named ``'mpii'``; ``train`` defaults to
         ``split == 'train'``.
     """
-    return _make('mpii', root, img_dir, split, **kwargs)
+    return _make("mpii", root, img_dir, split, **kwargs)

@@ -32,18 +32,18 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    'IMAGENET_MEAN',
-    'IMAGENET_STD',
-    'IMAGE_SIZE',
-    'NUM_COARSE_VERTICES',
-    'NUM_VERTICES',
-    'SAMPLE_KEYS',
-    'check_sample',
-    'denormalize_image',
-    'empty_sample',
-    'normalize_image',
-    'normalized_to_pixels',
-    'pixels_to_normalized',
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "IMAGE_SIZE",
+    "NUM_COARSE_VERTICES",
+    "NUM_VERTICES",
+    "SAMPLE_KEYS",
+    "check_sample",
+    "denormalize_image",
+    "empty_sample",
+    "normalize_image",
+    "normalized_to_pixels",
+    "pixels_to_normalized",
 ]
 
 #: Side of the square input crop, pixels.
@@ -59,33 +59,33 @@ _S, _V, _C = IMAGE_SIZE, NUM_VERTICES, NUM_COARSE_VERTICES
 
 #: ``key: (shape, dtype, meaning)``; shapes use the defaults above.
 SAMPLE_KEYS: dict[str, tuple[tuple[int, ...], torch.dtype, str]] = {
-    'img': ((3, _S, _S), torch.float32, 'RGB, ImageNet-normalised'),
-    'joints_2d': ((12, 2), torch.float32, '12 joints, crop pixels'),
-    'joints_2d_visible': ((12,), torch.float32, '1 if annotated'),
-    'joints_2d_est': ((12, 2), torch.float32, 'detector-like estimate'),
-    'joints_2d_est_visible': ((12,), torch.float32, '0 where missed'),
-    'joints_3d': ((12, 3), torch.float32, 'camera frame, metres'),
-    'joints_3d_visible': ((12,), torch.float32, '1 if annotated'),
-    'joints24_2d': ((24, 2), torch.float32, 'SMPL joints, crop pixels'),
-    'joints24_3d': ((24, 3), torch.float32, 'SMPL joints, camera frame'),
-    'vertices': ((_V, 3), torch.float32, 'model frame, metres'),
-    'coarse_vertices': ((_C, 3), torch.float32, 'level-1 mesh, D @ V'),
-    'pose': ((72,), torch.float32, 'SMPL axis-angle, camera-frame root'),
-    'betas': ((10,), torch.float32, 'shape coefficients'),
-    'transl': ((3,), torch.float32, 'model frame -> camera frame'),
-    'camera_K': ((3, 3), torch.float32, 'intrinsics, crop pixels'),
-    'camera_weak': ((3,), torch.float32, '(s, tx, ty), normalised crop'),
-    'mask': ((_S, _S), torch.uint8, 'person mask'),
-    'part_seg': ((_S, _S), torch.uint8, 'render.PART_NAMES labels'),
-    'has_smpl': ((), torch.bool, 'pose and betas valid'),
-    'has_pose_3d': ((), torch.bool, 'joints_3d valid'),
-    'has_joints_2d': ((), torch.bool, 'joints_2d valid'),
-    'has_joints24': ((), torch.bool, 'joints24_* valid'),
-    'has_vertices': ((), torch.bool, 'vertices valid'),
-    'has_camera': ((), torch.bool, 'camera_K, camera_weak, transl valid'),
-    'has_seg': ((), torch.bool, 'mask and part_seg valid'),
-    'dataset': ((), None, 'dataset name (str)'),
-    'index': ((), torch.int64, 'index within its dataset'),
+    "img": ((3, _S, _S), torch.float32, "RGB, ImageNet-normalised"),
+    "joints_2d": ((12, 2), torch.float32, "12 joints, crop pixels"),
+    "joints_2d_visible": ((12,), torch.float32, "1 if annotated"),
+    "joints_2d_est": ((12, 2), torch.float32, "detector-like estimate"),
+    "joints_2d_est_visible": ((12,), torch.float32, "0 where missed"),
+    "joints_3d": ((12, 3), torch.float32, "camera frame, metres"),
+    "joints_3d_visible": ((12,), torch.float32, "1 if annotated"),
+    "joints24_2d": ((24, 2), torch.float32, "SMPL joints, crop pixels"),
+    "joints24_3d": ((24, 3), torch.float32, "SMPL joints, camera frame"),
+    "vertices": ((_V, 3), torch.float32, "model frame, metres"),
+    "coarse_vertices": ((_C, 3), torch.float32, "level-1 mesh, D @ V"),
+    "pose": ((72,), torch.float32, "SMPL axis-angle, camera-frame root"),
+    "betas": ((10,), torch.float32, "shape coefficients"),
+    "transl": ((3,), torch.float32, "model frame -> camera frame"),
+    "camera_K": ((3, 3), torch.float32, "intrinsics, crop pixels"),
+    "camera_weak": ((3,), torch.float32, "(s, tx, ty), normalised crop"),
+    "mask": ((_S, _S), torch.uint8, "person mask"),
+    "part_seg": ((_S, _S), torch.uint8, "render.PART_NAMES labels"),
+    "has_smpl": ((), torch.bool, "pose and betas valid"),
+    "has_pose_3d": ((), torch.bool, "joints_3d valid"),
+    "has_joints_2d": ((), torch.bool, "joints_2d valid"),
+    "has_joints24": ((), torch.bool, "joints24_* valid"),
+    "has_vertices": ((), torch.bool, "vertices valid"),
+    "has_camera": ((), torch.bool, "camera_K, camera_weak, transl valid"),
+    "has_seg": ((), torch.bool, "mask and part_seg valid"),
+    "dataset": ((), None, "dataset name (str)"),
+    "index": ((), torch.int64, "index within its dataset"),
 }
 
 
@@ -101,9 +101,9 @@ def empty_sample(dataset: str, index: int) -> dict:
     """
     out = {}
     for key, (shape, dtype, _) in SAMPLE_KEYS.items():
-        if key == 'dataset':
+        if key == "dataset":
             out[key] = str(dataset)
-        elif key == 'index':
+        elif key == "index":
             out[key] = torch.tensor(int(index))
         else:
             out[key] = torch.zeros(shape, dtype=dtype)
@@ -125,8 +125,8 @@ def check_sample(sample: Mapping) -> None:
     extra = sorted(set(sample) - set(SAMPLE_KEYS))
     if missing or extra:
         raise ValueError(
-            f'Expected sample keys {sorted(SAMPLE_KEYS)} (got missing '
-            f'{missing}, extra {extra})'
+            f"Expected sample keys {sorted(SAMPLE_KEYS)} (got missing "
+            f"{missing}, extra {extra})"
         )
     for key, (shape, dtype, _) in SAMPLE_KEYS.items():
         value = sample[key]

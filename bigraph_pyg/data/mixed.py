@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
-__all__ = ['PAPER_RATIOS', 'MixedDataset']
+__all__ = ["PAPER_RATIOS", "MixedDataset"]
 
 #: The paper's training mixture (Sec. 5.2).
 PAPER_RATIOS: dict[str, float] = {
-    'h36m': 0.3, 'up3d': 0.2, 'lsp': 0.1, 'coco': 0.2, 'mpii': 0.2,
+    "h36m": 0.3, "up3d": 0.2, "lsp": 0.1, "coco": 0.2, "mpii": 0.2,
 }
 
 
@@ -49,32 +49,32 @@ class MixedDataset(Dataset):
         seed: int = 0,
     ):
         if not datasets:
-            raise ValueError('Expected at least one dataset (got none)')
+            raise ValueError("Expected at least one dataset (got none)")
         self.names: Sequence[str] = list(datasets)
         self.datasets = [datasets[n] for n in self.names]
         if ratios is None:
             ratios = {n: PAPER_RATIOS.get(n, 1.0) for n in self.names}
         if set(ratios) != set(self.names):
             raise ValueError(
-                f'Expected ratios for exactly {sorted(self.names)} (got '
-                f'{sorted(ratios)})'
+                f"Expected ratios for exactly {sorted(self.names)} (got "
+                f"{sorted(ratios)})"
             )
         r = np.array([float(ratios[n]) for n in self.names])
         if (r < 0).any() or r.sum() <= 0:
             raise ValueError(
-                f'Expected non-negative ratios with a positive sum (got '
-                f'{dict(ratios)})'
+                f"Expected non-negative ratios with a positive sum (got "
+                f"{dict(ratios)})"
             )
         self.ratios = r / r.sum()
         for n, d, p in zip(self.names, self.datasets, self.ratios,
                            strict=True):
             if p > 0 and len(d) == 0:
                 raise ValueError(
-                    f'Expected a non-empty dataset {n!r} for ratio {p:.3f}')
+                    f"Expected a non-empty dataset {n!r} for ratio {p:.3f}")
         self.length = int(length if length is not None
                           else max(len(d) for d in self.datasets))
         if self.length < 1:
-            raise ValueError(f'Expected length >= 1 (got {self.length})')
+            raise ValueError(f"Expected length >= 1 (got {self.length})")
         self.seed = int(seed)
         self.set_epoch(0)
 
@@ -83,7 +83,7 @@ class MixedDataset(Dataset):
         exact = self.ratios * self.length
         base = np.floor(exact).astype(np.int64)
         rest = self.length - int(base.sum())
-        order = np.argsort(-(exact - base), kind='stable')
+        order = np.argsort(-(exact - base), kind="stable")
         base[order[:rest]] += 1
         return base
 
@@ -94,7 +94,7 @@ class MixedDataset(Dataset):
         :class:`~bigraph_pyg.data.augment.EpochSeeded`) are told too.
         """
         for d in self.datasets:
-            if hasattr(d, 'set_epoch'):
+            if hasattr(d, "set_epoch"):
                 d.set_epoch(epoch)
         rng = np.random.default_rng([self.seed, int(epoch)])
         member, index = [], []
@@ -123,6 +123,6 @@ class MixedDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < self.length:
             raise IndexError(
-                f'Expected an index in [0, {self.length}) (got {index})')
+                f"Expected an index in [0, {self.length}) (got {index})")
         k = int(self._member[index])
         return self.datasets[k][int(self._index[index])]

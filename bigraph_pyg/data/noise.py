@@ -26,9 +26,9 @@ import numpy as np
 
 from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
 
-__all__ = ['JointNoise']
+__all__ = ["JointNoise"]
 
-_HARD = ('right_wrist', 'left_wrist', 'right_ankle', 'left_ankle')
+_HARD = ("right_wrist", "left_wrist", "right_ankle", "left_ankle")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class JointNoise:
                 raise ValueError(
                     f"Expected a finite non-negative '{name}' (got {value})"
                 )
-        for name in ('outlier_prob', 'swap_prob', 'miss_prob'):
+        for name in ("outlier_prob", "swap_prob", "miss_prob"):
             if getattr(self, name) > 1:
                 raise ValueError(
                     f"Expected '{name}' in [0, 1] (got {getattr(self, name)})"
@@ -96,8 +96,8 @@ class JointNoise:
         n = len(JOINT_NAMES)
         if j.shape != (n, 2) or not np.isfinite(j).all():
             raise ValueError(
-                f'Expected finite joints_2d of shape ({n}, 2) (got '
-                f'{j.shape}, finite={bool(np.isfinite(j).all())})'
+                f"Expected finite joints_2d of shape ({n}, 2) (got "
+                f"{j.shape}, finite={bool(np.isfinite(j).all())})"
             )
         vis = (np.ones(n) if visible is None
                else (np.asarray(visible) > 0).astype(np.float64))

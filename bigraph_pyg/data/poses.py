@@ -34,14 +34,14 @@ import numpy as np
 from bigraph_pyg.topology import SMPL_JOINT_NAMES
 
 __all__ = [
-    'ACTIVITIES',
-    'ACTIVITY_WEIGHTS',
-    'JOINT_LIMITS',
-    'JOINT_STD',
-    'euler_to_axis_angle',
-    'limits_array',
-    'sample_body_pose',
-    'sample_global_orient',
+    "ACTIVITIES",
+    "ACTIVITY_WEIGHTS",
+    "JOINT_LIMITS",
+    "JOINT_STD",
+    "euler_to_axis_angle",
+    "limits_array",
+    "sample_body_pose",
+    "sample_global_orient",
 ]
 
 Range = tuple[float, float]
@@ -50,111 +50,111 @@ Range = tuple[float, float]
 #: (z_lo, z_hi))`` for the centre and left joints (right = mirror).
 #: ``pelvis`` is the global orientation and is sampled separately.
 JOINT_LIMITS: dict[str, tuple[Range, Range, Range]] = {
-    'left_hip': ((-120.0, 30.0), (-40.0, 40.0), (-15.0, 45.0)),
-    'left_knee': ((0.0, 150.0), (-5.0, 5.0), (-5.0, 5.0)),
-    'left_ankle': ((-30.0, 45.0), (-20.0, 20.0), (-20.0, 20.0)),
-    'left_foot': ((-20.0, 20.0), (-5.0, 5.0), (-5.0, 5.0)),
-    'spine1': ((-15.0, 40.0), (-25.0, 25.0), (-20.0, 20.0)),
-    'spine2': ((-10.0, 30.0), (-20.0, 20.0), (-15.0, 15.0)),
-    'spine3': ((-10.0, 30.0), (-20.0, 20.0), (-15.0, 15.0)),
-    'neck': ((-30.0, 40.0), (-40.0, 40.0), (-25.0, 25.0)),
-    'head': ((-25.0, 30.0), (-40.0, 40.0), (-20.0, 20.0)),
-    'left_collar': ((-10.0, 10.0), (-15.0, 15.0), (-15.0, 25.0)),
-    'left_shoulder': ((-100.0, 60.0), (-100.0, 30.0), (-90.0, 90.0)),
-    'left_elbow': ((-60.0, 60.0), (-150.0, 0.0), (-5.0, 5.0)),
-    'left_wrist': ((-30.0, 30.0), (-30.0, 30.0), (-60.0, 60.0)),
-    'left_hand': ((-10.0, 10.0), (-10.0, 10.0), (-10.0, 10.0)),
+    "left_hip": ((-120.0, 30.0), (-40.0, 40.0), (-15.0, 45.0)),
+    "left_knee": ((0.0, 150.0), (-5.0, 5.0), (-5.0, 5.0)),
+    "left_ankle": ((-30.0, 45.0), (-20.0, 20.0), (-20.0, 20.0)),
+    "left_foot": ((-20.0, 20.0), (-5.0, 5.0), (-5.0, 5.0)),
+    "spine1": ((-15.0, 40.0), (-25.0, 25.0), (-20.0, 20.0)),
+    "spine2": ((-10.0, 30.0), (-20.0, 20.0), (-15.0, 15.0)),
+    "spine3": ((-10.0, 30.0), (-20.0, 20.0), (-15.0, 15.0)),
+    "neck": ((-30.0, 40.0), (-40.0, 40.0), (-25.0, 25.0)),
+    "head": ((-25.0, 30.0), (-40.0, 40.0), (-20.0, 20.0)),
+    "left_collar": ((-10.0, 10.0), (-15.0, 15.0), (-15.0, 25.0)),
+    "left_shoulder": ((-100.0, 60.0), (-100.0, 30.0), (-90.0, 90.0)),
+    "left_elbow": ((-60.0, 60.0), (-150.0, 0.0), (-5.0, 5.0)),
+    "left_wrist": ((-30.0, 30.0), (-30.0, 30.0), (-60.0, 60.0)),
+    "left_hand": ((-10.0, 10.0), (-10.0, 10.0), (-10.0, 10.0)),
 }
 
 #: Per-joint noise (degrees, one value for all three angles) added to an
 #: activity's mean pose; joints not listed use ``JOINT_STD['default']``.
 JOINT_STD: dict[str, float] = {
-    'default': 6.0,
-    'left_hip': 10.0,
-    'left_knee': 10.0,
-    'neck': 10.0,
-    'head': 12.0,
-    'left_shoulder': 15.0,
-    'left_elbow': 15.0,
-    'left_wrist': 12.0,
+    "default": 6.0,
+    "left_hip": 10.0,
+    "left_knee": 10.0,
+    "neck": 10.0,
+    "head": 12.0,
+    "left_shoulder": 15.0,
+    "left_elbow": 15.0,
+    "left_wrist": 12.0,
 }
 
 # Activity means: degrees by joint name ((x, y, z)); joints absent are 0.
 # Left/right values are given explicitly (asymmetric activities).
 _STANDING = {
-    'left_shoulder': (0.0, 0.0, -70.0),
-    'right_shoulder': (0.0, 0.0, 70.0),
-    'left_elbow': (0.0, -15.0, 0.0),
-    'right_elbow': (0.0, 15.0, 0.0),
+    "left_shoulder": (0.0, 0.0, -70.0),
+    "right_shoulder": (0.0, 0.0, 70.0),
+    "left_elbow": (0.0, -15.0, 0.0),
+    "right_elbow": (0.0, 15.0, 0.0),
 }
 _WALKING = {  # one phase of the gait cycle: left leg forward, left arm back
-    'left_hip': (-25.0, 0.0, 0.0),
-    'right_hip': (20.0, 0.0, 0.0),
-    'left_knee': (15.0, 0.0, 0.0),
-    'right_knee': (35.0, 0.0, 0.0),
-    'left_ankle': (-10.0, 0.0, 0.0),
-    'left_shoulder': (25.0, 0.0, -75.0),
-    'right_shoulder': (-25.0, 0.0, 75.0),
-    'left_elbow': (0.0, -20.0, 0.0),
-    'right_elbow': (0.0, 35.0, 0.0),
+    "left_hip": (-25.0, 0.0, 0.0),
+    "right_hip": (20.0, 0.0, 0.0),
+    "left_knee": (15.0, 0.0, 0.0),
+    "right_knee": (35.0, 0.0, 0.0),
+    "left_ankle": (-10.0, 0.0, 0.0),
+    "left_shoulder": (25.0, 0.0, -75.0),
+    "right_shoulder": (-25.0, 0.0, 75.0),
+    "left_elbow": (0.0, -20.0, 0.0),
+    "right_elbow": (0.0, 35.0, 0.0),
 }
 _SITTING = {
-    'left_hip': (-90.0, 0.0, 8.0),
-    'right_hip': (-90.0, 0.0, -8.0),
-    'left_knee': (90.0, 0.0, 0.0),
-    'right_knee': (90.0, 0.0, 0.0),
-    'spine1': (10.0, 0.0, 0.0),
-    'left_shoulder': (-25.0, 0.0, -70.0),
-    'right_shoulder': (-25.0, 0.0, 70.0),
-    'left_elbow': (0.0, -60.0, 0.0),
-    'right_elbow': (0.0, 60.0, 0.0),
+    "left_hip": (-90.0, 0.0, 8.0),
+    "right_hip": (-90.0, 0.0, -8.0),
+    "left_knee": (90.0, 0.0, 0.0),
+    "right_knee": (90.0, 0.0, 0.0),
+    "spine1": (10.0, 0.0, 0.0),
+    "left_shoulder": (-25.0, 0.0, -70.0),
+    "right_shoulder": (-25.0, 0.0, 70.0),
+    "left_elbow": (0.0, -60.0, 0.0),
+    "right_elbow": (0.0, 60.0, 0.0),
 }
 _ARMS_RAISED = {
-    'left_shoulder': (0.0, -10.0, 65.0),
-    'right_shoulder': (0.0, 10.0, -65.0),
-    'left_elbow': (0.0, -30.0, 0.0),
-    'right_elbow': (0.0, 30.0, 0.0),
-    'left_collar': (0.0, 0.0, 10.0),
-    'right_collar': (0.0, 0.0, -10.0),
+    "left_shoulder": (0.0, -10.0, 65.0),
+    "right_shoulder": (0.0, 10.0, -65.0),
+    "left_elbow": (0.0, -30.0, 0.0),
+    "right_elbow": (0.0, 30.0, 0.0),
+    "left_collar": (0.0, 0.0, 10.0),
+    "right_collar": (0.0, 0.0, -10.0),
 }
 _BENDING = {
-    'spine1': (30.0, 0.0, 0.0),
-    'spine2': (25.0, 0.0, 0.0),
-    'spine3': (20.0, 0.0, 0.0),
-    'left_hip': (-45.0, 0.0, 5.0),
-    'right_hip': (-45.0, 0.0, -5.0),
-    'left_knee': (15.0, 0.0, 0.0),
-    'right_knee': (15.0, 0.0, 0.0),
-    'left_shoulder': (-60.0, 0.0, -75.0),
-    'right_shoulder': (-60.0, 0.0, 75.0),
-    'left_elbow': (0.0, -15.0, 0.0),
-    'right_elbow': (0.0, 15.0, 0.0),
+    "spine1": (30.0, 0.0, 0.0),
+    "spine2": (25.0, 0.0, 0.0),
+    "spine3": (20.0, 0.0, 0.0),
+    "left_hip": (-45.0, 0.0, 5.0),
+    "right_hip": (-45.0, 0.0, -5.0),
+    "left_knee": (15.0, 0.0, 0.0),
+    "right_knee": (15.0, 0.0, 0.0),
+    "left_shoulder": (-60.0, 0.0, -75.0),
+    "right_shoulder": (-60.0, 0.0, 75.0),
+    "left_elbow": (0.0, -15.0, 0.0),
+    "right_elbow": (0.0, 15.0, 0.0),
 }
 
 #: Mean poses by activity (degrees per joint, see module docstring).
 ACTIVITIES: dict[str, dict[str, tuple[float, float, float]]] = {
-    'standing': _STANDING,
-    'walking': _WALKING,
-    'sitting': _SITTING,
-    'arms_raised': _ARMS_RAISED,
-    'bending': _BENDING,
+    "standing": _STANDING,
+    "walking": _WALKING,
+    "sitting": _SITTING,
+    "arms_raised": _ARMS_RAISED,
+    "bending": _BENDING,
 }
 
 #: Default probability of each activity.
 ACTIVITY_WEIGHTS: dict[str, float] = {
-    'standing': 0.2,
-    'walking': 0.3,
-    'sitting': 0.15,
-    'arms_raised': 0.2,
-    'bending': 0.15,
+    "standing": 0.2,
+    "walking": 0.3,
+    "sitting": 0.15,
+    "arms_raised": 0.2,
+    "bending": 0.15,
 }
 
 
 def _mirror_name(name: str) -> str:
-    if name.startswith('left_'):
-        return 'right_' + name[5:]
-    if name.startswith('right_'):
-        return 'left_' + name[6:]
+    if name.startswith("left_"):
+        return "right_" + name[5:]
+    if name.startswith("right_"):
+        return "left_" + name[6:]
     return name
 
 
@@ -180,7 +180,7 @@ def _std_array() -> np.ndarray:
     std = np.empty(len(SMPL_JOINT_NAMES) - 1)
     for j, name in enumerate(SMPL_JOINT_NAMES[1:]):
         key = name if name in JOINT_STD else _mirror_name(name)
-        std[j] = JOINT_STD.get(key, JOINT_STD['default'])
+        std[j] = JOINT_STD.get(key, JOINT_STD["default"])
     return std
 
 
@@ -248,8 +248,8 @@ def sample_body_pose(
     total = float(sum(weights.values()))
     if unknown or total <= 0:
         raise ValueError(
-            f'Expected activity weights over {sorted(ACTIVITIES)} with a '
-            f'positive sum (got {weights})'
+            f"Expected activity weights over {sorted(ACTIVITIES)} with a "
+            f"positive sum (got {weights})"
         )
     names = sorted(weights)
     p = np.array([weights[n] for n in names]) / total

@@ -31,57 +31,57 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    'PART_NAMES',
-    'SMPL_JOINT_TO_PART',
-    'BodyRenderer',
-    'RenderOutput',
-    'face_incidence',
-    'face_labels',
-    'shade_vertices',
-    'vertex_normals',
-    'vertex_part_labels',
+    "PART_NAMES",
+    "SMPL_JOINT_TO_PART",
+    "BodyRenderer",
+    "RenderOutput",
+    "face_incidence",
+    "face_labels",
+    "shade_vertices",
+    "vertex_normals",
+    "vertex_part_labels",
 ]
 
 #: Part-segmentation classes (label = index): background and the six parts
 #: of the LSP part-segmentation benchmark (UP-3D's six-part labelling used by
 #: GraphCMR/SPIN's evaluation), named here in our own order.
 PART_NAMES: tuple[str, ...] = (
-    'background',
-    'head',
-    'torso',
-    'left_arm',
-    'right_arm',
-    'left_leg',
-    'right_leg',
+    "background",
+    "head",
+    "torso",
+    "left_arm",
+    "right_arm",
+    "left_leg",
+    "right_leg",
 )
 
 #: Part of every SMPL joint's skinning region (``SMPL_JOINT_NAMES`` order).
 #: A vertex belongs to the part of its dominant skinning joint.
 SMPL_JOINT_TO_PART: dict[str, str] = {
-    'pelvis': 'torso',
-    'left_hip': 'left_leg',
-    'right_hip': 'right_leg',
-    'spine1': 'torso',
-    'left_knee': 'left_leg',
-    'right_knee': 'right_leg',
-    'spine2': 'torso',
-    'left_ankle': 'left_leg',
-    'right_ankle': 'right_leg',
-    'spine3': 'torso',
-    'left_foot': 'left_leg',
-    'right_foot': 'right_leg',
-    'neck': 'head',
-    'left_collar': 'torso',
-    'right_collar': 'torso',
-    'head': 'head',
-    'left_shoulder': 'left_arm',
-    'right_shoulder': 'right_arm',
-    'left_elbow': 'left_arm',
-    'right_elbow': 'right_arm',
-    'left_wrist': 'left_arm',
-    'right_wrist': 'right_arm',
-    'left_hand': 'left_arm',
-    'right_hand': 'right_arm',
+    "pelvis": "torso",
+    "left_hip": "left_leg",
+    "right_hip": "right_leg",
+    "spine1": "torso",
+    "left_knee": "left_leg",
+    "right_knee": "right_leg",
+    "spine2": "torso",
+    "left_ankle": "left_leg",
+    "right_ankle": "right_leg",
+    "spine3": "torso",
+    "left_foot": "left_leg",
+    "right_foot": "right_leg",
+    "neck": "head",
+    "left_collar": "torso",
+    "right_collar": "torso",
+    "head": "head",
+    "left_shoulder": "left_arm",
+    "right_shoulder": "right_arm",
+    "left_elbow": "left_arm",
+    "right_elbow": "right_arm",
+    "left_wrist": "left_arm",
+    "right_wrist": "right_arm",
+    "left_hand": "left_arm",
+    "right_hand": "right_arm",
 }
 
 
@@ -268,13 +268,13 @@ class BodyRenderer:
         width: int = 224,
         height: int = 224,
     ):
-        os.environ.setdefault('PYOPENGL_PLATFORM', 'egl')
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
         try:
             import pyrender
         except ImportError as err:  # pragma: no cover - dependency
             raise ImportError(
-                'Expected pyrender for synthetic rendering (got an '
-                f'ImportError: {err}); pip install pyrender'
+                "Expected pyrender for synthetic rendering (got an "
+                f"ImportError: {err}); pip install pyrender"
             ) from err
         self._pyrender = pyrender
         faces = np.asarray(faces, dtype=np.int64)
@@ -298,8 +298,8 @@ class BodyRenderer:
             self._renderer = _offscreen_renderer(pyrender)
         except Exception as err:
             raise RuntimeError(
-                'Expected an OpenGL context for headless rendering (got '
-                f'{type(err).__name__}: {err}); install EGL (e.g. apt '
+                "Expected an OpenGL context for headless rendering (got "
+                f"{type(err).__name__}: {err}); install EGL (e.g. apt "
                 "libegl1 libgl1) and set PYOPENGL_PLATFORM='egl'"
             ) from err
         self._scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0],
@@ -370,8 +370,8 @@ class BodyRenderer:
         if np.shape(vertices) != (self.num_vertices, 3) or np.shape(
                 colors) != (self.num_vertices, 3):
             raise ValueError(
-                f'Expected vertices and colors of shape ({self.num_vertices}'
-                f', 3) (got {np.shape(vertices)} and {np.shape(colors)})'
+                f"Expected vertices and colors of shape ({self.num_vertices}"
+                f", 3) (got {np.shape(vertices)} and {np.shape(colors)})"
             )
         # OpenCV camera frame -> OpenGL camera frame (y up, looking at -z).
         v_gl = np.asarray(vertices, np.float32) * np.array(

@@ -14,42 +14,42 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    'BACKGROUND_KINDS',
-    'JOINT_GARMENT',
-    'PHOTO_NAMES',
-    'garment_colors',
-    'load_photos',
-    'random_background',
-    'random_light',
+    "BACKGROUND_KINDS",
+    "JOINT_GARMENT",
+    "PHOTO_NAMES",
+    "garment_colors",
+    "load_photos",
+    "random_background",
+    "random_light",
 ]
 
 #: Background kinds, in code order (stored per sample as an index).
-BACKGROUND_KINDS: tuple[str, ...] = ('solid', 'noise', 'photo')
+BACKGROUND_KINDS: tuple[str, ...] = ("solid", "noise", "photo")
 
 #: scikit-image sample images used as backgrounds (no person in them;
 #: ``astronaut`` is left out for that reason). Those that need a download
 #: are never used.
 PHOTO_NAMES: tuple[str, ...] = (
-    'brick', 'camera', 'cat', 'clock', 'coffee', 'coins', 'grass',
-    'gravel', 'hubble_deep_field', 'immunohistochemistry', 'moon', 'page',
-    'rocket', 'text',
+    "brick", "camera", "cat", "clock", "coffee", "coins", "grass",
+    "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page",
+    "rocket", "text",
 )
 
 #: Garment region of each SMPL joint's skinning region. ``sleeve_*`` and
 #: ``leg_*`` regions take the top / bottom colour or skin depending on the
 #: drawn sleeve and leg lengths.
 JOINT_GARMENT: dict[str, str] = {
-    'pelvis': 'bottom', 'left_hip': 'bottom', 'right_hip': 'bottom',
-    'spine1': 'top', 'spine2': 'top', 'spine3': 'top',
-    'left_collar': 'top', 'right_collar': 'top',
-    'left_knee': 'leg_lower', 'right_knee': 'leg_lower',
-    'left_ankle': 'shoes', 'right_ankle': 'shoes',
-    'left_foot': 'shoes', 'right_foot': 'shoes',
-    'neck': 'skin', 'head': 'head',
-    'left_shoulder': 'sleeve_upper', 'right_shoulder': 'sleeve_upper',
-    'left_elbow': 'sleeve_lower', 'right_elbow': 'sleeve_lower',
-    'left_wrist': 'skin', 'right_wrist': 'skin',
-    'left_hand': 'skin', 'right_hand': 'skin',
+    "pelvis": "bottom", "left_hip": "bottom", "right_hip": "bottom",
+    "spine1": "top", "spine2": "top", "spine3": "top",
+    "left_collar": "top", "right_collar": "top",
+    "left_knee": "leg_lower", "right_knee": "leg_lower",
+    "left_ankle": "shoes", "right_ankle": "shoes",
+    "left_foot": "shoes", "right_foot": "shoes",
+    "neck": "skin", "head": "head",
+    "left_shoulder": "sleeve_upper", "right_shoulder": "sleeve_upper",
+    "left_elbow": "sleeve_lower", "right_elbow": "sleeve_lower",
+    "left_wrist": "skin", "right_wrist": "skin",
+    "left_hand": "skin", "right_hand": "skin",
 }
 
 _SKIN_TONES = np.array([
@@ -100,17 +100,17 @@ def garment_colors(
     legs = rng.choice(2, p=[0.3, 0.7])  # shorts, long
     has_hair = rng.random() < 0.85
     col = np.tile(skin, (num_vertices, 1))
-    col[regions['top']] = top
-    col[regions['bottom']] = bottom
-    col[regions['shoes']] = shoes
+    col[regions["top"]] = top
+    col[regions["bottom"]] = bottom
+    col[regions["shoes"]] = shoes
     if sleeves >= 1:
-        col[regions['sleeve_upper']] = top
+        col[regions["sleeve_upper"]] = top
     if sleeves == 2:
-        col[regions['sleeve_lower']] = top
+        col[regions["sleeve_lower"]] = top
     if legs == 1:
-        col[regions['leg_lower']] = bottom
+        col[regions["leg_lower"]] = bottom
     if has_hair:
-        col[regions['hair']] = hair
+        col[regions["hair"]] = hair
     col = col * (1.0 + 0.04 * rng.standard_normal((num_vertices, 1)))
     return np.clip(col, 0.0, 1.0).astype(np.float32)
 
@@ -129,10 +129,10 @@ def random_light(rng: np.random.Generator) -> dict:
     d = np.array([rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 0.3),
                   -rng.uniform(0.2, 1.0)])
     return {
-        'light_dir': (d / np.linalg.norm(d)).astype(np.float32),
-        'ambient': float(rng.uniform(0.25, 0.55)),
-        'diffuse': float(rng.uniform(0.45, 0.85)),
-        'light_color': rng.uniform(0.9, 1.1, 3).astype(np.float32),
+        "light_dir": (d / np.linalg.norm(d)).astype(np.float32),
+        "ambient": float(rng.uniform(0.25, 0.55)),
+        "diffuse": float(rng.uniform(0.45, 0.85)),
+        "light_color": rng.uniform(0.9, 1.1, 3).astype(np.float32),
     }
 
 
@@ -153,8 +153,8 @@ def load_photos(names: tuple[str, ...] = PHOTO_NAMES) -> list[np.ndarray]:
         import skimage.data
     except ImportError as err:  # pragma: no cover - dependency
         raise ImportError(
-            'Expected scikit-image for photo backgrounds (got ImportError: '
-            f'{err}); pip install scikit-image'
+            "Expected scikit-image for photo backgrounds (got ImportError: "
+            f"{err}); pip install scikit-image"
         ) from err
     out = []
     for name in names:
@@ -162,12 +162,12 @@ def load_photos(names: tuple[str, ...] = PHOTO_NAMES) -> list[np.ndarray]:
             img = np.asarray(getattr(skimage.data, name)())
         except Exception as err:
             raise ValueError(
-                f'Expected skimage.data.{name}() to load offline (got '
-                f'{type(err).__name__}: {err})'
+                f"Expected skimage.data.{name}() to load offline (got "
+                f"{type(err).__name__}: {err})"
             ) from err
         if img.dtype != np.uint8:
             img = (np.clip(img.astype(np.float64), 0, 1) * 255).astype(
-                np.uint8) if img.dtype.kind == 'f' else (
+                np.uint8) if img.dtype.kind == "f" else (
                 img.astype(np.uint8) * 255)
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)

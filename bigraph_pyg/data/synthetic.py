@@ -60,11 +60,11 @@ from bigraph_pyg.data.synthetic_cache import (
 from bigraph_pyg.topology import FLIP_PERM
 
 __all__ = [
-    'FORMAT_VERSION',
-    'SPLITS',
-    'SyntheticConfig',
-    'SyntheticHumans',
-    'generate_synthetic',
+    "FORMAT_VERSION",
+    "SPLITS",
+    "SyntheticConfig",
+    "SyntheticHumans",
+    "generate_synthetic",
 ]
 
 
@@ -99,12 +99,12 @@ class SyntheticHumans(EpochSeeded, Dataset):
             cache file removed after generation (named, with the remedy).
     """
 
-    name = 'synthetic'
+    name = "synthetic"
 
     def __init__(
         self,
         root: str | os.PathLike,
-        split: str = 'train',
+        split: str = "train",
         num_samples: int = 1024,
         seed: int = 0,
         config: SyntheticConfig | None = None,
@@ -119,17 +119,17 @@ class SyntheticHumans(EpochSeeded, Dataset):
         self.config = config or SyntheticConfig()
         self.split = split
         self.folder = Path(root) / split
-        meta_path = self.folder / 'meta.json'
+        meta_path = self.folder / "meta.json"
         complete = False
         if meta_path.exists():
             complete = _check_meta(self.folder, _meta(
-                self.config, split, seed, num_samples)).get('complete') is True
+                self.config, split, seed, num_samples)).get("complete") is True
         if not complete:
             if not generate:
                 raise FileNotFoundError(
-                    f'Expected a complete synthetic cache at {meta_path} '
-                    '(got none); pass generate=True or run '
-                    'generate_synthetic'
+                    f"Expected a complete synthetic cache at {meta_path} "
+                    "(got none); pass generate=True or run "
+                    "generate_synthetic"
                 )
             generate_synthetic(root, split, num_samples, seed, self.config,
                                num_workers, progress)
@@ -139,7 +139,7 @@ class SyntheticHumans(EpochSeeded, Dataset):
             parts.append(read_shard(self.folder, shard, size, num_samples))
         self.arrays = {k: np.concatenate([p[k] for p in parts])
                        for k in parts[0]}
-        if len(self.arrays['index']) != num_samples:
+        if len(self.arrays["index"]) != num_samples:
             raise ValueError(
                 f'Expected {num_samples} samples in {self.folder} (got '
                 f'{len(self.arrays["index"])}); delete it to regenerate'
@@ -150,7 +150,7 @@ class SyntheticHumans(EpochSeeded, Dataset):
         self._down = None
 
     def __len__(self) -> int:
-        return len(self.arrays['index'])
+        return len(self.arrays["index"])
 
     def _body_and_down(self):
         if self._body is None:
@@ -175,21 +175,21 @@ class SyntheticHumans(EpochSeeded, Dataset):
                     out.append(np.asarray(im))
             except FileNotFoundError as err:
                 raise FileNotFoundError(
-                    f'Expected the cache file {path} (got no such file); '
-                    f'delete {self.folder} to regenerate the cache'
+                    f"Expected the cache file {path} (got no such file); "
+                    f"delete {self.folder} to regenerate the cache"
                 ) from err
             except OSError as err:
                 raise OSError(
-                    f'Expected a readable image {path} (got '
-                    f'{type(err).__name__}: {err}); delete {self.folder} '
-                    'to regenerate the cache'
+                    f"Expected a readable image {path} (got "
+                    f"{type(err).__name__}: {err}); delete {self.folder} "
+                    "to regenerate the cache"
                 ) from err
         return out
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(
-                f'Expected an index in [0, {len(self)}) (got {index})')
+                f"Expected an index in [0, {len(self)}) (got {index})")
         a = {k: v[index] for k, v in self.arrays.items()}
         img, part = self._read(index)
         size = self.config.image_size
@@ -209,28 +209,28 @@ class SyntheticHumans(EpochSeeded, Dataset):
                 part = np.asarray(PART_FLIP, np.uint8)[part]
             img = np.clip(img * np.asarray(params.gain), 0, 255).astype(
                 np.uint8)
-        sample['img'] = normalize_image(img)
-        for key in ('joints_2d', 'joints_3d', 'joints24_2d', 'joints24_3d',
-                    'joints_2d_est', 'joints_2d_est_visible', 'pose',
-                    'betas', 'transl', 'camera_K', 'camera_weak'):
+        sample["img"] = normalize_image(img)
+        for key in ("joints_2d", "joints_3d", "joints24_2d", "joints24_3d",
+                    "joints_2d_est", "joints_2d_est_visible", "pose",
+                    "betas", "transl", "camera_K", "camera_weak"):
             sample[key] = torch.as_tensor(np.asarray(a[key], np.float32))
-        sample['joints_2d_visible'].fill_(1.0)
-        sample['joints_3d_visible'].fill_(1.0)
-        sample['part_seg'] = torch.from_numpy(np.array(part, np.uint8))
-        sample['mask'] = (sample['part_seg'] > 0).to(torch.uint8)
-        for key in ('has_smpl', 'has_pose_3d', 'has_joints_2d',
-                    'has_joints24', 'has_camera', 'has_seg'):
+        sample["joints_2d_visible"].fill_(1.0)
+        sample["joints_3d_visible"].fill_(1.0)
+        sample["part_seg"] = torch.from_numpy(np.array(part, np.uint8))
+        sample["mask"] = (sample["part_seg"] > 0).to(torch.uint8)
+        for key in ("has_smpl", "has_pose_3d", "has_joints_2d",
+                    "has_joints24", "has_camera", "has_seg"):
             sample[key] = torch.tensor(True)
         if self.with_vertices:
             body, down = self._body_and_down()
             with torch.no_grad():
-                pose = sample['pose'][None]
-                v = body(betas=sample['betas'][None],
+                pose = sample["pose"][None]
+                v = body(betas=sample["betas"][None],
                          body_pose=pose[:, 3:],
                          global_orient=pose[:, :3]).vertices[0]
-            sample['vertices'] = v
-            sample['coarse_vertices'] = torch.sparse.mm(down, v)
-            sample['has_vertices'] = torch.tensor(True)
+            sample["vertices"] = v
+            sample["coarse_vertices"] = torch.sparse.mm(down, v)
+            sample["has_vertices"] = torch.tensor(True)
         return sample
 
 
@@ -244,19 +244,19 @@ def _apply_augment(a: dict, params: AugmentParams, size: int) -> dict:
     M = params.matrix_3d()
     perm12 = list(FLIP_PERM) if params.flip else list(range(12))
     perm24 = list(SMPL_FLIP_PERM) if params.flip else list(range(24))
-    a['joints_2d'] = transform_points_2d(a['joints_2d'], A)[perm12]
-    a['joints_2d_est'] = transform_points_2d(a['joints_2d_est'], A)[perm12]
-    a['joints_2d_est_visible'] = a['joints_2d_est_visible'][perm12]
-    a['joints24_2d'] = transform_points_2d(a['joints24_2d'], A)[perm24]
-    a['joints_3d'] = (a['joints_3d'] @ M.T)[perm12]
-    a['joints24_3d'] = (a['joints24_3d'] @ M.T)[perm24]
-    a['camera_K'] = transform_intrinsics(a['camera_K'], A)
-    a['pose'] = transform_pose(a['pose'], params)
+    a["joints_2d"] = transform_points_2d(a["joints_2d"], A)[perm12]
+    a["joints_2d_est"] = transform_points_2d(a["joints_2d_est"], A)[perm12]
+    a["joints_2d_est_visible"] = a["joints_2d_est_visible"][perm12]
+    a["joints24_2d"] = transform_points_2d(a["joints24_2d"], A)[perm24]
+    a["joints_3d"] = (a["joints_3d"] @ M.T)[perm12]
+    a["joints24_3d"] = (a["joints24_3d"] @ M.T)[perm24]
+    a["camera_K"] = transform_intrinsics(a["camera_K"], A)
+    a["pose"] = transform_pose(a["pose"], params)
     # The model frame follows the pose; translation approximately M @ t.
-    a['transl'] = M @ a['transl']
-    K = a['camera_K']
-    zr = float(a['joints24_3d'][0, 2])
+    a["transl"] = M @ a["transl"]
+    K = a["camera_K"]
+    zr = float(a["joints24_3d"][0, 2])
     s = 2.0 * K[0, 0] / (size * zr)
-    t = a['transl'][:2] + (2.0 * K[:2, 2] / size - 1.0) / s
-    a['camera_weak'] = np.array([s, t[0], t[1]])
+    t = a["transl"][:2] + (2.0 * K[:2, 2] / size - 1.0) / s
+    a["camera_weak"] = np.array([s, t[0], t[1]])
     return a

@@ -37,7 +37,7 @@ from bigraph_pyg.data.generator import (
 from bigraph_pyg.data.scene import PHOTO_NAMES
 from bigraph_pyg.utils.io import load_json, load_npz
 
-__all__ = ['FORMAT_VERSION', 'generate_synthetic', 'read_shard']
+__all__ = ["FORMAT_VERSION", "generate_synthetic", "read_shard"]
 
 #: 2: the 12 joints are the joint regressor on the posed mesh (1: the skinned
 #: joint centres); appearance drawn from its own stream.
@@ -52,39 +52,39 @@ def _body_digest() -> str:
 def _meta(config: SyntheticConfig, split: str, seed: int,
           num_samples: int) -> dict:
     return {
-        'format_version': FORMAT_VERSION,
-        'generator': 'bigraph_pyg.data.synthetic',
-        'split': split,
-        'seed': int(seed),
-        'num_samples': int(num_samples),
-        'config': config.to_json(),
-        'photos': list(PHOTO_NAMES),
-        'body': _body_digest(),
+        "format_version": FORMAT_VERSION,
+        "generator": "bigraph_pyg.data.synthetic",
+        "split": split,
+        "seed": int(seed),
+        "num_samples": int(num_samples),
+        "config": config.to_json(),
+        "photos": list(PHOTO_NAMES),
+        "body": _body_digest(),
     }
 
 
 def _image_path(folder: Path, index: int) -> Path:
-    return folder / 'images' / f'{index:07d}.jpg'
+    return folder / "images" / f"{index:07d}.jpg"
 
 
 def _part_path(folder: Path, index: int) -> Path:
-    return folder / 'parts' / f'{index:07d}.png'
+    return folder / "parts" / f"{index:07d}.png"
 
 
 def _shard_path(folder: Path, shard: int) -> Path:
-    return folder / f'shard_{shard:05d}.npz'
+    return folder / f"shard_{shard:05d}.npz"
 
 
 def _write_shard(folder: Path, shard: int, data: dict, quality: int) -> None:
     from PIL import Image
 
-    for i, img, part in zip(data['arrays']['index'], data['images'],
-                            data['parts'], strict=True):
+    for i, img, part in zip(data["arrays"]["index"], data["images"],
+                            data["parts"], strict=True):
         Image.fromarray(img).save(_image_path(folder, int(i)),
                                   quality=quality)
         Image.fromarray(part).save(_part_path(folder, int(i)))
-    tmp = folder / f'.shard_{shard:05d}.tmp.npz'
-    np.savez(tmp, **data['arrays'])
+    tmp = folder / f".shard_{shard:05d}.tmp.npz"
+    np.savez(tmp, **data["arrays"])
     os.replace(tmp, _shard_path(folder, shard))
 
 
@@ -107,23 +107,23 @@ def read_shard(folder: Path, shard: int, size: int,
             expected samples (each message names the file and the fix).
     """
     path = _shard_path(folder, shard)
-    arrays = load_npz(path, 'a synthetic shard',
-                      required=('index', *ARRAY_KEYS),
-                      hint=f'delete {folder} to regenerate the cache')
+    arrays = load_npz(path, "a synthetic shard",
+                      required=("index", *ARRAY_KEYS),
+                      hint=f"delete {folder} to regenerate the cache")
     expected = np.arange(shard * size, min(num_samples, (shard + 1) * size))
-    index = arrays['index']
+    index = arrays["index"]
     if index.shape != expected.shape or not (index == expected).all():
         raise ValueError(
             f"Expected 'index' = samples [{expected[0]}, {expected[-1]}] "
-            f'in the synthetic shard {path} (got {index.tolist()[:8]}...); '
-            f'delete {folder} to regenerate the cache'
+            f"in the synthetic shard {path} (got {index.tolist()[:8]}...); "
+            f"delete {folder} to regenerate the cache"
         )
     bad = [k for k in ARRAY_KEYS if arrays[k].shape[:1] != index.shape]
     if bad:
         raise ValueError(
-            f'Expected {len(index)} samples in every array of the synthetic '
-            f'shard {path} (got other lengths in {bad}); delete {folder} '
-            'to regenerate the cache'
+            f"Expected {len(index)} samples in every array of the synthetic "
+            f"shard {path} (got other lengths in {bad}); delete {folder} "
+            "to regenerate the cache"
         )
     return arrays
 
@@ -136,8 +136,8 @@ def _run_shard(job: tuple) -> int:
 
 
 def _shard_names(jobs: list) -> str:
-    return ', '.join(f'{_shard_path(Path(j[0]), j[3]).name} (samples '
-                     f'{j[4][0]}-{j[4][-1]})' for j in jobs)
+    return ", ".join(f"{_shard_path(Path(j[0]), j[3]).name} (samples "
+                     f"{j[4][0]}-{j[4][-1]})" for j in jobs)
 
 
 def _render(folder: Path, jobs: list, config: SyntheticConfig,
@@ -149,12 +149,12 @@ def _render(folder: Path, jobs: list, config: SyntheticConfig,
             names the shard(s) not written and says that the shards
             already written are kept (the next call resumes).
     """
-    total = len(list(folder.glob('shard_*.npz'))) + len(jobs)
+    total = len(list(folder.glob("shard_*.npz"))) + len(jobs)
 
     def kept() -> str:
-        written = len(list(folder.glob('shard_*.npz')))
-        return (f'{written} of {total} shards are written in {folder} and '
-                'kept: call again to resume')
+        written = len(list(folder.glob("shard_*.npz")))
+        return (f"{written} of {total} shards are written in {folder} and "
+                "kept: call again to resume")
 
     if num_workers == 0:
         results = _in_process(jobs, config)
@@ -176,8 +176,8 @@ def _render(folder: Path, jobs: list, config: SyntheticConfig,
         ) from err
     except workers.JobFailed as err:
         raise RuntimeError(
-            f'Expected {_shard_names([err.job])} of {folder} to render (got '
-            f'{type(err.__cause__).__name__}: {err.__cause__}); {kept()}'
+            f"Expected {_shard_names([err.job])} of {folder} to render (got "
+            f"{type(err.__cause__).__name__}: {err.__cause__}); {kept()}"
         ) from err.__cause__
 
 
@@ -195,31 +195,31 @@ def _in_process(jobs: list, config: SyntheticConfig):
 
 def _check_meta(folder: Path, expected: dict) -> dict:
     """Read ``meta.json`` and check it against ``expected``; return it."""
-    path = folder / 'meta.json'
+    path = folder / "meta.json"
     found = load_json(path, "a synthetic cache's meta.json",
-                      hint=f'delete {folder} to regenerate the cache')
-    if found.get('format_version') != FORMAT_VERSION:
+                      hint=f"delete {folder} to regenerate the cache")
+    if found.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f'Expected a synthetic cache of format version {FORMAT_VERSION} '
             f'in {path} (got {found.get("format_version")!r}, written by '
             f'another version of bigraph_pyg); delete {folder} to '
             'regenerate it, or pass another root'
         )
-    diff = sorted(k for k in (set(expected) | set(found)) - {'complete'}
+    diff = sorted(k for k in (set(expected) | set(found)) - {"complete"}
                   if expected.get(k) != found.get(k))
     if diff:
         detail = {k: (found.get(k), expected.get(k)) for k in diff}
         raise ValueError(
-            f'Expected the cache {path} to match the requested generation '
-            f'parameters (got differences (cached, requested): {detail}); '
-            f'delete {folder} to regenerate it, or pass another root'
+            f"Expected the cache {path} to match the requested generation "
+            f"parameters (got differences (cached, requested): {detail}); "
+            f"delete {folder} to regenerate it, or pass another root"
         )
     return found
 
 
 def generate_synthetic(
     root: str | os.PathLike,
-    split: str = 'train',
+    split: str = "train",
     num_samples: int = 1024,
     seed: int = 0,
     config: SyntheticConfig | None = None,
@@ -256,27 +256,27 @@ def generate_synthetic(
     """
     check_split(split)
     if num_samples < 1:
-        raise ValueError(f'Expected num_samples >= 1 (got {num_samples})')
+        raise ValueError(f"Expected num_samples >= 1 (got {num_samples})")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) \
             or num_workers < 0:
         raise ValueError(
-            f'Expected num_workers to be an int >= 0 (got {num_workers!r})')
+            f"Expected num_workers to be an int >= 0 (got {num_workers!r})")
     config = config or SyntheticConfig()
     folder = Path(root) / split
     expected = _meta(config, split, seed, num_samples)
-    meta_path = folder / 'meta.json'
+    meta_path = folder / "meta.json"
     if meta_path.exists():
-        if _check_meta(folder, expected).get('complete') is True:
+        if _check_meta(folder, expected).get("complete") is True:
             return folder
     elif folder.exists() and any(folder.iterdir()):
         raise ValueError(
-            f'Expected an empty folder or a synthetic cache at {folder} '
-            f'(got files but no meta.json); delete it or pass another root'
+            f"Expected an empty folder or a synthetic cache at {folder} "
+            f"(got files but no meta.json); delete it or pass another root"
         )
     workers.check_not_bootstrapping()  # before anything is written
-    for sub in ('images', 'parts'):
+    for sub in ("images", "parts"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps({**expected, 'complete': False},
+    meta_path.write_text(json.dumps({**expected, "complete": False},
                                     indent=1))
     size = config.shard_size
     jobs = []
@@ -289,12 +289,12 @@ def generate_synthetic(
         safe, where = workers.spawn_is_safe()
         if not safe:
             warnings.warn(
-                f'Rendering the synthetic {split} split in this process '
-                f'(num_workers=0 instead of {num_workers}): it was started '
-                f'from the top level of {where}, outside an `if __name__ == '
+                f"Rendering the synthetic {split} split in this process "
+                f"(num_workers=0 instead of {num_workers}): it was started "
+                f"from the top level of {where}, outside an `if __name__ == "
                 "'__main__':` block, and every worker process would run "
-                f'that script again. To render with workers, '
-                f'{workers.GUARD_FIX}',
+                f"that script again. To render with workers, "
+                f"{workers.GUARD_FIX}",
                 stacklevel=2,
             )
             num_workers = 0
@@ -302,13 +302,13 @@ def generate_synthetic(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(len(j[4]) for j in jobs), unit='img',
-                   desc=f'synthetic {split}')
+        bar = tqdm(total=sum(len(j[4]) for j in jobs), unit="img",
+                   desc=f"synthetic {split}")
     try:
         _render(folder, jobs, config, num_workers, bar)
     finally:
         if bar is not None:
             bar.close()
-    meta_path.write_text(json.dumps({**expected, 'complete': True},
+    meta_path.write_text(json.dumps({**expected, "complete": True},
                                     indent=1))
     return folder

@@ -30,24 +30,24 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    'GUARD_FIX',
-    'GUARD_HINT',
-    'JobFailed',
-    'WorkerDied',
-    'check_not_bootstrapping',
-    'imap_jobs',
-    'is_guarded',
-    'spawn_is_safe',
+    "GUARD_FIX",
+    "GUARD_HINT",
+    "JobFailed",
+    "WorkerDied",
+    "check_not_bootstrapping",
+    "imap_jobs",
+    "is_guarded",
+    "spawn_is_safe",
 ]
 
 #: The fix for a script that starts worker processes from its top level.
 GUARD_FIX = (
     "put the script's top-level code under `if __name__ == '__main__':` "
-    '(worker processes re-run the main module)'
+    "(worker processes re-run the main module)"
 )
 
 #: :data:`GUARD_FIX`, or the way around it.
-GUARD_HINT = f'{GUARD_FIX}, or pass num_workers=0 to render in this process'
+GUARD_HINT = f"{GUARD_FIX}, or pass num_workers=0 to render in this process"
 
 
 
@@ -113,9 +113,9 @@ def _is_main_test(test: ast.expr) -> bool:
         return False
     pair = (test.left, test.comparators[0])
     names = [n for n in pair if isinstance(n, ast.Name)
-             and n.id == '__name__']
+             and n.id == "__name__"]
     consts = [n for n in pair if isinstance(n, ast.Constant)
-              and n.value == '__main__']
+              and n.value == "__main__"]
     return len(names) == 1 and len(consts) == 1
 
 
@@ -133,23 +133,23 @@ def spawn_is_safe() -> tuple[bool, str]:
         tuple[bool, str]: ``(safe, where)``; ``where`` names the script and
         line of the unguarded call (empty when safe).
     """
-    main = sys.modules.get('__main__')
-    file = getattr(main, '__file__', None)
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None)
     if main is None or not file:
-        return True, ''
+        return True, ""
     frame = sys._getframe(1)
     while frame is not None and not (
             frame.f_globals is vars(main)
-            and frame.f_code.co_name == '<module>'):
+            and frame.f_code.co_name == "<module>"):
         frame = frame.f_back
     if frame is None:  # not reached from the main module's top level
-        return True, ''
+        return True, ""
     line = frame.f_lineno
     try:
-        guarded = is_guarded(Path(file).read_text(encoding='utf-8'), line)
+        guarded = is_guarded(Path(file).read_text(encoding="utf-8"), line)
     except (OSError, SyntaxError, ValueError):
-        return True, ''  # unreadable: the pool's own failure still raises
-    return guarded, '' if guarded else f'{file}, line {line}'
+        return True, ""  # unreadable: the pool's own failure still raises
+    return guarded, "" if guarded else f"{file}, line {line}"
 
 
 def check_not_bootstrapping() -> None:
@@ -162,11 +162,11 @@ def check_not_bootstrapping() -> None:
         RuntimeError: called while this process is a ``spawn`` worker
             importing the parent's main module; the message has the fix.
     """
-    if getattr(mp.current_process(), '_inheriting', False):
+    if getattr(mp.current_process(), "_inheriting", False):
         raise RuntimeError(
-            'Expected synthetic generation to start from the main process '
-            '(got a call while a worker process was re-running the main '
-            f'module, which has no `__main__` guard); {GUARD_HINT}'
+            "Expected synthetic generation to start from the main process "
+            "(got a call while a worker process was re-running the main "
+            f"module, which has no `__main__` guard); {GUARD_HINT}"
         )
 
 
@@ -194,7 +194,7 @@ def imap_jobs(
             lists every job without a result.
         JobFailed: ``fn`` raised for ``job`` (the exception is chained).
     """
-    ctx = mp.get_context('spawn')
+    ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(num_workers, mp_context=ctx,
                                initializer=initializer, initargs=initargs)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ['write_fake_smpl']
+__all__ = ["write_fake_smpl"]
 
 _PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16,
             17, 18, 19, 20, 21]
@@ -44,7 +44,7 @@ def write_fake_smpl(
 
     path = Path(path)
     if path.is_dir():
-        path = path / 'SMPL_NEUTRAL.pkl'
+        path = path / "SMPL_NEUTRAL.pkl"
     rng = np.random.default_rng(seed)
     nv, nj = num_vertices, 24
     a = rng.integers(0, nv, size=2 * nv)
@@ -57,19 +57,19 @@ def write_fake_smpl(
     kintree = np.array([_PARENTS, list(range(nj))], dtype=np.int64)
     kintree[0, 0] = 2**32 - 1
     data = {
-        'v_template': rng.normal(size=(nv, 3)) * 0.3,
-        'f': faces.astype(np.uint32),
-        'J_regressor': sp.csc_matrix(reg),
-        'weights': weights,
-        'shapedirs': rng.normal(size=(nv, 3, num_betas)) * 0.01,
-        'posedirs': rng.normal(size=(nv, 3, 9 * (nj - 1))) * 1e-3,
-        'kintree_table': kintree.astype(np.uint32),
-        'J': rng.normal(size=(nj, 3)),
-        'bs_style': 'lbs',
-        'bs_type': 'lrotmin',
+        "v_template": rng.normal(size=(nv, 3)) * 0.3,
+        "f": faces.astype(np.uint32),
+        "J_regressor": sp.csc_matrix(reg),
+        "weights": weights,
+        "shapedirs": rng.normal(size=(nv, 3, num_betas)) * 0.01,
+        "posedirs": rng.normal(size=(nv, 3, 9 * (nj - 1))) * 1e-3,
+        "kintree_table": kintree.astype(np.uint32),
+        "J": rng.normal(size=(nj, 3)),
+        "bs_style": "lbs",
+        "bs_type": "lrotmin",
     }
     for key in drop_keys:
         data.pop(key)
-    with open(path, 'wb') as fh:
+    with open(path, "wb") as fh:
         pickle.dump(data, fh, protocol=2)
     return path

@@ -21,15 +21,15 @@ from bigraph_pyg.topology.sampling import (
 from bigraph_pyg.topology.skeleton import SMPL_TO_JOINTS, skeleton_graph
 from bigraph_pyg.utils.io import load_npz
 
-__all__ = ['BodyGraphs']
+__all__ = ["BodyGraphs"]
 
 
 def _sparse_arrays(prefix: str, t: Tensor) -> dict:
     t = t.coalesce()
     return {
-        f'{prefix}_indices': t.indices().cpu().numpy(),
-        f'{prefix}_values': t.values().cpu().numpy(),
-        f'{prefix}_shape': np.array(t.shape, dtype=np.int64),
+        f"{prefix}_indices": t.indices().cpu().numpy(),
+        f"{prefix}_values": t.values().cpu().numpy(),
+        f"{prefix}_shape": np.array(t.shape, dtype=np.int64),
     }
 
 
@@ -139,7 +139,7 @@ class BodyGraphs:
         if not 0 <= level < len(hierarchy.sizes):
             raise ValueError(
                 f"Expected 'level' in [0, {len(hierarchy.sizes) - 1}] "
-                f'(got {level})'
+                f"(got {level})"
             )
         verts = hierarchy.vertices[level]
         joints = joints.to(verts)
@@ -187,21 +187,21 @@ class BodyGraphs:
         """Write plain arrays to an ``.npz`` (``allow_pickle=False``)."""
         h = self.hierarchy
         out = {
-            'level': np.array(self.level),
-            'num_levels': np.array(len(h.sizes)),
-            'joints': self.joints.cpu().numpy(),
+            "level": np.array(self.level),
+            "num_levels": np.array(len(h.sizes)),
+            "joints": self.joints.cpu().numpy(),
         }
         for i in range(len(h.sizes)):
-            out[f'vertices_{i}'] = h.vertices[i].cpu().numpy()
-            out[f'faces_{i}'] = h.faces[i].cpu().numpy()
+            out[f"vertices_{i}"] = h.vertices[i].cpu().numpy()
+            out[f"faces_{i}"] = h.faces[i].cpu().numpy()
         for i in range(len(h.down)):
-            out.update(_sparse_arrays(f'down_{i}', h.down[i]))
-            out.update(_sparse_arrays(f'up_{i}', h.up[i]))
-        for name in ('mesh_graph', 'skeleton_graph', 'fusion_graph'):
+            out.update(_sparse_arrays(f"down_{i}", h.down[i]))
+            out.update(_sparse_arrays(f"up_{i}", h.up[i]))
+        for name in ("mesh_graph", "skeleton_graph", "fusion_graph"):
             g = getattr(self, name)
-            out[f'{name}_edge_index'] = g.edge_index.cpu().numpy()
-            out[f'{name}_edge_weight'] = g.edge_weight.cpu().numpy()
-            out[f'{name}_size'] = np.array(g.size, dtype=np.int64)
+            out[f"{name}_edge_index"] = g.edge_index.cpu().numpy()
+            out[f"{name}_edge_weight"] = g.edge_weight.cpu().numpy()
+            out[f"{name}_size"] = np.array(g.size, dtype=np.int64)
         np.savez_compressed(Path(path), **out)
 
     @classmethod
@@ -226,9 +226,9 @@ class BodyGraphs:
                 the key, what was expected and what was got).
         """
         path = Path(path).expanduser()
-        data = load_npz(path, 'a BodyGraphs .npz (written by '
-                        'BodyGraphs.save)', required=('num_levels', 'level',
-                                                       'joints'))
+        data = load_npz(path, "a BodyGraphs .npz (written by "
+                        "BodyGraphs.save)", required=("num_levels", "level",
+                                                       "joints"))
         return _from_arrays(cls, data, f"'{path}'")
 
 
@@ -241,9 +241,9 @@ def _from_arrays(cls, data: dict, source: str) -> BodyGraphs:
 
     def scalar(key: str) -> int:
         a = data[key]
-        if a.shape != () or a.dtype.kind not in 'iu':
-            raise fail(key, 'to be an integer scalar',
-                       f'{a.dtype} of shape {a.shape}')
+        if a.shape != () or a.dtype.kind not in "iu":
+            raise fail(key, "to be an integer scalar",
+                       f"{a.dtype} of shape {a.shape}")
         return int(a)
 
     def array(key: str, ndim: int, kind: str) -> np.ndarray:
@@ -252,89 +252,89 @@ def _from_arrays(cls, data: dict, source: str) -> BodyGraphs:
                 f"Expected key '{key}' in {source} (got {sorted(data)})")
         a = data[key]
         if a.ndim != ndim or a.dtype.kind not in kind:
-            want = 'integer' if kind == 'iu' else 'floating-point'
-            raise fail(key, f'to be a {ndim}-D {want} array',
-                       f'{a.dtype} of shape {a.shape}')
-        if kind == 'f' and not np.isfinite(a).all():
-            raise fail(key, 'to be finite', 'NaN or inf')
+            want = "integer" if kind == "iu" else "floating-point"
+            raise fail(key, f"to be a {ndim}-D {want} array",
+                       f"{a.dtype} of shape {a.shape}")
+        if kind == "f" and not np.isfinite(a).all():
+            raise fail(key, "to be finite", "NaN or inf")
         return a
 
     def coords(key: str, rows: int | None = None) -> Tensor:
-        a = array(key, 2, 'f')
+        a = array(key, 2, "f")
         if a.shape[1] != 3 or (rows is not None and a.shape[0] != rows):
             raise fail(key, f'of shape ({rows or "N"}, 3)', a.shape)
         return torch.from_numpy(a)
 
     def ids(key: str, bounds: tuple[int, int]) -> Tensor:
-        a = array(key, 2, 'iu')
+        a = array(key, 2, "iu")
         if a.shape[0] != 2:
-            raise fail(key, 'of shape (2, E)', a.shape)
+            raise fail(key, "of shape (2, E)", a.shape)
         for row, bound in enumerate(bounds):
             if a.shape[1] and (a[row].min() < 0 or a[row].max() >= bound):
-                raise fail(key, f'ids in row {row} in [0, {bound})',
-                           f'range [{a[row].min()}, {a[row].max()}]')
+                raise fail(key, f"ids in row {row} in [0, {bound})",
+                           f"range [{a[row].min()}, {a[row].max()}]")
         return torch.from_numpy(a.astype(np.int64))
 
     def sparse(prefix: str, shape: tuple[int, int]) -> Tensor:
-        size = array(f'{prefix}_shape', 1, 'iu')
+        size = array(f"{prefix}_shape", 1, "iu")
         if tuple(size.tolist()) != shape:
-            raise fail(f'{prefix}_shape', f'= {shape} (the levels it joins)',
+            raise fail(f"{prefix}_shape", f"= {shape} (the levels it joins)",
                        tuple(size.tolist()))
-        idx = ids(f'{prefix}_indices', shape)
-        val = array(f'{prefix}_values', 1, 'f')
+        idx = ids(f"{prefix}_indices", shape)
+        val = array(f"{prefix}_values", 1, "f")
         if val.shape[0] != idx.size(1):
-            raise fail(f'{prefix}_values', f'of shape ({idx.size(1)},)',
+            raise fail(f"{prefix}_values", f"of shape ({idx.size(1)},)",
                        val.shape)
         return torch.sparse_coo_tensor(
             idx, torch.from_numpy(val), shape, check_invariants=True,
         ).coalesce()
 
     def graph(name: str, nodes: int) -> Graph:
-        size = array(f'{name}_size', 1, 'iu')
+        size = array(f"{name}_size", 1, "iu")
         if tuple(size.tolist()) != (nodes, nodes):
-            raise fail(f'{name}_size', f'= {(nodes, nodes)}',
+            raise fail(f"{name}_size", f"= {(nodes, nodes)}",
                        tuple(size.tolist()))
-        index = ids(f'{name}_edge_index', (nodes, nodes))
-        weight = array(f'{name}_edge_weight', 1, 'f')
+        index = ids(f"{name}_edge_index", (nodes, nodes))
+        weight = array(f"{name}_edge_weight", 1, "f")
         if weight.shape[0] != index.size(1):
-            raise fail(f'{name}_edge_weight', f'of shape ({index.size(1)},)',
+            raise fail(f"{name}_edge_weight", f"of shape ({index.size(1)},)",
                        weight.shape)
         return Graph(index, torch.from_numpy(weight), (nodes, nodes))
 
-    n = scalar('num_levels')
+    n = scalar("num_levels")
     if n < 1:
-        raise fail('num_levels', '>= 1', n)
-    level = scalar('level')
+        raise fail("num_levels", ">= 1", n)
+    level = scalar("level")
     if not 0 <= level < n:
-        raise fail('level', f'in [0, {n - 1}]', level)
+        raise fail("level", f"in [0, {n - 1}]", level)
     vertices, faces = [], []
     for i in range(n):
-        v = coords(f'vertices_{i}')
+        v = coords(f"vertices_{i}")
         vertices.append(v)
-        faces.append(_faces(array(f'faces_{i}', 2, 'iu'), v.size(0),
-                            f'faces_{i}', fail))
+        faces.append(_faces(array(f"faces_{i}", 2, "iu"), v.size(0),
+                            f"faces_{i}", fail))
     sizes = [v.size(0) for v in vertices]
     h = MeshHierarchy(
         tuple(vertices), tuple(faces),
-        tuple(sparse(f'down_{i}', (sizes[i + 1], sizes[i]))
+        tuple(sparse(f"down_{i}", (sizes[i + 1], sizes[i]))
               for i in range(n - 1)),
-        tuple(sparse(f'up_{i}', (sizes[i], sizes[i + 1]))
+        tuple(sparse(f"up_{i}", (sizes[i], sizes[i + 1]))
               for i in range(n - 1)),
     )
-    joints = coords('joints', len(SMPL_TO_JOINTS))
+    joints = coords("joints", len(SMPL_TO_JOINTS))
     nm, ns = sizes[level], joints.size(0)
     graphs = {
-        'mesh_graph': graph('mesh_graph', nm),
-        'skeleton_graph': graph('skeleton_graph', ns),
-        'fusion_graph': graph('fusion_graph', ns + nm),
+        "mesh_graph": graph("mesh_graph", nm),
+        "skeleton_graph": graph("skeleton_graph", ns),
+        "fusion_graph": graph("fusion_graph", ns + nm),
     }
     return cls(h, level, joints, **graphs)
 
 
 def _faces(a: np.ndarray, num_vertices: int, key: str, fail) -> Tensor:
     if a.shape[1:] != (3,):
-        raise fail(key, 'of shape (F, 3)', a.shape)
+        raise fail(key, "of shape (F, 3)", a.shape)
     if a.size and (a.min() < 0 or a.max() >= num_vertices):
-        raise fail(key, f'vertex ids in [0, {num_vertices})',
-                   f'range [{a.min()}, {a.max()}]')
+        raise fail(key, f"vertex ids in [0, {num_vertices})",
+                   f"range [{a.min()}, {a.max()}]")
     return torch.from_numpy(a.astype(np.int64))

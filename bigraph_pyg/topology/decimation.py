@@ -20,13 +20,13 @@ from torch import Tensor
 from bigraph_pyg.topology.mesh import check_faces, check_manifold
 
 __all__ = [
-    'decimate',
-    'downsampling_matrix',
-    'upsampling_matrix',
+    "decimate",
+    "downsampling_matrix",
+    "upsampling_matrix",
 ]
 
 
-def _check_vertices(vertices: Tensor, name: str = 'vertices') -> Tensor:
+def _check_vertices(vertices: Tensor, name: str = "vertices") -> Tensor:
     vertices = torch.as_tensor(vertices)
     if vertices.dim() != 2 or vertices.size(1) != 3:
         raise ValueError(
@@ -86,14 +86,14 @@ def decimate(
     if not 4 <= num_vertices <= n:
         raise ValueError(
             f"Expected 'num_vertices' in [4, {n}] (the mesh has {n} "
-            f'vertices) (got {num_vertices})'
+            f"vertices) (got {num_vertices})"
         )
     used = torch.zeros(n, dtype=torch.bool)
     used[faces.cpu().flatten()] = True
     if not bool(used.all()):
         raise ValueError(
             f"Expected every vertex in 'faces' (got {int((~used).sum())} "
-            'isolated vertices)'
+            "isolated vertices)"
         )
     device = faces.device
     f_np = faces.cpu().numpy()
@@ -112,7 +112,7 @@ def decimate(
     else:
         raise ValueError(
             f"Expected a mesh decimable to {num_vertices} vertices (got "
-            f'only {len(collapses)} of {need} collapses)'
+            f"only {len(collapses)} of {need} collapses)"
         )
     collapses = np.asarray(collapses, dtype=np.int64)
     edges = np.concatenate([f_np[:, [0, 1]], f_np[:, [1, 2]], f_np[:, [2, 0]]])
@@ -129,7 +129,7 @@ def decimate(
     if count != num_vertices:
         raise ValueError(
             f"Expected a mesh decimable to exactly {num_vertices} vertices "
-            f'(got {count})'
+            f"(got {count})"
         )
     keep = np.flatnonzero(parent == np.arange(n))
     new_id = np.full(n, -1, dtype=np.int64)
@@ -185,7 +185,7 @@ def _closest_barycentric(p, a, b, c):
     All inputs are float64 arrays ``(..., 3)``; returns ``(..., 3)``.
     """
     def dot(x, y):
-        return np.einsum('...i,...i->...', x, y)
+        return np.einsum("...i,...i->...", x, y)
 
     ab, ac, ap = b - a, c - a, p - a
     d1, d2 = dot(ab, ap), dot(ac, ap)
@@ -197,7 +197,7 @@ def _closest_barycentric(p, a, b, c):
     vb = d5 * d2 - d1 * d6
     vc = d1 * d4 - d3 * d2
     tiny = 1e-300
-    with np.errstate(divide='ignore', invalid='ignore'):
+    with np.errstate(divide="ignore", invalid="ignore"):
         denom = 1.0 / np.maximum(va + vb + vc, tiny)
         v_in, w_in = vb * denom, vc * denom
         t_ab = d1 / np.where(d1 - d3 == 0, tiny, d1 - d3)
@@ -247,9 +247,9 @@ def upsampling_matrix(
     """
     from scipy.spatial import cKDTree
 
-    fine = _check_vertices(fine_vertices, 'fine_vertices')
-    coarse = _check_vertices(coarse_vertices, 'coarse_vertices')
-    faces = check_faces(coarse_faces, coarse.size(0), 'coarse_faces')
+    fine = _check_vertices(fine_vertices, "fine_vertices")
+    coarse = _check_vertices(coarse_vertices, "coarse_vertices")
+    faces = check_faces(coarse_faces, coarse.size(0), "coarse_faces")
     p = fine.detach().cpu().double().numpy()
     cv = coarse.detach().cpu().double().numpy()
     cf = faces.cpu().numpy()
@@ -260,7 +260,7 @@ def upsampling_matrix(
     t = tri[cand]  # (N, k, 3, 3)
     bary = _closest_barycentric(p[:, None], t[:, :, 0], t[:, :, 1],
                                 t[:, :, 2])
-    closest = np.einsum('nkj,nkjd->nkd', bary, t)
+    closest = np.einsum("nkj,nkjd->nkd", bary, t)
     dist = np.linalg.norm(closest - p[:, None], axis=-1)
     best = dist.argmin(axis=1)
     rows = np.arange(p.shape[0])

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from bigraph_pyg.topology.graph import Graph
 
-__all__ = ['fusion_bipartite', 'fusion_graph']
+__all__ = ["fusion_bipartite", "fusion_graph"]
 
 
 def fusion_graph(
@@ -63,18 +63,18 @@ def fusion_graph(
         >>> g.num_edges, g.size
         (16, (6, 6))
     """
-    for name, t in (('joints', joints), ('vertices', vertices)):
+    for name, t in (("joints", joints), ("vertices", vertices)):
         if t.dim() != 2 or t.size(1) != 3 or t.size(0) == 0:
             raise ValueError(
                 f"Expected '{name}' of shape (N, 3), N > 0 "
-                f'(got {tuple(t.shape)})'
+                f"(got {tuple(t.shape)})"
             )
     ns, nm = joints.size(0), vertices.size(0)
     if k is not None and not 1 <= k <= ns:
         raise ValueError(f"Expected 'k' in [1, {ns}] (got {k})")
     vertices = vertices.to(joints.dtype)
     dist = torch.cdist(  # exact differences, not the matmul expansion
-        joints, vertices, compute_mode='donot_use_mm_for_euclid_dist'
+        joints, vertices, compute_mode="donot_use_mm_for_euclid_dist"
     )  # (N_s, N_m)
     weight = 1.0 / dist.clamp_min(eps)
     if k is None or k == ns:
@@ -122,7 +122,7 @@ def fusion_bipartite(graph: Graph, num_joints: int) -> tuple[Graph, Graph]:
     if bool(((src < ns) == to_joint).any()):
         raise ValueError(
             f"Expected only joint-vertex edges in 'graph' with "
-            f'num_joints={ns} (got a joint-joint or vertex-vertex edge)'
+            f"num_joints={ns} (got a joint-joint or vertex-vertex edge)"
         )
     e_vj = graph.edge_index[:, to_joint]
     e_jv = graph.edge_index[:, ~to_joint]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ['Graph', 'sort_by_target']
+__all__ = ["Graph", "sort_by_target"]
 
 
 def sort_by_target(

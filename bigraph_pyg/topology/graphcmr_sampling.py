@@ -20,7 +20,7 @@ from torch import Tensor
 
 from bigraph_pyg.utils.safe_pickle import SafeUnpickler
 
-__all__ = ['load_graphcmr_sampling']
+__all__ = ["load_graphcmr_sampling"]
 
 
 def _scipy_to_torch(mat) -> Tensor:
@@ -57,18 +57,18 @@ def load_graphcmr_sampling(
     if not path.is_file():
         raise FileNotFoundError(
             f"Expected GraphCMR's 'mesh_downsampling.npz' at '{path}' "
-            '(got no such file)'
+            "(got no such file)"
         )
     out = {}
     with zipfile.ZipFile(path) as zf:
-        names = {n.removesuffix('.npy'): n for n in zf.namelist()}
-        missing = [k for k in ('A', 'D', 'U') if k not in names]
+        names = {n.removesuffix(".npy"): n for n in zf.namelist()}
+        missing = [k for k in ("A", "D", "U") if k not in names]
         if missing:
             raise ValueError(
                 f"Expected keys 'A', 'D', 'U' in '{path}' "
-                f'(got {sorted(names)})'
+                f"(got {sorted(names)})"
             )
-        for key in ('A', 'D', 'U'):
+        for key in ("A", "D", "U"):
             with zf.open(names[key]) as fp:
                 version = np.lib.format.read_magic(fp)
                 read_header = (
@@ -79,7 +79,7 @@ def load_graphcmr_sampling(
                 _, _, dtype = read_header(fp)
                 if dtype.hasobject:
                     try:
-                        arr = SafeUnpickler(fp, encoding='latin1').load()
+                        arr = SafeUnpickler(fp, encoding="latin1").load()
                     except pickle.UnpicklingError as err:
                         raise ValueError(
                             f"Expected sparse matrices in '{key}' of "
@@ -90,17 +90,17 @@ def load_graphcmr_sampling(
                         f"'{key}' (got dtype {dtype})"
                     )
             out[key] = [_scipy_to_torch(m) for m in np.asarray(arr).ravel()]
-    a, d, u = out['A'], out['D'], out['U']
+    a, d, u = out["A"], out["D"], out["U"]
     if len(d) != len(u) or len(a) != len(d) + 1:
         raise ValueError(
-            f'Expected len(A) == len(D) + 1 == len(U) + 1 '
-            f'(got {len(a)}, {len(d)}, {len(u)})'
+            f"Expected len(A) == len(D) + 1 == len(U) + 1 "
+            f"(got {len(a)}, {len(d)}, {len(u)})"
         )
     for i, (dd, uu) in enumerate(zip(d, u, strict=False)):
         n, m = a[i].size(0), a[i + 1].size(0)
         if tuple(dd.shape) != (m, n) or tuple(uu.shape) != (n, m):
             raise ValueError(
-                f'Expected D[{i}] of shape {(m, n)} and U[{i}] of shape '
-                f'{(n, m)} (got {tuple(dd.shape)} and {tuple(uu.shape)})'
+                f"Expected D[{i}] of shape {(m, n)} and U[{i}] of shape "
+                f"{(n, m)} (got {tuple(dd.shape)} and {tuple(uu.shape)})"
             )
     return a, d, u

@@ -13,16 +13,16 @@ from torch import Tensor
 from bigraph_pyg.topology.graph import Graph
 
 __all__ = [
-    'check_faces',
-    'check_manifold',
-    'mesh_edge_index',
-    'mesh_graph',
-    'num_connected_components',
+    "check_faces",
+    "check_manifold",
+    "mesh_edge_index",
+    "mesh_graph",
+    "num_connected_components",
 ]
 
 
 def check_faces(
-    faces: Tensor, num_vertices: int | None = None, name: str = 'faces'
+    faces: Tensor, num_vertices: int | None = None, name: str = "faces"
 ) -> Tensor:
     r"""Validate a triangle array and return it as int64.
 
@@ -44,7 +44,7 @@ def check_faces(
     if faces.dim() != 2 or faces.size(1) != 3:
         raise ValueError(
             f"Expected '{name}' of shape (F, 3) "
-            f'(got {tuple(faces.shape)})'
+            f"(got {tuple(faces.shape)})"
         )
     if faces.is_floating_point() or faces.is_complex() or (
         faces.dtype == torch.bool
@@ -59,7 +59,7 @@ def check_faces(
     if lo < 0 or (num_vertices is not None and hi >= num_vertices):
         raise IndexError(
             f"Expected '{name}' ids in [0, {num_vertices}) "
-            f'(got ids in [{lo}, {hi}])'
+            f"(got ids in [{lo}, {hi}])"
         )
     degenerate = (
         (faces[:, 0] == faces[:, 1])
@@ -70,7 +70,7 @@ def check_faces(
         bad = int(degenerate.nonzero()[0, 0])
         raise ValueError(
             f"Expected '{name}' with three distinct vertices per face "
-            f'(got face {bad} = {faces[bad].tolist()})'
+            f"(got face {bad} = {faces[bad].tolist()})"
         )
     return faces
 
@@ -86,7 +86,7 @@ def _undirected_edges(faces: Tensor, num_vertices: int) -> Tensor:
 def check_manifold(
     faces: Tensor,
     vertices: Tensor | None = None,
-    name: str = 'faces',
+    name: str = "faces",
     area_eps: float = 0.0,
 ) -> None:
     """Raise if a mesh is degenerate or has a non-manifold edge.
@@ -113,15 +113,15 @@ def check_manifold(
         k = int(uniq[counts > 2][0])
         raise ValueError(
             f"Expected a manifold mesh in '{name}', each edge shared by at "
-            f'most 2 faces (got edge ({k // n}, {k % n}) in '
-            f'{int(counts[counts > 2][0])} faces)'
+            f"most 2 faces (got edge ({k // n}, {k % n}) in "
+            f"{int(counts[counts > 2][0])} faces)"
         )
     tri = torch.sort(faces, dim=1).values
     tri_keys = (tri[:, 0] * n + tri[:, 1]) * n + tri[:, 2]
     if torch.unique(tri_keys).numel() != faces.size(0):
         raise ValueError(
             f"Expected '{name}' without duplicated faces (got "
-            f'{faces.size(0) - torch.unique(tri_keys).numel()} duplicates)'
+            f"{faces.size(0) - torch.unique(tri_keys).numel()} duplicates)"
         )
     if vertices is not None:
         v = vertices[faces]
@@ -131,8 +131,8 @@ def check_manifold(
             bad = int((area <= area_eps).nonzero()[0, 0])
             raise ValueError(
                 f"Expected faces of non-zero area in '{name}' (got face "
-                f'{bad} = {faces[bad].tolist()} with area '
-                f'{float(area[bad]):.3g})'
+                f"{bad} = {faces[bad].tolist()} with area "
+                f"{float(area[bad]):.3g})"
             )
 
 
@@ -227,4 +227,4 @@ def num_connected_components(edge_index: Tensor, num_nodes: int) -> int:
         ([1] * ei.shape[1], (ei[0], ei[1])), shape=(num_nodes, num_nodes)
     )
     return int(connected_components(adj, directed=True,
-                                    connection='weak')[0])
+                                    connection="weak")[0])

@@ -32,10 +32,10 @@ from bigraph_pyg.topology.mesh import check_faces
 from bigraph_pyg.utils.sparse import fold_batch, unfold_batch
 
 __all__ = [
-    'MeshHierarchy',
-    'MeshSampler',
-    'default_sizes',
-    'mesh_hierarchy',
+    "MeshHierarchy",
+    "MeshSampler",
+    "default_sizes",
+    "mesh_hierarchy",
 ]
 
 
@@ -134,7 +134,7 @@ def mesh_hierarchy(
         if size > n:
             raise ValueError(
                 f"Expected each of 'sizes' <= the level above ({n}) "
-                f'(got {size})'
+                f"(got {size})"
             )
         keep, cfaces = decimate(verts[-1], facs[-1], size,
                                 strict=len(verts) == 1)
@@ -185,20 +185,20 @@ class MeshSampler(torch.nn.Module):
         if len(down) != len(up) or len(down) == 0:
             raise ValueError(
                 f"Expected as many 'down' as 'up' operators, at least one "
-                f'(got {len(down)} and {len(up)})'
+                f"(got {len(down)} and {len(up)})"
             )
         sizes = [down[0].size(1)]
         for i, (d, u) in enumerate(zip(down, up, strict=False)):
             n, m = sizes[-1], d.size(0)
             if tuple(d.shape) != (m, n) or tuple(u.shape) != (n, m):
                 raise ValueError(
-                    f'Expected down[{i}] of shape (M, {n}) and up[{i}] of '
-                    f'shape ({n}, M) (got {tuple(d.shape)} and '
-                    f'{tuple(u.shape)})'
+                    f"Expected down[{i}] of shape (M, {n}) and up[{i}] of "
+                    f"shape ({n}, M) (got {tuple(d.shape)} and "
+                    f"{tuple(u.shape)})"
                 )
             sizes.append(m)
-            self.register_buffer(f'down_{i}', d.coalesce())
-            self.register_buffer(f'up_{i}', u.coalesce())
+            self.register_buffer(f"down_{i}", d.coalesce())
+            self.register_buffer(f"up_{i}", u.coalesce())
         self.sizes = tuple(sizes)
 
     @classmethod
@@ -221,8 +221,8 @@ class MeshSampler(torch.nn.Module):
         if x.dim() not in (2, 3) or x.size(-2) != self.sizes[level]:
             raise ValueError(
                 f"Expected 'x' of shape (N, C) or (B, N, C) with "
-                f'N = {self.sizes[level]} (level {level}) '
-                f'(got {tuple(x.shape)})'
+                f"N = {self.sizes[level]} (level {level}) "
+                f"(got {tuple(x.shape)})"
             )
 
     def downsample(self, x: Tensor, start: int = 0, end: int = -1) -> Tensor:
@@ -230,7 +230,7 @@ class MeshSampler(torch.nn.Module):
         end = end % self.num_levels
         self._check(x, start)
         for i in range(start, end):
-            x = _spmm_fold(getattr(self, f'down_{i}'), x)
+            x = _spmm_fold(getattr(self, f"down_{i}"), x)
         return x
 
     def upsample(self, x: Tensor, start: int = -1, end: int = 0) -> Tensor:
@@ -238,7 +238,7 @@ class MeshSampler(torch.nn.Module):
         start = start % self.num_levels
         self._check(x, start)
         for i in range(start - 1, end - 1, -1):
-            x = _spmm_fold(getattr(self, f'up_{i}'), x)
+            x = _spmm_fold(getattr(self, f"up_{i}"), x)
         return x
 
     def forward(self, x: Tensor, start: int, end: int) -> Tensor:
@@ -249,5 +249,5 @@ class MeshSampler(torch.nn.Module):
         return self.upsample(x, start, end)
 
     def __repr__(self) -> str:
-        sizes = ' -> '.join(str(s) for s in self.sizes)
-        return f'{self.__class__.__name__}({sizes})'
+        sizes = " -> ".join(str(s) for s in self.sizes)
+        return f"{self.__class__.__name__}({sizes})"

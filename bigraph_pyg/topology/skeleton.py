@@ -21,38 +21,38 @@ from torch import Tensor
 from bigraph_pyg.topology.graph import Graph, sort_by_target
 
 __all__ = [
-    'BONES',
-    'FLIP_PERM',
-    'JOINT_NAMES',
-    'SMPL_JOINT_NAMES',
-    'SMPL_TO_JOINTS',
-    'skeleton_edge_index',
-    'skeleton_graph',
+    "BONES",
+    "FLIP_PERM",
+    "JOINT_NAMES",
+    "SMPL_JOINT_NAMES",
+    "SMPL_TO_JOINTS",
+    "skeleton_edge_index",
+    "skeleton_graph",
 ]
 
 #: The 12 joints, LSP order.
 JOINT_NAMES: tuple[str, ...] = (
-    'right_ankle',
-    'right_knee',
-    'right_hip',
-    'left_hip',
-    'left_knee',
-    'left_ankle',
-    'right_wrist',
-    'right_elbow',
-    'right_shoulder',
-    'left_shoulder',
-    'left_elbow',
-    'left_wrist',
+    "right_ankle",
+    "right_knee",
+    "right_hip",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "right_wrist",
+    "right_elbow",
+    "right_shoulder",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
 )
 
 #: SMPL's 24 joints (``smplx.joint_names.JOINT_NAMES[:24]``).
 SMPL_JOINT_NAMES: tuple[str, ...] = (
-    'pelvis', 'left_hip', 'right_hip', 'spine1', 'left_knee', 'right_knee',
-    'spine2', 'left_ankle', 'right_ankle', 'spine3', 'left_foot',
-    'right_foot', 'neck', 'left_collar', 'right_collar', 'head',
-    'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
-    'left_wrist', 'right_wrist', 'left_hand', 'right_hand',
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
+    "spine2", "left_ankle", "right_ankle", "spine3", "left_foot",
+    "right_foot", "neck", "left_collar", "right_collar", "head",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hand", "right_hand",
 )
 
 #: Index into SMPL's 24 joints of each of the 12 joints:
@@ -63,25 +63,25 @@ SMPL_TO_JOINTS: tuple[int, ...] = tuple(
 
 #: Bones as joint-name pairs: the limb chains, then the torso (our choice).
 BONES: tuple[tuple[str, str], ...] = (
-    ('right_ankle', 'right_knee'),
-    ('right_knee', 'right_hip'),
-    ('left_ankle', 'left_knee'),
-    ('left_knee', 'left_hip'),
-    ('right_wrist', 'right_elbow'),
-    ('right_elbow', 'right_shoulder'),
-    ('left_wrist', 'left_elbow'),
-    ('left_elbow', 'left_shoulder'),
-    ('right_hip', 'left_hip'),
-    ('right_shoulder', 'left_shoulder'),
-    ('right_hip', 'right_shoulder'),
-    ('left_hip', 'left_shoulder'),
+    ("right_ankle", "right_knee"),
+    ("right_knee", "right_hip"),
+    ("left_ankle", "left_knee"),
+    ("left_knee", "left_hip"),
+    ("right_wrist", "right_elbow"),
+    ("right_elbow", "right_shoulder"),
+    ("left_wrist", "left_elbow"),
+    ("left_elbow", "left_shoulder"),
+    ("right_hip", "left_hip"),
+    ("right_shoulder", "left_shoulder"),
+    ("right_hip", "right_shoulder"),
+    ("left_hip", "left_shoulder"),
 )
 
 
 def _mirror(name: str) -> str:
-    if name.startswith('left_'):
-        return 'right_' + name[5:]
-    return 'left_' + name[6:]
+    if name.startswith("left_"):
+        return "right_" + name[5:]
+    return "left_" + name[6:]
 
 
 #: ``x[..., FLIP_PERM, :]`` swaps left and right joints (mirror augmentation).
@@ -114,7 +114,7 @@ def skeleton_edge_index(
                     f"Expected bone joints in 'joint_names' (got {name!r})"
                 )
         if a == b:
-            raise ValueError(f'Expected a bone between two joints (got {a!r})')
+            raise ValueError(f"Expected a bone between two joints (got {a!r})")
         i, j = joint_names.index(a), joint_names.index(b)
         pairs += [(i, j), (j, i)]
     index = torch.tensor(pairs, dtype=torch.long).t()
@@ -166,23 +166,23 @@ def skeleton_graph(
     if not bool(torch.isfinite(joints).all()):
         raise ValueError(
             "Expected finite 'joints' (got NaN or inf in "
-            f'{int((~torch.isfinite(joints)).any(-1).sum())} joints)'
+            f"{int((~torch.isfinite(joints)).any(-1).sum())} joints)"
         )
     dist = (joints[edge_index[0]] - joints[edge_index[1]]).norm(dim=-1)
     short = (dist <= eps).nonzero().view(-1).tolist()
     if short:
         i, j = edge_index[:, short[0]].tolist()
         raise ValueError(
-            f'Expected every bone longer than eps={eps:g}: its weight is '
-            f'1 / length, which would dominate RowNorm (got '
-            f'{joint_names[i]!r} and {joint_names[j]!r} at distance '
-            f'{float(dist[short[0]]):.3g}; {len(short) // 2} such bones)'
+            f"Expected every bone longer than eps={eps:g}: its weight is "
+            f"1 / length, which would dominate RowNorm (got "
+            f"{joint_names[i]!r} and {joint_names[j]!r} at distance "
+            f"{float(dist[short[0]]):.3g}; {len(short) // 2} such bones)"
         )
     weight = 1.0 / dist
     if self_loops:
         loop_w = torch.zeros(n, dtype=joints.dtype, device=joints.device)
         loop_w = loop_w.scatter_reduce(
-            0, edge_index[1], weight, reduce='amax', include_self=True
+            0, edge_index[1], weight, reduce="amax", include_self=True
         )
         loop = torch.arange(n, device=joints.device).expand(2, n)
         edge_index = torch.cat([edge_index, loop], dim=1)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ['load_json', 'load_npz', 'resolve_inside']
+__all__ = ["load_json", "load_npz", "resolve_inside"]
 
 #: What a damaged ``.npz`` raises while it is opened or read: a truncated
 #: archive (``BadZipFile``, ``EOFError``), a damaged member (``BadZipFile``
@@ -33,7 +33,7 @@ _NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
 
 
 def _suffix(hint: str) -> str:
-    return f'; {hint}' if hint else ''
+    return f"; {hint}" if hint else ""
 
 
 def load_npz(
@@ -41,7 +41,7 @@ def load_npz(
     what: str,
     required: Iterable[str] = (),
     allow_pickle: bool = False,
-    hint: str = '',
+    hint: str = "",
 ) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file, or fail naming the file.
 
@@ -85,17 +85,17 @@ def load_npz(
         raise _unreadable(path, what, err, hint) from err
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise _unreadable(path, what, TypeError(
-            f'a single {type(data).__name__}, not an .npz archive'), hint)
+            f"a single {type(data).__name__}, not an .npz archive"), hint)
     try:
         with data:
             arrays = {key: data[key] for key in data.files}
     except ValueError as err:
-        if 'Object arrays' in str(err):
+        if "Object arrays" in str(err):
             raise ValueError(
                 f"Expected plain (non-object) arrays in {what} '{path}' (got "
-                'an object array, which needs pickle); re-save it with '
-                'plain arrays, or pass allow_pickle=True for a file you '
-                'trust'
+                "an object array, which needs pickle); re-save it with "
+                "plain arrays, or pass allow_pickle=True for a file you "
+                "trust"
             ) from err
         raise _unreadable(path, what, err, hint) from err
     except _NPZ_ERRORS as err:
@@ -104,7 +104,7 @@ def load_npz(
     if missing:
         raise ValueError(
             f"Expected keys {list(required)} in {what} '{path}' (got "
-            f'{sorted(arrays)}; missing {missing}){_suffix(hint)}'
+            f"{sorted(arrays)}; missing {missing}){_suffix(hint)}"
         )
     return arrays
 
@@ -114,13 +114,13 @@ def _unreadable(path: Path, what: str, err: BaseException,
     size = path.stat().st_size if path.exists() else 0
     return ValueError(
         f"Expected {what} at '{path}' to be a readable .npz archive (got "
-        f'{type(err).__name__}: {err}; the file has {size} bytes, it may be '
-        f'truncated or corrupted){_suffix(hint)}'
+        f"{type(err).__name__}: {err}; the file has {size} bytes, it may be "
+        f"truncated or corrupted){_suffix(hint)}"
     )
 
 
 def load_json(
-    path: str | os.PathLike, what: str, hint: str = ''
+    path: str | os.PathLike, what: str, hint: str = ""
 ) -> dict:
     """Read a JSON object from a file, or fail naming the file.
 
@@ -143,16 +143,16 @@ def load_json(
             f"Expected {what} at '{path}' (got no such file){_suffix(hint)}"
         )
     try:
-        found = json.loads(path.read_bytes().decode('utf-8'))
+        found = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as err:  # JSONDecodeError, UnicodeError
         raise ValueError(
             f"Expected {what} at '{path}' to be readable JSON (got "
-            f'{type(err).__name__}: {err}){_suffix(hint)}'
+            f"{type(err).__name__}: {err}){_suffix(hint)}"
         ) from err
     if not isinstance(found, dict):
         raise ValueError(
             f"Expected {what} at '{path}' to hold a JSON object (got a "
-            f'{type(found).__name__}){_suffix(hint)}'
+            f"{type(found).__name__}){_suffix(hint)}"
         )
     return found
 
@@ -184,13 +184,13 @@ def resolve_inside(folder: str | os.PathLike, name: str, what: str) -> Path:
     name = str(name)
     parts = Path(name).parts
     # Both separators: a Windows-made file read on POSIX, and vice versa.
-    pieces = name.replace('\\', '/').split('/')
+    pieces = name.replace("\\", "/").split("/")
     if (not name.strip() or Path(name).is_absolute() or name.startswith(
-            ('/', '\\')) or (len(name) > 1 and name[1] == ':')
-            or '..' in pieces or '..' in parts or '\x00' in name):
+            ("/", "\\")) or (len(name) > 1 and name[1] == ":")
+            or ".." in pieces or ".." in parts or "\x00" in name):
         raise ValueError(
             f"Expected a relative path inside the folder '{folder}' in "
-            f'{what} (got {name!r}, which is empty, absolute or escapes '
+            f"{what} (got {name!r}, which is empty, absolute or escapes "
             "the folder with '..')"
         )
     return Path(folder) / name

@@ -40,11 +40,11 @@ def test_default_body_poses_and_gives_joints(body):
     torch.testing.assert_close(out.joints[0], body.template_joints())
     # Bend the left elbow 90 degrees: the wrist moves, the right one not.
     pose = torch.zeros(1, 23, 3)
-    le = SMPL_JOINT_NAMES.index('left_elbow')
+    le = SMPL_JOINT_NAMES.index("left_elbow")
     pose[0, le - 1, 1] = torch.pi / 2
     bent = body(body_pose=pose).joints[0]
-    lw = SMPL_JOINT_NAMES.index('left_wrist')
-    rw = SMPL_JOINT_NAMES.index('right_wrist')
+    lw = SMPL_JOINT_NAMES.index("left_wrist")
+    rw = SMPL_JOINT_NAMES.index("right_wrist")
     rest = body.template_joints()
     forearm = (rest[lw] - rest[le]).norm()
     torch.testing.assert_close((bent[lw] - bent[le]).norm(), forearm)
@@ -66,10 +66,10 @@ def test_default_body_is_smpl_like(body):
     j = body.template_joints()
     names = SMPL_JOINT_NAMES
     # Left at +X, T-pose: wrists level with shoulders and far out.
-    assert j[names.index('left_hip'), 0] > 0 > j[names.index('right_hip'), 0]
-    for side in ('left', 'right'):
-        s, w = j[names.index(f'{side}_shoulder')], j[names.index(
-            f'{side}_wrist')]
+    assert j[names.index("left_hip"), 0] > 0 > j[names.index("right_hip"), 0]
+    for side in ("left", "right"):
+        s, w = j[names.index(f"{side}_shoulder")], j[names.index(
+            f"{side}_wrist")]
         assert abs(float(w[1] - s[1])) < 0.02
         assert abs(float(w[0])) > abs(float(s[0])) + 0.4
     w = body.skinning_weights
@@ -82,12 +82,12 @@ def test_default_body_is_smpl_like(body):
 
 def test_default_body_asset_plain_arrays():
     with np.load(default_body_path(), allow_pickle=False) as data:
-        assert data['v_template'].dtype == np.float32
-        assert data['v_template'].shape == (6890, 3)
-        assert data['shapedirs'].shape == (6890, 3, 10)
+        assert data["v_template"].dtype == np.float32
+        assert data["v_template"].shape == (6890, 3)
+        assert data["shapedirs"].shape == (6890, 3, 10)
     assert default_body_path().stat().st_size < 5e6
     arrays = load_body_arrays()
-    assert arrays['J_regressor'].shape == (24, 6890)
+    assert arrays["J_regressor"].shape == (24, 6890)
 
 
 def test_load_body_default_and_smpl(tmp_path):
@@ -102,48 +102,48 @@ def test_chumpy_pickle_is_read(tmp_path, monkeypatch):
     import types
 
     # A stand-in "chumpy" module, pickled like the official SMPL files.
-    mod = types.ModuleType('chumpy.ch')
+    mod = types.ModuleType("chumpy.ch")
 
     class Ch:
         def __init__(self, x):
             self.x = x
 
-    Ch.__module__ = 'chumpy.ch'
-    Ch.__qualname__ = 'Ch'
+    Ch.__module__ = "chumpy.ch"
+    Ch.__qualname__ = "Ch"
     mod.Ch = Ch
-    monkeypatch.setitem(sys.modules, 'chumpy', types.ModuleType('chumpy'))
-    monkeypatch.setitem(sys.modules, 'chumpy.ch', mod)
-    src = write_fake_smpl(tmp_path / 'a.pkl', num_vertices=50)
+    monkeypatch.setitem(sys.modules, "chumpy", types.ModuleType("chumpy"))
+    monkeypatch.setitem(sys.modules, "chumpy.ch", mod)
+    src = write_fake_smpl(tmp_path / "a.pkl", num_vertices=50)
     data = read_smpl_file(src)
-    data['shapedirs'] = Ch(data['shapedirs'])
-    with open(tmp_path / 'b.pkl', 'wb') as fh:
+    data["shapedirs"] = Ch(data["shapedirs"])
+    with open(tmp_path / "b.pkl", "wb") as fh:
         pickle.dump(data, fh, protocol=2)
-    monkeypatch.delitem(sys.modules, 'chumpy.ch')
-    monkeypatch.delitem(sys.modules, 'chumpy')
-    got = read_smpl_file(tmp_path / 'b.pkl')
-    np.testing.assert_array_equal(got['shapedirs'], data['shapedirs'].x)
+    monkeypatch.delitem(sys.modules, "chumpy.ch")
+    monkeypatch.delitem(sys.modules, "chumpy")
+    got = read_smpl_file(tmp_path / "b.pkl")
+    np.testing.assert_array_equal(got["shapedirs"], data["shapedirs"].x)
 
 
 def test_missing_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         load_smpl(tmp_path)
     msg = str(err.value)
-    assert 'SMPL_NEUTRAL.pkl' in msg
-    assert 'basicModel_neutral_lbs_10_207_0_v1.0.0.pkl' in msg
+    assert "SMPL_NEUTRAL.pkl" in msg
+    assert "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl" in msg
     assert str(tmp_path.resolve()) in msg
     assert SMPL_URL in msg
-    with pytest.raises(FileNotFoundError, match='smpl.is.tue.mpg.de'):
-        load_smpl(tmp_path / 'nope.pkl')
+    with pytest.raises(FileNotFoundError, match="smpl.is.tue.mpg.de"):
+        load_smpl(tmp_path / "nope.pkl")
     with pytest.raises(ValueError, match="Expected 'gender'"):
-        load_smpl(tmp_path, gender='other')
+        load_smpl(tmp_path, gender="other")
 
 
 def test_bad_file_errors(tmp_path):
-    write_fake_smpl(tmp_path, num_vertices=50, drop_keys=('weights',))
+    write_fake_smpl(tmp_path, num_vertices=50, drop_keys=("weights",))
     with pytest.raises(ValueError, match=r"missing \['weights'\]"):
         load_smpl(tmp_path)
-    (tmp_path / 'SMPL_NEUTRAL.pkl').write_bytes(b'not a pickle')
-    with pytest.raises(ValueError, match='Expected a SMPL pickle'):
+    (tmp_path / "SMPL_NEUTRAL.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="Expected a SMPL pickle"):
         load_smpl(tmp_path)
 
 
@@ -170,7 +170,7 @@ def test_forward_errors(body):
         body(body_pose=torch.zeros(1, 22, 3))
     with pytest.raises(ValueError, match="Expected 'betas'"):
         body(betas=torch.zeros(1, 11))
-    with pytest.raises(ValueError, match='same batch size'):
+    with pytest.raises(ValueError, match="same batch size"):
         body(betas=torch.zeros(2, 10), body_pose=torch.zeros(3, 69))
 
 

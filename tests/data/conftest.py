@@ -14,12 +14,12 @@ SYN_CONFIG = SyntheticConfig(shard_size=4)
 SYN_N = 6
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope="session")
 def syn_config() -> SyntheticConfig:
     return SYN_CONFIG
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope="session")
 def syn_n() -> int:
     return SYN_N
 
@@ -30,17 +30,17 @@ def fake_graphcmr():
     return write_fake_graphcmr
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp('synthetic')
-    SyntheticHumans(root, 'train', SYN_N, seed=0, config=SYN_CONFIG,
+    root = tmp_path_factory.mktemp("synthetic")
+    SyntheticHumans(root, "train", SYN_N, seed=0, config=SYN_CONFIG,
                     num_workers=0, progress=False)
     return root
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope="session")
 def synthetic(synthetic_root) -> SyntheticHumans:
-    return SyntheticHumans(synthetic_root, 'train', SYN_N, seed=0,
+    return SyntheticHumans(synthetic_root, "train", SYN_N, seed=0,
                            config=SYN_CONFIG, progress=False,
                            generate=False)
 
@@ -66,7 +66,7 @@ def write_fake_graphcmr(
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    img_dir = folder / f'{name}_images'
+    img_dir = folder / f"{name}_images"
     img_dir.mkdir(parents=True, exist_ok=True)
     w, h = image_size
     names, centers, scales, parts = [], [], [], []
@@ -83,40 +83,40 @@ def write_fake_graphcmr(
             if v > 0:
                 xi, yi = int(round(x)), int(round(y))
                 img[max(yi - 2, 0):yi + 3, max(xi - 2, 0):xi + 3] = 255
-        rel = f'sub/img_{i:03d}.jpg'
-        (img_dir / 'sub').mkdir(exist_ok=True)
+        rel = f"sub/img_{i:03d}.jpg"
+        (img_dir / "sub").mkdir(exist_ok=True)
         Image.fromarray(img).save(img_dir / rel, quality=95)
         names.append(rel)
         centers.append(center)
         scales.append(scale)
         parts.append(part)
     arrays = {
-        'imgname': np.array(names),
-        'center': np.array(centers),
-        'scale': np.array(scales),
-        'part': np.array(parts),
+        "imgname": np.array(names),
+        "center": np.array(centers),
+        "scale": np.array(scales),
+        "part": np.array(parts),
     }
     if with_3d:
         S = np.concatenate([rng.normal(0, 0.3, (n, 24, 3)) + [0, 0, 5],
                             np.ones((n, 24, 1))], axis=2)
-        arrays['S'] = S
+        arrays["S"] = S
     if with_smpl:
-        arrays['pose'] = rng.normal(0, 0.2, (n, 72))
-        arrays['shape'] = rng.normal(0, 1, (n, 10))
-        arrays['has_smpl'] = np.ones(n)
+        arrays["pose"] = rng.normal(0, 0.2, (n, 72))
+        arrays["shape"] = rng.normal(0, 1, (n, 10))
+        arrays["has_smpl"] = np.ones(n)
     if with_seg:
         masks, segs = [], []
         for i in range(n):
             m = np.zeros((h, w), np.uint8)
             m[h // 4:3 * h // 4, w // 4:3 * w // 4] = 255
-            Image.fromarray(m).save(img_dir / f'sub/mask_{i:03d}.png')
+            Image.fromarray(m).save(img_dir / f"sub/mask_{i:03d}.png")
             lab = np.zeros((h, w), np.uint8)
             lab[h // 4:h // 2, w // 4:w // 2] = 3  # left_arm
-            Image.fromarray(lab).save(img_dir / f'sub/part_{i:03d}.png')
-            masks.append(f'sub/mask_{i:03d}.png')
-            segs.append(f'sub/part_{i:03d}.png')
-        arrays['maskname'] = np.array(masks)
-        arrays['partname'] = np.array(segs)
-    path = folder / f'{name}.npz'
+            Image.fromarray(lab).save(img_dir / f"sub/part_{i:03d}.png")
+            masks.append(f"sub/mask_{i:03d}.png")
+            segs.append(f"sub/part_{i:03d}.png")
+        arrays["maskname"] = np.array(masks)
+        arrays["partname"] = np.array(segs)
+    path = folder / f"{name}.npz"
     np.savez(path, **arrays)
     return path, img_dir

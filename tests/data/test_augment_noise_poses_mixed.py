@@ -34,28 +34,28 @@ def test_flip_twice_is_identity():
     rng = np.random.default_rng(0)
     pose = rng.normal(0, 0.5, 72).astype(np.float32)
     np.testing.assert_allclose(flip_pose(flip_pose(pose)), pose)
-    assert SMPL_FLIP_PERM[SMPL_JOINT_NAMES.index('left_wrist')] == \
-        SMPL_JOINT_NAMES.index('right_wrist')
-    assert PART_FLIP[PART_NAMES.index('left_leg')] == \
-        PART_NAMES.index('right_leg')
+    assert SMPL_FLIP_PERM[SMPL_JOINT_NAMES.index("left_wrist")] == \
+        SMPL_JOINT_NAMES.index("right_wrist")
+    assert PART_FLIP[PART_NAMES.index("left_leg")] == \
+        PART_NAMES.index("right_leg")
     flip = AugmentParams(flip=True)
     K = np.array([[500.0, 0, 100], [0, 500, 120], [0, 0, 1]])
     a = {
-        'joints_2d': rng.uniform(0, 224, (12, 2)),
-        'joints_2d_est': rng.uniform(0, 224, (12, 2)),
-        'joints_2d_est_visible': rng.integers(0, 2, 12).astype(float),
-        'joints24_2d': rng.uniform(0, 224, (24, 2)),
-        'joints_3d': rng.normal(0, 1, (12, 3)) + [0, 0, 5],
-        'joints24_3d': rng.normal(0, 1, (24, 3)) + [0, 0, 5],
-        'camera_K': K, 'pose': pose, 'transl': np.array([0.1, 0.2, 5.0]),
-        'camera_weak': np.zeros(3),
+        "joints_2d": rng.uniform(0, 224, (12, 2)),
+        "joints_2d_est": rng.uniform(0, 224, (12, 2)),
+        "joints_2d_est_visible": rng.integers(0, 2, 12).astype(float),
+        "joints24_2d": rng.uniform(0, 224, (24, 2)),
+        "joints_3d": rng.normal(0, 1, (12, 3)) + [0, 0, 5],
+        "joints24_3d": rng.normal(0, 1, (24, 3)) + [0, 0, 5],
+        "camera_K": K, "pose": pose, "transl": np.array([0.1, 0.2, 5.0]),
+        "camera_weak": np.zeros(3),
     }
     once = _apply_augment(a, flip, 224)
-    assert not np.allclose(once['joints_2d'], a['joints_2d'])
+    assert not np.allclose(once["joints_2d"], a["joints_2d"])
     twice = _apply_augment(once, flip, 224)
-    for key in ('joints_2d', 'joints_2d_est', 'joints_2d_est_visible',
-                'joints24_2d', 'joints_3d', 'joints24_3d', 'camera_K',
-                'pose', 'transl'):
+    for key in ("joints_2d", "joints_2d_est", "joints_2d_est_visible",
+                "joints24_2d", "joints_3d", "joints24_3d", "camera_K",
+                "pose", "transl"):
         np.testing.assert_allclose(twice[key], a[key], atol=1e-5,
                                    err_msg=key)
 
@@ -108,8 +108,8 @@ def test_rotation_consistent_in_2d_3d_and_intrinsics():
 def test_limits_table():
     lim = limits_array()
     assert lim.shape == (23, 3, 2) and (lim[..., 0] <= lim[..., 1]).all()
-    li = SMPL_JOINT_NAMES.index('left_elbow') - 1
-    ri = SMPL_JOINT_NAMES.index('right_elbow') - 1
+    li = SMPL_JOINT_NAMES.index("left_elbow") - 1
+    ri = SMPL_JOINT_NAMES.index("right_elbow") - 1
     np.testing.assert_array_equal(lim[ri, 0], lim[li, 0])
     np.testing.assert_array_equal(lim[ri, 1], -lim[li, 1, ::-1])
     assert set(JOINT_LIMITS) <= set(SMPL_JOINT_NAMES)
@@ -147,18 +147,18 @@ def test_sampled_poses_within_limits():
                      & (ang <= lim[..., 1] + 1e-4)).all(1)
         assert good.all(), np.flatnonzero(~good)
     assert seen == set(ACTIVITIES)
-    with pytest.raises(ValueError, match='activity'):
-        sample_body_pose(rng, {'dancing': 1.0})
+    with pytest.raises(ValueError, match="activity"):
+        sample_body_pose(rng, {"dancing": 1.0})
 
 
 def test_vertex_part_labels():
     w = np.zeros((3, 24))
-    w[0, SMPL_JOINT_NAMES.index('head')] = 1
-    w[1, SMPL_JOINT_NAMES.index('left_knee')] = 1
-    w[2, SMPL_JOINT_NAMES.index('right_hand')] = 1
+    w[0, SMPL_JOINT_NAMES.index("head")] = 1
+    w[1, SMPL_JOINT_NAMES.index("left_knee")] = 1
+    w[2, SMPL_JOINT_NAMES.index("right_hand")] = 1
     lab = vertex_part_labels(w)
-    assert [PART_NAMES[i] for i in lab] == ['head', 'left_leg', 'right_arm']
-    with pytest.raises(ValueError, match=r'\(V, 24\)'):
+    assert [PART_NAMES[i] for i in lab] == ["head", "left_leg", "right_arm"]
+    with pytest.raises(ValueError, match=r"\(V, 24\)"):
         vertex_part_labels(np.zeros((3, 5)))
 
 
@@ -182,9 +182,9 @@ def test_joint_noise():
     rate = np.mean([1 - JointNoise().apply(j, rng)[1].mean()
                     for _ in range(300)])
     assert 0.02 < rate < 0.07
-    with pytest.raises(ValueError, match='miss_prob'):
+    with pytest.raises(ValueError, match="miss_prob"):
         JointNoise(miss_prob=2.0)
-    with pytest.raises(ValueError, match='finite'):
+    with pytest.raises(ValueError, match="finite"):
         JointNoise().apply(np.full((12, 2), np.nan), rng)
 
 
@@ -198,7 +198,7 @@ def test_mix_schedule():
     share = (out[:, 0, 0] == 0).float().mean()
     assert abs(share - 0.3) < 0.05
     assert (mix_joints_2d(gt, est, 0.0) == est).all()
-    with pytest.raises(ValueError, match='steps_per_epoch'):
+    with pytest.raises(ValueError, match="steps_per_epoch"):
         gt_mix_ratio(5, 0, 50)
 
 
@@ -211,19 +211,19 @@ class _Named(Dataset):
         return self.n
 
     def __getitem__(self, i):
-        return {'dataset': self.name, 'index': torch.tensor(i)}
+        return {"dataset": self.name, "index": torch.tensor(i)}
 
 
 def test_mixed_ratios():
-    sizes = {'h36m': 500, 'up3d': 70, 'lsp': 10, 'coco': 280, 'mpii': 150}
+    sizes = {"h36m": 500, "up3d": 70, "lsp": 10, "coco": 280, "mpii": 150}
     ds = MixedDataset({n: _Named(n, s) for n, s in sizes.items()},
                       length=1000)
-    names = [ds[i]['dataset'] for i in range(len(ds))]
+    names = [ds[i]["dataset"] for i in range(len(ds))]
     for n, r in PAPER_RATIOS.items():
         assert names.count(n) == round(1000 * r), n
     # Every member index is valid and small members are cycled evenly.
     lsp_idx = [ds.locate(i)[1] for i in range(1000)
-               if ds.locate(i)[0] == 'lsp']
+               if ds.locate(i)[0] == "lsp"]
     assert sorted(set(lsp_idx)) == list(range(10))
     assert np.bincount(lsp_idx).tolist() == [10] * 10
     order = [ds.locate(i) for i in range(20)]
@@ -238,7 +238,7 @@ def test_mixed_ratios():
     loader = DataLoader(ds, batch_size=100, num_workers=2,
                         sampler=DistributedSampler(ds, num_replicas=2,
                                                    rank=0))
-    assert sum(len(b['index']) for b in loader) == 500
+    assert sum(len(b["index"]) for b in loader) == 500
 
 
 class _Seeded(EpochSeeded, _Named):
@@ -246,21 +246,21 @@ class _Seeded(EpochSeeded, _Named):
 
 
 def test_mixed_set_epoch_reaches_members():
-    a, b = _Seeded('a', 4), _Named('b', 4)
-    ds = MixedDataset({'a': a, 'b': b}, {'a': 1.0, 'b': 1.0})
+    a, b = _Seeded("a", 4), _Named("b", 4)
+    ds = MixedDataset({"a": a, "b": b}, {"a": 1.0, "b": 1.0})
     draw0 = a.sample_rng(2).random()
     ds.set_epoch(3)
-    assert a.epoch == 3 and not hasattr(b, 'epoch')
+    assert a.epoch == 3 and not hasattr(b, "epoch")
     assert a.sample_rng(2).random() != draw0
     a.set_epoch(0)
     assert a.sample_rng(2).random() == draw0
 
 
 def test_mixed_errors():
-    with pytest.raises(ValueError, match='ratios for exactly'):
-        MixedDataset({'a': _Named('a', 3)}, {'b': 1.0})
-    with pytest.raises(ValueError, match='non-empty'):
-        MixedDataset({'a': _Named('a', 0), 'b': _Named('b', 2)},
-                     {'a': 1.0, 'b': 1.0})
-    with pytest.raises(ValueError, match='non-negative'):
-        MixedDataset({'a': _Named('a', 3)}, {'a': -1.0})
+    with pytest.raises(ValueError, match="ratios for exactly"):
+        MixedDataset({"a": _Named("a", 3)}, {"b": 1.0})
+    with pytest.raises(ValueError, match="non-empty"):
+        MixedDataset({"a": _Named("a", 0), "b": _Named("b", 2)},
+                     {"a": 1.0, "b": 1.0})
+    with pytest.raises(ValueError, match="non-negative"):
+        MixedDataset({"a": _Named("a", 3)}, {"a": -1.0})

@@ -36,15 +36,15 @@ def _die_on_shard_1(job):
 
 def _fail_on_shard_1(job):
     if job[3] == 1:
-        raise OSError('EGL: no display')
+        raise OSError("EGL: no display")
     return _RUN_SHARD(job)
 
 
 def _run_script(script: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env = dict(os.environ, OMP_NUM_THREADS="1")
     root = Path(__file__).resolve().parents[2]
-    env['PYTHONPATH'] = os.pathsep.join(
-        [str(root), env.get('PYTHONPATH', '')])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(root), env.get("PYTHONPATH", "")])
     # A timeout, not a hang, if the respawn loop ever comes back.
     return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -52,71 +52,71 @@ def _run_script(script: Path, cwd: Path) -> subprocess.CompletedProcess:
 
 def _same_cache(a: Path, b: Path, n: int, shards: int) -> None:
     for k in range(shards):
-        name = f'shard_{k:05d}.npz'
+        name = f"shard_{k:05d}.npz"
         with np.load(a / name) as x, np.load(b / name) as y:
             assert x.files == y.files
             for key in x.files:
                 np.testing.assert_array_equal(x[key], y[key], err_msg=key)
     for i in range(n):
-        for sub, ext in (('images', 'jpg'), ('parts', 'png')):
-            rel = f'{sub}/{i:07d}.{ext}'
+        for sub, ext in (("images", "jpg"), ("parts", "png")):
+            rel = f"{sub}/{i:07d}.{ext}"
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
 @pytest.mark.slow  # one spawned worker loads the body (~5 s)
 def test_dead_worker_names_shard_keeps_written_and_resumes(
         synthetic_root, tmp_path, monkeypatch):
-    monkeypatch.setattr(cache, '_run_shard', _die_on_shard_1)
+    monkeypatch.setattr(cache, "_run_shard", _die_on_shard_1)
     # A regression would block forever: end the run with a traceback.
     faulthandler.dump_traceback_later(300, exit=True)
     try:
         with pytest.raises(RuntimeError) as err:
-            cache.generate_synthetic(tmp_path, 'train', SYN_N,
+            cache.generate_synthetic(tmp_path, "train", SYN_N,
                                      config=SYN_CONFIG, num_workers=1,
                                      progress=False)
     finally:
         faulthandler.cancel_dump_traceback_later()
     msg = str(err.value)
-    assert 'shard_00001.npz (samples 4-5)' in msg
-    assert 'shard_00000.npz' not in msg.split('Not written:')[1]
-    assert '1 of 2 shards are written' in msg and 'resume' in msg
+    assert "shard_00001.npz (samples 4-5)" in msg
+    assert "shard_00000.npz" not in msg.split("Not written:")[1]
+    assert "1 of 2 shards are written" in msg and "resume" in msg
     assert "if __name__ == '__main__':" in msg  # the other way to get here
-    folder = tmp_path / 'train'
-    first = folder / 'shard_00000.npz'
-    assert first.is_file() and not (folder / 'shard_00001.npz').exists()
-    meta = json.loads((folder / 'meta.json').read_text())
-    assert meta['complete'] is False
+    folder = tmp_path / "train"
+    first = folder / "shard_00000.npz"
+    assert first.is_file() and not (folder / "shard_00001.npz").exists()
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["complete"] is False
     before = first.stat().st_mtime_ns
     monkeypatch.undo()
-    SyntheticHumans(tmp_path, 'train', SYN_N, config=SYN_CONFIG,
+    SyntheticHumans(tmp_path, "train", SYN_N, config=SYN_CONFIG,
                     num_workers=0, progress=False, with_vertices=False)
     assert first.stat().st_mtime_ns == before  # kept, not re-rendered
-    assert json.loads((folder / 'meta.json').read_text())['complete']
-    _same_cache(folder, synthetic_root / 'train', SYN_N, 2)
+    assert json.loads((folder / "meta.json").read_text())["complete"]
+    _same_cache(folder, synthetic_root / "train", SYN_N, 2)
 
 
 def test_failing_shard_is_named_and_generation_resumes(tmp_path,
                                                        monkeypatch):
-    monkeypatch.setattr(cache, '_run_shard', _fail_on_shard_1)
-    with pytest.raises(RuntimeError, match=r'shard_00001\.npz \(samples '
-                       r'2-3\).*OSError: EGL: no display.*1 of 3 shards'):
-        cache.generate_synthetic(tmp_path / 'a', 'val', 6, config=TINY,
+    monkeypatch.setattr(cache, "_run_shard", _fail_on_shard_1)
+    with pytest.raises(RuntimeError, match=r"shard_00001\.npz \(samples "
+                       r"2-3\).*OSError: EGL: no display.*1 of 3 shards"):
+        cache.generate_synthetic(tmp_path / "a", "val", 6, config=TINY,
                                  num_workers=0, progress=False)
-    folder = tmp_path / 'a' / 'val'
-    assert (folder / 'shard_00000.npz').is_file()
-    assert not (folder / 'shard_00001.npz').exists()
-    assert not (folder / 'shard_00002.npz').exists()  # stopped at the error
+    folder = tmp_path / "a" / "val"
+    assert (folder / "shard_00000.npz").is_file()
+    assert not (folder / "shard_00001.npz").exists()
+    assert not (folder / "shard_00002.npz").exists()  # stopped at the error
     monkeypatch.undo()
-    cache.generate_synthetic(tmp_path / 'a', 'val', 6, config=TINY,
+    cache.generate_synthetic(tmp_path / "a", "val", 6, config=TINY,
                              num_workers=0, progress=False)
-    cache.generate_synthetic(tmp_path / 'b', 'val', 6, config=TINY,
+    cache.generate_synthetic(tmp_path / "b", "val", 6, config=TINY,
                              num_workers=0, progress=False)
-    _same_cache(folder, tmp_path / 'b' / 'val', 6, 3)
+    _same_cache(folder, tmp_path / "b" / "val", 6, 3)
 
 
 def test_num_workers_is_checked(tmp_path):
-    with pytest.raises(ValueError, match=r'num_workers.*int >= 0.*-1'):
-        cache.generate_synthetic(tmp_path, 'train', 2, config=TINY,
+    with pytest.raises(ValueError, match=r"num_workers.*int >= 0.*-1"):
+        cache.generate_synthetic(tmp_path, "train", 2, config=TINY,
                                  num_workers=-1, progress=False)
 
 
@@ -140,7 +140,7 @@ def test_unguarded_script_renders_in_process(tmp_path):
     """The issue's case: a user script without a ``__main__`` guard. It
     used to respawn failing workers forever; now it warns once, renders in
     this process and finishes."""
-    script = tmp_path / 'user_script.py'
+    script = tmp_path / "user_script.py"
     script.write_text(textwrap.dedent(f"""\
         import warnings
         from bigraph_pyg.data import SyntheticConfig, SyntheticHumans
@@ -155,11 +155,11 @@ def test_unguarded_script_renders_in_process(tmp_path):
         """))
     out = _run_script(script, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert 'LEN 3' in out.stdout
-    assert 'in this process' in out.stderr
-    assert f'{script}, line 5' in out.stderr
+    assert "LEN 3" in out.stdout
+    assert "in this process" in out.stderr
+    assert f"{script}, line 5" in out.stderr
     assert "if __name__ == '__main__':" in out.stderr
-    assert out.stderr.count('Rendering the synthetic') == 1
+    assert out.stderr.count("Rendering the synthetic") == 1
 
 
 @pytest.mark.slow  # one spawned worker re-runs the script (~15 s)
@@ -167,7 +167,7 @@ def test_unguarded_script_raises_once_when_workers_start(tmp_path):
     """If workers do start from an unguarded script (here: the check is
     bypassed), the worker refuses at once and the caller gets one error
     with the fix, instead of workers respawned forever."""
-    script = tmp_path / 'user_script.py'
+    script = tmp_path / "user_script.py"
     script.write_text(textwrap.dedent(f"""\
         from bigraph_pyg.data import SyntheticConfig, SyntheticHumans, workers
         workers.spawn_is_safe = lambda: (True, '')
@@ -179,10 +179,10 @@ def test_unguarded_script_raises_once_when_workers_start(tmp_path):
     out = _run_script(script, tmp_path)
     assert out.returncode == 1
     last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith('RuntimeError: Expected every synthetic')
-    assert 'shard_00000.npz (samples 0-1)' in last
+    assert last.startswith("RuntimeError: Expected every synthetic")
+    assert "shard_00000.npz (samples 0-1)" in last
     assert "if __name__ == '__main__':" in last
-    assert 'num_workers=0' in last
+    assert "num_workers=0" in last
 
 
 def test_worker_reimporting_main_refuses_at_once(tmp_path, monkeypatch):
@@ -190,9 +190,9 @@ def test_worker_reimporting_main_refuses_at_once(tmp_path, monkeypatch):
     pool is refused with the fix in the message (not respawned)."""
     import multiprocessing as mp
 
-    monkeypatch.setattr(mp.current_process(), '_inheriting', True,
+    monkeypatch.setattr(mp.current_process(), "_inheriting", True,
                         raising=False)
     with pytest.raises(RuntimeError, match="__name__ == '__main__'"):
-        cache.generate_synthetic(tmp_path, 'train', 2, config=TINY,
+        cache.generate_synthetic(tmp_path, "train", 2, config=TINY,
                                  progress=False)
-    assert not (tmp_path / 'train').exists()
+    assert not (tmp_path / "train").exists()

@@ -54,16 +54,16 @@ def test_mesh_graph_errors():
         mesh_graph(f.t())
     with pytest.raises(IndexError, match=r"Expected 'faces' ids in \[0, 3\)"):
         mesh_graph(f, num_vertices=3)
-    with pytest.raises(IndexError, match='Expected'):
+    with pytest.raises(IndexError, match="Expected"):
         mesh_graph(-f)
-    with pytest.raises(ValueError, match='three distinct'):
+    with pytest.raises(ValueError, match="three distinct"):
         mesh_graph(torch.tensor([[0, 1, 1]]))
-    with pytest.raises(ValueError, match='integer dtype'):
+    with pytest.raises(ValueError, match="integer dtype"):
         mesh_graph(f.float())
     # Three faces on one edge: non-manifold.
     nm = torch.tensor([[0, 1, 2], [0, 1, 3], [0, 1, 4]])
-    with pytest.raises(ValueError, match='manifold'):
+    with pytest.raises(ValueError, match="manifold"):
         check_manifold(nm)
     v = torch.zeros(3, 3, dtype=torch.float64)
-    with pytest.raises(ValueError, match='non-zero area'):
+    with pytest.raises(ValueError, match="non-zero area"):
         check_manifold(torch.tensor([[0, 1, 2]]), v)

@@ -70,7 +70,7 @@ def test_upsampling_is_closest_point_barycentric():
 
 def test_sampler_batched_equals_loop(graphs):
     sampler = graphs.sampler()
-    assert repr(sampler) == 'MeshSampler(6890 -> 1723 -> 431)'
+    assert repr(sampler) == "MeshSampler(6890 -> 1723 -> 431)"
     x = torch.randn(3, 6890, 5)
     down = sampler.downsample(x)
     assert down.shape == (3, 431, 5)
@@ -87,10 +87,10 @@ def test_sampler_batched_equals_loop(graphs):
     x.requires_grad_(True)
     sampler.downsample(x).sum().backward()
     assert x.grad.shape == x.shape
-    with pytest.raises(ValueError, match='N = 1723'):
+    with pytest.raises(ValueError, match="N = 1723"):
         sampler(x, 1, 2)
     state = sampler.state_dict()
-    assert state['down_0'].is_sparse
+    assert state["down_0"].is_sparse
     assert sampler.to(torch.float64).down_0.dtype == torch.float64
 
 
@@ -99,14 +99,14 @@ def test_decimate_errors():
     v, f = torch.tensor(m.vertices), torch.tensor(m.faces)
     with pytest.raises(ValueError, match=r"Expected 'num_vertices' in"):
         decimate(v, f, 100)
-    with pytest.raises(ValueError, match='Expected each of'):
+    with pytest.raises(ValueError, match="Expected each of"):
         mesh_hierarchy(v, f, sizes=(20, 30))
-    with pytest.raises(IndexError, match='ids in'):
+    with pytest.raises(IndexError, match="ids in"):
         decimate(v[:10], f, 5)
     with pytest.raises(ValueError, match="'vertices' of shape"):
         decimate(v[:, :2], f, 5)
     extra = torch.cat([v, torch.zeros(1, 3, dtype=v.dtype)])
-    with pytest.raises(ValueError, match='isolated'):
+    with pytest.raises(ValueError, match="isolated"):
         decimate(extra, f, 20)
 
 
@@ -131,7 +131,7 @@ def _write_graphcmr(path, h):
 def test_read_graphcmr_file(tmp_path):
     m = trimesh.creation.icosphere(subdivisions=2)
     h = mesh_hierarchy(torch.tensor(m.vertices), torch.tensor(m.faces))
-    path = tmp_path / 'mesh_downsampling.npz'
+    path = tmp_path / "mesh_downsampling.npz"
     _write_graphcmr(path, h)
     a, d, u = load_graphcmr_sampling(path)
     assert [t.size(0) for t in a] == list(h.sizes)
@@ -140,8 +140,8 @@ def test_read_graphcmr_file(tmp_path):
         torch.testing.assert_close(_dense(u[i]), _dense(h.up[i]).float())
     sampler = MeshSampler.from_graphcmr(path)
     assert sampler.sizes == h.sizes
-    with pytest.raises(FileNotFoundError, match='mesh_downsampling.npz'):
-        load_graphcmr_sampling(tmp_path / 'missing.npz')
-    np.savez(tmp_path / 'bad.npz', A=np.zeros(3))
+    with pytest.raises(FileNotFoundError, match="mesh_downsampling.npz"):
+        load_graphcmr_sampling(tmp_path / "missing.npz")
+    np.savez(tmp_path / "bad.npz", A=np.zeros(3))
     with pytest.raises(ValueError, match="Expected keys 'A', 'D', 'U'"):
-        load_graphcmr_sampling(tmp_path / 'bad.npz')
+        load_graphcmr_sampling(tmp_path / "bad.npz")

@@ -22,7 +22,7 @@ def test_joint_tables_match_smplx():
         assert SMPLX_NAMES[i] == name
     for i, j in enumerate(FLIP_PERM):
         a, b = JOINT_NAMES[i], JOINT_NAMES[j]
-        assert a.split('_', 1)[1] == b.split('_', 1)[1] and a != b
+        assert a.split("_", 1)[1] == b.split("_", 1)[1] and a != b
     assert len(BONES) == 12
 
 
@@ -87,14 +87,14 @@ def test_fusion_k_nearest():
 
 
 def test_body_graphs_save_load_to(graphs, tmp_path):
-    path = tmp_path / 'graphs.npz'
+    path = tmp_path / "graphs.npz"
     graphs.save(path)
     import numpy as np
 
     np.load(path, allow_pickle=False).close()
     back = BodyGraphs.load(path)
     assert back.hierarchy.sizes == graphs.hierarchy.sizes
-    for name in ('mesh_graph', 'skeleton_graph', 'fusion_graph'):
+    for name in ("mesh_graph", "skeleton_graph", "fusion_graph"):
         a, b = getattr(back, name), getattr(graphs, name)
         assert torch.equal(a.edge_index, b.edge_index)
         assert torch.equal(a.edge_weight, b.edge_weight)
@@ -106,7 +106,7 @@ def test_body_graphs_save_load_to(graphs, tmp_path):
     assert moved.fusion_graph.edge_index.dtype == torch.int64
     assert moved.hierarchy.faces[1].dtype == torch.int64
     with pytest.raises(FileNotFoundError):
-        BodyGraphs.load(tmp_path / 'nope.npz')
+        BodyGraphs.load(tmp_path / "nope.npz")
     with pytest.raises(ValueError, match="Expected 'level'"):
         BodyGraphs.from_hierarchy(graphs.hierarchy, graphs.joints, level=3)
 
@@ -123,12 +123,12 @@ def test_skeleton_graph_refuses_coincident_joints(graphs):
     # A 1e8 weight (1 / clamped length) would swamp RowNorm: every other
     # bone of both joints would get ~0 weight.
     j = graphs.joints.clone()
-    a, b = JOINT_NAMES.index('right_knee'), JOINT_NAMES.index('right_ankle')
+    a, b = JOINT_NAMES.index("right_knee"), JOINT_NAMES.index("right_ankle")
     j[a] = j[b]
     with pytest.raises(ValueError, match=r"every bone longer than eps=1e-08"
                        r".*'right_knee' and 'right_ankle' at distance 0"):
         skeleton_graph(j)
-    j[a, 0] = float('nan')
+    j[a, 0] = float("nan")
     with pytest.raises(ValueError, match=r"finite 'joints'.*in 1 joints"):
         skeleton_graph(j)
     # Distinct joints, however close, are fine (no clamping any more).
