@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bigraph_pyg.losses import LossWeights
+from bigraph_pyg.nn.blocks import FUSIONS
+from bigraph_pyg.nn.conv.bipartite_fusion_conv import FUSION_IMPLS
+from bigraph_pyg.nn.encoders import STAGE_CHANNELS as ENCODER_STAGE_CHANNELS
 
 __all__ = [
     "ABLATIONS",
@@ -30,11 +33,13 @@ __all__ = [
     "list_presets",
 ]
 
-_ENCODERS = ("resnet18", "resnet34", "resnet50")
-_FUSIONS = ("graph", "avgpool", "maxpool")
+# The choice lists of the layers they configure (one owner each); a model
+# with a fusion always has one, so the blocks' "none" is not a choice here.
+_ENCODERS = tuple(ENCODER_STAGE_CHANNELS)
+_FUSIONS = tuple(f for f in FUSIONS if f != "none")
 _FUSION_BLOCKS = ("all", "first", "last")
 _ROTATIONS = ("6d",)
-_IMPLS = ("auto", "sparse", "message", "dense", "blocks")
+_IMPLS = FUSION_IMPLS
 _EMBEDDINGS = ("crop", "pose")
 
 

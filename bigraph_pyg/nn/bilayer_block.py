@@ -20,7 +20,6 @@ from bigraph_pyg.nn.blocks import (
     GraphLinear,
     GraphResBlock,
     _check_nodes,
-    _check_positive,
 )
 from bigraph_pyg.nn.conv import (
     BipartiteFusionConv,
@@ -28,6 +27,7 @@ from bigraph_pyg.nn.conv import (
     NormalizedGraphConv,
     SkeletonConv,
 )
+from bigraph_pyg.nn.validate import check_positive_int
 
 __all__ = ["PooledFusionConv", "BilayerBlock"]
 
@@ -78,7 +78,7 @@ class PooledFusionConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, num_joints: int,
                  aggr: str = "mean", bias: bool = True) -> None:
         super().__init__()
-        _check_positive("num_joints", num_joints)
+        check_positive_int("num_joints", num_joints)
         if aggr not in ("mean", "max"):
             raise ValueError(f"Expected `aggr` in ('mean', 'max') "
                              f"(got {aggr!r})")

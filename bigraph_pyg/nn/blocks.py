@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch_geometric.typing import Adj, OptTensor
 
 from bigraph_pyg.nn.conv import MeshConv
+from bigraph_pyg.nn.validate import check_positive_int
 
 __all__ = [
     "FUSIONS",
@@ -38,12 +39,6 @@ __all__ = [
 
 #: Fusion variants of :class:`BilayerBlock` (paper Table 5).
 FUSIONS: tuple[str, ...] = ("graph", "avgpool", "maxpool", "none")
-
-
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"Expected `{name}` to be a positive int "
-                         f"(got {value!r})")
 
 
 def _check_nodes(name: str, x: object, channels: int) -> None:
@@ -75,8 +70,8 @@ def group_count(channels: int, channels_per_group: int = 8) -> int:
         >>> group_count(512), group_count(20), group_count(3)
         (64, 2, 1)
     """
-    _check_positive("channels", channels)
-    _check_positive("channels_per_group", channels_per_group)
+    check_positive_int("channels", channels)
+    check_positive_int("channels_per_group", channels_per_group)
     groups = max(1, channels // channels_per_group)
     while channels % groups:
         groups -= 1
@@ -113,8 +108,8 @@ class GraphLinear(nn.Linear):
 
     def __init__(self, in_channels: int, out_channels: int,
                  bias: bool = True) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
         super().__init__(in_channels, out_channels, bias=bias)
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -145,10 +140,10 @@ class GraphGroupNorm(nn.GroupNorm):
 
     def __init__(self, channels: int, num_groups: int | None = None,
                  eps: float = 1e-5) -> None:
-        _check_positive("channels", channels)
+        check_positive_int("channels", channels)
         num_groups = group_count(channels) if num_groups is None else \
             num_groups
-        _check_positive("num_groups", num_groups)
+        check_positive_int("num_groups", num_groups)
         if channels % num_groups:
             raise ValueError(f"Expected `num_groups` dividing {channels} "
                              f"channels (got {num_groups})")
@@ -226,12 +221,12 @@ class GraphResBlock(nn.Module):
         **conv_kwargs,
     ) -> None:
         super().__init__()
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
         if hidden_channels is None:
             hidden_channels = max(1, out_channels // 2)
-        _check_positive("hidden_channels", hidden_channels)
-        _check_positive("channels_per_group", channels_per_group)
+        check_positive_int("hidden_channels", hidden_channels)
+        check_positive_int("channels_per_group", channels_per_group)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels

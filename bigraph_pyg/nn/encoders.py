@@ -45,8 +45,8 @@ __all__ = [
 #: Output strides of ResNet layer1..layer4 with respect to the input image.
 RESNET_STRIDES: tuple[int, ...] = (4, 8, 16, 32)
 
-# Channels of layer1..layer4 per architecture.
-_STAGE_CHANNELS: dict[str, tuple[int, ...]] = {
+#: Channels of layer1..layer4 per architecture (the encoders one can build).
+STAGE_CHANNELS: dict[str, tuple[int, ...]] = {
     "resnet18": (64, 128, 256, 512),
     "resnet34": (64, 128, 256, 512),
     "resnet50": (256, 512, 1024, 2048),
@@ -164,12 +164,12 @@ class ResNetEncoder(nn.Module):
 
     def __init__(self, arch: str = "resnet50", weights: WeightsArg = None):
         super().__init__()
-        if arch not in _STAGE_CHANNELS:
+        if arch not in STAGE_CHANNELS:
             raise ValueError(
-                f"Expected `arch` in {tuple(_STAGE_CHANNELS)} (got {arch!r})"
+                f"Expected `arch` in {tuple(STAGE_CHANNELS)} (got {arch!r})"
             )
         self.arch = arch
-        self.stage_channels = _STAGE_CHANNELS[arch]
+        self.stage_channels = STAGE_CHANNELS[arch]
         self.out_channels = self.stage_channels[-1]
         self.strides = RESNET_STRIDES
 

@@ -21,9 +21,9 @@ from bigraph_pyg.geometry import rot6d_to_matrix
 from bigraph_pyg.nn.blocks import (
     GraphGroupNorm,
     GraphLinear,
-    _check_positive,
     group_count,
 )
+from bigraph_pyg.nn.validate import check_positive_int
 
 __all__ = [
     "SMPLParamRegressor",
@@ -291,7 +291,7 @@ class GraphCameraHead(nn.Module):
     def __init__(self, in_channels: int, num_vertices: int,
                  channels_per_group: int = 8) -> None:
         super().__init__()
-        _check_positive("num_vertices", num_vertices)
+        check_positive_int("num_vertices", num_vertices)
         self.num_vertices = num_vertices
         self.norm = GraphGroupNorm(
             in_channels, group_count(in_channels, channels_per_group))

@@ -33,9 +33,27 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["validation", "validation_enabled", "set_validation"]
+__all__ = ["check_positive_int", "validation", "validation_enabled",
+           "set_validation"]
 
 _ENABLED = True
+
+
+def check_positive_int(name: str, value: object) -> None:
+    """Refuse anything but a positive int, naming the argument.
+
+    A metadata check (no host sync): layer sizes, channel and node counts.
+
+    Args:
+        name (str): The argument's name, for the message.
+        value (object): Its value.
+
+    Raises:
+        ValueError: ``value`` is not an int ``> 0`` (bools refused).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"Expected `{name}` to be a positive int "
+                         f"(got {value!r})")
 
 
 def validation_enabled() -> bool:

@@ -11,13 +11,6 @@ from torch import Tensor
 from torch_geometric.typing import Size
 
 
-def check_channels(name: str, value: object) -> None:
-    """Refuse anything but a positive int (``ValueError``)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"Expected `{name}` to be a positive int "
-                         f"(got {value!r})")
-
-
 def check_features(name: str, x: object, channels: int,
                    like: Tensor | None = None) -> Tensor:
     """Check a ``[N, C]`` / ``[B, N, C]`` feature tensor and return it.

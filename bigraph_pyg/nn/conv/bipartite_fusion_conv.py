@@ -7,19 +7,22 @@ from torch import Tensor
 from torch.nn import Parameter
 from torch_geometric.typing import Adj, OptTensor, Size
 
-from bigraph_pyg.nn.conv._inputs import check_channels
 from bigraph_pyg.nn.conv.normalized_graph_conv import (
     IMPLS,
     NormalizedGraphConv,
 )
 from bigraph_pyg.nn.graph_cache import PreparedGraph
-from bigraph_pyg.nn.validate import validation_enabled
+from bigraph_pyg.nn.validate import check_positive_int, validation_enabled
 from bigraph_pyg.utils.sparse import EdgeList, row_normalize, unpack_graph
 from bigraph_pyg.utils.spmm import bipartite_blocks_matmul
 
 #: How a dense block is filled from the edge weights: ``("gather", order)``
 #: or ``("scatter", flat position per edge)``.
 _Block = tuple[str, Tensor]
+
+#: ``impl`` values of :class:`BipartiteFusionConv`: those of
+#: :class:`NormalizedGraphConv` and ``"blocks"``.
+FUSION_IMPLS: tuple[str, ...] = (*IMPLS, "blocks")
 
 
 class BipartiteFusionConv(NormalizedGraphConv):
@@ -128,9 +131,9 @@ class BipartiteFusionConv(NormalizedGraphConv):
         num_joints: int | None = None,
         **kwargs,
     ) -> None:
-        check_channels("num_edges", num_edges)
+        check_positive_int("num_edges", num_edges)
         if num_joints is not None:
-            check_channels("num_joints", num_joints)
+            check_positive_int("num_joints", num_joints)
         if impl == "blocks" and num_joints is None:
             raise ValueError("Expected `num_joints` with impl='blocks' (the "
                              "union graph's joint/vertex split) (got None)")
@@ -217,7 +220,7 @@ class BipartiteFusionConv(NormalizedGraphConv):
         return blocks
 
     def _impls(self) -> tuple[str, ...]:
-        return IMPLS + ("blocks",)
+        return FUSION_IMPLS
 
     def reset_parameters(self) -> None:
         r"""Re-initialise ``W``, the bias, and :math:`\mathbf{W}_f` to 1."""

@@ -12,12 +12,11 @@ from torch_geometric.nn.inits import zeros
 from torch_geometric.typing import WITH_TORCH_SPARSE, Adj, OptTensor, Size
 
 from bigraph_pyg.nn.conv._inputs import (
-    check_channels,
     graph_device,
     split_features,
 )
 from bigraph_pyg.nn.graph_cache import GraphCache, PreparedGraph
-from bigraph_pyg.nn.validate import validation_enabled
+from bigraph_pyg.nn.validate import check_positive_int, validation_enabled
 from bigraph_pyg.utils.sparse import (
     EdgeList,
     check_edge_list,
@@ -129,12 +128,12 @@ class NormalizedGraphConv(MessagePassing):
                 raise ValueError(
                     "Expected `in_channels` to be an int or a pair "
                     f"(F_src, F_dst) (got {in_channels!r})")
-            check_channels("in_channels[0]", in_channels[0])
-            check_channels("in_channels[1]", in_channels[1])
+            check_positive_int("in_channels[0]", in_channels[0])
+            check_positive_int("in_channels[1]", in_channels[1])
             in_channels = (int(in_channels[0]), int(in_channels[1]))
         else:
-            check_channels("in_channels", in_channels)
-        check_channels("out_channels", out_channels)
+            check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
         impls = self._impls()
         if impl not in impls:
             raise ValueError(f"Expected `impl` in {impls} (got {impl!r})")
