@@ -9,6 +9,7 @@ from bigraph_pyg.nn.conv import (
     SkeletonConv,
 )
 from bigraph_pyg.nn.heads import GraphCameraHead, GraphCoordinateHead
+from bigraph_pyg.nn.sampling import MeshSampler
 from bigraph_pyg.nn.validate import (
     set_validation,
     validation,
@@ -27,6 +28,7 @@ __all__ = [
     "BilayerBlock",
     "GraphCoordinateHead",
     "GraphCameraHead",
+    "MeshSampler",
     "validation",
     "validation_enabled",
     "set_validation",

@@ -18,7 +18,6 @@ from bigraph_pyg.topology.mesh import (
 )
 from bigraph_pyg.topology.sampling import (
     MeshHierarchy,
-    MeshSampler,
     default_sizes,
     mesh_hierarchy,
 )
@@ -41,7 +40,6 @@ __all__ = [
     "BodyGraphs",
     "Graph",
     "MeshHierarchy",
-    "MeshSampler",
     "check_faces",
     "check_manifold",
     "decimate",

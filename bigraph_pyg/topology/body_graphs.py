@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -13,13 +14,12 @@ from torch import Tensor
 from bigraph_pyg.topology.fusion import fusion_bipartite, fusion_graph
 from bigraph_pyg.topology.graph import Graph
 from bigraph_pyg.topology.mesh import mesh_graph
-from bigraph_pyg.topology.sampling import (
-    MeshHierarchy,
-    MeshSampler,
-    mesh_hierarchy,
-)
+from bigraph_pyg.topology.sampling import MeshHierarchy, mesh_hierarchy
 from bigraph_pyg.topology.skeleton import SMPL_TO_JOINTS, skeleton_graph
 from bigraph_pyg.utils.io import load_npz
+
+if TYPE_CHECKING:
+    from bigraph_pyg.nn.sampling import MeshSampler
 
 __all__ = ["BodyGraphs"]
 
@@ -169,7 +169,9 @@ class BodyGraphs:
         return fusion_bipartite(self.fusion_graph, self.num_joints)
 
     def sampler(self) -> MeshSampler:
-        """A :class:`MeshSampler` over the hierarchy."""
+        """A :class:`~bigraph_pyg.nn.MeshSampler` over the hierarchy."""
+        from bigraph_pyg.nn.sampling import MeshSampler
+
         return MeshSampler.from_hierarchy(self.hierarchy)
 
     def to(self, *args, **kwargs) -> BodyGraphs:

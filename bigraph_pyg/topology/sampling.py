@@ -1,4 +1,4 @@
-r"""Mesh hierarchies and the module applying their sampling operators.
+r"""Mesh hierarchies: decimation and the sampling operators.
 
 :func:`mesh_hierarchy` decimates a mesh level by level and builds the
 downsampling operator :math:`\mathbf{D}` (vertex selection) and the
@@ -6,8 +6,8 @@ upsampling operator :math:`\mathbf{U}` (barycentric weights on the coarse
 surface) of each level with the functions of
 ``bigraph_pyg.topology.decimation`` (CoMA, Ranjan et al. 2018; GraphCMR,
 Kolotouros et al. 2019, used by the paper's mesh branch, Sec. 4.3.1).
-:class:`MeshSampler` applies them to vertex features; it also reads
-GraphCMR's own operators (``mesh_downsampling.npz``) through
+:class:`~bigraph_pyg.nn.MeshSampler` applies them to vertex features; it
+also reads GraphCMR's own operators (``mesh_downsampling.npz``) through
 :func:`~bigraph_pyg.topology.load_graphcmr_sampling`.
 """
 
@@ -16,9 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import torch
 from torch import Tensor
 
 from bigraph_pyg.topology.decimation import (
@@ -27,13 +25,10 @@ from bigraph_pyg.topology.decimation import (
     downsampling_matrix,
     upsampling_matrix,
 )
-from bigraph_pyg.topology.graphcmr_sampling import load_graphcmr_sampling
 from bigraph_pyg.topology.mesh import check_faces
-from bigraph_pyg.utils.sparse import fold_batch, unfold_batch
 
 __all__ = [
     "MeshHierarchy",
-    "MeshSampler",
     "default_sizes",
     "mesh_hierarchy",
 ]
@@ -145,109 +140,3 @@ def mesh_hierarchy(
         verts.append(cverts)
         facs.append(cfaces)
     return MeshHierarchy(tuple(verts), tuple(facs), tuple(down), tuple(up))
-
-
-def _spmm_fold(mat: Tensor, x: Tensor) -> Tensor:
-    """``mat @ x`` for ``x`` of shape ``(N, C)`` or ``(B, N, C)``.
-
-    The batch is folded into channels, ``(N, B * C)``, for one sparse
-    product.
-    """
-    mat = mat.to(dtype=x.dtype)
-    batch = x.size(0) if x.dim() == 3 else None
-    return unfold_batch(torch.sparse.mm(mat, fold_batch(x)), batch)
-
-
-class MeshSampler(torch.nn.Module):
-    r"""Apply mesh down/up-sampling to vertex features (GraphCMR).
-
-    Holds :math:`\mathbf{D}_l` and :math:`\mathbf{U}_l` as sparse buffers
-    (``down_0, up_0, ...``), so ``.to()`` and ``state_dict`` carry them.
-    Batched features ``(B, N, C)`` are folded to ``(N, B C)`` for a single
-    sparse product per level.
-
-    Args:
-        down (Sequence[Tensor]): Sparse ``D_l`` of shape
-            ``(N_{l+1}, N_l)``.
-        up (Sequence[Tensor]): Sparse ``U_l`` of shape ``(N_l, N_{l+1})``.
-
-    Shapes:
-        - **input:** :math:`(N_a, C)` or :math:`(B, N_a, C)`
-        - **output:** :math:`(N_b, C)` or :math:`(B, N_b, C)`
-
-    Raises:
-        ValueError: operators that do not chain, or features whose node
-            count does not match the starting level.
-    """
-
-    def __init__(self, down: Sequence[Tensor], up: Sequence[Tensor]):
-        super().__init__()
-        if len(down) != len(up) or len(down) == 0:
-            raise ValueError(
-                f"Expected as many 'down' as 'up' operators, at least one "
-                f"(got {len(down)} and {len(up)})"
-            )
-        sizes = [down[0].size(1)]
-        for i, (d, u) in enumerate(zip(down, up, strict=False)):
-            n, m = sizes[-1], d.size(0)
-            if tuple(d.shape) != (m, n) or tuple(u.shape) != (n, m):
-                raise ValueError(
-                    f"Expected down[{i}] of shape (M, {n}) and up[{i}] of "
-                    f"shape ({n}, M) (got {tuple(d.shape)} and "
-                    f"{tuple(u.shape)})"
-                )
-            sizes.append(m)
-            self.register_buffer(f"down_{i}", d.coalesce())
-            self.register_buffer(f"up_{i}", u.coalesce())
-        self.sizes = tuple(sizes)
-
-    @classmethod
-    def from_hierarchy(cls, hierarchy: MeshHierarchy) -> MeshSampler:
-        """Build from a :class:`MeshHierarchy`."""
-        return cls(hierarchy.down, hierarchy.up)
-
-    @classmethod
-    def from_graphcmr(cls, path: str | Path) -> MeshSampler:
-        """Build from GraphCMR's ``mesh_downsampling.npz``."""
-        _, down, up = load_graphcmr_sampling(path)
-        return cls(down, up)
-
-    @property
-    def num_levels(self) -> int:
-        """Number of levels, the input mesh included."""
-        return len(self.sizes)
-
-    def _check(self, x: Tensor, level: int) -> None:
-        if x.dim() not in (2, 3) or x.size(-2) != self.sizes[level]:
-            raise ValueError(
-                f"Expected 'x' of shape (N, C) or (B, N, C) with "
-                f"N = {self.sizes[level]} (level {level}) "
-                f"(got {tuple(x.shape)})"
-            )
-
-    def downsample(self, x: Tensor, start: int = 0, end: int = -1) -> Tensor:
-        """Apply ``D_{end-1} ... D_start`` (``end=-1``: coarsest level)."""
-        end = end % self.num_levels
-        self._check(x, start)
-        for i in range(start, end):
-            x = _spmm_fold(getattr(self, f"down_{i}"), x)
-        return x
-
-    def upsample(self, x: Tensor, start: int = -1, end: int = 0) -> Tensor:
-        """Apply ``U_end ... U_{start-1}`` (``start=-1``: coarsest level)."""
-        start = start % self.num_levels
-        self._check(x, start)
-        for i in range(start - 1, end - 1, -1):
-            x = _spmm_fold(getattr(self, f"up_{i}"), x)
-        return x
-
-    def forward(self, x: Tensor, start: int, end: int) -> Tensor:
-        """Resample ``x`` from level ``start`` to level ``end``."""
-        start, end = start % self.num_levels, end % self.num_levels
-        if end >= start:
-            return self.downsample(x, start, end)
-        return self.upsample(x, start, end)
-
-    def __repr__(self) -> str:
-        sizes = " -> ".join(str(s) for s in self.sizes)
-        return f"{self.__class__.__name__}({sizes})"

@@ -137,14 +137,15 @@ def test_buffers_follow_dtype_and_state_dict(graphs, body):
     for name in ("mesh_edge_index", "mesh_edge_weight", "skeleton_edge_index",
                  "skeleton_edge_weight", "fusion_edge_index",
                  "fusion_edge_weight", "template_vertices", "joint_regressor",
-                 "sampler.down_0", "sampler.up_0", "sampler.up_1"):
+                 "sampler.down_0_index", "sampler.up_0_weight",
+                 "sampler.up_1_weight"):
         assert name in keys
     assert model.fusion_edge_index.shape == (2, 2 * J * 431)
 
     model = model.to(torch.float64).eval()
     assert model.template_vertices.dtype == torch.float64
     assert model.fusion_edge_weight.dtype == torch.float64
-    assert model.sampler.up_1.dtype == torch.float64
+    assert model.sampler.up_1_weight.dtype == torch.float64
     assert model.mesh_edge_index.dtype == torch.int64
     images, joints = _inputs()
     out = model(images.double(), joints.double())
@@ -401,3 +402,20 @@ def test_pose_context_starts_as_the_paper_and_sees_the_whole_pose(graphs,
     assert ((c - d).abs().amax(-1) > 1e-4).all()  # every row changes
     torch.testing.assert_close(c, e, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(out.skeleton_joints, b.skeleton_joints)
+
+
+def test_forward_compiles_as_one_graph(graphs, body):
+    """#15: a BiGraphBody forward traces with zero graph breaks (the
+    products are custom operators, the sampler holds plain tensors), and
+    the traced graph computes the eager outputs."""
+    model = _model("cpu", graphs, body, pose_context_channels=32).eval()
+    images, joints = _inputs(5)
+    with torch.no_grad():
+        eager = model(images, joints)
+        explained = torch._dynamo.explain(model)(images, joints)
+        traced = torch.compile(model, backend="eager",
+                               fullgraph=True)(images, joints)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    for name in ("vertices", "skeleton_joints", "camera", "rotmat"):
+        torch.testing.assert_close(getattr(traced, name),
+                                   getattr(eager, name))

@@ -4,8 +4,8 @@ import scipy.sparse as sp
 import torch
 import trimesh
 
+from bigraph_pyg.nn import MeshSampler
 from bigraph_pyg.topology import (
-    MeshSampler,
     decimate,
     load_graphcmr_sampling,
     mesh_graph,
@@ -90,8 +90,36 @@ def test_sampler_batched_equals_loop(graphs):
     with pytest.raises(ValueError, match="N = 1723"):
         sampler(x, 1, 2)
     state = sampler.state_dict()
-    assert state["down_0"].is_sparse
-    assert sampler.to(torch.float64).down_0.dtype == torch.float64
+    nnz = graphs.hierarchy.down[0].coalesce()._nnz()
+    assert state["down_0_index"].shape == (2, nnz)
+    torch.testing.assert_close(sampler.operator("up", 1).to_dense(), u1)
+    sampler64 = graphs.sampler().to(torch.float64)
+    assert sampler64.down_0_weight.dtype == torch.float64
+    assert sampler64.down_0_index.dtype == torch.int64
+
+
+def test_sampler_loads_the_sparse_state_dict_layout(graphs):
+    """Checkpoints written when the operators were sparse COO buffers
+    (``down_0``) load into the index/weight layout, same operators."""
+    sampler = graphs.sampler()
+    old = {f"{name}_{i}": sampler.operator(name, i)
+           for name in ("down", "up") for i in range(2)}
+    fresh = graphs.sampler()
+    for buf in fresh.buffers():
+        buf.zero_()
+    fresh.load_state_dict(old)
+    for key, value in sampler.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[key], value)
+
+
+def test_sampler_compiles_without_graph_breaks(graphs):
+    sampler = graphs.sampler()
+    x = torch.randn(2, 431, 3)
+    explained = torch._dynamo.explain(sampler.upsample)(x)
+    assert explained.graph_break_count == 0
+    torch.testing.assert_close(
+        torch.compile(sampler.upsample, fullgraph=True)(x),
+        sampler.upsample(x))
 
 
 def test_decimate_errors():
