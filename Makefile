@@ -39,6 +39,7 @@ run: $(RUN_STAMP)
 
 test: $(TEST_STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
 	$(PY) -m pytest -q
 
 docs: $(TEST_STAMP)
@@ -46,6 +47,7 @@ docs: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
 
 clean-venv:
 	rm -rf $(VENV)

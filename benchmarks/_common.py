@@ -41,8 +41,10 @@ def library_versions() -> dict[str, str]:
     """Versions of torch, PyG, torch-sparse and torch-scatter."""
     import torch_geometric
 
-    out = {"torch": torch.__version__, "torch_geometric":
-           torch_geometric.__version__}
+    out = {
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+    }
     for name in ("torch_sparse", "torch_scatter"):
         try:
             mod = __import__(name)
@@ -71,8 +73,9 @@ def machine_info(device: torch.device) -> dict[str, str]:
     return info
 
 
-def wait_for_load(max_load: float, timeout_s: float,
-                  poll_s: float = 10.0) -> tuple[float, float]:
+def wait_for_load(
+    max_load: float, timeout_s: float, poll_s: float = 10.0
+) -> tuple[float, float]:
     """Wait until the 1-minute load average is below ``max_load``.
 
     Returns:
@@ -211,8 +214,9 @@ def cpu_memory_method() -> str:
     return "peak RSS (psutil sampled every 1 ms) - RSS"
 
 
-def measure_peak(fn: Callable[[], object], device: torch.device
-                 ) -> tuple[object, float]:
+def measure_peak(
+    fn: Callable[[], object], device: torch.device
+) -> tuple[object, float]:
     """Run ``fn`` once; return its result and the peak memory above the
     memory in use before the call, in MiB.
 
@@ -274,8 +278,9 @@ PEAK_GBPS: tuple[tuple[tuple[str, ...], float], ...] = (
 )
 
 
-def peak_bandwidth_gbps(device: torch.device,
-                        override: float | None = None) -> tuple[float, str]:
+def peak_bandwidth_gbps(
+    device: torch.device, override: float | None = None
+) -> tuple[float, str]:
     """The device's peak memory bandwidth (GB/s) and where it came from.
 
     ``override`` (the ``--peak-gbps`` flag) wins; else the data-sheet value
@@ -289,8 +294,9 @@ def peak_bandwidth_gbps(device: torch.device,
             return gbps, f"data sheet ({' '.join(parts)})"
     src = torch.empty(2**28, device=device)  # 1 GiB of float32
     dst = torch.empty_like(src)
-    times = [time_once(lambda s=src, d=dst: d.copy_(s), device)
-             for _ in range(5)]
+    times = [
+        time_once(lambda s=src, d=dst: d.copy_(s), device) for _ in range(5)
+    ]
     gbps = 2 * src.numel() * 4 / min(times) / 1e9
     return gbps, "measured (1 GiB device copy)"
 
@@ -310,8 +316,12 @@ def max_rel_error(got: Tensor, want: Tensor) -> float:
     return err / max(scale, 1e-30)
 
 
-def check_close(name: str, got: Sequence[Tensor | None],
-                want: Sequence[Tensor | None], rtol: float) -> float:
+def check_close(
+    name: str,
+    got: Sequence[Tensor | None],
+    want: Sequence[Tensor | None],
+    rtol: float,
+) -> float:
     """Raise :class:`MismatchError` unless every tensor matches.
 
     Each pair is compared with :func:`max_rel_error` (error relative to the
@@ -322,16 +332,20 @@ def check_close(name: str, got: Sequence[Tensor | None],
         if w is None:
             continue
         if g is None:
-            raise MismatchError(f"{name}: output {i} is missing "
-                                "(no gradient reached it?)")
+            raise MismatchError(
+                f"{name}: output {i} is missing (no gradient reached it?)"
+            )
         if g.shape != w.shape:
-            raise MismatchError(f"{name}: output {i} has shape "
-                                f"{tuple(g.shape)}, expected {tuple(w.shape)}")
+            raise MismatchError(
+                f"{name}: output {i} has shape "
+                f"{tuple(g.shape)}, expected {tuple(w.shape)}"
+            )
         err = max_rel_error(g, w)
         if not math.isfinite(err) or err > rtol:
             raise MismatchError(
                 f"{name}: output {i} differs from the dense reference "
-                f"(max error {err:.3g} of the largest entry > {rtol:g})")
+                f"(max error {err:.3g} of the largest entry > {rtol:g})"
+            )
         worst = max(worst, err)
     return worst
 
@@ -353,8 +367,10 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     """A GitHub markdown table."""
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -379,9 +395,13 @@ def fmt_ratio(ratio: float | None) -> str:
     return f"{ratio:.3g}×"
 
 
-def plot_groups(path: Path, title: str, panels: dict[str, dict[str,
-                list[tuple[float, float]]]], xlabel: str,
-                ylabel: str = "median time (ms)") -> None:
+def plot_groups(
+    path: Path,
+    title: str,
+    panels: dict[str, dict[str, list[tuple[float, float]]]],
+    xlabel: str,
+    ylabel: str = "median time (ms)",
+) -> None:
     """Log-log line plots: one panel per key, one line per path.
 
     ``panels[panel][path] = [(x, seconds), ...]``.
@@ -396,23 +416,29 @@ def plot_groups(path: Path, title: str, panels: dict[str, dict[str,
     n = max(len(panels), 1)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False
+    )
     for ax, (panel, lines) in zip(axes.flat, panels.items(), strict=False):
         for name, points in lines.items():
             pts = sorted(p for p in points if p[1] is not None)
             if not pts:
                 continue
-            ax.plot([p[0] for p in pts], [p[1] * 1e3 for p in pts],
-                    marker="o", label=name, color=colors[name],
-                    linestyle="--" if name.startswith("layer") else "-")
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] * 1e3 for p in pts],
+                marker="o",
+                label=name,
+                color=colors[name],
+                linestyle="--" if name.startswith("layer") else "-",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     handles, labels = [], []
     for ax in axes.flat:
@@ -420,8 +446,13 @@ def plot_groups(path: Path, title: str, panels: dict[str, dict[str,
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5),
-               fontsize=8)
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=min(len(labels), 5),
+        fontsize=8,
+    )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -450,7 +481,6 @@ class BenchPath:
     bytes_fn: Callable[[str], float] | None = None  # mode -> DRAM bytes
 
 
-
 def plot_fwd_bwd(path, title, rows, meta, node_label) -> None:
     """Plot each path's fwd+bwd median (s) per batch, a panel per (N, C)."""
     panels: dict = {}
@@ -458,20 +488,28 @@ def plot_fwd_bwd(path, title, rows, meta, node_label) -> None:
         if r.get("status") == "ok" and r["mode"] == "fwd+bwd":
             panel = f"{node_label}={r['num_vertices']}, C={r['channels']}"
             panels.setdefault(panel, {}).setdefault(r["path"], []).append(
-                (r["batch"], r["median_ms"] / 1e3))
+                (r["batch"], r["median_ms"] / 1e3)
+            )
     where = meta["info"].get("gpu", meta["info"]["cpu"])
-    plot_groups(path, f"{title}, forward+backward, "
-                f"{meta['info']['device']} ({where})", panels,
-                xlabel="batch size")
+    plot_groups(
+        path,
+        f"{title}, forward+backward, {meta['info']['device']} ({where})",
+        panels,
+        xlabel="batch size",
+    )
 
-def make_runner(path: BenchPath, x: Tensor, grad_out: Tensor, mode: str
-                ) -> Callable[[], Tensor]:
+
+def make_runner(
+    path: BenchPath, x: Tensor, grad_out: Tensor, mode: str
+) -> Callable[[], Tensor]:
     """One inference step (``fwd``: under ``no_grad``) or one training step
     (``fwd+bwd``: gradients reset to ``None``, forward, backward)."""
     if mode == "fwd":
+
         def run() -> Tensor:
             with torch.no_grad():
                 return path.fn(x)
+
         return run
 
     def run_bwd() -> Tensor:
@@ -481,6 +519,7 @@ def make_runner(path: BenchPath, x: Tensor, grad_out: Tensor, mode: str
         out = path.fn(x)
         out.backward(grad_out)
         return out.detach()
+
     return run_bwd
 
 
@@ -508,12 +547,25 @@ class Budget:
         self.last[key] = (work, seconds, max(mem_mb, 1.0))
 
 
-def measure(path: BenchPath, x: Tensor, grad_out: Tensor, mode: str,
-            check_batch: int, reference: Callable, budget: Budget,
-            device: torch.device, *, rtol: float, pinned: bool = False,
-            warmup: int = 2, repeats: int = 15, min_repeats: int = 3,
-            target_s: float = 1.0, peak_gbps: float | None = None,
-            skip_quadratic_mb: float | None = None) -> dict:
+def measure(
+    path: BenchPath,
+    x: Tensor,
+    grad_out: Tensor,
+    mode: str,
+    check_batch: int,
+    reference: Callable,
+    budget: Budget,
+    device: torch.device,
+    *,
+    rtol: float,
+    pinned: bool = False,
+    warmup: int = 2,
+    repeats: int = 15,
+    min_repeats: int = 3,
+    target_s: float = 1.0,
+    peak_gbps: float | None = None,
+    skip_quadratic_mb: float | None = None,
+) -> dict:
     """Check ``path`` against its dense reference, then time it.
 
     1. Unless ``pinned``, skip (``status`` says why) when the budget
@@ -530,8 +582,11 @@ def measure(path: BenchPath, x: Tensor, grad_out: Tensor, mode: str,
     work = Budget.work(path, n, batch, channels)
     pred = budget.predict(key, work)
     if not pinned:
-        if skip_quadratic_mb is not None and path.quadratic and \
-                skip_quadratic_mb > budget.max_mem_mb:
+        if (
+            skip_quadratic_mb is not None
+            and path.quadratic
+            and skip_quadratic_mb > budget.max_mem_mb
+        ):
             row["status"] = "skipped (memory)"
             return row
         if pred is not None and pred[0] > budget.max_run_s:
@@ -550,10 +605,17 @@ def measure(path: BenchPath, x: Tensor, grad_out: Tensor, mode: str,
     out, peak_mb = measure_peak(make_runner(path, xc, gc, mode), device)
     synchronize(device)
     first_s = time.perf_counter() - t0
-    got = [out] if mode == "fwd" else [out, xc.grad] + [p.grad for p in
-                                                       path.params]
-    err = check_close(f"{path.name} [{mode}, B={batch}, C={channels}, "
-                      f"N={n}]", got, want[:len(got)], rtol)
+    got = (
+        [out]
+        if mode == "fwd"
+        else [out, xc.grad] + [p.grad for p in path.params]
+    )
+    err = check_close(
+        f"{path.name} [{mode}, B={batch}, C={channels}, N={n}]",
+        got,
+        want[: len(got)],
+        rtol,
+    )
     row["max_rel_err"] = f"{err:.2e}"
     row["checked_batch"] = min(check_batch, batch)
     del out, got
@@ -567,14 +629,24 @@ def measure(path: BenchPath, x: Tensor, grad_out: Tensor, mode: str,
     if not pinned and first_s > 3 * budget.max_run_s:
         timing = Timing(first_s, [first_s], 0)  # mispredicted: one run
     else:
-        timing = benchmark(run, device, first_s, warmup=warmup,
-                           repeats=repeats, min_repeats=min_repeats,
-                           target_s=target_s)
+        timing = benchmark(
+            run,
+            device,
+            first_s,
+            warmup=warmup,
+            repeats=repeats,
+            min_repeats=min_repeats,
+            target_s=target_s,
+        )
     budget.record(key, work, timing.median, peak_mb)
     x.grad = None
-    row.update(status="ok", median_ms=round(timing.median * 1e3, 3),
-               iqr_ms=round(timing.iqr * 1e3, 3), repeats=timing.repeats,
-               peak_mb=round(peak_mb, 1))
+    row.update(
+        status="ok",
+        median_ms=round(timing.median * 1e3, 3),
+        iqr_ms=round(timing.iqr * 1e3, 3),
+        repeats=timing.repeats,
+        peak_mb=round(peak_mb, 1),
+    )
     if peak_gbps is not None and path.bytes_fn is not None:
         gbps = path.bytes_fn(mode) / timing.median / 1e9
         row["achieved_gbps"] = round(gbps, 1)
@@ -582,9 +654,12 @@ def measure(path: BenchPath, x: Tensor, grad_out: Tensor, mode: str,
     return row
 
 
-def add_ratios(rows: list[dict], keys: Sequence[str],
-               reference_of: Callable[[str], str | None],
-               column: str = "ratio_to_dense") -> None:
+def add_ratios(
+    rows: list[dict],
+    keys: Sequence[str],
+    reference_of: Callable[[str], str | None],
+    column: str = "ratio_to_dense",
+) -> None:
     """``row[column]`` = time / time of ``reference_of(path)`` in the same
     configuration (the ``keys`` columns)."""
     times = {}
@@ -602,13 +677,17 @@ def add_ratios(rows: list[dict], keys: Sequence[str],
 
 def log_line(r: dict) -> str:
     """One printed line per measurement."""
-    head = (f"N={r['num_vertices']:>5} B={r['batch']:>3} "
-            f"C={r['channels']:>4} {r['mode']:<8} {r['path']:<14}")
+    head = (
+        f"N={r['num_vertices']:>5} B={r['batch']:>3} "
+        f"C={r['channels']:>4} {r['mode']:<8} {r['path']:<14}"
+    )
     if r.get("status") != "ok":
         return f"{head} {r.get('status')}"
     extra = f" bw={r['bw_fraction']:.2f}" if "bw_fraction" in r else ""
-    return (f"{head} {r['median_ms']:>10.2f} ms  peak {r['peak_mb']:>8.1f} MB"
-            f"  err {r['max_rel_err']} (x{r['repeats']}){extra}")
+    return (
+        f"{head} {r['median_ms']:>10.2f} ms  peak {r['peak_mb']:>8.1f} MB"
+        f"  err {r['max_rel_err']} (x{r['repeats']}){extra}"
+    )
 
 
 def cell(r: dict | None, column: str = "ratio_to_dense") -> str:
@@ -622,46 +701,83 @@ def cell(r: dict | None, column: str = "ratio_to_dense") -> str:
     return f"{fmt_ms(r['median_ms'] / 1e3)}{tail}"
 
 
-def sweep_tables(rows: list[dict], modes: Sequence[str],
-                 column: str = "ratio_to_dense") -> list[str]:
+def sweep_tables(
+    rows: list[dict], modes: Sequence[str], column: str = "ratio_to_dense"
+) -> list[str]:
     """One markdown table per mode: a row per (N, B, C), a column per path."""
     paths = list(dict.fromkeys(r["path"] for r in rows))
-    index = {(r["num_vertices"], r["batch"], r["channels"], r["mode"],
-              r["path"]): r for r in rows}
+    index = {
+        (r["num_vertices"], r["batch"], r["channels"], r["mode"], r["path"]): r
+        for r in rows
+    }
     parts = []
     for mode in modes:
-        cfgs = list(dict.fromkeys(
-            (r["num_vertices"], r["batch"], r["channels"]) for r in rows
-            if r["mode"] == mode))
-        body = [[nv, b, c] + [cell(index.get((nv, b, c, mode, p)), column)
-                              for p in paths] for nv, b, c in cfgs]
-        parts += [f"## {mode}", "",
-                  markdown_table(["N", "B", "C"] + paths, body), ""]
+        cfgs = list(
+            dict.fromkeys(
+                (r["num_vertices"], r["batch"], r["channels"])
+                for r in rows
+                if r["mode"] == mode
+            )
+        )
+        body = [
+            [nv, b, c]
+            + [cell(index.get((nv, b, c, mode, p)), column) for p in paths]
+            for nv, b, c in cfgs
+        ]
+        parts += [
+            f"## {mode}",
+            "",
+            markdown_table(["N", "B", "C"] + paths, body),
+            "",
+        ]
     return parts
 
 
 def bandwidth_table(rows: list[dict]) -> list[str]:
     """Achieved GB/s and fraction of peak of the rows that have them."""
-    body = [[r["num_vertices"], r["batch"], r["channels"], r["mode"],
-             r["path"], r["achieved_gbps"], r["bw_fraction"]]
-            for r in rows if "bw_fraction" in r]
+    body = [
+        [
+            r["num_vertices"],
+            r["batch"],
+            r["channels"],
+            r["mode"],
+            r["path"],
+            r["achieved_gbps"],
+            r["bw_fraction"],
+        ]
+        for r in rows
+        if "bw_fraction" in r
+    ]
     if not body:
         return []
-    return ["## Achieved memory bandwidth (lower bound of traffic / time)",
-            "", markdown_table(["N", "B", "C", "mode", "path", "GB/s",
-                                "fraction of peak"], body), ""]
+    return [
+        "## Achieved memory bandwidth (lower bound of traffic / time)",
+        "",
+        markdown_table(
+            ["N", "B", "C", "mode", "path", "GB/s", "fraction of peak"], body
+        ),
+        "",
+    ]
 
 
-def header_lines(title: str, script: str, argv: Sequence[str],
-                 meta: dict) -> list[str]:
+def header_lines(
+    title: str, script: str, argv: Sequence[str], meta: dict
+) -> list[str]:
     """Title, command and machine block of a results file."""
-    parts = [f"# {title}", "",
-             "Command: `" + " ".join(["python", script, *argv]) + "`", "",
-             info_block(meta["info"])]
-    for key, label in (("load_end", "load at end"), ("sweep_s",
-                       "sweep time (s)"), ("memory_method", "peak memory"),
-                       ("peak_gbps", "peak bandwidth"),
-                       ("waited_for_load_s", "waited for load (s)")):
+    parts = [
+        f"# {title}",
+        "",
+        "Command: `" + " ".join(["python", script, *argv]) + "`",
+        "",
+        info_block(meta["info"]),
+    ]
+    for key, label in (
+        ("load_end", "load at end"),
+        ("sweep_s", "sweep time (s)"),
+        ("memory_method", "peak memory"),
+        ("peak_gbps", "peak bandwidth"),
+        ("waited_for_load_s", "waited for load (s)"),
+    ):
         if key in meta:
             parts.append(f"- **{label}**: {meta[key]}")
     return parts
@@ -680,18 +796,23 @@ def start_run(args, log=print) -> tuple[torch.device, dict, float | None]:
     if getattr(args, "wait_load", None) is not None and device.type == "cpu":
         load, waited = wait_for_load(args.wait_load, args.wait_timeout)
         meta["waited_for_load_s"] = f"{waited:.0f} (load then {load:.2f})"
-        log(f"# waited {waited:.0f} s for load < {args.wait_load}: "
-            f"load {load:.2f}")
+        log(
+            f"# waited {waited:.0f} s for load < {args.wait_load}: "
+            f"load {load:.2f}"
+        )
     meta["info"] = machine_info(device)
-    meta["memory_method"] = ("torch.cuda.max_memory_allocated - allocated "
-                             "before" if device.type == "cuda"
-                             else cpu_memory_method())
+    meta["memory_method"] = (
+        "torch.cuda.max_memory_allocated - allocated before"
+        if device.type == "cuda"
+        else cpu_memory_method()
+    )
     for k, v in meta["info"].items():
         log(f"# {k}: {v}")
     peak = None
     if device.type == "cuda":
-        peak, src = peak_bandwidth_gbps(device, getattr(args, "peak_gbps",
-                                                        None))
+        peak, src = peak_bandwidth_gbps(
+            device, getattr(args, "peak_gbps", None)
+        )
         meta["peak_gbps"] = f"{peak:.0f} GB/s ({src})"
         log(f"# peak bandwidth: {meta['peak_gbps']}")
     return device, meta, peak
@@ -706,42 +827,83 @@ def end_run(meta: dict, t_start: float) -> None:
 def add_common_args(p, sizes, batches, channels) -> None:
     """The flags every sweep shares."""
     p.add_argument("--device", default="cpu")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny sweep for the test-suite (under a minute)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sweep for the test-suite (under a minute)",
+    )
     p.add_argument("--meshes", type=int, nargs="+", default=list(sizes))
     p.add_argument("--batches", type=int, nargs="+", default=list(batches))
-    p.add_argument("--channels", type=int, nargs="+",
-                   default=list(channels))
-    p.add_argument("--modes", nargs="+", default=["fwd", "fwd+bwd"],
-                   choices=["fwd", "fwd+bwd"])
-    p.add_argument("--max-run-s", type=float, default=None,
-                   help="skip a path whose predicted single run exceeds "
-                   "this, except at the paper's size (default: 1 on CPU, "
-                   "2 on CUDA)")
-    p.add_argument("--max-mem-gb", type=float, default=None,
-                   help="skip runs predicted above this (default: 6 on CPU, "
-                   "60%% of the free GPU memory)")
-    p.add_argument("--check-batch", type=int, default=2,
-                   help="samples checked against the reference when the "
-                   "full-batch dense reference is over budget")
-    p.add_argument("--rtol", type=float, default=1e-4,
-                   help="max error relative to the largest reference entry")
+    p.add_argument("--channels", type=int, nargs="+", default=list(channels))
+    p.add_argument(
+        "--modes",
+        nargs="+",
+        default=["fwd", "fwd+bwd"],
+        choices=["fwd", "fwd+bwd"],
+    )
+    p.add_argument(
+        "--max-run-s",
+        type=float,
+        default=None,
+        help="skip a path whose predicted single run exceeds "
+        "this, except at the paper's size (default: 1 on CPU, "
+        "2 on CUDA)",
+    )
+    p.add_argument(
+        "--max-mem-gb",
+        type=float,
+        default=None,
+        help="skip runs predicted above this (default: 6 on CPU, "
+        "60%% of the free GPU memory)",
+    )
+    p.add_argument(
+        "--check-batch",
+        type=int,
+        default=2,
+        help="samples checked against the reference when the "
+        "full-batch dense reference is over budget",
+    )
+    p.add_argument(
+        "--rtol",
+        type=float,
+        default=1e-4,
+        help="max error relative to the largest reference entry",
+    )
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--min-repeats", type=int, default=3)
-    p.add_argument("--target-s", type=float, default=None,
-                   help="time for the repeats of one measurement "
-                   "(default: 0.4 CPU, 0.5 CUDA)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch intra-op threads (default: torch's)")
-    p.add_argument("--peak-gbps", type=float, default=None,
-                   help="GPU peak bandwidth (default: data sheet of a known "
-                   "GPU, else a measured copy)")
-    p.add_argument("--wait-load", type=float, default=None,
-                   help="CPU: first wait until the 1-minute load is below")
+    p.add_argument(
+        "--target-s",
+        type=float,
+        default=None,
+        help="time for the repeats of one measurement "
+        "(default: 0.4 CPU, 0.5 CUDA)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's)",
+    )
+    p.add_argument(
+        "--peak-gbps",
+        type=float,
+        default=None,
+        help="GPU peak bandwidth (default: data sheet of a known "
+        "GPU, else a measured copy)",
+    )
+    p.add_argument(
+        "--wait-load",
+        type=float,
+        default=None,
+        help="CPU: first wait until the 1-minute load is below",
+    )
     p.add_argument("--wait-timeout", type=float, default=600)
-    p.add_argument("--out-dir", default=None,
-                   help="results folder (default: benchmarks/results)")
+    p.add_argument(
+        "--out-dir",
+        default=None,
+        help="results folder (default: benchmarks/results)",
+    )
     p.add_argument("--tag", default=None, help="results file name stem")
     p.add_argument("--plot", default=None, help="PNG path")
     p.add_argument("--no-plot", action="store_true")
@@ -768,8 +930,9 @@ def finish_args(args, quick: dict, plot_name: str, root: Path) -> None:
         else:
             args.max_mem_gb = 6.0
     if args.plot is None and args.out_dir is None and not args.quick:
-        args.plot = str(root / "docs" / "images"
-                        / f"bench_{plot_name}_{dev.type}.png")
+        args.plot = str(
+            root / "docs" / "images" / f"bench_{plot_name}_{dev.type}.png"
+        )
     args.out_dir = args.out_dir or str(default_out)
     args.meshes = sorted(args.meshes)
     args.batches = sorted(args.batches)

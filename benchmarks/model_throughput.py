@@ -39,21 +39,26 @@ from bigraph_pyg.topology import BodyGraphs  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "model_throughput"
 #: Default batch per preset and device type.
-BATCH = {("cpu", "cpu"): 16, ("paper", "cpu"): 4,
-         ("cpu", "cuda"): 128, ("paper", "cuda"): 32}
+BATCH = {
+    ("cpu", "cpu"): 16,
+    ("paper", "cpu"): 4,
+    ("cpu", "cuda"): 128,
+    ("paper", "cuda"): 32,
+}
 
 
-def make_inputs(cfg: BiGraphConfig, batch: int, num_full_vertices: int,
-                device) -> tuple:
+def make_inputs(
+    cfg: BiGraphConfig, batch: int, num_full_vertices: int, device
+) -> tuple:
     """Random images, 2D joints inside the crop, and a loss batch."""
     h, w = cfg.image_size
     g = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, h, w, generator=g)
     joints = torch.rand(batch, 12, 2, generator=g) * torch.tensor(
-        [w * 0.8, h * 0.8]) + torch.tensor([w * 0.1, h * 0.1])
+        [w * 0.8, h * 0.8]
+    ) + torch.tensor([w * 0.1, h * 0.1])
     gt = dict(
-        gt_vertices=torch.randn(batch, num_full_vertices, 3, generator=g)
-        * 0.3,
+        gt_vertices=torch.randn(batch, num_full_vertices, 3, generator=g) * 0.3,
         gt_joints_3d=torch.randn(batch, 12, 3, generator=g) * 0.3,
         gt_joints_2d=torch.rand(batch, 12, 2, generator=g) * 2 - 1,
         has_smpl=torch.ones(batch, dtype=torch.bool),
@@ -87,8 +92,9 @@ def steps(model: BiGraphBody, images, joints, gt):
 
 
 def measure_model(model, name, preset, batch, device, args) -> list[dict]:
-    images, joints, gt = make_inputs(model.config, batch,
-                                     model.num_full_vertices, device)
+    images, joints, gt = make_inputs(
+        model.config, batch, model.num_full_vertices, device
+    )
     train_step, infer_step = steps(model, images, joints, gt)
     rows = []
     for mode, fn in (("train", train_step), ("inference", infer_step)):
@@ -97,20 +103,33 @@ def measure_model(model, name, preset, batch, device, args) -> list[dict]:
         _, peak_mb = C.measure_peak(fn, device)
         C.synchronize(device)
         first_s = time.perf_counter() - t0
-        timing = C.benchmark(fn, device, first_s, warmup=args.warmup,
-                             repeats=args.repeats,
-                             min_repeats=args.min_repeats,
-                             target_s=args.target_s)
-        rows.append(dict(
-            device=str(device), preset=preset, model=name, mode=mode,
-            batch=batch, image_size="x".join(map(str,
-                                                 model.config.image_size)),
-            num_vertices=model.num_vertices,
-            params_m=round(sum(p.numel() for p in model.parameters()) / 1e6,
-                           2),
-            median_ms=round(timing.median * 1e3, 2),
-            images_per_s=round(batch / timing.median, 2),
-            repeats=timing.repeats, peak_mb=round(peak_mb, 1)))
+        timing = C.benchmark(
+            fn,
+            device,
+            first_s,
+            warmup=args.warmup,
+            repeats=args.repeats,
+            min_repeats=args.min_repeats,
+            target_s=args.target_s,
+        )
+        rows.append(
+            dict(
+                device=str(device),
+                preset=preset,
+                model=name,
+                mode=mode,
+                batch=batch,
+                image_size="x".join(map(str, model.config.image_size)),
+                num_vertices=model.num_vertices,
+                params_m=round(
+                    sum(p.numel() for p in model.parameters()) / 1e6, 2
+                ),
+                median_ms=round(timing.median * 1e3, 2),
+                images_per_s=round(batch / timing.median, 2),
+                repeats=timing.repeats,
+                peak_mb=round(peak_mb, 1),
+            )
+        )
     return rows
 
 
@@ -125,20 +144,24 @@ def run(args, log=print) -> tuple[list[dict], dict]:
         if hierarchy is None:
             graphs = BodyGraphs.from_body(body, level=base.mesh_level)
             hierarchy, joints = graphs.hierarchy, graphs.joints
-        graphs = BodyGraphs.from_hierarchy(hierarchy, joints,
-                                           level=base.mesh_level)
+        graphs = BodyGraphs.from_hierarchy(
+            hierarchy, joints, level=base.mesh_level
+        )
         batch = args.batch or BATCH.get((preset, device.type), 8)
-        for name, cfg in (("BiGraphBody", base),
-                          ("GraphCMR", graph_cmr_config(preset))):
+        for name, cfg in (
+            ("BiGraphBody", base),
+            ("GraphCMR", graph_cmr_config(preset)),
+        ):
             torch.manual_seed(0)
             model = BiGraphBody(cfg, graphs, body).to(device)
-            for row in measure_model(model, name, preset, batch, device,
-                                     args):
+            for row in measure_model(model, name, preset, batch, device, args):
                 rows.append(row)
-                log(f"{preset:<6} {name:<12} {row['mode']:<10} B={batch:<4}"
+                log(
+                    f"{preset:<6} {name:<12} {row['mode']:<10} B={batch:<4}"
                     f"{row['images_per_s']:>9.2f} img/s  "
                     f"{row['median_ms']:>9.1f} ms/step  peak "
-                    f"{row['peak_mb']:>8.1f} MB (x{row['repeats']})")
+                    f"{row['peak_mb']:>8.1f} MB (x{row['repeats']})"
+                )
             del model
     C.end_run(meta, t_start)
     return rows, meta
@@ -151,19 +174,53 @@ def write_reports(rows, meta, args, argv) -> dict:
     C.write_csv(files["csv"], rows)
     parts = C.header_lines(
         f"Model throughput ({meta['info']['device']})",
-        "benchmarks/model_throughput.py", argv, meta)
-    parts += ["", "Training step: forward, `BiGraphLoss.model_loss` (Eq. "
-              "6), backward, Adam. Inference: `eval()` forward under "
-              "`inference_mode`. "
-              "Random weights and inputs, float32; median of repeated "
-              "steps after warm-up; peak memory of one step above the "
-              "memory in use before it.", ""]
-    body = [[r["preset"], r["model"], r["mode"], r["batch"],
-             r["image_size"], r["num_vertices"], r["params_m"],
-             r["images_per_s"], r["median_ms"], r["peak_mb"]] for r in rows]
-    parts += [C.markdown_table(
-        ["preset", "model", "mode", "B", "image", "mesh N", "params (M)",
-         "images/s", "ms/step", "peak MB"], body), ""]
+        "benchmarks/model_throughput.py",
+        argv,
+        meta,
+    )
+    parts += [
+        "",
+        "Training step: forward, `BiGraphLoss.model_loss` (Eq. "
+        "6), backward, Adam. Inference: `eval()` forward under "
+        "`inference_mode`. "
+        "Random weights and inputs, float32; median of repeated "
+        "steps after warm-up; peak memory of one step above the "
+        "memory in use before it.",
+        "",
+    ]
+    body = [
+        [
+            r["preset"],
+            r["model"],
+            r["mode"],
+            r["batch"],
+            r["image_size"],
+            r["num_vertices"],
+            r["params_m"],
+            r["images_per_s"],
+            r["median_ms"],
+            r["peak_mb"],
+        ]
+        for r in rows
+    ]
+    parts += [
+        C.markdown_table(
+            [
+                "preset",
+                "model",
+                "mode",
+                "B",
+                "image",
+                "mesh N",
+                "params (M)",
+                "images/s",
+                "ms/step",
+                "peak MB",
+            ],
+            body,
+        ),
+        "",
+    ]
     files["md"].parent.mkdir(parents=True, exist_ok=True)
     files["md"].write_text("\n".join(parts) + "\n")
     return files
@@ -172,13 +229,22 @@ def write_reports(rows, meta, args, argv) -> dict:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--presets", nargs="+", default=["cpu", "paper"],
-                   choices=["cpu", "paper"])
-    p.add_argument("--batch", type=int, default=None,
-                   help="batch for every preset (default: per preset and "
-                   f"device, {BATCH})")
-    p.add_argument("--quick", action="store_true",
-                   help="cpu preset, batch 2, few repeats")
+    p.add_argument(
+        "--presets",
+        nargs="+",
+        default=["cpu", "paper"],
+        choices=["cpu", "paper"],
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="batch for every preset (default: per preset and "
+        f"device, {BATCH})",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="cpu preset, batch 2, few repeats"
+    )
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--min-repeats", type=int, default=3)

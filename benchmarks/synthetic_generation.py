@@ -30,30 +30,45 @@ def run(num_samples: int, workers: int, shard_size: int) -> dict:
         own0 = resource.getrusage(resource.RUSAGE_SELF)
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        folder = generate_synthetic(tmp, "train", num_samples, seed=0,
-                                    config=config, num_workers=workers,
-                                    progress=False)
+        folder = generate_synthetic(
+            tmp,
+            "train",
+            num_samples,
+            seed=0,
+            config=config,
+            num_workers=workers,
+            progress=False,
+        )
         total = time.perf_counter() - t0
         # CPU seconds of this process and the (reaped) workers, start-up
         # included: independent of what else the machine is running.
         own1 = resource.getrusage(resource.RUSAGE_SELF)
         kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime
-                  for a, b in ((own0, own1), (kids0, kids1)))
+        cpu = sum(
+            b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime
+            for a, b in ((own0, own1), (kids0, kids1))
+        )
         # Shard files are written when done: their mtimes give the
         # steady-state rate (first shard of each worker excluded).
         times = sorted(p.stat().st_mtime for p in folder.glob("shard_*"))
         first = max(1, workers)
         steady_n = (len(times) - first) * shard_size
-        steady = (steady_n / (times[-1] - times[first - 1])
-                  if len(times) > first and times[-1] > times[first - 1]
-                  else float("nan"))
+        steady = (
+            steady_n / (times[-1] - times[first - 1])
+            if len(times) > first and times[-1] > times[first - 1]
+            else float("nan")
+        )
         load1 = os.getloadavg()[0]
-    return {"workers": workers, "samples": num_samples, "total_s": total,
-            "end_to_end": num_samples / total, "steady": steady,
-            "load": (load0 + load1) / 2,
-            "cpu_ms": 1000.0 * cpu / num_samples,
-            "capacity": os.cpu_count() * num_samples / cpu}
+    return {
+        "workers": workers,
+        "samples": num_samples,
+        "total_s": total,
+        "end_to_end": num_samples / total,
+        "steady": steady,
+        "load": (load0 + load1) / 2,
+        "cpu_ms": 1000.0 * cpu / num_samples,
+        "capacity": os.cpu_count() * num_samples / cpu,
+    }
 
 
 def main() -> None:

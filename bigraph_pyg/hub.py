@@ -22,8 +22,12 @@ from typing import Any
 
 import torch
 
-__all__ = ["PRETRAINED", "export_pretrained", "load_pretrained_file",
-           "pretrained"]
+__all__ = [
+    "PRETRAINED",
+    "export_pretrained",
+    "load_pretrained_file",
+    "pretrained",
+]
 
 _FORMAT = "bigraph_pyg.pretrained"
 _ASSETS = Path(__file__).resolve().parent / "assets"
@@ -35,15 +39,17 @@ PRETRAINED: dict[str, dict[str, str]] = {
     "synthetic": {
         "file": "bigraph_cpu_synthetic.pt",
         "sha256": "1b1748a02c839608717b35b7242802ba"
-                  "4cb7bdafdf0e929eaae58460630d28cf",
+        "4cb7bdafdf0e929eaae58460630d28cf",
     },
 }
 
 
 def _cast(weights: dict, dtype: torch.dtype) -> dict:
     """Dense floating tensors of a state dict cast to ``dtype``."""
-    return {k: (v.to(dtype) if v.is_floating_point() and not v.is_sparse
-                else v) for k, v in weights.items()}
+    return {
+        k: (v.to(dtype) if v.is_floating_point() and not v.is_sparse else v)
+        for k, v in weights.items()
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -54,9 +60,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def export_pretrained(checkpoint: str | os.PathLike,
-                      path: str | os.PathLike,
-                      card: dict[str, Any] | None = None) -> str:
+def export_pretrained(
+    checkpoint: str | os.PathLike,
+    path: str | os.PathLike,
+    card: dict[str, Any] | None = None,
+) -> str:
     """Write a shippable weights file from a training checkpoint.
 
     Args:
@@ -85,8 +93,9 @@ def export_pretrained(checkpoint: str | os.PathLike,
     return _sha256(atomic_torch_save(path, payload))
 
 
-def load_pretrained_file(path: str | os.PathLike, sha256: str | None = None,
-                         body=None):
+def load_pretrained_file(
+    path: str | os.PathLike, sha256: str | None = None, body=None
+):
     """Rebuild the model of a weights file of :func:`export_pretrained`.
 
     Args:
@@ -107,12 +116,14 @@ def load_pretrained_file(path: str | os.PathLike, sha256: str | None = None,
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Expected a pretrained weights file at "
-                                f"{path} (got no such file)")
+        raise FileNotFoundError(
+            f"Expected a pretrained weights file at {path} (got no such file)"
+        )
     if sha256 is not None and _sha256(path) != sha256:
         raise ValueError(
             f"Expected {path} with SHA-256 {sha256} (got {_sha256(path)}): "
-            "the file is corrupted or was replaced; reinstall bigraph_pyg")
+            "the file is corrupted or was replaced; reinstall bigraph_pyg"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format") != _FORMAT:
@@ -121,14 +132,17 @@ def load_pretrained_file(path: str | os.PathLike, sha256: str | None = None,
     except Exception as err:
         raise ValueError(
             f"Expected a {_FORMAT} file at {path} (got {type(err).__name__}: "
-            f"{str(err)[:200]})") from err
+            f"{str(err)[:200]})"
+        ) from err
     model = BiGraphBody.from_body(config, body)
     try:
         model.load_state_dict(_cast(state["model"], torch.float32))
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0][:300]
-        raise ValueError(f"Expected weights matching the stored config in "
-                         f"{path} (got {first})") from err
+        raise ValueError(
+            f"Expected weights matching the stored config in "
+            f"{path} (got {first})"
+        ) from err
     return model.eval(), state
 
 
@@ -148,10 +162,13 @@ def pretrained(name: str = "synthetic", body=None):
         ValueError: an unknown name or a corrupted file.
     """
     if name not in PRETRAINED:
-        raise ValueError(f"Expected a pretrained model name in "
-                         f"{sorted(PRETRAINED)} (got {name!r})")
+        raise ValueError(
+            f"Expected a pretrained model name in "
+            f"{sorted(PRETRAINED)} (got {name!r})"
+        )
     entry = PRETRAINED[name]
-    model, state = load_pretrained_file(_ASSETS / entry["file"],
-                                        entry["sha256"], body)
+    model, state = load_pretrained_file(
+        _ASSETS / entry["file"], entry["sha256"], body
+    )
     model.training_stats = state.get("training_stats")
     return model

@@ -47,8 +47,13 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "README.md",
-                    "results"]  # raw run outputs, named by path in the pages
+exclude_patterns = [
+    "_build",
+    "Thumbs.db",
+    ".DS_Store",
+    "README.md",
+    "results",
+]  # raw run outputs, named by path in the pages
 templates_path = ["_templates"]
 nitpicky = False
 # Intersphinx needs the network; CI and the test build offline.
@@ -81,9 +86,21 @@ napoleon_custom_sections = ["Shapes", "Shape"]
 # abbreviations must not end it ("... (paper Eq." would).
 import sphinx.ext.autosummary as _autosummary  # noqa: E402
 
-_autosummary.WELL_KNOWN_ABBREVIATIONS = tuple(sorted(
-    {*_autosummary.WELL_KNOWN_ABBREVIATIONS, "Eq.", "Eqs.", "Sec.", "Secs.",
-     "Fig.", "Figs.", "Tab.", "cf.", "approx."})
+_autosummary.WELL_KNOWN_ABBREVIATIONS = tuple(
+    sorted(
+        {
+            *_autosummary.WELL_KNOWN_ABBREVIATIONS,
+            "Eq.",
+            "Eqs.",
+            "Sec.",
+            "Secs.",
+            "Fig.",
+            "Figs.",
+            "Tab.",
+            "cf.",
+            "approx.",
+        }
+    )
 )
 
 # -- HTML --------------------------------------------------------------------
@@ -126,11 +143,13 @@ ORDER = (
 
 
 def _order_key(modname: str, walk_index: int) -> tuple:
-    owners = [i for i, m in enumerate(ORDER)
-              if modname == m or modname.startswith(m + ".")]
+    owners = [
+        i
+        for i, m in enumerate(ORDER)
+        if modname == m or modname.startswith(m + ".")
+    ]
     # The most specific listed package owns the module.
-    owner = max(owners, key=lambda i: len(ORDER[i])) if owners else len(
-        ORDER)
+    owner = max(owners, key=lambda i: len(ORDER[i])) if owners else len(ORDER)
     return (owner, modname.count("."), walk_index)
 
 
@@ -169,8 +188,10 @@ def _defines(modname: str, name: str) -> bool:
         source = inspect.getsource(importlib.import_module(modname))
     except (OSError, TypeError):
         return False
-    return re.search(rf"^{re.escape(name)}\s*(:[^=\n]*)?=", source,
-                     re.M) is not None
+    return (
+        re.search(rf"^{re.escape(name)}\s*(:[^=\n]*)?=", source, re.M)
+        is not None
+    )
 
 
 def api_sections() -> list[dict]:
@@ -202,8 +223,7 @@ def api_sections() -> list[dict]:
             origin = defining[-1] if defining else mods[0]
         else:
             origin = getattr(obj, "__module__", mods[0]) or mods[0]
-        inside = [m for m in mods
-                  if origin == m or origin.startswith(m + ".")]
+        inside = [m for m in mods if origin == m or origin.startswith(m + ".")]
         home[key] = inside[0] if inside else mods[0]
 
     sections = []
@@ -248,8 +268,7 @@ def _stub(modname: str, name: str, kind: str) -> str:
         if len(repr(obj)) > 300:
             body += "   :no-value:\n"
     return (
-        f"{full}\n{'=' * len(full)}\n\n"
-        f".. currentmodule:: {modname}\n\n{body}"
+        f"{full}\n{'=' * len(full)}\n\n.. currentmodule:: {modname}\n\n{body}"
     )
 
 
@@ -299,14 +318,12 @@ def _expand_gallery(text: str) -> str:
     shown = set(re.findall(r"\((images/[^)\s]+)\)", text))
     out = []
     for line in text.splitlines(keepends=True):
-        m = re.fullmatch(r"\s*<!--\s*(gallery|gallery-rest):(.*)-->\s*",
-                         line)
+        m = re.fullmatch(r"\s*<!--\s*(gallery|gallery-rest):(.*)-->\s*", line)
         if not m:
             out.append(line)
             continue
         if m.group(1) == "gallery":
-            pattern, _, caption = (s.strip() for s in
-                                   m.group(2).partition("|"))
+            pattern, _, caption = (s.strip() for s in m.group(2).partition("|"))
             title = None
         else:
             pattern, caption, title = "images/*.png", "", m.group(2).strip()
@@ -378,8 +395,9 @@ def process_docstring(app, what, name, obj, options, lines) -> None:
         inspect.isclass(obj) or callable(obj)
     ):
         type_doc = type(obj).__doc__
-        type_doc = type_doc.strip().splitlines() if isinstance(
-            type_doc, str) else []
+        type_doc = (
+            type_doc.strip().splitlines() if isinstance(type_doc, str) else []
+        )
         if lines and type_doc and lines[0].strip() == type_doc[0].strip():
             lines[:] = _defining_doc(name, obj) or []
     for i, line in enumerate(lines):
@@ -398,4 +416,3 @@ def setup(app):
     app.connect("autodoc-process-docstring", process_docstring)
     app.connect("env-get-outdated", always_reread)
     return {"parallel_read_safe": True}
-

@@ -32,9 +32,11 @@ def main() -> None:
     t0 = time.perf_counter()
     body = default_body()
     graphs = BodyGraphs.from_body(body)
-    print(f"default body: {body.num_vertices} vertices, "
-          f"hierarchy {graphs.hierarchy.sizes} "
-          f"({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"default body: {body.num_vertices} vertices, "
+        f"hierarchy {graphs.hierarchy.sizes} "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
     m, s, f = graphs.mesh_graph, graphs.skeleton_graph, graphs.fusion_graph
     n_s, n_m = graphs.num_joints, graphs.num_vertices
     print(f"mesh graph A_m:     {m.num_nodes} nodes, {m.num_edges} edges")
@@ -47,9 +49,13 @@ def main() -> None:
     layers = [
         ("SkeletonConv", SkeletonConv(c, c), x_s, s, None),
         ("MeshConv", MeshConv(c, c), x_m, m, None),
-        ("BipartiteFusionConv",
-         BipartiteFusionConv(c, c, num_edges=f.num_edges, num_joints=n_s),
-         torch.cat([x_s, x_m], dim=1), f, None),
+        (
+            "BipartiteFusionConv",
+            BipartiteFusionConv(c, c, num_edges=f.num_edges, num_joints=n_s),
+            torch.cat([x_s, x_m], dim=1),
+            f,
+            None,
+        ),
     ]
     print(f"\nbatch {b}, {c} channels: forward, dense-formula check")
     for name, conv, x, g, _ in layers:
@@ -57,17 +63,24 @@ def main() -> None:
         out = conv(x, g.edge_index, g.edge_weight)
         ms = (time.perf_counter() - t0) * 1e3
         n = g.num_nodes
-        adj = to_dense_adjacency(g.edge_index[0], g.edge_index[1],
-                                 g.edge_weight, (n, n))
+        adj = to_dense_adjacency(
+            g.edge_index[0], g.edge_index[1], g.edge_weight, (n, n)
+        )
         if isinstance(conv, BipartiteFusionConv):
-            w_f = to_dense_adjacency(g.edge_index[0], g.edge_index[1],
-                                     conv.fusion_weight.detach(), (n, n))
+            w_f = to_dense_adjacency(
+                g.edge_index[0],
+                g.edge_index[1],
+                conv.fusion_weight.detach(),
+                (n, n),
+            )
             ref = dense_fusion_conv(x, adj, w_f, conv.lin.weight, conv.bias)
         else:
             ref = dense_graph_conv(x, adj, conv.lin.weight, conv.bias)
         err = (out - ref).abs().max().item()
-        print(f"  {name:<20} {tuple(x.shape)} -> {tuple(out.shape)}  "
-              f"{ms:7.1f} ms   max |sparse - dense| = {err:.1e}")
+        print(
+            f"  {name:<20} {tuple(x.shape)} -> {tuple(out.shape)}  "
+            f"{ms:7.1f} ms   max |sparse - dense| = {err:.1e}"
+        )
         if err > 1e-4:
             raise SystemExit(f"{name} disagrees with the dense formula")
 

@@ -31,22 +31,44 @@ from pathlib import Path
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("image", help="a photo, or a folder of photos")
-    p.add_argument("--checkpoint", help="a training checkpoint (default: "
-                   "the shipped model, bigraph_pyg.pretrained('synthetic'))")
-    p.add_argument("--keypoints", help="COCO or OpenPose keypoint JSON "
-                   "(instead of the detector; one photo only)")
-    p.add_argument("--person", type=int, default=0,
-                   help="which detected person, largest first (default 0)")
-    p.add_argument("--box", type=float, nargs=4, metavar=("X", "Y", "W", "H"),
-                   help="person box in photo pixels (default: from the "
-                   "keypoints)")
-    p.add_argument("--focal-length", type=float,
-                   help="photo pixels (default: SPIN's 5000/224 of the crop)")
+    p.add_argument(
+        "--checkpoint",
+        help="a training checkpoint (default: "
+        "the shipped model, bigraph_pyg.pretrained('synthetic'))",
+    )
+    p.add_argument(
+        "--keypoints",
+        help="COCO or OpenPose keypoint JSON "
+        "(instead of the detector; one photo only)",
+    )
+    p.add_argument(
+        "--person",
+        type=int,
+        default=0,
+        help="which detected person, largest first (default 0)",
+    )
+    p.add_argument(
+        "--box",
+        type=float,
+        nargs=4,
+        metavar=("X", "Y", "W", "H"),
+        help="person box in photo pixels (default: from the keypoints)",
+    )
+    p.add_argument(
+        "--focal-length",
+        type=float,
+        help="photo pixels (default: SPIN's 5000/224 of the crop)",
+    )
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--mesh-format", choices=("obj", "ply", "both"),
-                   default="both")
-    p.add_argument("--max-side", type=int, default=1024,
-                   help="longer side of the overlay's photo, pixels")
+    p.add_argument(
+        "--mesh-format", choices=("obj", "ply", "both"), default="both"
+    )
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=1024,
+        help="longer side of the overlay's photo, pixels",
+    )
     p.add_argument("--device", default="cpu")
     return p.parse_args(argv)
 
@@ -56,11 +78,16 @@ def _photos(path: Path) -> list[Path]:
 
     if not path.is_dir():
         return [path]
-    photos = sorted(p for p in path.iterdir()
-                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    photos = sorted(
+        p
+        for p in path.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
     if not photos:
-        raise FileNotFoundError(f"Expected photos ({', '.join(IMAGE_SUFFIXES)}"
-                                f") in the folder {path} (got none)")
+        raise FileNotFoundError(
+            f"Expected photos ({', '.join(IMAGE_SUFFIXES)}"
+            f") in the folder {path} (got none)"
+        )
     return photos
 
 
@@ -71,46 +98,58 @@ def main(argv=None) -> int:
     from bigraph_pyg.engine import CheckpointError, model_from_checkpoint
     from bigraph_pyg.utils.images import load_image
 
-    formats = ("obj", "ply") if args.mesh_format == "both" else (
-        args.mesh_format,)
+    formats = (
+        ("obj", "ply") if args.mesh_format == "both" else (args.mesh_format,)
+    )
     try:
         photos = _photos(Path(args.image))
         if (args.keypoints or args.box) and Path(args.image).is_dir():
-            raise ValueError("Expected one photo with --keypoints or --box "
-                             f"(got the folder {args.image})")
+            raise ValueError(
+                "Expected one photo with --keypoints or --box "
+                f"(got the folder {args.image})"
+            )
         body = default_body()
         if args.checkpoint:
-            model, _ = model_from_checkpoint(args.checkpoint, body,
-                                             map_location=args.device)
+            model, _ = model_from_checkpoint(
+                args.checkpoint, body, map_location=args.device
+            )
         else:
             from bigraph_pyg import pretrained
 
             model = pretrained("synthetic", body)
         kp = read_keypoints(args.keypoints) if args.keypoints else None
-    except (CheckpointError, FileNotFoundError, ValueError,
-            ImportError) as err:
+    except (CheckpointError, FileNotFoundError, ValueError, ImportError) as err:
         raise SystemExit(f"error: {err}") from None
 
     def run(photo: Path):
         image = load_image(photo)
-        pred = predict(image, model, body, keypoints=kp,
-                       person=args.person, box=args.box,
-                       focal_length=args.focal_length, device=args.device)
-        return pred, save_prediction(pred, image, args.out, photo.stem,
-                                     formats, max_side=args.max_side)
+        pred = predict(
+            image,
+            model,
+            body,
+            keypoints=kp,
+            person=args.person,
+            box=args.box,
+            focal_length=args.focal_length,
+            device=args.device,
+        )
+        return pred, save_prediction(
+            pred, image, args.out, photo.stem, formats, max_side=args.max_side
+        )
 
     if len(photos) == 1 and not Path(args.image).is_dir():
         t = time.perf_counter()
         try:
             pred, paths = run(photos[0])
-        except (FileNotFoundError, ValueError, IndexError,
-                ImportError) as err:
+        except (FileNotFoundError, ValueError, IndexError, ImportError) as err:
             raise SystemExit(f"error: {err}") from None
         for kind, path in paths.items():
             print(f"{kind}: {path}")
-        print(f"reprojection error: {pred.reprojection_error:.3f} of the "
-              f"box height; mesh/SMPL branches {pred.branch_distance:.3f} m "
-              f"apart (mean); {time.perf_counter() - t:.1f} s")
+        print(
+            f"reprojection error: {pred.reprojection_error:.3f} of the "
+            f"box height; mesh/SMPL branches {pred.branch_distance:.3f} m "
+            f"apart (mean); {time.perf_counter() - t:.1f} s"
+        )
         return 0
 
     from tqdm import tqdm
@@ -125,8 +164,10 @@ def main(argv=None) -> int:
             failed.append(f"{photo.name}: {err}")
     for line in failed:
         print(f"skipped {line}", file=sys.stderr)
-    print(f"{len(photos) - len(failed)} of {len(photos)} photos written to "
-          f"{args.out}")
+    print(
+        f"{len(photos) - len(failed)} of {len(photos)} photos written to "
+        f"{args.out}"
+    )
     if len(failed) == len(photos):
         raise SystemExit("error: no photo gave a result")
     return 0

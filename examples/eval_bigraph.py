@@ -33,21 +33,34 @@ from bigraph_pyg.engine.runner import (
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint")
-    p.add_argument("--dataset", default="synthetic",
-                   choices=["synthetic", *sorted(EVAL_SPLITS)])
+    p.add_argument(
+        "--dataset",
+        default="synthetic",
+        choices=["synthetic", *sorted(EVAL_SPLITS)],
+    )
     p.add_argument("--synthetic-root", default="data/synthetic")
-    p.add_argument("--num-samples", type=positive_int, default=64,
-                   help="synthetic test samples")
+    p.add_argument(
+        "--num-samples",
+        type=positive_int,
+        default=64,
+        help="synthetic test samples",
+    )
     p.add_argument("--data-root", help="GraphCMR .npz folder")
     p.add_argument("--image-root")
-    p.add_argument("--image-dir", action="append", default=[],
-                   type=name_equals_path, metavar="NAME=PATH")
+    p.add_argument(
+        "--image-dir",
+        action="append",
+        default=[],
+        type=name_equals_path,
+        metavar="NAME=PATH",
+    )
     p.add_argument("--h36m-regressor", help="J_regressor_h36m.npy")
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-segmentation", action="store_true")
-    p.add_argument("--json", type=output_file,
-                   help="also write the metrics here")
+    p.add_argument(
+        "--json", type=output_file, help="also write the metrics here"
+    )
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -72,50 +85,77 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     try:
         body = default_body()
-        model, state = model_from_checkpoint(args.checkpoint, body,
-                                             map_location=args.device)
+        model, state = model_from_checkpoint(
+            args.checkpoint, body, map_location=args.device
+        )
         model = model.to(args.device)
         if args.dataset == "synthetic":
             root = Path(args.synthetic_root)
             if not root.is_dir():
                 raise FileNotFoundError(
                     f"Expected the synthetic data folder {root} (got no such "
-                    "folder); pass --synthetic-root of the training run")
-            data = synthetic_splits(root, {"test": args.num_samples},
-                                    model.config.image_size, body,
-                                    progress=not args.quiet)["test"]
+                    "folder); pass --synthetic-root of the training run"
+                )
+            data = synthetic_splits(
+                root,
+                {"test": args.num_samples},
+                model.config.image_size,
+                body,
+                progress=not args.quiet,
+            )["test"]
         else:
             if args.data_root is None:
                 raise FileNotFoundError(
                     f"Expected --data-root for --dataset {args.dataset} "
-                    "(got none)")
+                    "(got none)"
+                )
             dirs = dict(d.split("=", 1) for d in args.image_dir)
-            data = real_eval_set(args.dataset, args.data_root,
-                                 args.image_root, dirs, body)
-        reg = (load_h36m_regressor(args.h36m_regressor)
-               if args.h36m_regressor else None)
-        loader = DataLoader(data, batch_size=args.batch_size,
-                            collate_fn=collate_samples)
-        seg = not args.no_segmentation and args.dataset in ("synthetic",
-                                                            "lsp")
+            data = real_eval_set(
+                args.dataset, args.data_root, args.image_root, dirs, body
+            )
+        reg = (
+            load_h36m_regressor(args.h36m_regressor)
+            if args.h36m_regressor
+            else None
+        )
+        loader = DataLoader(
+            data, batch_size=args.batch_size, collate_fn=collate_samples
+        )
+        seg = not args.no_segmentation and args.dataset in ("synthetic", "lsp")
         stats = state.get("extra", {}).get("training_stats")
-        metrics = evaluate(model, loader, args.device, body=body,
-                           h36m_regressor=reg, segmentation=seg,
-                           progress=not args.quiet,
-                           baselines=None if stats is None else
-                           TrainingStatistics.from_dict(stats))
+        metrics = evaluate(
+            model,
+            loader,
+            args.device,
+            body=body,
+            h36m_regressor=reg,
+            segmentation=seg,
+            progress=not args.quiet,
+            baselines=None
+            if stats is None
+            else TrainingStatistics.from_dict(stats),
+        )
     except (CheckpointError, FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    name = state.get("extra", {}).get("ablation") or \
-        state.get("extra", {}).get("preset", "model")
+    name = state.get("extra", {}).get("ablation") or state.get("extra", {}).get(
+        "preset", "model"
+    )
     print(f"{args.checkpoint} (step {state.get('step')}) on {args.dataset}:")
     print(format_metrics(metrics, name))
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(
-            {"checkpoint": str(args.checkpoint), "dataset": args.dataset,
-             "step": state.get("step"), "metrics": metrics}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "checkpoint": str(args.checkpoint),
+                    "dataset": args.dataset,
+                    "step": state.get("step"),
+                    "metrics": metrics,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

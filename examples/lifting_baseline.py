@@ -38,10 +38,17 @@ class Lifter(nn.Module):
     def __init__(self, width: int = 1024, dropout: float = 0.1) -> None:
         super().__init__()
         self.inp = nn.Linear(24, width)
-        self.blocks = nn.ModuleList(nn.Sequential(
-            nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout))
-            for _ in range(2))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(width, width),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+                nn.Linear(width, width),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+            )
+            for _ in range(2)
+        )
         self.out = nn.Linear(width, 36)
 
     def forward(self, joints_2d: torch.Tensor) -> torch.Tensor:
@@ -71,23 +78,42 @@ def _skeleton_lifter(pose_context: bool) -> nn.Module:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--num-train", type=int, default=16384,
-                   help="pose-only training samples")
-    p.add_argument("--num-test", type=int, default=64,
-                   help="held-out test samples (the main job's: 64)")
-    p.add_argument("--seconds", type=float, default=120.0,
-                   help="training wall-clock budget per model")
-    p.add_argument("--steps", type=int,
-                   help="a fixed number of steps per model instead of "
-                        "--seconds (the same figures in every run)")
-    p.add_argument("--models", default="mlp",
-                   help="comma-separated, of " + ", ".join(MODELS))
+    p.add_argument(
+        "--num-train",
+        type=int,
+        default=16384,
+        help="pose-only training samples",
+    )
+    p.add_argument(
+        "--num-test",
+        type=int,
+        default=64,
+        help="held-out test samples (the main job's: 64)",
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=120.0,
+        help="training wall-clock budget per model",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="a fixed number of steps per model instead of "
+        "--seconds (the same figures in every run)",
+    )
+    p.add_argument(
+        "--models",
+        default="mlp",
+        help="comma-separated, of " + ", ".join(MODELS),
+    )
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int)
-    p.add_argument("--cache", default="data/synthetic/poses",
-                   help="pose-only cache folder")
+    p.add_argument(
+        "--cache", default="data/synthetic/poses", help="pose-only cache folder"
+    )
     p.add_argument("--json", help="also write the results here")
     return p.parse_args(argv)
 
@@ -113,10 +139,15 @@ def main(argv=None) -> None:
     torch.set_num_threads(threads)
     size = gen.config.image_size
     n = len(train)
-    stats = TrainingStatistics.from_batches([{
-        **train.batch(torch.arange(n)),
-        "has_pose_3d": torch.ones(n, dtype=torch.bool),
-        "has_smpl": torch.ones(n, dtype=torch.bool)}])
+    stats = TrainingStatistics.from_batches(
+        [
+            {
+                **train.batch(torch.arange(n)),
+                "has_pose_3d": torch.ones(n, dtype=torch.bool),
+                "has_smpl": torch.ones(n, dtype=torch.bool),
+            }
+        ]
+    )
 
     def uv(pixels: torch.Tensor) -> torch.Tensor:
         return 2.0 * pixels / size - 1.0
@@ -126,11 +157,15 @@ def main(argv=None) -> None:
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(names) - set(MODELS))
     if unknown or not names:
-        raise SystemExit(f"error: Expected --models from {list(MODELS)} "
-                         f"(got {args.models!r})")
-    titles = {"mlp": "lifting MLP",
-              "skeleton": "Skeleton-GCN alone + pose context (cpu preset)",
-              "skeleton-paper": "Skeleton-GCN alone, paper's node input"}
+        raise SystemExit(
+            f"error: Expected --models from {list(MODELS)} "
+            f"(got {args.models!r})"
+        )
+    titles = {
+        "mlp": "lifting MLP",
+        "skeleton": "Skeleton-GCN alone + pose context (cpu preset)",
+        "skeleton-paper": "Skeleton-GCN alone, paper's node input",
+    }
     rows, timing = {}, {}
     for name in names:
         torch.manual_seed(args.seed)
@@ -147,13 +182,16 @@ def main(argv=None) -> None:
                 # The trainer's input: model pixels, clamped into the image.
                 px = pixels * side / size
                 return net.lift(torch.minimum(px.clamp_min(0.0), side))
+
         opt = torch.optim.Adam(net.parameters(), lr=args.lr)
         g = torch.Generator().manual_seed(args.seed)
         steps, t1 = 0, time.perf_counter()
-        while (steps < args.steps if args.steps
-               else time.perf_counter() - t1 < args.seconds):
-            b = train.batch(torch.randint(n, (args.batch_size,),
-                                          generator=g))
+        while (
+            steps < args.steps
+            if args.steps
+            else time.perf_counter() - t1 < args.seconds
+        ):
+            b = train.batch(torch.randint(n, (args.batch_size,), generator=g))
             root = list(HIP_INDICES)
             target = b["joints_3d"]
             target = target - target[:, root].mean(1, keepdim=True)
@@ -164,27 +202,41 @@ def main(argv=None) -> None:
             loss.backward()
             opt.step()
             steps += 1
-        timing[titles[name]] = {"steps": steps,
-                                "train_seconds": time.perf_counter() - t1}
+        timing[titles[name]] = {
+            "steps": steps,
+            "train_seconds": time.perf_counter() - t1,
+        }
         net.eval()
         with torch.no_grad():
             rows[titles[name]] = forward(j2d)
     rows["flat lift (depth 0)"] = flat_lift(j2d, stats.mean_joints)
     rows["constant mean training pose"] = stats.mean_joints.expand_as(gt)
-    result = {"num_train": n, "num_test": args.num_test,
-              "batch_size": args.batch_size, "threads": threads, "rows": {}}
+    result = {
+        "num_train": n,
+        "num_test": args.num_test,
+        "batch_size": args.batch_size,
+        "threads": threads,
+        "rows": {},
+    }
     for title, t in timing.items():
-        print(f"{title}: {t['steps']} steps of {args.batch_size} in "
-              f"{t['train_seconds']:.0f} s")
-    print(f"on {n} pose-only samples ({time.perf_counter() - t0:.0f} s in "
-          f"all, {threads} threads); {args.num_test} held-out test samples, "
-          "estimated 2D joints:")
+        print(
+            f"{title}: {t['steps']} steps of {args.batch_size} in "
+            f"{t['train_seconds']:.0f} s"
+        )
+    print(
+        f"on {n} pose-only samples ({time.perf_counter() - t0:.0f} s in "
+        f"all, {threads} threads); {args.num_test} held-out test samples, "
+        "estimated 2D joints:"
+    )
     print("| predictor | MPJPE [mm] | PA-MPJPE [mm] |\n|---|---:|---:|")
     for title, p in rows.items():
         e = float(mpjpe(p, gt, HIP_INDICES))
         pa = float(pa_mpjpe(p, gt))
-        result["rows"][title] = {"mpjpe": e, "pa_mpjpe": pa,
-                                 **timing.get(title, {})}
+        result["rows"][title] = {
+            "mpjpe": e,
+            "pa_mpjpe": pa,
+            **timing.get(title, {}),
+        }
         print(f"| {title} | {e:.1f} | {pa:.1f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

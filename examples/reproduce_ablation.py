@@ -34,10 +34,22 @@ from bigraph_pyg.engine.runner import (
     output_path,
 )
 
-BASE = dict(num_train=1600, num_test=64, epochs=4, batch_size=16,
-            num_lift=8192, lift_batch_size=96)
-QUICK = dict(num_train=32, num_test=16, epochs=2, batch_size=8,
-             num_lift=256, lift_batch_size=8)
+BASE = dict(
+    num_train=1600,
+    num_test=64,
+    epochs=4,
+    batch_size=16,
+    num_lift=8192,
+    lift_batch_size=96,
+)
+QUICK = dict(
+    num_train=32,
+    num_test=16,
+    epochs=2,
+    batch_size=8,
+    num_lift=256,
+    lift_batch_size=8,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,20 +57,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--preset", choices=("cpu", "paper"), default="cpu")
     p.add_argument("--rows", default="ABCD", help="subset, e.g. AD")
     p.add_argument("--quick", action="store_true", help="tiny budget")
-    p.add_argument("--scale", type=int, default=1,
-                   help="multiply samples and epochs (GPU budgets)")
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="multiply samples and epochs (GPU budgets)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true")
-    p.add_argument("--synthetic-root", default=None,
-                   help="default: the main job's data/synthetic (or "
-                        "data/synthetic_quick with --quick, "
-                        "data/synthetic_xK with --scale K: a cache holds "
-                        "one size)")
+    p.add_argument(
+        "--synthetic-root",
+        default=None,
+        help="default: the main job's data/synthetic (or "
+        "data/synthetic_quick with --quick, "
+        "data/synthetic_xK with --scale K: a cache holds "
+        "one size)",
+    )
     p.add_argument("--out", type=output_path, default="runs/ablation")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the checkpoints of an earlier run of the "
-                        "same rows in OUT (default: refused)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the checkpoints of an earlier run of the "
+        "same rows in OUT (default: refused)",
+    )
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -86,97 +108,156 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     rows = [r for r in args.rows.upper() if r in TABLE4_ROWS]
     if not rows or args.scale < 1:
-        raise SystemExit(f"error: Expected --rows among {''.join(TABLE4_ROWS)}"
-                         f" and --scale >= 1 (got {args.rows!r}, "
-                         f"{args.scale})")
+        raise SystemExit(
+            f"error: Expected --rows among {''.join(TABLE4_ROWS)}"
+            f" and --scale >= 1 (got {args.rows!r}, "
+            f"{args.scale})"
+        )
     out = Path(args.out)
     try:  # before any data is generated
         for row in rows:
-            check_run_folder(out / f"row_{row}", overwrite=args.overwrite,
-                             advice="pass --overwrite to replace it, or "
-                                    "another --out")
+            check_run_folder(
+                out / f"row_{row}",
+                overwrite=args.overwrite,
+                advice="pass --overwrite to replace it, or another --out",
+            )
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     budget = dict(QUICK if args.quick else BASE)
     for k in ("num_train", "num_test", "epochs", "num_lift"):
         budget[k] *= args.scale
     root = args.synthetic_root or (
-        "data/synthetic_quick" if args.quick else "data/synthetic"
-        if args.scale == 1 else f"data/synthetic_x{args.scale}")
+        "data/synthetic_quick"
+        if args.quick
+        else "data/synthetic"
+        if args.scale == 1
+        else f"data/synthetic_x{args.scale}"
+    )
     try:
         body = default_body()
         size = BiGraphConfig.preset(args.preset).image_size
         splits = synthetic_splits(
-            root, {"train": budget["num_train"],
-                                  "test": budget["num_test"]},
-            size, body, seed=0, progress=not args.quiet)
+            root,
+            {"train": budget["num_train"], "test": budget["num_test"]},
+            size,
+            body,
+            seed=0,
+            progress=not args.quiet,
+        )
         ctx = DistributedContext(device=torch.device(args.device))
         stats = TrainingStatistics.from_dataset(splits["train"])
-        recipe = (dict(lr=1e-3, warmup_steps=20, lr_schedule="cosine")
-                  if args.preset == "cpu" else {})
+        recipe = (
+            dict(lr=1e-3, warmup_steps=20, lr_schedule="cosine")
+            if args.preset == "cpu"
+            else {}
+        )
         metrics, histories, times = {}, {}, {}
         lift_set = None
         for row in rows:
             cfg = BiGraphConfig.preset(TABLE4_ROWS[row], base=args.preset)
             torch.manual_seed(args.seed)
             model = BiGraphBody.from_body(cfg, body)
-            lift = (budget["lift_batch_size"]
-                    if cfg.use_skeleton and args.preset == "cpu" else 0)
+            lift = (
+                budget["lift_batch_size"]
+                if cfg.use_skeleton and args.preset == "cpu"
+                else 0
+            )
             if lift and lift_set is None:
                 lift_set = SyntheticPoses(
-                    Path(root) / "poses", budget["num_lift"], seed=0,
-                    level=cfg.mesh_level, sampler=model.sampler,
-                    progress=not args.quiet)
+                    Path(root) / "poses",
+                    budget["num_lift"],
+                    seed=0,
+                    level=cfg.mesh_level,
+                    sampler=model.sampler,
+                    progress=not args.quiet,
+                )
             train_cfg = TrainConfig(
-                epochs=budget["epochs"], batch_size=budget["batch_size"],
-                seed=args.seed, amp=args.amp, progress=not args.quiet,
-                lift_batch_size=lift, **recipe)
+                epochs=budget["epochs"],
+                batch_size=budget["batch_size"],
+                seed=args.seed,
+                amp=args.amp,
+                progress=not args.quiet,
+                lift_batch_size=lift,
+                **recipe,
+            )
             s = train_and_evaluate(
-                model, splits["train"], train_cfg, out / f"row_{row}", None,
-                splits["test"], ctx, body, test_segmentation=False,
+                model,
+                splits["train"],
+                train_cfg,
+                out / f"row_{row}",
+                None,
+                splits["test"],
+                ctx,
+                body,
+                test_segmentation=False,
                 extra_state={"training_stats": stats.to_dict()},
                 lift_set=lift_set if lift else None,
-                overwrite=args.overwrite)
+                overwrite=args.overwrite,
+            )
             metrics[row] = s.metrics
             histories[f"{row} ({TABLE4_ROWS[row]})"] = s.result.history
             times[row] = s.train_seconds
-            print(f"row {row}: PA-MPJPE {s.metrics['pa_mpjpe']:.1f}, MPJPE "
-                  f"{s.metrics['mpjpe']:.1f}, MPVE {s.metrics['mpve']:.1f} "
-                  f"mm ({s.train_seconds:.0f} s)")
+            print(
+                f"row {row}: PA-MPJPE {s.metrics['pa_mpjpe']:.1f}, MPJPE "
+                f"{s.metrics['mpjpe']:.1f}, MPVE {s.metrics['mpve']:.1f} "
+                f"mm ({s.train_seconds:.0f} s)"
+            )
     except (OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     table = ablation_table(metrics)
-    budget_line = (f"Budget: {budget['num_train']} training / "
-                   f"{budget['num_test']} test synthetic samples, "
-                   f"{budget['epochs']} epochs, batch {budget['batch_size']},"
-                   f" seed {args.seed}, preset {args.preset}"
-                   + (f", {budget['lift_batch_size']} pose-only samples a "
-                      f"step (of {budget['num_lift']}) for rows B-D"
-                      if args.preset == "cpu" else "")
-                   + ". The paper's columns are real-data numbers (H36M, "
-                   "UP-3D), shown for the ranking only.")
+    budget_line = (
+        f"Budget: {budget['num_train']} training / "
+        f"{budget['num_test']} test synthetic samples, "
+        f"{budget['epochs']} epochs, batch {budget['batch_size']},"
+        f" seed {args.seed}, preset {args.preset}"
+        + (
+            f", {budget['lift_batch_size']} pose-only samples a "
+            f"step (of {budget['num_lift']}) for rows B-D"
+            if args.preset == "cpu"
+            else ""
+        )
+        + ". The paper's columns are real-data numbers (H36M, "
+        "UP-3D), shown for the ranking only."
+    )
     out.mkdir(parents=True, exist_ok=True)
     (out / "table4.md").write_text(f"{table}\n\n{budget_line}\n")
-    (out / "table4.json").write_text(json.dumps(
-        {"metrics": metrics, "train_seconds": times, "budget": budget},
-        indent=1))
+    (out / "table4.json").write_text(
+        json.dumps(
+            {"metrics": metrics, "train_seconds": times, "budget": budget},
+            indent=1,
+        )
+    )
     curves = {k: v for k, v in histories.items() if k[0] in "AD"}
     if curves:
         # The same L1 losses of the constant predictors, on the test split.
         test = splits["test"].data
         n = len(splits["test"])
-        base = {"mesh_joints_3d": {"constant mean pose": float(
-            keypoint_3d_l1_loss(stats.mean_joints.expand(n, -1, -1),
-                                test["joints_3d"].float()))}}
+        base = {
+            "mesh_joints_3d": {
+                "constant mean pose": float(
+                    keypoint_3d_l1_loss(
+                        stats.mean_joints.expand(n, -1, -1),
+                        test["joints_3d"].float(),
+                    )
+                )
+            }
+        }
         if stats.mean_vertices is not None:
-            base["vertices"] = {"constant mean mesh": float(vertex_l1_loss(
-                stats.mean_vertices.expand(n, -1, -1),
-                test["vertices"].float()))}
+            base["vertices"] = {
+                "constant mean mesh": float(
+                    vertex_l1_loss(
+                        stats.mean_vertices.expand(n, -1, -1),
+                        test["vertices"].float(),
+                    )
+                )
+            }
         plot_loss_curves(curves, out / "loss_curves.png", baselines=base)
     print(table)
     print(budget_line)
-    print(f"wrote {out / 'table4.md'} and {out / 'loss_curves.png'}; wall "
-          f"time {time.perf_counter() - start:.0f} s")
+    print(
+        f"wrote {out / 'table4.md'} and {out / 'loss_curves.png'}; wall "
+        f"time {time.perf_counter() - start:.0f} s"
+    )
 
 
 if __name__ == "__main__":

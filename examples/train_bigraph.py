@@ -40,63 +40,106 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
     # The CPU recipe (docs/training.md): every step adds pose-only samples,
     # run image-free, so the skeleton branch learns to lift from thousands
     # of poses while only a few hundred images are rendered.
-    "cpu": dict(batch_size=16, epochs=4, num_train=1600, num_val=32,
-                num_test=64, lr=1e-3, warmup_steps=20, lr_schedule="cosine",
-                lift_batch_size=96, num_lift=8192),
+    "cpu": dict(
+        batch_size=16,
+        epochs=4,
+        num_train=1600,
+        num_val=32,
+        num_test=64,
+        lr=1e-3,
+        warmup_steps=20,
+        lr_schedule="cosine",
+        lift_batch_size=96,
+        num_lift=8192,
+    ),
     # The paper's recipe (Sec. 5.2): images only, constant 2.5e-4.
-    "paper": dict(batch_size=64, epochs=50, num_train=8192, num_val=256,
-                  num_test=1024, lr=2.5e-4, warmup_steps=0,
-                  lr_schedule="constant", lift_batch_size=0, num_lift=0),
+    "paper": dict(
+        batch_size=64,
+        epochs=50,
+        num_train=8192,
+        num_val=256,
+        num_test=1024,
+        lr=2.5e-4,
+        warmup_steps=0,
+        lr_schedule="constant",
+        lift_batch_size=0,
+        num_lift=0,
+    ),
 }
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    p.add_argument("--ablation", choices=sorted(ABLATIONS), default=None,
-                   help="Table 4/5 variant of the preset")
-    p.add_argument("--graphcmr", action="store_true",
-                   help="the mesh-only GraphCMR baseline (= --ablation "
-                        "graphcmr)")
-    p.add_argument("--data", choices=("synthetic", "real"),
-                   default="synthetic")
+    p.add_argument(
+        "--ablation",
+        choices=sorted(ABLATIONS),
+        default=None,
+        help="Table 4/5 variant of the preset",
+    )
+    p.add_argument(
+        "--graphcmr",
+        action="store_true",
+        help="the mesh-only GraphCMR baseline (= --ablation graphcmr)",
+    )
+    p.add_argument("--data", choices=("synthetic", "real"), default="synthetic")
     p.add_argument("--synthetic-root", default="data/synthetic")
     p.add_argument("--num-train", type=positive_int)
     p.add_argument("--num-val", type=positive_int)
     p.add_argument("--num-test", type=positive_int)
     p.add_argument("--data-root", help="GraphCMR .npz folder (--data real)")
-    p.add_argument("--image-root", help="folder with h36m/, up3d/, lsp/, "
-                   "coco/, mpii/ image folders (--data real)")
-    p.add_argument("--image-dir", action="append", default=[],
-                   type=name_equals_path, metavar="NAME=PATH",
-                   help="one dataset's image folder")
+    p.add_argument(
+        "--image-root",
+        help="folder with h36m/, up3d/, lsp/, "
+        "coco/, mpii/ image folders (--data real)",
+    )
+    p.add_argument(
+        "--image-dir",
+        action="append",
+        default=[],
+        type=name_equals_path,
+        metavar="NAME=PATH",
+        help="one dataset's image folder",
+    )
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int, help="per process")
     p.add_argument("--lr", type=float, help="Adam learning rate")
     p.add_argument("--warmup-steps", type=non_negative_int)
     p.add_argument("--lr-schedule", choices=("constant", "cosine"))
-    p.add_argument("--lift-batch-size", type=non_negative_int,
-                   help="pose-only samples "
-                   "per step, run image-free (0: images only)")
-    p.add_argument("--num-lift", type=positive_int,
-                   help="pose-only samples drawn "
-                   "(synthetic data)")
+    p.add_argument(
+        "--lift-batch-size",
+        type=non_negative_int,
+        help="pose-only samples per step, run image-free (0: images only)",
+    )
+    p.add_argument(
+        "--num-lift",
+        type=positive_int,
+        help="pose-only samples drawn (synthetic data)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=positive_int)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K")
-    p.add_argument("--amp", action="store_true", help="mixed precision "
-                   "(CUDA)")
+    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA)")
     p.add_argument("--compile", action="store_true", help="torch.compile")
     p.add_argument("--num-workers", type=non_negative_int, default=0)
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--out", type=output_path, default="runs/train_bigraph")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/checkpoints/last.pt")
-    p.add_argument("--overwrite", action="store_true",
-                   help="a new run may replace the checkpoints already in "
-                        "OUT (default: refused)")
-    p.add_argument("--no-segmentation", action="store_true",
-                   help="skip the rendered segmentation metrics")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/checkpoints/last.pt",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="a new run may replace the checkpoints already in "
+        "OUT (default: refused)",
+    )
+    p.add_argument(
+        "--no-segmentation",
+        action="store_true",
+        help="skip the rendered segmentation metrics",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -121,9 +164,11 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     last = Path(args.out) / "checkpoints" / "last.pt"
     if args.resume and not last.is_file():
-        raise SystemExit(f"error: Expected a checkpoint to resume at {last} "
-                         "(got none); drop --resume to start a new run, or "
-                         "pass the run's --out folder")
+        raise SystemExit(
+            f"error: Expected a checkpoint to resume at {last} "
+            "(got none); drop --resume to start a new run, or "
+            "pass the run's --out folder"
+        )
     try:  # before any data is generated
         check_run_folder(args.out, args.resume, args.overwrite)
     except CheckpointError as err:
@@ -131,21 +176,32 @@ def main(argv=None) -> None:
     sizes = DEFAULTS[args.preset]
     ablation = "graphcmr" if args.graphcmr else args.ablation
     try:
-        model_cfg = (BiGraphConfig.preset(ablation, base=args.preset)
-                     if ablation else BiGraphConfig.preset(args.preset))
+        model_cfg = (
+            BiGraphConfig.preset(ablation, base=args.preset)
+            if ablation
+            else BiGraphConfig.preset(args.preset)
+        )
         ctx = init_distributed(args.device)
+
         def pick(name):
             value = getattr(args, name)
             return sizes[name] if value is None else value
 
         lift = pick("lift_batch_size") if args.data == "synthetic" else 0
         train_cfg = TrainConfig(
-            epochs=pick("epochs"), batch_size=pick("batch_size"),
-            lr=pick("lr"), warmup_steps=pick("warmup_steps"),
-            lr_schedule=pick("lr_schedule"), lift_batch_size=lift,
-            seed=args.seed, amp=args.amp, compile=args.compile,
-            num_workers=args.num_workers, max_steps=args.max_steps,
-            progress=not args.quiet)
+            epochs=pick("epochs"),
+            batch_size=pick("batch_size"),
+            lr=pick("lr"),
+            warmup_steps=pick("warmup_steps"),
+            lr_schedule=pick("lr_schedule"),
+            lift_batch_size=lift,
+            seed=args.seed,
+            amp=args.amp,
+            compile=args.compile,
+            num_workers=args.num_workers,
+            max_steps=args.max_steps,
+            progress=not args.quiet,
+        )
         torch.manual_seed(args.seed)
         from bigraph_pyg.body import default_body
 
@@ -153,39 +209,71 @@ def main(argv=None) -> None:
         if args.data == "synthetic":
             splits = synthetic_splits(
                 args.synthetic_root,
-                {"train": args.num_train or sizes["num_train"],
-                 "val": args.num_val or sizes["num_val"],
-                 "test": args.num_test or sizes["num_test"]},
-                model_cfg.image_size, body, seed=args.seed,
-                progress=not args.quiet)
-            train_set, val_set, test_set = (splits["train"], splits["val"],
-                                            splits["test"])
+                {
+                    "train": args.num_train or sizes["num_train"],
+                    "val": args.num_val or sizes["num_val"],
+                    "test": args.num_test or sizes["num_test"],
+                },
+                model_cfg.image_size,
+                body,
+                seed=args.seed,
+                progress=not args.quiet,
+            )
+            train_set, val_set, test_set = (
+                splits["train"],
+                splits["val"],
+                splits["test"],
+            )
         else:
             dirs = dict(d.split("=", 1) for d in args.image_dir)
             if args.data_root is None:
-                raise SystemExit("error: --data real needs --data-root (the "
-                                 "folder of GraphCMR's .npz files)")
-            train_set = real_training_mix(args.data_root, args.image_root,
-                                          image_dirs=dirs, body=body,
-                                          seed=args.seed)
+                raise SystemExit(
+                    "error: --data real needs --data-root (the "
+                    "folder of GraphCMR's .npz files)"
+                )
+            train_set = real_training_mix(
+                args.data_root,
+                args.image_root,
+                image_dirs=dirs,
+                body=body,
+                seed=args.seed,
+            )
             val_set = None
-            test_set = real_eval_set("h36m_p2", args.data_root,
-                                     args.image_root, dirs, body)
+            test_set = real_eval_set(
+                "h36m_p2", args.data_root, args.image_root, dirs, body
+            )
         model = BiGraphBody.from_body(model_cfg, body)
         lift_set = None
         if train_cfg.lift_batch_size:
             from bigraph_pyg.data import SyntheticPoses
 
             lift_set = SyntheticPoses(
-                Path(args.synthetic_root) / "poses", pick("num_lift"),
-                seed=args.seed, level=model_cfg.mesh_level,
-                sampler=model.sampler, progress=not args.quiet)
+                Path(args.synthetic_root) / "poses",
+                pick("num_lift"),
+                seed=args.seed,
+                level=model_cfg.mesh_level,
+                sampler=model.sampler,
+                progress=not args.quiet,
+            )
         summary = train_and_evaluate(
-            model, train_set, train_cfg, args.out, val_set, test_set, ctx,
-            body, resume=args.resume, overwrite=args.overwrite,
+            model,
+            train_set,
+            train_cfg,
+            args.out,
+            val_set,
+            test_set,
+            ctx,
+            body,
+            resume=args.resume,
+            overwrite=args.overwrite,
             test_segmentation=not args.no_segmentation,
-            extra_state={"data": args.data, "ablation": ablation,
-                         "preset": args.preset}, lift_set=lift_set)
+            extra_state={
+                "data": args.data,
+                "ablation": ablation,
+                "preset": args.preset,
+            },
+            lift_set=lift_set,
+        )
     except (CheckpointError, OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     finally:
@@ -195,16 +283,22 @@ def main(argv=None) -> None:
         losses = [h["loss"] for h in r.history if "loss" in h]
         k = max(1, min(10, len(losses) // 4))
         name = ablation or args.preset
-        print(f"\n{name}: {r.step} steps, loss {sum(losses[:k]) / k:.3f} "
-              f"(first {k}) -> {sum(losses[-k:]) / k:.3f} (last {k}); "
-              f"{r.nonfinite_steps} non-finite steps skipped")
+        print(
+            f"\n{name}: {r.step} steps, loss {sum(losses[:k]) / k:.3f} "
+            f"(first {k}) -> {sum(losses[-k:]) / k:.3f} (last {k}); "
+            f"{r.nonfinite_steps} non-finite steps skipped"
+        )
         if summary.metrics:
-            print(f"test metrics ({summary.evaluated}, "
-                  f"{int(summary.metrics['num_samples'])} held-out samples):")
+            print(
+                f"test metrics ({summary.evaluated}, "
+                f"{int(summary.metrics['num_samples'])} held-out samples):"
+            )
             print(format_metrics(summary.metrics, name))
-        print(f"wall time {time.perf_counter() - start:.0f} s (training "
-              f"{summary.train_seconds:.0f} s); checkpoints and TensorBoard "
-              f"logs in {args.out}")
+        print(
+            f"wall time {time.perf_counter() - start:.0f} s (training "
+            f"{summary.train_seconds:.0f} s); checkpoints and TensorBoard "
+            f"logs in {args.out}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ def public_objects():
 
     seen = set()
     mods = sorted(
-        (m.name for m in pkgutil.walk_packages(bigraph_pyg.__path__,
-                                               "bigraph_pyg.")),
+        (
+            m.name
+            for m in pkgutil.walk_packages(bigraph_pyg.__path__, "bigraph_pyg.")
+        ),
         key=lambda n: (n.count("."), n),
     )
     for modname in mods:
@@ -62,31 +64,39 @@ def problems(qualname: str, obj) -> list[str]:
     import torch
 
     doc = inspect.getdoc(obj) or ""
-    if not doc.strip() or (
-        inspect.isclass(obj) and obj.__doc__ is None
-    ):
+    if not doc.strip() or (inspect.isclass(obj) and obj.__doc__ is None):
         return ["no docstring"]
     out = []
     own_init = inspect.isclass(obj) and "__init__" in vars(obj)
     init_doc = ""
     if own_init:
         init_doc = inspect.getdoc(vars(obj)["__init__"]) or ""
-    takes_args = _params(obj) if (inspect.isfunction(obj) or own_init) \
-        else []
-    if takes_args and "Args:" not in doc and "Args:" not in init_doc \
-            and "Attributes:" not in doc:
+    takes_args = _params(obj) if (inspect.isfunction(obj) or own_init) else []
+    if (
+        takes_args
+        and "Args:" not in doc
+        and "Args:" not in init_doc
+        and "Attributes:" not in doc
+    ):
         out.append("no Args: section")
-    if inspect.isclass(obj) and issubclass(obj, torch.nn.Module) \
-            and "forward" in vars(obj):
+    if (
+        inspect.isclass(obj)
+        and issubclass(obj, torch.nn.Module)
+        and "forward" in vars(obj)
+    ):
         fwd_doc = inspect.getdoc(obj.forward) or ""
-        if "Shapes:" not in doc and "Shapes:" not in fwd_doc \
-                and "Shape:" not in doc:
+        if (
+            "Shapes:" not in doc
+            and "Shapes:" not in fwd_doc
+            and "Shape:" not in doc
+        ):
             out.append("nn.Module without a Shapes: section")
     if inspect.isfunction(obj):
         ret = inspect.signature(obj).return_annotation
         returns = ret not in (None, "None", inspect.Signature.empty)
-        if returns and not any(s in doc for s in ("Returns:", "Yields:",
-                                                  "Return:")):
+        if returns and not any(
+            s in doc for s in ("Returns:", "Yields:", "Return:")
+        ):
             out.append("no Returns: section")
     return out
 
@@ -94,8 +104,9 @@ def problems(qualname: str, obj) -> list[str]:
 def main(argv=None) -> int:
     """Print the problems; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 when a problem is found")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a problem is found"
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     count = total = 0
@@ -104,8 +115,10 @@ def main(argv=None) -> int:
         for problem in problems(qualname, obj):
             print(f"{qualname}: {problem}")
             count += 1
-    print(f"{count} problem(s) in {total} public classes and functions",
-          file=sys.stderr)
+    print(
+        f"{count} problem(s) in {total} public classes and functions",
+        file=sys.stderr,
+    )
     return 1 if (args.strict and count) else 0
 
 

@@ -44,8 +44,11 @@ def _agreement(points: np.ndarray, pred) -> float:
 def main(argv=None) -> None:
     """Write the overlays and print the table (Markdown)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--opencv-doc", default="/tmp/ocvdoc",
-                   help="where opencv-doc's .deb was extracted")
+    p.add_argument(
+        "--opencv-doc",
+        default="/tmp/ocvdoc",
+        help="where opencv-doc's .deb was extracted",
+    )
     p.add_argument("--out", default="docs/images")
     p.add_argument("--max-side", type=int, default=400)
     args = p.parse_args(argv)
@@ -69,8 +72,10 @@ def main(argv=None) -> None:
             print(f"missing {path}: skipped {name}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print("| photo | size | joints conf. > 0.5 | mesh joints (weak cam.) | "
-          "SMPL joints (full persp.) | branches apart [m] | time [s] |")
+    print(
+        "| photo | size | joints conf. > 0.5 | mesh joints (weak cam.) | "
+        "SMPL joints (full persp.) | branches apart [m] | time [s] |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, (image, person) in photos.items():
         t = time.perf_counter()
@@ -79,16 +84,20 @@ def main(argv=None) -> None:
         dt = time.perf_counter() - t
         path = out / f"demo_{name}.png"
         Image.fromarray(over).save(path, optimize=True)
-        smpl_joints = np.einsum("jv,vc->jc",
-                                model.joint_regressor.double().numpy(),
-                                pred.vertices_smpl.astype(np.float64))
+        smpl_joints = np.einsum(
+            "jv,vc->jc",
+            model.joint_regressor.double().numpy(),
+            pred.vertices_smpl.astype(np.float64),
+        )
         smpl_2d = pred.project(smpl_joints)
         h, w = pred.image_size
-        print(f"| {name} | {w}x{h} | "
-              f"{int((pred.keypoint_confidence > 0.5).sum())}/12 | "
-              f"{_agreement(pred.joints_2d_mesh, pred):.3f} | "
-              f"{_agreement(smpl_2d, pred):.3f} | "
-              f"{pred.branch_distance:.2f} | {dt:.1f} |")
+        print(
+            f"| {name} | {w}x{h} | "
+            f"{int((pred.keypoint_confidence > 0.5).sum())}/12 | "
+            f"{_agreement(pred.joints_2d_mesh, pred):.3f} | "
+            f"{_agreement(smpl_2d, pred):.3f} | "
+            f"{pred.branch_distance:.2f} | {dt:.1f} |"
+        )
 
 
 if __name__ == "__main__":

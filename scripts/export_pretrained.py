@@ -22,8 +22,9 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint")
     p.add_argument("out")
-    p.add_argument("--metrics", help="the run's metrics.json, stored in the "
-                   "file's card")
+    p.add_argument(
+        "--metrics", help="the run's metrics.json, stored in the file's card"
+    )
     args = p.parse_args(argv)
     from bigraph_pyg.hub import export_pretrained
 

@@ -50,57 +50,132 @@ NUM_SAMPLES = 256
 NUM_REGRESSOR_CANDIDATES = 200
 # Anny's age: -1/3 newborn, 0 baby, 1/3 child, 2/3 young adult, 1 old.
 TEMPLATE_PHENOTYPE = {
-    "gender": 0.5, "age": 2 / 3, "muscle": 0.5, "weight": 0.5,
-    "height": 0.5, "proportions": 0.5,
+    "gender": 0.5,
+    "age": 2 / 3,
+    "muscle": 0.5,
+    "weight": 0.5,
+    "height": 0.5,
+    "proportions": 0.5,
 }
 PHENOTYPE_RANGES = {
-    "gender": (0.0, 1.0), "age": (2 / 3, 0.9), "muscle": (0.2, 0.8),
-    "weight": (0.2, 0.8), "height": (0.2, 0.8), "proportions": (0.2, 0.8),
+    "gender": (0.0, 1.0),
+    "age": (2 / 3, 0.9),
+    "muscle": (0.2, 0.8),
+    "weight": (0.2, 0.8),
+    "height": (0.2, 0.8),
+    "proportions": (0.2, 0.8),
 }
 SEED = 0
 
 # SMPL's 24 joints and kinematic tree (smplx.joint_names.JOINT_NAMES[:24]).
-SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14,
-                16, 17, 18, 19, 20, 21]
+SMPL_PARENTS = [
+    -1,
+    0,
+    0,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    9,
+    9,
+    12,
+    13,
+    14,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+]
 
 # Anny bone -> SMPL joint that moves it (sides: .L -> left_*, .R -> right_*).
 _SIDED = {
-    "pelvis": "pelvis", "upperleg01": "hip", "upperleg02": "hip",
-    "lowerleg01": "knee", "lowerleg02": "knee", "foot": "ankle",
-    "toe": "foot", "clavicle": "collar", "shoulder01": "collar",
-    "upperarm01": "shoulder", "upperarm02": "shoulder",
-    "lowerarm01": "elbow", "lowerarm02": "elbow", "wrist": "wrist",
-    "metacarpal": "wrist", "finger": "hand", "eye": "head",
+    "pelvis": "pelvis",
+    "upperleg01": "hip",
+    "upperleg02": "hip",
+    "lowerleg01": "knee",
+    "lowerleg02": "knee",
+    "foot": "ankle",
+    "toe": "foot",
+    "clavicle": "collar",
+    "shoulder01": "collar",
+    "upperarm01": "shoulder",
+    "upperarm02": "shoulder",
+    "lowerarm01": "elbow",
+    "lowerarm02": "elbow",
+    "wrist": "wrist",
+    "metacarpal": "wrist",
+    "finger": "hand",
+    "eye": "head",
 }
 _CENTRAL = {
-    "root": "pelvis", "spine05": "pelvis", "spine04": "pelvis",
-    "spine03": "spine1", "spine02": "spine2", "spine01": "spine3",
-    "neck01": "neck", "neck02": "neck", "neck03": "neck", "head": "head",
+    "root": "pelvis",
+    "spine05": "pelvis",
+    "spine04": "pelvis",
+    "spine03": "spine1",
+    "spine02": "spine2",
+    "spine01": "spine3",
+    "neck01": "neck",
+    "neck02": "neck",
+    "neck03": "neck",
+    "head": "head",
 }
 SMPL_JOINT_NAMES = [
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
-    "spine2", "left_ankle", "right_ankle", "spine3", "left_foot",
-    "right_foot", "neck", "left_collar", "right_collar", "head",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hand",
+    "right_hand",
 ]
 # SMPL joint -> Anny bones whose mean head position is the joint.
 JOINT_FROM_BONES = {
-    "pelvis": ["root"], "spine1": ["spine03"], "spine2": ["spine02"],
-    "spine3": ["spine01"], "neck": ["neck01"], "head": ["head"],
+    "pelvis": ["root"],
+    "spine1": ["spine03"],
+    "spine2": ["spine02"],
+    "spine3": ["spine01"],
+    "neck": ["neck01"],
+    "head": ["head"],
 }
 for _s, _side in (("L", "left"), ("R", "right")):
-    JOINT_FROM_BONES.update({
-        f"{_side}_hip": [f"upperleg01.{_s}"],
-        f"{_side}_knee": [f"lowerleg01.{_s}"],
-        f"{_side}_ankle": [f"foot.{_s}"],
-        f"{_side}_foot": [f"toe{i}-1.{_s}" for i in range(1, 6)],
-        f"{_side}_collar": [f"clavicle.{_s}"],
-        f"{_side}_shoulder": [f"upperarm01.{_s}"],
-        f"{_side}_elbow": [f"lowerarm01.{_s}"],
-        f"{_side}_wrist": [f"wrist.{_s}"],
-        f"{_side}_hand": [f"finger{i}-1.{_s}" for i in range(2, 6)],
-    })
+    JOINT_FROM_BONES.update(
+        {
+            f"{_side}_hip": [f"upperleg01.{_s}"],
+            f"{_side}_knee": [f"lowerleg01.{_s}"],
+            f"{_side}_ankle": [f"foot.{_s}"],
+            f"{_side}_foot": [f"toe{i}-1.{_s}" for i in range(1, 6)],
+            f"{_side}_collar": [f"clavicle.{_s}"],
+            f"{_side}_shoulder": [f"upperarm01.{_s}"],
+            f"{_side}_elbow": [f"lowerarm01.{_s}"],
+            f"{_side}_wrist": [f"wrist.{_s}"],
+            f"{_side}_hand": [f"finger{i}-1.{_s}" for i in range(2, 6)],
+        }
+    )
 
 
 def bone_to_smpl(label: str) -> int:
@@ -110,8 +185,9 @@ def bone_to_smpl(label: str) -> int:
         side = {"L": "left", "R": "right"}[side]
         for prefix, joint in _SIDED.items():
             if stem.startswith(prefix):
-                name = (joint if joint in ("pelvis", "head")
-                        else f"{side}_{joint}")
+                name = (
+                    joint if joint in ("pelvis", "head") else f"{side}_{joint}"
+                )
                 return SMPL_JOINT_NAMES.index(name)
     if label in _CENTRAL:
         return SMPL_JOINT_NAMES.index(_CENTRAL[label])
@@ -187,13 +263,18 @@ def joint_regressor(
     wt[0] = np.sqrt(s)  # the template counts as much as all the samples
     for j in range(joints.shape[1]):
         _, idx = tree.query(joints[0, j], k=k)
-        a = np.vstack([
-            (wt[:, None, None] * verts[:, idx].transpose(0, 2, 1)).reshape(
-                3 * s, k),
-            fit * np.ones(k), ridge * np.eye(k),
-        ])
-        b = np.concatenate([(wt[:, None] * joints[:, j]).reshape(-1), [fit],
-                            np.zeros(k)])
+        a = np.vstack(
+            [
+                (wt[:, None, None] * verts[:, idx].transpose(0, 2, 1)).reshape(
+                    3 * s, k
+                ),
+                fit * np.ones(k),
+                ridge * np.eye(k),
+            ]
+        )
+        b = np.concatenate(
+            [(wt[:, None] * joints[:, j]).reshape(-1), [fit], np.zeros(k)]
+        )
         w, _ = nnls(a, b)
         reg[j, idx] = w / w.sum()
     return reg
@@ -204,7 +285,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = Path(__file__).resolve().parents[1]
     parser.add_argument(
-        "--out", type=Path,
+        "--out",
+        type=Path,
         default=root / "bigraph_pyg" / "assets" / "default_body.npz",
     )
     args = parser.parse_args()
@@ -232,8 +314,9 @@ def main() -> None:
 
     # 1. Largest connected component.
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
-    adj = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])),
-                        shape=(n_src, n_src))
+    adj = sp.coo_matrix(
+        (np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n_src, n_src)
+    )
     _, comp = connected_components(adj, directed=False)
     body = comp == np.bincount(comp).argmax()
     body_ids = np.flatnonzero(body)
@@ -243,7 +326,8 @@ def main() -> None:
 
     # 2. Decimate to SMPL's vertex count (vertex selection).
     keep, dec_faces = decimate(
-        torch.from_numpy(verts[body_ids]), torch.from_numpy(body_faces),
+        torch.from_numpy(verts[body_ids]),
+        torch.from_numpy(body_faces),
         NUM_VERTICES,
     )
     sel = body_ids[keep.numpy()]  # Anny vertex ids of the 6890 vertices
@@ -254,17 +338,26 @@ def main() -> None:
     w_idx = model.vertex_bone_indices.numpy()[sel]
     w_val = model.vertex_bone_weights.numpy()[sel].astype(np.float64)
     weights = np.zeros((sel.size, 24))
-    np.add.at(weights, (np.arange(sel.size)[:, None].repeat(w_idx.shape[1],
-                                                            1),
-                        bone_map[w_idx]), w_val)
+    np.add.at(
+        weights,
+        (
+            np.arange(sel.size)[:, None].repeat(w_idx.shape[1], 1),
+            bone_map[w_idx],
+        ),
+        w_val,
+    )
     weights /= weights.sum(axis=1, keepdims=True)
 
     def smpl_joints(bone_heads: np.ndarray) -> np.ndarray:
-        return np.stack([
-            bone_heads[..., [labels.index(b) for b in JOINT_FROM_BONES[n]],
-                       :].mean(axis=-2)
-            for n in SMPL_JOINT_NAMES
-        ], axis=-2)
+        return np.stack(
+            [
+                bone_heads[
+                    ..., [labels.index(b) for b in JOINT_FROM_BONES[n]], :
+                ].mean(axis=-2)
+                for n in SMPL_JOINT_NAMES
+            ],
+            axis=-2,
+        )
 
     # 3. + 5. SMPL frame, T-pose.
     v_a = verts[sel] @ TO_SMPL.T
@@ -284,13 +377,12 @@ def main() -> None:
     dev = (sv_t - v_template[None]).reshape(NUM_SAMPLES, -1)
     _, sing, vt = np.linalg.svd(dev, full_matrices=False)
     comps = vt[:NUM_SHAPE]
-    signs = np.sign(comps[np.arange(NUM_SHAPE),
-                          np.abs(comps).argmax(axis=1)])
+    signs = np.sign(comps[np.arange(NUM_SHAPE), np.abs(comps).argmax(axis=1)])
     comps *= signs[:, None]
     scale = sing[:NUM_SHAPE] / np.sqrt(NUM_SAMPLES)
     rms = scale / np.sqrt(sel.size)  # per-vertex RMS displacement of beta=1
     shapedirs = (comps * scale[:, None]).T.reshape(-1, 3, NUM_SHAPE)
-    explained = (sing[:NUM_SHAPE] ** 2).sum() / (sing ** 2).sum()
+    explained = (sing[:NUM_SHAPE] ** 2).sum() / (sing**2).sum()
 
     # 6. Joint regressor, fitted on the template and the shape samples.
     reg = joint_regressor(
@@ -298,9 +390,7 @@ def main() -> None:
         np.concatenate([j_template[None], sj_t]),
     )
     reg_err = np.linalg.norm(reg @ v_template - j_template, axis=-1).max()
-    j_err = np.linalg.norm(
-        np.einsum("jv,svd->sjd", reg, sv_t) - sj_t, axis=-1
-    )
+    j_err = np.linalg.norm(np.einsum("jv,svd->sjd", reg, sv_t) - sj_t, axis=-1)
 
     # Sparse J_regressor as plain arrays.
     reg[np.abs(reg) < 1e-8] = 0.0
@@ -327,17 +417,25 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **arrays)
-    print(f"anny vertices: {n_src}, body component: {body_ids.size}, "
-          f"kept: {sel.size}, faces: {dec_faces.shape[0]}")
-    print(f"height (m): {np.ptp(v_template[:, 1]):.3f}; "
-          f"J_regressor max error (m): {reg_err:.2e}; "
-          f"nnz: {rows.size}; on the shape samples: mean "
-          f"{j_err.mean():.2e}, max {j_err.max():.2e}")
-    print(f"shape PCA: {NUM_SHAPE} components explain {explained:.4f} "
-          f"of the variance; per-vertex RMS of beta_k = 1 (m): "
-          f"{np.round(rms, 4).tolist()}")
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in "
-          f"{time.time() - t0:.1f} s")
+    print(
+        f"anny vertices: {n_src}, body component: {body_ids.size}, "
+        f"kept: {sel.size}, faces: {dec_faces.shape[0]}"
+    )
+    print(
+        f"height (m): {np.ptp(v_template[:, 1]):.3f}; "
+        f"J_regressor max error (m): {reg_err:.2e}; "
+        f"nnz: {rows.size}; on the shape samples: mean "
+        f"{j_err.mean():.2e}, max {j_err.max():.2e}"
+    )
+    print(
+        f"shape PCA: {NUM_SHAPE} components explain {explained:.4f} "
+        f"of the variance; per-vertex RMS of beta_k = 1 (m): "
+        f"{np.round(rms, 4).tolist()}"
+    )
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in "
+        f"{time.time() - t0:.1f} s"
+    )
 
 
 if __name__ == "__main__":

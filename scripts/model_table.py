@@ -58,8 +58,7 @@ def _best_ms(fn, repeats: int) -> float:
 def measure(model: BiGraphBody, batch: int, repeats: int) -> dict:
     """Parameter counts and best fwd / fwd+bwd times of one model."""
     cfg = model.config
-    images, joints, gt = make_inputs(cfg, batch, model.num_full_vertices,
-                                     "cpu")
+    images, joints, gt = make_inputs(cfg, batch, model.num_full_vertices, "cpu")
 
     def forward():
         model.eval()
@@ -78,15 +77,18 @@ def measure(model: BiGraphBody, batch: int, repeats: int) -> dict:
     encoder = _count(model.encoder)
     smpl = _count(model.smpl_regressor)
     return dict(
-        total=total, encoder=encoder, smpl=smpl,
+        total=total,
+        encoder=encoder,
+        smpl=smpl,
         graph=total - encoder - smpl,
         fwd=_best_ms(forward, repeats),
         fwd_bwd=_best_ms(forward_backward, repeats),
     )
 
 
-def table(rows: list[tuple[str, str, dict]], batch: int, threads: int,
-          repeats: int) -> str:
+def table(
+    rows: list[tuple[str, str, dict]], batch: int, threads: int, repeats: int
+) -> str:
     """Markdown of the measured rows with the machine description."""
     head = (
         f"Measured by `scripts/model_table.py` on {C.cpu_model()}, "
@@ -115,8 +117,9 @@ def write(text: str, path: Path = DOC) -> None:
     """Replace the marked section of ``path`` with ``text``."""
     doc = path.read_text()
     if START not in doc or END not in doc:
-        raise ValueError(f"Expected {START} and {END} in {path} "
-                         "(got a file without them)")
+        raise ValueError(
+            f"Expected {START} and {END} in {path} (got a file without them)"
+        )
     pre, rest = doc.split(START, 1)
     _, post = rest.split(END, 1)
     path.write_text(f"{pre}{START}\n{text}{END}{post}")
@@ -125,13 +128,18 @@ def write(text: str, path: Path = DOC) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Measure the selected models and print or write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", choices=["paper", "cpu", "both"],
-                        default="both")
+    parser.add_argument(
+        "--base", choices=["paper", "cpu", "both"], default="both"
+    )
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", nargs="*", default=None,
-                        help="ablation names to measure (default: all)")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="ablation names to measure (default: all)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -139,20 +147,25 @@ def main(argv: list[str] | None = None) -> None:
 
     body = default_body()
     base_graphs = BodyGraphs.from_body(body, level=1)
-    graphs = {level: BodyGraphs.from_hierarchy(
-        base_graphs.hierarchy, base_graphs.joints, level=level)
-        for level in (1, 2)}
+    graphs = {
+        level: BodyGraphs.from_hierarchy(
+            base_graphs.hierarchy, base_graphs.joints, level=level
+        )
+        for level in (1, 2)
+    }
     bases = ["paper", "cpu"] if args.base == "both" else [args.base]
     names = list(ABLATIONS) if args.only is None else args.only
     rows = []
     for base in bases:
         configs = [(base, "-", BiGraphConfig.preset(base))]
-        configs += [(n, base, BiGraphConfig.preset(n, base=base))
-                    for n in names if n != "row_d"]  # row_d == base
+        configs += [
+            (n, base, BiGraphConfig.preset(n, base=base))
+            for n in names
+            if n != "row_d"
+        ]  # row_d == base
         for name, label, cfg in configs:
             model = BiGraphBody(cfg, graphs[cfg.mesh_level], body)
-            rows.append((name, label, measure(model, args.batch,
-                                              args.repeats)))
+            rows.append((name, label, measure(model, args.batch, args.repeats)))
             del model
     text = table(rows, args.batch, args.threads, args.repeats)
     if args.no_write:

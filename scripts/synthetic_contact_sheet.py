@@ -29,11 +29,17 @@ def _colour(a: str, b: str) -> tuple[int, int, int]:
     return (255, 255, 255)
 
 
-def draw(img: np.ndarray, joints: np.ndarray, est: np.ndarray,
-         est_vis: np.ndarray, scale: int = 1) -> Image.Image:
+def draw(
+    img: np.ndarray,
+    joints: np.ndarray,
+    est: np.ndarray,
+    est_vis: np.ndarray,
+    scale: int = 1,
+) -> Image.Image:
     """One tile: the crop with its joints, bones and estimated joints."""
     im = Image.fromarray(img).resize(
-        (img.shape[1] * scale, img.shape[0] * scale), Image.BICUBIC)
+        (img.shape[1] * scale, img.shape[0] * scale), Image.BICUBIC
+    )
     d = ImageDraw.Draw(im)
     j = joints * scale + (scale - 1) / 2
     for a, b in BONES:
@@ -56,14 +62,23 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=16)
     parser.add_argument("--cols", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path,
-                        default=Path("docs/images/synthetic_contact_sheet.png"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("docs/images/synthetic_contact_sheet.png"),
+    )
     args = parser.parse_args()
     data = render_samples(range(args.num), seed=args.seed)
     a = data["arrays"]
-    tiles = [draw(img, a["joints_2d"][i], a["joints_2d_est"][i],
-                  a["joints_2d_est_visible"][i])
-             for i, img in enumerate(data["images"])]
+    tiles = [
+        draw(
+            img,
+            a["joints_2d"][i],
+            a["joints_2d_est"][i],
+            a["joints_2d_est_visible"][i],
+        )
+        for i, img in enumerate(data["images"])
+    ]
     w, h = tiles[0].size
     rows = -(-len(tiles) // args.cols)
     sheet = Image.new("RGB", (w * args.cols, h * rows))
@@ -71,8 +86,7 @@ def main() -> None:
         sheet.paste(t, ((i % args.cols) * w, (i // args.cols) * h))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     # 256-colour palette: a quarter of the size, no visible loss here.
-    sheet.quantize(256, dither=Image.Dither.NONE).save(args.out,
-                                                       optimize=True)
+    sheet.quantize(256, dither=Image.Dither.NONE).save(args.out, optimize=True)
 
 
 if __name__ == "__main__":

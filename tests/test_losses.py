@@ -322,13 +322,16 @@ def test_bigraph_loss_without_skeleton_branch():
     # GraphCMR (Table 4 A) has no skeleton: its loss is Eq. 6 minus the two
     # skeleton terms, i.e. the full loss with those weighted 0.
     pred, target = _batch()
-    full_total, full_terms = BiGraphLoss(dataclasses.replace(
-        LossWeights(), skeleton_joints_2d=0.0, focal=0.0))(**pred, **target)
+    full_total, full_terms = BiGraphLoss(
+        dataclasses.replace(LossWeights(), skeleton_joints_2d=0.0, focal=0.0)
+    )(**pred, **target)
     pred["pred_skeleton_joints"] = None
     total, terms = BiGraphLoss()(**pred, **target)
     assert not any(k.startswith("skeleton_") for k in terms)
     assert set(full_terms) - set(terms) == {
-        "skeleton_joints_3d", "skeleton_joints_2d"}
+        "skeleton_joints_3d",
+        "skeleton_joints_2d",
+    }
     torch.testing.assert_close(total, full_total)
 
 

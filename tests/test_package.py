@@ -12,12 +12,15 @@ def test_public_names_resolve():
 
 
 def test_core_import_needs_no_optional_dependency():
-    code = ("import sys, bigraph_pyg, bigraph_pyg.nn; "
-            "print(sorted(m for m in ('torchvision', 'smplx', 'trimesh', "
-            "'pyrender', 'skimage', 'fast_simplification') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    code = (
+        "import sys, bigraph_pyg, bigraph_pyg.nn; "
+        "print(sorted(m for m in ('torchvision', 'smplx', 'trimesh', "
+        "'pyrender', 'skimage', 'fast_simplification') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -25,13 +28,20 @@ def test_missing_torchvision_names_its_extra():
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['torchvision'] = None\n"
-            "import bigraph_pyg\n"
-            "from bigraph_pyg import MeshConv  # the core needs no extra\n"
-            "try:\n"
-            "    from bigraph_pyg import BiGraphBody\n"
-            "except ModuleNotFoundError as err:\n"
-            "    print(err)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, timeout=300, check=True).stdout
+    code = (
+        "import sys; sys.modules['torchvision'] = None\n"
+        "import bigraph_pyg\n"
+        "from bigraph_pyg import MeshConv  # the core needs no extra\n"
+        "try:\n"
+        "    from bigraph_pyg import BiGraphBody\n"
+        "except ModuleNotFoundError as err:\n"
+        "    print(err)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     assert "pip install 'bigraph_pyg[train]'" in out

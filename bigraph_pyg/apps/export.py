@@ -35,8 +35,10 @@ from bigraph_pyg.topology import BONES, JOINT_NAMES
 __all__ = ["MESH_AXES", "render_overlay", "save_prediction", "to_y_up"]
 
 #: The axes of the written meshes.
-MESH_AXES = ("x right, y up, z towards the camera (OpenGL/glTF); metres; "
-             "no camera translation")
+MESH_AXES = (
+    "x right, y up, z towards the camera (OpenGL/glTF); metres; "
+    "no camera translation"
+)
 # Model frame (OpenCV: y down, z forward) to the written y-up axes.
 _Y_UP = np.diag([1.0, -1.0, -1.0])
 
@@ -58,11 +60,17 @@ def to_y_up(points: np.ndarray) -> np.ndarray:
     """
     return np.asarray(points, np.float64) @ _Y_UP.T
 
+
 _MESH_COLOR = np.array([0.62, 0.74, 0.92])
 
 
-def _render(verts_cam: np.ndarray, faces: np.ndarray, K: np.ndarray,
-            width: int, height: int) -> np.ndarray | None:
+def _render(
+    verts_cam: np.ndarray,
+    faces: np.ndarray,
+    K: np.ndarray,
+    width: int,
+    height: int,
+) -> np.ndarray | None:
     """RGBA render of camera-frame vertices, or None without OpenGL."""
     try:
         from bigraph_pyg.data.render import (
@@ -71,13 +79,15 @@ def _render(verts_cam: np.ndarray, faces: np.ndarray, K: np.ndarray,
             vertex_normals,
         )
 
-        renderer = BodyRenderer(faces, np.ones(len(verts_cam), np.int64),
-                                width, height)
+        renderer = BodyRenderer(
+            faces, np.ones(len(verts_cam), np.int64), width, height
+        )
         to_light = np.array([0.0, -0.3, -1.0])  # above the camera
         to_light /= np.linalg.norm(to_light)
         n = vertex_normals(verts_cam, faces)
-        col = shade_vertices(np.tile(_MESH_COLOR, (len(verts_cam), 1)), n,
-                             to_light, 0.35, 0.65)
+        col = shade_vertices(
+            np.tile(_MESH_COLOR, (len(verts_cam), 1)), n, to_light, 0.35, 0.65
+        )
         rgba = renderer.render(verts_cam, K, col).rgba
         renderer.close()
         return rgba
@@ -91,8 +101,12 @@ def _points_fallback(verts_cam, K, width, height) -> np.ndarray:
     p = verts_cam[::2]
     uv = p[:, :2] / p[:, 2:] * K[[0, 1], [0, 1]] + K[:2, 2]
     uv = np.rint(uv).astype(int)
-    ok = (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (
-        uv[:, 1] < height)
+    ok = (
+        (uv[:, 0] >= 0)
+        & (uv[:, 0] < width)
+        & (uv[:, 1] >= 0)
+        & (uv[:, 1] < height)
+    )
     rgba[uv[ok, 1], uv[ok, 0]] = [158, 189, 235, 255]
     return rgba
 
@@ -108,16 +122,17 @@ def _draw_joints(draw, pts, color, radius, width, conf=None):
         ia = idx[a] if isinstance(a, str) else a
         ib = idx[b] if isinstance(b, str) else b
         if conf is None or (conf[ia] > 0.5 and conf[ib] > 0.5):
-            draw.line([tuple(pts[ia]), tuple(pts[ib])], fill=color,
-                      width=width)
+            draw.line([tuple(pts[ia]), tuple(pts[ib])], fill=color, width=width)
     for i, (x, y) in enumerate(pts):
         if conf is None or conf[i] > 0.5:
-            draw.ellipse([x - radius, y - radius, x + radius, y + radius],
-                         fill=color)
+            draw.ellipse(
+                [x - radius, y - radius, x + radius, y + radius], fill=color
+            )
 
 
-def render_overlay(pred, image: np.ndarray, max_side: int = 1024,
-                   branch: str = "mesh") -> np.ndarray:
+def render_overlay(
+    pred, image: np.ndarray, max_side: int = 1024, branch: str = "mesh"
+) -> np.ndarray:
     """The mesh over the whole photo, keypoints, and a side view.
 
     Args:
@@ -137,8 +152,7 @@ def render_overlay(pred, image: np.ndarray, max_side: int = 1024,
     h, w = image.shape[:2]
     r = min(1.0, max_side / max(h, w))
     ow, oh = max(int(round(w * r)), 1), max(int(round(h * r)), 1)
-    photo = np.asarray(Image.fromarray(image).resize((ow, oh),
-                                                     Image.BILINEAR))
+    photo = np.asarray(Image.fromarray(image).resize((ow, oh), Image.BILINEAR))
     K = pred.intrinsics.copy()
     K[:2] *= r
     K[:2, 2] -= 0.5  # continuous pixel coordinates -> integer centres
@@ -150,10 +164,21 @@ def render_overlay(pred, image: np.ndarray, max_side: int = 1024,
     draw = ImageDraw.Draw(over)
     rad = max(2.0, 0.006 * max(ow, oh))
     lw = max(1, int(rad / 2))
-    _draw_joints(draw, pred.keypoints * r, (40, 220, 60), rad, lw,
-                 pred.keypoint_confidence)
-    _draw_joints(draw, pred.project(pred.joints_3d_mesh) * r,
-                 (230, 40, 40), rad * 0.7, lw)
+    _draw_joints(
+        draw,
+        pred.keypoints * r,
+        (40, 220, 60),
+        rad,
+        lw,
+        pred.keypoint_confidence,
+    )
+    _draw_joints(
+        draw,
+        pred.project(pred.joints_3d_mesh) * r,
+        (230, 40, 40),
+        rad * 0.7,
+        lw,
+    )
     # Side view: the body turned about its vertical axis, framed to fit.
     sw = max(oh // 2, 1)
     base = pred.vertices_mesh if branch == "mesh" else pred.vertices_smpl
@@ -163,8 +188,9 @@ def render_overlay(pred, image: np.ndarray, max_side: int = 1024,
     ext = np.abs(vs[:, :2]).max(0)
     depth = 20.0
     f = 0.45 * min(sw / max(ext[0], 1e-3), oh / max(ext[1], 1e-3)) * depth
-    Ks = np.array([[f, 0.0, sw / 2 - 0.5], [0.0, f, oh / 2 - 0.5],
-                   [0.0, 0.0, 1.0]])
+    Ks = np.array(
+        [[f, 0.0, sw / 2 - 0.5], [0.0, f, oh / 2 - 0.5], [0.0, 0.0, 1.0]]
+    )
     vs = vs + np.array([0.0, 0.0, depth])
     side = _render(vs, pred.faces, Ks, sw, oh)
     if side is None:
@@ -183,7 +209,8 @@ def _require(module: str):
         raise ImportError(
             f"Expected {module.split('.')[0]} for writing the demo's outputs"
             f" (got {type(err).__name__}: {err}); pip install "
-            "'bigraph_pyg[demo]'") from err
+            "'bigraph_pyg[demo]'"
+        ) from err
 
 
 def _jsonable(value):
@@ -194,10 +221,16 @@ def _jsonable(value):
     return value
 
 
-def save_prediction(pred, image: np.ndarray, out_dir: str | os.PathLike,
-                    stem: str, mesh_formats=("obj", "ply"),
-                    npz: bool = True, overlay: bool = True,
-                    max_side: int = 1024) -> dict[str, Path]:
+def save_prediction(
+    pred,
+    image: np.ndarray,
+    out_dir: str | os.PathLike,
+    stem: str,
+    mesh_formats=("obj", "ply"),
+    npz: bool = True,
+    overlay: bool = True,
+    max_side: int = 1024,
+) -> dict[str, Path]:
     """Write meshes, parameters, keypoints and the overlay (see module).
 
     Args:
@@ -223,15 +256,17 @@ def save_prediction(pred, image: np.ndarray, out_dir: str | os.PathLike,
 
     bad = [m for m in mesh_formats if m not in ("obj", "ply")]
     if bad:
-        raise ValueError(f"Expected mesh formats among 'obj', 'ply' (got "
-                         f"{bad})")
+        raise ValueError(
+            f"Expected mesh formats among 'obj', 'ply' (got {bad})"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for branch, verts in (("mesh", pred.vertices_mesh),
-                          ("smpl", pred.vertices_smpl)):
-        mesh = trimesh.Trimesh(to_y_up(verts),
-                               pred.faces, process=False)
+    for branch, verts in (
+        ("mesh", pred.vertices_mesh),
+        ("smpl", pred.vertices_smpl),
+    ):
+        mesh = trimesh.Trimesh(to_y_up(verts), pred.faces, process=False)
         for fmt in mesh_formats:
             paths[f"{branch}_{fmt}"] = out / f"{stem}_{branch}.{fmt}"
             mesh.export(paths[f"{branch}_{fmt}"])
@@ -240,7 +275,7 @@ def save_prediction(pred, image: np.ndarray, out_dir: str | os.PathLike,
     params = {
         "body_model": pred.body_model,
         "layout": "smplx: body(global_orient, body_pose, betas, transl); "
-                  "axis-angle radians; OpenCV camera frame (y down)",
+        "axis-angle radians; OpenCV camera frame (y down)",
         **pred.params,
         "cam_t": pred.params["transl"],
         "focal_length": float(pred.focal_length),
@@ -257,12 +292,14 @@ def save_prediction(pred, image: np.ndarray, out_dir: str | os.PathLike,
     if pred.joints_3d_skeleton is not None:
         params["joints_3d_skeleton"] = pred.joints_3d_skeleton
     paths["params"] = out / f"{stem}_params.json"
-    paths["params"].write_text(json.dumps(
-        {k: _jsonable(v) for k, v in params.items()}, indent=1))
+    paths["params"].write_text(
+        json.dumps({k: _jsonable(v) for k, v in params.items()}, indent=1)
+    )
     if npz:
         paths["params_npz"] = out / f"{stem}_params.npz"
-        np.savez(paths["params_npz"], **{
-            k: np.asarray(v) for k, v in params.items()})
+        np.savez(
+            paths["params_npz"], **{k: np.asarray(v) for k, v in params.items()}
+        )
     kps = {
         "joint_names": list(JOINT_NAMES),
         "keypoints": pred.keypoints,
@@ -272,10 +309,12 @@ def save_prediction(pred, image: np.ndarray, out_dir: str | os.PathLike,
         "reprojection_error_box_fraction": pred.reprojection_error,
     }
     paths["keypoints"] = out / f"{stem}_keypoints.json"
-    paths["keypoints"].write_text(json.dumps(
-        {k: _jsonable(v) for k, v in kps.items()}, indent=1))
+    paths["keypoints"].write_text(
+        json.dumps({k: _jsonable(v) for k, v in kps.items()}, indent=1)
+    )
     if overlay:
         paths["overlay"] = out / f"{stem}_overlay.png"
         Image.fromarray(render_overlay(pred, image, max_side)).save(
-            paths["overlay"])
+            paths["overlay"]
+        )
     return paths

@@ -28,16 +28,23 @@ import torch
 
 from bigraph_pyg.apps.keypoints import Person, keypoint_box
 
-__all__ = ["SPIN_FOCAL_RATIO", "Prediction", "crop_person",
-           "full_perspective_translation", "predict", "smplx_parameters"]
+__all__ = [
+    "SPIN_FOCAL_RATIO",
+    "Prediction",
+    "crop_person",
+    "full_perspective_translation",
+    "predict",
+    "smplx_parameters",
+]
 
 #: SPIN's focal length over crop size (5000 px for a 224 px crop): the
 #: default focal length is this times the crop side in photo pixels.
 SPIN_FOCAL_RATIO: float = 5000.0 / 224.0
 
 
-def crop_person(image: np.ndarray, box, size: int,
-                scale: float = 1.3) -> tuple[np.ndarray, np.ndarray, float]:
+def crop_person(
+    image: np.ndarray, box, size: int, scale: float = 1.3
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Square crop around a person box, resized to ``size``.
 
     Args:
@@ -61,20 +68,22 @@ def crop_person(image: np.ndarray, box, size: int,
 
     x, y, bw, bh = (float(v) for v in box)
     if not (bw > 0 or bh > 0):
-        raise ValueError(f"Expected a box (x, y, w, h) with w or h > 0 "
-                         f"(got {tuple(box)})")
+        raise ValueError(
+            f"Expected a box (x, y, w, h) with w or h > 0 (got {tuple(box)})"
+        )
     center = np.array([x + bw / 2, y + bh / 2])
     side = max(max(bw, bh) * scale, 8.0)
     origin = center - side / 2
     crop = Image.fromarray(image).crop(
-        (origin[0], origin[1], origin[0] + side, origin[1] + side))
+        (origin[0], origin[1], origin[0] + side, origin[1] + side)
+    )
     crop = crop.resize((size, size), Image.BILINEAR)
     return np.asarray(crop), origin.astype(np.float32), float(side)
 
 
-def full_perspective_translation(camera, origin, side: float,
-                                 image_size, focal_length: float
-                                 ) -> np.ndarray:
+def full_perspective_translation(
+    camera, origin, side: float, image_size, focal_length: float
+) -> np.ndarray:
     r"""A weak-perspective crop camera as a full-photo translation (SPIN).
 
     The weak camera maps ``X`` to crop units ``s (X_xy + t)`` in
@@ -107,8 +116,9 @@ def full_perspective_translation(camera, origin, side: float,
     h, w = image_size
     centre = np.asarray(origin, np.float64) + side / 2.0
     shift = 2.0 * (centre - np.array([w / 2.0, h / 2.0])) / (side * s)
-    return np.array([tx + shift[0], ty + shift[1],
-                     2.0 * focal_length / (side * s)])
+    return np.array(
+        [tx + shift[0], ty + shift[1], 2.0 * focal_length / (side * s)]
+    )
 
 
 @dataclass
@@ -184,8 +194,9 @@ class Prediction:
             np.ndarray: :math:`(V, 3)`.
         """
         if branch not in ("mesh", "smpl"):
-            raise ValueError(f"Expected branch 'mesh' or 'smpl' (got "
-                             f"{branch!r})")
+            raise ValueError(
+                f"Expected branch 'mesh' or 'smpl' (got {branch!r})"
+            )
         v = self.vertices_mesh if branch == "mesh" else self.vertices_smpl
         return v + self.params["transl"]
 
@@ -217,13 +228,16 @@ def smplx_parameters(rotmat, betas, transl) -> dict[str, np.ndarray]:
     """
     from bigraph_pyg.geometry import matrix_to_axis_angle
 
-    aa = matrix_to_axis_angle(torch.as_tensor(np.asarray(rotmat),
-                                              dtype=torch.float64))
+    aa = matrix_to_axis_angle(
+        torch.as_tensor(np.asarray(rotmat), dtype=torch.float64)
+    )
     aa = aa.numpy().astype(np.float32)
-    return {"global_orient": aa[0].copy(),
-            "body_pose": aa[1:].reshape(-1).copy(),
-            "betas": np.asarray(betas, np.float32).copy(),
-            "transl": np.asarray(transl, np.float32).copy()}
+    return {
+        "global_orient": aa[0].copy(),
+        "body_pose": aa[1:].reshape(-1).copy(),
+        "betas": np.asarray(betas, np.float32).copy(),
+        "transl": np.asarray(transl, np.float32).copy(),
+    }
 
 
 def _body_vertices(body, params: dict) -> np.ndarray:
@@ -231,15 +245,23 @@ def _body_vertices(body, params: dict) -> np.ndarray:
     dev = body.template_vertices.device
     dt = body.template_vertices.dtype
     with torch.no_grad():
-        out = body(**{k: torch.as_tensor(params[k], device=dev,
-                                         dtype=dt)[None]
-                      for k in ("global_orient", "body_pose", "betas")})
+        out = body(
+            **{
+                k: torch.as_tensor(params[k], device=dev, dtype=dt)[None]
+                for k in ("global_orient", "body_pose", "betas")
+            }
+        )
     return out.vertices[0].cpu().numpy()
 
 
-def _model_joints(keypoints: np.ndarray, confidence: np.ndarray,
-                  origin: np.ndarray, side: float, size: tuple[int, int],
-                  threshold: float) -> np.ndarray:
+def _model_joints(
+    keypoints: np.ndarray,
+    confidence: np.ndarray,
+    origin: np.ndarray,
+    side: float,
+    size: tuple[int, int],
+    threshold: float,
+) -> np.ndarray:
     """Joints in crop pixels; unconfident ones at the confident ones' mean.
 
     The data pipeline's detector noise does the same for missed joints
@@ -255,11 +277,18 @@ def _model_joints(keypoints: np.ndarray, confidence: np.ndarray,
 
 
 @torch.no_grad()
-def predict(image: np.ndarray, model=None, body=None,
-            keypoints: Person | None = None, person: int = 0,
-            box=None, focal_length: float | None = None,
-            crop_scale: float | None = None, threshold: float = 0.5,
-            device: str | torch.device = "cpu") -> Prediction:
+def predict(
+    image: np.ndarray,
+    model=None,
+    body=None,
+    keypoints: Person | None = None,
+    person: int = 0,
+    box=None,
+    focal_length: float | None = None,
+    crop_scale: float | None = None,
+    threshold: float = 0.5,
+    device: str | torch.device = "cpu",
+) -> Prediction:
     """Recover the 3D body of one person in a photograph.
 
     Args:
@@ -298,8 +327,10 @@ def predict(image: np.ndarray, model=None, body=None,
 
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError(f"Expected an (H, W, 3) uint8 RGB image (got "
-                         f"{img.shape} {img.dtype})")
+        raise ValueError(
+            f"Expected an (H, W, 3) uint8 RGB image (got "
+            f"{img.shape} {img.dtype})"
+        )
     if body is None:
         from bigraph_pyg.body import default_body
 
@@ -315,37 +346,44 @@ def predict(image: np.ndarray, model=None, body=None,
         keypoints = select_person(detect_people(img), person)
     if crop_scale is None:
         crop_scale = 1.3 if keypoints.landmarks is not None else 1.5
-    person_box = np.asarray(keypoints.box if box is None else box,
-                            np.float32)
+    person_box = np.asarray(keypoints.box if box is None else box, np.float32)
     h, w = cfg.image_size
     crop, origin, side = crop_person(img, person_box, max(h, w), crop_scale)
     x = normalize_image(crop)[None]
     if (h, w) != tuple(x.shape[-2:]):
-        x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear",
-                                            antialias=True)
+        x = torch.nn.functional.interpolate(
+            x, size=(h, w), mode="bilinear", antialias=True
+        )
     joints = None
     if cfg.use_skeleton:
-        joints = torch.as_tensor(_model_joints(
-            keypoints.joints, keypoints.confidence, origin, side, (h, w),
-            threshold))[None].to(device)
+        joints = torch.as_tensor(
+            _model_joints(
+                keypoints.joints,
+                keypoints.confidence,
+                origin,
+                side,
+                (h, w),
+                threshold,
+            )
+        )[None].to(device)
     out = model(x.to(device), joints)
     cam = out.camera[0].double().cpu().numpy()
     j2d = out.mesh_joints_2d[0].double().cpu().numpy()
     j2d = (j2d + 1.0) / 2.0 * side + origin
     img_hw = img.shape[:2]
-    f = (SPIN_FOCAL_RATIO * side if focal_length is None
-         else float(focal_length))
+    f = SPIN_FOCAL_RATIO * side if focal_length is None else float(focal_length)
     transl = full_perspective_translation(cam, origin, side, img_hw, f)
-    params = smplx_parameters(out.rotmat[0].cpu().numpy(),
-                              out.betas[0].cpu().numpy(), transl)
+    params = smplx_parameters(
+        out.rotmat[0].cpu().numpy(), out.betas[0].cpu().numpy(), transl
+    )
     v_mesh = out.vertices[0].cpu().numpy()
     v_smpl = _body_vertices(body, params)
     ok = keypoints.confidence > threshold
     err = np.linalg.norm(j2d - keypoints.joints, axis=-1)
-    bh = float(keypoint_box(keypoints.joints, keypoints.confidence,
-                            threshold)[3])
-    reproj = (float(err[ok].mean()) / max(bh, 1e-6) if ok.any()
-              else float("nan"))
+    bh = float(
+        keypoint_box(keypoints.joints, keypoints.confidence, threshold)[3]
+    )
+    reproj = float(err[ok].mean()) / max(bh, 1e-6) if ok.any() else float("nan")
     sk = out.skeleton_joints
     return Prediction(
         image_size=(int(img_hw[0]), int(img_hw[1])),
@@ -366,6 +404,5 @@ def predict(image: np.ndarray, model=None, body=None,
         focal_length=f,
         camera_center=np.array([img_hw[1] / 2.0, img_hw[0] / 2.0]),
         reprojection_error=reproj,
-        branch_distance=float(np.linalg.norm(v_mesh - v_smpl,
-                                             axis=-1).mean()),
+        branch_distance=float(np.linalg.norm(v_mesh - v_smpl, axis=-1).mean()),
     )

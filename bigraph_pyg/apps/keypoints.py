@@ -39,32 +39,77 @@ __all__ = [
 #: How to install the detector (named in every missing-dependency error).
 DETECT_EXTRA = "pip install 'bigraph_pyg[detect]'"
 
-_COCO_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear",
-               "left_shoulder", "right_shoulder", "left_elbow",
-               "right_elbow", "left_wrist", "right_wrist", "left_hip",
-               "right_hip", "left_knee", "right_knee", "left_ankle",
-               "right_ankle")
+_COCO_NAMES = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
 #: COCO keypoint index of each of the 12 joints (JOINT_NAMES order).
-COCO_TO_JOINTS: tuple[int, ...] = tuple(_COCO_NAMES.index(n)
-                                        for n in JOINT_NAMES)
-_OP25 = {"right_shoulder": 2, "right_elbow": 3, "right_wrist": 4,
-         "left_shoulder": 5, "left_elbow": 6, "left_wrist": 7,
-         "right_hip": 9, "right_knee": 10, "right_ankle": 11,
-         "left_hip": 12, "left_knee": 13, "left_ankle": 14}
-_OP18 = {"right_shoulder": 2, "right_elbow": 3, "right_wrist": 4,
-         "left_shoulder": 5, "left_elbow": 6, "left_wrist": 7,
-         "right_hip": 8, "right_knee": 9, "right_ankle": 10,
-         "left_hip": 11, "left_knee": 12, "left_ankle": 13}
+COCO_TO_JOINTS: tuple[int, ...] = tuple(
+    _COCO_NAMES.index(n) for n in JOINT_NAMES
+)
+_OP25 = {
+    "right_shoulder": 2,
+    "right_elbow": 3,
+    "right_wrist": 4,
+    "left_shoulder": 5,
+    "left_elbow": 6,
+    "left_wrist": 7,
+    "right_hip": 9,
+    "right_knee": 10,
+    "right_ankle": 11,
+    "left_hip": 12,
+    "left_knee": 13,
+    "left_ankle": 14,
+}
+_OP18 = {
+    "right_shoulder": 2,
+    "right_elbow": 3,
+    "right_wrist": 4,
+    "left_shoulder": 5,
+    "left_elbow": 6,
+    "left_wrist": 7,
+    "right_hip": 8,
+    "right_knee": 9,
+    "right_ankle": 10,
+    "left_hip": 11,
+    "left_knee": 12,
+    "left_ankle": 13,
+}
 #: OpenPose BODY_25 index of each joint.
 OPENPOSE25_TO_JOINTS: tuple[int, ...] = tuple(_OP25[n] for n in JOINT_NAMES)
 #: OpenPose COCO-18 index of each joint.
 OPENPOSE18_TO_JOINTS: tuple[int, ...] = tuple(_OP18[n] for n in JOINT_NAMES)
 # MediaPipe Pose's 33 landmarks: 0-10 face, 11-22 arms and hands,
 # 23-32 legs and feet; "left" is the person's left, as in JOINT_NAMES.
-_MP = {"left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13,
-       "right_elbow": 14, "left_wrist": 15, "right_wrist": 16,
-       "left_hip": 23, "right_hip": 24, "left_knee": 25, "right_knee": 26,
-       "left_ankle": 27, "right_ankle": 28}
+_MP = {
+    "left_shoulder": 11,
+    "right_shoulder": 12,
+    "left_elbow": 13,
+    "right_elbow": 14,
+    "left_wrist": 15,
+    "right_wrist": 16,
+    "left_hip": 23,
+    "right_hip": 24,
+    "left_knee": 25,
+    "right_knee": 26,
+    "left_ankle": 27,
+    "right_ankle": 28,
+}
 #: MediaPipe Pose landmark index of each joint (the person's left/right).
 MEDIAPIPE_TO_JOINTS: tuple[int, ...] = tuple(_MP[n] for n in JOINT_NAMES)
 _NUM_LANDMARKS = 33
@@ -100,8 +145,11 @@ class Person:
         return float(self.box[2] * self.box[3])
 
 
-def keypoint_box(points: np.ndarray, confidence: np.ndarray | None = None,
-                 threshold: float = 0.5) -> np.ndarray:
+def keypoint_box(
+    points: np.ndarray,
+    confidence: np.ndarray | None = None,
+    threshold: float = 0.5,
+) -> np.ndarray:
     """The ``(x, y, w, h)`` box of the confident points (all if none are).
 
     Args:
@@ -123,13 +171,15 @@ def keypoint_box(points: np.ndarray, confidence: np.ndarray | None = None,
         if keep.any():
             pts = pts[keep]
     lo, hi = pts.min(0), pts.max(0)
-    return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]],
-                    np.float32)
+    return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], np.float32)
 
 
-def landmarks_to_person(landmarks: np.ndarray, width: int | None = None,
-                        height: int | None = None,
-                        threshold: float = 0.5) -> Person:
+def landmarks_to_person(
+    landmarks: np.ndarray,
+    width: int | None = None,
+    height: int | None = None,
+    threshold: float = 0.5,
+) -> Person:
     r"""MediaPipe's 33 landmarks as the 12 skeleton joints and a box.
 
     Args:
@@ -151,23 +201,28 @@ def landmarks_to_person(landmarks: np.ndarray, width: int | None = None,
     """
     lm = np.asarray(landmarks, np.float64)
     if lm.ndim != 2 or lm.shape[0] != _NUM_LANDMARKS or lm.shape[1] < 3:
-        raise ValueError(f"Expected MediaPipe landmarks of shape (33, 3) "
-                         f"(got {lm.shape})")
+        raise ValueError(
+            f"Expected MediaPipe landmarks of shape (33, 3) (got {lm.shape})"
+        )
     if not np.isfinite(lm[:, :3]).all():
         raise ValueError("Expected finite landmarks (got NaN or inf)")
     lm = lm[:, :3].copy()
     if (width is None) != (height is None):
-        raise ValueError("Expected both width and height, or neither (got "
-                         f"width={width}, height={height})")
+        raise ValueError(
+            "Expected both width and height, or neither (got "
+            f"width={width}, height={height})"
+        )
     if width is not None:
         lm[:, 0] *= width
         lm[:, 1] *= height
     lm[:, 2] = np.clip(lm[:, 2], 0.0, 1.0)
     idx = list(MEDIAPIPE_TO_JOINTS)
-    return Person(joints=lm[idx, :2].astype(np.float32),
-                  confidence=lm[idx, 2].astype(np.float32),
-                  box=keypoint_box(lm[:, :2], lm[:, 2], threshold),
-                  landmarks=lm.astype(np.float32))
+    return Person(
+        joints=lm[idx, :2].astype(np.float32),
+        confidence=lm[idx, 2].astype(np.float32),
+        box=keypoint_box(lm[:, :2], lm[:, 2], threshold),
+        landmarks=lm.astype(np.float32),
+    )
 
 
 def _mediapipe():
@@ -179,15 +234,19 @@ def _mediapipe():
         raise ImportError(
             f"Expected mediapipe for 2D keypoint detection (got "
             f"{type(err).__name__}: {err}); {DETECT_EXTRA}, or pass "
-            "keypoints (a COCO/OpenPose JSON)") from err
+            "keypoints (a COCO/OpenPose JSON)"
+        ) from err
     return pose
 
 
 def _run_pose(pose_module, image: np.ndarray):
     """One MediaPipe Pose pass: :math:`(33, 3)` normalised or None."""
     try:
-        with pose_module.Pose(static_image_mode=True, model_complexity=1,
-                              min_detection_confidence=0.5) as pose:
+        with pose_module.Pose(
+            static_image_mode=True,
+            model_complexity=1,
+            min_detection_confidence=0.5,
+        ) as pose:
             res = pose.process(np.ascontiguousarray(image))
     except AttributeError as err:  # protobuf 7 dropped FieldDescriptor.label
         if "label" not in str(err):
@@ -197,15 +256,18 @@ def _run_pose(pose_module, image: np.ndarray):
         raise ImportError(
             "Expected a protobuf release that mediapipe 0.10.21 supports "
             f"(got protobuf {google.protobuf.__version__}: {err}); pip "
-            "install 'protobuf>=4.25.3,<7'") from err
+            "install 'protobuf>=4.25.3,<7'"
+        ) from err
     if res.pose_landmarks is None:
         return None
-    return np.array([[p.x, p.y, p.visibility]
-                     for p in res.pose_landmarks.landmark])
+    return np.array(
+        [[p.x, p.y, p.visibility] for p in res.pose_landmarks.landmark]
+    )
 
 
-def detect_people(image: np.ndarray, max_people: int = 4,
-                  min_box_fraction: float = 0.05) -> list[Person]:
+def detect_people(
+    image: np.ndarray, max_people: int = 4, min_box_fraction: float = 0.05
+) -> list[Person]:
     """Every person MediaPipe Pose finds, largest box first.
 
     MediaPipe's Pose returns one person per pass; after each pass the
@@ -230,8 +292,10 @@ def detect_people(image: np.ndarray, max_people: int = 4,
     """
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError(f"Expected an (H, W, 3) uint8 RGB image (got "
-                         f"{img.shape} {img.dtype})")
+        raise ValueError(
+            f"Expected an (H, W, 3) uint8 RGB image (got "
+            f"{img.shape} {img.dtype})"
+        )
     pose = _mediapipe()
     h, w = img.shape[:2]
     work = img.copy()
@@ -254,8 +318,9 @@ def detect_people(image: np.ndarray, max_people: int = 4,
     return sorted(people, key=lambda p: -p.area)
 
 
-def select_person(people: list[Person], index: int = 0,
-                  source: str = "the image") -> Person:
+def select_person(
+    people: list[Person], index: int = 0, source: str = "the image"
+) -> Person:
     """One person of :func:`detect_people`'s list (largest first).
 
     Args:
@@ -274,10 +339,13 @@ def select_person(people: list[Person], index: int = 0,
         raise NoPersonError(
             f"Expected a person in {source} (got no MediaPipe Pose "
             "detection: the whole body should be visible and large enough);"
-            " pass keypoints (COCO/OpenPose JSON) instead")
+            " pass keypoints (COCO/OpenPose JSON) instead"
+        )
     if not 0 <= index < len(people):
-        raise IndexError(f"Expected a person index in [0, {len(people)}) "
-                         f"for {source} (got {index})")
+        raise IndexError(
+            f"Expected a person index in [0, {len(people)}) "
+            f"for {source} (got {index})"
+        )
     return people[index]
 
 
@@ -286,11 +354,11 @@ def _from_rows(values, mapping, path, what) -> Person:
     pts = arr[list(mapping), :2]
     conf = (arr[list(mapping), 2] > 0).astype(np.float32)
     if not np.isfinite(pts).all():
-        raise ValueError(f"Expected finite keypoints in {path} (got NaN or "
-                         f"inf in {what})")
+        raise ValueError(
+            f"Expected finite keypoints in {path} (got NaN or inf in {what})"
+        )
     pts = pts.astype(np.float32)
-    return Person(joints=pts, confidence=conf,
-                  box=keypoint_box(pts, conf))
+    return Person(joints=pts, confidence=conf, box=keypoint_box(pts, conf))
 
 
 def read_keypoints(path: str | os.PathLike) -> Person:
@@ -313,28 +381,36 @@ def read_keypoints(path: str | os.PathLike) -> Person:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Expected a keypoints JSON file at {path} "
-                                "(got no such file)")
+        raise FileNotFoundError(
+            f"Expected a keypoints JSON file at {path} (got no such file)"
+        )
     try:
         doc = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"Expected a JSON file at {path} (got "
-                         f"{type(err).__name__}: {err})") from err
-    fmt = ("COCO {'keypoints': [x, y, v] * 17} (or a list of them, or "
-           "{'annotations': [...]}) or OpenPose {'people': "
-           "[{'pose_keypoints_2d': [x, y, c] * 25 or 18}]}")
+        raise ValueError(
+            f"Expected a JSON file at {path} (got {type(err).__name__}: {err})"
+        ) from err
+    fmt = (
+        "COCO {'keypoints': [x, y, v] * 17} (or a list of them, or "
+        "{'annotations': [...]}) or OpenPose {'people': "
+        "[{'pose_keypoints_2d': [x, y, c] * 25 or 18}]}"
+    )
     if isinstance(doc, dict) and isinstance(doc.get("people"), list):
         if not doc["people"]:
-            raise NoPersonError(f"Expected at least one person in {path} "
-                                "(got an empty 'people' list)")
+            raise NoPersonError(
+                f"Expected at least one person in {path} "
+                "(got an empty 'people' list)"
+            )
         kp = doc["people"][0].get("pose_keypoints_2d")
         n = len(kp) if isinstance(kp, list) else 0
         if n == 75:
             return _from_rows(kp, OPENPOSE25_TO_JOINTS, path, "BODY_25")
         if n == 54:
             return _from_rows(kp, OPENPOSE18_TO_JOINTS, path, "COCO-18")
-        raise ValueError(f"Expected OpenPose pose_keypoints_2d of 75 or 54 "
-                         f"numbers in {path} (got {n})")
+        raise ValueError(
+            f"Expected OpenPose pose_keypoints_2d of 75 or 54 "
+            f"numbers in {path} (got {n})"
+        )
     if isinstance(doc, dict) and isinstance(doc.get("annotations"), list):
         doc = doc["annotations"]
     if isinstance(doc, list) and doc:
@@ -342,8 +418,12 @@ def read_keypoints(path: str | os.PathLike) -> Person:
     if isinstance(doc, dict) and isinstance(doc.get("keypoints"), list):
         kp = doc["keypoints"]
         if len(kp) != 51:
-            raise ValueError(f"Expected 51 COCO keypoint numbers (17 x [x, "
-                             f"y, v]) in {path} (got {len(kp)})")
+            raise ValueError(
+                f"Expected 51 COCO keypoint numbers (17 x [x, "
+                f"y, v]) in {path} (got {len(kp)})"
+            )
         return _from_rows(kp, COCO_TO_JOINTS, path, "COCO keypoints")
-    raise ValueError(f"Expected keypoints as {fmt} in {path} (got "
-                     f"{type(doc).__name__} without those keys)")
+    raise ValueError(
+        f"Expected keypoints as {fmt} in {path} (got "
+        f"{type(doc).__name__} without those keys)"
+    )

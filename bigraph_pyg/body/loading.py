@@ -67,7 +67,7 @@ class _Chumpy(ChumpyData):
         if not isinstance(state, dict) or "x" not in state:
             raise ValueError(
                 'Expected a chumpy array with an "x" field in the SMPL '
-                f'file (got state {type(state).__name__})'
+                f"file (got state {type(state).__name__})"
             )
         return np.asarray(state["x"])
 
@@ -104,8 +104,11 @@ def read_smpl_file(path: str | Path) -> dict:
         )
     if path.suffix == ".npz":
         arrays = load_npz(path, "a SMPL-format .npz body file")
-        for key in [k[: -len("_indices")] for k in list(arrays)
-                    if k.endswith("_indices")]:
+        for key in [
+            k[: -len("_indices")]
+            for k in list(arrays)
+            if k.endswith("_indices")
+        ]:
             if f"{key}_values" in arrays and f"{key}_shape" in arrays:
                 import scipy.sparse as sp
 
@@ -128,8 +131,16 @@ def read_smpl_file(path: str | Path) -> dict:
     try:
         with open(path, "rb") as fh:
             data = _SMPLUnpickler(fh, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError,
-            TypeError, IndexError, KeyError, OSError) as err:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        OSError,
+    ) as err:
         raise ValueError(
             f"Expected a SMPL pickle (dict of arrays) at '{path}' "
             f"(got an unreadable file: {err})"
@@ -198,8 +209,9 @@ def load_smpl(
     path = _resolve_smpl_path(model_path, gender)
     arrays = read_smpl_file(path)
     check_body_arrays(arrays, f"'{path}'", num_joints=len(SMPL_JOINT_NAMES))
-    return BodyModel(arrays, num_betas=num_betas, name=f"SMPL ({path.name})",
-                     dtype=dtype)
+    return BodyModel(
+        arrays, num_betas=num_betas, name=f"SMPL ({path.name})", dtype=dtype
+    )
 
 
 def default_body_path() -> Path:
@@ -208,8 +220,9 @@ def default_body_path() -> Path:
     Returns:
         Path: The ``.npz`` inside the installed ``bigraph_pyg`` package.
     """
-    return Path(str(resources.files("bigraph_pyg") / "assets" /
-                    "default_body.npz"))
+    return Path(
+        str(resources.files("bigraph_pyg") / "assets" / "default_body.npz")
+    )
 
 
 def load_body_arrays(path: str | Path | None = None) -> dict:
@@ -243,10 +256,14 @@ def default_body(
         BodyModel: the default body.
     """
     arrays = load_body_arrays()
-    check_body_arrays(arrays, f"the default body '{default_body_path()}'",
-                      num_joints=len(SMPL_JOINT_NAMES))
-    return BodyModel(arrays, num_betas=num_betas,
-                     name="default body", dtype=dtype)
+    check_body_arrays(
+        arrays,
+        f"the default body '{default_body_path()}'",
+        num_joints=len(SMPL_JOINT_NAMES),
+    )
+    return BodyModel(
+        arrays, num_betas=num_betas, name="default body", dtype=dtype
+    )
 
 
 def load_body(

@@ -52,8 +52,9 @@ def _shape(a) -> tuple[int, ...]:
     return tuple(np.shape(a)) if not hasattr(a, "shape") else tuple(a.shape)
 
 
-def check_body_arrays(arrays: Mapping, source: str = "body",
-                      num_joints: int | None = None) -> None:
+def check_body_arrays(
+    arrays: Mapping, source: str = "body", num_joints: int | None = None
+) -> None:
     """Validate SMPL-format arrays (keys, shapes, index ranges).
 
     Args:
@@ -80,13 +81,15 @@ def check_body_arrays(arrays: Mapping, source: str = "body",
     v = _shape(arrays["v_template"])
     if len(v) != 2 or v[1] != 3 or v[0] < 4:
         raise ValueError(
-            f"Expected 'v_template' of shape (V, 3) in {source} (got {v})")
+            f"Expected 'v_template' of shape (V, 3) in {source} (got {v})"
+        )
     nv = v[0]
     try:
         faces = np.asarray(arrays["f"])
         if faces.dtype.kind not in "iu":
             raise ValueError(
-                f"Expected 'f' of an integer dtype (got {faces.dtype})")
+                f"Expected 'f' of an integer dtype (got {faces.dtype})"
+            )
         check_faces(torch.as_tensor(faces.astype(np.int64)), nv, "f")
     except (ValueError, IndexError) as err:
         raise type(err)(f"{err} in {source}") from err
@@ -121,8 +124,7 @@ def check_body_arrays(arrays: Mapping, source: str = "body",
     sd = _shape(arrays["shapedirs"])
     if len(sd) != 3 or sd[:2] != (nv, 3) or sd[2] < 1:
         raise ValueError(
-            f"Expected 'shapedirs' of shape ({nv}, 3, K) in {source} "
-            f"(got {sd})"
+            f"Expected 'shapedirs' of shape ({nv}, 3, K) in {source} (got {sd})"
         )
     if "posedirs" in arrays:
         pd = _shape(arrays["posedirs"])
@@ -297,8 +299,11 @@ class BodyModel(torch.nn.Module):
             ValueError: shapes that do not match the model.
         """
         nj = self.num_joints
-        given = [t for t in (betas, body_pose, global_orient, transl)
-                 if t is not None]
+        given = [
+            t
+            for t in (betas, body_pose, global_orient, transl)
+            if t is not None
+        ]
         batch = given[0].size(0) if given else 1
         for t in given:
             if t.dim() == 0 or t.size(0) != batch:

@@ -125,13 +125,13 @@ class EpochSeeded:
         """Use ``epoch``'s draws from now on."""
         if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
             raise ValueError(
-                f"Expected a non-negative integer epoch (got {epoch!r})")
+                f"Expected a non-negative integer epoch (got {epoch!r})"
+            )
         self.epoch = int(epoch)
 
     def sample_rng(self, index: int) -> np.random.Generator:
         """The generator for sample ``index`` in the current epoch."""
-        return np.random.default_rng([int(self.seed), self.epoch,
-                                      int(index)])
+        return np.random.default_rng([int(self.seed), self.epoch, int(index)])
 
 
 def sample_augment(
@@ -149,12 +149,22 @@ def sample_augment(
     cfg = config or AugmentConfig()
     flip = bool(rng.random() < cfg.flip_prob)
     gain = rng.uniform(1 - cfg.noise_factor, 1 + cfg.noise_factor, 3)
-    rot = float(np.clip(rng.standard_normal() * cfg.rot_factor,
-                        -2 * cfg.rot_factor, 2 * cfg.rot_factor))
+    rot = float(
+        np.clip(
+            rng.standard_normal() * cfg.rot_factor,
+            -2 * cfg.rot_factor,
+            2 * cfg.rot_factor,
+        )
+    )
     if rng.random() >= cfg.rot_prob:
         rot = 0.0
-    sc = float(np.clip(rng.standard_normal() * cfg.scale_factor + 1,
-                       1 - cfg.scale_factor, 1 + cfg.scale_factor))
+    sc = float(
+        np.clip(
+            rng.standard_normal() * cfg.scale_factor + 1,
+            1 - cfg.scale_factor,
+            1 + cfg.scale_factor,
+        )
+    )
     return AugmentParams(flip, rot, sc, tuple(float(g) for g in gain))
 
 
@@ -262,8 +272,9 @@ def transform_pose(pose: np.ndarray, params: AugmentParams) -> np.ndarray:
     if params.rot != 0.0:
         a = np.radians(params.rot)
         c, s = np.cos(a), np.sin(a)
-        rz = torch.tensor([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]],
-                          dtype=torch.float64)
+        rz = torch.tensor(
+            [[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64
+        )
         g = axis_angle_to_matrix(torch.from_numpy(out[:3]))
         out[:3] = matrix_to_axis_angle(rz @ g).numpy()
     if params.flip:
@@ -300,6 +311,7 @@ def warp_image(
     img = Image.fromarray(np.ascontiguousarray(image))
     resample = Image.NEAREST if nearest else Image.BILINEAR
     fillcolor = fill if img.mode == "L" else (fill,) * len(img.getbands())
-    out = img.transform((res, res), Image.AFFINE, coeffs, resample=resample,
-                        fillcolor=fillcolor)
+    out = img.transform(
+        (res, res), Image.AFFINE, coeffs, resample=resample, fillcolor=fillcolor
+    )
     return np.array(out)

@@ -67,9 +67,19 @@ SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 
 #: Per-sample arrays stored in each shard (besides ``index``).
 ARRAY_KEYS = (
-    "betas", "pose", "transl", "camera_K", "camera_weak", "joints_2d",
-    "joints_3d", "joints24_2d", "joints24_3d", "joints_2d_est",
-    "joints_2d_est_visible", "activity", "background",
+    "betas",
+    "pose",
+    "transl",
+    "camera_K",
+    "camera_weak",
+    "joints_2d",
+    "joints_3d",
+    "joints24_2d",
+    "joints24_3d",
+    "joints_2d_est",
+    "joints_2d_est_visible",
+    "activity",
+    "background",
 )
 
 
@@ -104,7 +114,8 @@ class SyntheticConfig:
     beta_std: float = 1.0
     beta_clip: float = 2.5
     activity_weights: dict = field(
-        default_factory=lambda: dict(ACTIVITY_WEIGHTS))
+        default_factory=lambda: dict(ACTIVITY_WEIGHTS)
+    )
     pose_noise: float = 1.0
     depth_range: tuple[float, float] = (2.5, 8.0)
     off_axis: float = 0.2
@@ -138,7 +149,6 @@ class SyntheticConfig:
         return json.loads(json.dumps(asdict(self)))
 
 
-
 class SampleGenerator:
     """Renders synthetic samples; holds the per-process state.
 
@@ -167,7 +177,8 @@ class SampleGenerator:
         # to the posed mesh, as the model's mesh joints are: a perfect mesh
         # scores 0 (the skinned joint centres would not).
         self.regressor = self.body.joint_regressor.detach()[
-            list(SMPL_TO_JOINTS)].double()
+            list(SMPL_TO_JOINTS)
+        ].double()
         self.renderer = None
         if render:
             self._init_rendering()
@@ -184,14 +195,29 @@ class SampleGenerator:
         dominant = weights.argmax(axis=1)
         nv = weights.shape[0]
         self.regions = {}
-        for name in ("top", "bottom", "shoes", "skin", "sleeve_upper",
-                     "sleeve_lower", "leg_lower", "head"):
-            joints = [SMPL_JOINT_NAMES.index(j)
-                      for j, g in JOINT_GARMENT.items() if g == name]
+        for name in (
+            "top",
+            "bottom",
+            "shoes",
+            "skin",
+            "sleeve_upper",
+            "sleeve_lower",
+            "leg_lower",
+            "head",
+        ):
+            joints = [
+                SMPL_JOINT_NAMES.index(j)
+                for j, g in JOINT_GARMENT.items()
+                if g == name
+            ]
             self.regions[name] = np.isin(dominant, joints)
         tv = self.body.template_vertices.float().numpy()
-        head_y = self.body.template_joints()[
-            SMPL_JOINT_NAMES.index("head")].detach().float().numpy()
+        head_y = (
+            self.body.template_joints()[SMPL_JOINT_NAMES.index("head")]
+            .detach()
+            .float()
+            .numpy()
+        )
         # Hair: the head's skin above the head joint + 4 cm, and the back.
         self.regions["hair"] = self.regions["head"] & (
             (tv[:, 1] > head_y[1] + 0.04)
@@ -200,13 +226,20 @@ class SampleGenerator:
         self.num_vertices = nv
         self.incidence = face_incidence(self.faces, nv)
         self.renderer = BodyRenderer(
-            self.faces, vertex_part_labels(weights),
-            config.image_size, config.image_size,
+            self.faces,
+            vertex_part_labels(weights),
+            config.image_size,
+            config.image_size,
         )
         self.photos = load_photos(PHOTO_NAMES)
 
-    def geometry(self, seed: int, split: str, indices: list[int],
-                 with_vertices: bool = False) -> dict:
+    def geometry(
+        self,
+        seed: int,
+        split: str,
+        indices: list[int],
+        with_vertices: bool = False,
+    ) -> dict:
         """Draw the samples' body, camera and 2D joints, without rendering.
 
         Every draw of a sample's geometry (shape, pose, orientation, camera,
@@ -229,9 +262,12 @@ class SampleGenerator:
         """
         cfg = self.config
         size = cfg.image_size
-        rngs = [np.random.default_rng(
-            np.random.SeedSequence([int(seed), SPLITS[split], int(i)]))
-            for i in indices]
+        rngs = [
+            np.random.default_rng(
+                np.random.SeedSequence([int(seed), SPLITS[split], int(i)])
+            )
+            for i in indices
+        ]
         n = len(indices)
         betas = np.empty((n, 10), np.float32)
         pose = np.empty((n, 72), np.float32)
@@ -240,8 +276,9 @@ class SampleGenerator:
         for k, rng in enumerate(rngs):
             b = rng.standard_normal(10) * cfg.beta_std
             betas[k] = np.clip(b, -cfg.beta_clip, cfg.beta_clip)
-            body_pose, act = sample_body_pose(rng, cfg.activity_weights,
-                                              cfg.pose_noise)
+            body_pose, act = sample_body_pose(
+                rng, cfg.activity_weights, cfg.pose_noise
+            )
             pose[k, 3:] = body_pose
             pose[k, :3] = sample_global_orient(rng)
             activity[k] = names.index(act)
@@ -249,9 +286,9 @@ class SampleGenerator:
             out = self.body(
                 betas=torch.from_numpy(betas).double(),
                 body_pose=torch.from_numpy(pose[:, 3:]).double(),
-                global_orient=torch.from_numpy(pose[:, :3]).double())
-            joints12 = torch.einsum("jn,bnc->bjc", self.regressor,
-                                    out.vertices)
+                global_orient=torch.from_numpy(pose[:, :3]).double(),
+            )
+            joints12 = torch.einsum("jn,bnc->bjc", self.regressor, out.vertices)
         # Rounded through float32 (the precision of the cache).
         verts = out.vertices.float().double().numpy()
         joints = out.joints.float().double().numpy()
@@ -280,12 +317,19 @@ class SampleGenerator:
             t = transl[:2] + (2.0 * c / size - 1.0) / s
             est, est_vis = cfg.joint_noise.apply(j12_2d, rng)
             row = {
-                "betas": betas[k], "pose": pose[k], "transl": transl,
-                "camera_K": K, "camera_weak": np.array([s, t[0], t[1]]),
-                "joints_2d": j12_2d, "joints_3d": j12,
-                "joints24_2d": j2d, "joints24_3d": j,
-                "joints_2d_est": est, "joints_2d_est_visible": est_vis,
-                "activity": activity[k], "vertices_camera": v,
+                "betas": betas[k],
+                "pose": pose[k],
+                "transl": transl,
+                "camera_K": K,
+                "camera_weak": np.array([s, t[0], t[1]]),
+                "joints_2d": j12_2d,
+                "joints_3d": j12,
+                "joints24_2d": j2d,
+                "joints24_3d": j,
+                "joints_2d_est": est,
+                "joints_2d_est_visible": est_vis,
+                "activity": activity[k],
+                "vertices_camera": v,
             }
             for key in res:
                 res[key].append(row[key])
@@ -320,20 +364,26 @@ class SampleGenerator:
         arrays = self.geometry(seed, split, indices)
         images, parts, kinds = [], [], []
         for k, i in enumerate(indices):
-            rng = np.random.default_rng(np.random.SeedSequence(
-                [int(seed), SPLITS[split], int(i), _APPEARANCE_STREAM]))
+            rng = np.random.default_rng(
+                np.random.SeedSequence(
+                    [int(seed), SPLITS[split], int(i), _APPEARANCE_STREAM]
+                )
+            )
             v = arrays["vertices_camera"][k]
             K = arrays["camera_K"][k].astype(np.float64)
             light = random_light(rng)
             albedo = garment_colors(rng, self.regions, self.num_vertices)
-            lit = shade_vertices(albedo, vertex_normals(
-                v, self.faces, self.incidence), **light)
+            lit = shade_vertices(
+                albedo, vertex_normals(v, self.faces, self.incidence), **light
+            )
             frame = self.renderer.render(v, K, lit)
-            bg, kind = random_background(rng, size, self.photos,
-                                         cfg.background_weights)
+            bg, kind = random_background(
+                rng, size, self.photos, cfg.background_weights
+            )
             alpha = frame.rgba[..., 3:].astype(np.float32) / 255.0
             img = frame.rgba[..., :3].astype(np.float32) + (
-                1.0 - alpha) * bg.astype(np.float32)
+                1.0 - alpha
+            ) * bg.astype(np.float32)
             sigma = rng.uniform(0.0, cfg.pixel_noise)
             img += rng.standard_normal(img.shape, np.float32) * sigma
             images.append(np.clip(img + 0.5, 0, 255).astype(np.uint8))
@@ -353,12 +403,10 @@ _APPEARANCE_STREAM = 1
 _WORKER: SampleGenerator | None = None
 
 
-
 def _init_worker(config: SyntheticConfig) -> None:
     global _WORKER
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     _WORKER = SampleGenerator(config)
-
 
 
 def render_samples(
@@ -394,5 +442,4 @@ def check_split(split: str) -> None:
         split (str): The split name to check.
     """
     if split not in SPLITS:
-        raise ValueError(
-            f"Expected split in {sorted(SPLITS)} (got {split!r})")
+        raise ValueError(f"Expected split in {sorted(SPLITS)} (got {split!r})")

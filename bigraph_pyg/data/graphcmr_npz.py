@@ -67,12 +67,16 @@ log = logging.getLogger(__name__)
 #: GraphCMR's file names by dataset and split (``datasets/`` of its
 #: ``config.py``); the npz files ship with GraphCMR's data release.
 DATASET_FILES: dict[str, dict[str, str]] = {
-    "h36m": {"train": "h36m_train.npz",
-             "test_p1": "h36m_valid_protocol1.npz",
-             "test_p2": "h36m_valid_protocol2.npz"},
+    "h36m": {
+        "train": "h36m_train.npz",
+        "test_p1": "h36m_valid_protocol1.npz",
+        "test_p2": "h36m_valid_protocol2.npz",
+    },
     "up3d": {"train": "up_3d_trainval.npz", "test": "up_3d_lsp_test.npz"},
-    "lsp": {"train": "lsp_dataset_original_train.npz",
-            "test": "lsp_dataset_test.npz"},
+    "lsp": {
+        "train": "lsp_dataset_original_train.npz",
+        "test": "lsp_dataset_test.npz",
+    },
     "coco": {"train": "coco_2014_train.npz"},
     "mpii": {"train": "mpii_train.npz"},
 }
@@ -82,7 +86,8 @@ _NUM = len(JOINT_NAMES)
 
 def _shape_ok(shape: tuple, expected: tuple) -> bool:
     return len(shape) == len(expected) and all(
-        e is None or s == e for s, e in zip(shape, expected, strict=True))
+        e is None or s == e for s, e in zip(shape, expected, strict=True)
+    )
 
 
 class GraphCMRDataset(EpochSeeded, Dataset):
@@ -156,15 +161,23 @@ class GraphCMRDataset(EpochSeeded, Dataset):
     def _load(self, allow_pickle: bool) -> dict:
         path = self.npz_path
         data = load_npz(
-            path, "a GraphCMR .npz file",
+            path,
+            "a GraphCMR .npz file",
             required=("imgname", "center", "scale", "part"),
             allow_pickle=allow_pickle,
-            hint="see docs/data.md for how to prepare it")
+            hint="see docs/data.md for how to prepare it",
+        )
         n = len(data["imgname"])
         expected = {
-            "imgname": (n,), "center": (n, 2), "scale": (n,),
-            "part": (n, None, 3), "S": (n, None, 4), "pose": (n, 72),
-            "shape": (n, 10), "has_smpl": (n,), "maskname": (n,),
+            "imgname": (n,),
+            "center": (n, 2),
+            "scale": (n,),
+            "part": (n, None, 3),
+            "S": (n, None, 4),
+            "pose": (n, 72),
+            "shape": (n, 10),
+            "has_smpl": (n,),
+            "maskname": (n,),
             "partname": (n,),
         }
         for key, shape in expected.items():
@@ -183,10 +196,13 @@ class GraphCMRDataset(EpochSeeded, Dataset):
         if ("pose" in data) != ("shape" in data):
             raise ValueError(
                 f"Expected both 'pose' and 'shape' or neither in {path} "
-                f'(got only {"pose" if "pose" in data else "shape"})'
+                f"(got only {'pose' if 'pose' in data else 'shape'})"
             )
-        bad = ~np.isfinite(data["center"]).all(1) | ~np.isfinite(
-            data["scale"]) | (data["scale"] <= 0)
+        bad = (
+            ~np.isfinite(data["center"]).all(1)
+            | ~np.isfinite(data["scale"])
+            | (data["scale"] <= 0)
+        )
         if bad.any():
             idx = np.flatnonzero(bad)
             raise ValueError(
@@ -219,8 +235,9 @@ class GraphCMRDataset(EpochSeeded, Dataset):
                 data[key] = data[key].astype(str)
                 for i, name in enumerate(data[key]):
                     # Refused here, before any image is opened.
-                    resolve_inside(self.img_dir, name,
-                                   f"'{key}'[{i}] of {path}")
+                    resolve_inside(
+                        self.img_dir, name, f"'{key}'[{i}] of {path}"
+                    )
         return data
 
     def __len__(self) -> int:
@@ -237,12 +254,16 @@ class GraphCMRDataset(EpochSeeded, Dataset):
 
         from bigraph_pyg.utils.images import load_image
 
-        path = resolve_inside(self.img_dir, self.data[key][index],
-                              f"'{key}'[{index}] of {self.npz_path}")
+        path = resolve_inside(
+            self.img_dir,
+            self.data[key][index],
+            f"'{key}'[{index}] of {self.npz_path}",
+        )
         where = f"(sample {index} of {self.npz_path})"
         if not path.is_file():
             raise FileNotFoundError(
-                f"Expected the image {path} {where} (got no such file)")
+                f"Expected the image {path} {where} (got no such file)"
+            )
         if not gray:
             try:
                 return load_image(path), path
@@ -260,7 +281,8 @@ class GraphCMRDataset(EpochSeeded, Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(
-                f"Expected an index in [0, {len(self)}) (got {index})")
+                f"Expected an index in [0, {len(self)}) (got {index})"
+            )
         if not self.skip_unreadable:
             return self._sample(index)
         for k in range(len(self)):
@@ -269,24 +291,35 @@ class GraphCMRDataset(EpochSeeded, Dataset):
                 return self._sample(i)
             except OSError as err:  # includes FileNotFoundError
                 self.num_skipped += 1
-                log.warning("%s: skipped unreadable sample %d (%d skipped "
-                            "so far in this process): %s", self.name, i,
-                            self.num_skipped, err)
-        raise OSError(f"Expected a readable image in {self.npz_path} "
-                      "(got none)")
+                log.warning(
+                    "%s: skipped unreadable sample %d (%d skipped "
+                    "so far in this process): %s",
+                    self.name,
+                    i,
+                    self.num_skipped,
+                    err,
+                )
+        raise OSError(
+            f"Expected a readable image in {self.npz_path} (got none)"
+        )
 
     def _sample(self, index: int) -> dict:
         d = self.data
         size = IMAGE_SIZE
         rng = self.sample_rng(index)
-        params = sample_augment(rng, self.augment) if self.train else \
-            AugmentParams()
+        params = (
+            sample_augment(rng, self.augment) if self.train else AugmentParams()
+        )
         rgb, path = self._read_image("imgname", index)
         center = d["center"][index].astype(np.float64)
         box = 200.0 * float(d["scale"][index]) * params.scale
         h, w = rgb.shape[:2]
-        if (center[0] + box / 2 < 0 or center[0] - box / 2 > w
-                or center[1] + box / 2 < 0 or center[1] - box / 2 > h):
+        if (
+            center[0] + box / 2 < 0
+            or center[0] - box / 2 > w
+            or center[1] + box / 2 < 0
+            or center[1] - box / 2 > h
+        ):
             raise ValueError(
                 f"Expected the box (center {center.tolist()}, side "
                 f"{box:.1f}) to overlap the image {path} of size {w}x{h} "
@@ -314,26 +347,27 @@ class GraphCMRDataset(EpochSeeded, Dataset):
         if "S" in d:
             S = d["S"][index, :_NUM].astype(np.float64)
             s["joints_3d"] = torch.from_numpy(
-                (S[:, :3] @ M.T)[perm].astype(np.float32))
+                (S[:, :3] @ M.T)[perm].astype(np.float32)
+            )
             conf = (S[:, 3] > 0).astype(np.float32)[perm]
             s["joints_3d_visible"] = torch.from_numpy(conf)
             s["has_pose_3d"] = torch.tensor(bool(conf.any()))
         if "pose" in d and d["has_smpl"][index] > 0:
             pose = transform_pose(d["pose"][index], params)
             s["pose"] = torch.from_numpy(pose)
-            s["betas"] = torch.from_numpy(
-                d["shape"][index].astype(np.float32))
+            s["betas"] = torch.from_numpy(d["shape"][index].astype(np.float32))
             s["has_smpl"] = torch.tensor(True)
             if self.body is not None:
                 with torch.no_grad():
                     p = s["pose"][None]
-                    v = self.body(betas=s["betas"][None],
-                                  body_pose=p[:, 3:],
-                                  global_orient=p[:, :3]).vertices[0]
+                    v = self.body(
+                        betas=s["betas"][None],
+                        body_pose=p[:, 3:],
+                        global_orient=p[:, :3],
+                    ).vertices[0]
                 s["vertices"] = v
                 if self.coarse_down is not None:
-                    s["coarse_vertices"] = torch.sparse.mm(
-                        self.coarse_down, v)
+                    s["coarse_vertices"] = torch.sparse.mm(self.coarse_down, v)
                 s["has_vertices"] = torch.tensor(True)
         if "maskname" in d:
             mask, _ = self._read_image("maskname", index, gray=True)
@@ -344,7 +378,7 @@ class GraphCMRDataset(EpochSeeded, Dataset):
                 labels = warp_image(part_img, A, size, nearest=True)
                 if params.flip:
                     lut = np.arange(256, dtype=np.uint8)
-                    lut[:len(PART_FLIP)] = PART_FLIP
+                    lut[: len(PART_FLIP)] = PART_FLIP
                     labels = lut[labels]
                 s["part_seg"] = torch.from_numpy(labels)
             s["has_seg"] = torch.tensor(True)
@@ -355,10 +389,12 @@ def _make(dataset: str, root, img_dir, split: str, **kwargs):
     files = DATASET_FILES[dataset]
     if split not in files:
         raise ValueError(
-            f"Expected a {dataset} split in {sorted(files)} (got {split!r})")
+            f"Expected a {dataset} split in {sorted(files)} (got {split!r})"
+        )
     kwargs.setdefault("train", split == "train")
-    return GraphCMRDataset(Path(root) / files[split], img_dir, dataset,
-                           **kwargs)
+    return GraphCMRDataset(
+        Path(root) / files[split], img_dir, dataset, **kwargs
+    )
 
 
 def h36m(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:

@@ -133,14 +133,18 @@ def check_sample(sample: Mapping) -> None:
         if dtype is None:
             if not isinstance(value, str):
                 raise ValueError(
-                    f"Expected str '{key}' (got {type(value).__name__})")
+                    f"Expected str '{key}' (got {type(value).__name__})"
+                )
             continue
-        if (not isinstance(value, Tensor) or tuple(value.shape) != shape
-                or value.dtype != dtype):
+        if (
+            not isinstance(value, Tensor)
+            or tuple(value.shape) != shape
+            or value.dtype != dtype
+        ):
             raise ValueError(
                 f"Expected '{key}' of shape {shape} and dtype {dtype} (got "
-                f'{tuple(getattr(value, "shape", ()))} '
-                f'{getattr(value, "dtype", type(value).__name__)})'
+                f"{tuple(getattr(value, 'shape', ()))} "
+                f"{getattr(value, 'dtype', type(value).__name__)})"
             )
 
 

@@ -20,7 +20,11 @@ __all__ = ["PAPER_RATIOS", "MixedDataset"]
 
 #: The paper's training mixture (Sec. 5.2).
 PAPER_RATIOS: dict[str, float] = {
-    "h36m": 0.3, "up3d": 0.2, "lsp": 0.1, "coco": 0.2, "mpii": 0.2,
+    "h36m": 0.3,
+    "up3d": 0.2,
+    "lsp": 0.1,
+    "coco": 0.2,
+    "mpii": 0.2,
 }
 
 
@@ -66,13 +70,14 @@ class MixedDataset(Dataset):
                 f"{dict(ratios)})"
             )
         self.ratios = r / r.sum()
-        for n, d, p in zip(self.names, self.datasets, self.ratios,
-                           strict=True):
+        for n, d, p in zip(self.names, self.datasets, self.ratios, strict=True):
             if p > 0 and len(d) == 0:
                 raise ValueError(
-                    f"Expected a non-empty dataset {n!r} for ratio {p:.3f}")
-        self.length = int(length if length is not None
-                          else max(len(d) for d in self.datasets))
+                    f"Expected a non-empty dataset {n!r} for ratio {p:.3f}"
+                )
+        self.length = int(
+            length if length is not None else max(len(d) for d in self.datasets)
+        )
         if self.length < 1:
             raise ValueError(f"Expected length >= 1 (got {self.length})")
         self.seed = int(seed)
@@ -98,13 +103,15 @@ class MixedDataset(Dataset):
                 d.set_epoch(epoch)
         rng = np.random.default_rng([self.seed, int(epoch)])
         member, index = [], []
-        for k, (c, d) in enumerate(zip(self.counts(), self.datasets,
-                                       strict=True)):
+        for k, (c, d) in enumerate(
+            zip(self.counts(), self.datasets, strict=True)
+        ):
             if c == 0:
                 continue
             reps = -(-int(c) // len(d))
-            idx = np.concatenate([rng.permutation(len(d))
-                                  for _ in range(reps)])[:c]
+            idx = np.concatenate(
+                [rng.permutation(len(d)) for _ in range(reps)]
+            )[:c]
             member.append(np.full(c, k))
             index.append(idx)
         member = np.concatenate(member)
@@ -123,6 +130,7 @@ class MixedDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < self.length:
             raise IndexError(
-                f"Expected an index in [0, {self.length}) (got {index})")
+                f"Expected an index in [0, {self.length}) (got {index})"
+            )
         k = int(self._member[index])
         return self.datasets[k][int(self._index[index])]

@@ -99,18 +99,24 @@ class JointNoise:
                 f"Expected finite joints_2d of shape ({n}, 2) (got "
                 f"{j.shape}, finite={bool(np.isfinite(j).all())})"
             )
-        vis = (np.ones(n) if visible is None
-               else (np.asarray(visible) > 0).astype(np.float64))
+        vis = (
+            np.ones(n)
+            if visible is None
+            else (np.asarray(visible) > 0).astype(np.float64)
+        )
         known = vis > 0
         ref = j[known] if known.any() else j
         box = float(max(np.ptp(ref[:, 0]), np.ptp(ref[:, 1]), 1e-6))
-        scale = np.array([self.hard_scale if nm in _HARD else 1.0
-                          for nm in JOINT_NAMES])
+        scale = np.array(
+            [self.hard_scale if nm in _HARD else 1.0 for nm in JOINT_NAMES]
+        )
         out = j + rng.standard_normal((n, 2)) * (
-            self.sigma * box * scale[:, None])
+            self.sigma * box * scale[:, None]
+        )
         jump = rng.random(n) < self.outlier_prob
         out[jump] += rng.standard_normal((int(jump.sum()), 2)) * (
-            self.outlier_sigma * box)
+            self.outlier_sigma * box
+        )
         if rng.random() < self.swap_prob:
             i = int(rng.integers(n))
             k = FLIP_PERM[i]

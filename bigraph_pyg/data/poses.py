@@ -242,8 +242,9 @@ def sample_body_pose(
     Raises:
         ValueError: unknown activity or non-positive total weight.
     """
-    weights = dict(ACTIVITY_WEIGHTS if activity_weights is None
-                   else activity_weights)
+    weights = dict(
+        ACTIVITY_WEIGHTS if activity_weights is None else activity_weights
+    )
     unknown = sorted(set(weights) - set(ACTIVITIES))
     total = float(sum(weights.values()))
     if unknown or total <= 0:
@@ -261,8 +262,7 @@ def sample_body_pose(
     angles = mean + rng.standard_normal(mean.shape) * std
     lim = limits_array()
     angles = np.clip(angles, lim[..., 0], lim[..., 1])
-    return euler_to_axis_angle(angles).reshape(-1).astype(np.float32), \
-        activity
+    return euler_to_axis_angle(angles).reshape(-1).astype(np.float32), activity
 
 
 def sample_global_orient(
@@ -290,10 +290,20 @@ def sample_global_orient(
         np.ndarray: :math:`(3,)` float32 axis-angle.
     """
     yaw = np.radians(rng.uniform(*yaw_range))
-    pitch = np.radians(np.clip(rng.standard_normal() * pitch_std,
-                               -2.5 * pitch_std, 2.5 * pitch_std))
-    roll = np.radians(np.clip(rng.standard_normal() * roll_std,
-                              -2.5 * roll_std, 2.5 * roll_std))
-    m = (_rot(0, np.array(np.pi)) @ _rot(1, np.array(yaw))
-         @ _rot(0, np.array(pitch)) @ _rot(2, np.array(roll)))
+    pitch = np.radians(
+        np.clip(
+            rng.standard_normal() * pitch_std, -2.5 * pitch_std, 2.5 * pitch_std
+        )
+    )
+    roll = np.radians(
+        np.clip(
+            rng.standard_normal() * roll_std, -2.5 * roll_std, 2.5 * roll_std
+        )
+    )
+    m = (
+        _rot(0, np.array(np.pi))
+        @ _rot(1, np.array(yaw))
+        @ _rot(0, np.array(pitch))
+        @ _rot(2, np.array(roll))
+    )
     return _matrix_to_axis_angle(m).astype(np.float32)

@@ -37,8 +37,13 @@ __all__ = ["POSE_KEYS", "SyntheticPoses"]
 
 #: Arrays of a pose-only sample.
 POSE_KEYS: tuple[str, ...] = (
-    "joints_2d", "joints_2d_est", "joints_2d_est_visible", "joints_3d",
-    "pose", "betas", "vertices",
+    "joints_2d",
+    "joints_2d_est",
+    "joints_2d_est_visible",
+    "joints_3d",
+    "pose",
+    "betas",
+    "vertices",
 )
 
 _VERSION = 1
@@ -68,38 +73,53 @@ class SyntheticPoses(Dataset):
             or a cache written with other parameters.
     """
 
-    def __init__(self, root, num_samples: int, seed: int = 0,
-                 level: int = 0, sampler=None,
-                 config: SyntheticConfig | None = None,
-                 first_index: int = 1_000_000, chunk: int = 256,
-                 progress: bool = True) -> None:
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) \
-                or num_samples < 1:
-            raise ValueError("Expected an int num_samples >= 1 (got "
-                             f"{num_samples!r})")
+    def __init__(
+        self,
+        root,
+        num_samples: int,
+        seed: int = 0,
+        level: int = 0,
+        sampler=None,
+        config: SyntheticConfig | None = None,
+        first_index: int = 1_000_000,
+        chunk: int = 256,
+        progress: bool = True,
+    ) -> None:
+        if (
+            isinstance(num_samples, bool)
+            or not isinstance(num_samples, int)
+            or num_samples < 1
+        ):
+            raise ValueError(
+                f"Expected an int num_samples >= 1 (got {num_samples!r})"
+            )
         if level > 0 and sampler is None:
-            raise ValueError(f"Expected a `sampler` for level={level} (got "
-                             "None)")
+            raise ValueError(
+                f"Expected a `sampler` for level={level} (got None)"
+            )
         self.config = config or SyntheticConfig()
         self.level = int(level)
-        meta = {"version": _VERSION, "num_samples": int(num_samples),
-                "seed": int(seed), "level": self.level,
-                "first_index": int(first_index),
-                "config": self.config.to_json()}
+        meta = {
+            "version": _VERSION,
+            "num_samples": int(num_samples),
+            "seed": int(seed),
+            "level": self.level,
+            "first_index": int(first_index),
+            "config": self.config.to_json(),
+        }
         path = None
         if root is not None:
-            path = Path(root) / (f"poses_s{seed}_n{num_samples}_l{level}"
-                                 f"_i{first_index}.npz")
+            path = Path(root) / (
+                f"poses_s{seed}_n{num_samples}_l{level}_i{first_index}.npz"
+            )
         if path is not None and path.is_file():
             self.arrays = _load(path, meta)
         else:
-            self.arrays = _generate(self.config, meta, sampler, chunk,
-                                    progress)
+            self.arrays = _generate(self.config, meta, sampler, chunk, progress)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-                np.savez(tmp, meta=np.array(json.dumps(meta)),
-                         **self.arrays)
+                np.savez(tmp, meta=np.array(json.dumps(meta)), **self.arrays)
                 os.replace(tmp, path)
         self.path = path
 
@@ -109,7 +129,8 @@ class SyntheticPoses(Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(
-                f"Expected an index in [0, {len(self)}) (got {index})")
+                f"Expected an index in [0, {len(self)}) (got {index})"
+            )
         return {k: torch.from_numpy(v[index]) for k, v in self.arrays.items()}
 
     def batch(self, indices: Tensor) -> dict[str, Tensor]:
@@ -125,8 +146,9 @@ class SyntheticPoses(Dataset):
         return {k: torch.from_numpy(v[idx]) for k, v in self.arrays.items()}
 
 
-def _generate(config: SyntheticConfig, meta: dict, sampler, chunk: int,
-              progress: bool) -> dict[str, np.ndarray]:
+def _generate(
+    config: SyntheticConfig, meta: dict, sampler, chunk: int, progress: bool
+) -> dict[str, np.ndarray]:
     from tqdm.auto import tqdm
 
     threads = torch.get_num_threads()  # before the generator pins one
@@ -134,8 +156,13 @@ def _generate(config: SyntheticConfig, meta: dict, sampler, chunk: int,
     first, n = meta["first_index"], meta["num_samples"]
     parts: dict[str, list[np.ndarray]] = {k: [] for k in POSE_KEYS}
     try:
-        for start in tqdm(range(0, n, chunk), desc="poses", unit="chunk",
-                          disable=not progress, leave=False):
+        for start in tqdm(
+            range(0, n, chunk),
+            desc="poses",
+            unit="chunk",
+            disable=not progress,
+            leave=False,
+        ):
             idx = list(range(first + start, first + min(n, start + chunk)))
             a = gen.geometry(meta["seed"], "train", idx, with_vertices=True)
             v = torch.from_numpy(a["vertices"])
@@ -151,16 +178,20 @@ def _generate(config: SyntheticConfig, meta: dict, sampler, chunk: int,
 
 
 def _load(path: Path, meta: dict) -> dict[str, np.ndarray]:
-    data = load_npz(path, "a pose-only cache written by bigraph_pyg",
-                    required=("meta", *POSE_KEYS),
-                    hint="delete it to regenerate")
+    data = load_npz(
+        path,
+        "a pose-only cache written by bigraph_pyg",
+        required=("meta", *POSE_KEYS),
+        hint="delete it to regenerate",
+    )
     try:
         found = json.loads(str(data["meta"]))
     except ValueError as err:
         raise ValueError(
             f"Expected JSON parameters in 'meta' of the pose-only cache "
             f"{path} (got {type(err).__name__}: {err}); delete it to "
-            "regenerate") from err
+            "regenerate"
+        ) from err
     arrays = {k: data[k] for k in POSE_KEYS}
     if not isinstance(found, dict):
         found = {}
@@ -169,5 +200,6 @@ def _load(path: Path, meta: dict) -> dict[str, np.ndarray]:
         raise ValueError(
             f"Expected the pose-only cache {path} to match this run's "
             f"parameters (got differences in {diff}); delete it to "
-            "regenerate")
+            "regenerate"
+        )
     return arrays

@@ -146,8 +146,9 @@ def face_incidence(faces: np.ndarray, num_vertices: int):
     f = np.asarray(faces)
     rows = f.reshape(-1)
     cols = np.repeat(np.arange(len(f)), 3)
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
-                         shape=(num_vertices, len(f)))
+    return sp.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(num_vertices, len(f))
+    )
 
 
 def vertex_normals(
@@ -291,9 +292,7 @@ class BodyRenderer:
             if len(pf) == 0:
                 continue
             vidx, inv = np.unique(pf.reshape(-1), return_inverse=True)
-            self._parts.append(
-                (p, vidx, inv.reshape(-1, 3).astype(np.uint32))
-            )
+            self._parts.append((p, vidx, inv.reshape(-1, 3).astype(np.uint32)))
         try:
             self._renderer = _offscreen_renderer(pyrender)
         except Exception as err:
@@ -302,8 +301,9 @@ class BodyRenderer:
                 f"{type(err).__name__}: {err}); install EGL (e.g. apt "
                 "libegl1 libgl1) and set PYOPENGL_PLATFORM='egl'"
             ) from err
-        self._scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0],
-                                     ambient_light=[1.0, 1.0, 1.0])
+        self._scene = pyrender.Scene(
+            bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[1.0, 1.0, 1.0]
+        )
         self._cam_node = None
         self._full = None
         self._part_meshes: list = []
@@ -312,17 +312,25 @@ class BodyRenderer:
     def _add_meshes(self, v_gl: np.ndarray, col: np.ndarray) -> None:
         """First call: add the full mesh and the part meshes for good."""
         pr = self._pyrender
-        self._full = pr.Mesh([pr.Primitive(
-            positions=v_gl, indices=self._faces32, color_0=col, mode=4)])
+        self._full = pr.Mesh(
+            [
+                pr.Primitive(
+                    positions=v_gl, indices=self._faces32, color_0=col, mode=4
+                )
+            ]
+        )
         self._scene.add(self._full)
         for label, vidx, tri in self._parts:
-            mesh = pr.Mesh([pr.Primitive(positions=v_gl[vidx], indices=tri,
-                                         mode=4)], is_visible=False)
+            mesh = pr.Mesh(
+                [pr.Primitive(positions=v_gl[vidx], indices=tri, mode=4)],
+                is_visible=False,
+            )
             self._part_meshes.append(mesh)
             self._seg_map[self._scene.add(mesh)] = (label, label, label)
 
-    def _write(self, mesh, positions: np.ndarray,
-               colors: np.ndarray | None = None) -> None:
+    def _write(
+        self, mesh, positions: np.ndarray, colors: np.ndarray | None = None
+    ) -> None:
         """Overwrite a mesh's vertex buffer in place (no new GL objects).
 
         pyrender uploads a primitive once, as one interleaved float32
@@ -336,8 +344,11 @@ class BodyRenderer:
         prim = mesh.primitives[0]
         prim.positions = positions  # keeps pyrender's bounds right
         mesh._bounds = None
-        data = positions if colors is None else np.concatenate(
-            [positions, colors], axis=1)
+        data = (
+            positions
+            if colors is None
+            else np.concatenate([positions, colors], axis=1)
+        )
         if colors is not None:
             prim.color_0 = colors
         if prim._vaid is None:  # not uploaded yet: uploaded at render
@@ -367,18 +378,25 @@ class BodyRenderer:
         """
         pr = self._pyrender
         scene = self._scene
-        if np.shape(vertices) != (self.num_vertices, 3) or np.shape(
-                colors) != (self.num_vertices, 3):
+        if np.shape(vertices) != (self.num_vertices, 3) or np.shape(colors) != (
+            self.num_vertices,
+            3,
+        ):
             raise ValueError(
                 f"Expected vertices and colors of shape ({self.num_vertices}"
                 f", 3) (got {np.shape(vertices)} and {np.shape(colors)})"
             )
         # OpenCV camera frame -> OpenGL camera frame (y up, looking at -z).
         v_gl = np.asarray(vertices, np.float32) * np.array(
-            [1.0, -1.0, -1.0], np.float32)
+            [1.0, -1.0, -1.0], np.float32
+        )
         col = np.concatenate(
-            [np.asarray(colors, np.float32),
-             np.ones((len(v_gl), 1), np.float32)], axis=1)
+            [
+                np.asarray(colors, np.float32),
+                np.ones((len(v_gl), 1), np.float32),
+            ],
+            axis=1,
+        )
         if self._cam_node is not None:
             scene.remove_node(self._cam_node)
         z = v_gl[:, 2]
@@ -386,18 +404,21 @@ class BodyRenderer:
         zfar = float(-z.min()) * 2.0 + 1.0
         # pyrender's principal point puts pixel centres at +0.5.
         cam = pr.IntrinsicsCamera(
-            fx=float(K[0, 0]), fy=float(K[1, 1]),
+            fx=float(K[0, 0]),
+            fy=float(K[1, 1]),
             cx=float(K[0, 2]) + 0.5,
             cy=float(K[1, 2]) + 0.5,
-            znear=znear, zfar=zfar,
+            znear=znear,
+            zfar=zfar,
         )
         self._cam_node = scene.add(cam)
         if self._full is None:
             self._add_meshes(v_gl, col)
         else:
             self._write(self._full, v_gl, col)
-            for mesh, (_, vidx, _) in zip(self._part_meshes, self._parts,
-                                          strict=True):
+            for mesh, (_, vidx, _) in zip(
+                self._part_meshes, self._parts, strict=True
+            ):
                 self._write(mesh, v_gl[vidx])
         # Colour pass: the full mesh (one draw call), parts hidden. Seg
         # pass: only nodes in ``seg_map`` are drawn, i.e. the parts.
@@ -409,12 +430,14 @@ class BodyRenderer:
             mesh.is_visible = True
         try:
             seg, _ = self._renderer.render(
-                scene, flags=flags.SEG, seg_node_map=self._seg_map)
+                scene, flags=flags.SEG, seg_node_map=self._seg_map
+            )
         finally:
             for mesh in self._part_meshes:
                 mesh.is_visible = False
-        return RenderOutput(np.ascontiguousarray(rgba),
-                            np.ascontiguousarray(seg[..., 0]))
+        return RenderOutput(
+            np.ascontiguousarray(rgba), np.ascontiguousarray(seg[..., 0])
+        )
 
     def close(self) -> None:
         """Drop this renderer's reference to the process's OpenGL context.

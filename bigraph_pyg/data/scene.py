@@ -30,44 +30,80 @@ BACKGROUND_KINDS: tuple[str, ...] = ("solid", "noise", "photo")
 #: ``astronaut`` is left out for that reason). Those that need a download
 #: are never used.
 PHOTO_NAMES: tuple[str, ...] = (
-    "brick", "camera", "cat", "clock", "coffee", "coins", "grass",
-    "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page",
-    "rocket", "text",
+    "brick",
+    "camera",
+    "cat",
+    "clock",
+    "coffee",
+    "coins",
+    "grass",
+    "gravel",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "moon",
+    "page",
+    "rocket",
+    "text",
 )
 
 #: Garment region of each SMPL joint's skinning region. ``sleeve_*`` and
 #: ``leg_*`` regions take the top / bottom colour or skin depending on the
 #: drawn sleeve and leg lengths.
 JOINT_GARMENT: dict[str, str] = {
-    "pelvis": "bottom", "left_hip": "bottom", "right_hip": "bottom",
-    "spine1": "top", "spine2": "top", "spine3": "top",
-    "left_collar": "top", "right_collar": "top",
-    "left_knee": "leg_lower", "right_knee": "leg_lower",
-    "left_ankle": "shoes", "right_ankle": "shoes",
-    "left_foot": "shoes", "right_foot": "shoes",
-    "neck": "skin", "head": "head",
-    "left_shoulder": "sleeve_upper", "right_shoulder": "sleeve_upper",
-    "left_elbow": "sleeve_lower", "right_elbow": "sleeve_lower",
-    "left_wrist": "skin", "right_wrist": "skin",
-    "left_hand": "skin", "right_hand": "skin",
+    "pelvis": "bottom",
+    "left_hip": "bottom",
+    "right_hip": "bottom",
+    "spine1": "top",
+    "spine2": "top",
+    "spine3": "top",
+    "left_collar": "top",
+    "right_collar": "top",
+    "left_knee": "leg_lower",
+    "right_knee": "leg_lower",
+    "left_ankle": "shoes",
+    "right_ankle": "shoes",
+    "left_foot": "shoes",
+    "right_foot": "shoes",
+    "neck": "skin",
+    "head": "head",
+    "left_shoulder": "sleeve_upper",
+    "right_shoulder": "sleeve_upper",
+    "left_elbow": "sleeve_lower",
+    "right_elbow": "sleeve_lower",
+    "left_wrist": "skin",
+    "right_wrist": "skin",
+    "left_hand": "skin",
+    "right_hand": "skin",
 }
 
-_SKIN_TONES = np.array([
-    [0.98, 0.84, 0.73], [0.93, 0.75, 0.62], [0.85, 0.64, 0.49],
-    [0.72, 0.52, 0.38], [0.55, 0.38, 0.26], [0.38, 0.26, 0.18],
-])
-_HAIR = np.array([
-    [0.05, 0.04, 0.03], [0.20, 0.13, 0.07], [0.42, 0.28, 0.15],
-    [0.75, 0.62, 0.40], [0.55, 0.55, 0.55],
-])
+_SKIN_TONES = np.array(
+    [
+        [0.98, 0.84, 0.73],
+        [0.93, 0.75, 0.62],
+        [0.85, 0.64, 0.49],
+        [0.72, 0.52, 0.38],
+        [0.55, 0.38, 0.26],
+        [0.38, 0.26, 0.18],
+    ]
+)
+_HAIR = np.array(
+    [
+        [0.05, 0.04, 0.03],
+        [0.20, 0.13, 0.07],
+        [0.42, 0.28, 0.15],
+        [0.75, 0.62, 0.40],
+        [0.55, 0.55, 0.55],
+    ]
+)
 
 
 def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     i = int(h * 6.0) % 6
     f = h * 6.0 - int(h * 6.0)
     p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v),
-                     (t, p, v), (v, p, q)][i])
+    return np.array(
+        [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
+    )
 
 
 def garment_colors(
@@ -88,13 +124,17 @@ def garment_colors(
         np.ndarray: :math:`(V, 3)` float32 in ``[0, 1]``.
     """
     skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(
-        0.92, 1.05, 3)
-    top = _hsv_to_rgb(rng.random(), rng.uniform(0.05, 0.9),
-                      rng.uniform(0.15, 0.95))
-    bottom = _hsv_to_rgb(rng.random(), rng.uniform(0.05, 0.7),
-                         rng.uniform(0.1, 0.8))
-    shoes = _hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.6),
-                        rng.uniform(0.05, 0.9))
+        0.92, 1.05, 3
+    )
+    top = _hsv_to_rgb(
+        rng.random(), rng.uniform(0.05, 0.9), rng.uniform(0.15, 0.95)
+    )
+    bottom = _hsv_to_rgb(
+        rng.random(), rng.uniform(0.05, 0.7), rng.uniform(0.1, 0.8)
+    )
+    shoes = _hsv_to_rgb(
+        rng.random(), rng.uniform(0.0, 0.6), rng.uniform(0.05, 0.9)
+    )
     hair = _HAIR[rng.integers(len(_HAIR))] * rng.uniform(0.85, 1.15, 3)
     sleeves = rng.choice(3, p=[0.25, 0.35, 0.4])  # none, short, long
     legs = rng.choice(2, p=[0.3, 0.7])  # shorts, long
@@ -126,8 +166,9 @@ def random_light(rng: np.random.Generator) -> dict:
         (from the camera side, mostly from above), ``ambient``,
         ``diffuse``, ``light_color`` :math:`(3,)`.
     """
-    d = np.array([rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 0.3),
-                  -rng.uniform(0.2, 1.0)])
+    d = np.array(
+        [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 0.3), -rng.uniform(0.2, 1.0)]
+    )
     return {
         "light_dir": (d / np.linalg.norm(d)).astype(np.float32),
         "ambient": float(rng.uniform(0.25, 0.55)),
@@ -166,9 +207,11 @@ def load_photos(names: tuple[str, ...] = PHOTO_NAMES) -> list[np.ndarray]:
                 f"{type(err).__name__}: {err})"
             ) from err
         if img.dtype != np.uint8:
-            img = (np.clip(img.astype(np.float64), 0, 1) * 255).astype(
-                np.uint8) if img.dtype.kind == "f" else (
-                img.astype(np.uint8) * 255)
+            img = (
+                (np.clip(img.astype(np.float64), 0, 1) * 255).astype(np.uint8)
+                if img.dtype.kind == "f"
+                else (img.astype(np.uint8) * 255)
+            )
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)
         out.append(np.ascontiguousarray(img[..., :3]))
@@ -178,8 +221,7 @@ def load_photos(names: tuple[str, ...] = PHOTO_NAMES) -> list[np.ndarray]:
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.fromarray(img).resize(
-        (size, size), Image.BILINEAR))
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
 
 
 def random_background(
@@ -223,15 +265,14 @@ def random_background(
         grey = img.mean(axis=2, keepdims=True)
         sat = rng.uniform(0.0, 0.6)
         img = grey + sat * (img - grey)
-        img = (img - 128.0) * rng.uniform(0.5, 1.5) + rng.uniform(
-            60, 200, 3)
+        img = (img - 128.0) * rng.uniform(0.5, 1.5) + rng.uniform(60, 200, 3)
     else:
         photo = photos[int(rng.integers(len(photos)))]
         h, w_ = photo.shape[:2]
         side = int(min(h, w_) * rng.uniform(0.35, 1.0))
         y0 = int(rng.integers(h - side + 1))
         x0 = int(rng.integers(w_ - side + 1))
-        crop = photo[y0:y0 + side, x0:x0 + side]
+        crop = photo[y0 : y0 + side, x0 : x0 + side]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         img = _resize(np.ascontiguousarray(crop), size).astype(np.float64)

@@ -122,8 +122,12 @@ class SyntheticHumans(EpochSeeded, Dataset):
         meta_path = self.folder / "meta.json"
         complete = False
         if meta_path.exists():
-            complete = _check_meta(self.folder, _meta(
-                self.config, split, seed, num_samples)).get("complete") is True
+            complete = (
+                _check_meta(
+                    self.folder, _meta(self.config, split, seed, num_samples)
+                ).get("complete")
+                is True
+            )
         if not complete:
             if not generate:
                 raise FileNotFoundError(
@@ -131,18 +135,26 @@ class SyntheticHumans(EpochSeeded, Dataset):
                     "(got none); pass generate=True or run "
                     "generate_synthetic"
                 )
-            generate_synthetic(root, split, num_samples, seed, self.config,
-                               num_workers, progress)
+            generate_synthetic(
+                root,
+                split,
+                num_samples,
+                seed,
+                self.config,
+                num_workers,
+                progress,
+            )
         size = self.config.shard_size
         parts = []
         for shard in range((num_samples + size - 1) // size):
             parts.append(read_shard(self.folder, shard, size, num_samples))
-        self.arrays = {k: np.concatenate([p[k] for p in parts])
-                       for k in parts[0]}
+        self.arrays = {
+            k: np.concatenate([p[k] for p in parts]) for k in parts[0]
+        }
         if len(self.arrays["index"]) != num_samples:
             raise ValueError(
-                f'Expected {num_samples} samples in {self.folder} (got '
-                f'{len(self.arrays["index"])}); delete it to regenerate'
+                f"Expected {num_samples} samples in {self.folder} (got "
+                f"{len(self.arrays['index'])}); delete it to regenerate"
             )
         self.augment = augment
         self.with_vertices = with_vertices
@@ -158,16 +170,17 @@ class SyntheticHumans(EpochSeeded, Dataset):
             from bigraph_pyg.topology import mesh_hierarchy
 
             self._body = default_body()
-            h = mesh_hierarchy(self._body.template_vertices,
-                               self._body.faces)
+            h = mesh_hierarchy(self._body.template_vertices, self._body.faces)
             self._down = h.down[0].coalesce()
         return self._body, self._down
 
     def _read(self, index: int):
         from PIL import Image
 
-        paths = (_image_path(self.folder, index),
-                 _part_path(self.folder, index))
+        paths = (
+            _image_path(self.folder, index),
+            _part_path(self.folder, index),
+        )
         out = []
         for path in paths:
             try:
@@ -189,7 +202,8 @@ class SyntheticHumans(EpochSeeded, Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(
-                f"Expected an index in [0, {len(self)}) (got {index})")
+                f"Expected an index in [0, {len(self)}) (got {index})"
+            )
         a = {k: v[index] for k, v in self.arrays.items()}
         img, part = self._read(index)
         size = self.config.image_size
@@ -200,34 +214,57 @@ class SyntheticHumans(EpochSeeded, Dataset):
         sample = empty_sample(self.name, index)
         a = _apply_augment(a, params, size)
         if params != AugmentParams():
-            A = crop_matrix(np.array([(size - 1) / 2.0] * 2),
-                            size * params.scale, size, params.rot,
-                            params.flip)
+            A = crop_matrix(
+                np.array([(size - 1) / 2.0] * 2),
+                size * params.scale,
+                size,
+                params.rot,
+                params.flip,
+            )
             img = warp_image(img, A, size)
             part = warp_image(part, A, size, nearest=True)
             if params.flip:
                 part = np.asarray(PART_FLIP, np.uint8)[part]
             img = np.clip(img * np.asarray(params.gain), 0, 255).astype(
-                np.uint8)
+                np.uint8
+            )
         sample["img"] = normalize_image(img)
-        for key in ("joints_2d", "joints_3d", "joints24_2d", "joints24_3d",
-                    "joints_2d_est", "joints_2d_est_visible", "pose",
-                    "betas", "transl", "camera_K", "camera_weak"):
+        for key in (
+            "joints_2d",
+            "joints_3d",
+            "joints24_2d",
+            "joints24_3d",
+            "joints_2d_est",
+            "joints_2d_est_visible",
+            "pose",
+            "betas",
+            "transl",
+            "camera_K",
+            "camera_weak",
+        ):
             sample[key] = torch.as_tensor(np.asarray(a[key], np.float32))
         sample["joints_2d_visible"].fill_(1.0)
         sample["joints_3d_visible"].fill_(1.0)
         sample["part_seg"] = torch.from_numpy(np.array(part, np.uint8))
         sample["mask"] = (sample["part_seg"] > 0).to(torch.uint8)
-        for key in ("has_smpl", "has_pose_3d", "has_joints_2d",
-                    "has_joints24", "has_camera", "has_seg"):
+        for key in (
+            "has_smpl",
+            "has_pose_3d",
+            "has_joints_2d",
+            "has_joints24",
+            "has_camera",
+            "has_seg",
+        ):
             sample[key] = torch.tensor(True)
         if self.with_vertices:
             body, down = self._body_and_down()
             with torch.no_grad():
                 pose = sample["pose"][None]
-                v = body(betas=sample["betas"][None],
-                         body_pose=pose[:, 3:],
-                         global_orient=pose[:, :3]).vertices[0]
+                v = body(
+                    betas=sample["betas"][None],
+                    body_pose=pose[:, 3:],
+                    global_orient=pose[:, :3],
+                ).vertices[0]
             sample["vertices"] = v
             sample["coarse_vertices"] = torch.sparse.mm(down, v)
             sample["has_vertices"] = torch.tensor(True)
@@ -239,8 +276,13 @@ def _apply_augment(a: dict, params: AugmentParams, size: int) -> dict:
     if params == AugmentParams():
         return a
     a = dict(a)
-    A = crop_matrix(np.array([(size - 1) / 2.0] * 2), size * params.scale,
-                    size, params.rot, params.flip)
+    A = crop_matrix(
+        np.array([(size - 1) / 2.0] * 2),
+        size * params.scale,
+        size,
+        params.rot,
+        params.flip,
+    )
     M = params.matrix_3d()
     perm12 = list(FLIP_PERM) if params.flip else list(range(12))
     perm24 = list(SMPL_FLIP_PERM) if params.flip else list(range(24))

@@ -43,14 +43,16 @@ __all__ = ["FORMAT_VERSION", "generate_synthetic", "read_shard"]
 #: joint centres); appearance drawn from its own stream.
 FORMAT_VERSION = 2
 
+
 def _body_digest() -> str:
     from bigraph_pyg.body import default_body_path
 
     return hashlib.sha1(default_body_path().read_bytes()).hexdigest()[:16]
 
 
-def _meta(config: SyntheticConfig, split: str, seed: int,
-          num_samples: int) -> dict:
+def _meta(
+    config: SyntheticConfig, split: str, seed: int, num_samples: int
+) -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "generator": "bigraph_pyg.data.synthetic",
@@ -78,18 +80,17 @@ def _shard_path(folder: Path, shard: int) -> Path:
 def _write_shard(folder: Path, shard: int, data: dict, quality: int) -> None:
     from PIL import Image
 
-    for i, img, part in zip(data["arrays"]["index"], data["images"],
-                            data["parts"], strict=True):
-        Image.fromarray(img).save(_image_path(folder, int(i)),
-                                  quality=quality)
+    for i, img, part in zip(
+        data["arrays"]["index"], data["images"], data["parts"], strict=True
+    ):
+        Image.fromarray(img).save(_image_path(folder, int(i)), quality=quality)
         Image.fromarray(part).save(_part_path(folder, int(i)))
     tmp = folder / f".shard_{shard:05d}.tmp.npz"
     np.savez(tmp, **data["arrays"])
     os.replace(tmp, _shard_path(folder, shard))
 
 
-def read_shard(folder: Path, shard: int, size: int,
-               num_samples: int) -> dict:
+def read_shard(folder: Path, shard: int, size: int, num_samples: int) -> dict:
     """Load one shard, checking its keys and sample indices.
 
     Args:
@@ -107,9 +108,12 @@ def read_shard(folder: Path, shard: int, size: int,
             expected samples (each message names the file and the fix).
     """
     path = _shard_path(folder, shard)
-    arrays = load_npz(path, "a synthetic shard",
-                      required=("index", *ARRAY_KEYS),
-                      hint=f"delete {folder} to regenerate the cache")
+    arrays = load_npz(
+        path,
+        "a synthetic shard",
+        required=("index", *ARRAY_KEYS),
+        hint=f"delete {folder} to regenerate the cache",
+    )
     expected = np.arange(shard * size, min(num_samples, (shard + 1) * size))
     index = arrays["index"]
     if index.shape != expected.shape or not (index == expected).all():
@@ -136,12 +140,15 @@ def _run_shard(job: tuple) -> int:
 
 
 def _shard_names(jobs: list) -> str:
-    return ", ".join(f"{_shard_path(Path(j[0]), j[3]).name} (samples "
-                     f"{j[4][0]}-{j[4][-1]})" for j in jobs)
+    return ", ".join(
+        f"{_shard_path(Path(j[0]), j[3]).name} (samples {j[4][0]}-{j[4][-1]})"
+        for j in jobs
+    )
 
 
-def _render(folder: Path, jobs: list, config: SyntheticConfig,
-            num_workers: int, bar) -> None:
+def _render(
+    folder: Path, jobs: list, config: SyntheticConfig, num_workers: int, bar
+) -> None:
     """Render and write ``jobs`` (in ``num_workers`` processes, or here).
 
     Raises:
@@ -153,26 +160,29 @@ def _render(folder: Path, jobs: list, config: SyntheticConfig,
 
     def kept() -> str:
         written = len(list(folder.glob("shard_*.npz")))
-        return (f"{written} of {total} shards are written in {folder} and "
-                "kept: call again to resume")
+        return (
+            f"{written} of {total} shards are written in {folder} and "
+            "kept: call again to resume"
+        )
 
     if num_workers == 0:
         results = _in_process(jobs, config)
     else:
-        results = workers.imap_jobs(_run_shard, jobs, num_workers,
-                                    _gen._init_worker, (config,))
+        results = workers.imap_jobs(
+            _run_shard, jobs, num_workers, _gen._init_worker, (config,)
+        )
     try:
         for _job, done in results:
             if bar is not None:
                 bar.update(done)
     except workers.WorkerDied as err:
         raise RuntimeError(
-            'Expected every synthetic-generation worker process to finish '
-            '(got a worker that ended without a result: killed by the '
-            'system (out of memory?), crashed (in the EGL renderer?) or '
+            "Expected every synthetic-generation worker process to finish "
+            "(got a worker that ended without a result: killed by the "
+            "system (out of memory?), crashed (in the EGL renderer?) or "
             f'failed while starting; "{err.reason.rstrip(".")}"). Not '
-            f'written: {_shard_names(err.pending)}. {kept()}. If this '
-            f'call is at the top level of a script, {workers.GUARD_HINT}'
+            f"written: {_shard_names(err.pending)}. {kept()}. If this "
+            f"call is at the top level of a script, {workers.GUARD_HINT}"
         ) from err
     except workers.JobFailed as err:
         raise RuntimeError(
@@ -196,17 +206,23 @@ def _in_process(jobs: list, config: SyntheticConfig):
 def _check_meta(folder: Path, expected: dict) -> dict:
     """Read ``meta.json`` and check it against ``expected``; return it."""
     path = folder / "meta.json"
-    found = load_json(path, "a synthetic cache's meta.json",
-                      hint=f"delete {folder} to regenerate the cache")
+    found = load_json(
+        path,
+        "a synthetic cache's meta.json",
+        hint=f"delete {folder} to regenerate the cache",
+    )
     if found.get("format_version") != FORMAT_VERSION:
         raise ValueError(
-            f'Expected a synthetic cache of format version {FORMAT_VERSION} '
-            f'in {path} (got {found.get("format_version")!r}, written by '
-            f'another version of bigraph_pyg); delete {folder} to '
-            'regenerate it, or pass another root'
+            f"Expected a synthetic cache of format version {FORMAT_VERSION} "
+            f"in {path} (got {found.get('format_version')!r}, written by "
+            f"another version of bigraph_pyg); delete {folder} to "
+            "regenerate it, or pass another root"
         )
-    diff = sorted(k for k in (set(expected) | set(found)) - {"complete"}
-                  if expected.get(k) != found.get(k))
+    diff = sorted(
+        k
+        for k in (set(expected) | set(found)) - {"complete"}
+        if expected.get(k) != found.get(k)
+    )
     if diff:
         detail = {k: (found.get(k), expected.get(k)) for k in diff}
         raise ValueError(
@@ -257,10 +273,14 @@ def generate_synthetic(
     check_split(split)
     if num_samples < 1:
         raise ValueError(f"Expected num_samples >= 1 (got {num_samples})")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) \
-            or num_workers < 0:
+    if (
+        isinstance(num_workers, bool)
+        or not isinstance(num_workers, int)
+        or num_workers < 0
+    ):
         raise ValueError(
-            f"Expected num_workers to be an int >= 0 (got {num_workers!r})")
+            f"Expected num_workers to be an int >= 0 (got {num_workers!r})"
+        )
     config = config or SyntheticConfig()
     folder = Path(root) / split
     expected = _meta(config, split, seed, num_samples)
@@ -276,14 +296,14 @@ def generate_synthetic(
     workers.check_not_bootstrapping()  # before anything is written
     for sub in ("images", "parts"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps({**expected, "complete": False},
-                                    indent=1))
+    meta_path.write_text(json.dumps({**expected, "complete": False}, indent=1))
     size = config.shard_size
     jobs = []
     for shard in range((num_samples + size - 1) // size):
         if not _shard_path(folder, shard).exists():
-            idx = list(range(shard * size,
-                             min(num_samples, (shard + 1) * size)))
+            idx = list(
+                range(shard * size, min(num_samples, (shard + 1) * size))
+            )
             jobs.append((str(folder), seed, split, shard, idx))
     if num_workers > 0 and jobs:
         safe, where = workers.spawn_is_safe()
@@ -302,13 +322,15 @@ def generate_synthetic(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(len(j[4]) for j in jobs), unit="img",
-                   desc=f"synthetic {split}")
+        bar = tqdm(
+            total=sum(len(j[4]) for j in jobs),
+            unit="img",
+            desc=f"synthetic {split}",
+        )
     try:
         _render(folder, jobs, config, num_workers, bar)
     finally:
         if bar is not None:
             bar.close()
-    meta_path.write_text(json.dumps({**expected, "complete": True},
-                                    indent=1))
+    meta_path.write_text(json.dumps({**expected, "complete": True}, indent=1))
     return folder

@@ -50,7 +50,6 @@ GUARD_FIX = (
 GUARD_HINT = f"{GUARD_FIX}, or pass num_workers=0 to render in this process"
 
 
-
 class WorkerDied(RuntimeError):
     """A worker process ended without a result.
 
@@ -108,14 +107,17 @@ def is_guarded(source: str, line: int) -> bool:
 
 
 def _is_main_test(test: ast.expr) -> bool:
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1
-            and isinstance(test.ops[0], ast.Eq)):
+    if not (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+    ):
         return False
     pair = (test.left, test.comparators[0])
-    names = [n for n in pair if isinstance(n, ast.Name)
-             and n.id == "__name__"]
-    consts = [n for n in pair if isinstance(n, ast.Constant)
-              and n.value == "__main__"]
+    names = [n for n in pair if isinstance(n, ast.Name) and n.id == "__name__"]
+    consts = [
+        n for n in pair if isinstance(n, ast.Constant) and n.value == "__main__"
+    ]
     return len(names) == 1 and len(consts) == 1
 
 
@@ -139,8 +141,8 @@ def spawn_is_safe() -> tuple[bool, str]:
         return True, ""
     frame = sys._getframe(1)
     while frame is not None and not (
-            frame.f_globals is vars(main)
-            and frame.f_code.co_name == "<module>"):
+        frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"
+    ):
         frame = frame.f_back
     if frame is None:  # not reached from the main module's top level
         return True, ""
@@ -195,8 +197,9 @@ def imap_jobs(
         JobFailed: ``fn`` raised for ``job`` (the exception is chained).
     """
     ctx = mp.get_context("spawn")
-    pool = ProcessPoolExecutor(num_workers, mp_context=ctx,
-                               initializer=initializer, initargs=initargs)
+    pool = ProcessPoolExecutor(
+        num_workers, mp_context=ctx, initializer=initializer, initargs=initargs
+    )
     try:
         futures = {pool.submit(fn, job): k for k, job in enumerate(jobs)}
         for future in as_completed(futures):
@@ -204,9 +207,13 @@ def imap_jobs(
             try:
                 result = future.result()
             except BrokenProcessPool as err:
-                pending = [jobs[i] for f, i in futures.items()
-                           if not f.done() or f.cancelled()
-                           or f.exception() is not None]
+                pending = [
+                    jobs[i]
+                    for f, i in futures.items()
+                    if not f.done()
+                    or f.cancelled()
+                    or f.exception() is not None
+                ]
                 raise WorkerDied(pending, str(err)) from err
             except Exception as err:
                 raise JobFailed(jobs[k]) from err

@@ -28,17 +28,27 @@ __all__ = [
 ]
 
 #: Row letter -> ablation name of :meth:`BiGraphConfig.preset`.
-TABLE4_ROWS: dict[str, str] = {"A": "graphcmr", "B": "row_b", "C": "row_c",
-                               "D": "row_d"}
+TABLE4_ROWS: dict[str, str] = {
+    "A": "graphcmr",
+    "B": "row_b",
+    "C": "row_c",
+    "D": "row_d",
+}
 
 #: The paper's Table 4: H36M protocol 2 MPJPE, UP-3D MPVE (mm).
 PAPER_TABLE4: dict[str, tuple[float, float]] = {
-    "A": (54.0, 104.5), "B": (47.5, 96.3), "C": (48.8, 100.7),
+    "A": (54.0, 104.5),
+    "B": (47.5, 96.3),
+    "C": (48.8, 100.7),
     "D": (34.0, 59.0),
 }
 
-_FLAGS = {"A": ("-", "-", "-"), "B": ("x", "x", "-"), "C": ("x", "-", "x"),
-          "D": ("x", "x", "x")}
+_FLAGS = {
+    "A": ("-", "-", "-"),
+    "B": ("x", "x", "-"),
+    "C": ("x", "-", "x"),
+    "D": ("x", "x", "x"),
+}
 
 
 def _mm(m: Mapping[str, float], key: str) -> str:
@@ -46,8 +56,10 @@ def _mm(m: Mapping[str, float], key: str) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def ablation_table(metrics: Mapping[str, Mapping[str, float]],
-                   data_name: str = "synthetic test") -> str:
+def ablation_table(
+    metrics: Mapping[str, Mapping[str, float]],
+    data_name: str = "synthetic test",
+) -> str:
     """Markdown table of our rows next to the paper's numbers.
 
     Columns: PA-MPJPE, MPJPE and MPVE of the mesh branch (the joints
@@ -76,45 +88,70 @@ def ablation_table(metrics: Mapping[str, Mapping[str, float]],
     """
     unknown = sorted(set(metrics) - set(TABLE4_ROWS))
     if unknown:
-        raise ValueError(f"Expected row letters among {list(TABLE4_ROWS)} "
-                         f"(got {unknown})")
+        raise ValueError(
+            f"Expected row letters among {list(TABLE4_ROWS)} (got {unknown})"
+        )
     d = data_name
-    head = (f"| row | skeleton | fusion | local feat. | PA-MPJPE ({d}) | "
-            f"MPJPE ({d}) | MPVE ({d}) | MPVE SMPL ({d}) | skeleton "
-            f"PA-MPJPE ({d}) | PA skill | paper H36M P2 MPJPE | "
-            "paper UP-3D MPVE |")
-    rows = [head,
-            "|---|:-:|:-:|:-:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    head = (
+        f"| row | skeleton | fusion | local feat. | PA-MPJPE ({d}) | "
+        f"MPJPE ({d}) | MPVE ({d}) | MPVE SMPL ({d}) | skeleton "
+        f"PA-MPJPE ({d}) | PA skill | paper H36M P2 MPJPE | "
+        "paper UP-3D MPVE |"
+    )
+    rows = [head, "|---|:-:|:-:|:-:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in TABLE4_ROWS:
         if row not in metrics:
             continue
         m = metrics[row]
         p = PAPER_TABLE4[row]
-        cells = [f"{row} ({TABLE4_ROWS[row]})", *_FLAGS[row],
-                 *(_mm(m, k) for k in ("pa_mpjpe", "mpjpe", "mpve",
-                                       "mpve_smpl", "pa_mpjpe_skeleton")),
-                 "-" if "skill_pa_mpjpe" not in m
-                 else f"{m['skill_pa_mpjpe']:.2f}",
-                 f"{p[0]:.1f}", f"{p[1]:.1f}"]
+        cells = [
+            f"{row} ({TABLE4_ROWS[row]})",
+            *_FLAGS[row],
+            *(
+                _mm(m, k)
+                for k in (
+                    "pa_mpjpe",
+                    "mpjpe",
+                    "mpve",
+                    "mpve_smpl",
+                    "pa_mpjpe_skeleton",
+                )
+            ),
+            "-" if "skill_pa_mpjpe" not in m else f"{m['skill_pa_mpjpe']:.2f}",
+            f"{p[0]:.1f}",
+            f"{p[1]:.1f}",
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     first = next((metrics[r] for r in TABLE4_ROWS if r in metrics), {})
     for name, text in BASELINES.items():
         if f"baseline_{name}_pa_mpjpe" not in first:
             continue
-        cells = [f"baseline: {text}", "", "", "",
-                 *(_mm(first, f"baseline_{name}_{k}")
-                   for k in ("pa_mpjpe", "mpjpe", "mpve")),
-                 "-", "-", "-", "-", "-"]
+        cells = [
+            f"baseline: {text}",
+            "",
+            "",
+            "",
+            *(
+                _mm(first, f"baseline_{name}_{k}")
+                for k in ("pa_mpjpe", "mpjpe", "mpve")
+            ),
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
-def plot_loss_curves(histories: Mapping[str, Sequence[Mapping]],
-                     path: str | os.PathLike,
-                     terms: Sequence[str] = ("mesh_joints_3d", "vertices"),
-                     smooth: int = 5,
-                     baselines: Mapping[str, Mapping[str, float]]
-                     | None = None) -> Path:
+def plot_loss_curves(
+    histories: Mapping[str, Sequence[Mapping]],
+    path: str | os.PathLike,
+    terms: Sequence[str] = ("mesh_joints_3d", "vertices"),
+    smooth: int = 5,
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> Path:
     r"""Fig. 5: training curves of the mesh-joint and vertex losses.
 
     Args:
@@ -138,8 +175,10 @@ def plot_loss_curves(histories: Mapping[str, Sequence[Mapping]],
 
     fig, axes = plt.subplots(1, len(terms), figsize=(5 * len(terms), 3.6))
     axes = np.atleast_1d(axes)
-    titles = {"mesh_joints_3d": r"$\mathcal{L}^{j3d}_m$ (mesh joints, m)",
-              "vertices": r"$\mathcal{L}_m$ (vertices, m)"}
+    titles = {
+        "mesh_joints_3d": r"$\mathcal{L}^{j3d}_m$ (mesh joints, m)",
+        "vertices": r"$\mathcal{L}_m$ (vertices, m)",
+    }
     for ax, term in zip(axes, terms, strict=True):
         for label, hist in histories.items():
             pts = [(h["step"], h[term]) for h in hist if term in h]
@@ -148,11 +187,17 @@ def plot_loss_curves(histories: Mapping[str, Sequence[Mapping]],
             x, y = map(np.asarray, zip(*pts, strict=True))
             k = max(1, min(smooth, len(y)))
             ys = np.convolve(y, np.ones(k) / k, mode="valid")
-            ax.plot(x[k - 1:], ys, label=label)
+            ax.plot(x[k - 1 :], ys, label=label)
         for i, (label, value) in enumerate(
-                (baselines or {}).get(term, {}).items()):
-            ax.axhline(value, color=f"C{7 + i}", linestyle="--",
-                       linewidth=1, label=label)
+            (baselines or {}).get(term, {}).items()
+        ):
+            ax.axhline(
+                value,
+                color=f"C{7 + i}",
+                linestyle="--",
+                linewidth=1,
+                label=label,
+            )
         ax.set_xlabel("step")
         ax.set_title(titles.get(term, term))
         ax.grid(alpha=0.3)

@@ -56,8 +56,7 @@ BASELINES: dict[str, str] = {
 #: camera frame (``y`` down), facing the camera.
 _UPRIGHT = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 
-_BONE_INDEX = [(JOINT_NAMES.index(a), JOINT_NAMES.index(b))
-               for a, b in BONES]
+_BONE_INDEX = [(JOINT_NAMES.index(a), JOINT_NAMES.index(b)) for a, b in BONES]
 
 
 def _bone_length(joints: Tensor) -> Tensor:
@@ -106,8 +105,9 @@ class TrainingStatistics:
         for batch in batches:
             ok = batch["has_pose_3d"].bool() & batch["has_smpl"].bool()
             if ok.any():
-                joints = center_joints(batch["joints_3d"][ok].double(),
-                                       HIP_INDICES)
+                joints = center_joints(
+                    batch["joints_3d"][ok].double(), HIP_INDICES
+                )
                 rot = axis_angle_to_matrix(batch["pose"][ok, :3].double())
                 joint_sum += (joints @ rot).sum(0)  # R^T j, row vectors
                 n_joints += int(ok.sum())
@@ -122,16 +122,18 @@ class TrainingStatistics:
         if n_joints == 0:
             raise ValueError(
                 "Expected training samples with 3D joints and SMPL pose "
-                "(has_pose_3d and has_smpl) for the baselines (got none)")
+                "(has_pose_3d and has_smpl) for the baselines (got none)"
+            )
         mean_joints = (joint_sum / n_joints) @ _UPRIGHT.double().T
         mean_vertices = None if vert_sum is None else vert_sum / n_verts
-        return cls(mean_joints.float(),
-                   None if mean_vertices is None else mean_vertices.float(),
-                   n_joints)
+        return cls(
+            mean_joints.float(),
+            None if mean_vertices is None else mean_vertices.float(),
+            n_joints,
+        )
 
     @classmethod
-    def from_dataset(cls, dataset, batch_size: int = 64
-                     ) -> TrainingStatistics:
+    def from_dataset(cls, dataset, batch_size: int = 64) -> TrainingStatistics:
         """:meth:`from_batches` over a dataset, read in order.
 
         Args:
@@ -146,14 +148,18 @@ class TrainingStatistics:
 
         from bigraph_pyg.engine.batching import collate_samples
 
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                            num_workers=0, collate_fn=collate_samples)
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=0,
+            collate_fn=collate_samples,
+        )
         return cls.from_batches(loader)
 
     def to_dict(self) -> dict:
         """Tensors and ints only (safe for ``torch.load(weights_only)``)."""
-        out = {"mean_joints": self.mean_joints,
-               "num_samples": self.num_samples}
+        out = {"mean_joints": self.mean_joints, "num_samples": self.num_samples}
         if self.mean_vertices is not None:
             out["mean_vertices"] = self.mean_vertices
         return out
@@ -166,16 +172,22 @@ class TrainingStatistics:
             ValueError: missing keys or a wrong ``mean_joints`` shape.
         """
         if "mean_joints" not in state or "num_samples" not in state:
-            raise ValueError("Expected training statistics with mean_joints "
-                             f"and num_samples (got keys {sorted(state)})")
+            raise ValueError(
+                "Expected training statistics with mean_joints "
+                f"and num_samples (got keys {sorted(state)})"
+            )
         joints = torch.as_tensor(state["mean_joints"]).float()
         if tuple(joints.shape) != (12, 3):
-            raise ValueError("Expected mean_joints of shape (12, 3) (got "
-                             f"{tuple(joints.shape)})")
+            raise ValueError(
+                "Expected mean_joints of shape (12, 3) (got "
+                f"{tuple(joints.shape)})"
+            )
         verts = state.get("mean_vertices")
-        return cls(joints,
-                   None if verts is None else torch.as_tensor(verts).float(),
-                   int(state["num_samples"]))
+        return cls(
+            joints,
+            None if verts is None else torch.as_tensor(verts).float(),
+            int(state["num_samples"]),
+        )
 
 
 def flat_lift(joints_2d: Tensor, mean_joints: Tensor) -> Tensor:
@@ -205,7 +217,8 @@ def flat_lift(joints_2d: Tensor, mean_joints: Tensor) -> Tensor:
     scale = ref / _bone_length(uv).clamp_min(1e-9)
     xy = uv * scale[:, None, None]
     return torch.cat([xy, torch.zeros_like(xy[..., :1])], -1).to(
-        joints_2d.dtype)
+        joints_2d.dtype
+    )
 
 
 class DepthCorrelation:
@@ -229,16 +242,23 @@ class DepthCorrelation:
         """
         zp = center_joints(pred.double(), HIP_INDICES)[..., 2][mask].cpu()
         zt = center_joints(target.double(), HIP_INDICES)[..., 2][mask].cpu()
-        self.sums += torch.stack([
-            torch.tensor(float(zp.numel()), dtype=torch.float64), zp.sum(),
-            zt.sum(), (zp * zp).sum(), (zt * zt).sum(), (zp * zt).sum()])
+        self.sums += torch.stack(
+            [
+                torch.tensor(float(zp.numel()), dtype=torch.float64),
+                zp.sum(),
+                zt.sum(),
+                (zp * zp).sum(),
+                (zt * zt).sum(),
+                (zp * zt).sum(),
+            ]
+        )
 
     def compute(self) -> float:
         """The correlation (NaN with fewer than 2 joints or no spread)."""
         n, sp, st, spp, stt, spt = self.sums.tolist()
         if n < 2:
             return math.nan
-        cov = spt / n - sp * st / n ** 2
+        cov = spt / n - sp * st / n**2
         var_p = spp / n - (sp / n) ** 2
         var_t = stt / n - (st / n) ** 2
         if var_p <= 1e-18 or var_t <= 1e-18:
@@ -248,9 +268,12 @@ class DepthCorrelation:
 
 #: Model metric -> the baseline metric it is compared with.
 _SKILL_PAIRS: dict[str, str] = {
-    "mpjpe": "mpjpe", "pa_mpjpe": "pa_mpjpe",
-    "mpjpe_skeleton": "mpjpe", "pa_mpjpe_skeleton": "pa_mpjpe",
-    "mpve": "mpve", "mpve_smpl": "mpve",
+    "mpjpe": "mpjpe",
+    "pa_mpjpe": "pa_mpjpe",
+    "mpjpe_skeleton": "mpjpe",
+    "pa_mpjpe_skeleton": "pa_mpjpe",
+    "mpve": "mpve",
+    "mpve_smpl": "mpve",
 }
 
 
@@ -274,8 +297,11 @@ def skill_ratios(metrics: Mapping[str, float]) -> dict[str, float]:
     """
     best: dict[str, float] = {}
     for base in ("mpjpe", "pa_mpjpe", "mpve"):
-        vals = [metrics[f"baseline_{name}_{base}"] for name in BASELINES
-                if f"baseline_{name}_{base}" in metrics]
+        vals = [
+            metrics[f"baseline_{name}_{base}"]
+            for name in BASELINES
+            if f"baseline_{name}_{base}" in metrics
+        ]
         if vals:
             best[base] = min(vals)
     out = {f"best_baseline_{k}": v for k, v in best.items()}

@@ -37,10 +37,24 @@ __all__ = [
 
 #: Keys a training or evaluation step reads from a sample.
 TRAIN_KEYS: tuple[str, ...] = (
-    "img", "joints_2d", "joints_2d_visible", "joints_2d_est",
-    "joints_2d_est_visible", "joints_3d", "joints_3d_visible", "vertices",
-    "pose", "betas", "mask", "part_seg", "has_smpl", "has_pose_3d",
-    "has_joints_2d", "has_vertices", "has_seg", "index",
+    "img",
+    "joints_2d",
+    "joints_2d_visible",
+    "joints_2d_est",
+    "joints_2d_est_visible",
+    "joints_3d",
+    "joints_3d_visible",
+    "vertices",
+    "pose",
+    "betas",
+    "mask",
+    "part_seg",
+    "has_smpl",
+    "has_pose_3d",
+    "has_joints_2d",
+    "has_vertices",
+    "has_seg",
+    "index",
 )
 
 
@@ -60,18 +74,28 @@ class EpochBatchSampler(Sampler[list[int]]):
     at the start (resume mid-epoch).
     """
 
-    def __init__(self, num_samples: int, batch_size: int, seed: int = 0,
-                 shuffle: bool = True, rank: int = 0, world_size: int = 1,
-                 drop_last: bool = True) -> None:
+    def __init__(
+        self,
+        num_samples: int,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = True,
+    ) -> None:
         if batch_size < 1 or num_samples < 1:
-            raise ValueError("Expected batch_size >= 1 and a non-empty "
-                             f"dataset (got {batch_size}, {num_samples})")
+            raise ValueError(
+                "Expected batch_size >= 1 and a non-empty "
+                f"dataset (got {batch_size}, {num_samples})"
+            )
         per_rank = num_samples // world_size
         if drop_last and per_rank < batch_size:
             raise ValueError(
                 f"Expected at least batch_size={batch_size} samples per "
                 f"process (got {num_samples} samples for {world_size} "
-                "processes); lower batch_size or use more data")
+                "processes); lower batch_size or use more data"
+            )
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.seed = seed
@@ -95,21 +119,22 @@ class EpochBatchSampler(Sampler[list[int]]):
         usable = (self.num_samples // self.world_size) * self.world_size
         if self.world_size > 1:
             perm = perm[:usable]
-        return perm[self.rank::self.world_size]
+        return perm[self.rank :: self.world_size]
 
     def __len__(self) -> int:
         n = len(self._indices()) if self.world_size > 1 else self.num_samples
         full = n // self.batch_size
-        return full if self.drop_last or n % self.batch_size == 0 \
-            else full + 1
+        return full if self.drop_last or n % self.batch_size == 0 else full + 1
 
     def __iter__(self) -> Iterator[list[int]]:
         idx = self._indices()
-        batches = [idx[i:i + self.batch_size]
-                   for i in range(0, len(idx), self.batch_size)]
+        batches = [
+            idx[i : i + self.batch_size]
+            for i in range(0, len(idx), self.batch_size)
+        ]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches = batches[:-1]
-        yield from batches[self.skip:]
+        yield from batches[self.skip :]
 
 
 class CachedDataset(Dataset):
@@ -129,23 +154,40 @@ class CachedDataset(Dataset):
         ValueError: samples without the keys of :data:`TRAIN_KEYS`.
     """
 
-    def __init__(self, dataset: Dataset, image_size: Sequence[int],
-                 body=None, batch_size: int = 32,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        image_size: Sequence[int],
+        body=None,
+        batch_size: int = 32,
+        progress: bool = True,
+    ) -> None:
         from tqdm.auto import tqdm
 
         self.image_size = tuple(int(s) for s in image_size)
         self.source_name = type(dataset).__name__
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                            num_workers=0, collate_fn=collate_samples)
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=0,
+            collate_fn=collate_samples,
+        )
         parts: dict[str, list[Tensor]] = {}
         names: list[str] = []
-        for batch in tqdm(loader, desc="caching", unit="batch",
-                          disable=not progress, leave=False):
+        for batch in tqdm(
+            loader,
+            desc="caching",
+            unit="batch",
+            disable=not progress,
+            leave=False,
+        ):
             missing = [k for k in TRAIN_KEYS if k not in batch]
             if missing:
-                raise ValueError(f"Expected samples with keys {TRAIN_KEYS} "
-                                 f"(got missing {missing})")
+                raise ValueError(
+                    f"Expected samples with keys {TRAIN_KEYS} "
+                    f"(got missing {missing})"
+                )
             names.extend(batch["dataset"])
             batch = _resize(batch, self.image_size)
             if body is not None:
@@ -153,9 +195,11 @@ class CachedDataset(Dataset):
                 if need.any():
                     with torch.no_grad():
                         pose = batch["pose"][need]
-                        v = body(betas=batch["betas"][need],
-                                 body_pose=pose[:, 3:],
-                                 global_orient=pose[:, :3]).vertices
+                        v = body(
+                            betas=batch["betas"][need],
+                            body_pose=pose[:, 3:],
+                            global_orient=pose[:, :3],
+                        ).vertices
                     batch["vertices"][need] = v.to(batch["vertices"].dtype)
                     batch["has_vertices"] = batch["has_vertices"] | need
             for k in TRAIN_KEYS:
@@ -197,19 +241,26 @@ def _resize(batch: dict, size: tuple[int, int]) -> dict:
     if (h0, w0) == size:
         return batch
     batch = dict(batch)
-    batch["img"] = F.interpolate(batch["img"], size=size, mode="bilinear",
-                                 align_corners=False, antialias=True)
+    batch["img"] = F.interpolate(
+        batch["img"],
+        size=size,
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )
     for k in ("mask", "part_seg"):
-        batch[k] = F.interpolate(batch[k][:, None].float(), size=size,
-                                 mode="nearest")[:, 0].to(batch[k].dtype)
+        batch[k] = F.interpolate(
+            batch[k][:, None].float(), size=size, mode="nearest"
+        )[:, 0].to(batch[k].dtype)
     scale = torch.tensor([size[1] / w0, size[0] / h0])
     for k in ("joints_2d", "joints_2d_est"):
         batch[k] = batch[k] * scale
     return batch
 
 
-def _input_joints(joints: Tensor, size: tuple[int, int]
-                  ) -> tuple[Tensor, Tensor]:
+def _input_joints(
+    joints: Tensor, size: tuple[int, int]
+) -> tuple[Tensor, Tensor]:
     """Model-input pixel joints and which of them were detected.
 
     A non-finite joint (a missed detection) is replaced by the mean of the
@@ -226,8 +277,10 @@ def _input_joints(joints: Tensor, size: tuple[int, int]
     safe = torch.where(valid[..., None], j, torch.zeros_like(j))
     count = valid.sum(dim=1, keepdim=True)[..., None].to(j.dtype)
     centre = torch.where(
-        count > 0, safe.sum(dim=1, keepdim=True) / count.clamp_min(1.0),
-        torch.tensor([w / 2.0, h / 2.0], device=j.device, dtype=j.dtype))
+        count > 0,
+        safe.sum(dim=1, keepdim=True) / count.clamp_min(1.0),
+        torch.tensor([w / 2.0, h / 2.0], device=j.device, dtype=j.dtype),
+    )
     j = torch.where(valid[..., None], j, centre)
     hi = torch.tensor([w - 1.0, h - 1.0], device=j.device, dtype=j.dtype)
     return torch.minimum(j.clamp_min(0.0), hi), valid
@@ -243,8 +296,14 @@ def _finite_rows(x: Tensor) -> Tensor:
     return torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
 
 
-def _targets(b: Mapping, size: tuple[int, int], vis2d: Tensor,
-             vis3d: Tensor, has_smpl: Tensor, has_pose_3d: Tensor) -> dict:
+def _targets(
+    b: Mapping,
+    size: tuple[int, int],
+    vis2d: Tensor,
+    vis3d: Tensor,
+    has_smpl: Tensor,
+    has_pose_3d: Tensor,
+) -> dict:
     """Loss targets of a batch at ``size``.
 
     The keys of :meth:`~bigraph_pyg.losses.BiGraphLoss.model_loss`.
@@ -264,8 +323,11 @@ def _targets(b: Mapping, size: tuple[int, int], vis2d: Tensor,
     vertices = b["vertices"].float()
     ok_smpl = _finite_rows(vertices)
     if "pose" in b and "betas" in b:
-        ok_smpl = ok_smpl & _finite_rows(b["pose"].float()) \
+        ok_smpl = (
+            ok_smpl
+            & _finite_rows(b["pose"].float())
             & _finite_rows(b["betas"].float())
+        )
     has_smpl = has_smpl & ok_smpl
 
     def clean(x: Tensor) -> Tensor:
@@ -282,14 +344,18 @@ def _targets(b: Mapping, size: tuple[int, int], vis2d: Tensor,
     }
     if "pose" in b and "betas" in b:
         targets["gt_rotmat"] = axis_angle_to_matrix(
-            clean(b["pose"].float()).reshape(-1, 24, 3))
+            clean(b["pose"].float()).reshape(-1, 24, 3)
+        )
         targets["gt_betas"] = clean(b["betas"].float())
     return targets
 
 
-def prepare_pose_batch(batch: Mapping, image_size: Sequence[int],
-                       crop_size: int, device: torch.device | str = "cpu",
-                       ) -> tuple[Tensor, Tensor, dict]:
+def prepare_pose_batch(
+    batch: Mapping,
+    image_size: Sequence[int],
+    crop_size: int,
+    device: torch.device | str = "cpu",
+) -> tuple[Tensor, Tensor, dict]:
     """Image-free model inputs and loss targets of pose-only samples.
 
     The samples are those of :class:`~bigraph_pyg.data.SyntheticPoses`.
@@ -318,8 +384,11 @@ def prepare_pose_batch(batch: Mapping, image_size: Sequence[int],
     ones = torch.ones(n, dtype=torch.bool, device=dev)
     vis = torch.ones(n, b["joints_3d"].shape[1], device=dev)
     targets = _targets(b, size, vis, vis, ones, ones)
-    return (_clamp_into(b["joints_2d"], size),
-            _clamp_into(b["joints_2d_est"], size), targets)
+    return (
+        _clamp_into(b["joints_2d"], size),
+        _clamp_into(b["joints_2d_est"], size),
+        targets,
+    )
 
 
 @dataclass
@@ -369,22 +438,32 @@ class ModelBatch:
         idx = keep.nonzero().flatten()
 
         def pick(value):
-            if isinstance(value, Tensor) and value.dim() and \
-                    value.shape[0] == n:
+            if (
+                isinstance(value, Tensor)
+                and value.dim()
+                and value.shape[0] == n
+            ):
                 return value[idx.to(value.device)]
             if isinstance(value, list) and len(value) == n:
                 return [value[i] for i in idx.tolist()]
             return value
 
         return ModelBatch(
-            pick(self.images), pick(self.joints_gt), pick(self.joints_est),
+            pick(self.images),
+            pick(self.joints_gt),
+            pick(self.joints_est),
             {k: pick(v) for k, v in self.targets.items()},
             {k: pick(v) for k, v in self.raw.items()},
-            pick(self.joints_gt_valid), pick(self.joints_est_valid))
+            pick(self.joints_gt_valid),
+            pick(self.joints_est_valid),
+        )
 
 
-def prepare_batch(batch: Mapping, image_size: Sequence[int],
-                  device: torch.device | str = "cpu") -> ModelBatch:
+def prepare_batch(
+    batch: Mapping,
+    image_size: Sequence[int],
+    device: torch.device | str = "cpu",
+) -> ModelBatch:
     """Collated samples to model inputs and loss targets on ``device``.
 
     Images and pixel joints are resized to ``image_size`` if they differ.
@@ -409,15 +488,24 @@ def prepare_batch(batch: Mapping, image_size: Sequence[int],
     size = tuple(int(s) for s in image_size)
     batch = _resize(dict(batch), size)
     dev = torch.device(device)
-    b = {k: (v.to(dev, non_blocking=True) if isinstance(v, Tensor) else v)
-         for k, v in batch.items()}
+    b = {
+        k: (v.to(dev, non_blocking=True) if isinstance(v, Tensor) else v)
+        for k, v in batch.items()
+    }
     joints_gt, gt_valid = _input_joints(b["joints_2d"], size)
     joints_est, est_valid = _input_joints(b["joints_2d_est"], size)
     has_smpl = b["has_smpl"].bool()
     if "has_vertices" in b:
         has_smpl = has_smpl & b["has_vertices"].bool()
     vis2d = b["joints_2d_visible"].float() * b["has_joints_2d"].float()[:, None]
-    targets = _targets(b, size, vis2d, b["joints_3d_visible"].float(),
-                       has_smpl, b["has_pose_3d"].bool())
-    return ModelBatch(b["img"].float(), joints_gt, joints_est, targets, b,
-                      gt_valid, est_valid)
+    targets = _targets(
+        b,
+        size,
+        vis2d,
+        b["joints_3d_visible"].float(),
+        has_smpl,
+        b["has_pose_3d"].bool(),
+    )
+    return ModelBatch(
+        b["img"].float(), joints_gt, joints_est, targets, b, gt_valid, est_valid
+    )

@@ -88,9 +88,11 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
 
     payload = dict(state)
     payload.pop(_CHECKSUM_KEY, None)
-    payload.update(format=CHECKPOINT_FORMAT,
-                   format_version=CHECKPOINT_VERSION,
-                   library_version=__version__)
+    payload.update(
+        format=CHECKPOINT_FORMAT,
+        format_version=CHECKPOINT_VERSION,
+        library_version=__version__,
+    )
     payload[_CHECKSUM_KEY] = {"sha256": state_digest(payload)}
     return atomic_torch_save(path, payload)
 
@@ -135,8 +137,11 @@ def _feed(h, obj: Any) -> None:
             parts = (t,)
         for part in parts:
             flat = part.cpu().contiguous().reshape(-1)
-            h.update(flat.view(torch.uint8).numpy().tobytes()
-                     if flat.numel() else b"")
+            h.update(
+                flat.view(torch.uint8).numpy().tobytes()
+                if flat.numel()
+                else b""
+            )
     elif isinstance(obj, Mapping):
         h.update(f"D{len(obj)}|".encode())
         for key, value in obj.items():
@@ -167,17 +172,24 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
         return []
     removed = []
     for entry in folder.iterdir():
-        if _TEMP_NAME.match(entry.name) and entry.is_file() \
-                and not entry.is_symlink():
+        if (
+            _TEMP_NAME.match(entry.name)
+            and entry.is_file()
+            and not entry.is_symlink()
+        ):
             try:
                 entry.unlink()
             except FileNotFoundError:
                 continue
             removed.append(entry)
     if removed:
-        log.info("Removed %d stale temp file(s) of an interrupted "
-                 "checkpoint write in %s: %s", len(removed), folder,
-                 ", ".join(p.name for p in removed))
+        log.info(
+            "Removed %d stale temp file(s) of an interrupted "
+            "checkpoint write in %s: %s",
+            len(removed),
+            folder,
+            ", ".join(p.name for p in removed),
+        )
     return removed
 
 
@@ -210,15 +222,20 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OSError(err.errno, (
-            f"Expected a folder for the checkpoint {path} (got "
-            f"{type(err).__name__}: {err}); pass an output folder that is "
-            "not below a regular file")) from err
+        raise OSError(
+            err.errno,
+            (
+                f"Expected a folder for the checkpoint {path} (got "
+                f"{type(err).__name__}: {err}); pass an output folder that is "
+                "not below a regular file"
+            ),
+        ) from err
     remove_stale_temp_files(path.parent)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                   dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
@@ -229,12 +246,19 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(err, OSError):
-            kept = ("the previous file is kept" if path.exists()
-                    else "no file was written")
-            raise OSError(err.errno, (
-                f"Could not write the checkpoint {path} ({type(err).__name__}"
-                f": {err}); {kept}. Free space on that disk or pass another "
-                "output folder")) from err
+            kept = (
+                "the previous file is kept"
+                if path.exists()
+                else "no file was written"
+            )
+            raise OSError(
+                err.errno,
+                (
+                    f"Could not write the checkpoint {path} "
+                    f"({type(err).__name__}: {err}); {kept}. Free space on "
+                    "that disk or pass another output folder"
+                ),
+            ) from err
         raise
     return path
 
@@ -265,44 +289,50 @@ def load_checkpoint(
     if not path.is_file():
         raise CheckpointError(
             f"Expected a checkpoint file at {path} (got no such file); "
-            "train one with examples/train_bigraph.py or pass its path")
+            "train one with examples/train_bigraph.py or pass its path"
+        )
     try:
-        state = torch.load(path, map_location=map_location,
-                           weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
         first = str(err).strip().splitlines()[0][:300] if str(err) else ""
         raise CheckpointError(
             f"Expected a readable checkpoint of tensors and plain data at "
             f"{path} (got {type(err).__name__}: {first}); it may be "
             "truncated, not a checkpoint, or carry pickled objects, which "
-            "are never loaded") from err
-    if not isinstance(state, dict) or state.get("format") != \
-            CHECKPOINT_FORMAT:
+            "are never loaded"
+        ) from err
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"Expected a {CHECKPOINT_FORMAT} file at {path} (got "
             f"{type(state).__name__} without that format tag); pass a file "
-            "written by examples/train_bigraph.py")
+            "written by examples/train_bigraph.py"
+        )
     if state.get("format_version") != CHECKPOINT_VERSION:
         raise CheckpointError(
             f"Expected checkpoint format version {CHECKPOINT_VERSION} at "
             f"{path} (got {state.get('format_version')!r}, written by "
             f"bigraph_pyg {state.get('library_version')}); retrain or use "
-            "that version")
+            "that version"
+        )
     _verify_checksum(path, state)
     if expected_model_config is not None:
         found = state.get("model_config", {})
-        diff = sorted(k for k in set(found) | set(expected_model_config)
-                      if _norm(found.get(k)) !=
-                      _norm(expected_model_config.get(k)))
+        diff = sorted(
+            k
+            for k in set(found) | set(expected_model_config)
+            if _norm(found.get(k)) != _norm(expected_model_config.get(k))
+        )
         if diff:
             detail = ", ".join(
                 f"{k}: {found.get(k)!r} != {expected_model_config.get(k)!r}"
-                for k in diff)
+                for k in diff
+            )
             raise CheckpointError(
                 f"Expected a checkpoint of the same model config at {path} "
                 f"(got differences (checkpoint != requested): {detail}); "
                 "build the model with the checkpoint's config (the "
-                "scripts' --preset/--ablation) or pass another checkpoint")
+                "scripts' --preset/--ablation) or pass another checkpoint"
+            )
     return state
 
 
@@ -313,7 +343,9 @@ def _verify_checksum(path: Path, state: dict) -> None:
         warnings.warn(
             f"The checkpoint {path} has no checksum (written by bigraph_pyg "
             f"{state.get('library_version')}, before checksums): it is "
-            "loaded unverified", stacklevel=3)
+            "loaded unverified",
+            stacklevel=3,
+        )
         return
     expected = stored.get("sha256") if isinstance(stored, dict) else None
     found = state_digest(state)
@@ -322,7 +354,8 @@ def _verify_checksum(path: Path, state: dict) -> None:
             f"Expected the checkpoint {path} to match its stored SHA-256 "
             f"{str(expected)[:16]}... (got {found[:16]}... for its content):"
             " the file is corrupted (disk, copy or download error); use "
-            "another copy, or resume from an earlier checkpoint")
+            "another copy, or resume from an earlier checkpoint"
+        )
 
 
 def _norm(value: Any) -> Any:
@@ -331,8 +364,9 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def model_from_checkpoint(path: str | os.PathLike, body=None,
-                          map_location: str | torch.device = "cpu"):
+def model_from_checkpoint(
+    path: str | os.PathLike, body=None, map_location: str | torch.device = "cpu"
+):
     """Rebuild a :class:`~bigraph_pyg.models.BiGraphBody` from a checkpoint.
 
     Args:
@@ -357,7 +391,8 @@ def model_from_checkpoint(path: str | os.PathLike, body=None,
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(
             f"Expected a valid model_config in {path} (got {err}); the "
-            "checkpoint comes from another version of bigraph_pyg") from err
+            "checkpoint comes from another version of bigraph_pyg"
+        ) from err
     model = BiGraphBody.from_body(config, body)
     try:
         model.load_state_dict(state["model"])
@@ -366,12 +401,14 @@ def model_from_checkpoint(path: str | os.PathLike, body=None,
         raise CheckpointError(
             f"Expected model weights matching the stored config in {path} "
             f"(got {type(err).__name__}: {first}); the checkpoint comes "
-            "from another version or body") from err
+            "from another version or body"
+        ) from err
     return model.eval(), state
 
 
-def capture_rng_state(generators: Mapping[str, torch.Generator] = ()
-                      ) -> dict[str, Any]:
+def capture_rng_state(
+    generators: Mapping[str, torch.Generator] = (),
+) -> dict[str, Any]:
     """Python, NumPy, torch (CPU and CUDA) and named generator states.
 
     Args:
@@ -384,8 +421,13 @@ def capture_rng_state(generators: Mapping[str, torch.Generator] = ()
     state = {
         "python": random.getstate(),
         # As a tensor: the file stays loadable with weights_only=True.
-        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos),
-                  int(has_gauss), float(cached)),
+        "numpy": (
+            name,
+            torch.from_numpy(keys.astype(np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ),
         "torch": torch.get_rng_state(),
         "generators": {k: g.get_state() for k, g in dict(generators).items()},
     }
@@ -394,8 +436,9 @@ def capture_rng_state(generators: Mapping[str, torch.Generator] = ()
     return state
 
 
-def restore_rng_state(state: Mapping[str, Any],
-                      generators: Mapping[str, torch.Generator] = ()) -> None:
+def restore_rng_state(
+    state: Mapping[str, Any], generators: Mapping[str, torch.Generator] = ()
+) -> None:
     """Inverse of :func:`capture_rng_state`.
 
     Args:
@@ -405,8 +448,9 @@ def restore_rng_state(state: Mapping[str, Any],
     """
     random.setstate(state["python"])
     name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos,
-                         has_gauss, cached))
+    np.random.set_state(
+        (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -68,14 +68,20 @@ def synthetic_splits(
 
     if body is None:
         from bigraph_pyg.body import default_body
+
         body = default_body()
     out = {}
     for split, n in sizes.items():
-        ds = SyntheticHumans(root, split, num_samples=int(n), seed=seed,
-                             num_workers=num_workers, with_vertices=False,
-                             progress=progress)
-        out[split] = CachedDataset(ds, image_size, body=body,
-                                   progress=progress)
+        ds = SyntheticHumans(
+            root,
+            split,
+            num_samples=int(n),
+            seed=seed,
+            num_workers=num_workers,
+            with_vertices=False,
+            progress=progress,
+        )
+        out[split] = CachedDataset(ds, image_size, body=body, progress=progress)
     return out
 
 
@@ -84,21 +90,25 @@ def _check_folder(path, what: str) -> Path:
     if not path.is_dir():
         raise FileNotFoundError(
             f"Expected a folder of {what} at {path} (got no such folder); "
-            "pass the right path")
+            "pass the right path"
+        )
     return path
 
 
-def _image_dir(name: str, image_root, image_dirs: Mapping[str, str] | None
-               ) -> Path:
+def _image_dir(
+    name: str, image_root, image_dirs: Mapping[str, str] | None
+) -> Path:
     if image_dirs and name in image_dirs:
         return _check_folder(image_dirs[name], f"{name} images")
     if image_root is None:
         raise FileNotFoundError(
             f"Expected an image folder for {name} (got neither "
             f"image_root nor image_dirs[{name!r}]; the scripts' "
-            f"--image-root / --image-dir {name}=PATH)")
-    return _check_folder(Path(image_root) / name,
-                         f"{name} images (IMAGE_ROOT/{name})")
+            f"--image-root / --image-dir {name}=PATH)"
+        )
+    return _check_folder(
+        Path(image_root) / name, f"{name} images (IMAGE_ROOT/{name})"
+    )
 
 
 def real_training_mix(
@@ -135,15 +145,21 @@ def real_training_mix(
     root = _check_folder(npz_root, "GraphCMR .npz files")
     if body is None:
         from bigraph_pyg.body import default_body
+
         body = default_body()
     members = {}
     for name in names:
         if name not in REAL_DATASETS:
-            raise ValueError(f"Expected datasets among {REAL_DATASETS} "
-                             f"(got {name!r})")
+            raise ValueError(
+                f"Expected datasets among {REAL_DATASETS} (got {name!r})"
+            )
         members[name] = getattr(data, name)(
-            root, _image_dir(name, image_root, image_dirs), "train",
-            body=body, seed=seed)
+            root,
+            _image_dir(name, image_root, image_dirs),
+            "train",
+            body=body,
+            seed=seed,
+        )
     return data.MixedDataset(members, length=length, seed=seed)
 
 
@@ -177,13 +193,20 @@ def real_eval_set(
     from bigraph_pyg import data
 
     if name not in EVAL_SPLITS:
-        raise ValueError(f"Expected an evaluation set in "
-                         f"{sorted(EVAL_SPLITS)} (got {name!r})")
+        raise ValueError(
+            f"Expected an evaluation set in "
+            f"{sorted(EVAL_SPLITS)} (got {name!r})"
+        )
     dataset, split = EVAL_SPLITS[name]
     root = _check_folder(npz_root, "GraphCMR .npz files")
     if body is None:
         from bigraph_pyg.body import default_body
+
         body = default_body()
     return getattr(data, dataset)(
-        root, _image_dir(dataset, image_root, image_dirs), split,
-        train=False, body=body)
+        root,
+        _image_dir(dataset, image_root, image_dirs),
+        split,
+        train=False,
+        body=body,
+    )

@@ -52,8 +52,9 @@ class DistributedContext:
         return self.rank == 0
 
 
-def init_distributed(device: str | torch.device = "cpu",
-                     backend: str | None = None) -> DistributedContext:
+def init_distributed(
+    device: str | torch.device = "cpu", backend: str | None = None
+) -> DistributedContext:
     """Join the process group if launched by ``torchrun``.
 
     Args:
@@ -72,9 +73,11 @@ def init_distributed(device: str | torch.device = "cpu",
     """
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Expected CUDA for device={device} (got "
-                         "torch.cuda.is_available() == False); use "
-                         "device='cpu' (the scripts' --device cpu)")
+        raise ValueError(
+            f"Expected CUDA for device={device} (got "
+            "torch.cuda.is_available() == False); use "
+            "device='cpu' (the scripts' --device cpu)"
+        )
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistributedContext(device=device)
@@ -84,7 +87,8 @@ def init_distributed(device: str | torch.device = "cpu",
         if local >= torch.cuda.device_count():
             raise ValueError(
                 f"Expected at most {torch.cuda.device_count()} processes "
-                f"per node, one per GPU (got LOCAL_RANK={local})")
+                f"per node, one per GPU (got LOCAL_RANK={local})"
+            )
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     backend = backend or ("nccl" if device.type == "cuda" else "gloo")

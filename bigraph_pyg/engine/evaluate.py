@@ -66,8 +66,7 @@ __all__ = [
 
 #: Rows of GraphCMR's 17-joint H36M regressor in LSP order (14 joints: the
 #: project's 12, then neck and head top).
-H36M_TO_J14: tuple[int, ...] = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13,
-                                8, 10)
+H36M_TO_J14: tuple[int, ...] = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10)
 
 #: Display names, in table order.
 METRIC_LABELS: dict[str, str] = {
@@ -110,11 +109,14 @@ def load_h36m_regressor(path) -> Tensor:
     if not path.is_file():
         raise FileNotFoundError(
             f"Expected the H36M regressor file at {path} (got no such file);"
-            " get J_regressor_h36m.npy from GraphCMR's data download")
+            " get J_regressor_h36m.npy from GraphCMR's data download"
+        )
     reg = np.load(path, allow_pickle=False)
     if reg.ndim != 2 or reg.shape[0] not in (14, 17):
-        raise ValueError(f"Expected a (17, V) or (14, V) regressor in {path} "
-                         f"(got shape {reg.shape})")
+        raise ValueError(
+            f"Expected a (17, V) or (14, V) regressor in {path} "
+            f"(got shape {reg.shape})"
+        )
     if reg.shape[0] == 17:
         reg = reg[list(H36M_TO_J14)]
     return torch.as_tensor(reg[:12], dtype=torch.float32)
@@ -136,14 +138,16 @@ class MeshProjector:
         distance (float): Camera distance. (default: ``50``)
     """
 
-    def __init__(self, faces, skinning_weights, image_size,
-                 distance: float = 50.0) -> None:
+    def __init__(
+        self, faces, skinning_weights, image_size, distance: float = 50.0
+    ) -> None:
         from bigraph_pyg.data.render import BodyRenderer, vertex_part_labels
 
         h, w = image_size
         labels = vertex_part_labels(np.asarray(skinning_weights))
-        self.renderer = BodyRenderer(np.asarray(faces), labels, width=w,
-                                     height=h)
+        self.renderer = BodyRenderer(
+            np.asarray(faces), labels, width=w, height=h
+        )
         self.size = (h, w)
         self.distance = float(distance)
         self.num_vertices = len(labels)
@@ -164,8 +168,9 @@ class MeshProjector:
         s = max(abs(s), 1e-3)
         d = self.distance
         cam = v + np.array([tx, ty, d])
-        K = np.array([[s * w / 2 * d, 0, w / 2], [0, s * h / 2 * d, h / 2],
-                      [0, 0, 1]])
+        K = np.array(
+            [[s * w / 2 * d, 0, w / 2], [0, s * h / 2 * d, h / 2], [0, 0, 1]]
+        )
         colors = np.full((len(v), 3), 0.5)
         return self.renderer.render(cam, K, colors).part_seg
 
@@ -225,15 +230,17 @@ def evaluate(
         try:
             if body is None:
                 from bigraph_pyg.body import default_body
+
                 body_for_faces = default_body()
             else:
                 body_for_faces = body
-            projector = MeshProjector(body_for_faces.faces.cpu(),
-                                      body_for_faces.skinning_weights.cpu(),
-                                      size)
+            projector = MeshProjector(
+                body_for_faces.faces.cpu(),
+                body_for_faces.skinning_weights.cpu(),
+                size,
+            )
         except (ImportError, RuntimeError, OSError) as err:
-            warnings.warn(f"Segmentation metrics skipped: {err}",
-                          stacklevel=2)
+            warnings.warn(f"Segmentation metrics skipped: {err}", stacklevel=2)
     reg = None if h36m_regressor is None else h36m_regressor.to(device)
     criterion = BiGraphLoss.for_config(net.config) if with_loss else None
     total = 0
@@ -244,8 +251,9 @@ def evaluate(
         if baselines.mean_vertices is not None:
             base_verts = baselines.mean_vertices.to(device)
             if base_verts.shape[0] == net.joint_regressor.shape[1]:
-                mean_mesh_joints = net.joint_regressor.to(
-                    base_verts) @ base_verts
+                mean_mesh_joints = (
+                    net.joint_regressor.to(base_verts) @ base_verts
+                )
 
     def add(name: str, values: Tensor, mask: Tensor) -> None:
         if mask.any():
@@ -254,8 +262,15 @@ def evaluate(
             counts[name] = counts.get(name, 0) + int(mask.sum())
 
     try:
-        for i, batch in enumerate(tqdm(loader, desc="eval", unit="batch",
-                                       disable=not progress, leave=False)):
+        for i, batch in enumerate(
+            tqdm(
+                loader,
+                desc="eval",
+                unit="batch",
+                disable=not progress,
+                leave=False,
+            )
+        ):
             if max_batches is not None and i >= max_batches:
                 break
             mb = prepare_batch(batch, size, device)
@@ -270,57 +285,106 @@ def evaluate(
             if out.skeleton_joints is not None:
                 preds.append(("_skeleton", out.skeleton_joints))
             if reg is not None:
-                preds.append(("_h36m", torch.einsum(
-                    "jn,bnc->bjc", reg.to(out.vertices.dtype), out.vertices)))
+                preds.append(
+                    (
+                        "_h36m",
+                        torch.einsum(
+                            "jn,bnc->bjc",
+                            reg.to(out.vertices.dtype),
+                            out.vertices,
+                        ),
+                    )
+                )
             has_v = t["has_smpl"]
             gt_v = torch.nan_to_num(t["gt_vertices"])
             if base_joints is not None:
-                if base_verts is not None and \
-                        base_verts.shape[0] == gt_v.shape[-2]:
-                    add("baseline_mean_mesh_mpve", mpve(
-                        base_verts.expand_as(gt_v), gt_v, reduction="none"),
-                        has_v)
+                if (
+                    base_verts is not None
+                    and base_verts.shape[0] == gt_v.shape[-2]
+                ):
+                    add(
+                        "baseline_mean_mesh_mpve",
+                        mpve(
+                            base_verts.expand_as(gt_v), gt_v, reduction="none"
+                        ),
+                        has_v,
+                    )
                 preds += [
                     ("baseline_mean_pose", base_joints.expand(n, -1, -1)),
-                    ("baseline_flat_lift",
-                     flat_lift(mb.joints_est, base_joints))]
+                    (
+                        "baseline_flat_lift",
+                        flat_lift(mb.joints_est, base_joints),
+                    ),
+                ]
                 if mean_mesh_joints is not None:
-                    preds.append(("baseline_mean_mesh",
-                                  mean_mesh_joints.expand(n, -1, -1)))
+                    preds.append(
+                        (
+                            "baseline_mean_mesh",
+                            mean_mesh_joints.expand(n, -1, -1),
+                        )
+                    )
             for suffix, joints in preds:
                 pre = suffix + "_" if suffix.startswith("baseline") else ""
                 post = "" if pre else suffix
-                add(pre + "mpjpe" + post, mpjpe(
-                    joints.float(), gt3d, HIP_INDICES, jmask,
-                    reduction="none"), pose3d)
-                add(pre + "pa_mpjpe" + post,
-                    pa_mpjpe(joints.float(), gt3d, mask=jmask,
-                             reduction="none"), pose3d)
+                add(
+                    pre + "mpjpe" + post,
+                    mpjpe(
+                        joints.float(),
+                        gt3d,
+                        HIP_INDICES,
+                        jmask,
+                        reduction="none",
+                    ),
+                    pose3d,
+                )
+                add(
+                    pre + "pa_mpjpe" + post,
+                    pa_mpjpe(
+                        joints.float(), gt3d, mask=jmask, reduction="none"
+                    ),
+                    pose3d,
+                )
                 if suffix in depth:
-                    depth[suffix].update(joints.float(), gt3d,
-                                         jmask & pose3d[:, None])
-            add("mpve", mpve(out.vertices.float(), gt_v, reduction="none"),
-                has_v)
+                    depth[suffix].update(
+                        joints.float(), gt3d, jmask & pose3d[:, None]
+                    )
+            add(
+                "mpve",
+                mpve(out.vertices.float(), gt_v, reduction="none"),
+                has_v,
+            )
             if body is not None:
-                pv = body(betas=out.betas.float(),
-                          body_pose=out.rotmat[:, 1:].float(),
-                          global_orient=out.rotmat[:, 0].float()).vertices
-                add("mpve_smpl", mpve(pv.to(gt_v), gt_v, reduction="none"),
-                    has_v)
+                pv = body(
+                    betas=out.betas.float(),
+                    body_pose=out.rotmat[:, 1:].float(),
+                    global_orient=out.rotmat[:, 0].float(),
+                ).vertices
+                add(
+                    "mpve_smpl",
+                    mpve(pv.to(gt_v), gt_v, reduction="none"),
+                    has_v,
+                )
             if with_loss:
                 loss, _ = criterion.model_loss(out, t)
                 if math.isfinite(float(loss)):
-                    add("loss", loss.detach().expand(n),
-                        torch.ones(n, dtype=torch.bool, device=device))
+                    add(
+                        "loss",
+                        loss.detach().expand(n),
+                        torch.ones(n, dtype=torch.bool, device=device),
+                    )
             if projector is not None:
                 seg_ok = mb.raw["has_seg"].bool()
                 for k in torch.nonzero(seg_ok).flatten().tolist():
-                    pred = torch.from_numpy(projector.part_labels(
-                        out.vertices[k], out.camera[k]).astype(np.int64))
+                    pred = torch.from_numpy(
+                        projector.part_labels(
+                            out.vertices[k], out.camera[k]
+                        ).astype(np.int64)
+                    )
                     gt = mb.raw["part_seg"][k].cpu().long()
                     cp = segmentation_confusion_matrix(pred, gt, 7)
                     cf = segmentation_confusion_matrix(
-                        (pred > 0).long(), (gt > 0).long(), 2)
+                        (pred > 0).long(), (gt > 0).long(), 2
+                    )
                     conf_parts = cp if conf_parts is None else conf_parts + cp
                     conf_fb = cf if conf_fb is None else conf_fb + cf
     finally:
@@ -340,8 +404,7 @@ def evaluate(
     return metrics
 
 
-def format_metrics(metrics: Mapping[str, float],
-                   title: str = "metrics") -> str:
+def format_metrics(metrics: Mapping[str, float], title: str = "metrics") -> str:
     """Markdown tables of metrics, in :data:`METRIC_LABELS` order.
 
     The model's metrics (with the skill ratios, model error / best
@@ -359,8 +422,11 @@ def format_metrics(metrics: Mapping[str, float],
     rows = [f"| metric | {title} |", "|---|---:|"]
     hidden = ("baseline_", "best_baseline_", "skill_")
     keys = [k for k in METRIC_LABELS if k in metrics]
-    keys += sorted(k for k in metrics
-                   if k not in METRIC_LABELS and not k.startswith(hidden))
+    keys += sorted(
+        k
+        for k in metrics
+        if k not in METRIC_LABELS and not k.startswith(hidden)
+    )
     for k in keys:
         v = metrics[k]
         if k == "num_samples":
@@ -371,19 +437,28 @@ def format_metrics(metrics: Mapping[str, float],
             text = f"{v:.2f}"
         rows.append(f"| {METRIC_LABELS.get(k, k)} | {text} |")
         if f"skill_{k}" in metrics:
-            rows.append(f"| \u2003skill ratio (/ best baseline "
-                        f"{metrics[f'best_baseline_{_base(k)}']:.1f}) | "
-                        f"{metrics[f'skill_{k}']:.2f} |")
-    names = [n for n in BASELINES
-             if any(k.startswith(f"baseline_{n}_") for k in metrics)]
+            rows.append(
+                f"| \u2003skill ratio (/ best baseline "
+                f"{metrics[f'best_baseline_{_base(k)}']:.1f}) | "
+                f"{metrics[f'skill_{k}']:.2f} |"
+            )
+    names = [
+        n
+        for n in BASELINES
+        if any(k.startswith(f"baseline_{n}_") for k in metrics)
+    ]
     if names:
-        rows += ["", "| baseline (same samples, same code) | MPJPE | "
-                 "PA-MPJPE | MPVE |", "|---|---:|---:|---:|"]
+        rows += [
+            "",
+            "| baseline (same samples, same code) | MPJPE | PA-MPJPE | MPVE |",
+            "|---|---:|---:|---:|",
+        ]
         for n in names:
-            cells = [metrics.get(f"baseline_{n}_{m}")
-                     for m in ("mpjpe", "pa_mpjpe", "mpve")]
-            text = " | ".join("-" if c is None else f"{c:.1f}"
-                              for c in cells)
+            cells = [
+                metrics.get(f"baseline_{n}_{m}")
+                for m in ("mpjpe", "pa_mpjpe", "mpve")
+            ]
+            text = " | ".join("-" if c is None else f"{c:.1f}" for c in cells)
             rows.append(f"| {BASELINES[n]} | {text} |")
     return "\n".join(rows)
 

@@ -40,10 +40,14 @@ def _dots(canvas: np.ndarray, points: np.ndarray, color, radius: int = 1):
             canvas[y[ok], x[ok]] = color
 
 
-def overlay_images(images: Tensor, vertices_2d: Tensor,
-                   joints_2d: Tensor | None = None,
-                   gt_joints_2d: Tensor | None = None,
-                   max_images: int = 4, vertex_stride: int = 7) -> Tensor:
+def overlay_images(
+    images: Tensor,
+    vertices_2d: Tensor,
+    joints_2d: Tensor | None = None,
+    gt_joints_2d: Tensor | None = None,
+    max_images: int = 4,
+    vertex_stride: int = 7,
+) -> Tensor:
     """Images with the projected mesh (and joints) drawn on them.
 
     Args:
@@ -68,8 +72,10 @@ def overlay_images(images: Tensor, vertices_2d: Tensor,
         canvas = _to_uint8(images[i]).copy()
         v = vertices_2d[i, ::vertex_stride].detach().float().cpu().numpy()
         _dots(canvas, (v + 1) * half, (0, 255, 255), 0)
-        for pts, color in ((gt_joints_2d, (0, 255, 0)),
-                           (joints_2d, (255, 0, 0))):
+        for pts, color in (
+            (gt_joints_2d, (0, 255, 0)),
+            (joints_2d, (255, 0, 0)),
+        ):
             if pts is not None:
                 p = pts[i].detach().float().cpu().numpy()
                 _dots(canvas, (p + 1) * half, color, 2)
@@ -93,14 +99,17 @@ class TrainLogger:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:  # pragma: no cover - optional dependency
-            warnings.warn(f"TensorBoard logging disabled: {err}; pip "
-                          "install tensorboard", stacklevel=2)
+            warnings.warn(
+                f"TensorBoard logging disabled: {err}; pip install tensorboard",
+                stacklevel=2,
+            )
             return
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         self.writer = SummaryWriter(str(log_dir))
 
-    def scalars(self, prefix: str, values: Mapping[str, float],
-                step: int) -> None:
+    def scalars(
+        self, prefix: str, values: Mapping[str, float], step: int
+    ) -> None:
         """Log ``values`` as ``prefix/<name>``."""
         if self.writer is None:
             return

@@ -30,13 +30,23 @@ from bigraph_pyg.engine.evaluate import evaluate
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.engine.trainer import Trainer
 
-__all__ = ["RunSummary", "check_run_folder", "existing_checkpoints",
-           "name_equals_path", "non_negative_int", "output_file",
-           "output_path", "positive_int", "train_and_evaluate"]
+__all__ = [
+    "RunSummary",
+    "check_run_folder",
+    "existing_checkpoints",
+    "name_equals_path",
+    "non_negative_int",
+    "output_file",
+    "output_path",
+    "positive_int",
+    "train_and_evaluate",
+]
 
-_ADVICE = ("pass resume=True (the scripts' --resume) to continue that run, "
-           "overwrite=True (--overwrite) to replace it, or another out_dir "
-           "(--out)")
+_ADVICE = (
+    "pass resume=True (the scripts' --resume) to continue that run, "
+    "overwrite=True (--overwrite) to replace it, or another out_dir "
+    "(--out)"
+)
 #: The files of a run that ``overwrite=True`` removes before a new run.
 RUN_FILES = ("checkpoints/last.pt", "checkpoints/best.pt", "metrics.json")
 
@@ -54,10 +64,12 @@ def existing_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
     return sorted(folder.glob("*.pt")) if folder.is_dir() else []
 
 
-def check_run_folder(out_dir: str | os.PathLike | None,
-                     resume: bool | str = False,
-                     overwrite: bool = False,
-                     advice: str = _ADVICE) -> None:
+def check_run_folder(
+    out_dir: str | os.PathLike | None,
+    resume: bool | str = False,
+    overwrite: bool = False,
+    advice: str = _ADVICE,
+) -> None:
     """Refuse a new run into a folder that holds another run's checkpoints.
 
     Args:
@@ -81,7 +93,8 @@ def check_run_folder(out_dir: str | os.PathLike | None,
         if parent.exists() and not parent.is_dir():
             raise CheckpointError(
                 f"Expected an output folder at {out} (got the regular file "
-                f"{parent} in its path); pass another out_dir (--out)")
+                f"{parent} in its path); pass another out_dir (--out)"
+            )
     if resume or overwrite:
         return
     found = existing_checkpoints(out)
@@ -89,7 +102,8 @@ def check_run_folder(out_dir: str | os.PathLike | None,
         raise CheckpointError(
             f"Expected an output folder without checkpoints for a new run "
             f"(got {', '.join(p.name for p in found)} in {found[0].parent}); "
-            f"{advice}")
+            f"{advice}"
+        )
 
 
 # -- argparse types shared by the example scripts ----------------------------
@@ -100,10 +114,12 @@ def _int_at_least(text: str, low: int) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"Expected an integer >= {low} (got {text!r})") from None
+            f"Expected an integer >= {low} (got {text!r})"
+        ) from None
     if value < low:
         raise argparse.ArgumentTypeError(
-            f"Expected an integer >= {low} (got {value})")
+            f"Expected an integer >= {low} (got {value})"
+        )
     return value
 
 
@@ -139,7 +155,8 @@ def output_path(text: str) -> str:
         if parent.exists() and not parent.is_dir():
             raise argparse.ArgumentTypeError(
                 f"Expected a path below folders (got {text!r}, below the "
-                f"regular file {parent})")
+                f"regular file {parent})"
+            )
     return text
 
 
@@ -153,7 +170,8 @@ def output_file(text: str) -> str:
     output_path(text)
     if Path(text).is_dir():
         raise argparse.ArgumentTypeError(
-            f"Expected a file path (got {text!r}, an existing folder)")
+            f"Expected a file path (got {text!r}, an existing folder)"
+        )
     return text
 
 
@@ -166,7 +184,8 @@ def name_equals_path(text: str) -> str:
     name, sep, path = text.partition("=")
     if not (sep and name and path):
         raise argparse.ArgumentTypeError(
-            f"Expected NAME=PATH, e.g. h36m=/data/h36m_images (got {text!r})")
+            f"Expected NAME=PATH, e.g. h36m=/data/h36m_images (got {text!r})"
+        )
     return text
 
 
@@ -261,8 +280,18 @@ def train_and_evaluate(
             extra_state["training_stats"] = stats.to_dict()
         except ValueError:
             stats = None  # no 3D training data: no baselines
-    trainer = Trainer(model, train_set, config, out_dir, val_set, ctx, body,
-                      extra_state, baselines=stats, lift_set=lift_set)
+    trainer = Trainer(
+        model,
+        train_set,
+        config,
+        out_dir,
+        val_set,
+        ctx,
+        body,
+        extra_state,
+        baselines=stats,
+        lift_set=lift_set,
+    )
     t0 = time.perf_counter()
     result = trainer.fit(resume=resume)
     train_s = time.perf_counter() - t0
@@ -271,27 +300,48 @@ def train_and_evaluate(
         t1 = time.perf_counter()
         net = trainer.net
         # Only a best.pt this run chose by validation (never an old run's).
-        if (result.best is not None and result.best_path is not None
-                and Path(result.best_path).is_file()):
-            state = load_checkpoint(result.best_path,
-                                    net.config.to_dict(),
-                                    map_location=ctx.device)
+        if (
+            result.best is not None
+            and result.best_path is not None
+            and Path(result.best_path).is_file()
+        ):
+            state = load_checkpoint(
+                result.best_path, net.config.to_dict(), map_location=ctx.device
+            )
             net.load_state_dict(state["model"])
             evaluated = "best.pt"
         else:
             evaluated = "last weights"
-        loader = DataLoader(test_set, batch_size=config.batch_size,
-                            shuffle=False, collate_fn=collate_samples,
-                            num_workers=config.num_workers)
-        metrics = evaluate(net, loader, ctx.device, body=body,
-                           segmentation=test_segmentation,
-                           progress=config.progress, baselines=stats)
+        loader = DataLoader(
+            test_set,
+            batch_size=config.batch_size,
+            shuffle=False,
+            collate_fn=collate_samples,
+            num_workers=config.num_workers,
+        )
+        metrics = evaluate(
+            net,
+            loader,
+            ctx.device,
+            body=body,
+            segmentation=test_segmentation,
+            progress=config.progress,
+            baselines=stats,
+        )
         eval_s = time.perf_counter() - t1
         if out_dir is not None:
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)
-            (out / "metrics.json").write_text(json.dumps(
-                {"metrics": metrics, "evaluated": evaluated,
-                 "steps": result.step, "train_seconds": train_s,
-                 "eval_seconds": eval_s}, indent=1))
+            (out / "metrics.json").write_text(
+                json.dumps(
+                    {
+                        "metrics": metrics,
+                        "evaluated": evaluated,
+                        "steps": result.step,
+                        "train_seconds": train_s,
+                        "eval_seconds": eval_s,
+                    },
+                    indent=1,
+                )
+            )
     return RunSummary(result, metrics, train_s, eval_s, evaluated)

@@ -20,8 +20,9 @@ from torch import Tensor
 __all__ = ["gt_mix_ratio", "mix_joints_2d"]
 
 
-def gt_mix_ratio(step: int, steps_per_epoch: int, num_epochs: int,
-                 start: float = 1.0) -> float:
+def gt_mix_ratio(
+    step: int, steps_per_epoch: int, num_epochs: int, start: float = 1.0
+) -> float:
     """Share of ground-truth 2D joints at a training step.
 
     Args:
@@ -40,7 +41,8 @@ def gt_mix_ratio(step: int, steps_per_epoch: int, num_epochs: int,
     if steps_per_epoch < 1 or num_epochs < 1 or step < 0:
         raise ValueError(
             "Expected step >= 0, steps_per_epoch >= 1, num_epochs >= 1 (got "
-            f"{step}, {steps_per_epoch}, {num_epochs})")
+            f"{step}, {steps_per_epoch}, {num_epochs})"
+        )
     if not 0.0 <= start <= 1.0:
         raise ValueError(f"Expected start in [0, 1] (got {start})")
     end = (num_epochs - 1) * steps_per_epoch
@@ -49,8 +51,12 @@ def gt_mix_ratio(step: int, steps_per_epoch: int, num_epochs: int,
     return float(start) * max(0.0, 1.0 - step / end)
 
 
-def mix_joints_2d(joints_gt: Tensor, joints_est: Tensor, ratio: float,
-                  generator: torch.Generator | None = None) -> Tensor:
+def mix_joints_2d(
+    joints_gt: Tensor,
+    joints_est: Tensor,
+    ratio: float,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Per sample: the ground truth with probability ``ratio``, else estimate.
 
     Args:
@@ -66,7 +72,8 @@ def mix_joints_2d(joints_gt: Tensor, joints_est: Tensor, ratio: float,
     if joints_gt.shape != joints_est.shape or joints_gt.dim() != 3:
         raise ValueError(
             "Expected joints_gt and joints_est of the same shape (B, J, 2) "
-            f"(got {tuple(joints_gt.shape)} and {tuple(joints_est.shape)})")
+            f"(got {tuple(joints_gt.shape)} and {tuple(joints_est.shape)})"
+        )
     if not 0.0 <= ratio <= 1.0:
         raise ValueError(f"Expected ratio in [0, 1] (got {ratio})")
     pick = torch.rand(joints_gt.shape[0], generator=generator) < ratio

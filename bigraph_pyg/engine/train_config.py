@@ -85,31 +85,43 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "log_every", "eval_every",
-                     "max_nonfinite"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "log_every",
+            "eval_every",
+            "max_nonfinite",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"Expected an int >= 1 for `{name}` "
-                                 f"(got {v!r})")
+                raise ValueError(
+                    f"Expected an int >= 1 for `{name}` (got {v!r})"
+                )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"Expected lr > 0 (got {self.lr!r})")
         if not 0.0 <= self.mix_start <= 1.0:
-            raise ValueError(f"Expected mix_start in [0, 1] "
-                             f"(got {self.mix_start!r})")
+            raise ValueError(
+                f"Expected mix_start in [0, 1] (got {self.mix_start!r})"
+            )
         for name in ("lift_batch_size", "warmup_steps"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"Expected an int >= 0 for `{name}` "
-                                 f"(got {v!r})")
+                raise ValueError(
+                    f"Expected an int >= 0 for `{name}` (got {v!r})"
+                )
         if not (self.lift_weight >= 0 and math.isfinite(self.lift_weight)):
-            raise ValueError("Expected a finite lift_weight >= 0 (got "
-                             f"{self.lift_weight!r})")
+            raise ValueError(
+                f"Expected a finite lift_weight >= 0 (got {self.lift_weight!r})"
+            )
         if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError("Expected lr_schedule in ('constant', 'cosine') "
-                             f"(got {self.lr_schedule!r})")
+            raise ValueError(
+                "Expected lr_schedule in ('constant', 'cosine') "
+                f"(got {self.lr_schedule!r})"
+            )
         if self.max_steps is not None and self.max_steps < 0:
-            raise ValueError(f"Expected max_steps >= 0 (got "
-                             f"{self.max_steps!r})")
+            raise ValueError(
+                f"Expected max_steps >= 0 (got {self.max_steps!r})"
+            )
 
 
 @dataclass

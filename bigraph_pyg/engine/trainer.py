@@ -103,29 +103,40 @@ class Trainer:
         ValueError: ``amp`` without a CUDA device.
     """
 
-    def __init__(self, model, train_set: Dataset, config: TrainConfig,
-                 out_dir=None, val_set: Dataset | None = None,
-                 context: DistributedContext | None = None, body=None,
-                 extra_state: dict | None = None,
-                 baselines=None, lift_set=None) -> None:
+    def __init__(
+        self,
+        model,
+        train_set: Dataset,
+        config: TrainConfig,
+        out_dir=None,
+        val_set: Dataset | None = None,
+        context: DistributedContext | None = None,
+        body=None,
+        extra_state: dict | None = None,
+        baselines=None,
+        lift_set=None,
+    ) -> None:
         self.ctx = context or DistributedContext()
         self.baselines = baselines
         self.lift_set = lift_set
         if config.lift_batch_size and lift_set is None:
             raise ValueError(
                 f"Expected a `lift_set` of pose-only samples for "
-                f"lift_batch_size={config.lift_batch_size} (got None)")
+                f"lift_batch_size={config.lift_batch_size} (got None)"
+            )
         if config.lift_batch_size and self.ctx.is_distributed:
             raise ValueError(
                 "Expected lift_batch_size=0 with several processes (got "
                 f"{config.lift_batch_size}: the image-free pass is a second "
-                "forward, which DistributedDataParallel does not sync)")
+                "forward, which DistributedDataParallel does not sync)"
+            )
         self.config = config
         self.device = self.ctx.device
         if config.amp and self.device.type != "cuda":
             raise ValueError(
                 f"Expected a CUDA device for amp (got {self.device}); set "
-                "TrainConfig.amp=None on the CPU (the scripts: drop --amp)")
+                "TrainConfig.amp=None on the CPU (the scripts: drop --amp)"
+            )
         self.net = model.to(self.device)
         #: Eq. 6 for this model (its config's loss weights).
         self.criterion = BiGraphLoss.for_config(model.config)
@@ -134,16 +145,24 @@ class Trainer:
         self.body = body
         self.extra_state = dict(extra_state or {})
         self.out_dir = None if out_dir is None else Path(out_dir)
-        self.ckpt_dir = None if out_dir is None else \
-            self.out_dir / "checkpoints"
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr,
-                                          weight_decay=config.weight_decay)
+        self.ckpt_dir = (
+            None if out_dir is None else self.out_dir / "checkpoints"
+        )
+        self.optimizer = torch.optim.Adam(
+            self.net.parameters(),
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+        )
         self.amp_dtype = None
         if config.amp:
-            self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported()
-                              else torch.float16)
+            self.amp_dtype = (
+                torch.bfloat16
+                if torch.cuda.is_bf16_supported()
+                else torch.float16
+            )
         self.scaler = torch.amp.GradScaler(
-            "cuda", enabled=self.amp_dtype == torch.float16)
+            "cuda", enabled=self.amp_dtype == torch.float16
+        )
         model_fw = self.net
         if self.ctx.is_distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -156,27 +175,37 @@ class Trainer:
             ddp = DistributedDataParallel
             ddp._set_params_and_buffers_to_ignore_for_model(model_fw, sparse)
             model_fw = DistributedDataParallel(
-                model_fw, device_ids=ids, find_unused_parameters=True)
+                model_fw, device_ids=ids, find_unused_parameters=True
+            )
         if config.compile:
             model_fw = torch.compile(model_fw)
         self.model = model_fw
         # Running statistics a skipped step must not change (see
         # train_step): every norm layer's buffers.
         self._norm_buffers = [
-            buf for m in self.net.modules()
+            buf
+            for m in self.net.modules()
             if getattr(m, "track_running_stats", False)
-            for buf in m.buffers(recurse=False)]
+            for buf in m.buffers(recurse=False)
+        ]
         self.sampler = EpochBatchSampler(
-            len(train_set), config.batch_size, config.seed, shuffle=True,
-            rank=self.ctx.rank, world_size=self.ctx.world_size)
+            len(train_set),
+            config.batch_size,
+            config.seed,
+            shuffle=True,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
+        )
         self.mix_generator = torch.Generator().manual_seed(
-            config.seed * 7919 + self.ctx.rank)
+            config.seed * 7919 + self.ctx.rank
+        )
         self.result = TrainResult()
         self._epoch = 0
         self._batch_in_epoch = 0
         self.logger = TrainLogger(
             None if self.out_dir is None else self.out_dir / "tb",
-            enabled=self.ctx.is_main)
+            enabled=self.ctx.is_main,
+        )
 
     # -- state ----------------------------------------------------------------
 
@@ -215,20 +244,26 @@ class Trainer:
                 length or number of processes (the order would differ).
         """
         tc = state.get("train_config", {})
-        for key, mine in (("batch_size", self.config.batch_size),
-                          ("seed", self.config.seed)):
+        for key, mine in (
+            ("batch_size", self.config.batch_size),
+            ("seed", self.config.seed),
+        ):
             if tc.get(key) != mine:
                 raise CheckpointError(
                     f"Expected the checkpoint's {key}={tc.get(key)!r} to "
                     f"resume exactly (got {key}={mine!r}); pass the same "
-                    "value or start a new run")
-        for key, mine in (("num_train_samples", len(self.train_set)),
-                          ("world_size", self.ctx.world_size)):
+                    "value or start a new run"
+                )
+        for key, mine in (
+            ("num_train_samples", len(self.train_set)),
+            ("world_size", self.ctx.world_size),
+        ):
             if state.get(key) != mine:
                 raise CheckpointError(
                     f"Expected {key}={state.get(key)!r} as in the checkpoint "
                     f"to resume exactly (got {mine!r}); use the same data "
-                    "and number of processes")
+                    "and number of processes"
+                )
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -254,11 +289,16 @@ class Trainer:
     def mix_ratio(self, step: int | None = None) -> float:
         """GT 2D-joint share at ``step`` (default: the current step)."""
         step = self.result.step if step is None else step
-        return gt_mix_ratio(step, self.steps_per_epoch, self.config.epochs,
-                            self.config.mix_start)
+        return gt_mix_ratio(
+            step,
+            self.steps_per_epoch,
+            self.config.epochs,
+            self.config.mix_start,
+        )
 
-    def train_step(self, mb: ModelBatch, ratio: float
-                   ) -> tuple[float, dict[str, float]] | None:
+    def train_step(
+        self, mb: ModelBatch, ratio: float
+    ) -> tuple[float, dict[str, float]] | None:
         """One optimisation step; :obj:`None` if skipped (non-finite).
 
         Args:
@@ -288,17 +328,24 @@ class Trainer:
         self._set_lr()
         self.optimizer.zero_grad(set_to_none=True)
         norm_state = [b.clone() for b in self._norm_buffers]
-        with validation(self._check_inputs()), torch.autocast(
-                self.device.type, dtype=self.amp_dtype,
-                enabled=self.amp_dtype is not None):
+        with (
+            validation(self._check_inputs()),
+            torch.autocast(
+                self.device.type,
+                dtype=self.amp_dtype,
+                enabled=self.amp_dtype is not None,
+            ),
+        ):
             out = self.model(mb.images, joints)
-        loss, terms = self.criterion.model_loss(_float_output(out),
-                                                 mb.targets)
+        loss, terms = self.criterion.model_loss(_float_output(out), mb.targets)
         if self.config.lift_batch_size:
             lift_loss, lift_terms = self._lift_loss(ratio)
             loss = loss + self.config.lift_weight * lift_loss
-            terms = {**terms, "lift_total": lift_loss.detach(),
-                     **{f"lift_{k}": v for k, v in lift_terms.items()}}
+            terms = {
+                **terms,
+                "lift_total": lift_loss.detach(),
+                **{f"lift_{k}": v for k, v in lift_terms.items()},
+            }
         finite = torch.isfinite(loss.detach()).float()
         if self.ctx.is_distributed:
             import torch.distributed as dist
@@ -326,8 +373,9 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self._nonfinite_run = 0
-        return float(loss.detach()), {k: float(v.detach())
-                                      for k, v in terms.items()}
+        return float(loss.detach()), {
+            k: float(v.detach()) for k, v in terms.items()
+        }
 
     def _finite_samples(self, mb: ModelBatch) -> ModelBatch | None:
         """``mb`` without its non-finite images; None: skip the step."""
@@ -335,21 +383,31 @@ class Trainer:
         kept = int(keep.sum())
         if kept < len(mb):
             index = mb.raw.get("index")
-            bad = (index[~keep.to(index.device)].tolist()
-                   if isinstance(index, Tensor) else "?")
-            log.warning("Step %d: %d of %d images have non-finite pixels "
-                        "(dataset indices %s): left out of the step",
-                        self.result.step, len(mb) - kept, len(mb), bad)
+            bad = (
+                index[~keep.to(index.device)].tolist()
+                if isinstance(index, Tensor)
+                else "?"
+            )
+            log.warning(
+                "Step %d: %d of %d images have non-finite pixels "
+                "(dataset indices %s): left out of the step",
+                self.result.step,
+                len(mb) - kept,
+                len(mb),
+                bad,
+            )
             mb = mb.select(keep)
-        enough = torch.tensor(float(kept >= min(2, len(keep))),
-                              device=self.device)
+        enough = torch.tensor(
+            float(kept >= min(2, len(keep))), device=self.device
+        )
         if self.ctx.is_distributed:
             import torch.distributed as dist
 
             dist.all_reduce(enough, op=dist.ReduceOp.MIN)
         if enough.item() < 1:
-            self._report_nonfinite(None, {}, "input",
-                                   f"{kept} finite images of {len(keep)}")
+            self._report_nonfinite(
+                None, {}, "input", f"{kept} finite images of {len(keep)}"
+            )
             return None
         return mb
 
@@ -362,16 +420,26 @@ class Trainer:
         """Eq. 6 on a batch of pose-only samples, run image-free."""
         cfg = self.config
         g = torch.Generator().manual_seed(
-            cfg.seed * 1_000_003 + self.result.step)
-        idx = torch.randint(len(self.lift_set), (cfg.lift_batch_size,),
-                            generator=g)
+            cfg.seed * 1_000_003 + self.result.step
+        )
+        idx = torch.randint(
+            len(self.lift_set), (cfg.lift_batch_size,), generator=g
+        )
         j_gt, j_est, targets = prepare_pose_batch(
-            self.lift_set.batch(idx), self.net.config.image_size,
-            self.lift_set.config.image_size, self.device)
+            self.lift_set.batch(idx),
+            self.net.config.image_size,
+            self.lift_set.config.image_size,
+            self.device,
+        )
         joints = mix_joints_2d(j_gt, j_est, ratio, self.mix_generator)
-        with validation(self._check_inputs()), torch.autocast(
-                self.device.type, dtype=self.amp_dtype,
-                enabled=self.amp_dtype is not None):
+        with (
+            validation(self._check_inputs()),
+            torch.autocast(
+                self.device.type,
+                dtype=self.amp_dtype,
+                enabled=self.amp_dtype is not None,
+            ),
+        ):
             out = self.net(None, joints)
         return self.criterion.model_loss(_float_output(out), targets)
 
@@ -398,11 +466,9 @@ class Trainer:
         if step < cfg.warmup_steps:
             return cfg.lr * (0.1 + 0.9 * step / cfg.warmup_steps)
         if cfg.lr_schedule == "cosine" and total > cfg.warmup_steps:
-            t = min(1.0, (step - cfg.warmup_steps)
-                    / (total - cfg.warmup_steps))
+            t = min(1.0, (step - cfg.warmup_steps) / (total - cfg.warmup_steps))
             floor = cfg.lr / 20
-            return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(
-                math.pi * t))
+            return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * t))
         return cfg.lr
 
     def _set_lr(self) -> None:
@@ -410,22 +476,31 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def _report_nonfinite(self, loss, terms, what: str,
-                          detail: str | None = None) -> None:
+    def _report_nonfinite(
+        self, loss, terms, what: str, detail: str | None = None
+    ) -> None:
         self.result.nonfinite_steps += 1
         self._nonfinite_run = getattr(self, "_nonfinite_run", 0) + 1
         if detail is None:
             detail = "loss={}; {}".format(
-                float(loss.detach()), ", ".join(
-                    f"{k}={float(v.detach()):.4g}" for k, v in terms.items()))
-        log.warning("Non-finite %s at step %d (%s): step skipped, "
-                    "not trained on", what, self.result.step, detail)
+                float(loss.detach()),
+                ", ".join(
+                    f"{k}={float(v.detach()):.4g}" for k, v in terms.items()
+                ),
+            )
+        log.warning(
+            "Non-finite %s at step %d (%s): step skipped, not trained on",
+            what,
+            self.result.step,
+            detail,
+        )
         if self._nonfinite_run >= self.config.max_nonfinite:
             raise FloatingPointError(
                 f"Expected a finite {what} (got {self._nonfinite_run} "
                 f"non-finite steps in a row, the last at step "
                 f"{self.result.step}: {detail}); lower TrainConfig.lr or "
-                "check the data")
+                "check the data"
+            )
 
     # -- the loop -------------------------------------------------------------
 
@@ -434,11 +509,15 @@ class Trainer:
         if hasattr(self.train_set, "set_epoch"):  # mixture table, augment
             self.train_set.set_epoch(epoch)
         g = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
-        return DataLoader(self.train_set, batch_sampler=self.sampler,
-                          num_workers=self.config.num_workers, generator=g,
-                          collate_fn=collate_samples,
-                          pin_memory=self.device.type == "cuda",
-                          persistent_workers=False)
+        return DataLoader(
+            self.train_set,
+            batch_sampler=self.sampler,
+            num_workers=self.config.num_workers,
+            generator=g,
+            collate_fn=collate_samples,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
 
     def fit(self, resume: bool | str = False) -> TrainResult:
         """Train for ``config.epochs`` (or until ``config.max_steps``).
@@ -460,25 +539,37 @@ class Trainer:
         cfg = self.config
         r = self.result
         if resume:
-            path = (Path(resume) if isinstance(resume, (str, Path))
-                    else (self.ckpt_dir / "last.pt" if self.ckpt_dir
-                          else None))
+            path = (
+                Path(resume)
+                if isinstance(resume, (str, Path))
+                else (self.ckpt_dir / "last.pt" if self.ckpt_dir else None)
+            )
             if path is None or not path.is_file():
                 raise CheckpointError(
                     f"Expected a checkpoint to resume at {path} (got none); "
                     "start a new run without resume (the scripts' --resume), "
-                    "or give the run's checkpoint folder")
-            state = load_checkpoint(path, self.net.config.to_dict(),
-                                    map_location=self.device)
+                    "or give the run's checkpoint folder"
+                )
+            state = load_checkpoint(
+                path, self.net.config.to_dict(), map_location=self.device
+            )
             self.load_state_dict(state)
-            log.info("Resumed from %s at step %d (epoch %d, batch %d)", path,
-                     r.step, self._epoch, self._batch_in_epoch)
+            log.info(
+                "Resumed from %s at step %d (epoch %d, batch %d)",
+                path,
+                r.step,
+                self._epoch,
+                self._batch_in_epoch,
+            )
         if self.ckpt_dir is not None and self.ctx.is_main:
             r.last_path = self.ckpt_dir / "last.pt"
             # A resumed run keeps its best.pt; a new run never adopts one
             # it did not write (an old run's).
-            if resume and r.best is not None and \
-                    (self.ckpt_dir / "best.pt").exists():
+            if (
+                resume
+                and r.best is not None
+                and (self.ckpt_dir / "best.pt").exists()
+            ):
                 r.best_path = self.ckpt_dir / "best.pt"
         spe = self.steps_per_epoch
         stopped = False
@@ -486,19 +577,23 @@ class Trainer:
             while self._epoch < cfg.epochs and not stopped:
                 epoch = self._epoch
                 loader = self._loader(epoch, self._batch_in_epoch)
-                bar = tqdm(total=spe, initial=self._batch_in_epoch,
-                           desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                           unit="step", disable=not (cfg.progress
-                                                     and self.ctx.is_main),
-                           dynamic_ncols=True)
+                bar = tqdm(
+                    total=spe,
+                    initial=self._batch_in_epoch,
+                    desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                    unit="step",
+                    disable=not (cfg.progress and self.ctx.is_main),
+                    dynamic_ncols=True,
+                )
                 window: list[dict[str, float]] = []
                 t0, seen = time.perf_counter(), 0
                 for batch in loader:
                     if cfg.max_steps is not None and r.step >= cfg.max_steps:
                         stopped = True
                         break
-                    mb = prepare_batch(batch, self.net.config.image_size,
-                                       self.device)
+                    mb = prepare_batch(
+                        batch, self.net.config.image_size, self.device
+                    )
                     ratio = self.mix_ratio()
                     done = self.train_step(mb, ratio)
                     r.step += 1
@@ -506,26 +601,38 @@ class Trainer:
                     seen += mb.images.shape[0] * self.ctx.world_size
                     rate = seen / max(time.perf_counter() - t0, 1e-9)
                     if done is None:
-                        r.history.append({"step": r.step, "epoch": epoch,
-                                          "skipped": True})
+                        r.history.append(
+                            {"step": r.step, "epoch": epoch, "skipped": True}
+                        )
                     else:
                         loss, terms = done
-                        entry = {"step": r.step, "epoch": epoch,
-                                 "loss": loss, **terms}
+                        entry = {
+                            "step": r.step,
+                            "epoch": epoch,
+                            "loss": loss,
+                            **terms,
+                        }
                         r.history.append(entry)
                         window.append(entry)
-                        bar.set_postfix(loss=f"{loss:.4f}",
-                                        img_s=f"{rate:.1f}",
-                                        gt2d=f"{ratio:.2f}")
+                        bar.set_postfix(
+                            loss=f"{loss:.4f}",
+                            img_s=f"{rate:.1f}",
+                            gt2d=f"{ratio:.2f}",
+                        )
                     bar.update(1)
                     if window and r.step % cfg.log_every == 0:
                         self._log_window(window, ratio, rate)
                         window = []
-                    if (cfg.image_every and r.step % cfg.image_every == 0
-                            and self.ctx.is_main):
+                    if (
+                        cfg.image_every
+                        and r.step % cfg.image_every == 0
+                        and self.ctx.is_main
+                    ):
                         self._log_images(mb, "train")
-                    if (cfg.checkpoint_every
-                            and r.step % cfg.checkpoint_every == 0):
+                    if (
+                        cfg.checkpoint_every
+                        and r.step % cfg.checkpoint_every == 0
+                    ):
                         self.save()
                 bar.close()
                 if stopped:
@@ -536,8 +643,9 @@ class Trainer:
                 if window:
                     self._log_window(window, self.mix_ratio(), rate)
                 if self.val_set is not None and (
-                        self._epoch % cfg.eval_every == 0
-                        or self._epoch == cfg.epochs):
+                    self._epoch % cfg.eval_every == 0
+                    or self._epoch == cfg.epochs
+                ):
                     self._validate()
                 self.save()
                 if cfg.max_steps is not None and r.step >= cfg.max_steps:
@@ -556,13 +664,17 @@ class Trainer:
         keys = [k for k in window[0] if k not in ("step", "epoch")]
         mean = {k: sum(e[k] for e in window) / len(window) for k in keys}
         total = mean.pop("loss")
-        self.logger.scalars("loss", {"total": total, **mean},
-                            self.result.step)
-        self.logger.scalars("train", {
-            "gt_joint_ratio": ratio, "images_per_s": rate,
-            "lr": self.optimizer.param_groups[0]["lr"],
-            "nonfinite_steps": self.result.nonfinite_steps},
-            self.result.step)
+        self.logger.scalars("loss", {"total": total, **mean}, self.result.step)
+        self.logger.scalars(
+            "train",
+            {
+                "gt_joint_ratio": ratio,
+                "images_per_s": rate,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "nonfinite_steps": self.result.nonfinite_steps,
+            },
+            self.result.step,
+        )
 
     @torch.no_grad()
     def _log_images(self, mb: ModelBatch, split: str) -> None:
@@ -579,45 +691,64 @@ class Trainer:
         finally:
             self.net.train()
         v2d = weak_perspective_projection(out.vertices, out.camera)
-        img = overlay_images(mb.images[:4], v2d, out.mesh_joints_2d,
-                             mb.targets["gt_joints_2d"][:4])
+        img = overlay_images(
+            mb.images[:4],
+            v2d,
+            out.mesh_joints_2d,
+            mb.targets["gt_joints_2d"][:4],
+        )
         self.logger.image(f"images/{split}", img, self.result.step)
 
     def _validate(self) -> None:
         r = self.result
         if self.ctx.is_main:
-            loader = DataLoader(self.val_set, batch_size=self.config.batch_size,
-                                shuffle=False, collate_fn=collate_samples,
-                                num_workers=self.config.num_workers)
-            metrics = evaluate(self.net, loader, self.device, body=self.body,
-                               segmentation=self.config.eval_segmentation,
-                               progress=self.config.progress,
-                               baselines=self.baselines)
+            loader = DataLoader(
+                self.val_set,
+                batch_size=self.config.batch_size,
+                shuffle=False,
+                collate_fn=collate_samples,
+                num_workers=self.config.num_workers,
+            )
+            metrics = evaluate(
+                self.net,
+                loader,
+                self.device,
+                body=self.body,
+                segmentation=self.config.eval_segmentation,
+                progress=self.config.progress,
+                baselines=self.baselines,
+            )
             r.evals.append({"epoch": self._epoch, "step": r.step, **metrics})
             self.logger.scalars("val", metrics, r.step)
             batch = next(iter(loader))
-            self._log_images(prepare_batch(
-                batch, self.net.config.image_size, self.device), "val")
+            self._log_images(
+                prepare_batch(batch, self.net.config.image_size, self.device),
+                "val",
+            )
             key = self.config.best_metric
             value = metrics.get(key)
             if value is not None and (r.best is None or value < r.best):
                 r.best = value
                 r.best_path = self.save("best.pt")
-            log.info("epoch %d: %s", self._epoch, ", ".join(
-                f"{k}={v:.2f}" for k, v in metrics.items()))
+            log.info(
+                "epoch %d: %s",
+                self._epoch,
+                ", ".join(f"{k}={v:.2f}" for k, v in metrics.items()),
+            )
         if self.ctx.is_distributed:
             import torch.distributed as dist
 
             dist.barrier()
 
 
-
 def _float_output(out):
     """Cast an AMP output to float32 for the loss (no-op in float32)."""
     import dataclasses
 
-    changes = {f.name: getattr(out, f.name).float()
-               for f in dataclasses.fields(out)
-               if isinstance(getattr(out, f.name), torch.Tensor)
-               and getattr(out, f.name).dtype != torch.float32}
+    changes = {
+        f.name: getattr(out, f.name).float()
+        for f in dataclasses.fields(out)
+        if isinstance(getattr(out, f.name), torch.Tensor)
+        and getattr(out, f.name).dtype != torch.float32
+    }
     return dataclasses.replace(out, **changes) if changes else out

@@ -31,8 +31,13 @@ from bigraph_pyg.losses.functional import (
 from bigraph_pyg.metrics import HIP_INDICES
 
 #: What :meth:`BiGraphLoss.model_loss` needs in its batch.
-_REQUIRED_BATCH_KEYS = ("gt_vertices", "gt_joints_3d", "gt_joints_2d",
-                        "has_smpl", "has_pose_3d")
+_REQUIRED_BATCH_KEYS = (
+    "gt_vertices",
+    "gt_joints_3d",
+    "gt_joints_2d",
+    "has_smpl",
+    "has_pose_3d",
+)
 
 __all__ = ["BiGraphLoss", "FocalRegressionLoss", "LossWeights"]
 
@@ -191,8 +196,9 @@ class BiGraphLoss(nn.Module):
         """
         return cls(config.loss_weights())
 
-    def model_loss(self, output, batch: Mapping[str, Tensor]
-                   ) -> tuple[Tensor, dict[str, Tensor]]:
+    def model_loss(
+        self, output, batch: Mapping[str, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         r"""Eq. 6 on a :class:`~bigraph_pyg.models.BiGraphOutput`.
 
         ``batch`` holds ``gt_vertices`` (full resolution :math:`(B, N_0, 3)`
@@ -221,8 +227,10 @@ class BiGraphLoss(nn.Module):
         """
         missing = [k for k in _REQUIRED_BATCH_KEYS if k not in batch]
         if missing:
-            raise ValueError(f"Expected batch keys {_REQUIRED_BATCH_KEYS} "
-                             f"(got {sorted(batch)}; missing {missing})")
+            raise ValueError(
+                f"Expected batch keys {_REQUIRED_BATCH_KEYS} "
+                f"(got {sorted(batch)}; missing {missing})"
+            )
         gt_vertices = batch["gt_vertices"]
         n = gt_vertices.shape[-2] if gt_vertices.dim() >= 2 else None
         if n == output.vertices.shape[-2]:
@@ -234,10 +242,14 @@ class BiGraphLoss(nn.Module):
                 "Expected `gt_vertices` of shape (B, "
                 f"{output.vertices.shape[-2]}, 3) or (B, "
                 f"{output.coarse_vertices.shape[-2]}, 3) (got "
-                f"{tuple(gt_vertices.shape)})")
+                f"{tuple(gt_vertices.shape)})"
+            )
         if ("gt_rotmat" in batch) != ("gt_betas" in batch):
-            warnings.warn("Only one of `gt_rotmat` and `gt_betas` in the "
-                          "batch: the SMPL terms are left out", stacklevel=2)
+            warnings.warn(
+                "Only one of `gt_rotmat` and `gt_betas` in the "
+                "batch: the SMPL terms are left out",
+                stacklevel=2,
+            )
         smpl = "gt_rotmat" in batch and "gt_betas" in batch
         return self(
             pred_vertices=pred_vertices,
@@ -284,18 +296,27 @@ class BiGraphLoss(nn.Module):
         w, root = self.weights, self.root_indices
         if not w.use_focal:
             return keypoint_3d_l1_loss(
-                pred_skeleton_joints, gt_joints_3d, has_pose_3d,
-                gt_joints_3d_confidence, root), w.skeleton_joints_3d
+                pred_skeleton_joints,
+                gt_joints_3d,
+                has_pose_3d,
+                gt_joints_3d_confidence,
+                root,
+            ), w.skeleton_joints_3d
         _check_pair(pred_skeleton_joints, gt_joints_3d, "pred_joints", 3)
-        valid = _sample_mask(has_pose_3d, pred_skeleton_joints,
-                             "has_pose_3d")
-        conf = _joint_weights(gt_joints_3d_confidence, pred_skeleton_joints,
-                              "confidence")
+        valid = _sample_mask(has_pose_3d, pred_skeleton_joints, "has_pose_3d")
+        conf = _joint_weights(
+            gt_joints_3d_confidence, pred_skeleton_joints, "confidence"
+        )
         valid_joints = valid[:, None] & (conf > 0)
         target = center_joints(_masked_target(gt_joints_3d, valid), root)
         term = focal_regression_loss(
-            center_joints(pred_skeleton_joints, root), target,
-            w.focal_alpha, w.focal_gamma, w.focal_tau, mask=valid_joints)
+            center_joints(pred_skeleton_joints, root),
+            target,
+            w.focal_alpha,
+            w.focal_gamma,
+            w.focal_tau,
+            mask=valid_joints,
+        )
         return term, w.focal
 
     def forward(
@@ -368,10 +389,14 @@ class BiGraphLoss(nn.Module):
         factors["mesh_joints_2d"] = w.mesh_joints_2d
 
         if pred_skeleton_joints is not None:
-            (terms["skeleton_joints_3d"],
-             factors["skeleton_joints_3d"]) = self.skeleton_joints_3d_term(
-                pred_skeleton_joints, gt_joints_3d, has_pose_3d,
-                gt_joints_3d_confidence)
+            (terms["skeleton_joints_3d"], factors["skeleton_joints_3d"]) = (
+                self.skeleton_joints_3d_term(
+                    pred_skeleton_joints,
+                    gt_joints_3d,
+                    has_pose_3d,
+                    gt_joints_3d_confidence,
+                )
+            )
             terms["skeleton_joints_2d"] = keypoint_2d_l1_loss(
                 weak_perspective_projection(pred_skeleton_joints, pred_camera),
                 gt_joints_2d,

@@ -69,8 +69,10 @@ def pose_embedding(uv: Tensor, identity: Tensor) -> Tensor:
         >>> e.shape, bool((e[..., :2] == uv).all())
         (torch.Size([2, 12, 16]), True)
     """
-    return torch.cat([uv, scale_free_pose(uv),
-                      identity.to(uv).expand(uv.shape[0], -1, -1)], -1)
+    return torch.cat(
+        [uv, scale_free_pose(uv), identity.to(uv).expand(uv.shape[0], -1, -1)],
+        -1,
+    )
 
 
 def scale_free_pose(uv: Tensor) -> Tensor:
@@ -114,16 +116,20 @@ class PoseContext(nn.Module):
         - **output:** :math:`(B, J, d_0)`
     """
 
-    def __init__(self, num_joints: int, hidden_channels: int,
-                 out_channels: int) -> None:
+    def __init__(
+        self, num_joints: int, hidden_channels: int, out_channels: int
+    ) -> None:
         super().__init__()
         self.num_joints, self.out_channels = num_joints, out_channels
         self.inp = nn.Linear(2 * num_joints, hidden_channels)
         self.block = nn.Sequential(
             nn.Linear(hidden_channels, hidden_channels),
-            nn.LayerNorm(hidden_channels), nn.ReLU(),
+            nn.LayerNorm(hidden_channels),
+            nn.ReLU(),
             nn.Linear(hidden_channels, hidden_channels),
-            nn.LayerNorm(hidden_channels), nn.ReLU())
+            nn.LayerNorm(hidden_channels),
+            nn.ReLU(),
+        )
         self.out = nn.Linear(hidden_channels, num_joints * out_channels)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
@@ -255,20 +261,27 @@ class BiGraphBody(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(config, BiGraphConfig):
-            raise ValueError("Expected a BiGraphConfig for `config` "
-                             f"(got {type(config).__name__})")
+            raise ValueError(
+                "Expected a BiGraphConfig for `config` "
+                f"(got {type(config).__name__})"
+            )
         if not isinstance(graphs, BodyGraphs):
-            raise ValueError("Expected a BodyGraphs for `graphs` "
-                             f"(got {type(graphs).__name__})")
+            raise ValueError(
+                "Expected a BodyGraphs for `graphs` "
+                f"(got {type(graphs).__name__})"
+            )
         if graphs.level != config.mesh_level:
             raise ValueError(
                 f"Expected graphs at config.mesh_level={config.mesh_level} "
                 f"(got graphs.level={graphs.level}; build them with "
-                f"BodyGraphs.from_body(body, level={config.mesh_level}))")
+                f"BodyGraphs.from_body(body, level={config.mesh_level}))"
+            )
         num_joints = len(JOINT_NAMES)
         if graphs.num_joints != num_joints:
-            raise ValueError(f"Expected graphs with {num_joints} joints "
-                             f"(got {graphs.num_joints})")
+            raise ValueError(
+                f"Expected graphs with {num_joints} joints "
+                f"(got {graphs.num_joints})"
+            )
         self.config = config
         self.num_joints = num_joints
         self.num_vertices = graphs.num_vertices
@@ -276,38 +289,43 @@ class BiGraphBody(nn.Module):
 
         if body is None:
             from bigraph_pyg.body import default_body
+
             body = default_body()
         if body.num_vertices != self.num_full_vertices:
             raise ValueError(
                 f"Expected a body with {self.num_full_vertices} vertices, "
-                f"as the graphs' finest level (got {body.num_vertices})")
+                f"as the graphs' finest level (got {body.num_vertices})"
+            )
         graphs = graphs.to(torch.float32)
 
         # -- buffers: graphs, template, regressor, sampler --------------------
         self.register_buffer("mesh_edge_index", graphs.mesh_graph.edge_index)
-        self.register_buffer("mesh_edge_weight",
-                             graphs.mesh_graph.edge_weight)
+        self.register_buffer("mesh_edge_weight", graphs.mesh_graph.edge_weight)
         if config.use_skeleton:
-            self.register_buffer("skeleton_edge_index",
-                                 graphs.skeleton_graph.edge_index)
-            self.register_buffer("skeleton_edge_weight",
-                                 graphs.skeleton_graph.edge_weight)
-        self.uses_fusion_graph = config.use_fusion and \
-            config.fusion == "graph"
+            self.register_buffer(
+                "skeleton_edge_index", graphs.skeleton_graph.edge_index
+            )
+            self.register_buffer(
+                "skeleton_edge_weight", graphs.skeleton_graph.edge_weight
+            )
+        self.uses_fusion_graph = config.use_fusion and config.fusion == "graph"
         if self.uses_fusion_graph:
-            self.register_buffer("fusion_edge_index",
-                                 graphs.fusion_graph.edge_index)
-            self.register_buffer("fusion_edge_weight",
-                                 graphs.fusion_graph.edge_weight)
+            self.register_buffer(
+                "fusion_edge_index", graphs.fusion_graph.edge_index
+            )
+            self.register_buffer(
+                "fusion_edge_weight", graphs.fusion_graph.edge_weight
+            )
         self.register_buffer(
             "template_vertices",
-            graphs.hierarchy.vertices[config.mesh_level].clone())
+            graphs.hierarchy.vertices[config.mesh_level].clone(),
+        )
         regressor = body.joint_regressor.detach()
         regressor = regressor[list(SMPL_TO_JOINTS)].to(
-            device=self.template_vertices.device, dtype=torch.float32)
+            device=self.template_vertices.device, dtype=torch.float32
+        )
         self.register_buffer("joint_regressor", regressor)
-        bones = [(JOINT_NAMES.index(a), JOINT_NAMES.index(b))
-                 for a, b in BONES]
+        bones = [(JOINT_NAMES.index(a), JOINT_NAMES.index(b)) for a, b in BONES]
         self.register_buffer("bones", torch.tensor(bones), persistent=False)
         self.sampler = graphs.sampler()
 
@@ -317,19 +335,25 @@ class BiGraphBody(nn.Module):
         d_0 = config.input_channels
         self.mesh_input = GraphLinear(3 + d_g, d_0)
         if config.use_skeleton:
-            d_s = (sum(self.encoder.stage_channels) * config.roi_size ** 2
-                   if config.use_local_features else d_g)
+            d_s = (
+                sum(self.encoder.stage_channels) * config.roi_size**2
+                if config.use_local_features
+                else d_g
+            )
             d_e = 2
             if config.joint_embedding == "pose":
-                self.register_buffer("joint_identity", torch.eye(num_joints),
-                                     persistent=False)
+                self.register_buffer(
+                    "joint_identity", torch.eye(num_joints), persistent=False
+                )
                 d_e = 4 + num_joints
             self.skeleton_input = GraphLinear(d_e + d_s, d_0)
         else:
             self.skeleton_input = None
         self.pose_context = (
             PoseContext(num_joints, config.pose_context_channels, d_0)
-            if config.pose_context_channels else None)
+            if config.pose_context_channels
+            else None
+        )
         if config.image_feature_gate:
             # ReZero-style: the image features enter as far as they help.
             self.mesh_image_gate = nn.Parameter(torch.zeros(()))
@@ -338,40 +362,54 @@ class BiGraphBody(nn.Module):
 
         # -- Bilayer-Graph blocks (Fig. 3) ------------------------------------
         fused = set(config.fusion_block_indices())
-        num_fusion_edges = (graphs.fusion_graph.num_edges
-                            if self.uses_fusion_graph else None)
-        self.blocks = nn.ModuleList([
-            BilayerBlock(
-                d_0 if i == 0 else config.channels, config.channels,
-                config.block_hidden_channels,
-                use_skeleton=config.use_skeleton,
-                fusion=config.fusion if i in fused else "none",
-                num_fusion_edges=num_fusion_edges,
-                num_joints=num_joints,
-                shared_weights=config.shared_weights,
-                channels_per_group=config.channels_per_group,
-                fusion_impl=config.fusion_impl,
-            )
-            for i in range(config.num_blocks)
-        ])
+        num_fusion_edges = (
+            graphs.fusion_graph.num_edges if self.uses_fusion_graph else None
+        )
+        self.blocks = nn.ModuleList(
+            [
+                BilayerBlock(
+                    d_0 if i == 0 else config.channels,
+                    config.channels,
+                    config.block_hidden_channels,
+                    use_skeleton=config.use_skeleton,
+                    fusion=config.fusion if i in fused else "none",
+                    num_fusion_edges=num_fusion_edges,
+                    num_joints=num_joints,
+                    shared_weights=config.shared_weights,
+                    channels_per_group=config.channels_per_group,
+                    fusion_impl=config.fusion_impl,
+                )
+                for i in range(config.num_blocks)
+            ]
+        )
 
         # -- heads (Sec. 4.3.4, 4.4) ------------------------------------------
         self.mesh_head = GraphCoordinateHead(
-            config.channels, config.head_channels,
-            channels_per_group=config.channels_per_group)
-        self.skeleton_head = (GraphCoordinateHead(
-            config.channels, config.head_channels,
-            channels_per_group=config.channels_per_group)
-            if config.use_skeleton else None)
+            config.channels,
+            config.head_channels,
+            channels_per_group=config.channels_per_group,
+        )
+        self.skeleton_head = (
+            GraphCoordinateHead(
+                config.channels,
+                config.head_channels,
+                channels_per_group=config.channels_per_group,
+            )
+            if config.use_skeleton
+            else None
+        )
         self.camera_head = GraphCameraHead(
-            config.channels, self.num_vertices, config.channels_per_group)
+            config.channels, self.num_vertices, config.channels_per_group
+        )
         self.smpl_regressor = SMPLParamRegressor(
             num_vertices=self.num_vertices,
-            hidden_channels=config.smpl_hidden_channels)
+            hidden_channels=config.smpl_hidden_channels,
+        )
 
     @classmethod
-    def from_body(cls, config: BiGraphConfig, body=None,
-                  encoder_weights=None) -> BiGraphBody:
+    def from_body(
+        cls, config: BiGraphConfig, body=None, encoder_weights=None
+    ) -> BiGraphBody:
         """Build ``body``'s graphs at ``config.mesh_level``, then the model.
 
         Args:
@@ -384,6 +422,7 @@ class BiGraphBody(nn.Module):
         """
         if body is None:
             from bigraph_pyg.body import default_body
+
             body = default_body()
         graphs = BodyGraphs.from_body(body, level=config.mesh_level)
         return cls(config, graphs, body, encoder_weights)
@@ -392,33 +431,44 @@ class BiGraphBody(nn.Module):
 
     def _check_images(self, images: object) -> Tensor:
         h, w = self.config.image_size
-        if (not isinstance(images, Tensor) or images.dim() != 4
-                or images.shape[1] != 3 or tuple(images.shape[2:]) != (h, w)
-                or not images.is_floating_point() or images.shape[0] == 0):
+        if (
+            not isinstance(images, Tensor)
+            or images.dim() != 4
+            or images.shape[1] != 3
+            or tuple(images.shape[2:]) != (h, w)
+            or not images.is_floating_point()
+            or images.shape[0] == 0
+        ):
             raise ValueError(
                 f"Expected float images of shape (B, 3, {h}, {w}) for "
                 "`images` (config.image_size) (got "
                 f"{getattr(images, 'dtype', type(images).__name__)} "
-                f"{tuple(getattr(images, 'shape', ()))})")
+                f"{tuple(getattr(images, 'shape', ()))})"
+            )
         return images
 
-    def _check_joints(self, joints_2d: object, batch: int | None,
-                      dtype: torch.dtype | None) -> Tensor:
+    def _check_joints(
+        self, joints_2d: object, batch: int | None, dtype: torch.dtype | None
+    ) -> Tensor:
         if batch is None:  # image-free forward: the joints set the batch
             batch = getattr(joints_2d, "shape", (0,))[0]
         if joints_2d is None:
             raise ValueError(
                 f"Expected `joints_2d` of shape ({batch}, {self.num_joints}, "
                 "2) in pixels: this config uses the skeleton graph (got "
-                "None; use the 'graphcmr' preset for a model without it)")
-        if (not isinstance(joints_2d, Tensor)
-                or tuple(joints_2d.shape) != (batch, self.num_joints, 2)
-                or not joints_2d.is_floating_point()):
+                "None; use the 'graphcmr' preset for a model without it)"
+            )
+        if (
+            not isinstance(joints_2d, Tensor)
+            or tuple(joints_2d.shape) != (batch, self.num_joints, 2)
+            or not joints_2d.is_floating_point()
+        ):
             raise ValueError(
                 f"Expected float `joints_2d` of shape ({batch}, "
                 f"{self.num_joints}, 2) in pixels (got "
                 f"{getattr(joints_2d, 'dtype', type(joints_2d).__name__)} "
-                f"{tuple(getattr(joints_2d, 'shape', ()))})")
+                f"{tuple(getattr(joints_2d, 'shape', ()))})"
+            )
         if validation_enabled():
             self._check_joint_values(joints_2d)
         return joints_2d if dtype is None else joints_2d.to(dtype)
@@ -430,22 +480,26 @@ class BiGraphBody(nn.Module):
         if not torch.isfinite(joints_2d).all():
             raise ValueError(
                 "Expected finite `joints_2d` (got NaN or inf; replace "
-                "missing detections before calling the model)")
+                "missing detections before calling the model)"
+            )
         m = self.config.max_joint_outside
         x, y = joints_2d[..., 0], joints_2d[..., 1]
-        outside = ((x < -m * w) | (x > (1 + m) * w) | (y < -m * h)
-                   | (y > (1 + m) * h))
+        outside = (
+            (x < -m * w) | (x > (1 + m) * w) | (y < -m * h) | (y > (1 + m) * h)
+        )
         if outside.any():
             raise ValueError(
                 f"Expected `joints_2d` inside the {w}x{h} image (pixels, "
                 f"config.max_joint_outside={m}) (got x in "
                 f"[{x.min().item():.4g}, {x.max().item():.4g}], y in "
-                f"[{y.min().item():.4g}, {y.max().item():.4g}])")
+                f"[{y.min().item():.4g}, {y.max().item():.4g}])"
+            )
 
     # -- forward --------------------------------------------------------------
 
-    def _skeleton_input(self, joints_2d: Tensor, g: Tensor | None,
-                        enc) -> Tensor:
+    def _skeleton_input(
+        self, joints_2d: Tensor, g: Tensor | None, enc
+    ) -> Tensor:
         """Eq. 4: the joint embedding (+) RoI features, through F_s^0.
 
         ``enc`` None: image-free (zero image features). The embedding is
@@ -455,8 +509,11 @@ class BiGraphBody(nn.Module):
         cfg = self.config
         h, w = cfg.image_size
         uv = 2.0 * joints_2d / joints_2d.new_tensor([w, h]) - 1.0
-        context = (None if self.pose_context is None
-                   else self.pose_context(scale_free_pose(uv)))
+        context = (
+            None
+            if self.pose_context is None
+            else self.pose_context(scale_free_pose(uv))
+        )
         if cfg.joint_embedding == "pose":
             uv = pose_embedding(uv, self.joint_identity)
         if enc is None:
@@ -465,9 +522,14 @@ class BiGraphBody(nn.Module):
         elif cfg.use_local_features:
             box = joint_box_size(joints_2d, self.bones, (h, w))
             feats = roi_joint_features(
-                enc.feature_maps, joints_2d, (h, w), box,
-                output_size=cfg.roi_size, strides=enc.strides,
-                max_outside=cfg.max_joint_outside)
+                enc.feature_maps,
+                joints_2d,
+                (h, w),
+                box,
+                output_size=cfg.roi_size,
+                strides=enc.strides,
+                max_outside=cfg.max_joint_outside,
+            )
         else:
             feats = g[:, None].expand(-1, self.num_joints, -1)
         if enc is not None and cfg.image_feature_gate:
@@ -475,8 +537,9 @@ class BiGraphBody(nn.Module):
         x = self.skeleton_input(torch.cat([uv, feats], dim=-1))
         return x if context is None else x + context
 
-    def forward(self, images: Tensor | None,
-                joints_2d: Tensor | None = None) -> BiGraphOutput:
+    def forward(
+        self, images: Tensor | None, joints_2d: Tensor | None = None
+    ) -> BiGraphOutput:
         """Predict mesh, joints, camera and SMPL parameters.
 
         With ``images=None`` the model runs **image-free**: the global and
@@ -501,7 +564,8 @@ class BiGraphBody(nn.Module):
             if not cfg.use_skeleton:
                 raise ValueError(
                     "Expected `images` for a model without a skeleton branch"
-                    " (got None: an image-free forward needs 2D joints)")
+                    " (got None: an image-free forward needs 2D joints)"
+                )
             joints_2d = self._check_joints(joints_2d, None, None)
             batch = joints_2d.shape[0]
             d_g = self.encoder.out_channels
@@ -510,40 +574,56 @@ class BiGraphBody(nn.Module):
             images = self._check_images(images)
             batch = images.shape[0]
             if cfg.use_skeleton:
-                joints_2d = self._check_joints(joints_2d, batch,
-                                               images.dtype)
+                joints_2d = self._check_joints(joints_2d, batch, images.dtype)
             enc = self.encoder(images)
             g = enc.global_feature
 
         # Eq. 3: template xyz (+) global feature -> shared linear.
         template = self.template_vertices.to(g.dtype)
-        g_m = (g * self.mesh_image_gate.to(g.dtype)
-               if cfg.image_feature_gate else g)
-        x_m = self.mesh_input(torch.cat([
-            template.expand(batch, -1, -1),
-            g_m[:, None].expand(-1, self.num_vertices, -1)], dim=-1))
+        g_m = (
+            g * self.mesh_image_gate.to(g.dtype)
+            if cfg.image_feature_gate
+            else g
+        )
+        x_m = self.mesh_input(
+            torch.cat(
+                [
+                    template.expand(batch, -1, -1),
+                    g_m[:, None].expand(-1, self.num_vertices, -1),
+                ],
+                dim=-1,
+            )
+        )
 
-        x_s = (self._skeleton_input(joints_2d, g,
-                                    None if images is None else enc)
-               if cfg.use_skeleton else None)
+        x_s = (
+            self._skeleton_input(joints_2d, g, None if images is None else enc)
+            if cfg.use_skeleton
+            else None
+        )
 
         skel_ei = getattr(self, "skeleton_edge_index", None)
         skel_ew = getattr(self, "skeleton_edge_weight", None)
         fus_ei = getattr(self, "fusion_edge_index", None)
         fus_ew = getattr(self, "fusion_edge_weight", None)
         for block in self.blocks:
-            x_s, x_m = block(x_s, x_m, self.mesh_edge_index,
-                             self.mesh_edge_weight, skel_ei, skel_ew,
-                             fus_ei, fus_ew)
+            x_s, x_m = block(
+                x_s,
+                x_m,
+                self.mesh_edge_index,
+                self.mesh_edge_weight,
+                skel_ei,
+                skel_ew,
+                fus_ei,
+                fus_ew,
+            )
 
         coarse = self.mesh_head(x_m)
         camera = self.camera_head(x_m)
         vertices = self.sampler.upsample(coarse, start=cfg.mesh_level, end=0)
-        mesh_joints = torch.einsum("jn,bnc->bjc",
-                                   self.joint_regressor.to(vertices.dtype),
-                                   vertices)
-        skeleton_joints = (self.skeleton_head(x_s) if cfg.use_skeleton
-                           else None)
+        mesh_joints = torch.einsum(
+            "jn,bnc->bjc", self.joint_regressor.to(vertices.dtype), vertices
+        )
+        skeleton_joints = self.skeleton_head(x_s) if cfg.use_skeleton else None
         smpl = self.smpl_regressor(coarse, template=template)
         return BiGraphOutput(
             vertices=vertices,
@@ -555,8 +635,10 @@ class BiGraphBody(nn.Module):
             betas=smpl.betas,
             mesh_joints_2d=weak_perspective_projection(mesh_joints, camera),
             skeleton_joints_2d=(
-                None if skeleton_joints is None
-                else weak_perspective_projection(skeleton_joints, camera)),
+                None
+                if skeleton_joints is None
+                else weak_perspective_projection(skeleton_joints, camera)
+            ),
         )
 
     def lift(self, joints_2d: Tensor) -> Tensor:
@@ -587,20 +669,25 @@ class BiGraphBody(nn.Module):
         if not self.config.use_skeleton:
             raise ValueError(
                 "Expected a model with a skeleton branch for lift() (got "
-                "use_skeleton=False)")
+                "use_skeleton=False)"
+            )
         joints_2d = self._check_joints(joints_2d, None, None)
         x_s = self._skeleton_input(joints_2d, None, None)
         for block in self.blocks:
-            x_s = block.skeleton(x_s, self.skeleton_edge_index,
-                                 self.skeleton_edge_weight)
+            x_s = block.skeleton(
+                x_s, self.skeleton_edge_index, self.skeleton_edge_weight
+            )
         return self.skeleton_head(x_s)
 
     # -- fusion graph (Fig. 4) ------------------------------------------------
 
     def fusion_block_indices(self) -> tuple[int, ...]:
         """Indices of the blocks with a learned fusion graph."""
-        return tuple(i for i, b in enumerate(self.blocks)
-                     if isinstance(b.fusion_conv, BipartiteFusionConv))
+        return tuple(
+            i
+            for i, b in enumerate(self.blocks)
+            if isinstance(b.fusion_conv, BipartiteFusionConv)
+        )
 
     @torch.no_grad()
     def fusion_adjacency(self, block: int | None = None) -> Tensor:
@@ -625,14 +712,21 @@ class BiGraphBody(nn.Module):
         if not fused:
             raise ValueError(
                 "Expected a model with a fusion graph (got use_fusion="
-                f"{self.config.use_fusion}, fusion={self.config.fusion!r})")
+                f"{self.config.use_fusion}, fusion={self.config.fusion!r})"
+            )
         n = len(self.blocks)
         if block is None:
             block = fused[0]
-        if isinstance(block, bool) or not isinstance(block, int) or \
-                not -n <= block < n or block % n not in fused:
-            raise ValueError(f"Expected `block` in {list(fused)} (the blocks "
-                             f"with a fusion graph) (got {block!r})")
+        if (
+            isinstance(block, bool)
+            or not isinstance(block, int)
+            or not -n <= block < n
+            or block % n not in fused
+        ):
+            raise ValueError(
+                f"Expected `block` in {list(fused)} (the blocks "
+                f"with a fusion graph) (got {block!r})"
+            )
         conv = self.blocks[block % n].fusion_conv
         return conv.adjacency(self.fusion_edge_index, self.fusion_edge_weight)
 
@@ -640,6 +734,8 @@ class BiGraphBody(nn.Module):
 
     def extra_repr(self) -> str:
         """Show the mesh and skeleton sizes in ``repr``."""
-        return (f"num_vertices={self.num_vertices}, "
-                f"num_full_vertices={self.num_full_vertices}, "
-                f"num_joints={self.num_joints}")
+        return (
+            f"num_vertices={self.num_vertices}, "
+            f"num_full_vertices={self.num_full_vertices}, "
+            f"num_joints={self.num_joints}"
+        )

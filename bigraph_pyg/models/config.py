@@ -155,67 +155,104 @@ class BiGraphConfig:
         size = self.image_size
         if isinstance(size, int) and not isinstance(size, bool):
             size = (size, size)
-        if (not isinstance(size, (tuple, list)) or len(size) != 2
-                or any(isinstance(s, bool) or not isinstance(s, int)
-                       or s < 32 for s in size)):
+        if (
+            not isinstance(size, (tuple, list))
+            or len(size) != 2
+            or any(
+                isinstance(s, bool) or not isinstance(s, int) or s < 32
+                for s in size
+            )
+        ):
             raise ValueError(
                 "Expected `image_size` to be an int or (H, W) ints >= 32 "
-                f"(got {self.image_size!r})")
+                f"(got {self.image_size!r})"
+            )
         object.__setattr__(self, "image_size", tuple(size))
-        for name, choices in (("encoder", _ENCODERS), ("fusion", _FUSIONS),
-                              ("fusion_blocks", _FUSION_BLOCKS),
-                              ("smpl_rotation", _ROTATIONS),
-                              ("fusion_impl", _IMPLS),
-                              ("joint_embedding", _EMBEDDINGS)):
+        for name, choices in (
+            ("encoder", _ENCODERS),
+            ("fusion", _FUSIONS),
+            ("fusion_blocks", _FUSION_BLOCKS),
+            ("smpl_rotation", _ROTATIONS),
+            ("fusion_impl", _IMPLS),
+            ("joint_embedding", _EMBEDDINGS),
+        ):
             value = getattr(self, name)
             if value not in choices:
-                raise ValueError(f"Expected `{name}` in {choices} "
-                                 f"(got {value!r})")
-        for name in ("input_channels", "channels", "head_channels",
-                     "num_blocks", "smpl_hidden_channels", "roi_size",
-                     "channels_per_group"):
+                raise ValueError(
+                    f"Expected `{name}` in {choices} (got {value!r})"
+                )
+        for name in (
+            "input_channels",
+            "channels",
+            "head_channels",
+            "num_blocks",
+            "smpl_hidden_channels",
+            "roi_size",
+            "channels_per_group",
+        ):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("mesh_level", self.mesh_level, minimum=0)
-        _check_int("pose_context_channels", self.pose_context_channels,
-                   minimum=0)
+        _check_int(
+            "pose_context_channels", self.pose_context_channels, minimum=0
+        )
         if self.pose_context_channels and not self.use_skeleton:
             raise ValueError(
                 "Expected `pose_context_channels`=0 when use_skeleton=False "
                 f"(got {self.pose_context_channels}: the pose context feeds "
-                "the skeleton graph)")
+                "the skeleton graph)"
+            )
         if self.hidden_channels is not None:
             _check_int("hidden_channels", self.hidden_channels, minimum=1)
-        for name in ("use_skeleton", "use_fusion", "use_local_features",
-                     "shared_weights", "use_focal", "image_feature_gate"):
+        for name in (
+            "use_skeleton",
+            "use_fusion",
+            "use_local_features",
+            "shared_weights",
+            "use_focal",
+            "image_feature_gate",
+        ):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"Expected a bool for `{name}` "
-                                 f"(got {getattr(self, name)!r})")
-        if (isinstance(self.max_joint_outside, bool)
-                or not isinstance(self.max_joint_outside, (int, float))
-                or not 0 <= self.max_joint_outside <= 1):
-            raise ValueError("Expected `max_joint_outside` in [0, 1] "
-                             f"(got {self.max_joint_outside!r})")
+                raise ValueError(
+                    f"Expected a bool for `{name}` "
+                    f"(got {getattr(self, name)!r})"
+                )
+        if (
+            isinstance(self.max_joint_outside, bool)
+            or not isinstance(self.max_joint_outside, (int, float))
+            or not 0 <= self.max_joint_outside <= 1
+        ):
+            raise ValueError(
+                "Expected `max_joint_outside` in [0, 1] "
+                f"(got {self.max_joint_outside!r})"
+            )
         if not self.use_skeleton:
-            for name in ("use_fusion", "use_local_features",
-                         "shared_weights"):
+            for name in ("use_fusion", "use_local_features", "shared_weights"):
                 if getattr(self, name):
                     raise ValueError(
                         f"Expected `{name}`=False when use_skeleton=False "
-                        f"(got {name}=True, which needs the skeleton graph)")
+                        f"(got {name}=True, which needs the skeleton graph)"
+                    )
         if not self.use_fusion:
-            for name, default in (("fusion", "graph"),
-                                  ("fusion_blocks", "all")):
+            for name, default in (
+                ("fusion", "graph"),
+                ("fusion_blocks", "all"),
+            ):
                 if getattr(self, name) != default:
                     raise ValueError(
                         f"Expected `{name}`={default!r} (the default) when "
                         f"use_fusion=False (got {getattr(self, name)!r}, "
-                        "which asks for a fusion)")
-        if (self.use_fusion and self.fusion_blocks != "all"
-                and self.num_blocks < 2):
+                        "which asks for a fusion)"
+                    )
+        if (
+            self.use_fusion
+            and self.fusion_blocks != "all"
+            and self.num_blocks < 2
+        ):
             raise ValueError(
                 f"Expected `num_blocks` >= 2 for fusion_blocks="
                 f"{self.fusion_blocks!r} (got {self.num_blocks}: first and "
-                "last are the same block)")
+                "last are the same block)"
+            )
 
     # -- derived values -------------------------------------------------------
 
@@ -246,8 +283,9 @@ class BiGraphConfig:
         """
         kwargs: dict[str, Any] = {"use_focal": self.use_focal}
         if not self.use_skeleton:
-            kwargs.update(use_focal=False, skeleton_joints_3d=0.0,
-                          skeleton_joints_2d=0.0)
+            kwargs.update(
+                use_focal=False, skeleton_joints_3d=0.0, skeleton_joints_2d=0.0
+            )
         kwargs.update(overrides)
         return LossWeights(**kwargs)
 
@@ -263,8 +301,9 @@ class BiGraphConfig:
     # -- presets --------------------------------------------------------------
 
     @classmethod
-    def preset(cls, name: str, base: str | None = None,
-               **overrides: Any) -> BiGraphConfig:
+    def preset(
+        cls, name: str, base: str | None = None, **overrides: Any
+    ) -> BiGraphConfig:
         """A named model: a preset, or an ablation on a base preset.
 
         Args:
@@ -285,35 +324,40 @@ class BiGraphConfig:
             if base is not None:
                 raise ValueError(
                     f"Expected `base`=None for the preset {name!r} (got "
-                    f"{base!r}; bases apply to ablations {tuple(ABLATIONS)})")
+                    f"{base!r}; bases apply to ablations {tuple(ABLATIONS)})"
+                )
             fields = dict(PRESETS[name])
         elif name in ABLATIONS:
             base = "paper" if base is None else base
             if base not in PRESETS:
-                raise ValueError(f"Expected `base` in {tuple(PRESETS)} "
-                                 f"(got {base!r})")
+                raise ValueError(
+                    f"Expected `base` in {tuple(PRESETS)} (got {base!r})"
+                )
             fields = {**PRESETS[base], **ABLATIONS[name]}
         else:
-            raise ValueError(f"Expected `name` in {list_presets()} "
-                             f"(got {name!r})")
+            raise ValueError(
+                f"Expected `name` in {list_presets()} (got {name!r})"
+            )
         _check_fields(overrides)
         fields.update(overrides)
         return cls(**fields)
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            value < minimum:
-        raise ValueError(f"Expected an int >= {minimum} for `{name}` "
-                         f"(got {value!r})")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(
+            f"Expected an int >= {minimum} for `{name}` (got {value!r})"
+        )
 
 
 def _check_fields(overrides: dict[str, Any]) -> None:
     known = {f.name for f in dataclasses.fields(BiGraphConfig)}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ValueError(f"Expected BiGraphConfig fields {sorted(known)} "
-                         f"(got unknown {unknown})")
+        raise ValueError(
+            f"Expected BiGraphConfig fields {sorted(known)} "
+            f"(got unknown {unknown})"
+        )
 
 
 #: Base models by name: field values of :class:`BiGraphConfig`.
@@ -321,18 +365,30 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Sec. 4 / 5.2: ResNet-50, 224^2 crops, 1723-vertex mesh, 5 blocks.
     "paper": {},
     # Trains in minutes on a laptop CPU: ResNet-18, 128^2, 431 vertices.
-    "cpu": dict(encoder="resnet18", image_size=(128, 128), mesh_level=2,
-                input_channels=64, channels=64, head_channels=32,
-                num_blocks=3, smpl_hidden_channels=256,
-                joint_embedding="pose", image_feature_gate=True,
-                pose_context_channels=512),
+    "cpu": dict(
+        encoder="resnet18",
+        image_size=(128, 128),
+        mesh_level=2,
+        input_channels=64,
+        channels=64,
+        head_channels=32,
+        num_blocks=3,
+        smpl_hidden_channels=256,
+        joint_embedding="pose",
+        image_feature_gate=True,
+        pose_context_channels=512,
+    ),
 }
 
 #: Ablations (paper Tables 4 and 5) as overrides of a base preset.
 ABLATIONS: dict[str, dict[str, Any]] = {
     # Table 4 row A: mesh graph with global features only (GraphCMR).
-    "graphcmr": dict(use_skeleton=False, use_fusion=False,
-                     use_local_features=False, pose_context_channels=0),
+    "graphcmr": dict(
+        use_skeleton=False,
+        use_fusion=False,
+        use_local_features=False,
+        pose_context_channels=0,
+    ),
     # Table 4 row B: skeleton + fusion graph, no localized features.
     "row_b": dict(use_local_features=False),
     # Table 4 row C: skeleton graph + localized features, no fusion.

@@ -75,13 +75,20 @@ class PooledFusionConv(nn.Module):
         torch.Size([3, 7, 4])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, num_joints: int,
-                 aggr: str = "mean", bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_joints: int,
+        aggr: str = "mean",
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         check_positive_int("num_joints", num_joints)
         if aggr not in ("mean", "max"):
-            raise ValueError(f"Expected `aggr` in ('mean', 'max') "
-                             f"(got {aggr!r})")
+            raise ValueError(
+                f"Expected `aggr` in ('mean', 'max') (got {aggr!r})"
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_joints = num_joints
@@ -98,24 +105,31 @@ class PooledFusionConv(nn.Module):
             return x.mean(dim=-2, keepdim=True)
         return x.amax(dim=-2, keepdim=True)
 
-    def forward(self, x: Tensor, edge_index: Adj | None = None,
-                edge_weight: OptTensor = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Adj | None = None,
+        edge_weight: OptTensor = None,
+    ) -> Tensor:
         """Exchange pooled features (see the class docstring for shapes)."""
         _check_nodes("x", x, self.in_channels)
         n_s = self.num_joints
         if x.size(-2) <= n_s:
             raise ValueError(
                 f"Expected more than num_joints={n_s} nodes in `x` (joints "
-                f"first, then vertices) (got {tuple(x.shape)})")
+                f"first, then vertices) (got {tuple(x.shape)})"
+            )
         x_s, x_m = x[..., :n_s, :], x[..., n_s:, :]
         to_s = self._pool(x_m).expand_as(x_s)
         to_m = self._pool(x_s).expand_as(x_m)
         return self.lin(torch.cat([to_s, to_m], dim=-2))
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, "
-                f"{self.out_channels}, num_joints={self.num_joints}, "
-                f"aggr={self.aggr!r})")
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, "
+            f"{self.out_channels}, num_joints={self.num_joints}, "
+            f"aggr={self.aggr!r})"
+        )
 
 
 class BilayerBlock(nn.Module):
@@ -201,46 +215,64 @@ class BilayerBlock(nn.Module):
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
-            raise ValueError(f"Expected `fusion` in {FUSIONS} "
-                             f"(got {fusion!r})")
+            raise ValueError(f"Expected `fusion` in {FUSIONS} (got {fusion!r})")
         if not use_skeleton and (fusion != "none" or shared_weights):
             raise ValueError(
                 "Expected fusion='none' and shared_weights=False without a "
                 f"skeleton branch (got fusion={fusion!r}, "
-                f"shared_weights={shared_weights})")
+                f"shared_weights={shared_weights})"
+            )
         if fusion == "graph" and num_fusion_edges is None:
-            raise ValueError("Expected `num_fusion_edges` for "
-                             "fusion='graph' (got None)")
+            raise ValueError(
+                "Expected `num_fusion_edges` for fusion='graph' (got None)"
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.use_skeleton = use_skeleton
         self.fusion_kind = fusion
         self.shared_weights = shared_weights
         self.num_joints = num_joints
-        common = dict(hidden_channels=hidden_channels,
-                      channels_per_group=channels_per_group)
+        common = dict(
+            hidden_channels=hidden_channels,
+            channels_per_group=channels_per_group,
+        )
         if shared_weights:
-            self.mesh = GraphResBlock(in_channels, out_channels,
-                                      NormalizedGraphConv, **common)
+            self.mesh = GraphResBlock(
+                in_channels, out_channels, NormalizedGraphConv, **common
+            )
             self.skeleton = self.mesh
         else:
-            self.mesh = GraphResBlock(in_channels, out_channels, MeshConv,
-                                      **common)
-            self.skeleton = (GraphResBlock(in_channels, out_channels,
-                                           SkeletonConv, **common)
-                             if use_skeleton else None)
+            self.mesh = GraphResBlock(
+                in_channels, out_channels, MeshConv, **common
+            )
+            self.skeleton = (
+                GraphResBlock(in_channels, out_channels, SkeletonConv, **common)
+                if use_skeleton
+                else None
+            )
         if fusion == "graph":
             # num_joints: the union graph's joint/vertex split, so the
             # conv can multiply two dense joint-vertex blocks.
             self.fusion = GraphResBlock(
-                in_channels, out_channels, BipartiteFusionConv,
-                residual=False, num_edges=num_fusion_edges,
-                impl=fusion_impl, num_joints=num_joints, **common)
+                in_channels,
+                out_channels,
+                BipartiteFusionConv,
+                residual=False,
+                num_edges=num_fusion_edges,
+                impl=fusion_impl,
+                num_joints=num_joints,
+                **common,
+            )
         elif fusion in ("avgpool", "maxpool"):
             self.fusion = GraphResBlock(
-                in_channels, out_channels, PooledFusionConv, residual=False,
+                in_channels,
+                out_channels,
+                PooledFusionConv,
+                residual=False,
                 num_joints=num_joints,
-                aggr="mean" if fusion == "avgpool" else "max", **common)
+                aggr="mean" if fusion == "avgpool" else "max",
+                **common,
+            )
         else:
             self.fusion = None
 
@@ -275,26 +307,32 @@ class BilayerBlock(nn.Module):
                 "Expected skeleton features `x_s` and `skeleton_edge_index` "
                 "for a block with a skeleton branch (got "
                 f"x_s={None if x_s is None else tuple(x_s.shape)}, "
-                f"skeleton_edge_index={type(skeleton_edge_index).__name__})")
+                f"skeleton_edge_index={type(skeleton_edge_index).__name__})"
+            )
         if x_s.shape[:-2] != x_m.shape[:-2]:
             raise ValueError(
                 "Expected `x_s` and `x_m` with the same batch shape (got "
-                f"{tuple(x_s.shape)} and {tuple(x_m.shape)})")
+                f"{tuple(x_s.shape)} and {tuple(x_m.shape)})"
+            )
         y_s = self.skeleton(x_s, skeleton_edge_index, skeleton_edge_weight)
         if self.fusion is None:
             return y_s, y_m
         if self.fusion_kind == "graph" and fusion_edge_index is None:
-            raise ValueError("Expected `fusion_edge_index` for "
-                             "fusion='graph' (got None)")
+            raise ValueError(
+                "Expected `fusion_edge_index` for fusion='graph' (got None)"
+            )
         n_s = x_s.size(-2)
-        f = self.fusion(torch.cat([x_s, x_m], dim=-2), fusion_edge_index,
-                        fusion_edge_weight)
+        f = self.fusion(
+            torch.cat([x_s, x_m], dim=-2), fusion_edge_index, fusion_edge_weight
+        )
         return y_s + f[..., :n_s, :], y_m + f[..., n_s:, :]
 
     def extra_repr(self) -> str:
         """Show the options in ``repr``."""
-        return (f"in_channels={self.in_channels}, "
-                f"out_channels={self.out_channels}, "
-                f"use_skeleton={self.use_skeleton}, "
-                f"fusion={self.fusion_kind!r}, "
-                f"shared_weights={self.shared_weights}")
+        return (
+            f"in_channels={self.in_channels}, "
+            f"out_channels={self.out_channels}, "
+            f"use_skeleton={self.use_skeleton}, "
+            f"fusion={self.fusion_kind!r}, "
+            f"shared_weights={self.shared_weights}"
+        )

@@ -45,10 +45,13 @@ def _check_nodes(name: str, x: object, channels: int) -> None:
     if not isinstance(x, Tensor) or x.dim() not in (2, 3):
         raise ValueError(
             f"Expected `{name}` of shape (N, C) or (B, N, C) (got "
-            f"{tuple(getattr(x, 'shape', ())) or type(x).__name__})")
+            f"{tuple(getattr(x, 'shape', ())) or type(x).__name__})"
+        )
     if x.size(-1) != channels:
-        raise ValueError(f"Expected `{name}` with {channels} channels in "
-                         f"its last dimension (got {tuple(x.shape)})")
+        raise ValueError(
+            f"Expected `{name}` with {channels} channels in "
+            f"its last dimension (got {tuple(x.shape)})"
+        )
 
 
 def group_count(channels: int, channels_per_group: int = 8) -> int:
@@ -106,8 +109,9 @@ class GraphLinear(nn.Linear):
         torch.Size([2, 5, 4])
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 bias: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, bias: bool = True
+    ) -> None:
         check_positive_int("in_channels", in_channels)
         check_positive_int("out_channels", out_channels)
         super().__init__(in_channels, out_channels, bias=bias)
@@ -138,15 +142,17 @@ class GraphGroupNorm(nn.GroupNorm):
         - **output:** same shape
     """
 
-    def __init__(self, channels: int, num_groups: int | None = None,
-                 eps: float = 1e-5) -> None:
+    def __init__(
+        self, channels: int, num_groups: int | None = None, eps: float = 1e-5
+    ) -> None:
         check_positive_int("channels", channels)
-        num_groups = group_count(channels) if num_groups is None else \
-            num_groups
+        num_groups = group_count(channels) if num_groups is None else num_groups
         check_positive_int("num_groups", num_groups)
         if channels % num_groups:
-            raise ValueError(f"Expected `num_groups` dividing {channels} "
-                             f"channels (got {num_groups})")
+            raise ValueError(
+                f"Expected `num_groups` dividing {channels} "
+                f"channels (got {num_groups})"
+            )
         super().__init__(num_groups, channels, eps=eps)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -241,19 +247,33 @@ class GraphResBlock(nn.Module):
         self.conv = conv_cls(hidden_channels, hidden_channels, **conv_kwargs)
         self.norm2 = norm(hidden_channels)
         self.lin2 = GraphLinear(hidden_channels, out_channels)
-        self.skip = (GraphLinear(in_channels, out_channels)
-                     if residual and in_channels != out_channels else None)
+        self.skip = (
+            GraphLinear(in_channels, out_channels)
+            if residual and in_channels != out_channels
+            else None
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Re-initialise every layer (the convolution's own scheme)."""
-        for module in (self.pre_norm, self.lin1, self.norm1, self.conv,
-                       self.norm2, self.lin2, self.skip):
+        for module in (
+            self.pre_norm,
+            self.lin1,
+            self.norm1,
+            self.conv,
+            self.norm2,
+            self.lin2,
+            self.skip,
+        ):
             if module is not None:
                 module.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Adj | None = None,
-                edge_weight: OptTensor = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Adj | None = None,
+        edge_weight: OptTensor = None,
+    ) -> Tensor:
         """Run the block (see the class docstring for shapes)."""
         _check_nodes("x", x, self.in_channels)
         y = self.lin1(F.relu(self.pre_norm(x)))
@@ -264,7 +284,9 @@ class GraphResBlock(nn.Module):
         return (x if self.skip is None else self.skip(x)) + y
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, "
-                f"{self.out_channels}, hidden={self.hidden_channels}, "
-                f"conv={self.conv.__class__.__name__}, "
-                f"residual={self.residual})")
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, "
+            f"{self.out_channels}, hidden={self.hidden_channels}, "
+            f"conv={self.conv.__class__.__name__}, "
+            f"residual={self.residual})"
+        )

@@ -30,7 +30,8 @@ except ModuleNotFoundError as _err:  # an optional dependency: name its extra
     raise ModuleNotFoundError(
         "Expected torchvision for the image encoder (got ModuleNotFoundError:"
         f" {_err}); install it with: pip install 'bigraph_pyg[train]'",
-        name=_err.name) from _err
+        name=_err.name,
+    ) from _err
 
 from bigraph_pyg.nn.validate import validation_enabled  # noqa: E402
 

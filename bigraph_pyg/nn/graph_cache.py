@@ -76,30 +76,34 @@ class GraphCache:
             keys.append((weakref.ref(t), v))
         return tuple(keys)
 
-    def get(self, tensors: tuple[object, ...],
-            extra: tuple) -> PreparedGraph | None:
+    def get(
+        self, tensors: tuple[object, ...], extra: tuple
+    ) -> PreparedGraph | None:
         """The entry for these tensors (same objects, unmodified), if any."""
         if torch.compiler.is_compiling():
             return None
         for i, (keys, ext, value) in enumerate(self._entries):
             if ext != extra or len(keys) != len(tensors):
                 continue
-            if all((ref is None and t is None) or (
-                    ref is not None and ref() is t and _version(t) == v)
-                   for (ref, v), t in zip(keys, tensors, strict=True)):
+            if all(
+                (ref is None and t is None)
+                or (ref is not None and ref() is t and _version(t) == v)
+                for (ref, v), t in zip(keys, tensors, strict=True)
+            ):
                 if i:
                     self._entries.insert(0, self._entries.pop(i))
                 return value
         return None
 
-    def put(self, tensors: tuple[object, ...], extra: tuple,
-            graph: Any) -> PreparedGraph:
+    def put(
+        self, tensors: tuple[object, ...], extra: tuple, graph: Any
+    ) -> PreparedGraph:
         """Store (when the tensors can be tracked) and return an entry."""
         keys = None if torch.compiler.is_compiling() else self._keys(tensors)
         value = PreparedGraph(graph, cacheable=keys is not None)
         if keys is not None:
             self._entries.insert(0, (keys, extra, value))
-            del self._entries[self.capacity:]
+            del self._entries[self.capacity :]
         return value
 
     def clear(self) -> None:

@@ -244,12 +244,18 @@ class GraphCoordinateHead(nn.Module):
         - **output:** :math:`((B,) N, 3)`
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int,
-                 out_channels: int = 3, channels_per_group: int = 8) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int = 3,
+        channels_per_group: int = 8,
+    ) -> None:
         super().__init__()
         self.lin1 = GraphLinear(in_channels, hidden_channels)
         self.norm = GraphGroupNorm(
-            hidden_channels, group_count(hidden_channels, channels_per_group))
+            hidden_channels, group_count(hidden_channels, channels_per_group)
+        )
         self.lin2 = GraphLinear(hidden_channels, out_channels)
 
     def reset_parameters(self) -> None:
@@ -288,13 +294,15 @@ class GraphCameraHead(nn.Module):
         - **output:** :math:`(B, 3)` as ``(s, t_x, t_y)``
     """
 
-    def __init__(self, in_channels: int, num_vertices: int,
-                 channels_per_group: int = 8) -> None:
+    def __init__(
+        self, in_channels: int, num_vertices: int, channels_per_group: int = 8
+    ) -> None:
         super().__init__()
         check_positive_int("num_vertices", num_vertices)
         self.num_vertices = num_vertices
         self.norm = GraphGroupNorm(
-            in_channels, group_count(in_channels, channels_per_group))
+            in_channels, group_count(in_channels, channels_per_group)
+        )
         self.lin = GraphLinear(in_channels, 1)
         self.fc = nn.Linear(num_vertices, 3)
         self.reset_parameters()
@@ -314,6 +322,7 @@ class GraphCameraHead(nn.Module):
         if x_m.dim() != 3 or x_m.size(1) != self.num_vertices:
             raise ValueError(
                 f"Expected mesh features of shape (B, {self.num_vertices}, "
-                f"C) (got {tuple(x_m.shape)})")
+                f"C) (got {tuple(x_m.shape)})"
+            )
         h = F.relu(self.lin(F.relu(self.norm(x_m)))).squeeze(-1)
         return self.fc(h)

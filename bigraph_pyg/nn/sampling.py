@@ -81,10 +81,8 @@ class MeshSampler(torch.nn.Module):
             for name, mat in (("down", d), ("up", u)):
                 # Copies: a view keeps the sparse tensor as its base.
                 mat = mat.coalesce()
-                self.register_buffer(f"{name}_{i}_index",
-                                     mat.indices().clone())
-                self.register_buffer(f"{name}_{i}_weight",
-                                     mat.values().clone())
+                self.register_buffer(f"{name}_{i}_index", mat.indices().clone())
+                self.register_buffer(f"{name}_{i}_weight", mat.values().clone())
         self.sizes = tuple(sizes)
 
     @classmethod
@@ -118,12 +116,15 @@ class MeshSampler(torch.nn.Module):
         if name not in ("down", "up") or not 0 <= level < self.num_levels - 1:
             raise ValueError(
                 f"Expected name in ('down', 'up') and level in [0, "
-                f"{self.num_levels - 1}) (got {name!r}, {level})")
+                f"{self.num_levels - 1}) (got {name!r}, {level})"
+            )
         n, m = self.sizes[level], self.sizes[level + 1]
         shape = (m, n) if name == "down" else (n, m)
         return torch.sparse_coo_tensor(
             getattr(self, f"{name}_{level}_index"),
-            getattr(self, f"{name}_{level}_weight"), shape).coalesce()
+            getattr(self, f"{name}_{level}_weight"),
+            shape,
+        ).coalesce()
 
     def _apply_level(self, name: str, level: int, x: Tensor) -> Tensor:
         index = getattr(self, f"{name}_{level}_index")
@@ -170,9 +171,11 @@ class MeshSampler(torch.nn.Module):
                 if old is not None:
                     old = old.coalesce()
                     state_dict[f"{prefix}{name}_{i}_index"] = (
-                        old.indices().clone())
+                        old.indices().clone()
+                    )
                     state_dict[f"{prefix}{name}_{i}_weight"] = (
-                        old.values().clone())
+                        old.values().clone()
+                    )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def __repr__(self) -> str:

@@ -33,8 +33,12 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_positive_int", "validation", "validation_enabled",
-           "set_validation"]
+__all__ = [
+    "check_positive_int",
+    "validation",
+    "validation_enabled",
+    "set_validation",
+]
 
 _ENABLED = True
 
@@ -52,8 +56,9 @@ def check_positive_int(name: str, value: object) -> None:
         ValueError: ``value`` is not an int ``> 0`` (bools refused).
     """
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"Expected `{name}` to be a positive int "
-                         f"(got {value!r})")
+        raise ValueError(
+            f"Expected `{name}` to be a positive int (got {value!r})"
+        )
 
 
 def validation_enabled() -> bool:
@@ -92,8 +97,7 @@ class validation:  # noqa: N801 - used like torch.no_grad
 
     def __init__(self, enabled: bool) -> None:
         if not isinstance(enabled, bool):
-            raise ValueError(
-                f"Expected a bool for `enabled` (got {enabled!r})")
+            raise ValueError(f"Expected a bool for `enabled` (got {enabled!r})")
         self.enabled = enabled
         self._prev: list[bool] = []
 
@@ -113,4 +117,5 @@ class validation:  # noqa: N801 - used like torch.no_grad
         def wrapper(*args, **kwargs):
             with validation(self.enabled):
                 return fn(*args, **kwargs)
+
         return wrapper

@@ -37,8 +37,11 @@ def with_device(func):
     params = [
         pytest.param("cpu", id="cpu"),
         pytest.param(
-            "cuda", id="cuda",
-            marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                     reason="CUDA is not available")),
+            "cuda",
+            id="cuda",
+            marks=pytest.mark.skipif(
+                not torch.cuda.is_available(), reason="CUDA is not available"
+            ),
+        ),
     ]
     return pytest.mark.parametrize("device", params)(func)

@@ -138,19 +138,31 @@ def graph_formats(
         themselves and pair with ``None``.
     """
     n_src, n_dst = size
-    w = edge_weight if edge_weight is not None else torch.ones(
-        edge_index.size(1), device=edge_index.device)
-    coo = torch.sparse_coo_tensor(edge_index.flip(0), w, (n_dst, n_src),
-                                  check_invariants=True)
+    w = (
+        edge_weight
+        if edge_weight is not None
+        else torch.ones(edge_index.size(1), device=edge_index.device)
+    )
+    coo = torch.sparse_coo_tensor(
+        edge_index.flip(0), w, (n_dst, n_src), check_invariants=True
+    )
     formats: dict[str, tuple[object, Tensor | None]] = {
         "edge_index": (edge_index, edge_weight),
-        "EdgeIndex": (EdgeIndex(edge_index, sparse_size=(n_src, n_dst)),
-                      edge_weight),
+        "EdgeIndex": (
+            EdgeIndex(edge_index, sparse_size=(n_src, n_dst)),
+            edge_weight,
+        ),
         "torch_coo": (coo.coalesce(), None),
         "torch_csr": (coo.to_sparse_csr(), None),
     }
     if WITH_TORCH_SPARSE:
-        formats["SparseTensor"] = (SparseTensor(
-            row=edge_index[1], col=edge_index[0], value=w,
-            sparse_sizes=(n_dst, n_src)), None)
+        formats["SparseTensor"] = (
+            SparseTensor(
+                row=edge_index[1],
+                col=edge_index[0],
+                value=w,
+                sparse_sizes=(n_dst, n_src),
+            ),
+            None,
+        )
     return formats

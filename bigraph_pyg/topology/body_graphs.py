@@ -86,14 +86,18 @@ class BodyGraphs:
         if body.num_joints < needed:
             raise ValueError(
                 "Expected a body with SMPL's joint order (at least "
-                f'{needed} joints: the skeleton joints are picked by SMPL '
-                f'index) (got {body.num_joints} joints in '
-                f'{getattr(body, "name", "body")!r})'
+                f"{needed} joints: the skeleton joints are picked by SMPL "
+                f"index) (got {body.num_joints} joints in "
+                f"{getattr(body, 'name', 'body')!r})"
             )
         with torch.no_grad():
             joints = body.template_joints()[list(SMPL_TO_JOINTS)]
             return cls.from_mesh(
-                body.template_vertices, body.faces, joints, sizes, level,
+                body.template_vertices,
+                body.faces,
+                joints,
+                sizes,
+                level,
                 fusion_k,
             )
 
@@ -228,9 +232,11 @@ class BodyGraphs:
                 the key, what was expected and what was got).
         """
         path = Path(path).expanduser()
-        data = load_npz(path, "a BodyGraphs .npz (written by "
-                        "BodyGraphs.save)", required=("num_levels", "level",
-                                                       "joints"))
+        data = load_npz(
+            path,
+            "a BodyGraphs .npz (written by BodyGraphs.save)",
+            required=("num_levels", "level", "joints"),
+        )
         return _from_arrays(cls, data, f"'{path}'")
 
 
@@ -239,24 +245,30 @@ def _from_arrays(cls, data: dict, source: str) -> BodyGraphs:
 
     def fail(key: str, expected: str, got) -> ValueError:
         return ValueError(
-            f"Expected '{key}' {expected} in {source} (got {got})")
+            f"Expected '{key}' {expected} in {source} (got {got})"
+        )
 
     def scalar(key: str) -> int:
         a = data[key]
         if a.shape != () or a.dtype.kind not in "iu":
-            raise fail(key, "to be an integer scalar",
-                       f"{a.dtype} of shape {a.shape}")
+            raise fail(
+                key, "to be an integer scalar", f"{a.dtype} of shape {a.shape}"
+            )
         return int(a)
 
     def array(key: str, ndim: int, kind: str) -> np.ndarray:
         if key not in data:
             raise ValueError(
-                f"Expected key '{key}' in {source} (got {sorted(data)})")
+                f"Expected key '{key}' in {source} (got {sorted(data)})"
+            )
         a = data[key]
         if a.ndim != ndim or a.dtype.kind not in kind:
             want = "integer" if kind == "iu" else "floating-point"
-            raise fail(key, f"to be a {ndim}-D {want} array",
-                       f"{a.dtype} of shape {a.shape}")
+            raise fail(
+                key,
+                f"to be a {ndim}-D {want} array",
+                f"{a.dtype} of shape {a.shape}",
+            )
         if kind == "f" and not np.isfinite(a).all():
             raise fail(key, "to be finite", "NaN or inf")
         return a
@@ -264,7 +276,7 @@ def _from_arrays(cls, data: dict, source: str) -> BodyGraphs:
     def coords(key: str, rows: int | None = None) -> Tensor:
         a = array(key, 2, "f")
         if a.shape[1] != 3 or (rows is not None and a.shape[0] != rows):
-            raise fail(key, f'of shape ({rows or "N"}, 3)', a.shape)
+            raise fail(key, f"of shape ({rows or 'N'}, 3)", a.shape)
         return torch.from_numpy(a)
 
     def ids(key: str, bounds: tuple[int, int]) -> Tensor:
@@ -273,34 +285,48 @@ def _from_arrays(cls, data: dict, source: str) -> BodyGraphs:
             raise fail(key, "of shape (2, E)", a.shape)
         for row, bound in enumerate(bounds):
             if a.shape[1] and (a[row].min() < 0 or a[row].max() >= bound):
-                raise fail(key, f"ids in row {row} in [0, {bound})",
-                           f"range [{a[row].min()}, {a[row].max()}]")
+                raise fail(
+                    key,
+                    f"ids in row {row} in [0, {bound})",
+                    f"range [{a[row].min()}, {a[row].max()}]",
+                )
         return torch.from_numpy(a.astype(np.int64))
 
     def sparse(prefix: str, shape: tuple[int, int]) -> Tensor:
         size = array(f"{prefix}_shape", 1, "iu")
         if tuple(size.tolist()) != shape:
-            raise fail(f"{prefix}_shape", f"= {shape} (the levels it joins)",
-                       tuple(size.tolist()))
+            raise fail(
+                f"{prefix}_shape",
+                f"= {shape} (the levels it joins)",
+                tuple(size.tolist()),
+            )
         idx = ids(f"{prefix}_indices", shape)
         val = array(f"{prefix}_values", 1, "f")
         if val.shape[0] != idx.size(1):
-            raise fail(f"{prefix}_values", f"of shape ({idx.size(1)},)",
-                       val.shape)
+            raise fail(
+                f"{prefix}_values", f"of shape ({idx.size(1)},)", val.shape
+            )
         return torch.sparse_coo_tensor(
-            idx, torch.from_numpy(val), shape, check_invariants=True,
+            idx,
+            torch.from_numpy(val),
+            shape,
+            check_invariants=True,
         ).coalesce()
 
     def graph(name: str, nodes: int) -> Graph:
         size = array(f"{name}_size", 1, "iu")
         if tuple(size.tolist()) != (nodes, nodes):
-            raise fail(f"{name}_size", f"= {(nodes, nodes)}",
-                       tuple(size.tolist()))
+            raise fail(
+                f"{name}_size", f"= {(nodes, nodes)}", tuple(size.tolist())
+            )
         index = ids(f"{name}_edge_index", (nodes, nodes))
         weight = array(f"{name}_edge_weight", 1, "f")
         if weight.shape[0] != index.size(1):
-            raise fail(f"{name}_edge_weight", f"of shape ({index.size(1)},)",
-                       weight.shape)
+            raise fail(
+                f"{name}_edge_weight",
+                f"of shape ({index.size(1)},)",
+                weight.shape,
+            )
         return Graph(index, torch.from_numpy(weight), (nodes, nodes))
 
     n = scalar("num_levels")
@@ -313,15 +339,19 @@ def _from_arrays(cls, data: dict, source: str) -> BodyGraphs:
     for i in range(n):
         v = coords(f"vertices_{i}")
         vertices.append(v)
-        faces.append(_faces(array(f"faces_{i}", 2, "iu"), v.size(0),
-                            f"faces_{i}", fail))
+        faces.append(
+            _faces(array(f"faces_{i}", 2, "iu"), v.size(0), f"faces_{i}", fail)
+        )
     sizes = [v.size(0) for v in vertices]
     h = MeshHierarchy(
-        tuple(vertices), tuple(faces),
-        tuple(sparse(f"down_{i}", (sizes[i + 1], sizes[i]))
-              for i in range(n - 1)),
-        tuple(sparse(f"up_{i}", (sizes[i], sizes[i + 1]))
-              for i in range(n - 1)),
+        tuple(vertices),
+        tuple(faces),
+        tuple(
+            sparse(f"down_{i}", (sizes[i + 1], sizes[i])) for i in range(n - 1)
+        ),
+        tuple(
+            sparse(f"up_{i}", (sizes[i], sizes[i + 1])) for i in range(n - 1)
+        ),
     )
     joints = coords("joints", len(SMPL_TO_JOINTS))
     nm, ns = sizes[level], joints.size(0)
@@ -337,6 +367,9 @@ def _faces(a: np.ndarray, num_vertices: int, key: str, fail) -> Tensor:
     if a.shape[1:] != (3,):
         raise fail(key, "of shape (F, 3)", a.shape)
     if a.size and (a.min() < 0 or a.max() >= num_vertices):
-        raise fail(key, f"vertex ids in [0, {num_vertices})",
-                   f"range [{a.min()}, {a.max()}]")
+        raise fail(
+            key,
+            f"vertex ids in [0, {num_vertices})",
+            f"range [{a.min()}, {a.max()}]",
+        )
     return torch.from_numpy(a.astype(np.int64))

@@ -155,8 +155,8 @@ def _replay(collapses, n, faces, edges):
             break
         parent = nxt
     cf = parent[faces]
-    ok = (cf[:, 0] != cf[:, 1]) & (cf[:, 1] != cf[:, 2]) & (
-        cf[:, 0] != cf[:, 2]
+    ok = (
+        (cf[:, 0] != cf[:, 1]) & (cf[:, 1] != cf[:, 2]) & (cf[:, 0] != cf[:, 2])
     )
     cf = cf[ok]
     _, first = np.unique(np.sort(cf, axis=1), axis=0, return_index=True)
@@ -184,6 +184,7 @@ def _closest_barycentric(p, a, b, c):
     Vectorised form of Ericson, *Real-Time Collision Detection*, 5.1.5.
     All inputs are float64 arrays ``(..., 3)``; returns ``(..., 3)``.
     """
+
     def dot(x, y):
         return np.einsum("...i,...i->...", x, y)
 
@@ -258,8 +259,7 @@ def upsampling_matrix(
     _, cand = cKDTree(tri.mean(axis=1)).query(p, k=k)
     cand = cand.reshape(p.shape[0], k)
     t = tri[cand]  # (N, k, 3, 3)
-    bary = _closest_barycentric(p[:, None], t[:, :, 0], t[:, :, 1],
-                                t[:, :, 2])
+    bary = _closest_barycentric(p[:, None], t[:, :, 0], t[:, :, 1], t[:, :, 2])
     closest = np.einsum("nkj,nkjd->nkd", bary, t)
     dist = np.linalg.norm(closest - p[:, None], axis=-1)
     best = dist.argmin(axis=1)

@@ -72,9 +72,7 @@ class Graph:
         """
         weight = self.edge_weight.to(*args, **kwargs)
         index = self.edge_index.to(device=weight.device)
-        return dataclasses.replace(
-            self, edge_index=index, edge_weight=weight
-        )
+        return dataclasses.replace(self, edge_index=index, edge_weight=weight)
 
     def adj_t(self) -> Tensor:
         r"""Sparse CSR matrix :math:`\mathbf{A}` of shape ``(N_dst, N_src)``.

@@ -65,8 +65,7 @@ def load_graphcmr_sampling(
         missing = [k for k in ("A", "D", "U") if k not in names]
         if missing:
             raise ValueError(
-                f"Expected keys 'A', 'D', 'U' in '{path}' "
-                f"(got {sorted(names)})"
+                f"Expected keys 'A', 'D', 'U' in '{path}' (got {sorted(names)})"
             )
         for key in ("A", "D", "U"):
             with zf.open(names[key]) as fp:
@@ -83,7 +82,8 @@ def load_graphcmr_sampling(
                     except pickle.UnpicklingError as err:
                         raise ValueError(
                             f"Expected sparse matrices in '{key}' of "
-                            f"'{path}' ({err})") from err
+                            f"'{path}' ({err})"
+                        ) from err
                 else:
                     raise ValueError(
                         f"Expected an object array of sparse matrices for "

@@ -43,11 +43,12 @@ def check_faces(
     faces = torch.as_tensor(faces)
     if faces.dim() != 2 or faces.size(1) != 3:
         raise ValueError(
-            f"Expected '{name}' of shape (F, 3) "
-            f"(got {tuple(faces.shape)})"
+            f"Expected '{name}' of shape (F, 3) (got {tuple(faces.shape)})"
         )
-    if faces.is_floating_point() or faces.is_complex() or (
-        faces.dtype == torch.bool
+    if (
+        faces.is_floating_point()
+        or faces.is_complex()
+        or (faces.dtype == torch.bool)
     ):
         raise ValueError(
             f"Expected '{name}' of an integer dtype (got {faces.dtype})"
@@ -226,5 +227,4 @@ def num_connected_components(edge_index: Tensor, num_nodes: int) -> int:
     adj = coo_matrix(
         ([1] * ei.shape[1], (ei[0], ei[1])), shape=(num_nodes, num_nodes)
     )
-    return int(connected_components(adj, directed=True,
-                                    connection="weak")[0])
+    return int(connected_components(adj, directed=True, connection="weak")[0])

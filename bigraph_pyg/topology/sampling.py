@@ -86,9 +86,12 @@ class MeshHierarchy:
 
     def to(self, *args, **kwargs) -> MeshHierarchy:
         """Move every tensor (faces keep int64)."""
+
         def mv(t):
-            return t.to(*args, **kwargs) if t.is_floating_point() else t.to(
-                device=self.vertices[0].to(*args, **kwargs).device
+            return (
+                t.to(*args, **kwargs)
+                if t.is_floating_point()
+                else t.to(device=self.vertices[0].to(*args, **kwargs).device)
             )
 
         return MeshHierarchy(
@@ -131,8 +134,9 @@ def mesh_hierarchy(
                 f"Expected each of 'sizes' <= the level above ({n}) "
                 f"(got {size})"
             )
-        keep, cfaces = decimate(verts[-1], facs[-1], size,
-                                strict=len(verts) == 1)
+        keep, cfaces = decimate(
+            verts[-1], facs[-1], size, strict=len(verts) == 1
+        )
         d = downsampling_matrix(keep, n, vertices.dtype)
         cverts = verts[-1][keep]
         up.append(upsampling_matrix(verts[-1], cverts, cfaces))

@@ -20,15 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "image_to_rgb",
-           "load_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "image_to_rgb", "load_image"]
 
 #: Largest image :func:`load_image` decodes by default (100 megapixels).
 DEFAULT_MAX_PIXELS: int = 100_000_000
 
 #: File suffixes treated as images when a folder is listed.
-IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif",
-                                   ".tiff", ".webp")
+IMAGE_SUFFIXES: tuple[str, ...] = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
 
 
 def _high_depth_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
@@ -59,16 +65,18 @@ def image_to_rgb(im) -> np.ndarray:
     if mode in ("I", "F") or mode.startswith("I;16"):
         grey = _high_depth_to_uint8(np.asarray(im), mode)
         return np.repeat(grey[..., None], 3, axis=-1)
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency"
-                                         in im.info):
+    if mode in ("RGBA", "LA", "PA") or (
+        mode == "P" and "transparency" in im.info
+    ):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     return np.asarray(im.convert("RGB"))
 
 
-def load_image(path: str | os.PathLike,
-               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_image(
+    path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Read a photograph as 8-bit RGB, upright, with a size limit.
 
     Args:
@@ -98,14 +106,18 @@ def load_image(path: str | os.PathLike,
     try:
         from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError as err:
-        raise ImportError(f"Expected Pillow to read images (got {err}); "
-                          "pip install 'bigraph_pyg[demo]'") from err
+        raise ImportError(
+            f"Expected Pillow to read images (got {err}); "
+            "pip install 'bigraph_pyg[demo]'"
+        ) from err
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Expected an image file at {path} (got "
-                                + ("a folder" if path.is_dir()
-                                   else "no such file") + ")")
+        raise FileNotFoundError(
+            f"Expected an image file at {path} (got "
+            + ("a folder" if path.is_dir() else "no such file")
+            + ")"
+        )
     try:
         with warnings.catch_warnings():
             # Our own limit below replaces Pillow's bomb warning.
@@ -117,12 +129,16 @@ def load_image(path: str | os.PathLike,
                         f"Expected an image of at most {max_pixels} pixels "
                         f"at {path} (got {w}x{h} = {w * h} pixels; a "
                         "decompression bomb or a very large photo: resize "
-                        "it, or raise max_pixels)")
+                        "it, or raise max_pixels)"
+                    )
                 im.load()
                 return image_to_rgb(ImageOps.exif_transpose(im))
     except Image.DecompressionBombError as err:
-        raise ValueError(f"Expected an image Pillow agrees to decode at "
-                         f"{path} (got {err})") from err
+        raise ValueError(
+            f"Expected an image Pillow agrees to decode at {path} (got {err})"
+        ) from err
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise ValueError(f"Expected an image file (JPEG, PNG, ...) at {path} "
-                         f"(got {type(err).__name__}: {err})") from err
+        raise ValueError(
+            f"Expected an image file (JPEG, PNG, ...) at {path} "
+            f"(got {type(err).__name__}: {err})"
+        ) from err

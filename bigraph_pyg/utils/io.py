@@ -27,9 +27,17 @@ __all__ = ["load_json", "load_npz", "resolve_inside"]
 #: "Bad CRC-32", ``zlib.error``), a damaged ``.npy`` header (``ValueError``,
 #: ``SyntaxError`` from its literal parser), unreadable bytes (``OSError``),
 #: garbage read as a pickle under ``allow_pickle``.
-_NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-               SyntaxError, KeyError, UnicodeDecodeError,
-               pickle.UnpicklingError)
+_NPZ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    SyntaxError,
+    KeyError,
+    UnicodeDecodeError,
+    pickle.UnpicklingError,
+)
 
 
 def _suffix(hint: str) -> str:
@@ -84,8 +92,12 @@ def load_npz(
     except _NPZ_ERRORS as err:  # not a zip, nor an .npy: garbage
         raise _unreadable(path, what, err, hint) from err
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise _unreadable(path, what, TypeError(
-            f"a single {type(data).__name__}, not an .npz archive"), hint)
+        raise _unreadable(
+            path,
+            what,
+            TypeError(f"a single {type(data).__name__}, not an .npz archive"),
+            hint,
+        )
     try:
         with data:
             arrays = {key: data[key] for key in data.files}
@@ -109,8 +121,9 @@ def load_npz(
     return arrays
 
 
-def _unreadable(path: Path, what: str, err: BaseException,
-                hint: str) -> ValueError:
+def _unreadable(
+    path: Path, what: str, err: BaseException, hint: str
+) -> ValueError:
     size = path.stat().st_size if path.exists() else 0
     return ValueError(
         f"Expected {what} at '{path}' to be a readable .npz archive (got "
@@ -119,9 +132,7 @@ def _unreadable(path: Path, what: str, err: BaseException,
     )
 
 
-def load_json(
-    path: str | os.PathLike, what: str, hint: str = ""
-) -> dict:
+def load_json(path: str | os.PathLike, what: str, hint: str = "") -> dict:
     """Read a JSON object from a file, or fail naming the file.
 
     Args:
@@ -185,9 +196,15 @@ def resolve_inside(folder: str | os.PathLike, name: str, what: str) -> Path:
     parts = Path(name).parts
     # Both separators: a Windows-made file read on POSIX, and vice versa.
     pieces = name.replace("\\", "/").split("/")
-    if (not name.strip() or Path(name).is_absolute() or name.startswith(
-            ("/", "\\")) or (len(name) > 1 and name[1] == ":")
-            or ".." in pieces or ".." in parts or "\x00" in name):
+    if (
+        not name.strip()
+        or Path(name).is_absolute()
+        or name.startswith(("/", "\\"))
+        or (len(name) > 1 and name[1] == ":")
+        or ".." in pieces
+        or ".." in parts
+        or "\x00" in name
+    ):
         raise ValueError(
             f"Expected a relative path inside the folder '{folder}' in "
             f"{what} (got {name!r}, which is empty, absolute or escapes "

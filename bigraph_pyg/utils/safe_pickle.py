@@ -24,11 +24,26 @@ _SPARSE = ("csr_matrix", "csc_matrix", "coo_matrix")
 #: ``scipy.sparse`` submodule, by name; chumpy classes become data holders).
 ALLOWED: frozenset[tuple[str, str]] = frozenset(
     [(m, n) for m in _NUMPY for n in ("_reconstruct", "scalar")]
-    + [("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-       ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor")]
-    + [(m, n) for m in _BUILTINS
-       for n in ("object", "tuple", "list", "set", "frozenset", "dict",
-                 "slice")]
+    + [
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+        ("copy_reg", "_reconstructor"),
+        ("copyreg", "_reconstructor"),
+    ]
+    + [
+        (m, n)
+        for m in _BUILTINS
+        for n in (
+            "object",
+            "tuple",
+            "list",
+            "set",
+            "frozenset",
+            "dict",
+            "slice",
+        )
+    ]
 )
 
 
@@ -70,4 +85,5 @@ class SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(
             f"Expected only NumPy arrays, SciPy sparse matrices and plain "
             f"containers in the file (got the global {module}.{name}, which "
-            "is never loaded)")
+            "is never loaded)"
+        )

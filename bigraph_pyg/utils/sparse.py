@@ -99,11 +99,13 @@ def unpack_graph(
             raise ValueError(
                 "Expected `edge_weight=None` when the graph is a sparse "
                 "matrix `adj_t` (its values are the edge weights), got an "
-                f"`edge_weight` of shape {tuple(edge_weight.shape)}")
+                f"`edge_weight` of shape {tuple(edge_weight.shape)}"
+            )
         if adj_t.dim() != 2:
             raise ValueError(
                 "Expected a 2-D sparse `adj_t` of shape (N_dst, N_src) "
-                f"(got shape {tuple(adj_t.shape)})")
+                f"(got shape {tuple(adj_t.shape)})"
+            )
         if adj_t.layout == torch.sparse_coo:
             adj_t = adj_t.coalesce()
             dst, src = adj_t.indices()
@@ -115,8 +117,10 @@ def unpack_graph(
             counts = crow[1:] - crow[:-1]
             # output_size: no device->host sync for the result's length
             dst = torch.repeat_interleave(
-                torch.arange(counts.numel(), device=crow.device), counts,
-                output_size=col.numel())
+                torch.arange(counts.numel(), device=crow.device),
+                counts,
+                output_size=col.numel(),
+            )
             src = col
             values = adj_t.values()
         n_dst, n_src = adj_t.shape
@@ -127,7 +131,8 @@ def unpack_graph(
             raise ValueError(
                 "Expected `edge_weight=None` when the graph is a "
                 "`SparseTensor` (its values are the edge weights), got an "
-                f"`edge_weight` of shape {tuple(edge_weight.shape)}")
+                f"`edge_weight` of shape {tuple(edge_weight.shape)}"
+            )
         dst, src, values = edge_index.coo()  # type: ignore[union-attr]
         n_dst, n_src = edge_index.sparse_sizes()  # type: ignore[union-attr]
         return EdgeList(src, dst, values, (int(n_src), int(n_dst)))
@@ -136,16 +141,22 @@ def unpack_graph(
         raise ValueError(
             "Expected `edge_index` to be a Tensor [2, E], an EdgeIndex, a "
             "torch.sparse adj_t or a SparseTensor (got "
-            f"{type(edge_index).__name__})")
-    if (edge_index.is_floating_point() or edge_index.is_complex()
-            or edge_index.dtype == torch.bool):
+            f"{type(edge_index).__name__})"
+        )
+    if (
+        edge_index.is_floating_point()
+        or edge_index.is_complex()
+        or edge_index.dtype == torch.bool
+    ):
         raise ValueError(
             "Expected `edge_index` of an integer dtype "
-            f"(got {edge_index.dtype})")
+            f"(got {edge_index.dtype})"
+        )
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(
             "Expected `edge_index` of shape [2, E] "
-            f"(got {list(edge_index.shape)})")
+            f"(got {list(edge_index.shape)})"
+        )
     n_src, n_dst = (None, None) if size is None else size
     if isinstance(edge_index, EdgeIndex):
         n_src = n_src if n_src is not None else edge_index.num_rows
@@ -157,11 +168,13 @@ def unpack_graph(
             raise ValueError(
                 f"Expected `edge_weight` of shape ({src.numel()},), one "
                 "weight per edge of `edge_index` "
-                f"(got {tuple(edge_weight.shape)})")
+                f"(got {tuple(edge_weight.shape)})"
+            )
         if edge_weight.device != src.device:
             raise ValueError(
                 "Expected `edge_weight` on the device of `edge_index` "
-                f"({src.device}) (got {edge_weight.device})")
+                f"({src.device}) (got {edge_weight.device})"
+            )
     return EdgeList(src, dst, edge_weight, (n_src, n_dst))  # type: ignore
 
 
@@ -183,26 +196,31 @@ def check_edge_list(graph: EdgeList, *, check_weights: bool = True) -> None:
     if torch.compiler.is_compiling():
         return
     n_src, n_dst = graph.size
-    for name, idx, n in (("source (edge_index[0])", graph.src, n_src),
-                         ("target (edge_index[1])", graph.dst, n_dst)):
+    for name, idx, n in (
+        ("source (edge_index[0])", graph.src, n_src),
+        ("target (edge_index[1])", graph.dst, n_dst),
+    ):
         if idx.numel() == 0:
             continue
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= n:
             raise IndexError(
                 f"Expected every {name} index in [0, {n}) "
-                f"(got values in [{lo}, {hi}])")
+                f"(got values in [{lo}, {hi}])"
+            )
     w = graph.weight
     if check_weights and w is not None and w.numel() > 0:
         if not bool(torch.isfinite(w).all()):
             bad = int((~torch.isfinite(w)).sum())
             raise ValueError(
                 "Expected finite `edge_weight` values "
-                f"(got {bad} NaN or infinite of {w.numel()})")
+                f"(got {bad} NaN or infinite of {w.numel()})"
+            )
         if bool((w < 0).any()):
             raise ValueError(
                 "Expected non-negative `edge_weight` values "
-                f"(got minimum {float(w.min()):.4g})")
+                f"(got minimum {float(w.min()):.4g})"
+            )
 
 
 def row_normalize(
@@ -305,8 +323,12 @@ def to_csr_adj_t(
     with warnings.catch_warnings():  # "CSR support is in beta"
         warnings.simplefilter("ignore", UserWarning)
         adj_t = torch.sparse_csr_tensor(
-            crow, src[perm], weight[perm], (n_dst, n_src),
-            check_invariants=False)
+            crow,
+            src[perm],
+            weight[perm],
+            (n_dst, n_src),
+            check_invariants=False,
+        )
     return adj_t, perm
 
 

@@ -98,23 +98,32 @@ def csr_structure(
     col = src[perm]
     row = dst[perm]
     perm_t = torch.argsort(col * n_dst + row, stable=True)
-    return CSRStructure(crow_indices(dst, n_dst), col, perm,
-                        crow_indices(src, n_src), row[perm_t], perm_t)
+    return CSRStructure(
+        crow_indices(dst, n_dst),
+        col,
+        perm,
+        crow_indices(src, n_src),
+        row[perm_t],
+        perm_t,
+    )
 
 
-def _csr(crow: Tensor, col: Tensor, values: Tensor,
-         shape: tuple[int, int]) -> Tensor:
+def _csr(
+    crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]
+) -> Tensor:
     with warnings.catch_warnings():  # "CSR support is in beta"
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, values, shape,
-                                       check_invariants=False)
+        return torch.sparse_csr_tensor(
+            crow, col, values, shape, check_invariants=False
+        )
 
 
 # -- custom operators (opaque to torch.compile, with fake kernels) ----------
 
 
-def _csr_mm_impl(crow: Tensor, col: Tensor, values: Tensor,
-                 x: Tensor) -> Tensor:
+def _csr_mm_impl(
+    crow: Tensor, col: Tensor, values: Tensor, x: Tensor
+) -> Tensor:
     adj = _csr(crow, col, values, (crow.size(0) - 1, x.size(0)))
     # In the dtype the caller chose (autocast would recast to half, which
     # the CPU kernel lacks).
@@ -136,11 +145,15 @@ def _(crow, col, values, x):
 @torch.library.custom_op("bigraph_pyg::csr_sddmm", mutates_args=())
 def _csr_sddmm(crow: Tensor, col: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """``(a @ b.T)`` sampled at the CSR entries, in CSR order: ``(E,)``."""
-    pattern = _csr(crow, col, a.new_zeros(col.size(0)),
-                   (crow.size(0) - 1, b.size(0)))
+    pattern = _csr(
+        crow, col, a.new_zeros(col.size(0)), (crow.size(0) - 1, b.size(0))
+    )
     with torch.autocast(a.device.type, enabled=False):
-        return torch.sparse.sampled_addmm(pattern, a, b.t(),
-                                          beta=0.0).values().clone()
+        return (
+            torch.sparse.sampled_addmm(pattern, a, b.t(), beta=0.0)
+            .values()
+            .clone()
+        )
 
 
 @_csr_sddmm.register_fake
@@ -149,8 +162,15 @@ def _(crow, col, a, b):
 
 
 @torch.library.custom_op("bigraph_pyg::spmm", mutates_args=())
-def _spmm(crow: Tensor, col: Tensor, values: Tensor, crow_t: Tensor,
-          col_t: Tensor, perm_t: Tensor, x: Tensor) -> Tensor:
+def _spmm(
+    crow: Tensor,
+    col: Tensor,
+    values: Tensor,
+    crow_t: Tensor,
+    col_t: Tensor,
+    perm_t: Tensor,
+    x: Tensor,
+) -> Tensor:
     """Differentiable ``CSR(crow, col, values) @ x``."""
     return _csr_mm_impl(crow, col, values, x)
 
@@ -224,8 +244,15 @@ def batched_spmm(
         x2d = x2d.float()
     x2d = x2d.contiguous()
     values = weight.to(x2d.dtype)[structure.perm]
-    out = _spmm(structure.crow, structure.col, values, structure.crow_t,
-                structure.col_t, structure.perm_t, x2d)
+    out = _spmm(
+        structure.crow,
+        structure.col,
+        values,
+        structure.crow_t,
+        structure.col_t,
+        structure.perm_t,
+        x2d,
+    )
     return unfold_batch(out.to(dtype), batch, x.size(-1))
 
 
@@ -334,7 +361,8 @@ def torch_sparse_matmul(
     """
     import torch_sparse
 
-    adj = torch_sparse.SparseTensor(row=dst, col=src, value=weight,
-                                    sparse_sizes=(num_dst, num_src))
+    adj = torch_sparse.SparseTensor(
+        row=dst, col=src, value=weight, sparse_sizes=(num_dst, num_src)
+    )
     batch = x.size(0) if x.dim() == 3 else None
     return unfold_batch(torch_sparse.matmul(adj, fold_batch(x)), batch)

@@ -18,13 +18,25 @@ def standing_landmarks(x0=0.3, x1=0.7, y0=0.1, y1=0.9):
     ys = np.linspace(y0, y1, 33)
     lm[:, 0], lm[:, 1] = xs, ys
     # The 12 joints at plausible places of a person facing the camera.
-    pts = {28: (0.45, 0.9), 26: (0.45, 0.7), 24: (0.45, 0.5),
-           23: (0.55, 0.5), 25: (0.55, 0.7), 27: (0.55, 0.9),
-           16: (0.35, 0.5), 14: (0.38, 0.4), 12: (0.42, 0.25),
-           11: (0.58, 0.25), 13: (0.62, 0.4), 15: (0.65, 0.5)}
+    pts = {
+        28: (0.45, 0.9),
+        26: (0.45, 0.7),
+        24: (0.45, 0.5),
+        23: (0.55, 0.5),
+        25: (0.55, 0.7),
+        27: (0.55, 0.9),
+        16: (0.35, 0.5),
+        14: (0.38, 0.4),
+        12: (0.42, 0.25),
+        11: (0.58, 0.25),
+        13: (0.62, 0.4),
+        15: (0.65, 0.5),
+    }
     for i, (x, y) in pts.items():
-        lm[i, :2] = (x0 + (x1 - x0) * (x - 0.3) / 0.4,
-                     y0 + (y1 - y0) * (y - 0.1) / 0.8)
+        lm[i, :2] = (
+            x0 + (x1 - x0) * (x - 0.3) / 0.4,
+            y0 + (y1 - y0) * (y - 0.1) / 0.8,
+        )
     assert set(pts) == set(MEDIAPIPE_TO_JOINTS)
     return lm
 
@@ -47,8 +59,13 @@ class FakePoseModule:
 
         class _Result:
             def __init__(self, lm):
-                self.pose_landmarks = None if lm is None else type(
-                    "L", (), {"landmark": [_Landmark(r) for r in lm]})()
+                self.pose_landmarks = (
+                    None
+                    if lm is None
+                    else type(
+                        "L", (), {"landmark": [_Landmark(r) for r in lm]}
+                    )()
+                )
 
         class Pose:
             def __init__(self, **kwargs):

@@ -34,8 +34,14 @@ def test_landmarks_map_to_the_twelve_joints():
     lm[:, 2] = np.linspace(-0.2, 1.3, 33)  # visibility, out of range too
     p = landmarks_to_person(lm, width=200, height=100)
     # By name: the person's left wrist is MediaPipe's landmark 15, etc.
-    expected = {"left_wrist": 15, "right_wrist": 16, "left_shoulder": 11,
-                "right_ankle": 28, "left_hip": 23, "right_knee": 26}
+    expected = {
+        "left_wrist": 15,
+        "right_wrist": 16,
+        "left_shoulder": 11,
+        "right_ankle": 28,
+        "left_hip": 23,
+        "right_knee": 26,
+    }
     for name, i in expected.items():
         k = JOINT_NAMES.index(name)
         assert MEDIAPIPE_TO_JOINTS[k] == i
@@ -47,7 +53,8 @@ def test_landmarks_map_to_the_twelve_joints():
     vis = np.clip(lm[:, 2], 0, 1) > 0.5
     xs, ys = lm[vis, 0] * 200, lm[vis, 1] * 100
     assert p.box.tolist() == pytest.approx(
-        [xs.min(), ys.min(), np.ptp(xs), np.ptp(ys)], rel=1e-6)
+        [xs.min(), ys.min(), np.ptp(xs), np.ptp(ys)], rel=1e-6
+    )
     assert p.landmarks.shape == (33, 3)
     with pytest.raises(ValueError, match=r"shape \(33, 3\)"):
         landmarks_to_person(np.zeros((17, 3)))
@@ -64,7 +71,7 @@ def test_detect_people_largest_first_and_chosen_index(fake_detector):
     assert people[0].box[0] > 0.45 * img.shape[1]  # the large one, right
     # After the first pass the first person's box is painted over.
     x, y, w, h = people[1].box.astype(int)
-    patch = fake.images[1][y + 2:y + h - 2, x + 2:x + w - 2]
+    patch = fake.images[1][y + 2 : y + h - 2, x + 2 : x + w - 2]
     assert (patch == patch[0, 0]).all()
     assert select_person(people) is people[0]
     assert select_person(people, 1) is people[1]
@@ -80,8 +87,9 @@ def test_no_person_is_a_clear_error(fake_detector, shipped_model, body):
 
 def test_missing_extra_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)
-    with pytest.raises(ImportError,
-                       match=r"pip install 'bigraph_pyg\[detect\]'"):
+    with pytest.raises(
+        ImportError, match=r"pip install 'bigraph_pyg\[detect\]'"
+    ):
         detect_people(_photo())
 
 
@@ -115,21 +123,26 @@ def test_smplx_layout_round_trip(prediction, body, tmp_path):
     params = json.loads(paths["params"].read_text())
     assert params["body_model"] == "default body"
     assert params["cam_t"] == params["transl"]
-    t = {k: torch.tensor(params[k], dtype=torch.float32)[None]
-         for k in ("global_orient", "body_pose", "betas", "transl")}
+    t = {
+        k: torch.tensor(params[k], dtype=torch.float32)[None]
+        for k in ("global_orient", "body_pose", "betas", "transl")
+    }
     with torch.no_grad():
         posed = body(**t).vertices[0].numpy()
-        rest = body(**{k: v for k, v in t.items()
-                       if k != "transl"}).vertices[0].numpy()
-    np.testing.assert_allclose(posed, prediction.vertices_camera("smpl"),
-                               atol=1e-4)
+        rest = (
+            body(**{k: v for k, v in t.items() if k != "transl"})
+            .vertices[0]
+            .numpy()
+        )
+    np.testing.assert_allclose(
+        posed, prediction.vertices_camera("smpl"), atol=1e-4
+    )
     written = trimesh.load(paths["smpl_obj"], process=False).vertices
     m = np.asarray(params["mesh_transform"])
     expected = rest @ m[:3, :3].T + m[:3, 3]
     np.testing.assert_allclose(written, expected, atol=1e-5)
     npz = np.load(paths["params_npz"])
-    np.testing.assert_allclose(npz["body_pose"], params["body_pose"],
-                               atol=1e-7)
+    np.testing.assert_allclose(npz["body_pose"], params["body_pose"], atol=1e-7)
     # Both branches are written, named; they differ by branch_distance.
     mesh = trimesh.load(paths["mesh_obj"], process=False).vertices
     gap = np.linalg.norm(mesh - written, axis=-1).mean()
@@ -142,11 +155,15 @@ def test_export_is_y_up(prediction, body, tmp_path):
     # An upright body facing the camera in the model's OpenCV frame (the
     # data's global orientation at yaw 0: 180 degrees about x).
     with torch.no_grad():
-        v = body(global_orient=torch.tensor([[np.pi, 0.0, 0.0]])
-                 ).vertices[0].numpy()
+        v = (
+            body(global_orient=torch.tensor([[np.pi, 0.0, 0.0]]))
+            .vertices[0]
+            .numpy()
+        )
     pred = dataclasses.replace(prediction, vertices_smpl=v, vertices_mesh=v)
-    paths = save_prediction(pred, _photo(), tmp_path, "up", ("obj", "ply"),
-                            npz=False, overlay=False)
+    paths = save_prediction(
+        pred, _photo(), tmp_path, "up", ("obj", "ply"), npz=False, overlay=False
+    )
     head = int(body.template_vertices[:, 1].argmax())  # top of the rest pose
     feet = int(body.template_vertices[:, 1].argmin())
     for key in ("smpl_obj", "mesh_ply"):
@@ -169,8 +186,7 @@ def test_overlay_is_the_whole_photo(prediction):
     assert over.shape == (150, 250 + 75, 3) and over.dtype == np.uint8
 
 
-def test_missing_writer_names_the_demo_extra(prediction, monkeypatch,
-                                             tmp_path):
+def test_missing_writer_names_the_demo_extra(prediction, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "trimesh", None)
     with pytest.raises(ImportError, match=r"pip install 'bigraph_pyg\[demo\]'"):
         save_prediction(prediction, _photo(), tmp_path, "x")
@@ -188,8 +204,9 @@ def test_mediapipe_finds_the_astronaut():
         pytest.skip(str(err))
     assert people, "no person found in the astronaut photo"
     p = people[0]
-    shoulders = [JOINT_NAMES.index(n) for n in ("left_shoulder",
-                                                 "right_shoulder")]
+    shoulders = [
+        JOINT_NAMES.index(n) for n in ("left_shoulder", "right_shoulder")
+    ]
     assert (p.confidence[shoulders] > 0.5).all()
     # The person's left shoulder is on the image's right (facing us).
     assert p.joints[shoulders[0], 0] > p.joints[shoulders[1], 0]

@@ -19,8 +19,7 @@ def _load(name):
         return importlib.import_module("_common")
     key = f"bench_{name}"
     if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key,
-                                                      BENCH / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(key, BENCH / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[key] = module
         spec.loader.exec_module(module)
@@ -33,13 +32,36 @@ def _rows(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, paths", [
-    ("fusion_sparse_vs_dense", {"dense", "blocks", "auto", "message",
-                                "sparse", "knn3", "layer:dense",
-                                "layer:auto"}),
-    ("mesh_conv", {"loop", "dense", "sparse", "message", "auto",
-                   "layer:graphcmr", "layer:auto"}),
-])
+@pytest.mark.parametrize(
+    "name, paths",
+    [
+        (
+            "fusion_sparse_vs_dense",
+            {
+                "dense",
+                "blocks",
+                "auto",
+                "message",
+                "sparse",
+                "knn3",
+                "layer:dense",
+                "layer:auto",
+            },
+        ),
+        (
+            "mesh_conv",
+            {
+                "loop",
+                "dense",
+                "sparse",
+                "message",
+                "auto",
+                "layer:graphcmr",
+                "layer:auto",
+            },
+        ),
+    ],
+)
 def test_quick_run_checks_every_path(name, paths, tmp_path):
     result = _load(name).main(["--quick", "--out-dir", str(tmp_path)])
     files = result["files"]
@@ -63,8 +85,9 @@ def test_quick_run_checks_every_path(name, paths, tmp_path):
 def test_check_close_catches_wrong_values():
     common = _load("_common")
     want = [torch.ones(3, 4), torch.zeros(3, 4)]
-    assert common.check_close("ok", [w.clone() for w in want], want,
-                              1e-4) == 0.0
+    assert (
+        common.check_close("ok", [w.clone() for w in want], want, 1e-4) == 0.0
+    )
     bad = [torch.ones(3, 4), torch.zeros(3, 4)]
     bad[0][1, 2] = 1.01
     with pytest.raises(common.MismatchError, match="output 0 differs"):
@@ -109,22 +132,51 @@ def test_measure_rejects_a_wrong_path(mode):
         return mesh.reference_outputs(kind, ei, ew, n, xc, gc, lin_w, bias)
 
     budget = common.Budget(max_run_s=10.0, max_mem_mb=1e4)
-    paths, _ = mesh.build_paths(ei, ew, n, 3, c, ["loop", "sparse"], "cpu",
-                                lin_w, bias)
+    paths, _ = mesh.build_paths(
+        ei, ew, n, 3, c, ["loop", "sparse"], "cpu", lin_w, bias
+    )
     for path in paths:  # the real paths pass
-        row = common.measure(path, x, grad_out, mode, 3, reference, budget,
-                             torch.device("cpu"), rtol=1e-4, repeats=3,
-                             target_s=0.01)
+        row = common.measure(
+            path,
+            x,
+            grad_out,
+            mode,
+            3,
+            reference,
+            budget,
+            torch.device("cpu"),
+            rtol=1e-4,
+            repeats=3,
+            target_s=0.01,
+        )
         assert row["status"] == "ok"
     unnormalised = common.BenchPath("raw", lambda x: adj @ x, [], "prop")
     with pytest.raises(common.MismatchError, match="raw"):
-        common.measure(unnormalised, x, grad_out, mode, 3, reference, budget,
-                       torch.device("cpu"), rtol=1e-4)
+        common.measure(
+            unnormalised,
+            x,
+            grad_out,
+            mode,
+            3,
+            reference,
+            budget,
+            torch.device("cpu"),
+            rtol=1e-4,
+        )
     if mode == "fwd+bwd":
         sparse = paths[1]
         wrong_grad = common.BenchPath(
-            "wrong_grad", lambda x: sparse.fn(_DoubleGrad.apply(x)), [],
-            "prop")
+            "wrong_grad", lambda x: sparse.fn(_DoubleGrad.apply(x)), [], "prop"
+        )
         with pytest.raises(common.MismatchError, match="output 1 differs"):
-            common.measure(wrong_grad, x, grad_out, mode, 3, reference,
-                           budget, torch.device("cpu"), rtol=1e-4)
+            common.measure(
+                wrong_grad,
+                x,
+                grad_out,
+                mode,
+                3,
+                reference,
+                budget,
+                torch.device("cpu"),
+                rtol=1e-4,
+            )

@@ -19,9 +19,11 @@ def _plain_arrays(num_joints: int = 24) -> dict:
     a = load_body_arrays()
     j = num_joints
     return {
-        "v_template": a["v_template"], "f": a["f"],
+        "v_template": a["v_template"],
+        "f": a["f"],
         "J_regressor": a["J_regressor"].toarray()[:j],
-        "weights": a["weights"][:, :j], "shapedirs": a["shapedirs"],
+        "weights": a["weights"][:, :j],
+        "shapedirs": a["shapedirs"],
         "kintree_table": a["kintree_table"][:, :j],
     }
 
@@ -29,9 +31,12 @@ def _plain_arrays(num_joints: int = 24) -> dict:
 def test_truncated_or_corrupted_body_npz_names_the_file(tmp_path):
     path = tmp_path / "SMPL_NEUTRAL.npz"
     data = default_body_path().read_bytes()
-    path.write_bytes(data[:len(data) // 2])
-    with pytest.raises(ValueError, match=r"SMPL-format \.npz body file at "
-                       r"'.*SMPL_NEUTRAL\.npz'.*truncated or corrupted"):
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        ValueError,
+        match=r"SMPL-format \.npz body file at "
+        r"'.*SMPL_NEUTRAL\.npz'.*truncated or corrupted",
+    ):
         load_smpl(tmp_path)
     with pytest.raises(ValueError, match=r"SMPL_NEUTRAL\.npz.*readable"):
         load_body_arrays(path)
@@ -46,7 +51,7 @@ def test_truncated_or_corrupted_body_npz_names_the_file(tmp_path):
 def test_truncated_smpl_pickle_names_the_file(tmp_path):
     path = write_fake_smpl(tmp_path, num_vertices=50)
     data = path.read_bytes()
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"SMPL pickle.*SMPL_NEUTRAL\.pkl"):
         load_smpl(tmp_path)
 
@@ -62,8 +67,11 @@ def test_body_with_16_joints_fails_at_load(tmp_path):
     # Built directly (any joint count is a valid body), the graphs refuse
     # it with the joint count instead of an IndexError deep in torch.
     body = BodyModel(_plain_arrays(16), name="sixteen")
-    with pytest.raises(ValueError, match=r"SMPL's joint order.*got 16 "
-                       r"joints in 'sixteen'"):
+    with pytest.raises(
+        ValueError,
+        match=r"SMPL's joint order.*got 16 "
+        r"joints in 'sixteen'",
+    ):
         BodyGraphs.from_body(body)
 
 
@@ -72,14 +80,20 @@ def test_shape_errors_name_the_file(tmp_path):
     arrays["weights"] = arrays["weights"][:, :23]
     path = tmp_path / "SMPL_NEUTRAL.npz"
     np.savez(path, **arrays)
-    with pytest.raises(ValueError, match=r"'weights' of shape \(6890, 24\) "
-                       r"in '.*SMPL_NEUTRAL\.npz'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'weights' of shape \(6890, 24\) "
+        r"in '.*SMPL_NEUTRAL\.npz'",
+    ):
         load_smpl(tmp_path)
     arrays = _plain_arrays()
     arrays["f"] = arrays["f"].astype(np.float32)
     np.savez(path, **arrays)
-    with pytest.raises(ValueError, match=r"'f' of an integer dtype.*"
-                       r"SMPL_NEUTRAL\.npz"):
+    with pytest.raises(
+        ValueError,
+        match=r"'f' of an integer dtype.*"
+        r"SMPL_NEUTRAL\.npz",
+    ):
         load_smpl(tmp_path)
     arrays["f"] = np.array([[0, 1, 7000]])
     np.savez(path, **arrays)

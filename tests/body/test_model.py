@@ -55,8 +55,9 @@ def test_default_body_poses_and_gives_joints(body):
     assert (shaped - body.template_vertices).norm(dim=-1).mean() > 0.01
     moved = body(transl=torch.tensor([[1.0, 2.0, 3.0]])).vertices[0]
     torch.testing.assert_close(
-        moved - body.template_vertices, torch.tensor([1.0, 2.0, 3.0]).expand(
-            6890, 3))
+        moved - body.template_vertices,
+        torch.tensor([1.0, 2.0, 3.0]).expand(6890, 3),
+    )
 
 
 def test_default_body_is_smpl_like(body):
@@ -68,8 +69,10 @@ def test_default_body_is_smpl_like(body):
     # Left at +X, T-pose: wrists level with shoulders and far out.
     assert j[names.index("left_hip"), 0] > 0 > j[names.index("right_hip"), 0]
     for side in ("left", "right"):
-        s, w = j[names.index(f"{side}_shoulder")], j[names.index(
-            f"{side}_wrist")]
+        s, w = (
+            j[names.index(f"{side}_shoulder")],
+            j[names.index(f"{side}_wrist")],
+        )
         assert abs(float(w[1] - s[1])) < 0.02
         assert abs(float(w[0])) > abs(float(s[0])) + 0.4
     w = body.skinning_weights

@@ -33,16 +33,29 @@ def fake_graphcmr():
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
-    SyntheticHumans(root, "train", SYN_N, seed=0, config=SYN_CONFIG,
-                    num_workers=0, progress=False)
+    SyntheticHumans(
+        root,
+        "train",
+        SYN_N,
+        seed=0,
+        config=SYN_CONFIG,
+        num_workers=0,
+        progress=False,
+    )
     return root
 
 
 @pytest.fixture(scope="session")
 def synthetic(synthetic_root) -> SyntheticHumans:
-    return SyntheticHumans(synthetic_root, "train", SYN_N, seed=0,
-                           config=SYN_CONFIG, progress=False,
-                           generate=False)
+    return SyntheticHumans(
+        synthetic_root,
+        "train",
+        SYN_N,
+        seed=0,
+        config=SYN_CONFIG,
+        progress=False,
+        generate=False,
+    )
 
 
 def write_fake_graphcmr(
@@ -71,8 +84,9 @@ def write_fake_graphcmr(
     w, h = image_size
     names, centers, scales, parts = [], [], [], []
     for i in range(n):
-        center = np.array([w / 2 + rng.uniform(-20, 20),
-                           h / 2 + rng.uniform(-20, 20)])
+        center = np.array(
+            [w / 2 + rng.uniform(-20, 20), h / 2 + rng.uniform(-20, 20)]
+        )
         scale = rng.uniform(0.8, 1.0) * min(w, h) / 200.0
         part = np.zeros((24, 3))
         part[:, :2] = center + rng.uniform(-0.4, 0.4, (24, 2)) * 200 * scale
@@ -82,7 +96,7 @@ def write_fake_graphcmr(
         for x, y, v in part[:12]:
             if v > 0:
                 xi, yi = int(round(x)), int(round(y))
-                img[max(yi - 2, 0):yi + 3, max(xi - 2, 0):xi + 3] = 255
+                img[max(yi - 2, 0) : yi + 3, max(xi - 2, 0) : xi + 3] = 255
         rel = f"sub/img_{i:03d}.jpg"
         (img_dir / "sub").mkdir(exist_ok=True)
         Image.fromarray(img).save(img_dir / rel, quality=95)
@@ -97,8 +111,10 @@ def write_fake_graphcmr(
         "part": np.array(parts),
     }
     if with_3d:
-        S = np.concatenate([rng.normal(0, 0.3, (n, 24, 3)) + [0, 0, 5],
-                            np.ones((n, 24, 1))], axis=2)
+        S = np.concatenate(
+            [rng.normal(0, 0.3, (n, 24, 3)) + [0, 0, 5], np.ones((n, 24, 1))],
+            axis=2,
+        )
         arrays["S"] = S
     if with_smpl:
         arrays["pose"] = rng.normal(0, 0.2, (n, 72))
@@ -108,10 +124,10 @@ def write_fake_graphcmr(
         masks, segs = [], []
         for i in range(n):
             m = np.zeros((h, w), np.uint8)
-            m[h // 4:3 * h // 4, w // 4:3 * w // 4] = 255
+            m[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = 255
             Image.fromarray(m).save(img_dir / f"sub/mask_{i:03d}.png")
             lab = np.zeros((h, w), np.uint8)
-            lab[h // 4:h // 2, w // 4:w // 2] = 3  # left_arm
+            lab[h // 4 : h // 2, w // 4 : w // 2] = 3  # left_arm
             Image.fromarray(lab).save(img_dir / f"sub/part_{i:03d}.png")
             masks.append(f"sub/mask_{i:03d}.png")
             segs.append(f"sub/part_{i:03d}.png")

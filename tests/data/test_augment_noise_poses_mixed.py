@@ -34,10 +34,12 @@ def test_flip_twice_is_identity():
     rng = np.random.default_rng(0)
     pose = rng.normal(0, 0.5, 72).astype(np.float32)
     np.testing.assert_allclose(flip_pose(flip_pose(pose)), pose)
-    assert SMPL_FLIP_PERM[SMPL_JOINT_NAMES.index("left_wrist")] == \
-        SMPL_JOINT_NAMES.index("right_wrist")
-    assert PART_FLIP[PART_NAMES.index("left_leg")] == \
-        PART_NAMES.index("right_leg")
+    assert SMPL_FLIP_PERM[
+        SMPL_JOINT_NAMES.index("left_wrist")
+    ] == SMPL_JOINT_NAMES.index("right_wrist")
+    assert PART_FLIP[PART_NAMES.index("left_leg")] == PART_NAMES.index(
+        "right_leg"
+    )
     flip = AugmentParams(flip=True)
     K = np.array([[500.0, 0, 100], [0, 500, 120], [0, 0, 1]])
     a = {
@@ -47,17 +49,26 @@ def test_flip_twice_is_identity():
         "joints24_2d": rng.uniform(0, 224, (24, 2)),
         "joints_3d": rng.normal(0, 1, (12, 3)) + [0, 0, 5],
         "joints24_3d": rng.normal(0, 1, (24, 3)) + [0, 0, 5],
-        "camera_K": K, "pose": pose, "transl": np.array([0.1, 0.2, 5.0]),
+        "camera_K": K,
+        "pose": pose,
+        "transl": np.array([0.1, 0.2, 5.0]),
         "camera_weak": np.zeros(3),
     }
     once = _apply_augment(a, flip, 224)
     assert not np.allclose(once["joints_2d"], a["joints_2d"])
     twice = _apply_augment(once, flip, 224)
-    for key in ("joints_2d", "joints_2d_est", "joints_2d_est_visible",
-                "joints24_2d", "joints_3d", "joints24_3d", "camera_K",
-                "pose", "transl"):
-        np.testing.assert_allclose(twice[key], a[key], atol=1e-5,
-                                   err_msg=key)
+    for key in (
+        "joints_2d",
+        "joints_2d_est",
+        "joints_2d_est_visible",
+        "joints24_2d",
+        "joints_3d",
+        "joints24_3d",
+        "camera_K",
+        "pose",
+        "transl",
+    ):
+        np.testing.assert_allclose(twice[key], a[key], atol=1e-5, err_msg=key)
 
 
 def test_flip_swaps_left_right_joint_positions():
@@ -70,8 +81,7 @@ def test_flip_swaps_left_right_joint_positions():
 def test_warp_matches_points():
     img = np.zeros((300, 400, 3), np.uint8)
     img[148:153, 248:253] = 255  # a dot centred on (250, 150)
-    for rot, flip, box in ((0, False, 200), (30, True, 150), (-45, False,
-                                                             260)):
+    for rot, flip, box in ((0, False, 200), (30, True, 150), (-45, False, 260)):
         A = crop_matrix(np.array([220.0, 140.0]), box, 224, rot, flip)
         out = warp_image(img, A, 224).astype(float).mean(2)
         q = transform_points_2d(np.array([[250.0, 150.0]]), A)[0]
@@ -90,8 +100,9 @@ def test_rotation_consistent_in_2d_3d_and_intrinsics():
     K2 = transform_intrinsics(K, A)
     X2 = X @ params.matrix_3d().T
     uv2 = X2 @ K2.T
-    np.testing.assert_allclose(uv2[:, :2] / uv2[:, 2:],
-                               transform_points_2d(uv, A), atol=1e-6)
+    np.testing.assert_allclose(
+        uv2[:, :2] / uv2[:, 2:], transform_points_2d(uv, A), atol=1e-6
+    )
     # The pose's global rotation turns with the 3D points.
     pose = np.zeros(72, np.float32)
     pose[:3] = [0.3, -0.2, 0.1]
@@ -127,24 +138,28 @@ def test_sampled_poses_within_limits():
     for _ in range(60):
         pose, act = sample_body_pose(rng, noise_scale=3.0)
         seen.add(act)
-        R = axis_angle_to_matrix(torch.tensor(pose.reshape(23, 3),
-                                              dtype=torch.float64)).numpy()
+        R = axis_angle_to_matrix(
+            torch.tensor(pose.reshape(23, 3), dtype=torch.float64)
+        ).numpy()
         # Decompose R = Rx Ry Rz: R[0, 2] = sin(y).
         y = np.arcsin(np.clip(R[:, 0, 2], -1, 1))
         x = np.arctan2(-R[:, 1, 2], R[:, 2, 2])
         z = np.arctan2(-R[:, 0, 1], R[:, 0, 0])
         check = _rot(0, x) @ _rot(1, y) @ _rot(2, z)
         np.testing.assert_allclose(check, R, atol=1e-5)
+
         # Euler angles are unique up to (x + pi, pi - y, z + pi).
         def wrap(a):
             return (a + np.pi) % (2 * np.pi) - np.pi
 
         good = np.zeros(23, bool)
-        for ang in (np.stack([x, y, z], 1),
-                    np.stack([wrap(x + np.pi), wrap(np.pi - y),
-                              wrap(z + np.pi)], 1)):
-            good |= ((ang >= lim[..., 0] - 1e-4)
-                     & (ang <= lim[..., 1] + 1e-4)).all(1)
+        for ang in (
+            np.stack([x, y, z], 1),
+            np.stack([wrap(x + np.pi), wrap(np.pi - y), wrap(z + np.pi)], 1),
+        ):
+            good |= (
+                (ang >= lim[..., 0] - 1e-4) & (ang <= lim[..., 1] + 1e-4)
+            ).all(1)
         assert good.all(), np.flatnonzero(~good)
     assert seen == set(ACTIVITIES)
     with pytest.raises(ValueError, match="activity"):
@@ -179,8 +194,9 @@ def test_joint_noise():
     vis_in[3] = 0
     assert JointNoise(miss_prob=0).apply(j, rng, vis_in)[1][3] == 0
     # Misses over many draws are near miss_prob.
-    rate = np.mean([1 - JointNoise().apply(j, rng)[1].mean()
-                    for _ in range(300)])
+    rate = np.mean(
+        [1 - JointNoise().apply(j, rng)[1].mean() for _ in range(300)]
+    )
     assert 0.02 < rate < 0.07
     with pytest.raises(ValueError, match="miss_prob"):
         JointNoise(miss_prob=2.0)
@@ -216,28 +232,30 @@ class _Named(Dataset):
 
 def test_mixed_ratios():
     sizes = {"h36m": 500, "up3d": 70, "lsp": 10, "coco": 280, "mpii": 150}
-    ds = MixedDataset({n: _Named(n, s) for n, s in sizes.items()},
-                      length=1000)
+    ds = MixedDataset({n: _Named(n, s) for n, s in sizes.items()}, length=1000)
     names = [ds[i]["dataset"] for i in range(len(ds))]
     for n, r in PAPER_RATIOS.items():
         assert names.count(n) == round(1000 * r), n
     # Every member index is valid and small members are cycled evenly.
-    lsp_idx = [ds.locate(i)[1] for i in range(1000)
-               if ds.locate(i)[0] == "lsp"]
+    lsp_idx = [ds.locate(i)[1] for i in range(1000) if ds.locate(i)[0] == "lsp"]
     assert sorted(set(lsp_idx)) == list(range(10))
     assert np.bincount(lsp_idx).tolist() == [10] * 10
     order = [ds.locate(i) for i in range(20)]
     ds.set_epoch(1)
     assert [ds.locate(i) for i in range(20)] != order
     # Odd lengths keep the ratios within one sample.
-    odd = MixedDataset({n: _Named(n, s) for n, s in sizes.items()},
-                       length=333)
-    assert abs(odd.counts() - 333 * np.array(list(PAPER_RATIOS.values()))
-               ).max() <= 1
+    odd = MixedDataset({n: _Named(n, s) for n, s in sizes.items()}, length=333)
+    assert (
+        abs(odd.counts() - 333 * np.array(list(PAPER_RATIOS.values()))).max()
+        <= 1
+    )
     assert odd.counts().sum() == 333
-    loader = DataLoader(ds, batch_size=100, num_workers=2,
-                        sampler=DistributedSampler(ds, num_replicas=2,
-                                                   rank=0))
+    loader = DataLoader(
+        ds,
+        batch_size=100,
+        num_workers=2,
+        sampler=DistributedSampler(ds, num_replicas=2, rank=0),
+    )
     assert sum(len(b["index"]) for b in loader) == 500
 
 
@@ -260,7 +278,8 @@ def test_mixed_errors():
     with pytest.raises(ValueError, match="ratios for exactly"):
         MixedDataset({"a": _Named("a", 3)}, {"b": 1.0})
     with pytest.raises(ValueError, match="non-empty"):
-        MixedDataset({"a": _Named("a", 0), "b": _Named("b", 2)},
-                     {"a": 1.0, "b": 1.0})
+        MixedDataset(
+            {"a": _Named("a", 0), "b": _Named("b", 2)}, {"a": 1.0, "b": 1.0}
+        )
     with pytest.raises(ValueError, match="non-negative"):
         MixedDataset({"a": _Named("a", 3)}, {"a": -1.0})

@@ -43,11 +43,16 @@ def _fail_on_shard_1(job):
 def _run_script(script: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     root = Path(__file__).resolve().parents[2]
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(root), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
     # A timeout, not a hang, if the respawn loop ever comes back.
-    return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _same_cache(a: Path, b: Path, n: int, shards: int) -> None:
@@ -65,15 +70,21 @@ def _same_cache(a: Path, b: Path, n: int, shards: int) -> None:
 
 @pytest.mark.slow  # one spawned worker loads the body (~5 s)
 def test_dead_worker_names_shard_keeps_written_and_resumes(
-        synthetic_root, tmp_path, monkeypatch):
+    synthetic_root, tmp_path, monkeypatch
+):
     monkeypatch.setattr(cache, "_run_shard", _die_on_shard_1)
     # A regression would block forever: end the run with a traceback.
     faulthandler.dump_traceback_later(300, exit=True)
     try:
         with pytest.raises(RuntimeError) as err:
-            cache.generate_synthetic(tmp_path, "train", SYN_N,
-                                     config=SYN_CONFIG, num_workers=1,
-                                     progress=False)
+            cache.generate_synthetic(
+                tmp_path,
+                "train",
+                SYN_N,
+                config=SYN_CONFIG,
+                num_workers=1,
+                progress=False,
+            )
     finally:
         faulthandler.cancel_dump_traceback_later()
     msg = str(err.value)
@@ -88,36 +99,49 @@ def test_dead_worker_names_shard_keeps_written_and_resumes(
     assert meta["complete"] is False
     before = first.stat().st_mtime_ns
     monkeypatch.undo()
-    SyntheticHumans(tmp_path, "train", SYN_N, config=SYN_CONFIG,
-                    num_workers=0, progress=False, with_vertices=False)
+    SyntheticHumans(
+        tmp_path,
+        "train",
+        SYN_N,
+        config=SYN_CONFIG,
+        num_workers=0,
+        progress=False,
+        with_vertices=False,
+    )
     assert first.stat().st_mtime_ns == before  # kept, not re-rendered
     assert json.loads((folder / "meta.json").read_text())["complete"]
     _same_cache(folder, synthetic_root / "train", SYN_N, 2)
 
 
-def test_failing_shard_is_named_and_generation_resumes(tmp_path,
-                                                       monkeypatch):
+def test_failing_shard_is_named_and_generation_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "_run_shard", _fail_on_shard_1)
-    with pytest.raises(RuntimeError, match=r"shard_00001\.npz \(samples "
-                       r"2-3\).*OSError: EGL: no display.*1 of 3 shards"):
-        cache.generate_synthetic(tmp_path / "a", "val", 6, config=TINY,
-                                 num_workers=0, progress=False)
+    with pytest.raises(
+        RuntimeError,
+        match=r"shard_00001\.npz \(samples "
+        r"2-3\).*OSError: EGL: no display.*1 of 3 shards",
+    ):
+        cache.generate_synthetic(
+            tmp_path / "a", "val", 6, config=TINY, num_workers=0, progress=False
+        )
     folder = tmp_path / "a" / "val"
     assert (folder / "shard_00000.npz").is_file()
     assert not (folder / "shard_00001.npz").exists()
     assert not (folder / "shard_00002.npz").exists()  # stopped at the error
     monkeypatch.undo()
-    cache.generate_synthetic(tmp_path / "a", "val", 6, config=TINY,
-                             num_workers=0, progress=False)
-    cache.generate_synthetic(tmp_path / "b", "val", 6, config=TINY,
-                             num_workers=0, progress=False)
+    cache.generate_synthetic(
+        tmp_path / "a", "val", 6, config=TINY, num_workers=0, progress=False
+    )
+    cache.generate_synthetic(
+        tmp_path / "b", "val", 6, config=TINY, num_workers=0, progress=False
+    )
     _same_cache(folder, tmp_path / "b" / "val", 6, 3)
 
 
 def test_num_workers_is_checked(tmp_path):
     with pytest.raises(ValueError, match=r"num_workers.*int >= 0.*-1"):
-        cache.generate_synthetic(tmp_path, "train", 2, config=TINY,
-                                 num_workers=-1, progress=False)
+        cache.generate_synthetic(
+            tmp_path, "train", 2, config=TINY, num_workers=-1, progress=False
+        )
 
 
 def test_is_guarded_reads_the_main_block():
@@ -133,7 +157,16 @@ def test_is_guarded_reads_the_main_block():
             run()
         """)
     assert [workers.is_guarded(src, k) for k in range(1, 10)] == [
-        False, False, False, True, True, False, True, False, False]
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_unguarded_script_renders_in_process(tmp_path):
@@ -141,18 +174,20 @@ def test_unguarded_script_renders_in_process(tmp_path):
     used to respawn failing workers forever; now it warns once, renders in
     this process and finishes."""
     script = tmp_path / "user_script.py"
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         import warnings
         from bigraph_pyg.data import SyntheticConfig, SyntheticHumans
 
         warnings.simplefilter('always')
-        ds = SyntheticHumans({str(tmp_path / 'cache')!r}, 'train',
+        ds = SyntheticHumans({str(tmp_path / "cache")!r}, 'train',
                              num_samples=3, num_workers=2,
                              config=SyntheticConfig(image_size=16,
                                                     shard_size=2),
                              progress=False, with_vertices=False)
         print('LEN', len(ds))
-        """))
+        """)
+    )
     out = _run_script(script, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "LEN 3" in out.stdout
@@ -168,14 +203,16 @@ def test_unguarded_script_raises_once_when_workers_start(tmp_path):
     bypassed), the worker refuses at once and the caller gets one error
     with the fix, instead of workers respawned forever."""
     script = tmp_path / "user_script.py"
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         from bigraph_pyg.data import SyntheticConfig, SyntheticHumans, workers
         workers.spawn_is_safe = lambda: (True, '')
-        SyntheticHumans({str(tmp_path / 'cache')!r}, 'train',
+        SyntheticHumans({str(tmp_path / "cache")!r}, 'train',
                         num_samples=3, num_workers=1,
                         config=SyntheticConfig(image_size=16, shard_size=2),
                         progress=False, with_vertices=False)
-        """))
+        """)
+    )
     out = _run_script(script, tmp_path)
     assert out.returncode == 1
     last = out.stderr.strip().splitlines()[-1]
@@ -190,9 +227,11 @@ def test_worker_reimporting_main_refuses_at_once(tmp_path, monkeypatch):
     pool is refused with the fix in the message (not respawned)."""
     import multiprocessing as mp
 
-    monkeypatch.setattr(mp.current_process(), "_inheriting", True,
-                        raising=False)
+    monkeypatch.setattr(
+        mp.current_process(), "_inheriting", True, raising=False
+    )
     with pytest.raises(RuntimeError, match="__name__ == '__main__'"):
-        cache.generate_synthetic(tmp_path, "train", 2, config=TINY,
-                                 progress=False)
+        cache.generate_synthetic(
+            tmp_path, "train", 2, config=TINY, progress=False
+        )
     assert not (tmp_path / "train").exists()

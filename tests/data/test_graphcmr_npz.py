@@ -18,8 +18,9 @@ from bigraph_pyg.data import (
     up3d,
 )
 
-NO_AUG = AugmentConfig(flip_prob=0.0, rot_prob=0.0, scale_factor=0.0,
-                       noise_factor=0.0)
+NO_AUG = AugmentConfig(
+    flip_prob=0.0, rot_prob=0.0, scale_factor=0.0, noise_factor=0.0
+)
 
 
 def _bright_at(sample, joints=None):
@@ -27,17 +28,19 @@ def _bright_at(sample, joints=None):
     img = denormalize_image(sample["img"]).astype(np.float64).mean(2)
     j = sample["joints_2d"] if joints is None else joints
     out = []
-    for (x, y), v in zip(j.tolist(), sample["joints_2d_visible"].tolist(),
-                          strict=True):
+    for (x, y), v in zip(
+        j.tolist(), sample["joints_2d_visible"].tolist(), strict=True
+    ):
         xi, yi = int(round(x)), int(round(y))
         if v > 0 and 2 <= xi < 222 and 2 <= yi < 222:
-            out.append(img[yi - 1:yi + 2, xi - 1:xi + 2].max())
+            out.append(img[yi - 1 : yi + 2, xi - 1 : xi + 2].max())
     return np.array(out)
 
 
 def test_read_back_all_keys(tmp_path, fake_graphcmr):
-    path, imgs = fake_graphcmr(tmp_path, "h36m_train", with_3d=True,
-                               with_smpl=True)
+    path, imgs = fake_graphcmr(
+        tmp_path, "h36m_train", with_3d=True, with_smpl=True
+    )
     ds = GraphCMRDataset(path, imgs, "h36m", train=False)
     assert len(ds) == 4
     s = ds[0]
@@ -51,8 +54,9 @@ def test_read_back_all_keys(tmp_path, fake_graphcmr):
     assert (_bright_at(s) > 150).all()
     raw = np.load(path)
     np.testing.assert_allclose(s["pose"].numpy(), raw["pose"][0], atol=1e-6)
-    np.testing.assert_allclose(s["joints_3d"].numpy(), raw["S"][0, :12, :3],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        s["joints_3d"].numpy(), raw["S"][0, :12, :3], atol=1e-6
+    )
 
 
 def test_center_maps_to_crop_center(tmp_path, fake_graphcmr):
@@ -61,14 +65,13 @@ def test_center_maps_to_crop_center(tmp_path, fake_graphcmr):
     raw["part"][0, 0, :2] = raw["center"][0]
     np.savez(path, **raw)
     s = GraphCMRDataset(path, imgs, "lsp", train=False)[0]
-    torch.testing.assert_close(s["joints_2d"][0], torch.tensor([111.5,
-                                                               111.5]))
+    torch.testing.assert_close(s["joints_2d"][0], torch.tensor([111.5, 111.5]))
 
 
-def test_augmentation_keeps_image_and_joints_together(tmp_path,
-                                                      fake_graphcmr):
-    path, imgs = fake_graphcmr(tmp_path, "mpii", n=3, with_3d=True,
-                               with_smpl=True)
+def test_augmentation_keeps_image_and_joints_together(tmp_path, fake_graphcmr):
+    path, imgs = fake_graphcmr(
+        tmp_path, "mpii", n=3, with_3d=True, with_smpl=True
+    )
     aug = AugmentConfig(flip_prob=1.0, rot_prob=1.0, noise_factor=0.0)
     ds = GraphCMRDataset(path, imgs, "mpii", train=True, augment=aug)
     plain = GraphCMRDataset(path, imgs, "mpii", train=False)
@@ -79,8 +82,11 @@ def test_augmentation_keeps_image_and_joints_together(tmp_path,
         assert (_bright_at(s) > 150).all()
         p = plain[i]
         # Flip: x mirrored, left/right swapped in 3D too; pose flipped.
-        assert torch.allclose(s["joints_3d"][:, 2].sort().values,
-                              p["joints_3d"][:, 2].sort().values, atol=1e-5)
+        assert torch.allclose(
+            s["joints_3d"][:, 2].sort().values,
+            p["joints_3d"][:, 2].sort().values,
+            atol=1e-5,
+        )
         assert not torch.allclose(s["pose"], p["pose"])
 
 
@@ -90,15 +96,25 @@ def test_seg_images(tmp_path, fake_graphcmr):
     assert bool(s["has_seg"])
     assert 0 < s["mask"].float().mean() < 1
     assert set(torch.unique(s["part_seg"]).tolist()) <= {0, 3}
-    ds = GraphCMRDataset(path, imgs, "lsp", train=True,
-                         augment=AugmentConfig(flip_prob=1.0, rot_prob=0.0))
+    ds = GraphCMRDataset(
+        path,
+        imgs,
+        "lsp",
+        train=True,
+        augment=AugmentConfig(flip_prob=1.0, rot_prob=0.0),
+    )
     # left_arm (3) becomes right_arm (4) when flipped.
     assert set(torch.unique(ds[0]["part_seg"]).tolist()) <= {0, 4}
 
 
 def test_constructors(tmp_path, fake_graphcmr):
-    makers = {"h36m": h36m, "up3d": up3d, "lsp": lsp, "coco": coco,
-              "mpii": mpii}
+    makers = {
+        "h36m": h36m,
+        "up3d": up3d,
+        "lsp": lsp,
+        "coco": coco,
+        "mpii": mpii,
+    }
     for name, make in makers.items():
         file = DATASET_FILES[name]["train"]
         _, imgs = fake_graphcmr(tmp_path, file[:-4])
@@ -115,8 +131,9 @@ def test_vertices_with_body(tmp_path, fake_graphcmr):
     path, imgs = fake_graphcmr(tmp_path, "up", with_smpl=True)
     body = default_body()
     down = mesh_hierarchy(body.template_vertices, body.faces).down[0]
-    s = GraphCMRDataset(path, imgs, "up3d", train=False, body=body,
-                        coarse_down=down)[1]
+    s = GraphCMRDataset(
+        path, imgs, "up3d", train=False, body=body, coarse_down=down
+    )[1]
     assert bool(s["has_vertices"])
     assert s["vertices"].abs().sum() > 0
     assert s["coarse_vertices"].abs().sum() > 0
@@ -126,8 +143,9 @@ def test_dataloader_workers_distributed(tmp_path, fake_graphcmr):
     path, imgs = fake_graphcmr(tmp_path, "coco", n=6)
     ds = GraphCMRDataset(path, imgs, "coco")
     sampler = DistributedSampler(ds, num_replicas=3, rank=2)
-    batch = next(iter(DataLoader(ds, batch_size=2, sampler=sampler,
-                                 num_workers=2)))
+    batch = next(
+        iter(DataLoader(ds, batch_size=2, sampler=sampler, num_workers=2))
+    )
     assert batch["img"].shape == (2, 3, 224, 224)
     assert batch["has_smpl"].tolist() == [False, False]
 
@@ -163,8 +181,9 @@ def test_bad_npz_errors(tmp_path, fake_graphcmr):
     _rewrite(path, part=raw["part"], scale=-raw["scale"])
     with pytest.raises(ValueError, match="positive scales"):
         GraphCMRDataset(path, imgs, "lsp")
-    _rewrite(path, scale=raw["scale"],
-             imgname=np.array(raw["imgname"], dtype=object))
+    _rewrite(
+        path, scale=raw["scale"], imgname=np.array(raw["imgname"], dtype=object)
+    )
     with pytest.raises(ValueError, match="allow_pickle"):
         GraphCMRDataset(path, imgs, "lsp")
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
@@ -199,8 +218,9 @@ def test_error_in_worker_names_file(tmp_path, fake_graphcmr):
     path, imgs = fake_graphcmr(tmp_path, "mpii", n=2)
     raw = dict(np.load(path))
     (imgs / raw["imgname"][1]).unlink()
-    loader = DataLoader(GraphCMRDataset(path, imgs, "mpii"), batch_size=2,
-                        num_workers=1)
+    loader = DataLoader(
+        GraphCMRDataset(path, imgs, "mpii"), batch_size=2, num_workers=1
+    )
     with pytest.raises(FileNotFoundError, match="img_001.jpg"):
         next(iter(loader))
 
@@ -216,8 +236,9 @@ def test_exif_rotated_image_is_read_upright(tmp_path, fake_graphcmr):
     upright = Image.open(name)
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
-    upright.transpose(Image.Transpose.ROTATE_90).save(name, quality=95,
-                                                      exif=exif)
+    upright.transpose(Image.Transpose.ROTATE_90).save(
+        name, quality=95, exif=exif
+    )
     assert Image.open(name).size == upright.size[::-1]
     s = GraphCMRDataset(path, imgs, "lsp", train=False)[0]
     assert (_bright_at(s) > 150).all()

@@ -33,8 +33,14 @@ def test_synthetic_keys_and_shapes(synthetic):
         s = synthetic[i]
         check_sample(s)
         assert s["dataset"] == "synthetic" and int(s["index"]) == i
-        for key in ("has_smpl", "has_pose_3d", "has_joints_2d",
-                    "has_vertices", "has_camera", "has_seg"):
+        for key in (
+            "has_smpl",
+            "has_pose_3d",
+            "has_joints_2d",
+            "has_vertices",
+            "has_camera",
+            "has_seg",
+        ):
             assert bool(s[key]), key
         assert torch.isfinite(s["img"]).all()
 
@@ -44,20 +50,27 @@ def test_synthetic_2d_is_projection_of_3d(synthetic, body):
         s = synthetic[i]
         K = s["camera_K"].double()
         torch.testing.assert_close(
-            _project(K, s["joints_3d"].double()), s["joints_2d"].double(),
-            atol=1e-3, rtol=0)
+            _project(K, s["joints_3d"].double()),
+            s["joints_2d"].double(),
+            atol=1e-3,
+            rtol=0,
+        )
         torch.testing.assert_close(
             _project(K, s["joints24_3d"].double()),
-            s["joints24_2d"].double(), atol=1e-3, rtol=0)
+            s["joints24_2d"].double(),
+            atol=1e-3,
+            rtol=0,
+        )
         # The 12 joints are the joint regressor on the posed mesh (the
         # metric's joints, so a perfect mesh scores 0), not the skinned
         # joint centres of joints24_3d.
         reg = body.joint_regressor[list(SMPL_TO_JOINTS)].double()
         from_mesh = reg @ (s["vertices"].double() + s["transl"].double())
-        torch.testing.assert_close(from_mesh, s["joints_3d"].double(),
-                                   atol=2e-5, rtol=0)
+        torch.testing.assert_close(
+            from_mesh, s["joints_3d"].double(), atol=2e-5, rtol=0
+        )
         assert float(pa_mpjpe(from_mesh[None], s["joints_3d"][None])) < 1e-2
-        gap = (s["joints24_3d"][list(SMPL_TO_JOINTS)] - s["joints_3d"])
+        gap = s["joints24_3d"][list(SMPL_TO_JOINTS)] - s["joints_3d"]
         assert float(gap.norm(dim=-1).mean()) > 0.01
 
 
@@ -76,7 +89,8 @@ def test_synthetic_mask_covers_projected_vertices(synthetic):
         inside = ((uv >= 0) & (uv < size)).all(1)
         assert inside.float().mean() > 0.9
         grown = torch.nn.functional.max_pool2d(
-            mask[None, None].float(), 3, 1, 1)[0, 0].bool()
+            mask[None, None].float(), 3, 1, 1
+        )[0, 0].bool()
         hit = grown[uv[inside, 1], uv[inside, 0]]
         assert hit.float().mean() > 0.999, hit.float().mean()
 
@@ -85,11 +99,13 @@ def test_synthetic_vertices_match_joints_and_weak_camera(synthetic):
     body, down = synthetic._body_and_down()
     s = synthetic[0]
     pose = s["pose"][None]
-    out = body(betas=s["betas"][None], body_pose=pose[:, 3:],
-               global_orient=pose[:, :3])
+    out = body(
+        betas=s["betas"][None], body_pose=pose[:, 3:], global_orient=pose[:, :3]
+    )
     torch.testing.assert_close(out.vertices[0], s["vertices"])
-    torch.testing.assert_close(out.joints[0] + s["transl"],
-                               s["joints24_3d"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        out.joints[0] + s["transl"], s["joints24_3d"], atol=1e-4, rtol=0
+    )
     assert s["coarse_vertices"].shape == (1723, 3)
     # Weak perspective of model-frame joints ~ normalised 2D joints.
     model = out.joints[0] - 0.0
@@ -97,8 +113,9 @@ def test_synthetic_vertices_match_joints_and_weak_camera(synthetic):
     err = (weak[0] - pixels_to_normalized(s["joints24_2d"])).abs().max()
     assert err < 0.15, err
     # Exact at the pelvis.
-    assert (weak[0, 0] - pixels_to_normalized(s["joints24_2d"][0])
-            ).abs().max() < 1e-3
+    assert (
+        weak[0, 0] - pixels_to_normalized(s["joints24_2d"][0])
+    ).abs().max() < 1e-3
 
 
 def test_synthetic_same_seed_same_sample(synthetic):
@@ -109,36 +126,48 @@ def test_synthetic_same_seed_same_sample(synthetic):
     np.testing.assert_array_equal(a["images"][1], b["images"][0])
     np.testing.assert_array_equal(a["parts"][1], b["parts"][0])
     for key, value in b["arrays"].items():
-        np.testing.assert_allclose(a["arrays"][key][1], value[0],
-                                   atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(
+            a["arrays"][key][1], value[0], atol=1e-5, err_msg=key
+        )
     assert not np.array_equal(b["arrays"]["pose"], c["arrays"]["pose"])
     assert not np.array_equal(b["arrays"]["pose"], d["arrays"]["pose"])
     # The cache holds the same sample (arrays exact up to batching).
     s = synthetic[2]
-    np.testing.assert_allclose(s["joints_2d"].numpy(),
-                               b["arrays"]["joints_2d"][0], atol=1e-3)
+    np.testing.assert_allclose(
+        s["joints_2d"].numpy(), b["arrays"]["joints_2d"][0], atol=1e-3
+    )
     np.testing.assert_array_equal(s["part_seg"].numpy(), b["parts"][0])
 
 
 def test_synthetic_cache_reused(synthetic_root):
     shard = synthetic_root / "train" / "shard_00000.npz"
     before = shard.stat().st_mtime_ns
-    SyntheticHumans(synthetic_root, "train", SYN_N, config=SYN_CONFIG,
-                    progress=False)
+    SyntheticHumans(
+        synthetic_root, "train", SYN_N, config=SYN_CONFIG, progress=False
+    )
     assert shard.stat().st_mtime_ns == before
 
 
 def test_synthetic_cache_mismatch_errors(synthetic_root, tmp_path):
     with pytest.raises(ValueError, match="meta.json.*num_samples"):
-        SyntheticHumans(synthetic_root, "train", SYN_N + 1,
-                        config=SYN_CONFIG, progress=False)
+        SyntheticHumans(
+            synthetic_root,
+            "train",
+            SYN_N + 1,
+            config=SYN_CONFIG,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="jpeg_quality"):
-        SyntheticHumans(synthetic_root, "train", SYN_N,
-                        config=SyntheticConfig(shard_size=4,
-                                               jpeg_quality=50),
-                        progress=False)
+        SyntheticHumans(
+            synthetic_root,
+            "train",
+            SYN_N,
+            config=SyntheticConfig(shard_size=4, jpeg_quality=50),
+            progress=False,
+        )
     # A cache written by another version of the library.
     import shutil
+
     copy = tmp_path / "old"
     shutil.copytree(synthetic_root, copy)
     meta = copy / "train" / "meta.json"
@@ -151,20 +180,33 @@ def test_synthetic_cache_mismatch_errors(synthetic_root, tmp_path):
     shutil.rmtree(copy / "train")
     shutil.copytree(synthetic_root / "train", copy / "train")
     (copy / "train" / "images" / "0000003.jpg").unlink()
-    ds = SyntheticHumans(copy, "train", SYN_N, config=SYN_CONFIG,
-                         with_vertices=False, generate=False)
+    ds = SyntheticHumans(
+        copy,
+        "train",
+        SYN_N,
+        config=SYN_CONFIG,
+        with_vertices=False,
+        generate=False,
+    )
     with pytest.raises(FileNotFoundError, match="0000003.jpg"):
         ds[3]
     with pytest.raises(FileNotFoundError, match="generate=True"):
-        SyntheticHumans(tmp_path / "none", "train", 2, config=SYN_CONFIG,
-                        generate=False)
+        SyntheticHumans(
+            tmp_path / "none", "train", 2, config=SYN_CONFIG, generate=False
+        )
     with pytest.raises(ValueError, match="split"):
         SyntheticHumans(tmp_path, "training", 2)
 
 
 def test_synthetic_dataloader_workers_and_distributed(synthetic_root):
-    ds = SyntheticHumans(synthetic_root, "train", SYN_N, config=SYN_CONFIG,
-                         with_vertices=False, generate=False)
+    ds = SyntheticHumans(
+        synthetic_root,
+        "train",
+        SYN_N,
+        config=SYN_CONFIG,
+        with_vertices=False,
+        generate=False,
+    )
     sampler = DistributedSampler(ds, num_replicas=2, rank=1, shuffle=True)
     loader = DataLoader(ds, batch_size=2, sampler=sampler, num_workers=2)
     batches = list(loader)
@@ -178,15 +220,24 @@ def test_synthetic_dataloader_workers_and_distributed(synthetic_root):
 def test_synthetic_augmented_stays_consistent(synthetic_root):
     from bigraph_pyg.data import AugmentConfig
 
-    ds = SyntheticHumans(synthetic_root, "train", SYN_N, config=SYN_CONFIG,
-                         augment=AugmentConfig(flip_prob=1.0, rot_prob=1.0),
-                         generate=False)
+    ds = SyntheticHumans(
+        synthetic_root,
+        "train",
+        SYN_N,
+        config=SYN_CONFIG,
+        augment=AugmentConfig(flip_prob=1.0, rot_prob=1.0),
+        generate=False,
+    )
     torch.manual_seed(3)
     s = ds[1]
     check_sample(s)
     K = s["camera_K"].double()
-    torch.testing.assert_close(_project(K, s["joints_3d"].double()),
-                               s["joints_2d"].double(), atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        _project(K, s["joints_3d"].double()),
+        s["joints_2d"].double(),
+        atol=1e-3,
+        rtol=0,
+    )
 
 
 def test_synthetic_augmentation_is_redrawn_per_epoch(synthetic_root):
@@ -194,8 +245,14 @@ def test_synthetic_augmentation_is_redrawn_per_epoch(synthetic_root):
     # epoch whatever torch's global RNG (hence workers, resume) says.
     from bigraph_pyg.data import AugmentConfig
 
-    ds = SyntheticHumans(synthetic_root, "train", SYN_N, config=SYN_CONFIG,
-                         augment=AugmentConfig(), generate=False)
+    ds = SyntheticHumans(
+        synthetic_root,
+        "train",
+        SYN_N,
+        config=SYN_CONFIG,
+        augment=AugmentConfig(),
+        generate=False,
+    )
     torch.manual_seed(1)
     e0 = ds[1]
     ds.set_epoch(1)
@@ -211,13 +268,18 @@ def test_synthetic_augmentation_is_redrawn_per_epoch(synthetic_root):
 
 
 @pytest.mark.slow  # two spawned workers each load the body (~10 s)
-def test_synthetic_worker_processes_match_in_process(synthetic_root,
-                                                     tmp_path):
+def test_synthetic_worker_processes_match_in_process(synthetic_root, tmp_path):
     from bigraph_pyg.data import generate_synthetic
 
-    folder = generate_synthetic(tmp_path, "train", SYN_N, seed=0,
-                                config=SYN_CONFIG, num_workers=2,
-                                progress=False)
+    folder = generate_synthetic(
+        tmp_path,
+        "train",
+        SYN_N,
+        seed=0,
+        config=SYN_CONFIG,
+        num_workers=2,
+        progress=False,
+    )
     ref = synthetic_root / "train"
     for shard in ("shard_00000.npz", "shard_00001.npz"):
         a, b = np.load(folder / shard), np.load(ref / shard)
@@ -235,38 +297,43 @@ def test_geometry_is_the_rendered_samples_geometry():
     camera and 2D joints (appearance has a stream of its own)."""
     from bigraph_pyg.data import SampleGenerator
 
-    rendered = render_samples([3, 4], seed=0, split="val",
-                              config=SYN_CONFIG)["arrays"]
-    geom = SampleGenerator(SYN_CONFIG, render=False).geometry(
-        0, "val", [3, 4])
-    for key in ("betas", "pose", "transl", "camera_K", "joints_2d",
-                "joints_3d", "joints_2d_est", "joints_2d_est_visible"):
+    rendered = render_samples([3, 4], seed=0, split="val", config=SYN_CONFIG)[
+        "arrays"
+    ]
+    geom = SampleGenerator(SYN_CONFIG, render=False).geometry(0, "val", [3, 4])
+    for key in (
+        "betas",
+        "pose",
+        "transl",
+        "camera_K",
+        "joints_2d",
+        "joints_3d",
+        "joints_2d_est",
+        "joints_2d_est_visible",
+    ):
         np.testing.assert_array_equal(geom[key], rendered[key], err_msg=key)
 
 
 def test_pose_only_cache_round_trip_and_mismatch(tmp_path):
     from bigraph_pyg.data import POSE_KEYS, SampleGenerator, SyntheticPoses
 
-    poses = SyntheticPoses(tmp_path, 5, seed=0, first_index=7,
-                           progress=False)
+    poses = SyntheticPoses(tmp_path, 5, seed=0, first_index=7, progress=False)
     assert poses.path.is_file() and len(poses) == 5
     assert poses[0]["vertices"].shape == (6890, 3)
-    again = SyntheticPoses(tmp_path, 5, seed=0, first_index=7,
-                           progress=False)
+    again = SyntheticPoses(tmp_path, 5, seed=0, first_index=7, progress=False)
     for key in POSE_KEYS:
         np.testing.assert_array_equal(poses.arrays[key], again.arrays[key])
     # The same samples as the generator's training stream at those indices.
     geom = SampleGenerator(SyntheticConfig(), render=False).geometry(
-        0, "train", list(range(7, 12)), with_vertices=True)
-    np.testing.assert_array_equal(poses.arrays["joints_3d"],
-                                  geom["joints_3d"])
+        0, "train", list(range(7, 12)), with_vertices=True
+    )
+    np.testing.assert_array_equal(poses.arrays["joints_3d"], geom["joints_3d"])
     # A cache of other parameters is refused with a clear message.
     (tmp_path / "x").mkdir()
     bad = tmp_path / "x" / poses.path.name
     bad.write_bytes(b"not an npz")
     with pytest.raises(ValueError, match="delete it to regenerate"):
-        SyntheticPoses(tmp_path / "x", 5, seed=0, first_index=7,
-                       progress=False)
+        SyntheticPoses(tmp_path / "x", 5, seed=0, first_index=7, progress=False)
     with pytest.raises(ValueError, match="sampler"):
         SyntheticPoses(None, 5, level=2)
     with pytest.raises(ValueError, match="num_samples"):

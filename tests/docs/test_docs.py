@@ -33,6 +33,7 @@ NO_TEST = re.compile(r"<!--\s*no-test\b.*?-->\s*$")
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
 CLAIM = re.compile(r"^(\w+) = .*#\s*\[([\d, ]+)\]\s*$", re.M)
 
+
 def python_blocks(page: Path) -> list[tuple[int, str, bool]]:
     """``(line, code, runnable)`` of each fenced ``python`` block."""
     text = page.read_text()
@@ -98,9 +99,7 @@ def _all_public_names() -> set[str]:
 
 def test_api_lists_every_public_name():
     conf = _load_conf()
-    documented = {
-        name for s in conf.api_sections() for name, _ in s["names"]
-    }
+    documented = {name for s in conf.api_sections() for name, _ in s["names"]}
     missing = _all_public_names() - documented
     assert not missing, f"public names missing from api.rst: {missing}"
 
@@ -112,14 +111,32 @@ def test_docs_build(tmp_path):
     out = tmp_path / "html"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q",
-         "-b", "html", "-d", str(tmp_path / "doctrees"), str(DOCS),
-         str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(DOCS),
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     log = proc.stdout + proc.stderr
-    warnings = [ln for ln in log.splitlines()
-                if "WARNING" in ln or "ERROR" in ln or "CRITICAL" in ln]
+    warnings = [
+        ln
+        for ln in log.splitlines()
+        if "WARNING" in ln or "ERROR" in ln or "CRITICAL" in ln
+    ]
     assert proc.returncode == 0 and not warnings, (
         f"sphinx-build failed ({proc.returncode}):\n{log[-6000:]}"
     )

@@ -37,5 +37,6 @@ def test_every_row_names_existing_tests():
         for path, name in named:
             file = ROOT / "tests" / path
             assert file.is_file(), f"{path} (row {bad_input!r})"
-            assert re.search(rf"^def {name}\(", file.read_text(),
-                             re.MULTILINE), f"{path}::{name} missing"
+            assert re.search(
+                rf"^def {name}\(", file.read_text(), re.MULTILINE
+            ), f"{path}::{name} missing"

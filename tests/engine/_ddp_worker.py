@@ -37,9 +37,15 @@ def main(out: str) -> None:
     cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, progress=False)
     result = Trainer(model, data, cfg, Path(out) / "run", context=ctx).fit()
     final = {k: v.detach().clone() for k, v in model.named_parameters()}
-    torch.save({"init": init, "final": final, "steps": result.step,
-                "losses": [h.get("loss") for h in result.history]},
-               Path(out) / f"rank{ctx.rank}.pt")
+    torch.save(
+        {
+            "init": init,
+            "final": final,
+            "steps": result.step,
+            "losses": [h.get("loss") for h in result.history],
+        },
+        Path(out) / f"rank{ctx.rank}.pt",
+    )
     cleanup_distributed()
 
 

@@ -13,10 +13,19 @@ from bigraph_pyg.engine.ablation import (
 )
 
 MEASURED = {  # the shape of evaluate()'s output, mm
-    "D": {"pa_mpjpe": 186.04, "mpjpe": 260.13, "mpve": 460.79,
-          "mpve_smpl": 273.25, "pa_mpjpe_skeleton": 183.70},
-    "A": {"pa_mpjpe": 293.74, "mpjpe": 377.06, "mpve": 452.17,
-          "mpve_smpl": 521.74},
+    "D": {
+        "pa_mpjpe": 186.04,
+        "mpjpe": 260.13,
+        "mpve": 460.79,
+        "mpve_smpl": 273.25,
+        "pa_mpjpe_skeleton": 183.70,
+    },
+    "A": {
+        "pa_mpjpe": 293.74,
+        "mpjpe": 377.06,
+        "mpve": 452.17,
+        "mpve_smpl": 521.74,
+    },
 }
 
 
@@ -41,15 +50,19 @@ def test_ablation_table_rows_columns_and_paper_numbers():
 
 
 def test_ablation_table_shows_the_baselines_and_skill():
-    base = {"baseline_mean_pose_pa_mpjpe": 180.0,
-            "baseline_mean_pose_mpjpe": 400.0,
-            "baseline_flat_lift_pa_mpjpe": 170.0,
-            "baseline_flat_lift_mpjpe": 250.0,
-            "baseline_mean_mesh_pa_mpjpe": 290.0,
-            "baseline_mean_mesh_mpjpe": 350.0,
-            "baseline_mean_mesh_mpve": 440.0}
-    measured = {r: {**m, **base, "skill_pa_mpjpe": m["pa_mpjpe"] / 170.0}
-                for r, m in MEASURED.items()}
+    base = {
+        "baseline_mean_pose_pa_mpjpe": 180.0,
+        "baseline_mean_pose_mpjpe": 400.0,
+        "baseline_flat_lift_pa_mpjpe": 170.0,
+        "baseline_flat_lift_mpjpe": 250.0,
+        "baseline_mean_mesh_pa_mpjpe": 290.0,
+        "baseline_mean_mesh_mpjpe": 350.0,
+        "baseline_mean_mesh_mpve": 440.0,
+    }
+    measured = {
+        r: {**m, **base, "skill_pa_mpjpe": m["pa_mpjpe"] / 170.0}
+        for r, m in MEASURED.items()
+    }
     header, rule, *rows = ablation_table(measured).splitlines()
     d = _cells(rows[1])
     assert float(d[9]) == pytest.approx(186.04 / 170.0, abs=0.01)
@@ -69,10 +82,15 @@ def test_plot_loss_curves_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     from PIL import Image
 
-    hist = [{"step": i, "mesh_joints_3d": 1.0 / (i + 1), "vertices": 0.5}
-            for i in range(1, 30)]
-    out = plot_loss_curves({"A (graphcmr)": hist, "D (row_d)": hist[:10]},
-                           tmp_path / "sub" / "curves.png", smooth=5)
+    hist = [
+        {"step": i, "mesh_joints_3d": 1.0 / (i + 1), "vertices": 0.5}
+        for i in range(1, 30)
+    ]
+    out = plot_loss_curves(
+        {"A (graphcmr)": hist, "D (row_d)": hist[:10]},
+        tmp_path / "sub" / "curves.png",
+        smooth=5,
+    )
     assert out == tmp_path / "sub" / "curves.png"
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size[0] > im.size[1] > 100

@@ -57,13 +57,13 @@ class _InfImage(Dataset):
         return s
 
 
-def test_inf_pixel_sample_is_left_out_exactly(make_model, fake_set, tmp_path,
-                                              caplog):
+def test_inf_pixel_sample_is_left_out_exactly(
+    make_model, fake_set, tmp_path, caplog
+):
     # Run A trains on a batch with an inf pixel in sample 1; run B on the
     # same batch without sample 1. Same seeds: A must equal B exactly,
     # weights, optimizer and BatchNorm running statistics.
-    a = Trainer(make_model(), fake_set, TrainConfig(epochs=1, **FAST),
-                tmp_path)
+    a = Trainer(make_model(), fake_set, TrainConfig(epochs=1, **FAST), tmp_path)
     b = Trainer(make_model(), fake_set, TrainConfig(epochs=1, **FAST), None)
     bad = _with_inf_pixel(_batch(fake_set, [0, 1, 2, 3]), 1)
     ref = _batch(fake_set, [0, 2, 3])
@@ -94,9 +94,14 @@ def test_inf_pixel_sample_is_left_out_exactly(make_model, fake_set, tmp_path,
 
 
 def test_fit_with_an_inf_pixel_keeps_the_checkpoint_finite(
-        make_model, fake_set, tmp_path):
-    result = Trainer(make_model(), _InfImage(fake_set, 2),
-                     TrainConfig(epochs=2, **FAST), tmp_path).fit()
+    make_model, fake_set, tmp_path
+):
+    result = Trainer(
+        make_model(),
+        _InfImage(fake_set, 2),
+        TrainConfig(epochs=2, **FAST),
+        tmp_path,
+    ).fit()
     assert result.nonfinite_steps == 0
     assert all(math.isfinite(h["loss"]) for h in result.history)
     state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
@@ -114,11 +119,14 @@ def test_skipped_step_leaves_no_trace_in_batchnorm(make_model, fake_set):
     trainer = Trainer(model, fake_set, TrainConfig(epochs=1, **FAST), None)
     assert trainer._norm_buffers
     mb = prepare_batch(_batch(fake_set, [0, 1, 2, 3]), SIZE)
-    before = {k: v.clone() for k, v in model.state_dict().items()
-              if not v.is_sparse}
+    before = {
+        k: v.clone() for k, v in model.state_dict().items() if not v.is_sparse
+    }
     real_loss = model.loss
-    model.loss = lambda out, batch: (real_loss(out, batch)[0] * float("nan"),
-                                     {})
+    model.loss = lambda out, batch: (
+        real_loss(out, batch)[0] * float("nan"),
+        {},
+    )
     assert trainer.train_step(mb, 0.5) is None
     for k, v in model.state_dict().items():
         if k in before:
@@ -126,9 +134,11 @@ def test_skipped_step_leaves_no_trace_in_batchnorm(make_model, fake_set):
     # The same step with a finite loss does move the running statistics.
     model.loss = real_loss
     assert trainer.train_step(mb, 0.5) is not None
-    assert any(not torch.equal(v, before[k])
-               for k, v in model.state_dict().items()
-               if "running_mean" in k)
+    assert any(
+        not torch.equal(v, before[k])
+        for k, v in model.state_dict().items()
+        if "running_mean" in k
+    )
 
 
 def test_too_few_finite_images_skip_the_step(make_model, fake_set):
@@ -137,8 +147,9 @@ def test_too_few_finite_images_skip_the_step(make_model, fake_set):
     raw = _batch(fake_set, [0, 1, 2, 3])
     for i in (0, 1, 3):
         raw = _with_inf_pixel(raw, i)
-    before = {k: v.clone() for k, v in model.state_dict().items()
-              if not v.is_sparse}
+    before = {
+        k: v.clone() for k, v in model.state_dict().items() if not v.is_sparse
+    }
     assert trainer.train_step(prepare_batch(raw, SIZE), 0.5) is None
     assert trainer.result.nonfinite_steps == 1
     for k, v in model.state_dict().items():
@@ -154,8 +165,9 @@ def test_missed_2d_joint_is_masked_not_moved_to_the_corner(fake_set):
     raw["joints_2d_est"][1] = float("nan")  # nothing detected
     raw["joints_2d"][2, 5] = float("nan")  # a missing annotation
     mb = prepare_batch(raw, SIZE)
-    others = torch.cat([raw["joints_2d_est"][0, :3],
-                        raw["joints_2d_est"][0, 4:]])
+    others = torch.cat(
+        [raw["joints_2d_est"][0, :3], raw["joints_2d_est"][0, 4:]]
+    )
     torch.testing.assert_close(mb.joints_est[0, 3], others.mean(0))
     assert torch.equal(mb.joints_est[1], torch.full((12, 2), 32.0))
     assert not mb.joints_est_valid[0, 3] and mb.joints_est_valid[0, 2]

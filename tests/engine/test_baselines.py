@@ -30,9 +30,12 @@ def _pose_batch(joints, axis_angles, vertices=None):
     n = joints.shape[0]
     pose = torch.zeros(n, 72)
     pose[:, :3] = axis_angles
-    batch = {"joints_3d": joints, "pose": pose,
-             "has_pose_3d": torch.ones(n, dtype=torch.bool),
-             "has_smpl": torch.ones(n, dtype=torch.bool)}
+    batch = {
+        "joints_3d": joints,
+        "pose": pose,
+        "has_pose_3d": torch.ones(n, dtype=torch.bool),
+        "has_smpl": torch.ones(n, dtype=torch.bool),
+    }
     if vertices is not None:
         batch["vertices"] = vertices
     return batch
@@ -47,11 +50,13 @@ def test_training_statistics_undo_the_global_orientation():
     joints = canon @ rot.transpose(1, 2) + torch.randn(3, 1, 3, generator=g)
     verts = torch.randn(3, 5, 3, generator=g)
     stats = TrainingStatistics.from_batches(
-        [_pose_batch(joints[:2], aa[:2], verts[:2]),
-         _pose_batch(joints[2:], aa[2:], verts[2:])])
+        [
+            _pose_batch(joints[:2], aa[:2], verts[:2]),
+            _pose_batch(joints[2:], aa[2:], verts[2:]),
+        ]
+    )
     expected = center_joints(canon, HIP_INDICES) @ UPRIGHT
-    torch.testing.assert_close(stats.mean_joints, expected, atol=1e-5,
-                               rtol=0)
+    torch.testing.assert_close(stats.mean_joints, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(stats.mean_vertices, verts.mean(0))
     assert stats.num_samples == 3
     back = TrainingStatistics.from_dict(stats.to_dict())
@@ -64,8 +69,9 @@ def test_training_statistics_errors():
     with pytest.raises(ValueError, match="has_pose_3d and has_smpl"):
         TrainingStatistics.from_batches([batch])
     with pytest.raises(ValueError, match=r"mean_joints of shape \(12, 3\)"):
-        TrainingStatistics.from_dict({"mean_joints": torch.zeros(3),
-                                      "num_samples": 1})
+        TrainingStatistics.from_dict(
+            {"mean_joints": torch.zeros(3), "num_samples": 1}
+        )
 
 
 def test_flat_lift_recovers_a_flat_frontal_pose():
@@ -74,8 +80,9 @@ def test_flat_lift_recovers_a_flat_frontal_pose():
     pose[:, 2] = 0  # flat, facing the camera
     pixels = 100.0 * pose[None, :, :2] + torch.tensor([60.0, 70.0])
     lifted = flat_lift(pixels, pose)
-    torch.testing.assert_close(lifted[0], center_joints(pose, HIP_INDICES),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        lifted[0], center_joints(pose, HIP_INDICES), atol=1e-5, rtol=0
+    )
     assert float(mpjpe(lifted, pose[None], HIP_INDICES)) < 1e-3
 
 
@@ -103,10 +110,15 @@ def test_depth_correlation_known_values():
 
 
 def test_skill_ratios_use_the_best_baseline():
-    m = {"mpjpe": 90.0, "pa_mpjpe_skeleton": 30.0, "mpve": 50.0,
-         "baseline_mean_pose_mpjpe": 300.0, "baseline_flat_lift_mpjpe": 180.0,
-         "baseline_mean_pose_pa_mpjpe": 120.0,
-         "baseline_mean_mesh_mpve": 400.0}
+    m = {
+        "mpjpe": 90.0,
+        "pa_mpjpe_skeleton": 30.0,
+        "mpve": 50.0,
+        "baseline_mean_pose_mpjpe": 300.0,
+        "baseline_flat_lift_mpjpe": 180.0,
+        "baseline_mean_pose_pa_mpjpe": 120.0,
+        "baseline_mean_mesh_mpve": 400.0,
+    }
     out = skill_ratios(m)
     assert out["skill_mpjpe"] == pytest.approx(0.5)
     assert out["skill_pa_mpjpe_skeleton"] == pytest.approx(0.25)
@@ -114,31 +126,37 @@ def test_skill_ratios_use_the_best_baseline():
     assert "skill_pa_mpjpe" not in out  # no model value
 
 
-def test_evaluate_scores_the_baselines_on_the_same_samples(make_model,
-                                                           fake_set):
+def test_evaluate_scores_the_baselines_on_the_same_samples(
+    make_model, fake_set
+):
     model = make_model()
     loader = DataLoader(fake_set, batch_size=4, collate_fn=collate_samples)
     stats = TrainingStatistics.from_dataset(fake_set)
-    m = evaluate(model, loader, baselines=stats, progress=False,
-                 with_loss=False)
+    m = evaluate(
+        model, loader, baselines=stats, progress=False, with_loss=False
+    )
     gt = torch.stack([fake_set[i]["joints_3d"] for i in range(len(fake_set))])
     const = stats.mean_joints.expand_as(gt)
     assert m["baseline_mean_pose_mpjpe"] == pytest.approx(
-        float(mpjpe(const, gt, HIP_INDICES)), rel=1e-5)
+        float(mpjpe(const, gt, HIP_INDICES)), rel=1e-5
+    )
     assert m["baseline_mean_pose_pa_mpjpe"] == pytest.approx(
-        float(pa_mpjpe(const, gt)), rel=1e-4)
-    est = torch.stack([fake_set[i]["joints_2d_est"]
-                       for i in range(len(fake_set))])
+        float(pa_mpjpe(const, gt)), rel=1e-4
+    )
+    est = torch.stack(
+        [fake_set[i]["joints_2d_est"] for i in range(len(fake_set))]
+    )
     assert m["baseline_flat_lift_pa_mpjpe"] == pytest.approx(
-        float(pa_mpjpe(flat_lift(est, stats.mean_joints), gt)), rel=1e-4)
-    gt_v = torch.stack([fake_set[i]["vertices"]
-                        for i in range(len(fake_set))])
+        float(pa_mpjpe(flat_lift(est, stats.mean_joints), gt)), rel=1e-4
+    )
+    gt_v = torch.stack([fake_set[i]["vertices"] for i in range(len(fake_set))])
     err = (stats.mean_vertices - gt_v).norm(dim=-1).mean() * 1000
-    assert m["baseline_mean_mesh_mpve"] == pytest.approx(float(err),
-                                                         rel=1e-5)
-    best = min(m["baseline_mean_pose_pa_mpjpe"],
-               m["baseline_flat_lift_pa_mpjpe"],
-               m["baseline_mean_mesh_pa_mpjpe"])
+    assert m["baseline_mean_mesh_mpve"] == pytest.approx(float(err), rel=1e-5)
+    best = min(
+        m["baseline_mean_pose_pa_mpjpe"],
+        m["baseline_flat_lift_pa_mpjpe"],
+        m["baseline_mean_mesh_pa_mpjpe"],
+    )
     assert m["skill_pa_mpjpe"] == pytest.approx(m["pa_mpjpe"] / best)
     assert -1 <= m["depth_corr"] <= 1 and -1 <= m["depth_corr_skeleton"] <= 1
     table = format_metrics(m, "tiny")
@@ -152,29 +170,50 @@ def test_skeleton_branch_alone_learns_to_lift(body, graphs):
     from bigraph_pyg.data import SyntheticPoses
 
     torch.manual_seed(0)
-    model = BiGraphBody(tiny_config("cpu").replace(
-        channels=32, input_channels=32, head_channels=16), graphs, body)
+    model = BiGraphBody(
+        tiny_config("cpu").replace(
+            channels=32, input_channels=32, head_channels=16
+        ),
+        graphs,
+        body,
+    )
     size = model.config.image_size
-    train = SyntheticPoses(None, 1024, level=2, sampler=model.sampler,
-                           progress=False)
-    test = SyntheticPoses(None, 128, level=2, sampler=model.sampler,
-                          first_index=2_000_000, progress=False)
-    stats = TrainingStatistics.from_batches([{
-        **train.batch(torch.arange(len(train))),
-        "has_pose_3d": torch.ones(len(train), dtype=torch.bool),
-        "has_smpl": torch.ones(len(train), dtype=torch.bool)}])
-    _, est, tgt = prepare_pose_batch(test.batch(torch.arange(128)), size,
-                                     train.config.image_size)
-    flat = float(pa_mpjpe(flat_lift(est, stats.mean_joints),
-                          tgt["gt_joints_3d"]))
+    train = SyntheticPoses(
+        None, 1024, level=2, sampler=model.sampler, progress=False
+    )
+    test = SyntheticPoses(
+        None,
+        128,
+        level=2,
+        sampler=model.sampler,
+        first_index=2_000_000,
+        progress=False,
+    )
+    stats = TrainingStatistics.from_batches(
+        [
+            {
+                **train.batch(torch.arange(len(train))),
+                "has_pose_3d": torch.ones(len(train), dtype=torch.bool),
+                "has_smpl": torch.ones(len(train), dtype=torch.bool),
+            }
+        ]
+    )
+    _, est, tgt = prepare_pose_batch(
+        test.batch(torch.arange(128)), size, train.config.image_size
+    )
+    flat = float(
+        pa_mpjpe(flat_lift(est, stats.mean_joints), tgt["gt_joints_3d"])
+    )
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     g = torch.Generator().manual_seed(0)
     for _ in range(300):
         idx = torch.randint(len(train), (32,), generator=g)
         _, j_est, targets = prepare_pose_batch(
-            train.batch(idx), size, train.config.image_size)
+            train.batch(idx), size, train.config.image_size
+        )
         loss, _ = BiGraphLoss.for_config(model.config).model_loss(
-            model(None, j_est), targets)
+            model(None, j_est), targets
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()

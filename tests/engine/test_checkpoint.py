@@ -27,8 +27,12 @@ FAST = dict(batch_size=4, progress=False)
 def trained(make_model_module, fake_set, tmp_path_factory):
     """A real training checkpoint (model, optimizer, RNG, history)."""
     out = tmp_path_factory.mktemp("ckpt")
-    Trainer(make_model_module(), fake_set,
-            TrainConfig(epochs=1, max_steps=1, **FAST), out).fit()
+    Trainer(
+        make_model_module(),
+        fake_set,
+        TrainConfig(epochs=1, max_steps=1, **FAST),
+        out,
+    ).fit()
     return out / "checkpoints" / "last.pt"
 
 
@@ -105,8 +109,14 @@ def test_checkpoint_without_checksum_loads_with_a_warning(tmp_path):
     )
 
     path = tmp_path / "old.pt"
-    torch.save({"format": CHECKPOINT_FORMAT,
-                "format_version": CHECKPOINT_VERSION, "step": 3}, path)
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": CHECKPOINT_VERSION,
+            "step": 3,
+        },
+        path,
+    )
     with pytest.warns(UserWarning, match="no checksum"):
         state = load_checkpoint(path)
     assert state["step"] == 3
@@ -115,8 +125,9 @@ def test_checkpoint_without_checksum_loads_with_a_warning(tmp_path):
 def test_sparse_tensors_round_trip_the_digest(tmp_path):
     i = torch.tensor([[0, 1, 2], [2, 0, 1]])
     coo = torch.sparse_coo_tensor(i, torch.tensor([1.0, 2.0, 3.0]), (3, 3))
-    path = save_checkpoint(tmp_path / "s.pt",
-                           {"coo": coo, "csr": coo.to_sparse_csr()})
+    path = save_checkpoint(
+        tmp_path / "s.pt", {"coo": coo, "csr": coo.to_sparse_csr()}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's sparse-validation note
         state = load_checkpoint(path)
@@ -129,8 +140,12 @@ def test_stale_temp_files_are_removed_on_the_next_write(tmp_path):
     stale = [folder / ".last.pt.k2_9abcd.tmp", folder / ".best.pt.zz00aa11.tmp"]
     for p in stale:
         p.write_bytes(b"x" * 100)
-    others = [folder / "notes.tmp", folder / ".last.pt.tmp",
-              folder / "last.pt.k2_9abcd.tmp", folder / ".x.TOOLONG123.tmp"]
+    others = [
+        folder / "notes.tmp",
+        folder / ".last.pt.tmp",
+        folder / "last.pt.k2_9abcd.tmp",
+        folder / ".x.TOOLONG123.tmp",
+    ]
     for p in others:
         p.write_bytes(b"keep")
     save_checkpoint(folder / "last.pt", {"step": 1})
@@ -140,20 +155,24 @@ def test_stale_temp_files_are_removed_on_the_next_write(tmp_path):
     assert remove_stale_temp_files(tmp_path / "missing") == []
 
 
-def test_training_run_removes_stale_temp_files(make_model_module, fake_set,
-                                                tmp_path):
+def test_training_run_removes_stale_temp_files(
+    make_model_module, fake_set, tmp_path
+):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     stale = folder / ".last.pt.abcdefgh.tmp"
     stale.write_bytes(b"half a checkpoint")
-    Trainer(make_model_module(), fake_set,
-            TrainConfig(epochs=1, max_steps=0, **FAST), tmp_path).fit()
+    Trainer(
+        make_model_module(),
+        fake_set,
+        TrainConfig(epochs=1, max_steps=0, **FAST),
+        tmp_path,
+    ).fit()
     assert not stale.exists()
     assert (folder / "last.pt").is_file()
 
 
-def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path,
-                                                        monkeypatch):
+def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "last.pt", {"step": 1})
     good = path.read_bytes()
 

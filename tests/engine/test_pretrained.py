@@ -15,11 +15,16 @@ def exported(tmp_path_factory, body, graphs, fake_set):
 
     folder = tmp_path_factory.mktemp("pretrained")
     model = BiGraphBody(tiny_config(), graphs, body)
-    Trainer(model, fake_set, TrainConfig(epochs=1, batch_size=4,
-                                         progress=False), folder).fit()
+    Trainer(
+        model,
+        fake_set,
+        TrainConfig(epochs=1, batch_size=4, progress=False),
+        folder,
+    ).fit()
     path = folder / "weights.pt"
-    sha = hub.export_pretrained(folder / "checkpoints" / "last.pt", path,
-                                card={"recipe": "test"})
+    sha = hub.export_pretrained(
+        folder / "checkpoints" / "last.pt", path, card={"recipe": "test"}
+    )
     return model.eval(), path, sha
 
 
@@ -33,8 +38,9 @@ def test_export_and_load_round_trip(exported, body):
     with torch.no_grad():
         a, b = model(images, joints), loaded(images, joints)
     # float16 weights: close, not equal.
-    torch.testing.assert_close(b.skeleton_joints, a.skeleton_joints,
-                               atol=2e-2, rtol=2e-2)
+    torch.testing.assert_close(
+        b.skeleton_joints, a.skeleton_joints, atol=2e-2, rtol=2e-2
+    )
 
 
 def test_corrupted_file_and_wrong_name_are_errors(exported, tmp_path, body):
@@ -55,7 +61,8 @@ def test_corrupted_file_and_wrong_name_are_errors(exported, tmp_path, body):
 
 
 def test_shipped_model_is_verified_against_its_recorded_hash(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     entry = hub.PRETRAINED["synthetic"]
     shipped = hub._ASSETS / entry["file"]
     assert hub._sha256(shipped) == entry["sha256"]

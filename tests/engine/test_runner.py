@@ -16,13 +16,20 @@ FAST = dict(batch_size=4, progress=False, max_steps=1, image_every=0)
 
 
 def _run(model, data, out, **kwargs):
-    return train_and_evaluate(model, data, TrainConfig(epochs=1, **FAST),
-                              out, test_set=kwargs.pop("test_set", None),
-                              test_segmentation=False, **kwargs)
+    return train_and_evaluate(
+        model,
+        data,
+        TrainConfig(epochs=1, **FAST),
+        out,
+        test_set=kwargs.pop("test_set", None),
+        test_segmentation=False,
+        **kwargs,
+    )
 
 
 def test_new_run_into_a_folder_with_checkpoints_is_refused(
-        make_model, fake_set, tmp_path):
+    make_model, fake_set, tmp_path
+):
     _run(make_model(), fake_set, tmp_path)
     last = tmp_path / "checkpoints" / "last.pt"
     before = last.read_bytes()
@@ -36,20 +43,25 @@ def test_new_run_into_a_folder_with_checkpoints_is_refused(
     _run(make_model(), fake_set, tmp_path, resume=True)
 
 
-def test_overwrite_never_scores_the_old_runs_best(make_model, fake_set,
-                                                  tmp_path):
+def test_overwrite_never_scores_the_old_runs_best(
+    make_model, fake_set, tmp_path
+):
     # The old run validated, so it left a best.pt.
     old = make_model(seed=1)
     full_epoch = {**FAST, "max_steps": None}
-    Trainer(old, fake_set, TrainConfig(epochs=1, **full_epoch), tmp_path,
-            val_set=fake_set).fit()
+    Trainer(
+        old,
+        fake_set,
+        TrainConfig(epochs=1, **full_epoch),
+        tmp_path,
+        val_set=fake_set,
+    ).fit()
     best = tmp_path / "checkpoints" / "best.pt"
     assert best.is_file()
     (tmp_path / "metrics.json").write_text("{}")
     # The new run has no validation set (as with --data real).
     model = make_model(seed=2)
-    summary = _run(model, fake_set, tmp_path, test_set=fake_set,
-                   overwrite=True)
+    summary = _run(model, fake_set, tmp_path, test_set=fake_set, overwrite=True)
     assert summary.evaluated == "last weights"
     assert not best.exists()
     assert summary.result.best_path is None
@@ -58,17 +70,20 @@ def test_overwrite_never_scores_the_old_runs_best(make_model, fake_set,
     for k, v in model.state_dict().items():
         if not v.is_sparse:
             assert torch.equal(v, new[k]), k
-    assert '"evaluated": "last weights"' in \
-        (tmp_path / "metrics.json").read_text()
+    assert (
+        '"evaluated": "last weights"' in (tmp_path / "metrics.json").read_text()
+    )
 
 
 def test_trainer_does_not_adopt_a_best_pt_it_did_not_write(
-        make_model, fake_set, tmp_path):
+    make_model, fake_set, tmp_path
+):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     (folder / "best.pt").write_bytes(b"an old run's")
-    result = Trainer(make_model(), fake_set, TrainConfig(epochs=1, **FAST),
-                     tmp_path).fit()
+    result = Trainer(
+        make_model(), fake_set, TrainConfig(epochs=1, **FAST), tmp_path
+    ).fit()
     assert result.best_path is None
 
 
@@ -82,8 +97,9 @@ def test_check_run_folder(tmp_path):
             check_run_folder(out, overwrite=True)
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
     (tmp_path / "run" / "checkpoints" / "best.pt").write_bytes(b"x")
-    assert [p.name for p in existing_checkpoints(tmp_path / "run")] == \
-        ["best.pt"]
+    assert [p.name for p in existing_checkpoints(tmp_path / "run")] == [
+        "best.pt"
+    ]
     with pytest.raises(CheckpointError, match="best.pt"):
         check_run_folder(tmp_path / "run")
     check_run_folder(tmp_path / "run", resume=True)

@@ -71,8 +71,7 @@ class _EpochRecorder(Subset):
         self.epochs.append(epoch)
 
 
-def test_trainer_tells_the_dataset_each_epoch(make_model, fake_set,
-                                              tmp_path):
+def test_trainer_tells_the_dataset_each_epoch(make_model, fake_set, tmp_path):
     # The mixture table and the augmentation are redrawn per epoch only if
     # the trainer says which epoch it is, also after a resume mid-epoch.
     data = _EpochRecorder(fake_set)
@@ -80,33 +79,40 @@ def test_trainer_tells_the_dataset_each_epoch(make_model, fake_set,
     Trainer(make_model(), data, part, tmp_path).fit()
     assert data.epochs == [0, 1]
     resumed = _EpochRecorder(fake_set)
-    Trainer(make_model(), resumed, TrainConfig(epochs=3, **FAST),
-            tmp_path).fit(resume=True)
+    Trainer(make_model(), resumed, TrainConfig(epochs=3, **FAST), tmp_path).fit(
+        resume=True
+    )
     assert resumed.epochs == [1, 2]
 
 
-def test_resume_without_checkpoint_is_an_error(make_model, fake_set,
-                                               tmp_path):
+def test_resume_without_checkpoint_is_an_error(make_model, fake_set, tmp_path):
     trainer = Trainer(make_model(), fake_set, TrainConfig(**FAST), tmp_path)
     with pytest.raises(CheckpointError, match="without resume"):
         trainer.fit(resume=True)
 
 
-def test_resume_with_other_config_is_an_error(make_model, fake_set,
-                                              tmp_path):
-    Trainer(make_model(), fake_set, TrainConfig(epochs=1, max_steps=1,
-                                                **FAST), tmp_path).fit()
-    other = Trainer(make_model("graphcmr"), fake_set,
-                    TrainConfig(epochs=1, **FAST), tmp_path)
+def test_resume_with_other_config_is_an_error(make_model, fake_set, tmp_path):
+    Trainer(
+        make_model(),
+        fake_set,
+        TrainConfig(epochs=1, max_steps=1, **FAST),
+        tmp_path,
+    ).fit()
+    other = Trainer(
+        make_model("graphcmr"),
+        fake_set,
+        TrainConfig(epochs=1, **FAST),
+        tmp_path,
+    )
     with pytest.raises(CheckpointError, match="same model config"):
         other.fit(resume=True)
 
 
-def test_nonfinite_loss_is_skipped_and_reported(make_model, fake_set,
-                                                tmp_path, caplog):
+def test_nonfinite_loss_is_skipped_and_reported(
+    make_model, fake_set, tmp_path, caplog
+):
     model = make_model()
-    trainer = Trainer(model, fake_set, TrainConfig(epochs=1, **FAST),
-                      tmp_path)
+    trainer = Trainer(model, fake_set, TrainConfig(epochs=1, **FAST), tmp_path)
     real_loss = model.loss
     calls = []
 
@@ -125,21 +131,29 @@ def test_nonfinite_loss_is_skipped_and_reported(make_model, fake_set,
     assert result.history[0].get("skipped") is True
     assert "Non-finite loss at step 0" in caplog.text
     assert math.isfinite(result.history[1]["loss"])
-    changed = any(not _same(v, before[k])
-                  for k, v in model.state_dict().items())
+    changed = any(
+        not _same(v, before[k]) for k, v in model.state_dict().items()
+    )
     assert changed  # the second step trained
 
-    model.loss = lambda out, batch: (real_loss(out, batch)[0] * float("inf"),
-                                     {})
-    t2 = Trainer(model, fake_set, TrainConfig(epochs=1, max_nonfinite=2,
-                                              **FAST), None)
+    model.loss = lambda out, batch: (
+        real_loss(out, batch)[0] * float("inf"),
+        {},
+    )
+    t2 = Trainer(
+        model, fake_set, TrainConfig(epochs=1, max_nonfinite=2, **FAST), None
+    )
     with pytest.raises(FloatingPointError, match="non-finite steps"):
         t2.fit()
 
 
 def test_checkpoint_is_atomic(make_model, fake_set, tmp_path, monkeypatch):
-    trainer = Trainer(make_model(), fake_set,
-                      TrainConfig(epochs=1, max_steps=1, **FAST), tmp_path)
+    trainer = Trainer(
+        make_model(),
+        fake_set,
+        TrainConfig(epochs=1, max_steps=1, **FAST),
+        tmp_path,
+    )
     trainer.fit()
     path = tmp_path / "checkpoints" / "last.pt"
     good = path.read_bytes()
@@ -154,11 +168,13 @@ def test_checkpoint_is_atomic(make_model, fake_set, tmp_path, monkeypatch):
     assert not list(path.parent.glob("*.tmp"))
 
 
-def test_model_from_checkpoint_and_bad_files(make_model, fake_set,
-                                             tmp_path, body):
+def test_model_from_checkpoint_and_bad_files(
+    make_model, fake_set, tmp_path, body
+):
     model = make_model()
-    Trainer(model, fake_set, TrainConfig(epochs=1, max_steps=1, **FAST),
-            tmp_path).fit()
+    Trainer(
+        model, fake_set, TrainConfig(epochs=1, max_steps=1, **FAST), tmp_path
+    ).fit()
     path = tmp_path / "checkpoints" / "last.pt"
     loaded, state = model_from_checkpoint(path, body)
     for k, v in model.state_dict().items():
@@ -169,8 +185,10 @@ def test_model_from_checkpoint_and_bad_files(make_model, fake_set,
         load_checkpoint(junk)
     with pytest.raises(CheckpointError, match="no such file"):
         load_checkpoint(tmp_path / "missing.pt")
-    torch.save({"format": "bigraph_pyg.checkpoint", "format_version": 99},
-               tmp_path / "v99.pt")
+    torch.save(
+        {"format": "bigraph_pyg.checkpoint", "format_version": 99},
+        tmp_path / "v99.pt",
+    )
     with pytest.raises(CheckpointError, match="format version 1"):
         load_checkpoint(tmp_path / "v99.pt")
 
@@ -201,28 +219,30 @@ def test_amp_needs_cuda(make_model, fake_set):
 def pose_set(graphs):
     from bigraph_pyg.data import SyntheticPoses
 
-    return SyntheticPoses(None, 64, level=2, sampler=graphs.sampler(),
-                          progress=False)
+    return SyntheticPoses(
+        None, 64, level=2, sampler=graphs.sampler(), progress=False
+    )
 
 
-def test_lifting_samples_join_each_step(make_model, fake_set, pose_set,
-                                        tmp_path):
+def test_lifting_samples_join_each_step(
+    make_model, fake_set, pose_set, tmp_path
+):
     cfg = TrainConfig(epochs=1, lift_batch_size=8, lift_weight=0.5, **FAST)
-    trainer = Trainer(make_model(), fake_set, cfg, tmp_path,
-                      lift_set=pose_set)
+    trainer = Trainer(make_model(), fake_set, cfg, tmp_path, lift_set=pose_set)
     result = trainer.fit()
     entry = result.history[-1]
-    assert {"lift_total", "lift_skeleton_joints_3d",
-            "lift_vertices"} <= set(entry)
+    assert {"lift_total", "lift_skeleton_joints_3d", "lift_vertices"} <= set(
+        entry
+    )
     # The total is the image batch's Eq. 6 plus lift_weight times the
     # pose-only batch's.
     image_total = entry["loss"] - 0.5 * entry["lift_total"]
     assert math.isfinite(image_total) and image_total > 0
     # Same seed, same step -> the same pose-only samples (resumable).
-    again = Trainer(make_model(), fake_set, cfg, tmp_path / "b",
-                    lift_set=pose_set).fit()
-    assert again.history[-1]["lift_total"] == pytest.approx(
-        entry["lift_total"])
+    again = Trainer(
+        make_model(), fake_set, cfg, tmp_path / "b", lift_set=pose_set
+    ).fit()
+    assert again.history[-1]["lift_total"] == pytest.approx(entry["lift_total"])
 
 
 def test_lifting_config_errors(make_model, fake_set):
@@ -235,8 +255,9 @@ def test_lifting_config_errors(make_model, fake_set):
 
 
 def test_learning_rate_warmup_and_cosine(make_model, fake_set):
-    cfg = TrainConfig(epochs=5, lr=1e-3, warmup_steps=4,
-                      lr_schedule="cosine", **FAST)  # 2 steps an epoch
+    cfg = TrainConfig(
+        epochs=5, lr=1e-3, warmup_steps=4, lr_schedule="cosine", **FAST
+    )  # 2 steps an epoch
     trainer = Trainer(make_model(), fake_set, cfg)
     lrs = [trainer.learning_rate(s) for s in range(11)]
     assert lrs[0] == pytest.approx(1e-4)  # lr / 10
@@ -263,9 +284,15 @@ def test_checkpoint_with_pickled_code_is_refused_not_run(tmp_path):
 
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
-    torch.save({"format": "bigraph_pyg.checkpoint",
-                "format_version": CHECKPOINT_VERSION,
-                "model": {}, "x": _Payload(marker)}, path)
+    torch.save(
+        {
+            "format": "bigraph_pyg.checkpoint",
+            "format_version": CHECKPOINT_VERSION,
+            "model": {},
+            "x": _Payload(marker),
+        },
+        path,
+    )
     assert not marker.exists()
     with pytest.raises(CheckpointError, match="pickled objects"):
         load_checkpoint(path)
@@ -273,7 +300,8 @@ def test_checkpoint_with_pickled_code_is_refused_not_run(tmp_path):
 
 
 def test_training_checks_the_inputs_on_the_first_forwards_only(
-        make_model, fake_set, pose_set, tmp_path, monkeypatch):
+    make_model, fake_set, pose_set, tmp_path, monkeypatch
+):
     """The model's per-sample value checks (host syncs) run on the first
     image and pose-only forwards; later steps run without them."""
     import bigraph_pyg.models.bigraph_body as bb
@@ -286,9 +314,7 @@ def test_training_checks_the_inputs_on_the_first_forwards_only(
         return seen[-1]
 
     monkeypatch.setattr(bb, "validation_enabled", spy)
-    cfg = TrainConfig(epochs=2, lift_batch_size=4,
-                      **{**FAST, "image_every": 0})
+    cfg = TrainConfig(epochs=2, lift_batch_size=4, **{**FAST, "image_every": 0})
     Trainer(make_model(), fake_set, cfg, tmp_path, lift_set=pose_set).fit()
     # Each step: an image forward, then a pose-only forward.
-    assert len(seen) >= 4 and seen == [True, True] + [False] * (len(seen)
-                                                                 - 2)
+    assert len(seen) >= 4 and seen == [True, True] + [False] * (len(seen) - 2)

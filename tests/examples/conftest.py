@@ -21,8 +21,12 @@ def tiny_checkpoint(body, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
     model = BiGraphBody.from_body(tiny_config(), body)
-    Trainer(model, FakeHumans(body, 4),
-            TrainConfig(epochs=1, batch_size=4, progress=False), out).fit()
+    Trainer(
+        model,
+        FakeHumans(body, 4),
+        TrainConfig(epochs=1, batch_size=4, progress=False),
+        out,
+    ).fit()
     return out / "checkpoints" / "last.pt"
 
 
@@ -32,6 +36,7 @@ def synthetic_root(tmp_path_factory):
     from bigraph_pyg.data.synthetic import generate_synthetic
 
     root = tmp_path_factory.mktemp("synthetic")
-    generate_synthetic(root, "test", num_samples=4, num_workers=0,
-                       progress=False)
+    generate_synthetic(
+        root, "test", num_samples=4, num_workers=0, progress=False
+    )
     return root

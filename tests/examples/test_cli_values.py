@@ -21,17 +21,25 @@ def a_file(tmp_path):
 TRAIN_CASES = [
     (["--epochs", "0"], "argument --epochs: Expected an integer >= 1 (got 0)"),
     (["--epochs", "-3"], "argument --epochs: Expected an integer >= 1"),
-    (["--epochs", "two"], "argument --epochs: Expected an integer >= 1 "
-                          "(got 'two')"),
-    (["--batch-size", "0"], "argument --batch-size: Expected an integer >= 1"
-                            " (got 0)"),
+    (
+        ["--epochs", "two"],
+        "argument --epochs: Expected an integer >= 1 (got 'two')",
+    ),
+    (
+        ["--batch-size", "0"],
+        "argument --batch-size: Expected an integer >= 1 (got 0)",
+    ),
     (["--threads", "0"], "argument --threads: Expected an integer >= 1"),
-    (["--threads", "-1"], "argument --threads: Expected an integer >= 1 "
-                          "(got -1)"),
+    (
+        ["--threads", "-1"],
+        "argument --threads: Expected an integer >= 1 (got -1)",
+    ),
     (["--num-train", "0"], "argument --num-train: Expected an integer >= 1"),
     (["--max-steps", "0"], "argument --max-steps: Expected an integer >= 1"),
-    (["--num-workers", "-1"], "argument --num-workers: Expected an integer "
-                              ">= 0"),
+    (
+        ["--num-workers", "-1"],
+        "argument --num-workers: Expected an integer >= 0",
+    ),
     (["--image-dir", "h36m"], "argument --image-dir: Expected NAME=PATH"),
     (["--image-dir", "=imgs"], "argument --image-dir: Expected NAME=PATH"),
 ]
@@ -48,10 +56,13 @@ def test_train_refuses_nonsensical_values(argv, message, capsys):
 def test_output_below_a_regular_file_is_refused(a_file, capsys):
     below = str(a_file / "run")
     for parse, argv in [
-            (train_bigraph.parse_args, ["--out", below]),
-            (eval_bigraph.parse_args, ["ckpt.pt", "--json",
-                                       str(a_file / "m.json")]),
-            (reproduce_ablation.parse_args, ["--out", below])]:
+        (train_bigraph.parse_args, ["--out", below]),
+        (
+            eval_bigraph.parse_args,
+            ["ckpt.pt", "--json", str(a_file / "m.json")],
+        ),
+        (reproduce_ablation.parse_args, ["--out", below]),
+    ]:
         with pytest.raises(SystemExit) as info:
             parse(argv)
         assert info.value.code == 2
@@ -66,11 +77,14 @@ def test_output_below_a_regular_file_is_refused(a_file, capsys):
     assert str(a_file) in msg
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--batch-size", "0"], "argument --batch-size: Expected an integer"),
-    (["--num-samples", "0"], "argument --num-samples: Expected an integer"),
-    (["--image-dir", "lsp"], "argument --image-dir: Expected NAME=PATH"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--batch-size", "0"], "argument --batch-size: Expected an integer"),
+        (["--num-samples", "0"], "argument --num-samples: Expected an integer"),
+        (["--image-dir", "lsp"], "argument --image-dir: Expected NAME=PATH"),
+    ],
+)
 def test_eval_refuses_nonsensical_values(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
         eval_bigraph.parse_args(["ckpt.pt", *argv])

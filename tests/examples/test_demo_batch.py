@@ -17,19 +17,36 @@ def test_batch_mode_on_a_folder(monkeypatch, tmp_path, capsys):
     rng = np.random.default_rng(0)
     for name in ("a.png", "b.jpg"):
         Image.fromarray(rng.integers(0, 255, (160, 120, 3), np.uint8)).save(
-            photos / name)
+            photos / name
+        )
     (photos / "c_broken.jpg").write_bytes(b"junk")
     (photos / "notes.txt").write_text("not a photo")
     # Per photo: one person, then nothing (detect_people's second pass).
-    fake = FakePoseModule([standing_landmarks(), None,
-                           standing_landmarks(), None])
+    fake = FakePoseModule(
+        [standing_landmarks(), None, standing_landmarks(), None]
+    )
     monkeypatch.setattr(keypoints, "_mediapipe", lambda: fake)
     out = tmp_path / "out"
-    demo.main([str(photos), "--out", str(out), "--max-side", "96",
-               "--mesh-format", "obj"])
+    demo.main(
+        [
+            str(photos),
+            "--out",
+            str(out),
+            "--max-side",
+            "96",
+            "--mesh-format",
+            "obj",
+        ]
+    )
     for stem in ("a", "b"):
-        for suffix in ("_mesh.obj", "_smpl.obj", "_params.json",
-                       "_params.npz", "_keypoints.json", "_overlay.png"):
+        for suffix in (
+            "_mesh.obj",
+            "_smpl.obj",
+            "_params.json",
+            "_params.npz",
+            "_keypoints.json",
+            "_overlay.png",
+        ):
             assert (out / f"{stem}{suffix}").is_file(), stem + suffix
         kp = json.loads((out / f"{stem}_keypoints.json").read_text())
         assert np.asarray(kp["keypoints"]).shape == (12, 2)

@@ -10,17 +10,35 @@ import train_bigraph
 from PIL import Image
 
 
-def test_eval_on_tiny_checkpoint(tiny_checkpoint, synthetic_root, tmp_path,
-                                 capsys):
+def test_eval_on_tiny_checkpoint(
+    tiny_checkpoint, synthetic_root, tmp_path, capsys
+):
     out = tmp_path / "m.json"
-    eval_bigraph.main([str(tiny_checkpoint), "--synthetic-root",
-                       str(synthetic_root), "--num-samples", "4",
-                       "--json", str(out), "--quiet"])
+    eval_bigraph.main(
+        [
+            str(tiny_checkpoint),
+            "--synthetic-root",
+            str(synthetic_root),
+            "--num-samples",
+            "4",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
     text = capsys.readouterr().out
     assert "| PA-MPJPE (mesh joints) [mm] |" in text
     metrics = json.loads(out.read_text())["metrics"]
-    for key in ("mpjpe", "pa_mpjpe", "mpve", "mpve_smpl", "fb_acc", "fb_f1",
-                "parts_acc", "parts_f1"):
+    for key in (
+        "mpjpe",
+        "pa_mpjpe",
+        "mpve",
+        "mpve_smpl",
+        "fb_acc",
+        "fb_f1",
+        "parts_acc",
+        "parts_f1",
+    ):
         assert np.isfinite(metrics[key]), key
     assert metrics["num_samples"] == 4
     assert 0 <= metrics["fb_acc"] <= 1
@@ -33,16 +51,39 @@ def _astronaut(tmp_path):
     Image.fromarray(data.astronaut()).save(path)
     # Hand-placed COCO keypoints (x, y, v) of the astronaut (512x512, upper
     # body; hips at the bottom edge, legs below it marked unlabelled).
-    k = {"left_shoulder": (330, 250), "right_shoulder": (160, 250),
-         "left_elbow": (380, 380), "right_elbow": (120, 380),
-         "left_wrist": (330, 470), "right_wrist": (175, 470),
-         "left_hip": (300, 505), "right_hip": (200, 505),
-         "left_knee": (300, 640), "right_knee": (200, 640),
-         "left_ankle": (300, 780), "right_ankle": (200, 780)}
-    names = ("nose", "left_eye", "right_eye", "left_ear", "right_ear",
-             "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-             "left_wrist", "right_wrist", "left_hip", "right_hip",
-             "left_knee", "right_knee", "left_ankle", "right_ankle")
+    k = {
+        "left_shoulder": (330, 250),
+        "right_shoulder": (160, 250),
+        "left_elbow": (380, 380),
+        "right_elbow": (120, 380),
+        "left_wrist": (330, 470),
+        "right_wrist": (175, 470),
+        "left_hip": (300, 505),
+        "right_hip": (200, 505),
+        "left_knee": (300, 640),
+        "right_knee": (200, 640),
+        "left_ankle": (300, 780),
+        "right_ankle": (200, 780),
+    }
+    names = (
+        "nose",
+        "left_eye",
+        "right_eye",
+        "left_ear",
+        "right_ear",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+    )
     flat = []
     for n in names:
         x, y = k.get(n, (250, 150))
@@ -55,8 +96,17 @@ def _astronaut(tmp_path):
 def test_demo_on_a_real_photograph(tiny_checkpoint, tmp_path, capsys):
     image, kp = _astronaut(tmp_path)
     out = tmp_path / "out"
-    demo.main([str(image), "--checkpoint", str(tiny_checkpoint),
-               "--keypoints", str(kp), "--out", str(out)])
+    demo.main(
+        [
+            str(image),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--keypoints",
+            str(kp),
+            "--out",
+            str(out),
+        ]
+    )
     import trimesh
 
     for branch in ("mesh", "smpl"):
@@ -72,9 +122,24 @@ def test_demo_on_a_real_photograph(tiny_checkpoint, tmp_path, capsys):
     png = np.asarray(Image.open(out / "astronaut_overlay.png"))
     assert png.shape == (512, 512 + 256, 3)  # the whole photo | side view
     assert "reprojection error" in capsys.readouterr().out
-    demo.main([str(image), "--checkpoint", str(tiny_checkpoint),
-               "--keypoints", str(kp), "--out", str(out), "--mesh-format",
-               "ply", "--box", "100", "200", "300", "312"])
+    demo.main(
+        [
+            str(image),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--keypoints",
+            str(kp),
+            "--out",
+            str(out),
+            "--mesh-format",
+            "ply",
+            "--box",
+            "100",
+            "200",
+            "300",
+            "312",
+        ]
+    )
     assert np.load(out / "astronaut_params.npz")["body_pose"].shape == (69,)
 
 
@@ -84,8 +149,9 @@ def test_openpose_keypoints(tmp_path):
     flat = np.arange(75, dtype=float).reshape(25, 3)
     flat[:, 2] = 1
     path = tmp_path / "op.json"
-    path.write_text(json.dumps(
-        {"people": [{"pose_keypoints_2d": flat.ravel().tolist()}]}))
+    path.write_text(
+        json.dumps({"people": [{"pose_keypoints_2d": flat.ravel().tolist()}]})
+    )
     person = read_keypoints(path)
     assert person.joints.shape == (12, 2) and person.confidence.all()
     assert person.joints[0].tolist() == flat[11, :2].tolist()  # right ankle
@@ -94,8 +160,20 @@ def test_openpose_keypoints(tmp_path):
 def test_mediapipe_mapping():
     from bigraph_pyg.apps import MEDIAPIPE_TO_JOINTS
 
-    assert MEDIAPIPE_TO_JOINTS == (28, 26, 24, 23, 25, 27, 16, 14, 12, 11,
-                                   13, 15)
+    assert MEDIAPIPE_TO_JOINTS == (
+        28,
+        26,
+        24,
+        23,
+        25,
+        27,
+        16,
+        14,
+        12,
+        11,
+        13,
+        15,
+    )
 
 
 def test_user_errors_are_one_line(tiny_checkpoint, tmp_path):
@@ -109,20 +187,59 @@ def test_user_errors_are_one_line(tiny_checkpoint, tmp_path):
     cases = [
         (eval_bigraph.main, [str(junk)], "readable checkpoint"),
         (eval_bigraph.main, [str(tmp_path / "none.pt")], "no such file"),
-        (eval_bigraph.main, [str(tiny_checkpoint), "--synthetic-root",
-                             str(tmp_path / "nowhere")], "no such folder"),
-        (eval_bigraph.main, [str(tiny_checkpoint), "--dataset", "lsp",
-                             "--data-root", str(tmp_path / "nowhere")],
-         "no such folder"),
-        (demo.main, [str(text), "--checkpoint", str(tiny_checkpoint)],
-         "Expected an image file"),
-        (demo.main, [str(image), "--checkpoint", str(tiny_checkpoint),
-                     "--keypoints", str(bad_kp)], "51 COCO keypoint"),
-        (train_bigraph.main, ["--resume", "--out", str(tmp_path / "r")],
-         "without resume"),
-        (train_bigraph.main, ["--data", "real", "--data-root",
-                              str(tmp_path / "nowhere"), "--out",
-                              str(tmp_path / "r2")], "no such folder"),
+        (
+            eval_bigraph.main,
+            [
+                str(tiny_checkpoint),
+                "--synthetic-root",
+                str(tmp_path / "nowhere"),
+            ],
+            "no such folder",
+        ),
+        (
+            eval_bigraph.main,
+            [
+                str(tiny_checkpoint),
+                "--dataset",
+                "lsp",
+                "--data-root",
+                str(tmp_path / "nowhere"),
+            ],
+            "no such folder",
+        ),
+        (
+            demo.main,
+            [str(text), "--checkpoint", str(tiny_checkpoint)],
+            "Expected an image file",
+        ),
+        (
+            demo.main,
+            [
+                str(image),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--keypoints",
+                str(bad_kp),
+            ],
+            "51 COCO keypoint",
+        ),
+        (
+            train_bigraph.main,
+            ["--resume", "--out", str(tmp_path / "r")],
+            "without resume",
+        ),
+        (
+            train_bigraph.main,
+            [
+                "--data",
+                "real",
+                "--data-root",
+                str(tmp_path / "nowhere"),
+                "--out",
+                str(tmp_path / "r2"),
+            ],
+            "no such folder",
+        ),
     ]
     for fn, argv, match in cases:
         with pytest.raises(SystemExit) as info:
@@ -147,13 +264,27 @@ def test_lifting_baseline_scores_beside_the_baselines(tmp_path, capsys):
     import lifting_baseline
 
     out = tmp_path / "lift.json"
-    lifting_baseline.main(["--seconds", "1", "--num-train", "64",
-                           "--num-test", "16", "--cache", str(tmp_path),
-                           "--json", str(out)])
+    lifting_baseline.main(
+        [
+            "--seconds",
+            "1",
+            "--num-train",
+            "64",
+            "--num-test",
+            "16",
+            "--cache",
+            str(tmp_path),
+            "--json",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     rows = result["rows"]
-    assert set(rows) == {"lifting MLP", "flat lift (depth 0)",
-                         "constant mean training pose"}
+    assert set(rows) == {
+        "lifting MLP",
+        "flat lift (depth 0)",
+        "constant mean training pose",
+    }
     assert result["num_test"] == 16 and rows["lifting MLP"]["steps"] >= 1
     # A flat lift has PA-MPJPE > 0 and the mean pose is no exact answer.
     assert all(r["pa_mpjpe"] > 10 for r in rows.values())
@@ -165,9 +296,20 @@ def test_lifting_baseline_trains_the_skeleton_branch_alone(tmp_path):
     two runs print the same figures."""
     import lifting_baseline
 
-    argv = ["--steps", "3", "--models", "skeleton,skeleton-paper",
-            "--num-train", "64", "--num-test", "8", "--batch-size", "8",
-            "--cache", str(tmp_path)]
+    argv = [
+        "--steps",
+        "3",
+        "--models",
+        "skeleton,skeleton-paper",
+        "--num-train",
+        "64",
+        "--num-test",
+        "8",
+        "--batch-size",
+        "8",
+        "--cache",
+        str(tmp_path),
+    ]
     results = []
     for i in range(2):
         out = tmp_path / f"lift{i}.json"
@@ -186,8 +328,17 @@ def test_lifting_baseline_trains_the_skeleton_branch_alone(tmp_path):
 def test_demo_defaults_to_the_shipped_model(tmp_path):
     image, kp = _astronaut(tmp_path)
     out = tmp_path / "out"
-    demo.main([str(image), "--keypoints", str(kp), "--out", str(out),
-               "--max-side", "256"])
+    demo.main(
+        [
+            str(image),
+            "--keypoints",
+            str(kp),
+            "--out",
+            str(out),
+            "--max-side",
+            "256",
+        ]
+    )
     png = np.asarray(Image.open(out / "astronaut_overlay.png"))
     assert png.shape == (256, 256 + 128, 3)  # the photo, scaled | side
     assert (out / "astronaut_mesh.obj").is_file()

@@ -14,8 +14,13 @@ from bigraph_pyg.utils.sparse import row_normalize
 
 B, J, S = 2, 12, 64  # batch, joints, image side
 #: Tiny widths on top of the presets: fast on two CPU cores.
-TINY = dict(input_channels=16, channels=16, head_channels=8,
-            smpl_hidden_channels=16, image_size=S)
+TINY = dict(
+    input_channels=16,
+    channels=16,
+    head_channels=8,
+    smpl_hidden_channels=16,
+    image_size=S,
+)
 
 
 def _config(name, **overrides):
@@ -83,28 +88,47 @@ def test_forward_backward_every_preset(name, graphs, graphs_level1, body):
     total, terms = _loss(model, out, _batch())
     assert torch.isfinite(total)
     assert ("skeleton_joints_3d" in terms) == cfg.use_skeleton
-    assert {"vertices", "mesh_joints_3d", "mesh_joints_2d", "smpl_pose",
-            "smpl_shape"} <= set(terms)
+    assert {
+        "vertices",
+        "mesh_joints_3d",
+        "mesh_joints_2d",
+        "smpl_pose",
+        "smpl_shape",
+    } <= set(terms)
     total.backward()
 
     # Every parameter is trained by Eq. 6, W_f of every fusion conv included.
-    no_grad = [n for n, p in model.named_parameters()
-               if p.grad is None or not torch.isfinite(p.grad).all()]
+    no_grad = [
+        n
+        for n, p in model.named_parameters()
+        if p.grad is None or not torch.isfinite(p.grad).all()
+    ]
     assert no_grad == []
     convs = _fusion_convs(model)
-    expected = (len(cfg.fusion_block_indices())
-                if cfg.use_fusion and cfg.fusion == "graph" else 0)
+    expected = (
+        len(cfg.fusion_block_indices())
+        if cfg.use_fusion and cfg.fusion == "graph"
+        else 0
+    )
     assert len(convs) == expected
     for conv in convs:
         assert conv.fusion_weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name, mesh_sees_joints", [
-    ("graphcmr", False), ("row_b", True), ("row_c", False), ("row_d", True),
-    ("avgpool_fusion", True), ("fusion_at_last", True),
-])
-def test_fusion_carries_skeleton_input_to_mesh(name, mesh_sees_joints,
-                                               graphs, body):
+@pytest.mark.parametrize(
+    "name, mesh_sees_joints",
+    [
+        ("graphcmr", False),
+        ("row_b", True),
+        ("row_c", False),
+        ("row_d", True),
+        ("avgpool_fusion", True),
+        ("fusion_at_last", True),
+    ],
+)
+def test_fusion_carries_skeleton_input_to_mesh(
+    name, mesh_sees_joints, graphs, body
+):
     model = _model(name, graphs, body).eval()
     images, joints = _inputs()
     with torch.no_grad():
@@ -134,11 +158,19 @@ def test_graphcmr_ignores_joints(graphs, body):
 def test_buffers_follow_dtype_and_state_dict(graphs, body):
     model = _model("cpu", graphs, body)
     keys = set(model.state_dict())
-    for name in ("mesh_edge_index", "mesh_edge_weight", "skeleton_edge_index",
-                 "skeleton_edge_weight", "fusion_edge_index",
-                 "fusion_edge_weight", "template_vertices", "joint_regressor",
-                 "sampler.down_0_index", "sampler.up_0_weight",
-                 "sampler.up_1_weight"):
+    for name in (
+        "mesh_edge_index",
+        "mesh_edge_weight",
+        "skeleton_edge_index",
+        "skeleton_edge_weight",
+        "fusion_edge_index",
+        "fusion_edge_weight",
+        "template_vertices",
+        "joint_regressor",
+        "sampler.down_0_index",
+        "sampler.up_0_weight",
+        "sampler.up_1_weight",
+    ):
         assert name in keys
     assert model.fusion_edge_index.shape == (2, 2 * J * 431)
 
@@ -160,8 +192,9 @@ def test_buffers_follow_dtype_and_state_dict(graphs, body):
     torch.manual_seed(1)
     other = _model("cpu", graphs, body).to(torch.float64).eval()
     other.load_state_dict(model.state_dict())
-    torch.testing.assert_close(other.fusion_edge_weight,
-                               model.fusion_edge_weight)
+    torch.testing.assert_close(
+        other.fusion_edge_weight, model.fusion_edge_weight
+    )
     with torch.no_grad():
         a = model(images.double(), joints.double())
         b = other(images.double(), joints.double())
@@ -177,13 +210,13 @@ def test_fusion_adjacency(graphs, body):
     assert a_f.shape == (ei.size(1),)
     # Initially W_f = 1, so A_f = RowNorm(A_fs): rows (targets) sum to 1.
     torch.testing.assert_close(
-        a_f, row_normalize(ei[1], model.fusion_edge_weight, 12 + 431))
+        a_f, row_normalize(ei[1], model.fusion_edge_weight, 12 + 431)
+    )
     with torch.no_grad():
         model.blocks[2].fusion_conv.fusion_weight[:5].mul_(3.0)
     assert torch.equal(model.fusion_adjacency(block=1), a_f)
     assert not torch.equal(model.fusion_adjacency(block=-1), a_f)
-    sums = torch.zeros(12 + 431).index_add_(0, ei[1],
-                                            model.fusion_adjacency(2))
+    sums = torch.zeros(12 + 431).index_add_(0, ei[1], model.fusion_adjacency(2))
     torch.testing.assert_close(sums, torch.ones(12 + 431))
 
     last = _model("fusion_at_last", graphs, body)
@@ -210,9 +243,17 @@ def test_parameter_counts(graphs, body):
     def count(model):
         return sum(p.numel() for p in model.parameters())
 
-    models = {n: _model(n, graphs, body)
-              for n in ("cpu", "graphcmr", "row_c", "avgpool_fusion",
-                        "fusion_at_first", "shared_weight")}
+    models = {
+        n: _model(n, graphs, body)
+        for n in (
+            "cpu",
+            "graphcmr",
+            "row_c",
+            "avgpool_fusion",
+            "fusion_at_first",
+            "shared_weight",
+        )
+    }
     n = {k: count(m) for k, m in models.items()}
     full = models["cpu"]
     e_f = full.fusion_edge_index.size(1)
@@ -221,25 +262,36 @@ def test_parameter_counts(graphs, body):
     assert n["cpu"] - n["avgpool_fusion"] == len(fusion_blocks) * e_f
     # Fusion in one block instead of three.
     assert n["cpu"] - n["fusion_at_first"] == sum(
-        count(f) for f in fusion_blocks[1:])
+        count(f) for f in fusion_blocks[1:]
+    )
     # No fusion at all, then no skeleton at all.
     assert n["cpu"] - n["row_c"] == sum(count(f) for f in fusion_blocks)
-    skeleton = (count(full.skeleton_input) + count(full.skeleton_head)
-                + count(full.pose_context)
-                + sum(count(b.skeleton) for b in full.blocks)
-                + full.skeleton_image_gate.numel())
+    skeleton = (
+        count(full.skeleton_input)
+        + count(full.skeleton_head)
+        + count(full.pose_context)
+        + sum(count(b.skeleton) for b in full.blocks)
+        + full.skeleton_image_gate.numel()
+    )
     assert n["row_c"] - n["graphcmr"] == skeleton
     # Shared weights drop the skeleton sub-blocks.
     assert n["cpu"] - n["shared_weight"] == sum(
-        count(b.skeleton) for b in full.blocks)
+        count(b.skeleton) for b in full.blocks
+    )
     # Total = encoder + graph network + SMPL regressor.
-    parts = (count(full.encoder) + count(full.smpl_regressor)
-             + count(full.mesh_input) + count(full.skeleton_input)
-             + count(full.pose_context) + count(full.blocks)
-             + count(full.mesh_head)
-             + count(full.skeleton_head) + count(full.camera_head)
-             + full.mesh_image_gate.numel()
-             + full.skeleton_image_gate.numel())
+    parts = (
+        count(full.encoder)
+        + count(full.smpl_regressor)
+        + count(full.mesh_input)
+        + count(full.skeleton_input)
+        + count(full.pose_context)
+        + count(full.blocks)
+        + count(full.mesh_head)
+        + count(full.skeleton_head)
+        + count(full.camera_head)
+        + full.mesh_image_gate.numel()
+        + full.skeleton_image_gate.numel()
+    )
     assert n["cpu"] == parts
 
 
@@ -299,16 +351,19 @@ def test_loss_inputs(graphs, body):
     coarse = _batch(n_vertices=431)
     total, terms = _loss(model, out, coarse)
     assert torch.isfinite(total)
-    smpl_free = {k: v for k, v in _batch().items()
-                 if k not in ("gt_rotmat", "gt_betas")}
+    smpl_free = {
+        k: v for k, v in _batch().items() if k not in ("gt_rotmat", "gt_betas")
+    }
     _, terms = _loss(model, out, smpl_free)
     assert "smpl_pose" not in terms
     with pytest.warns(UserWarning, match="gt_betas"):
-        _loss(model, out, {**smpl_free,
-                           "gt_rotmat": _batch()["gt_rotmat"]})
+        _loss(model, out, {**smpl_free, "gt_rotmat": _batch()["gt_rotmat"]})
     with pytest.raises(ValueError, match="missing \\['has_pose_3d'\\]"):
-        _loss(model, out, {k: v for k, v in _batch().items()
-                         if k != "has_pose_3d"})
+        _loss(
+            model,
+            out,
+            {k: v for k, v in _batch().items() if k != "has_pose_3d"},
+        )
     with pytest.raises(ValueError, match="gt_vertices"):
         _loss(model, out, _batch(n_vertices=1000))
 
@@ -338,15 +393,18 @@ def test_lift_is_the_skeleton_branch_alone(graphs, body):
     model = _model("row_c", graphs, body).eval()
     _, joints = _inputs(1)
     with torch.no_grad():
-        torch.testing.assert_close(model.lift(joints),
-                                   model(None, joints).skeleton_joints)
+        torch.testing.assert_close(
+            model.lift(joints), model(None, joints).skeleton_joints
+        )
     full = _model("cpu", graphs, body)
     full.lift(joints).sum().backward()
     grads = {n for n, p in full.named_parameters() if p.grad is not None}
     assert any(n.startswith("blocks.0.skeleton.") for n in grads)
     assert "skeleton_input.weight" in grads
-    assert not any(n.startswith(("encoder.", "mesh_input.", "blocks.0.mesh."))
-                   for n in grads)
+    assert not any(
+        n.startswith(("encoder.", "mesh_input.", "blocks.0.mesh."))
+        for n in grads
+    )
     with pytest.raises(ValueError, match="skeleton branch"):
         _model("graphcmr", graphs, body).lift(joints)
     with pytest.raises(ValueError, match="needs 2D joints"):
@@ -363,13 +421,13 @@ def test_pose_embedding_is_pelvis_relative_scale_free_and_named():
     torch.testing.assert_close(e[..., 2:4], moved[..., 2:4])
     torch.testing.assert_close(e[..., 4:], torch.eye(J).expand(2, J, J))
     rel = e[..., 2:4]
-    torch.testing.assert_close(rel[:, [2, 3]].mean(1), torch.zeros(2, 2),
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        rel[:, [2, 3]].mean(1), torch.zeros(2, 2), atol=1e-6, rtol=0
+    )
     torch.testing.assert_close(rel.flatten(1).std(1), torch.ones(2))
 
 
-def test_pose_context_starts_as_the_paper_and_sees_the_whole_pose(graphs,
-                                                                  body):
+def test_pose_context_starts_as_the_paper_and_sees_the_whole_pose(graphs, body):
     """The context's output layer starts at 0: the same weights give the
     output of the model without it. Trained, every joint's context row
     depends on every 2D joint (one Skeleton-GCN block sees only neighbours)
@@ -381,7 +439,8 @@ def test_pose_context_starts_as_the_paper_and_sees_the_whole_pose(graphs,
     missing = without.load_state_dict(with_ctx.state_dict(), strict=False)
     assert missing.missing_keys == []
     assert {k.split(".")[0] for k in missing.unexpected_keys} == {
-        "pose_context"}
+        "pose_context"
+    }
     images, joints = _inputs(2)
     with torch.no_grad():
         a, b = with_ctx(images, joints), without(images, joints)
@@ -413,9 +472,9 @@ def test_forward_compiles_as_one_graph(graphs, body):
     with torch.no_grad():
         eager = model(images, joints)
         explained = torch._dynamo.explain(model)(images, joints)
-        traced = torch.compile(model, backend="eager",
-                               fullgraph=True)(images, joints)
+        traced = torch.compile(model, backend="eager", fullgraph=True)(
+            images, joints
+        )
     assert explained.graph_break_count == 0, explained.break_reasons
     for name in ("vertices", "skeleton_joints", "camera", "rotmat"):
-        torch.testing.assert_close(getattr(traced, name),
-                                   getattr(eager, name))
+        torch.testing.assert_close(getattr(traced, name), getattr(eager, name))

@@ -16,9 +16,18 @@ def test_list_presets():
     names = list_presets()
     assert names[:2] == ["paper", "cpu"]
     assert set(names) == set(PRESETS) | set(ABLATIONS)
-    for name in ("graphcmr", "row_b", "row_c", "row_d", "avgpool_fusion",
-                 "maxpool_fusion", "fusion_at_first", "fusion_at_last",
-                 "shared_weight", "no_focal"):
+    for name in (
+        "graphcmr",
+        "row_b",
+        "row_c",
+        "row_d",
+        "avgpool_fusion",
+        "maxpool_fusion",
+        "fusion_at_first",
+        "fusion_at_last",
+        "shared_weight",
+        "no_focal",
+    ):
         assert name in ABLATIONS
 
 
@@ -30,7 +39,8 @@ def test_paper_preset_is_the_paper():
     assert cfg.input_channels == 512 and cfg.block_hidden_channels == 256
     assert cfg.use_skeleton and cfg.use_fusion and cfg.use_local_features
     assert cfg.fusion == "graph" and cfg.fusion_block_indices() == tuple(
-        range(5))
+        range(5)
+    )
     assert BiGraphConfig.preset("row_d") == cfg
 
 
@@ -48,8 +58,7 @@ def test_ablations_on_cpu_base():
     assert cfg.fusion_block_indices() == (0,)
     assert cfg.replace(fusion_blocks="last").fusion_block_indices() == (3,)
     gcmr = graph_cmr_config("cpu")
-    assert not (gcmr.use_skeleton or gcmr.use_fusion
-                or gcmr.use_local_features)
+    assert not (gcmr.use_skeleton or gcmr.use_fusion or gcmr.use_local_features)
     assert gcmr.fusion_block_indices() == ()
 
 
@@ -72,31 +81,48 @@ def test_loss_weights():
     assert BiGraphConfig().loss_weights(focal=2.0).focal == 2.0
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(use_skeleton=False), "use_fusion"),
-    (dict(use_skeleton=False, use_fusion=False), "use_local_features"),
-    (dict(use_skeleton=False, use_fusion=False, use_local_features=False,
-          shared_weights=True), "shared_weights"),
-    (dict(use_fusion=False, fusion="maxpool"), "fusion"),
-    (dict(use_fusion=False, fusion_blocks="last"), "fusion_blocks"),
-    (dict(fusion="attention"), "fusion"),
-    (dict(fusion_blocks="middle"), "fusion_blocks"),
-    (dict(encoder="vgg16"), "encoder"),
-    (dict(smpl_rotation="axis_angle"), "smpl_rotation"),
-    (dict(fusion_impl="fast"), "fusion_impl"),
-    (dict(channels=0), "channels"),
-    (dict(num_blocks=2.5), "num_blocks"),
-    (dict(hidden_channels=-1), "hidden_channels"),
-    (dict(mesh_level=-1), "mesh_level"),
-    (dict(image_size=(224,)), "image_size"),
-    (dict(image_size=16), "image_size"),
-    (dict(use_focal=1), "use_focal"),
-    (dict(max_joint_outside=2.0), "max_joint_outside"),
-    (dict(num_blocks=1, fusion_blocks="last"), "num_blocks"),
-    (dict(pose_context_channels=-1), "pose_context_channels"),
-    (dict(use_skeleton=False, use_fusion=False, use_local_features=False,
-          pose_context_channels=8), "pose_context_channels"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(use_skeleton=False), "use_fusion"),
+        (dict(use_skeleton=False, use_fusion=False), "use_local_features"),
+        (
+            dict(
+                use_skeleton=False,
+                use_fusion=False,
+                use_local_features=False,
+                shared_weights=True,
+            ),
+            "shared_weights",
+        ),
+        (dict(use_fusion=False, fusion="maxpool"), "fusion"),
+        (dict(use_fusion=False, fusion_blocks="last"), "fusion_blocks"),
+        (dict(fusion="attention"), "fusion"),
+        (dict(fusion_blocks="middle"), "fusion_blocks"),
+        (dict(encoder="vgg16"), "encoder"),
+        (dict(smpl_rotation="axis_angle"), "smpl_rotation"),
+        (dict(fusion_impl="fast"), "fusion_impl"),
+        (dict(channels=0), "channels"),
+        (dict(num_blocks=2.5), "num_blocks"),
+        (dict(hidden_channels=-1), "hidden_channels"),
+        (dict(mesh_level=-1), "mesh_level"),
+        (dict(image_size=(224,)), "image_size"),
+        (dict(image_size=16), "image_size"),
+        (dict(use_focal=1), "use_focal"),
+        (dict(max_joint_outside=2.0), "max_joint_outside"),
+        (dict(num_blocks=1, fusion_blocks="last"), "num_blocks"),
+        (dict(pose_context_channels=-1), "pose_context_channels"),
+        (
+            dict(
+                use_skeleton=False,
+                use_fusion=False,
+                use_local_features=False,
+                pose_context_channels=8,
+            ),
+            "pose_context_channels",
+        ),
+    ],
+)
 def test_invalid_configs_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=f"`{field}`"):
         BiGraphConfig(**kwargs)

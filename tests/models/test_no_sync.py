@@ -15,13 +15,27 @@ from bigraph_pyg.nn import validation
 from bigraph_pyg.nn.validate import validation_enabled
 
 B, S = 2, 64
-TINY = dict(input_channels=16, channels=16, head_channels=8,
-            smpl_hidden_channels=16, image_size=S)
+TINY = dict(
+    input_channels=16,
+    channels=16,
+    head_channels=8,
+    smpl_hidden_channels=16,
+    image_size=S,
+)
 
 #: Python entry points that copy a tensor's value to the host.
-SYNCS = [(torch.Tensor, name) for name in (
-    "item", "tolist", "__bool__", "__int__", "__float__", "__index__",
-    "nonzero")] + [(torch, "nonzero")]
+SYNCS = [
+    (torch.Tensor, name)
+    for name in (
+        "item",
+        "tolist",
+        "__bool__",
+        "__int__",
+        "__float__",
+        "__index__",
+        "nonzero",
+    )
+] + [(torch, "nonzero")]
 
 
 def _inputs(device="cpu"):
@@ -38,9 +52,11 @@ def trap(monkeypatch):
 
     def install():
         for owner, name in SYNCS:
+
             def raiser(*args, _name=name, **kwargs):
                 hits.append(_name)
                 raise AssertionError(f"host sync: Tensor.{_name}")
+
             monkeypatch.setattr(owner, name, raiser)
 
     def remove():
@@ -72,11 +88,13 @@ def test_forward_makes_no_host_sync(graphs, body, trap, fusion_impl, train):
     assert lifted.shape == (B, 12, 3)
 
 
-def test_graph_checks_run_once_input_checks_follow_the_switch(graphs, body,
-                                                              trap):
+def test_graph_checks_run_once_input_checks_follow_the_switch(
+    graphs, body, trap
+):
     install, remove, hits = trap
-    model = BiGraphBody(BiGraphConfig.preset("cpu", **TINY), graphs,
-                        body).eval()
+    model = BiGraphBody(
+        BiGraphConfig.preset("cpu", **TINY), graphs, body
+    ).eval()
     images, joints = _inputs()
     model(images, joints)
     assert validation_enabled()  # the default in eager mode
@@ -98,8 +116,11 @@ def test_graph_checks_run_once_input_checks_follow_the_switch(graphs, body,
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_forward_makes_no_cuda_sync(graphs, body):
-    model = BiGraphBody(BiGraphConfig.preset("cpu", **TINY), graphs,
-                        body).cuda().eval()
+    model = (
+        BiGraphBody(BiGraphConfig.preset("cpu", **TINY), graphs, body)
+        .cuda()
+        .eval()
+    )
     images, joints = _inputs("cuda")
     model(images, joints)  # warm-up: validates and caches the graphs
     torch.cuda.synchronize()

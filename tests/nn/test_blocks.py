@@ -38,8 +38,7 @@ def _args(graphs):
 
 
 def _dense(edge_index, edge_weight, n):
-    adj = to_dense_adjacency(edge_index[0], edge_index[1], edge_weight,
-                             (n, n))
+    adj = to_dense_adjacency(edge_index[0], edge_index[1], edge_weight, (n, n))
     return adj / adj.sum(-1, keepdim=True).clamp_min(1e-12)
 
 
@@ -77,7 +76,8 @@ def test_graph_group_norm_matches_torch_layout():
         norm.bias.normal_()
     x = torch.randn(3, V, 16)
     ref = torch.nn.functional.group_norm(
-        x.transpose(1, 2), 2, norm.weight, norm.bias).transpose(1, 2)
+        x.transpose(1, 2), 2, norm.weight, norm.bias
+    ).transpose(1, 2)
     torch.testing.assert_close(norm(x), ref)
     torch.testing.assert_close(norm(x[1]), ref[1])
     with pytest.raises(ValueError, match="num_groups"):
@@ -96,8 +96,9 @@ def test_graph_res_block_matches_graphcmr_order(graphs, device):
     adj = _dense(ei, w, V)
 
     def gn(norm, t):
-        return F.group_norm(t.transpose(1, 2), norm.num_groups, norm.weight,
-                            norm.bias).transpose(1, 2)
+        return F.group_norm(
+            t.transpose(1, 2), norm.num_groups, norm.weight, norm.bias
+        ).transpose(1, 2)
 
     y = block.lin1(F.relu(gn(block.pre_norm, x)))
     y = adj @ block.conv.lin(F.relu(gn(block.norm1, y))) + block.conv.bias
@@ -140,10 +141,8 @@ def test_pooled_fusion_max():
     assert "aggr='max'" in str(pool)
     x = torch.randn(2, J + V, 6)
     out = pool(x)
-    torch.testing.assert_close(
-        out[:, 0], pool.lin(x[:, J:].amax(dim=1)))
-    torch.testing.assert_close(
-        out[:, -1], pool.lin(x[:, :J].amax(dim=1)))
+    torch.testing.assert_close(out[:, 0], pool.lin(x[:, J:].amax(dim=1)))
+    torch.testing.assert_close(out[:, -1], pool.lin(x[:, :J].amax(dim=1)))
     with pytest.raises(ValueError, match="aggr"):
         PooledFusionConv(6, 5, num_joints=J, aggr="sum")
     with pytest.raises(ValueError, match="more than num_joints"):
@@ -153,8 +152,9 @@ def test_pooled_fusion_max():
 @pytest.mark.parametrize("fusion", ["graph", "avgpool", "maxpool", "none"])
 def test_bilayer_block_fusion_reaches_both_branches(graphs, fusion):
     e_f = graphs["fusion"][0].size(1)
-    block = BilayerBlock(8, 16, fusion=fusion, num_fusion_edges=e_f,
-                         num_joints=J)
+    block = BilayerBlock(
+        8, 16, fusion=fusion, num_fusion_edges=e_f, num_joints=J
+    )
     x_s = torch.randn(2, J, 8, requires_grad=True)
     x_m = torch.randn(2, V, 8, requires_grad=True)
     y_s, y_m = block(x_s, x_m, *_args(graphs))
@@ -184,14 +184,16 @@ def test_bilayer_block_fusion_uses_previous_features(graphs):
     y_s, y_m = block(x_s, x_m, *_args(graphs))
     f = block.fusion(torch.cat([x_s, x_m]), *graphs["fusion"])
     torch.testing.assert_close(
-        y_s, block.skeleton(x_s, *graphs["skeleton"]) + f[:J])
+        y_s, block.skeleton(x_s, *graphs["skeleton"]) + f[:J]
+    )
     torch.testing.assert_close(y_m, block.mesh(x_m, *graphs["mesh"]) + f[J:])
 
 
 def test_bilayer_block_shared_and_mesh_only(graphs):
     e_f = graphs["fusion"][0].size(1)
-    shared = BilayerBlock(8, 8, num_fusion_edges=e_f, num_joints=J,
-                          shared_weights=True)
+    shared = BilayerBlock(
+        8, 8, num_fusion_edges=e_f, num_joints=J, shared_weights=True
+    )
     full = BilayerBlock(8, 8, num_fusion_edges=e_f, num_joints=J)
     assert shared.skeleton is shared.mesh
 
@@ -199,8 +201,9 @@ def test_bilayer_block_shared_and_mesh_only(graphs):
         return sum(p.numel() for p in m.parameters())
 
     assert count(full) - count(shared) == count(full.skeleton)
-    y_s, y_m = shared(torch.randn(2, J, 8), torch.randn(2, V, 8),
-                      *_args(graphs))
+    y_s, y_m = shared(
+        torch.randn(2, J, 8), torch.randn(2, V, 8), *_args(graphs)
+    )
     assert y_s.shape == (2, J, 8) and y_m.shape == (2, V, 8)
 
     mesh_only = BilayerBlock(8, 8, use_skeleton=False, fusion="none")
@@ -213,17 +216,27 @@ def test_bilayer_block_errors(graphs):
     with pytest.raises(ValueError, match="fusion"):
         BilayerBlock(8, 8, fusion="attention")
     with pytest.raises(ValueError, match="without a skeleton"):
-        BilayerBlock(8, 8, use_skeleton=False, fusion="graph",
-                     num_fusion_edges=3)
+        BilayerBlock(
+            8, 8, use_skeleton=False, fusion="graph", num_fusion_edges=3
+        )
     with pytest.raises(ValueError, match="num_fusion_edges"):
         BilayerBlock(8, 8, fusion="graph")
-    block = BilayerBlock(8, 8, fusion="graph", num_joints=J,
-                         num_fusion_edges=graphs["fusion"][0].size(1))
+    block = BilayerBlock(
+        8,
+        8,
+        fusion="graph",
+        num_joints=J,
+        num_fusion_edges=graphs["fusion"][0].size(1),
+    )
     with pytest.raises(ValueError, match="x_s"):
         block(None, torch.randn(V, 8), *graphs["mesh"])
     with pytest.raises(ValueError, match="fusion_edge_index"):
-        block(torch.randn(J, 8), torch.randn(V, 8), *graphs["mesh"],
-              *graphs["skeleton"])
+        block(
+            torch.randn(J, 8),
+            torch.randn(V, 8),
+            *graphs["mesh"],
+            *graphs["skeleton"],
+        )
     with pytest.raises(ValueError, match="batch shape"):
         block(torch.randn(2, J, 8), torch.randn(3, V, 8), *_args(graphs))
 
@@ -234,7 +247,8 @@ def test_heads():
     camera = GraphCameraHead(16, V)
     cam = camera(torch.randn(2, V, 16))
     assert cam.shape == (2, 3)
-    torch.testing.assert_close(camera.fc.bias.detach(),
-                               torch.tensor([1.0, 0.0, 0.0]))
+    torch.testing.assert_close(
+        camera.fc.bias.detach(), torch.tensor([1.0, 0.0, 0.0])
+    )
     with pytest.raises(ValueError, match=f"\\(B, {V}, C\\)"):
         camera(torch.randn(2, V + 1, 16))

@@ -34,8 +34,12 @@ def test_mesh_graph_self_loops_and_normalize():
     g = mesh_graph(f)
     a = g.to_dense()
     ref = sp.coo_matrix(
-        (torch.ones(len(m.edges_unique)).numpy(),
-         (*m.edges_unique.T.tolist(),)), shape=(n, n))
+        (
+            torch.ones(len(m.edges_unique)).numpy(),
+            (*m.edges_unique.T.tolist(),),
+        ),
+        shape=(n, n),
+    )
     dense = torch.tensor((ref + ref.T).toarray() > 0, dtype=torch.float32)
     dense += torch.eye(n)
     torch.testing.assert_close(a, dense)

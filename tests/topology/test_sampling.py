@@ -49,22 +49,29 @@ def test_icosphere_as_body_mesh():
     for i in range(2):
         # Every coarse vertex is a fine vertex; reconstruction stays on
         # the sphere's scale (unit radius).
-        err = (_dense(h.up[i]) @ h.vertices[i + 1] - h.vertices[i]).norm(
-            dim=1)
+        err = (_dense(h.up[i]) @ h.vertices[i + 1] - h.vertices[i]).norm(dim=1)
         assert err.max() < 0.25
-        assert num_connected_components(
-            mesh_graph(h.faces[i + 1]).edge_index, h.sizes[i + 1]) == 1
+        assert (
+            num_connected_components(
+                mesh_graph(h.faces[i + 1]).edge_index, h.sizes[i + 1]
+            )
+            == 1
+        )
 
 
 def test_upsampling_is_closest_point_barycentric():
     # Points above a single triangle project inside / onto its edges.
     cv = torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]], dtype=torch.float64)
     cf = torch.tensor([[0, 1, 2]])
-    p = torch.tensor([[0.2, 0.3, 1.0], [2.0, 0.0, 0.0], [-1, -1, 0.5],
-                      [0.5, 0.5, 0.0]], dtype=torch.float64)
+    p = torch.tensor(
+        [[0.2, 0.3, 1.0], [2.0, 0.0, 0.0], [-1, -1, 0.5], [0.5, 0.5, 0.0]],
+        dtype=torch.float64,
+    )
     u = _dense(upsampling_matrix(p, cv, cf))
-    exp = torch.tensor([[0.5, 0.2, 0.3], [0, 1, 0], [1, 0, 0],
-                        [0, 0.5, 0.5]], dtype=torch.float64)
+    exp = torch.tensor(
+        [[0.5, 0.2, 0.3], [0, 1, 0], [1, 0, 0], [0, 0.5, 0.5]],
+        dtype=torch.float64,
+    )
     torch.testing.assert_close(u, exp)
 
 
@@ -81,8 +88,7 @@ def test_sampler_batched_equals_loop(graphs):
     up = sampler(down, 2, 0)
     assert up.shape == (3, 6890, 5)
     u0, u1 = (_dense(t) for t in graphs.hierarchy.up)
-    torch.testing.assert_close(up[1], u0 @ (u1 @ down[1]), atol=1e-5,
-                               rtol=1e-5)
+    torch.testing.assert_close(up[1], u0 @ (u1 @ down[1]), atol=1e-5, rtol=1e-5)
     assert sampler(x, 0, 1).shape == (3, 1723, 5)
     x.requires_grad_(True)
     sampler.downsample(x).sum().backward()
@@ -102,8 +108,11 @@ def test_sampler_loads_the_sparse_state_dict_layout(graphs):
     """Checkpoints written when the operators were sparse COO buffers
     (``down_0``) load into the index/weight layout, same operators."""
     sampler = graphs.sampler()
-    old = {f"{name}_{i}": sampler.operator(name, i)
-           for name in ("down", "up") for i in range(2)}
+    old = {
+        f"{name}_{i}": sampler.operator(name, i)
+        for name in ("down", "up")
+        for i in range(2)
+    }
     fresh = graphs.sampler()
     for buf in fresh.buffers():
         buf.zero_()
@@ -118,8 +127,8 @@ def test_sampler_compiles_without_graph_breaks(graphs):
     explained = torch._dynamo.explain(sampler.upsample)(x)
     assert explained.graph_break_count == 0
     torch.testing.assert_close(
-        torch.compile(sampler.upsample, fullgraph=True)(x),
-        sampler.upsample(x))
+        torch.compile(sampler.upsample, fullgraph=True)(x), sampler.upsample(x)
+    )
 
 
 def test_decimate_errors():
@@ -142,8 +151,9 @@ def _write_graphcmr(path, h):
     def to_sp(t):
         t = t.coalesce()
         i = t.indices().numpy()
-        return sp.csc_matrix((t.values().numpy(), (i[0], i[1])),
-                             shape=tuple(t.shape))
+        return sp.csc_matrix(
+            (t.values().numpy(), (i[0], i[1])), shape=tuple(t.shape)
+        )
 
     a = np.empty(3, dtype=object)
     for i in range(3):

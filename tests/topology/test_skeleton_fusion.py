@@ -59,12 +59,13 @@ def test_fusion_weights_are_reciprocal_distances(graphs):
     assert bool((key[1:] > key[:-1]).all())
     j2v, v2j = graphs.fusion_bipartite()
     assert j2v.size == (12, 1723) and v2j.size == (1723, 12)
-    torch.testing.assert_close(j2v.to_dense(), ref.t().float(), rtol=1e-5,
-                               atol=0)
-    torch.testing.assert_close(v2j.to_dense(), ref.float(), rtol=1e-5,
-                               atol=0)
     torch.testing.assert_close(
-        torch.cat([v2j.edge_weight, j2v.edge_weight]), g.edge_weight)
+        j2v.to_dense(), ref.t().float(), rtol=1e-5, atol=0
+    )
+    torch.testing.assert_close(v2j.to_dense(), ref.float(), rtol=1e-5, atol=0)
+    torch.testing.assert_close(
+        torch.cat([v2j.edge_weight, j2v.edge_weight]), g.edge_weight
+    )
 
 
 def test_fusion_k_nearest():
@@ -113,10 +114,12 @@ def test_body_graphs_save_load_to(graphs, tmp_path):
 
 def test_body_graphs_rebuild_is_deterministic(body, graphs):
     again = BodyGraphs.from_body(body)
-    assert torch.equal(again.mesh_graph.edge_index,
-                       graphs.mesh_graph.edge_index)
-    assert torch.equal(again.fusion_graph.edge_weight,
-                       graphs.fusion_graph.edge_weight)
+    assert torch.equal(
+        again.mesh_graph.edge_index, graphs.mesh_graph.edge_index
+    )
+    assert torch.equal(
+        again.fusion_graph.edge_weight, graphs.fusion_graph.edge_weight
+    )
 
 
 def test_skeleton_graph_refuses_coincident_joints(graphs):
@@ -125,8 +128,11 @@ def test_skeleton_graph_refuses_coincident_joints(graphs):
     j = graphs.joints.clone()
     a, b = JOINT_NAMES.index("right_knee"), JOINT_NAMES.index("right_ankle")
     j[a] = j[b]
-    with pytest.raises(ValueError, match=r"every bone longer than eps=1e-08"
-                       r".*'right_knee' and 'right_ankle' at distance 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"every bone longer than eps=1e-08"
+        r".*'right_knee' and 'right_ankle' at distance 0",
+    ):
         skeleton_graph(j)
     j[a, 0] = float("nan")
     with pytest.raises(ValueError, match=r"finite 'joints'.*in 1 joints"):

@@ -20,10 +20,13 @@ def test_row_normalize_matches_dense():
     edge_index, w = random_graph(20, 80, seed=4)
     norm = row_normalize(edge_index[1], w, 20)
     dense = dense_row_normalize(
-        to_dense_adjacency(edge_index[0], edge_index[1], w, (20, 20)))
+        to_dense_adjacency(edge_index[0], edge_index[1], w, (20, 20))
+    )
     assert torch.allclose(
         to_dense_adjacency(edge_index[0], edge_index[1], norm, (20, 20)),
-        dense, atol=1e-6)
+        dense,
+        atol=1e-6,
+    )
     rows = torch.zeros(20).index_add_(0, edge_index[1], norm)
     assert torch.allclose(rows, torch.ones(20), atol=1e-6)
 
@@ -46,8 +49,7 @@ def test_row_normalize_uses_absolute_row_sum():
 
 def test_unpack_graph_formats_agree():
     edge_index, w = random_graph(12, 40, seed=5)
-    for name, (graph, weight) in graph_formats(edge_index, w,
-                                               (12, 12)).items():
+    for name, (graph, weight) in graph_formats(edge_index, w, (12, 12)).items():
         el = unpack_graph(graph, weight)
         assert torch.equal(el.src, edge_index[0]), name
         assert torch.equal(el.dst, edge_index[1]), name
@@ -64,7 +66,8 @@ def test_batched_spmm_matches_dense_with_gradients(batched):
     x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
         lambda w, x: batched_spmm(edge_index[0], edge_index[1], w, x, 15),
-        (w, x))
+        (w, x),
+    )
     out = batched_spmm(edge_index[0], edge_index[1], w, x, 15)
     adj = to_dense_adjacency(edge_index[0], edge_index[1], w, (15, 15))
     assert torch.allclose(out, adj @ x)
@@ -102,8 +105,13 @@ def test_batched_spmm_device(device):
     edge_index, w = random_graph(30, 100, seed=7)
     x = torch.randn(4, 30, 8)
     ref = batched_spmm(edge_index[0], edge_index[1], w, x, 30)
-    out = batched_spmm(edge_index[0].to(device), edge_index[1].to(device),
-                       w.to(device), x.to(device), 30)
+    out = batched_spmm(
+        edge_index[0].to(device),
+        edge_index[1].to(device),
+        w.to(device),
+        x.to(device),
+        30,
+    )
     assert torch.allclose(out.cpu(), ref, atol=1e-5)
 
 
@@ -148,15 +156,27 @@ def test_batched_spmm_cached_structure_and_custom_ops():
     x = torch.randn(3, 11, 4, dtype=torch.float64, requires_grad=True)
     w = w.requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda w, x: batched_spmm(src, dst, w, x, 11, structure=s), (w, x))
-    assert torch.equal(batched_spmm(src, dst, w, x, 11, structure=s),
-                       batched_spmm(src, dst, w, x, 11))
+        lambda w, x: batched_spmm(src, dst, w, x, 11, structure=s), (w, x)
+    )
+    assert torch.equal(
+        batched_spmm(src, dst, w, x, 11, structure=s),
+        batched_spmm(src, dst, w, x, 11),
+    )
     x2d = torch.randn(11, 5)
     values = w.detach().float()[s.perm]
     torch.library.opcheck(_csr_mm, (s.crow, s.col, values, x2d))
     torch.library.opcheck(
-        _spmm, (s.crow, s.col, values.requires_grad_(), s.crow_t, s.col_t,
-                s.perm_t, x2d.requires_grad_()))
+        _spmm,
+        (
+            s.crow,
+            s.col,
+            values.requires_grad_(),
+            s.crow_t,
+            s.col_t,
+            s.perm_t,
+            x2d.requires_grad_(),
+        ),
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

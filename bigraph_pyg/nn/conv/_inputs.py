@@ -11,36 +11,41 @@ from torch import Tensor
 from torch_geometric.typing import Size
 
 
-def check_features(name: str, x: object, channels: int,
-                   like: Tensor | None = None) -> Tensor:
+def check_features(
+    name: str, x: object, channels: int, like: Tensor | None = None
+) -> Tensor:
     """Check a ``[N, C]`` / ``[B, N, C]`` feature tensor and return it.
 
     With ``like`` (the layer's weight), ``x`` must also share its device,
     and its dtype unless autocast is on for that device.
     """
     if not isinstance(x, Tensor):
-        raise ValueError(f"Expected `{name}` to be a Tensor "
-                         f"(got {type(x).__name__})")
+        raise ValueError(
+            f"Expected `{name}` to be a Tensor (got {type(x).__name__})"
+        )
     if x.dim() not in (2, 3):
         raise ValueError(
             f"Expected `{name}` of shape [N, C] or [B, N, C] "
-            f"(got {list(x.shape)})")
+            f"(got {list(x.shape)})"
+        )
     if x.size(-1) != channels:
         raise ValueError(
             f"Expected `{name}` with {channels} channels in its last "
-            f"dimension (got {list(x.shape)})")
+            f"dimension (got {list(x.shape)})"
+        )
     if like is None:
         return x
     if x.device != like.device:
         raise ValueError(
             f"Expected `{name}` on the layer's device {like.device} (got "
-            f"{x.device}); move one of them with .to()")
-    if x.dtype != like.dtype and not torch.is_autocast_enabled(
-            x.device.type):
+            f"{x.device}); move one of them with .to()"
+        )
+    if x.dtype != like.dtype and not torch.is_autocast_enabled(x.device.type):
         raise ValueError(
             f"Expected `{name}` of the layer's dtype {like.dtype} (got "
             f"{x.dtype}); cast the input (x.to({like.dtype})) or the "
-            f"layer (conv.to({x.dtype}))")
+            f"layer (conv.to({x.dtype}))"
+        )
     return x
 
 
@@ -55,20 +60,25 @@ def split_features(
     The sizes are ``(N_src, N_dst)``; ``x_dst`` (or ``size[1]``) only
     gives the number of target nodes, as in PyG's bipartite convolutions.
     """
-    c_src, c_dst = (in_channels if isinstance(in_channels, tuple)
-                    else (in_channels, in_channels))
+    c_src, c_dst = (
+        in_channels
+        if isinstance(in_channels, tuple)
+        else (in_channels, in_channels)
+    )
     if isinstance(x, Tensor):
         check_features("x", x, c_src, like)
         n = x.size(-2)
         if size is not None and tuple(size) != (n, n):
             raise ValueError(
                 f"Expected `size` None or ({n}, {n}) for a graph on the "
-                f"{n} nodes of `x` (got {tuple(size)})")
+                f"{n} nodes of `x` (got {tuple(size)})"
+            )
         return x, (n, n)
     if not isinstance(x, (tuple, list)) or len(x) != 2:
         raise ValueError(
             "Expected `x` to be a Tensor or a pair (x_src, x_dst) "
-            f"(got {type(x).__name__})")
+            f"(got {type(x).__name__})"
+        )
     x_src, x_dst = x
     check_features("x[0] (x_src)", x_src, c_src, like)
     n_src = x_src.size(-2)
@@ -76,22 +86,26 @@ def split_features(
     if size is not None and size[0] is not None and size[0] != n_src:
         raise ValueError(
             f"Expected `size[0]` to equal the {n_src} nodes of x_src "
-            f"(got {size[0]})")
+            f"(got {size[0]})"
+        )
     if x_dst is not None:
         check_features("x[1] (x_dst)", x_dst, c_dst, like)
         if x_dst.shape[:-2] != x_src.shape[:-2]:
             raise ValueError(
                 "Expected x_src and x_dst with the same batch shape "
-                f"(got {list(x_src.shape)} and {list(x_dst.shape)})")
+                f"(got {list(x_src.shape)} and {list(x_dst.shape)})"
+            )
         if n_dst is not None and n_dst != x_dst.size(-2):
             raise ValueError(
                 f"Expected `size[1]` to equal the {x_dst.size(-2)} nodes "
-                f"of x_dst (got {n_dst})")
+                f"of x_dst (got {n_dst})"
+            )
         n_dst = x_dst.size(-2)
     if n_dst is None:
         raise ValueError(
             "Expected x_dst or `size=(N_src, N_dst)` to give the number "
-            "of target nodes (got x_dst=None and no size)")
+            "of target nodes (got x_dst=None and no size)"
+        )
     return x_src, (n_src, int(n_dst))
 
 

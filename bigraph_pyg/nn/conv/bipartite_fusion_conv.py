@@ -135,13 +135,19 @@ class BipartiteFusionConv(NormalizedGraphConv):
         if num_joints is not None:
             check_positive_int("num_joints", num_joints)
         if impl == "blocks" and num_joints is None:
-            raise ValueError("Expected `num_joints` with impl='blocks' (the "
-                             "union graph's joint/vertex split) (got None)")
+            raise ValueError(
+                "Expected `num_joints` with impl='blocks' (the "
+                "union graph's joint/vertex split) (got None)"
+            )
         self.num_edges = num_edges
         self.num_joints = num_joints
-        super().__init__(in_channels, out_channels, bias=bias,
-                         impl="auto" if impl == "blocks" else impl,
-                         **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            in_channels,
+            out_channels,
+            bias=bias,
+            impl="auto" if impl == "blocks" else impl,
+            **kwargs,
+        )  # type: ignore[arg-type]
         self.impl = impl
         self.fusion_weight = Parameter(torch.empty(num_edges))
         self.reset_parameters()
@@ -160,12 +166,15 @@ class BipartiteFusionConv(NormalizedGraphConv):
             return "dense" if n_src != n_dst else "sparse"
         return "sparse"
 
-    def _propagate(self, graph: EdgeList | PreparedGraph, weight: Tensor,
-                   x: Tensor) -> Tensor:
-        prepared = (graph if isinstance(graph, PreparedGraph)
-                    else PreparedGraph(graph, cacheable=False))
-        if (self.resolve_impl(prepared.graph, x) != "blocks"
-                or x.numel() == 0):
+    def _propagate(
+        self, graph: EdgeList | PreparedGraph, weight: Tensor, x: Tensor
+    ) -> Tensor:
+        prepared = (
+            graph
+            if isinstance(graph, PreparedGraph)
+            else PreparedGraph(graph, cacheable=False)
+        )
+        if self.resolve_impl(prepared.graph, x) != "blocks" or x.numel() == 0:
             return super()._propagate(prepared, weight, x)
         weight = weight.to(x.dtype)
         j = self.num_joints
@@ -194,7 +203,8 @@ class BipartiteFusionConv(NormalizedGraphConv):
         if n_src != n_dst or not 0 < j < n_src:  # type: ignore[operator]
             raise ValueError(
                 f"Expected a union graph with more than `num_joints`={j} "
-                f"nodes for impl='blocks' (got size {graph.size})")
+                f"nodes for impl='blocks' (got size {graph.size})"
+            )
         v = n_src - j
         to_joint = graph.dst < j
         from_joint = graph.src < j
@@ -205,17 +215,22 @@ class BipartiteFusionConv(NormalizedGraphConv):
                     f"Expected only joint-vertex edges in a union fusion "
                     f"graph with `num_joints`={j} (got "
                     f"{int(same_side.sum())} joint-joint or vertex-vertex "
-                    "edges)")
+                    "edges)"
+                )
         # Same-side edges (refused above while validating) go to the
         # spare slot ``J * V`` of both blocks, never to a wrong entry.
-        flat_jv = torch.where(to_joint & ~from_joint,
-                              graph.dst * v + (graph.src - j), j * v)
-        flat_vj = torch.where(~to_joint & from_joint,
-                              (graph.dst - j) * j + graph.src, j * v)
+        flat_jv = torch.where(
+            to_joint & ~from_joint, graph.dst * v + (graph.src - j), j * v
+        )
+        flat_vj = torch.where(
+            ~to_joint & from_joint, (graph.dst - j) * j + graph.src, j * v
+        )
         blocks = (("scatter", flat_jv), ("scatter", flat_vj))
         if prepared.cacheable:
-            blocks = (_gather_if_complete(flat_jv, j * v),
-                      _gather_if_complete(flat_vj, j * v))
+            blocks = (
+                _gather_if_complete(flat_jv, j * v),
+                _gather_if_complete(flat_vj, j * v),
+            )
             prepared.extras["blocks"] = blocks
         return blocks
 
@@ -229,8 +244,9 @@ class BipartiteFusionConv(NormalizedGraphConv):
             with torch.no_grad():
                 self.fusion_weight.fill_(1.0)
 
-    def edge_weights(self, graph: EdgeList,
-                     edge_id: Tensor | None = None) -> Tensor:
+    def edge_weights(
+        self, graph: EdgeList, edge_id: Tensor | None = None
+    ) -> Tensor:
         r"""Return :math:`\mathbf{A}_{f,s} \odot \mathbf{W}_f` per edge."""
         if edge_id is None:
             if graph.num_edges != self.num_edges:
@@ -238,7 +254,8 @@ class BipartiteFusionConv(NormalizedGraphConv):
                     f"Expected a fusion graph with `num_edges`="
                     f"{self.num_edges} edges, one per entry of "
                     f"`fusion_weight` (got {graph.num_edges} edges; pass "
-                    "`edge_id` for a batch or a subset of the template)")
+                    "`edge_id` for a batch or a subset of the template)"
+                )
             weight = self.fusion_weight
         else:
             weight = self.fusion_weight.index_select(0, edge_id)
@@ -246,34 +263,52 @@ class BipartiteFusionConv(NormalizedGraphConv):
             weight = graph.weight.to(weight.dtype) * weight
         return weight
 
-    def normalized_edge_weights(self, graph: EdgeList,
-                                edge_id: Tensor | None = None) -> Tensor:
+    def normalized_edge_weights(
+        self, graph: EdgeList, edge_id: Tensor | None = None
+    ) -> Tensor:
         r"""Return :math:`\mathrm{RowNorm}(\mathbf{A}_{f,s}\odot\mathbf{W}_f)`.
 
         One value per edge, ``(E,)``.
         """
-        return row_normalize(graph.dst, self.edge_weights(graph, edge_id),
-                             graph.size[1], self.eps)
+        return row_normalize(
+            graph.dst,
+            self.edge_weights(graph, edge_id),
+            graph.size[1],
+            self.eps,
+        )
 
-    def _check_edge_id(self, edge_id: object, graph_edges: int | None,
-                       device: torch.device | None) -> None:
+    def _check_edge_id(
+        self,
+        edge_id: object,
+        graph_edges: int | None,
+        device: torch.device | None,
+    ) -> None:
         """Metadata checks of ``edge_id`` (every call, no sync)."""
         if not isinstance(edge_id, Tensor):
-            raise ValueError("Expected `edge_id` to be a Tensor or None "
-                             f"(got {type(edge_id).__name__})")
-        if (edge_id.is_floating_point() or edge_id.is_complex()
-                or edge_id.dtype == torch.bool or edge_id.dim() != 1):
+            raise ValueError(
+                "Expected `edge_id` to be a Tensor or None "
+                f"(got {type(edge_id).__name__})"
+            )
+        if (
+            edge_id.is_floating_point()
+            or edge_id.is_complex()
+            or edge_id.dtype == torch.bool
+            or edge_id.dim() != 1
+        ):
             raise ValueError(
                 "Expected `edge_id` of an integer dtype and shape (E,) "
-                f"(got {edge_id.dtype} {list(edge_id.shape)})")
+                f"(got {edge_id.dtype} {list(edge_id.shape)})"
+            )
         if graph_edges is not None and edge_id.numel() != graph_edges:
             raise ValueError(
                 f"Expected `edge_id` of shape ({graph_edges},), one id per "
-                f"edge of the graph (got {list(edge_id.shape)})")
+                f"edge of the graph (got {list(edge_id.shape)})"
+            )
         if device is not None and edge_id.device != device:
             raise ValueError(
                 f"Expected `edge_id` on the device of `x` ({device}) (got "
-                f"{edge_id.device})")
+                f"{edge_id.device})"
+            )
 
     def _validate_graph(self, graph: EdgeList, **kwargs) -> None:
         edge_id = kwargs.get("edge_id")
@@ -282,7 +317,8 @@ class BipartiteFusionConv(NormalizedGraphConv):
             if lo < 0 or hi >= self.num_edges:
                 raise IndexError(
                     f"Expected every `edge_id` in [0, {self.num_edges}) "
-                    f"(`num_edges`) (got values in [{lo}, {hi}])")
+                    f"(`num_edges`) (got values in [{lo}, {hi}])"
+                )
 
     def forward(  # type: ignore[override]
         self,
@@ -298,11 +334,11 @@ class BipartiteFusionConv(NormalizedGraphConv):
         if edge_id is not None:
             self._check_edge_id(edge_id, None, x_src.device)
             kwargs["edge_id"] = edge_id
-        prepared = self.prepare_graph(edge_index, edge_weight, sizes,
-                                      x_src.device, **kwargs)
+        prepared = self.prepare_graph(
+            edge_index, edge_weight, sizes, x_src.device, **kwargs
+        )
         if edge_id is not None:
-            self._check_edge_id(edge_id, prepared.graph.num_edges,
-                                x_src.device)
+            self._check_edge_id(edge_id, prepared.graph.num_edges, x_src.device)
         weight = self.normalized_edge_weights(prepared.graph, edge_id)
         out = self._propagate(prepared, weight, self.lin(x_src))
         if self.bias is not None:
@@ -341,11 +377,16 @@ class BipartiteFusionConv(NormalizedGraphConv):
         return self._graph(edge_index, edge_weight, sizes)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, "
-                f"{self.out_channels}, num_edges={self.num_edges}, "
-                + ("" if self.num_joints is None
-                   else f"num_joints={self.num_joints}, ")
-                + f"impl={self.impl!r})")
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, "
+            f"{self.out_channels}, num_edges={self.num_edges}, "
+            + (
+                ""
+                if self.num_joints is None
+                else f"num_joints={self.num_joints}, "
+            )
+            + f"impl={self.impl!r})"
+        )
 
 
 def _gather_if_complete(flat: Tensor, numel: int) -> _Block:
@@ -355,14 +396,14 @@ def _gather_if_complete(flat: Tensor, numel: int) -> _Block:
         edges = in_block.nonzero().view(-1)
         pos = flat[edges]
         order = torch.argsort(pos)
-        if bool((pos[order] == torch.arange(numel, device=flat.device)
-                 ).all()):
+        if bool((pos[order] == torch.arange(numel, device=flat.device)).all()):
             return "gather", edges[order]
     return "scatter", flat
 
 
-def _gather_block(weight: Tensor, block: _Block, rows: int,
-                  cols: int) -> Tensor:
+def _gather_block(
+    weight: Tensor, block: _Block, rows: int, cols: int
+) -> Tensor:
     """A dense ``(rows, cols)`` block of the per-edge weights."""
     kind, index = block
     if kind == "gather":

@@ -122,12 +122,14 @@ class NormalizedGraphConv(MessagePassing):
         if kwargs["aggr"] != "add":
             raise ValueError(
                 f"Expected `aggr='add'` (got {kwargs['aggr']!r}): the paper's "
-                "row-normalised product is a weighted sum")
+                "row-normalised product is a weighted sum"
+            )
         if isinstance(in_channels, (tuple, list)):
             if len(in_channels) != 2:
                 raise ValueError(
                     "Expected `in_channels` to be an int or a pair "
-                    f"(F_src, F_dst) (got {in_channels!r})")
+                    f"(F_src, F_dst) (got {in_channels!r})"
+                )
             check_positive_int("in_channels[0]", in_channels[0])
             check_positive_int("in_channels[1]", in_channels[1])
             in_channels = (int(in_channels[0]), int(in_channels[1]))
@@ -138,9 +140,11 @@ class NormalizedGraphConv(MessagePassing):
         if impl not in impls:
             raise ValueError(f"Expected `impl` in {impls} (got {impl!r})")
         if impl == "torch_sparse" and not WITH_TORCH_SPARSE:
-            raise ValueError("Expected torch-sparse to be installed for "
-                             "impl='torch_sparse' (got no `torch_sparse`); "
-                             "pip install --no-build-isolation torch-sparse")
+            raise ValueError(
+                "Expected torch-sparse to be installed for "
+                "impl='torch_sparse' (got no `torch_sparse`); "
+                "pip install --no-build-isolation torch-sparse"
+            )
         if not eps > 0:
             raise ValueError(f"Expected `eps` > 0 (got {eps})")
         self.in_channels = in_channels
@@ -148,8 +152,12 @@ class NormalizedGraphConv(MessagePassing):
         self.impl = impl
         self.eps = eps
         self._graph_cache = GraphCache()
-        self.lin = Linear(self._lin_in_channels(), out_channels, bias=False,
-                          weight_initializer="glorot")
+        self.lin = Linear(
+            self._lin_in_channels(),
+            out_channels,
+            bias=False,
+            weight_initializer="glorot",
+        )
         if bias:
             self.bias = Parameter(torch.empty(out_channels))
         else:
@@ -184,12 +192,15 @@ class NormalizedGraphConv(MessagePassing):
         graph = unpack_graph(edge_index, edge_weight)
         n_src, n_dst = size
         g_src, g_dst = graph.size
-        for side, got, want in (("source", g_src, n_src),
-                                ("target", g_dst, n_dst)):
+        for side, got, want in (
+            ("source", g_src, n_src),
+            ("target", g_dst, n_dst),
+        ):
             if got is not None and got != want:
                 raise ValueError(
                     f"Expected the graph's {side} size to equal the number "
-                    f"of nodes in `x` ({want}) (got a graph of size {got})")
+                    f"of nodes in `x` ({want}) (got a graph of size {got})"
+                )
         graph = EdgeList(graph.src, graph.dst, graph.weight, (n_src, n_dst))
         if validation_enabled():
             check_edge_list(graph)
@@ -224,15 +235,20 @@ class NormalizedGraphConv(MessagePassing):
         if device is not None and g_dev is not None and g_dev != device:
             raise ValueError(
                 f"Expected the graph (`edge_index`) on the device of `x` "
-                f"({device}) (got {g_dev})")
+                f"({device}) (got {g_dev})"
+            )
         if torch.compiler.is_compiling():  # traced: no cache, no checks
             graph = self._graph(edge_index, edge_weight, tuple(size))
             return PreparedGraph(graph, cacheable=False)
         tensors = (edge_index, edge_weight, *kwargs.values())
         # Structures built under inference mode cannot be saved for a
         # backward outside it: one entry per mode.
-        key = (tuple(size), g_dev, tuple(kwargs),
-               torch.is_inference_mode_enabled())
+        key = (
+            tuple(size),
+            g_dev,
+            tuple(kwargs),
+            torch.is_inference_mode_enabled(),
+        )
         prepared = self._graph_cache.get(tensors, key)
         if prepared is None:
             graph = self._graph(edge_index, edge_weight, tuple(size))
@@ -249,8 +265,9 @@ class NormalizedGraphConv(MessagePassing):
 
     def normalized_edge_weights(self, graph: EdgeList) -> Tensor:
         r"""Return :math:`\mathrm{RowNorm}(\mathbf{A})` per edge, ``(E,)``."""
-        return row_normalize(graph.dst, self.edge_weights(graph),
-                             graph.size[1], self.eps)
+        return row_normalize(
+            graph.dst, self.edge_weights(graph), graph.size[1], self.eps
+        )
 
     def _normalized(self, prepared: PreparedGraph) -> Tensor:
         """:meth:`normalized_edge_weights`, cached for a fixed graph."""
@@ -281,10 +298,14 @@ class NormalizedGraphConv(MessagePassing):
             return self.impl
         return "sparse"
 
-    def _propagate(self, graph: EdgeList | PreparedGraph, weight: Tensor,
-                   x: Tensor) -> Tensor:
-        prepared = (graph if isinstance(graph, PreparedGraph)
-                    else PreparedGraph(graph, cacheable=False))
+    def _propagate(
+        self, graph: EdgeList | PreparedGraph, weight: Tensor, x: Tensor
+    ) -> Tensor:
+        prepared = (
+            graph
+            if isinstance(graph, PreparedGraph)
+            else PreparedGraph(graph, cacheable=False)
+        )
         graph = prepared.graph
         impl = self.resolve_impl(graph, x)
         n_src, n_dst = graph.size
@@ -293,27 +314,35 @@ class NormalizedGraphConv(MessagePassing):
             zero = 0 * x.sum() + 0 * weight.sum()  # keeps the autograd graph
             return x.new_zeros(*x.shape[:-2], n_dst, x.size(-1)) + zero
         if impl == "dense":
-            adj = to_dense_adjacency(graph.src, graph.dst, weight,
-                                     graph.size)
+            adj = to_dense_adjacency(graph.src, graph.dst, weight, graph.size)
             return adj @ x
         if impl == "torch_sparse":
-            return torch_sparse_matmul(graph.src, graph.dst, weight, x,
-                                       n_src, n_dst)
+            return torch_sparse_matmul(
+                graph.src, graph.dst, weight, x, n_src, n_dst
+            )
         if impl == "sparse":
             # The fused product of `message_and_aggregate`, on the cached
             # CSR structure (`propagate` would need an `EdgeIndex` built
             # per call and breaks torch.compile).
-            return batched_spmm(graph.src, graph.dst, weight, x, n_dst,
-                                structure=self._csr(prepared))
+            return batched_spmm(
+                graph.src,
+                graph.dst,
+                weight,
+                x,
+                n_dst,
+                structure=self._csr(prepared),
+            )
         index = torch.stack([graph.src, graph.dst])
         if x.dim() == 2:
-            return self.propagate(index, x=x, edge_weight=weight,
-                                  size=(n_src, n_dst))
+            return self.propagate(
+                index, x=x, edge_weight=weight, size=(n_src, n_dst)
+            )
         per_sample = graph.num_edges * x.size(-1) * x.element_size()
         chunk = max(1, MESSAGE_CHUNK_BYTES // max(per_sample, 1))
-        outs = [self.propagate(index, x=xc, edge_weight=weight,
-                               size=(n_src, n_dst))
-                for xc in x.split(chunk, dim=0)]
+        outs = [
+            self.propagate(index, x=xc, edge_weight=weight, size=(n_src, n_dst))
+            for xc in x.split(chunk, dim=0)
+        ]
         return torch.cat(outs, dim=0)
 
     def _sizes(
@@ -333,8 +362,9 @@ class NormalizedGraphConv(MessagePassing):
     ) -> Tensor:
         """Run the layer (see the class docstring for shapes)."""
         x_src, sizes = self._sizes(x, size)
-        prepared = self.prepare_graph(edge_index, edge_weight, sizes,
-                                      x_src.device)
+        prepared = self.prepare_graph(
+            edge_index, edge_weight, sizes, x_src.device
+        )
         weight = self._normalized(prepared)
         out = self._propagate(prepared, weight, self.lin(x_src))
         if self.bias is not None:
@@ -366,9 +396,12 @@ class NormalizedGraphConv(MessagePassing):
             edge_index = edge_index.as_tensor()
         if num_dst is None:
             num_dst = x.size(-2)
-        return batched_spmm(edge_index[0], edge_index[1], edge_weight, x,
-                            num_dst)
+        return batched_spmm(
+            edge_index[0], edge_index[1], edge_weight, x, num_dst
+        )
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, "
-                f"{self.out_channels}, impl={self.impl!r})")
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, "
+            f"{self.out_channels}, impl={self.impl!r})"
+        )

@@ -21,13 +21,28 @@ def _layers():
     e = f_ei.size(1)
     cases = []
     for impl in ("sparse", "message", "dense"):
-        cases.append((f"mesh-{impl}", lambda i=impl: MeshConv(4, 3, impl=i),
-                      10, mesh))
-        cases.append((f"skeleton-{impl}",
-                      lambda i=impl: SkeletonConv(4, 3, impl=i), 12, skel))
+        cases.append(
+            (f"mesh-{impl}", lambda i=impl: MeshConv(4, 3, impl=i), 10, mesh)
+        )
+        cases.append(
+            (
+                f"skeleton-{impl}",
+                lambda i=impl: SkeletonConv(4, 3, impl=i),
+                12,
+                skel,
+            )
+        )
     for impl in ("sparse", "message", "dense", "blocks"):
-        cases.append((f"fusion-{impl}", lambda i=impl: BipartiteFusionConv(
-            4, 3, num_edges=e, impl=i, num_joints=J), N, (f_ei, f_w)))
+        cases.append(
+            (
+                f"fusion-{impl}",
+                lambda i=impl: BipartiteFusionConv(
+                    4, 3, num_edges=e, impl=i, num_joints=J
+                ),
+                N,
+                (f_ei, f_w),
+            )
+        )
     return cases
 
 
@@ -52,12 +67,16 @@ def test_half_precision_layers_on_cpu(case, dtype):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16,
-                                   torch.float64])
+@pytest.mark.parametrize(
+    "dtype", [torch.float16, torch.bfloat16, torch.float64]
+)
 def test_input_dtype_other_than_layer(case, dtype):
     _, make, n, (ei, w) = case
-    with pytest.raises(ValueError, match=r"Expected `x` of the layer's "
-                       r"dtype torch.float32 \(got " + str(dtype)):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected `x` of the layer's "
+        r"dtype torch.float32 \(got " + str(dtype),
+    ):
         make()(torch.randn(2, n, 4, dtype=dtype), ei, w)
 
 
@@ -87,20 +106,32 @@ def test_device_mismatch(case):
     _, make, n, (ei, w) = case
     conv = make()
     x = torch.randn(2, n, 4)
-    with pytest.raises(ValueError, match=r"graph \(`edge_index`\) on the "
-                       r"device of `x` \(cpu\) \(got meta\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"graph \(`edge_index`\) on the "
+        r"device of `x` \(cpu\) \(got meta\)",
+    ):
         conv(x, ei.to("meta"), w.to("meta"))
-    with pytest.raises(ValueError, match=r"`edge_weight` on the device of "
-                       r"`edge_index` \(cpu\) \(got meta\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`edge_weight` on the device of "
+        r"`edge_index` \(cpu\) \(got meta\)",
+    ):
         conv(x, ei, w.to("meta"))
-    with pytest.raises(ValueError, match=r"`x` on the layer's device cpu "
-                       r"\(got meta\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`x` on the layer's device cpu "
+        r"\(got meta\)",
+    ):
         conv(x.to("meta"), ei, w)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_bool_edge_index_is_refused(case):
     _, make, n, (ei, w) = case
-    with pytest.raises(ValueError, match=r"`edge_index` of an integer dtype "
-                       r"\(got torch.bool\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`edge_index` of an integer dtype "
+        r"\(got torch.bool\)",
+    ):
         make()(torch.randn(2, n, 4), ei.bool(), w)

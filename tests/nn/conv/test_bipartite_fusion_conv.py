@@ -26,8 +26,9 @@ def fusion():
 def _conv(in_channels, out_channels, impl, num_edges=72, **kwargs):
     if impl == "blocks":
         kwargs.setdefault("num_joints", J)
-    return BipartiteFusionConv(in_channels, out_channels, num_edges,
-                               impl=impl, **kwargs)
+    return BipartiteFusionConv(
+        in_channels, out_channels, num_edges, impl=impl, **kwargs
+    )
 
 
 def _perturbed(conv):
@@ -41,8 +42,9 @@ def _perturbed(conv):
 def test_bipartite_fusion_conv_smoke(fusion):
     _, edge_index, a_fs = fusion
     conv = BipartiteFusionConv(8, 16, num_edges=2 * J * V)
-    assert str(conv) == ("BipartiteFusionConv(8, 16, num_edges=72, "
-                         "impl='auto')")
+    assert str(conv) == (
+        "BipartiteFusionConv(8, 16, num_edges=72, impl='auto')"
+    )
     assert conv(torch.randn(N, 8), edge_index, a_fs).shape == (N, 16)
     assert conv(torch.randn(3, N, 8), edge_index, a_fs).shape == (3, N, 16)
     assert torch.equal(conv.fusion_weight.data, torch.ones(72))
@@ -68,13 +70,14 @@ def test_bipartite_fusion_conv_matches_dense(fusion, impl):
     assert torch.allclose(out, ref, atol=1e-5)
     g = torch.randn_like(out)
     gx, gwf, gw = torch.autograd.grad(
-        out, (x, conv.fusion_weight, conv.lin.weight), g)
+        out, (x, conv.fusion_weight, conv.lin.weight), g
+    )
     gx_ref, gwf_ref, gw_ref = torch.autograd.grad(
-        ref, (x_ref, w_f, conv.lin.weight), g)
+        ref, (x_ref, w_f, conv.lin.weight), g
+    )
     assert torch.allclose(gx, gx_ref, atol=1e-5)
     assert torch.allclose(gw, gw_ref, atol=1e-4)
-    assert torch.allclose(gwf, gwf_ref[edge_index[1], edge_index[0]],
-                          atol=1e-5)
+    assert torch.allclose(gwf, gwf_ref[edge_index[1], edge_index[0]], atol=1e-5)
 
 
 def test_bipartite_fusion_conv_rows_sum_to_one(fusion):
@@ -99,11 +102,15 @@ def test_bipartite_fusion_conv_pair_equals_union(fusion, impl):
     ref = union(x, edge_index, a_fs)
     to_v = edge_index[1] >= J  # joint -> vertex edges
     for mask, (s0, d0), (n_src, n_dst), sl in (
-            (to_v, (0, J), (J, V), slice(J, N)),
-            (~to_v, (J, 0), (V, J), slice(0, J))):
+        (to_v, (0, J), (J, V), slice(J, N)),
+        (~to_v, (J, 0), (V, J), slice(0, J)),
+    ):
         pair = BipartiteFusionConv(
-            (6, 6), 5, num_edges=int(mask.sum()),
-            impl="dense" if impl == "blocks" else impl)
+            (6, 6),
+            5,
+            num_edges=int(mask.sum()),
+            impl="dense" if impl == "blocks" else impl,
+        )
         pair.lin.load_state_dict(union.lin.state_dict())
         with torch.no_grad():
             pair.bias.copy_(union.bias)
@@ -123,13 +130,15 @@ def test_bipartite_fusion_conv_graph_formats(fusion, impl):
     conv = _perturbed(_conv(4, 3, impl))
     x = torch.randn(2, N, 4)
     ref = conv(x, edge_index, a_fs)
-    for name, (graph, weight) in graph_formats(edge_index, a_fs,
-                                               (N, N)).items():
+    for name, (graph, weight) in graph_formats(
+        edge_index, a_fs, (N, N)
+    ).items():
         out = conv(x, graph, weight)
         assert torch.allclose(out, ref, atol=1e-6), name
-        grad, = torch.autograd.grad(out.sum(), conv.fusion_weight)
-        ref_grad, = torch.autograd.grad(ref.sum(), conv.fusion_weight,
-                                        retain_graph=True)
+        (grad,) = torch.autograd.grad(out.sum(), conv.fusion_weight)
+        (ref_grad,) = torch.autograd.grad(
+            ref.sum(), conv.fusion_weight, retain_graph=True
+        )
         assert torch.allclose(grad, ref_grad, atol=1e-5), name
 
 
@@ -138,8 +147,9 @@ def test_bipartite_fusion_conv_batched_equals_loop(fusion, impl):
     _, edge_index, a_fs = fusion
     conv = _perturbed(_conv(4, 3, impl))
     x = torch.randn(5, N, 4)
-    for name, (graph, weight) in graph_formats(edge_index, a_fs,
-                                               (N, N)).items():
+    for name, (graph, weight) in graph_formats(
+        edge_index, a_fs, (N, N)
+    ).items():
         loop = torch.stack([conv(xb, graph, weight) for xb in x])
         assert torch.allclose(conv(x, graph, weight), loop, atol=1e-6), name
 
@@ -156,7 +166,8 @@ def test_bipartite_fusion_conv_gradients(impl):
         params = dict(conv.named_parameters())
         params["fusion_weight"] = w_f
         return torch.func.functional_call(
-            conv, params, (x, edge_index, a_fs.double()))
+            conv, params, (x, edge_index, a_fs.double())
+        )
 
     assert torch.autograd.gradcheck(f, (x, w_f))
     conv(x, edge_index, a_fs.double()).sum().backward()
@@ -179,14 +190,16 @@ def test_bipartite_fusion_conv_vanishing_row(fusion):
 def test_bipartite_fusion_conv_auto_choice(fusion):
     _, edge_index, a_fs = fusion
     from bigraph_pyg.utils import unpack_graph
+
     graph = unpack_graph(edge_index, a_fs, (N, N))
     x = torch.randn(N, 4)
     assert _conv(4, 3, "auto").resolve_impl(graph, x) == "sparse"
     conv = _conv(4, 3, "auto", num_joints=J)
     assert conv.resolve_impl(graph, x) == "blocks"
     to_v = edge_index[1] >= J
-    pair = unpack_graph(edge_index[:, to_v] - torch.tensor([[0], [J]]),
-                        a_fs[to_v], (J, V))
+    pair = unpack_graph(
+        edge_index[:, to_v] - torch.tensor([[0], [J]]), a_fs[to_v], (J, V)
+    )
     assert _conv(4, 3, "auto", num_edges=36).resolve_impl(pair, x) == "dense"
 
 
@@ -206,8 +219,12 @@ def test_bipartite_fusion_conv_errors(fusion):
     with pytest.raises(ValueError, match="same batch shape"):
         conv((torch.randn(2, J, 4), torch.randn(3, V, 4)), edge_index, a_fs)
     with pytest.raises(ValueError, match=r"`size\[1\]` to equal the 9 nodes"):
-        conv((torch.randn(J, 4), torch.randn(V, 4)), edge_index, a_fs,
-             size=(J, 8))
+        conv(
+            (torch.randn(J, 4), torch.randn(V, 4)),
+            edge_index,
+            a_fs,
+            size=(J, 8),
+        )
     with pytest.raises(ValueError, match="`num_edges` to be a positive int"):
         BipartiteFusionConv(4, 3, num_edges=0)
     with pytest.raises(ValueError, match="an int or a pair"):
@@ -215,8 +232,11 @@ def test_bipartite_fusion_conv_errors(fusion):
     with pytest.raises(ValueError, match="`num_joints` with impl='blocks'"):
         BipartiteFusionConv(4, 3, num_edges=72, impl="blocks")
     blocks = _conv(4, 3, "blocks", num_joints=5)
-    with pytest.raises(ValueError, match=r"only joint-vertex edges .* "
-                                         r"`num_joints`=5 \(got 8 "):
+    with pytest.raises(
+        ValueError,
+        match=r"only joint-vertex edges .* "
+        r"`num_joints`=5 \(got 8 ",
+    ):
         blocks(torch.randn(N, 4), edge_index, a_fs)
 
 
@@ -234,8 +254,7 @@ def test_bipartite_fusion_conv_device_parity(fusion, device, impl):
     out = conv(x.to(device), edge_index.to(device), a_fs.to(device))
     out.sum().backward()
     assert torch.allclose(out.cpu(), ref, atol=1e-5)
-    assert torch.allclose(conv.fusion_weight.grad.cpu(), ref_grad,
-                          atol=1e-5)
+    assert torch.allclose(conv.fusion_weight.grad.cpu(), ref_grad, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -267,26 +286,31 @@ def test_bipartite_fusion_conv_reordered_edges(fusion, impl):
     x = torch.randn(2, N, 6)
     ref = _dense_reference(conv, x, edge_index, a_fs, N)
     edge_id = torch.arange(edge_index.size(1))
-    assert torch.allclose(conv(x, edge_index, a_fs, edge_id=edge_id), ref,
-                          atol=1e-5)
+    assert torch.allclose(
+        conv(x, edge_index, a_fs, edge_id=edge_id), ref, atol=1e-5
+    )
     # Shuffled: W_f travels with the edge id.
-    perm = torch.randperm(edge_index.size(1),
-                          generator=torch.Generator().manual_seed(3))
+    perm = torch.randperm(
+        edge_index.size(1), generator=torch.Generator().manual_seed(3)
+    )
     shuffled = (edge_index[:, perm], a_fs[perm], edge_id[perm])
     out = conv(x, *shuffled[:2], edge_id=shuffled[2])
     assert torch.allclose(out, ref, atol=1e-5)
     # Coalesced (sorted by source, then target) from the shuffled order.
-    ei_c, (a_c, id_c) = coalesce(shuffled[0], [shuffled[1], shuffled[2]],
-                                 num_nodes=N)
+    ei_c, (a_c, id_c) = coalesce(
+        shuffled[0], [shuffled[1], shuffled[2]], num_nodes=N
+    )
     assert not torch.equal(ei_c, edge_index)  # the order really changed
     out = conv(x, ei_c, a_c, edge_id=id_c)
     assert torch.allclose(out, ref, atol=1e-5)
     # Gradients of W_f land on the template entries either way.
     g = torch.randn_like(ref)
-    (g_ref,) = torch.autograd.grad(conv(x, edge_index, a_fs),
-                                   conv.fusion_weight, g)
-    (g_c,) = torch.autograd.grad(conv(x, ei_c, a_c, edge_id=id_c),
-                                 conv.fusion_weight, g)
+    (g_ref,) = torch.autograd.grad(
+        conv(x, edge_index, a_fs), conv.fusion_weight, g
+    )
+    (g_c,) = torch.autograd.grad(
+        conv(x, ei_c, a_c, edge_id=id_c), conv.fusion_weight, g
+    )
     assert torch.allclose(g_c, g_ref, atol=1e-5)
 
 
@@ -305,15 +329,21 @@ def test_bipartite_fusion_conv_pyg_batch(fusion, impl):
         perm = torch.randperm(e, generator=gen)
         a_i = a_fs * (1.0 + i)
         x_i = torch.randn(N, 6, generator=gen)
-        graphs.append(Data(x=x_i, edge_index=edge_index[:, perm],
-                           edge_weight=a_i[perm],
-                           edge_id=torch.arange(e)[perm]))
+        graphs.append(
+            Data(
+                x=x_i,
+                edge_index=edge_index[:, perm],
+                edge_weight=a_i[perm],
+                edge_id=torch.arange(e)[perm],
+            )
+        )
         refs.append(_dense_reference(conv, x_i, edge_index, a_i, N))
     batch = Batch.from_data_list(graphs)
     assert batch.edge_id.shape == (3 * e,)  # repeated, not incremented
     assert int(batch.edge_id.max()) == e - 1
-    out = conv(batch.x, batch.edge_index, batch.edge_weight,
-               edge_id=batch.edge_id)
+    out = conv(
+        batch.x, batch.edge_index, batch.edge_weight, edge_id=batch.edge_id
+    )
     assert torch.allclose(out, torch.cat(refs), atol=1e-5)
     with pytest.raises(ValueError, match=r"`num_edges`=72 .* pass `edge_id`"):
         conv(batch.x, batch.edge_index, batch.edge_weight)
@@ -345,8 +375,9 @@ def test_bipartite_fusion_conv_caches_graph(fusion, monkeypatch):
     x = torch.randn(2, N, 4)
     calls = []
     check = ngc.check_edge_list
-    monkeypatch.setattr(ngc, "check_edge_list",
-                        lambda g: calls.append(1) or check(g))
+    monkeypatch.setattr(
+        ngc, "check_edge_list", lambda g: calls.append(1) or check(g)
+    )
     a_fs = a_fs.clone()
     out = conv(x, edge_index, a_fs)
     assert conv(x, edge_index, a_fs).equal(out) and len(calls) == 1
@@ -356,8 +387,9 @@ def test_bipartite_fusion_conv_caches_graph(fusion, monkeypatch):
         a_fs.mul_(2.0)[0] = 5.0
     out2 = conv(x, edge_index, a_fs)
     assert len(calls) == 2 and not torch.allclose(out2, out)
-    assert torch.allclose(out2, _dense_reference(conv, x, edge_index, a_fs,
-                                                 N), atol=1e-5)
+    assert torch.allclose(
+        out2, _dense_reference(conv, x, edge_index, a_fs, N), atol=1e-5
+    )
     with torch.no_grad():
         a_fs[0] = -1.0
     with pytest.raises(ValueError, match="non-negative"):

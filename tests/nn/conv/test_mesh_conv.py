@@ -66,8 +66,7 @@ def test_mesh_conv_graph_formats(ico, impl, weighted):
     conv = MeshConv(4, 6, impl=impl)
     x = torch.randn(3, 42, 4)
     ref = conv(x, edge_index, w)
-    for name, (graph, weight) in graph_formats(edge_index, w,
-                                               (42, 42)).items():
+    for name, (graph, weight) in graph_formats(edge_index, w, (42, 42)).items():
         out = conv(x, graph, weight)
         assert torch.allclose(out, ref, atol=1e-6), name
 
@@ -77,8 +76,9 @@ def test_mesh_conv_batched_equals_loop(ico, impl):
     _, edge_index, _ = ico
     conv = MeshConv(4, 6, impl=impl)
     x = torch.randn(5, 42, 4)
-    for name, (graph, weight) in graph_formats(edge_index, None,
-                                               (42, 42)).items():
+    for name, (graph, weight) in graph_formats(
+        edge_index, None, (42, 42)
+    ).items():
         batched = conv(x, graph, weight)
         loop = torch.stack([conv(xb, graph, weight) for xb in x])
         assert torch.allclose(batched, loop, atol=1e-6), name
@@ -90,15 +90,26 @@ def test_mesh_conv_pre_normalized_weights_are_idempotent(ico):
     w = 1.0 / deg[edge_index[1]]
     conv = MeshConv(4, 6)
     x = torch.randn(42, 4)
-    assert torch.allclose(conv(x, edge_index, w), conv(x, edge_index),
-                          atol=1e-6)
+    assert torch.allclose(
+        conv(x, edge_index, w), conv(x, edge_index), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_mesh_conv_gradients(impl):
     # 6 vertices of an octahedron, float64 gradcheck through every path.
-    faces = torch.tensor([[0, 1, 2], [0, 2, 3], [0, 3, 4], [0, 4, 1],
-                          [5, 2, 1], [5, 3, 2], [5, 4, 3], [5, 1, 4]])
+    faces = torch.tensor(
+        [
+            [0, 1, 2],
+            [0, 2, 3],
+            [0, 3, 4],
+            [0, 4, 1],
+            [5, 2, 1],
+            [5, 3, 2],
+            [5, 4, 3],
+            [5, 1, 4],
+        ]
+    )
     e = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     e = torch.unique(torch.cat([e, e.flip(1)]), dim=0)
     loops = torch.arange(6).repeat(2, 1).t()
@@ -107,8 +118,8 @@ def test_mesh_conv_gradients(impl):
     x = torch.randn(2, 6, 3, dtype=torch.float64, requires_grad=True)
     w = torch.rand(edge_index.size(1), dtype=torch.float64) + 0.5
     assert torch.autograd.gradcheck(
-        lambda x: conv(x, EdgeIndex(edge_index, sparse_size=(6, 6)), w),
-        (x,))
+        lambda x: conv(x, EdgeIndex(edge_index, sparse_size=(6, 6)), w), (x,)
+    )
 
 
 def test_mesh_conv_errors(ico):
@@ -122,14 +133,20 @@ def test_mesh_conv_errors(ico):
         conv(torch.randn(42, 4), edge_index[:1])
     with pytest.raises(ValueError, match="integer dtype"):
         conv(torch.randn(42, 4), edge_index.float())
-    with pytest.raises(IndexError, match=r"source \(edge_index\[0\]\) index "
-                                         r"in \[0, 10\) \(got values in "
-                                         r"\[0, 41\]\)"):
+    with pytest.raises(
+        IndexError,
+        match=r"source \(edge_index\[0\]\) index "
+        r"in \[0, 10\) \(got values in "
+        r"\[0, 41\]\)",
+    ):
         conv(torch.randn(10, 4), edge_index)
     bad = edge_index.clone()
     bad[0, 0] = -1
-    with pytest.raises(IndexError, match=r"source .* \(got values in "
-                                         r"\[-1, 41\]\)"):
+    with pytest.raises(
+        IndexError,
+        match=r"source .* \(got values in "
+        r"\[-1, 41\]\)",
+    ):
         conv(torch.randn(42, 4), bad)
     with pytest.raises(ValueError, match=r"`edge_weight` of shape \(282,\)"):
         conv(torch.randn(42, 4), edge_index, torch.ones(3))
@@ -140,12 +157,16 @@ def test_mesh_conv_errors(ico):
     w[3] = float("nan")
     with pytest.raises(ValueError, match="finite `edge_weight`.*1 NaN"):
         conv(torch.randn(42, 4), edge_index, w)
-    adj = torch.sparse_coo_tensor(edge_index.flip(0), w, (42, 42),
-                                  check_invariants=True)
+    adj = torch.sparse_coo_tensor(
+        edge_index.flip(0), w, (42, 42), check_invariants=True
+    )
     with pytest.raises(ValueError, match="`edge_weight=None` when the graph"):
         conv(torch.randn(42, 4), adj, w)
-    with pytest.raises(ValueError, match=r"source size to equal the number "
-                                         r"of nodes in `x` \(41\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"source size to equal the number "
+        r"of nodes in `x` \(41\)",
+    ):
         conv(torch.randn(41, 4), EdgeIndex(edge_index, sparse_size=(42, 42)))
     with pytest.raises(ValueError, match="Expected `impl` in"):
         MeshConv(4, 6, impl="fast")
@@ -183,8 +204,9 @@ def test_mesh_conv_compile_equals_eager(ico):
     conv = MeshConv(4, 6)
     x = torch.randn(3, 42, 4)
     compiled = torch.compile(conv)
-    assert torch.allclose(compiled(x, edge_index), conv(x, edge_index),
-                          atol=1e-5)
+    assert torch.allclose(
+        compiled(x, edge_index), conv(x, edge_index), atol=1e-5
+    )
 
 
 # -- bipartite (x_src, x_dst) input, as PyG's GraphConv ----------------------
@@ -212,13 +234,14 @@ def test_mesh_conv_bipartite_pair(impl, in_channels):
     assert out.shape == (3, 5, 4)
     assert torch.allclose(out, ref, atol=1e-5)
     # x_dst only gives N_dst: None with `size` is the same.
-    assert torch.allclose(conv((x_src, None), edge_index, w, size=(7, 5)),
-                          ref, atol=1e-5)
+    assert torch.allclose(
+        conv((x_src, None), edge_index, w, size=(7, 5)), ref, atol=1e-5
+    )
     # Every graph format, as for square graphs.
-    for name, (graph, weight) in graph_formats(edge_index, w,
-                                               (7, 5)).items():
-        assert torch.allclose(conv((x_src, x_dst), graph, weight), ref,
-                              atol=1e-5), name
+    for name, (graph, weight) in graph_formats(edge_index, w, (7, 5)).items():
+        assert torch.allclose(
+            conv((x_src, x_dst), graph, weight), ref, atol=1e-5
+        ), name
 
 
 def test_mesh_conv_bipartite_errors():
@@ -235,8 +258,11 @@ def test_mesh_conv_bipartite_errors():
     with pytest.raises(ValueError, match=r"a pair \(x_src, x_dst\)"):
         conv((x_src, x_src, x_src), edge_index, w)
     with pytest.raises(ValueError, match="target size to equal"):
-        conv((x_src, torch.randn(2, 6, 5)), EdgeIndex(
-            edge_index, sparse_size=(7, 5)), w)
+        conv(
+            (x_src, torch.randn(2, 6, 5)),
+            EdgeIndex(edge_index, sparse_size=(7, 5)),
+            w,
+        )
     with pytest.raises(ValueError, match="`in_channels` to be an int or a"):
         MeshConv((8, 5, 3), 4)
     with pytest.raises(ValueError, match=r"`in_channels\[1\]` to be a "):
@@ -249,14 +275,17 @@ def test_mesh_conv_graph_cache(ico, monkeypatch):
     _, edge_index, w = ico
     calls = []
     check, build = ngc.check_edge_list, ngc.csr_structure
-    monkeypatch.setattr(ngc, "check_edge_list",
-                        lambda g: calls.append("check") or check(g))
-    monkeypatch.setattr(ngc, "csr_structure",
-                        lambda *a: calls.append("csr") or build(*a))
+    monkeypatch.setattr(
+        ngc, "check_edge_list", lambda g: calls.append("check") or check(g)
+    )
+    monkeypatch.setattr(
+        ngc, "csr_structure", lambda *a: calls.append("csr") or build(*a)
+    )
     conv = MeshConv(8, 4)
     x = torch.randn(2, 42, 8)
-    adj_t = to_dense_adjacency(edge_index[0], edge_index[1], w,
-                               (42, 42)).to_sparse_csr()
+    adj_t = to_dense_adjacency(
+        edge_index[0], edge_index[1], w, (42, 42)
+    ).to_sparse_csr()
     ref = conv(x, edge_index, w)
     for _ in range(3):
         assert torch.allclose(conv(x, edge_index, w), ref, atol=1e-6)
@@ -268,6 +297,7 @@ def test_mesh_conv_graph_cache(ico, monkeypatch):
     assert calls[-2:] == ["check", "csr"]
     import copy
     import pickle
+
     assert len(copy.deepcopy(conv)._graph_cache) == 0
     assert len(pickle.loads(pickle.dumps(conv))._graph_cache) == 0
 

@@ -11,8 +11,20 @@ IMPLS = ["sparse", "message", "dense"]
 if WITH_TORCH_SPARSE:
     IMPLS.append("torch_sparse")
 # A 12-joint chain-and-torso graph built here, independently of topology/.
-BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
-         (9, 10), (10, 11), (2, 8), (3, 9)]
+BONES = [
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (4, 5),
+    (6, 7),
+    (7, 8),
+    (8, 9),
+    (9, 10),
+    (10, 11),
+    (2, 8),
+    (3, 9),
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +61,15 @@ def test_skeleton_conv_matches_dense(skeleton, impl):
     adj = torch.zeros(12, 12)
     for i, j in BONES:
         adj[i, j] = adj[j, i] = 1.0 / (joints[i] - joints[j]).norm()
-    adj += torch.diag(to_dense_adjacency(edge_index[0], edge_index[1], w,
-                                         (12, 12)).diagonal())
+    adj += torch.diag(
+        to_dense_adjacency(edge_index[0], edge_index[1], w, (12, 12)).diagonal()
+    )
     x_ref = x.detach().clone().requires_grad_()
     ref = dense_graph_conv(x_ref, adj, conv.lin.weight, conv.bias)
     assert torch.allclose(out, ref, atol=1e-5)
     g = torch.randn_like(out)
-    gx, = torch.autograd.grad(out, x, g)
-    gx_ref, = torch.autograd.grad(ref, x_ref, g)
+    (gx,) = torch.autograd.grad(out, x, g)
+    (gx_ref,) = torch.autograd.grad(ref, x_ref, g)
     assert torch.allclose(gx, gx_ref, atol=1e-5)
 
 
@@ -66,8 +79,7 @@ def test_skeleton_conv_graph_formats(skeleton, impl):
     conv = SkeletonConv(5, 7, impl=impl)
     x = torch.randn(2, 12, 5)
     ref = conv(x, edge_index, w)
-    for name, (graph, weight) in graph_formats(edge_index, w,
-                                               (12, 12)).items():
+    for name, (graph, weight) in graph_formats(edge_index, w, (12, 12)).items():
         assert torch.allclose(conv(x, graph, weight), ref, atol=1e-6), name
 
 
@@ -76,8 +88,7 @@ def test_skeleton_conv_batched_equals_loop(skeleton, impl):
     _, edge_index, w = skeleton
     conv = SkeletonConv(5, 7, impl=impl)
     x = torch.randn(6, 12, 5)
-    for name, (graph, weight) in graph_formats(edge_index, w,
-                                               (12, 12)).items():
+    for name, (graph, weight) in graph_formats(edge_index, w, (12, 12)).items():
         loop = torch.stack([conv(xb, graph, weight) for xb in x])
         assert torch.allclose(conv(x, graph, weight), loop, atol=1e-6), name
 
@@ -88,14 +99,18 @@ def test_skeleton_conv_gradients(skeleton, impl):
     conv = SkeletonConv(3, 2, impl=impl).double()
     x = torch.randn(2, 12, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda x: conv(x, edge_index, w.double()), (x,))
+        lambda x: conv(x, edge_index, w.double()), (x,)
+    )
 
 
 def test_skeleton_conv_errors(skeleton):
     _, edge_index, w = skeleton
     conv = SkeletonConv(5, 7)
-    with pytest.raises(ValueError, match=r"\[N, C\] or \[B, N, C\] "
-                                         r"\(got \[1, 2, 12, 5\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[N, C\] or \[B, N, C\] "
+        r"\(got \[1, 2, 12, 5\]\)",
+    ):
         conv(torch.randn(1, 2, 12, 5), edge_index, w)
     with pytest.raises(ValueError, match="non-negative"):
         conv(torch.randn(12, 5), edge_index, -w)
