@@ -22,7 +22,7 @@ import json
 import time
 from pathlib import Path
 
-from bigraph_pyg.engine.datasets import EVAL_SPLITS
+from bigraph_pyg.apps.datasets import EVAL_SPLITS
 from bigraph_pyg.engine.runner import (
     name_equals_path,
     output_file,
@@ -69,6 +69,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from torch.utils.data import DataLoader
 
+    from bigraph_pyg.apps.datasets import real_eval_set, synthetic_splits
     from bigraph_pyg.body import default_body
     from bigraph_pyg.engine import (
         CheckpointError,
@@ -78,8 +79,6 @@ def main(argv=None) -> None:
         format_metrics,
         load_h36m_regressor,
         model_from_checkpoint,
-        real_eval_set,
-        synthetic_splits,
     )
 
     start = time.perf_counter()

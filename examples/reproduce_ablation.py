@@ -87,13 +87,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from bigraph_pyg.apps.datasets import synthetic_splits
     from bigraph_pyg.body import default_body
     from bigraph_pyg.data import SyntheticPoses
     from bigraph_pyg.engine import (
         DistributedContext,
         TrainConfig,
         TrainingStatistics,
-        synthetic_splits,
         train_and_evaluate,
     )
     from bigraph_pyg.engine.ablation import (

@@ -146,15 +146,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from bigraph_pyg.apps.datasets import (
+        real_eval_set,
+        real_training_mix,
+        synthetic_splits,
+    )
     from bigraph_pyg.engine import (
         CheckpointError,
         TrainConfig,
         cleanup_distributed,
         format_metrics,
         init_distributed,
-        real_eval_set,
-        real_training_mix,
-        synthetic_splits,
         train_and_evaluate,
     )
 

@@ -5,6 +5,8 @@
 runs the model and converts its camera and parameters to the field's
 conventions, :mod:`~bigraph_pyg.apps.export` writes meshes, parameters,
 keypoints and the overlay. ``examples/demo.py`` is a thin CLI over these.
+:mod:`~bigraph_pyg.apps.datasets` builds the training and evaluation sets
+of ``examples/train_bigraph.py`` and ``eval_bigraph.py``.
 """
 
 from bigraph_pyg.apps.export import (

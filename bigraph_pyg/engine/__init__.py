@@ -28,11 +28,6 @@ from bigraph_pyg.engine.checkpoint import (
     model_from_checkpoint,
     save_checkpoint,
 )
-from bigraph_pyg.engine.datasets import (
-    real_eval_set,
-    real_training_mix,
-    synthetic_splits,
-)
 from bigraph_pyg.engine.distributed import (
     DistributedContext,
     cleanup_distributed,
@@ -80,9 +75,6 @@ __all__ = [
     "overlay_images",
     "prepare_batch",
     "prepare_pose_batch",
-    "real_eval_set",
-    "real_training_mix",
     "save_checkpoint",
-    "synthetic_splits",
     "train_and_evaluate",
 ]

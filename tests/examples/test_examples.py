@@ -226,7 +226,7 @@ def test_user_errors_are_one_line(tiny_checkpoint, tmp_path):
         (
             train_bigraph.main,
             ["--resume", "--out", str(tmp_path / "r")],
-            "without resume",
+            "drop --resume",
         ),
         (
             train_bigraph.main,
