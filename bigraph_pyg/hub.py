@@ -44,10 +44,23 @@ PRETRAINED: dict[str, dict[str, str]] = {
 }
 
 
-def _cast(weights: dict, dtype: torch.dtype) -> dict:
-    """Dense floating tensors of a state dict cast to ``dtype``."""
+def _cast(
+    weights: dict, dtype: torch.dtype, only: set[str] | None = None
+) -> dict:
+    """Dense floating tensors of a state dict cast to ``dtype``.
+
+    ``only``: cast just these keys (the learned parameters), leaving the
+    geometry buffers (template, regressor, graph weights, sampling
+    operators) at full precision.
+    """
     return {
-        k: (v.to(dtype) if v.is_floating_point() and not v.is_sparse else v)
+        k: (
+            v.to(dtype)
+            if v.is_floating_point()
+            and not v.is_sparse
+            and (only is None or k in only)
+            else v
+        )
         for k, v in weights.items()
     }
 
@@ -81,12 +94,16 @@ def export_pretrained(
         atomic_torch_save,
         load_checkpoint,
     )
+    from bigraph_pyg.models import BiGraphBody, BiGraphConfig
 
     state = load_checkpoint(checkpoint)
+    # float16 for what was learned; the geometry buffers stay float32.
+    model = BiGraphBody.from_body(BiGraphConfig(**state["model_config"]))
+    learned = {name for name, _ in model.named_parameters()}
     payload = {
         "format": _FORMAT,
         "model_config": state["model_config"],
-        "model": _cast(state["model"], torch.float16),
+        "model": _cast(state["model"], torch.float16, only=learned),
         "training_stats": state.get("extra", {}).get("training_stats"),
         "card": dict(card or {}),
     }

@@ -121,6 +121,13 @@ def main(argv=None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError, ImportError) as err:
         raise SystemExit(f"error: {err}") from None
 
+    # Outputs are named by stem; a.jpg and a.png in one folder keep apart.
+    stems = [p.stem for p in photos]
+    names = {
+        p: p.stem if stems.count(p.stem) == 1 else p.name.replace(".", "_")
+        for p in photos
+    }
+
     def run(photo: Path):
         image = load_image(photo)
         pred = predict(
@@ -134,7 +141,7 @@ def main(argv=None) -> int:
             device=args.device,
         )
         return pred, save_prediction(
-            pred, image, args.out, photo.stem, formats, max_side=args.max_side
+            pred, image, args.out, names[photo], formats, max_side=args.max_side
         )
 
     if len(photos) == 1 and not Path(args.image).is_dir():

@@ -25,7 +25,9 @@ r"""Writing a :class:`~bigraph_pyg.apps.inference.Prediction` to files.
 from __future__ import annotations
 
 import json
+import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +93,14 @@ def _render(
         rgba = renderer.render(verts_cam, K, col).rgba
         renderer.close()
         return rgba
-    except (ImportError, RuntimeError, OSError):
+    except (ImportError, RuntimeError, OSError) as err:
+        warnings.warn(
+            f"The overlay's mesh is drawn as points: rendering failed "
+            f"({type(err).__name__}: {err}); pip install "
+            "'bigraph_pyg[demo]' and set PYOPENGL_PLATFORM=egl for a "
+            "shaded mesh",
+            stacklevel=3,
+        )
         return None
 
 
@@ -214,10 +223,17 @@ def _require(module: str):
 
 
 def _jsonable(value):
+    """Plain JSON: arrays to lists, NaN/inf to null (strict parsers)."""
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (np.floating, np.integer)):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
@@ -293,7 +309,7 @@ def save_prediction(
         params["joints_3d_skeleton"] = pred.joints_3d_skeleton
     paths["params"] = out / f"{stem}_params.json"
     paths["params"].write_text(
-        json.dumps({k: _jsonable(v) for k, v in params.items()}, indent=1)
+        json.dumps(_jsonable(params), indent=1, allow_nan=False)
     )
     if npz:
         paths["params_npz"] = out / f"{stem}_params.npz"
@@ -310,7 +326,7 @@ def save_prediction(
     }
     paths["keypoints"] = out / f"{stem}_keypoints.json"
     paths["keypoints"].write_text(
-        json.dumps({k: _jsonable(v) for k, v in kps.items()}, indent=1)
+        json.dumps(_jsonable(kps), indent=1, allow_nan=False)
     )
     if overlay:
         paths["overlay"] = out / f"{stem}_overlay.png"

@@ -287,7 +287,7 @@ def predict(
     focal_length: float | None = None,
     crop_scale: float | None = None,
     threshold: float = 0.5,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
 ) -> Prediction:
     """Recover the 3D body of one person in a photograph.
 
@@ -311,7 +311,10 @@ def predict(
             face and feet; ``1.5`` for a box of the 12 joints alone)
         threshold (float): Keypoint confidence below which a joint counts
             as missing. (default: ``0.5``)
-        device (str or torch.device): Where the model runs.
+        device (str or torch.device, optional): Where the model runs.
+            (default: where ``model``'s weights are; the shipped model:
+            the CPU) The model is left where it was and in the mode it
+            was in.
 
     Returns:
         Prediction: crop, keypoints, both meshes, smplx-layout parameters
@@ -322,9 +325,6 @@ def predict(
         ImportError: detection needed but the ``detect`` extra missing.
         ValueError: a bad image or box.
     """
-    from bigraph_pyg.apps.keypoints import detect_people, select_person
-    from bigraph_pyg.data.keys import normalize_image
-
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(
@@ -339,7 +339,42 @@ def predict(
         from bigraph_pyg.hub import pretrained
 
         model = pretrained("synthetic", body)
+    home = next(model.parameters()).device
+    device = home if device is None else torch.device(device)
+    was_training = model.training
     model = model.to(device).eval()
+    try:
+        return _predict(
+            model,
+            img,
+            body,
+            keypoints,
+            person,
+            box,
+            focal_length,
+            crop_scale,
+            threshold,
+            device,
+        )
+    finally:
+        model.to(home).train(was_training)
+
+
+def _predict(
+    model,
+    img,
+    body,
+    keypoints,
+    person,
+    box,
+    focal_length,
+    crop_scale,
+    threshold,
+    device,
+) -> Prediction:
+    from bigraph_pyg.apps.keypoints import detect_people, select_person
+    from bigraph_pyg.data.keys import normalize_image
+
     cfg = model.config
     detected = keypoints is None
     if detected:

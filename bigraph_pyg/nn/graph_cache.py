@@ -6,9 +6,10 @@ canonical edge list, its validation (host syncs), the CSR structure, the
 row-normalised weights of a fixed graph, the fusion conv's block indices --
 is computed at the first call and reused while the *same* tensors come back
 unchanged.  The key is the identity of each graph tensor (a weak
-reference, so a freed tensor never matches a new one at the same address)
-and its version counter (bumped by every in-place change, e.g.
-``load_state_dict``), plus the sizes and the device.
+reference, so a freed tensor never matches a new one at the same address),
+its version counter (bumped by every in-place change, e.g.
+``load_state_dict``) and its storage view (``.data =`` reassignment), plus
+the sizes and the device.
 """
 
 from __future__ import annotations
@@ -31,19 +32,34 @@ class PreparedGraph:
             ``"blocks"``, normalised weights per dtype, ...).
         cacheable (bool): :obj:`False` while tracing or for untracked
             tensors: derived structures are then rebuilt on every call.
+        validated (bool): the value checks ran on this graph (a graph
+            first seen with validation off is checked at its first use
+            with validation on).
     """
 
-    __slots__ = ("graph", "extras", "cacheable")
+    __slots__ = ("graph", "extras", "cacheable", "validated")
 
     def __init__(self, graph: Any, cacheable: bool) -> None:
         self.graph = graph
         self.extras: dict[str, Any] = {}
         self.cacheable = cacheable
+        self.validated = False
 
 
-def _version(t: Tensor) -> int | None:
+def _version(t: Tensor) -> tuple | None:
+    """What changes when ``t``'s values may have (metadata only, no sync).
+
+    Its version counter (every in-place op) and its storage view
+    (``t.data = ...`` and ``set_`` do not bump the counter).
+    """
     try:
-        return t._version
+        return (
+            t._version,
+            t.data_ptr(),
+            tuple(t.shape),
+            t.stride(),
+            t.storage_offset(),
+        )
     except (RuntimeError, AttributeError):  # inference tensors, sparse
         return None
 

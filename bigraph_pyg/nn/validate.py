@@ -31,6 +31,8 @@ memory it should not.
 
 from __future__ import annotations
 
+import contextvars
+
 import torch
 
 __all__ = [
@@ -40,7 +42,8 @@ __all__ = [
     "set_validation",
 ]
 
-_ENABLED = True
+# Per thread (and asyncio task), as torch.no_grad's state is.
+_ENABLED = contextvars.ContextVar("bigraph_pyg_validation", default=True)
 
 
 def check_positive_int(name: str, value: object) -> None:
@@ -63,11 +66,11 @@ def check_positive_int(name: str, value: object) -> None:
 
 def validation_enabled() -> bool:
     """Whether data-dependent checks run now (eager and switched on)."""
-    return _ENABLED and not torch.compiler.is_compiling()
+    return _ENABLED.get() and not torch.compiler.is_compiling()
 
 
 def set_validation(enabled: bool) -> None:
-    """Switch data-dependent input checks on or off, globally.
+    """Switch data-dependent input checks on or off in this thread.
 
     Args:
         enabled (bool): :obj:`True` to check values (the default).
@@ -75,10 +78,9 @@ def set_validation(enabled: bool) -> None:
     Raises:
         ValueError: if ``enabled`` is not a bool.
     """
-    global _ENABLED
     if not isinstance(enabled, bool):
         raise ValueError(f"Expected a bool for `enabled` (got {enabled!r})")
-    _ENABLED = enabled
+    _ENABLED.set(enabled)
 
 
 class validation:  # noqa: N801 - used like torch.no_grad
@@ -99,15 +101,14 @@ class validation:  # noqa: N801 - used like torch.no_grad
         if not isinstance(enabled, bool):
             raise ValueError(f"Expected a bool for `enabled` (got {enabled!r})")
         self.enabled = enabled
-        self._prev: list[bool] = []
+        self._tokens: list[contextvars.Token] = []
 
     def __enter__(self) -> validation:
-        self._prev.append(_ENABLED)
-        set_validation(self.enabled)
+        self._tokens.append(_ENABLED.set(self.enabled))
         return self
 
     def __exit__(self, *exc) -> None:
-        set_validation(self._prev.pop())
+        _ENABLED.reset(self._tokens.pop())
 
     def __call__(self, fn):
         """Use as a decorator."""

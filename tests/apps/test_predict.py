@@ -85,6 +85,22 @@ def test_no_person_is_a_clear_error(fake_detector, shipped_model, body):
         predict(_photo(), shipped_model, body)
 
 
+def test_predict_leaves_the_model_as_it_was(fake_detector, shipped_model, body):
+    """predict() runs in eval mode and hands the model back in the mode
+    (and on the device) it came in."""
+    fake_detector([standing_landmarks(), None])
+    shipped_model.train()
+    try:
+        pred = predict(_photo(), shipped_model, body)
+        assert shipped_model.training
+        assert next(shipped_model.parameters()).device.type == "cpu"
+    finally:
+        shipped_model.eval()
+    fake_detector([standing_landmarks(), None])
+    again = predict(_photo(), shipped_model, body)
+    np.testing.assert_allclose(again.vertices_mesh, pred.vertices_mesh)
+
+
 def test_missing_extra_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)
     with pytest.raises(

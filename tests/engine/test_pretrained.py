@@ -41,6 +41,17 @@ def test_export_and_load_round_trip(exported, body):
     torch.testing.assert_close(
         b.skeleton_joints, a.skeleton_joints, atol=2e-2, rtol=2e-2
     )
+    # Only what was learned is float16; the geometry stays float32.
+    raw = torch.load(path, weights_only=True)["model"]
+    learned = {n for n, _ in model.named_parameters()}
+    for name, value in raw.items():
+        if value.is_floating_point():
+            want = torch.float16 if name in learned else torch.float32
+            assert value.dtype == want, name
+    assert raw["sampler.up_0_weight"].dtype == torch.float32
+    torch.testing.assert_close(
+        loaded.sampler.up_0_weight, model.sampler.up_0_weight
+    )
 
 
 def test_corrupted_file_and_wrong_name_are_errors(exported, tmp_path, body):

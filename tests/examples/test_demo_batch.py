@@ -15,16 +15,14 @@ def test_batch_mode_on_a_folder(monkeypatch, tmp_path, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()
     rng = np.random.default_rng(0)
-    for name in ("a.png", "b.jpg"):
+    for name in ("a.png", "b.jpg", "b.png"):  # two b's: kept apart
         Image.fromarray(rng.integers(0, 255, (160, 120, 3), np.uint8)).save(
             photos / name
         )
     (photos / "c_broken.jpg").write_bytes(b"junk")
     (photos / "notes.txt").write_text("not a photo")
     # Per photo: one person, then nothing (detect_people's second pass).
-    fake = FakePoseModule(
-        [standing_landmarks(), None, standing_landmarks(), None]
-    )
+    fake = FakePoseModule([standing_landmarks(), None] * 3)
     monkeypatch.setattr(keypoints, "_mediapipe", lambda: fake)
     out = tmp_path / "out"
     demo.main(
@@ -38,7 +36,7 @@ def test_batch_mode_on_a_folder(monkeypatch, tmp_path, capsys):
             "obj",
         ]
     )
-    for stem in ("a", "b"):
+    for stem in ("a", "b_jpg", "b_png"):
         for suffix in (
             "_mesh.obj",
             "_smpl.obj",
@@ -48,10 +46,12 @@ def test_batch_mode_on_a_folder(monkeypatch, tmp_path, capsys):
             "_overlay.png",
         ):
             assert (out / f"{stem}{suffix}").is_file(), stem + suffix
-        kp = json.loads((out / f"{stem}_keypoints.json").read_text())
+        text = (out / f"{stem}_keypoints.json").read_text()
+        assert "NaN" not in text and "Infinity" not in text  # strict JSON
+        kp = json.loads(text)
         assert np.asarray(kp["keypoints"]).shape == (12, 2)
     assert not list(out.glob("c_broken*")) and not list(out.glob("notes*"))
     captured = capsys.readouterr()
     assert "skipped c_broken.jpg: Expected an image file" in captured.err
     assert "photos" in captured.err  # tqdm's bar
-    assert "2 of 3 photos written" in captured.out
+    assert "3 of 4 photos written" in captured.out

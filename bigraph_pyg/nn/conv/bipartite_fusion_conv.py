@@ -12,7 +12,7 @@ from bigraph_pyg.nn.conv.normalized_graph_conv import (
     NormalizedGraphConv,
 )
 from bigraph_pyg.nn.graph_cache import PreparedGraph
-from bigraph_pyg.nn.validate import check_positive_int, validation_enabled
+from bigraph_pyg.nn.validate import check_positive_int
 from bigraph_pyg.utils.sparse import EdgeList, row_normalize, unpack_graph
 from bigraph_pyg.utils.spmm import bipartite_blocks_matmul
 
@@ -174,17 +174,20 @@ class BipartiteFusionConv(NormalizedGraphConv):
             if isinstance(graph, PreparedGraph)
             else PreparedGraph(graph, cacheable=False)
         )
-        if self.resolve_impl(prepared.graph, x) != "blocks" or x.numel() == 0:
+        blocks = None
+        if self.resolve_impl(prepared.graph, x) == "blocks" and x.numel():
+            blocks = self._blocks(prepared)
+        if blocks is None:  # not one union graph (e.g. a Batch): sparse
             return super()._propagate(prepared, weight, x)
         weight = weight.to(x.dtype)
         j = self.num_joints
         v = prepared.graph.size[0] - j  # type: ignore[operator]
-        order_jv, order_vj = self._blocks(prepared)
+        order_jv, order_vj = blocks
         a_jv = _gather_block(weight, order_jv, j, v)  # type: ignore[arg-type]
         a_vj = _gather_block(weight, order_vj, v, j)  # type: ignore[arg-type]
         return bipartite_blocks_matmul(a_jv, a_vj, x)
 
-    def _blocks(self, prepared: PreparedGraph) -> tuple[_Block, _Block]:
+    def _blocks(self, prepared: PreparedGraph) -> tuple[_Block, _Block] | None:
         """Where each edge weight goes in the two dense blocks (cached).
 
         For each block a ``("gather", order)`` when its edges fill it
@@ -192,11 +195,14 @@ class BipartiteFusionConv(NormalizedGraphConv):
         ``weight[order].view(...)``), else ``("scatter", flat)`` with the
         flat position of every edge (``numel`` for edges of the other
         block), summed by ``index_add``.  Building it syncs; it runs once
-        per graph.
+        per graph. :obj:`None` when the graph is not one union graph of
+        ``num_joints`` joints then the vertices (a PyG ``Batch`` of fusion
+        graphs has joint-joint or vertex-vertex edges by this split):
+        ``impl="auto"`` then takes the sparse path; ``impl="blocks"`` is an
+        error.
         """
-        blocks = prepared.extras.get("blocks")
-        if blocks is not None:
-            return blocks
+        if "blocks" in prepared.extras:
+            return prepared.extras["blocks"]
         graph = prepared.graph
         n_src, n_dst = graph.size
         j = self.num_joints
@@ -208,17 +214,22 @@ class BipartiteFusionConv(NormalizedGraphConv):
         v = n_src - j
         to_joint = graph.dst < j
         from_joint = graph.src < j
-        if validation_enabled():
-            same_side = from_joint == to_joint
-            if bool(same_side.any()):
+        if not torch.compiler.is_compiling():  # once per graph (a sync)
+            same_side = int((from_joint == to_joint).sum())
+            if same_side and self.impl == "blocks":
                 raise ValueError(
                     f"Expected only joint-vertex edges in a union fusion "
-                    f"graph with `num_joints`={j} (got "
-                    f"{int(same_side.sum())} joint-joint or vertex-vertex "
-                    "edges)"
+                    f"graph with `num_joints`={j} for impl='blocks' (got "
+                    f"{same_side} joint-joint or vertex-vertex edges; a "
+                    "Batch of fusion graphs needs impl='auto' or 'sparse')"
                 )
-        # Same-side edges (refused above while validating) go to the
-        # spare slot ``J * V`` of both blocks, never to a wrong entry.
+            if same_side:
+                if prepared.cacheable:
+                    prepared.extras["blocks"] = None
+                return None
+        # Same-side edges (none outside compilation, checked above) would
+        # go to the spare slot ``J * V`` of both blocks, never to a wrong
+        # entry.
         flat_jv = torch.where(
             to_joint & ~from_joint, graph.dst * v + (graph.src - j), j * v
         )

@@ -252,9 +252,15 @@ class NormalizedGraphConv(MessagePassing):
         prepared = self._graph_cache.get(tensors, key)
         if prepared is None:
             graph = self._graph(edge_index, edge_weight, tuple(size))
+            prepared = self._graph_cache.put(tensors, key, graph)
             if validation_enabled():
                 self._validate_graph(graph, **kwargs)
-            prepared = self._graph_cache.put(tensors, key, graph)
+                prepared.validated = True
+        elif validation_enabled() and not prepared.validated:
+            # First cached without checks (validation was off then).
+            check_edge_list(prepared.graph)
+            self._validate_graph(prepared.graph, **kwargs)
+            prepared.validated = True
         return prepared
 
     def edge_weights(self, graph: EdgeList) -> Tensor:

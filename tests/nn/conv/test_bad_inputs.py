@@ -135,3 +135,50 @@ def test_bool_edge_index_is_refused(case):
         r"\(got torch.bool\)",
     ):
         make()(torch.randn(2, n, 4), ei.bool(), w)
+
+
+def test_validation_switch_is_per_thread():
+    """Switching validation off in one thread leaves another's on, and
+    interleaved blocks restore each thread's own state."""
+    import threading
+
+    from bigraph_pyg.nn import validation, validation_enabled
+
+    seen = {}
+    inside, release = threading.Event(), threading.Event()
+
+    def worker():
+        with validation(False):
+            inside.set()
+            release.wait(5)
+            seen["worker"] = validation_enabled()
+        seen["worker_after"] = validation_enabled()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main"] = validation_enabled()
+    release.set()
+    t.join(5)
+    assert seen == {"main": True, "worker": False, "worker_after": True}
+
+
+def test_graph_first_seen_unvalidated_is_checked_later():
+    """A bad graph cached while validation was off is still refused at its
+    first use with validation on; `.data =` reassignment is seen."""
+    from bigraph_pyg.nn import MeshConv, validation
+
+    conv = MeshConv(3, 2)
+    edge_index = torch.tensor([[0, 1, 2, 1], [1, 2, 0, 0]])
+    weight = torch.tensor([1.0, float("nan"), 1.0, 1.0])
+    x = torch.randn(3, 3)
+    with validation(False):
+        conv(x, edge_index, weight)
+    with pytest.raises(ValueError, match="edge_weight"):
+        conv(x, edge_index, weight)
+    good = torch.tensor([1.0, 1.0, 1.0, 3.0])
+    before = conv(x, edge_index, good)
+    good.data = torch.tensor([1.0, 1.0, 3.0, 1.0])  # no version bump
+    after = conv(x, edge_index, good)
+    torch.testing.assert_close(after, conv(x, edge_index, good.clone()))
+    assert not torch.allclose(before, after)

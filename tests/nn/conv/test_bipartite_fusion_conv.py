@@ -235,7 +235,7 @@ def test_bipartite_fusion_conv_errors(fusion):
     with pytest.raises(
         ValueError,
         match=r"only joint-vertex edges .* "
-        r"`num_joints`=5 \(got 8 ",
+        r"`num_joints`=5 for impl='blocks' \(got 8 ",
     ):
         blocks(torch.randn(N, 4), edge_index, a_fs)
 
@@ -314,13 +314,18 @@ def test_bipartite_fusion_conv_reordered_edges(fusion, impl):
     assert torch.allclose(g_c, g_ref, atol=1e-5)
 
 
-@pytest.mark.parametrize("impl", ["sparse", "message", "dense"])
+@pytest.mark.parametrize("impl", ["sparse", "message", "dense", "auto"])
 def test_bipartite_fusion_conv_pyg_batch(fusion, impl):
     from torch_geometric.data import Batch, Data
 
+    from bigraph_pyg.nn import validation
+
     _, edge_index, a_fs = fusion
     e = edge_index.size(1)
-    conv = _perturbed(_conv(6, 5, impl))
+    # "auto" with num_joints would take the dense J x V blocks of one union
+    # graph; on a Batch it must notice and take the sparse path.
+    extra = {"num_joints": J} if impl == "auto" else {}
+    conv = _perturbed(_conv(6, 5, impl, **extra))
     gen = torch.Generator().manual_seed(4)
     graphs, refs = [], []
     for i in range(3):
@@ -345,8 +350,24 @@ def test_bipartite_fusion_conv_pyg_batch(fusion, impl):
         batch.x, batch.edge_index, batch.edge_weight, edge_id=batch.edge_id
     )
     assert torch.allclose(out, torch.cat(refs), atol=1e-5)
+    with validation(False):  # no check to lean on: still the right answer
+        fresh = _conv(6, 5, impl, **extra)
+        fresh.load_state_dict(conv.state_dict())
+        out = fresh(
+            batch.x, batch.edge_index, batch.edge_weight, edge_id=batch.edge_id
+        )
+    assert torch.allclose(out, torch.cat(refs), atol=1e-5)
     with pytest.raises(ValueError, match=r"`num_edges`=72 .* pass `edge_id`"):
         conv(batch.x, batch.edge_index, batch.edge_weight)
+    if impl == "auto":
+        blocks = _conv(6, 5, "blocks")
+        with pytest.raises(ValueError, match="Batch of fusion graphs"):
+            blocks(
+                batch.x,
+                batch.edge_index,
+                batch.edge_weight,
+                edge_id=batch.edge_id,
+            )
 
 
 def test_bipartite_fusion_conv_edge_id_errors(fusion):
