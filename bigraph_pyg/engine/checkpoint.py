@@ -33,6 +33,7 @@ removes such files (:func:`remove_stale_temp_files`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -155,7 +156,9 @@ def _feed(h, obj: Any) -> None:
         h.update(f"{type(obj).__name__}:{obj!r}|".encode())
 
 
-def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+def remove_stale_temp_files(
+    folder: str | os.PathLike, name: str | None = None
+) -> list[Path]:
     """Remove the temp files a crashed :func:`atomic_torch_save` left.
 
     Only names of the writer's own pattern (``.<name>.<8 characters>.tmp``)
@@ -163,6 +166,9 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
 
     Args:
         folder (str or PathLike): A checkpoint folder (may not exist).
+        name (str, optional): Only the temp files of this target (the next
+            write of ``name`` clears its own leftovers, never a temp file
+            another writer of another file is filling). (default: all)
 
     Returns:
         list[Path]: the files removed.
@@ -174,6 +180,7 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
     for entry in folder.iterdir():
         if (
             _TEMP_NAME.match(entry.name)
+            and (name is None or entry.name.startswith(f".{name}."))
             and entry.is_file()
             and not entry.is_symlink()
         ):
@@ -230,7 +237,7 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
                 "not below a regular file"
             ),
         ) from err
-    remove_stale_temp_files(path.parent)
+    remove_stale_temp_files(path.parent, path.name)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(
@@ -251,12 +258,21 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
                 if path.exists()
                 else "no file was written"
             )
+            advice = {
+                errno.ENOSPC: "free space on that disk or pass another "
+                "output folder",
+                errno.EDQUOT: "free space on that disk or pass another "
+                "output folder",
+                errno.EACCES: "check the folder's permissions or pass "
+                "another output folder",
+                errno.EPERM: "check the folder's permissions or pass "
+                "another output folder",
+            }.get(err.errno, "pass another output folder")
             raise OSError(
                 err.errno,
                 (
                     f"Could not write the checkpoint {path} "
-                    f"({type(err).__name__}: {err}); {kept}. Free space on "
-                    "that disk or pass another output folder"
+                    f"({type(err).__name__}: {err}); {kept}; {advice}"
                 ),
             ) from err
         raise
