@@ -370,8 +370,16 @@ class Trainer:
                 self._restore_norm_buffers(norm_state)
                 self._report_nonfinite(loss, terms, "gradient")
                 return None
+        fp16 = self.scaler.is_enabled()
+        scale = self.scaler.get_scale() if fp16 else None
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if fp16 and self.scaler.get_scale() < scale:
+            # The scaler found inf gradients and skipped the update: leave
+            # no trace in BatchNorm either, and count it.
+            self._restore_norm_buffers(norm_state)
+            self._report_nonfinite(loss, terms, "fp16 gradient")
+            return None
         self._nonfinite_run = 0
         return float(loss.detach()), {
             k: float(v.detach()) for k, v in terms.items()

@@ -30,7 +30,7 @@ from bigraph_pyg.nn.heads import (
     GraphCoordinateHead,
     SMPLParamRegressor,
 )
-from bigraph_pyg.nn.validate import validation_enabled
+from bigraph_pyg.nn.validate import check_joints_in_image, validation_enabled
 from bigraph_pyg.topology import (
     BONES,
     JOINT_NAMES,
@@ -470,30 +470,15 @@ class BiGraphBody(nn.Module):
                 f"{tuple(getattr(joints_2d, 'shape', ()))})"
             )
         if validation_enabled():
-            self._check_joint_values(joints_2d)
+            h, w = self.config.image_size
+            check_joints_in_image(
+                joints_2d,
+                h,
+                w,
+                self.config.max_joint_outside,
+                "replace missing detections before calling the model",
+            )
         return joints_2d if dtype is None else joints_2d.to(dtype)
-
-    def _check_joint_values(self, joints_2d: Tensor) -> None:
-        # Value checks (host syncs): only while bigraph_pyg.nn.validation
-        # is on (the default in eager mode); the shape checks above always.
-        h, w = self.config.image_size
-        if not torch.isfinite(joints_2d).all():
-            raise ValueError(
-                "Expected finite `joints_2d` (got NaN or inf; replace "
-                "missing detections before calling the model)"
-            )
-        m = self.config.max_joint_outside
-        x, y = joints_2d[..., 0], joints_2d[..., 1]
-        outside = (
-            (x < -m * w) | (x > (1 + m) * w) | (y < -m * h) | (y > (1 + m) * h)
-        )
-        if outside.any():
-            raise ValueError(
-                f"Expected `joints_2d` inside the {w}x{h} image (pixels, "
-                f"config.max_joint_outside={m}) (got x in "
-                f"[{x.min().item():.4g}, {x.max().item():.4g}], y in "
-                f"[{y.min().item():.4g}, {y.max().item():.4g}])"
-            )
 
     # -- forward --------------------------------------------------------------
 

@@ -33,7 +33,7 @@ except ModuleNotFoundError as _err:  # an optional dependency: name its extra
         name=_err.name,
     ) from _err
 
-from bigraph_pyg.nn.validate import validation_enabled  # noqa: E402
+from bigraph_pyg.nn.validate import check_joints_in_image, validation_enabled  # noqa: E402
 
 __all__ = [
     "EncoderOutput",
@@ -261,26 +261,6 @@ def _check_joints(joints_2d: Tensor) -> None:
         )
 
 
-def _check_joint_values(
-    joints_2d: Tensor, height: int, width: int, max_outside: float
-) -> None:
-    if not torch.isfinite(joints_2d).all():
-        raise ValueError(
-            "Expected finite values in `joints_2d` (got NaN or inf; replace "
-            "missing detections before pooling)"
-        )
-    x, y = joints_2d[..., 0], joints_2d[..., 1]
-    out_x = (x < -max_outside * width) | (x > (1 + max_outside) * width)
-    out_y = (y < -max_outside * height) | (y > (1 + max_outside) * height)
-    if (out_x | out_y).any():
-        raise ValueError(
-            f"Expected `joints_2d` in pixels of the {(height, width)} (H, W) "
-            f"image, at most {max_outside} image sizes outside (got x in "
-            f"[{x.min().item():.4g}, {x.max().item():.4g}], y in "
-            f"[{y.min().item():.4g}, {y.max().item():.4g}])"
-        )
-
-
 def joint_box_size(
     joints_2d: Tensor,
     bones: Tensor | Sequence[tuple[int, int]],
@@ -434,7 +414,13 @@ def roi_joint_features(
                 f"{tuple(getattr(fmap, 'shape', ()))})"
             )
     if validation_enabled():  # value checks: host syncs
-        _check_joint_values(joints_2d, height, width, max_outside)
+        check_joints_in_image(
+            joints_2d,
+            height,
+            width,
+            max_outside,
+            "replace missing detections before pooling",
+        )
     box = torch.as_tensor(box_size, device=joints_2d.device)
     box = box.to(joints_2d.dtype).expand(batch) if box.dim() == 0 else box
     if box.shape != (batch,) or (

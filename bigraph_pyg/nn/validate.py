@@ -34,8 +34,10 @@ from __future__ import annotations
 import contextvars
 
 import torch
+from torch import Tensor
 
 __all__ = [
+    "check_joints_in_image",
     "check_positive_int",
     "validation",
     "validation_enabled",
@@ -61,6 +63,45 @@ def check_positive_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(
             f"Expected `{name}` to be a positive int (got {value!r})"
+        )
+
+
+def check_joints_in_image(
+    joints_2d: Tensor,
+    height: int,
+    width: int,
+    max_outside: float = 0.0,
+    what: str = "replace missing detections first",
+) -> None:
+    """Refuse non-finite 2D joints or joints outside the image (host syncs).
+
+    Callers run it only while :func:`validation_enabled`.
+
+    Args:
+        joints_2d (Tensor): :math:`(..., 2)` pixel ``(x, y)``.
+        height (int): Image height.
+        width (int): Image width.
+        max_outside (float): How far outside the image (fraction of its
+            side) a joint may lie. (default: ``0.0``)
+        what (str): The advice for non-finite joints.
+
+    Raises:
+        ValueError: naming `joints_2d`, the image and the range found.
+    """
+    if not torch.isfinite(joints_2d).all():
+        raise ValueError(
+            f"Expected finite values in `joints_2d` (got NaN or inf; {what})"
+        )
+    x, y = joints_2d[..., 0], joints_2d[..., 1]
+    m = max_outside
+    outside = (x < -m * width) | (x > (1 + m) * width)
+    outside |= (y < -m * height) | (y > (1 + m) * height)
+    if outside.any():
+        raise ValueError(
+            f"Expected `joints_2d` inside the {width}x{height} image "
+            f"(pixels, at most {m} image sizes outside) (got x in "
+            f"[{x.min().item():.4g}, {x.max().item():.4g}], y in "
+            f"[{y.min().item():.4g}, {y.max().item():.4g}])"
         )
 
 
