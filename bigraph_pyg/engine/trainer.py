@@ -375,10 +375,17 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if fp16 and self.scaler.get_scale() < scale:
-            # The scaler found inf gradients and skipped the update: leave
-            # no trace in BatchNorm either, and count it.
+            # The scaler found inf gradients and skipped the update (its
+            # scale calibration does so a few times at the start): leave
+            # no trace in BatchNorm either. Not an error, not a run.
             self._restore_norm_buffers(norm_state)
-            self._report_nonfinite(loss, terms, "fp16 gradient")
+            self.result.nonfinite_steps += 1
+            log.debug(
+                "Step %d: fp16 gradient overflow, update skipped "
+                "(loss scale now %g)",
+                self.result.step,
+                self.scaler.get_scale(),
+            )
             return None
         self._nonfinite_run = 0
         return float(loss.detach()), {
