@@ -264,16 +264,20 @@ def _model_joints(
 ) -> np.ndarray:
     """Joints in crop pixels; unconfident ones at the confident ones' mean.
 
-    The data pipeline's detector noise does the same for missed joints
-    (:mod:`bigraph_pyg.data.noise`).
+    The rule of training batches
+    (:func:`~bigraph_pyg.engine.batching.fill_missing_joints`; the data
+    pipeline's detector noise does the same for missed joints).
     """
+    from bigraph_pyg.engine.batching import fill_missing_joints
+
     kp = np.asarray(keypoints, np.float64).copy()
     ok = np.asarray(confidence) > threshold
-    if ok.any() and not ok.all():
-        kp[~ok] = kp[ok].mean(0)
+    if ok.any():
+        kp[~ok] = np.nan
     h, w = size
     jc = (kp - origin) * (np.array([w, h]) / side)
-    return np.clip(jc, 0, [w - 1, h - 1]).astype(np.float32)
+    joints, _ = fill_missing_joints(torch.as_tensor(jc)[None], (h, w))
+    return joints[0].numpy().astype(np.float32)
 
 
 @torch.no_grad()

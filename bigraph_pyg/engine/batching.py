@@ -31,6 +31,7 @@ __all__ = [
     "ModelBatch",
     "TRAIN_KEYS",
     "collate_samples",
+    "fill_missing_joints",
     "prepare_batch",
     "prepare_pose_batch",
 ]
@@ -258,14 +259,20 @@ def _resize(batch: dict, size: tuple[int, int]) -> dict:
     return batch
 
 
-def _input_joints(
+def fill_missing_joints(
     joints: Tensor, size: tuple[int, int]
 ) -> tuple[Tensor, Tensor]:
     """Model-input pixel joints and which of them were detected.
 
     A non-finite joint (a missed detection) is replaced by the mean of the
     sample's finite joints (the image centre if it has none), never by
-    pixel ``(0, 0)``; then all are clamped into the ``(H, W)`` image.
+    pixel ``(0, 0)``; then all are clamped into the ``(H, W)`` image. The
+    one home of this rule: training batches and :func:`~bigraph_pyg.predict`
+    both use it.
+
+    Args:
+        joints (Tensor): :math:`(B, J, 2)` pixels, NaN where missed.
+        size (tuple[int, int]): ``(H, W)``.
 
     Returns:
         tuple[Tensor, Tensor]: joints :math:`(B, J, 2)` and a bool
@@ -287,8 +294,8 @@ def _input_joints(
 
 
 def _clamp_into(joints: Tensor, size: tuple[int, int]) -> Tensor:
-    """Pixel joints clamped into an ``(H, W)`` image (see _input_joints)."""
-    return _input_joints(joints, size)[0]
+    """Pixel joints in an ``(H, W)`` image (:func:`fill_missing_joints`)."""
+    return fill_missing_joints(joints, size)[0]
 
 
 def _finite_rows(x: Tensor) -> Tensor:
@@ -492,8 +499,8 @@ def prepare_batch(
         k: (v.to(dev, non_blocking=True) if isinstance(v, Tensor) else v)
         for k, v in batch.items()
     }
-    joints_gt, gt_valid = _input_joints(b["joints_2d"], size)
-    joints_est, est_valid = _input_joints(b["joints_2d_est"], size)
+    joints_gt, gt_valid = fill_missing_joints(b["joints_2d"], size)
+    joints_est, est_valid = fill_missing_joints(b["joints_2d_est"], size)
     has_smpl = b["has_smpl"].bool()
     if "has_vertices" in b:
         has_smpl = has_smpl & b["has_vertices"].bool()
