@@ -32,7 +32,11 @@ from bigraph_pyg.engine.runner import (
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("checkpoint")
+    p.add_argument(
+        "checkpoint",
+        help="a training checkpoint, or pretrained:NAME for a shipped model "
+        "(e.g. pretrained:synthetic)",
+    )
     p.add_argument(
         "--dataset",
         default="synthetic",
@@ -84,9 +88,15 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     try:
         body = default_body()
-        model, state = model_from_checkpoint(
-            args.checkpoint, body, map_location=args.device
-        )
+        if args.checkpoint.startswith("pretrained:"):  # a shipped model
+            from bigraph_pyg.hub import pretrained
+
+            model = pretrained(args.checkpoint.split(":", 1)[1], body)
+            state = {"extra": {"training_stats": model.training_stats}}
+        else:
+            model, state = model_from_checkpoint(
+                args.checkpoint, body, map_location=args.device
+            )
         model = model.to(args.device)
         if args.dataset == "synthetic":
             root = Path(args.synthetic_root)

@@ -121,3 +121,14 @@ def test_ablation_refuses_to_replace_an_old_row(tmp_path):
     assert "--overwrite" in msg and "--resume" not in msg
     assert str(ckpt) in msg
     assert (ckpt / "best.pt").read_bytes() == b"old"
+
+
+def test_eval_names_an_unknown_shipped_model(capsys):
+    """eval_bigraph.py pretrained:NAME scores a shipped model; an unknown
+    name is a one-line error naming the known ones."""
+    import eval_bigraph
+
+    with pytest.raises(SystemExit) as info:
+        eval_bigraph.main(["pretrained:imagenet", "--quiet"])
+    msg = str(info.value)
+    assert msg.startswith("error: ") and "synthetic" in msg, msg
