@@ -113,7 +113,7 @@ def test_nonfinite_loss_is_skipped_and_reported(
 ):
     model = make_model()
     trainer = Trainer(model, fake_set, TrainConfig(epochs=1, **FAST), tmp_path)
-    real_loss = model.loss
+    real_loss = trainer.criterion.model_loss
     calls = []
 
     def bad_loss(out, batch):
@@ -123,7 +123,7 @@ def test_nonfinite_loss_is_skipped_and_reported(
             total = total * float("nan")
         return total, terms
 
-    model.loss = bad_loss
+    trainer.criterion.model_loss = bad_loss
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with caplog.at_level("WARNING"):
         result = trainer.fit()
@@ -136,12 +136,12 @@ def test_nonfinite_loss_is_skipped_and_reported(
     )
     assert changed  # the second step trained
 
-    model.loss = lambda out, batch: (
-        real_loss(out, batch)[0] * float("inf"),
-        {},
-    )
     t2 = Trainer(
         model, fake_set, TrainConfig(epochs=1, max_nonfinite=2, **FAST), None
+    )
+    t2.criterion.model_loss = lambda out, batch: (
+        real_loss(out, batch)[0] * float("inf"),
+        {},
     )
     with pytest.raises(FloatingPointError, match="non-finite steps"):
         t2.fit()
