@@ -53,15 +53,18 @@ def _version(t: Tensor) -> tuple | None:
     (``t.data = ...`` and ``set_`` do not bump the counter).
     """
     try:
-        return (
-            t._version,
-            t.data_ptr(),
-            tuple(t.shape),
-            t.stride(),
-            t.storage_offset(),
-        )
-    except (RuntimeError, AttributeError):  # inference tensors, sparse
+        version = t._version
+    except (RuntimeError, AttributeError):  # inference tensors
         return None
+    if t.layout != torch.strided:  # sparse: its version counter only
+        return (version, tuple(t.shape))
+    return (
+        version,
+        t.data_ptr(),
+        tuple(t.shape),
+        t.stride(),
+        t.storage_offset(),
+    )
 
 
 class GraphCache:

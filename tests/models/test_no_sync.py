@@ -107,7 +107,7 @@ def test_graph_checks_run_once_input_checks_follow_the_switch(
     # ... and it is what catches bad joints; switched off, nothing checks.
     bad = joints.clone()
     bad[0, 3] = float("nan")
-    with pytest.raises(ValueError, match="finite `joints_2d`"):
+    with pytest.raises(ValueError, match="finite values in `joints_2d`"):
         model(images, bad)
     with validation(False):
         model(None, bad)  # no error: the caller vouches for the inputs
