@@ -38,8 +38,8 @@ PRETRAINED: dict[str, dict[str, str]] = {
     # (docs/pretrained.md has its card).
     "synthetic": {
         "file": "bigraph_cpu_synthetic.pt",
-        "sha256": "1b1748a02c839608717b35b7242802ba"
-        "4cb7bdafdf0e929eaae58460630d28cf",
+        "sha256": "6c7c89c3bb726e4a335e301727a39431"
+        "c85628ddcebfeae7834a398d1629574f",
     },
 }
 
@@ -100,10 +100,13 @@ def export_pretrained(
     # float16 for what was learned; the geometry buffers stay float32.
     model = BiGraphBody.from_body(BiGraphConfig(**state["model_config"]))
     learned = {name for name, _ in model.named_parameters()}
+    # Through the model: the weights in the current layout (an older
+    # checkpoint's buffers, e.g. the sampler's sparse ones, are converted).
+    model.load_state_dict(state["model"])
     payload = {
         "format": _FORMAT,
         "model_config": state["model_config"],
-        "model": _cast(state["model"], torch.float16, only=learned),
+        "model": _cast(model.state_dict(), torch.float16, only=learned),
         "training_stats": state.get("extra", {}).get("training_stats"),
         "card": dict(card or {}),
     }
