@@ -13,7 +13,9 @@ EXT_PINS := torch-scatter==2.1.2 torch-sparse==0.6.18
 # `make run` needs no compiled extension; `make test` adds torch-scatter /
 # torch-sparse (peer implementations the tests compare against) and the
 # dev/docs tools.
-# Linted by `make test` (and so by CI) and `make lint`.
+# Linted by `make test` (and so by CI) and `make lint`, with the ruff whose
+# format the code follows (a newer ruff may format differently).
+LINT_PINS := ruff==0.17.6
 LINT_PATHS := bigraph_pyg tests examples benchmarks scripts docs/conf.py
 RUN_STAMP := $(VENV)/.bigraph-run
 TEST_STAMP := $(VENV)/.bigraph-test
@@ -29,7 +31,7 @@ $(RUN_STAMP): pyproject.toml Makefile
 
 $(TEST_STAMP): $(RUN_STAMP)
 	$(PIP) install --no-build-isolation $(EXT_PINS)
-	$(PIP) install -e '.[all]'
+	$(PIP) install -e '.[all]' $(LINT_PINS)
 	touch $(TEST_STAMP)
 
 setup: $(TEST_STAMP)
