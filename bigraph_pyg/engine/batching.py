@@ -293,11 +293,6 @@ def fill_missing_joints(
     return torch.minimum(j.clamp_min(0.0), hi), valid
 
 
-def _clamp_into(joints: Tensor, size: tuple[int, int]) -> Tensor:
-    """Pixel joints in an ``(H, W)`` image (:func:`fill_missing_joints`)."""
-    return fill_missing_joints(joints, size)[0]
-
-
 def _finite_rows(x: Tensor) -> Tensor:
     """``(B,)`` bool: every value of the sample is finite."""
     return torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
@@ -392,8 +387,8 @@ def prepare_pose_batch(
     vis = torch.ones(n, b["joints_3d"].shape[1], device=dev)
     targets = _targets(b, size, vis, vis, ones, ones)
     return (
-        _clamp_into(b["joints_2d"], size),
-        _clamp_into(b["joints_2d_est"], size),
+        fill_missing_joints(b["joints_2d"], size)[0],
+        fill_missing_joints(b["joints_2d_est"], size)[0],
         targets,
     )
 
