@@ -50,6 +50,7 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
         warmup_steps=20,
         lr_schedule="cosine",
         lift_batch_size=96,
+        skeleton_lift_batch_size=0,
         num_lift=8192,
     ),
     # The paper's recipe (Sec. 5.2): images only, constant 2.5e-4.
@@ -63,6 +64,7 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
         warmup_steps=0,
         lr_schedule="constant",
         lift_batch_size=0,
+        skeleton_lift_batch_size=0,
         num_lift=0,
     ),
 }
@@ -112,6 +114,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="pose-only samples per step, run image-free (0: images only)",
     )
     p.add_argument(
+        "--skeleton-lift-batch-size",
+        type=non_negative_int,
+        help="further pose-only samples per step through the Skeleton-GCN "
+        "alone (BiGraphBody.lift; 0: none)",
+    )
+    p.add_argument(
         "--num-lift",
         type=positive_int,
         help="pose-only samples drawn (synthetic data)",
@@ -119,7 +127,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=positive_int)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K")
-    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA)")
+    p.add_argument(
+        "--amp",
+        action="store_true",
+        help="mixed precision (bfloat16 autocast on the CPU)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile")
     p.add_argument("--num-workers", type=non_negative_int, default=0)
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
@@ -189,7 +201,9 @@ def main(argv=None) -> None:
             value = getattr(args, name)
             return sizes[name] if value is None else value
 
-        lift = pick("lift_batch_size") if args.data == "synthetic" else 0
+        synthetic = args.data == "synthetic"
+        lift = pick("lift_batch_size") if synthetic else 0
+        skeleton_lift = pick("skeleton_lift_batch_size") if synthetic else 0
         train_cfg = TrainConfig(
             epochs=pick("epochs"),
             batch_size=pick("batch_size"),
@@ -197,6 +211,7 @@ def main(argv=None) -> None:
             warmup_steps=pick("warmup_steps"),
             lr_schedule=pick("lr_schedule"),
             lift_batch_size=lift,
+            skeleton_lift_batch_size=skeleton_lift,
             seed=args.seed,
             amp=args.amp,
             compile=args.compile,
@@ -246,7 +261,7 @@ def main(argv=None) -> None:
             )
         model = BiGraphBody.from_body(model_cfg, body)
         lift_set = None
-        if train_cfg.lift_batch_size:
+        if train_cfg.lift_batch_size or train_cfg.skeleton_lift_batch_size:
             from bigraph_pyg.data import SyntheticPoses
 
             lift_set = SyntheticPoses(

@@ -18,7 +18,7 @@ __all__ = ["TrainConfig", "TrainResult"]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and bookkeeping of a run.
+    r"""Optimisation and bookkeeping of a run.
 
     Attributes:
         epochs (int): Passes over the training set. (paper: 50)
@@ -30,8 +30,10 @@ class TrainConfig:
         mix_start (float): GT 2D-joint ratio at step 0 (Sec. 5.2).
             (default: ``1.0``)
         grad_clip (float or None): Max gradient norm. (default: none)
-        amp (bool): Mixed precision (CUDA only; bfloat16 where supported,
-            else float16 with a gradient scaler).
+        amp (bool): Mixed precision: on CUDA bfloat16 where supported,
+            else float16 with a gradient scaler; on the CPU bfloat16
+            autocast (about 1.5x faster a step on a CPU with AVX512-BF16,
+            ``benchmarks/bench_cpu_amp.py``; slower on one without).
         compile (bool): ``torch.compile`` the model.
         num_workers (int): DataLoader workers.
         log_every (int): Steps between TensorBoard scalars.
@@ -51,6 +53,14 @@ class TrainConfig:
             paper's recipe). (default: ``0``)
         lift_weight (float): Weight of the pose-only samples' loss (Eq. 6
             on them) in the step's total. (default: ``1.0``)
+        skeleton_lift_batch_size (int): Further pose-only samples run
+            through the Skeleton-GCN alone
+            (:meth:`~bigraph_pyg.models.BiGraphBody.lift`, 12 nodes a
+            sample instead of :math:`12 + N_m`) each step, adding
+            ``lift_weight`` times the skeleton 3D term
+            :math:`\mathcal{L}_s` on them: many more lifting samples a step
+            for a few percent of an image-free forward. Drawn from the same
+            pose set; ``0``: none. (default: ``0``)
         warmup_steps (int): Linear learning-rate warm-up from ``lr / 10``.
             (default: ``0``)
         lr_schedule (str): ``"constant"`` (the paper's) or ``"cosine"``
@@ -79,6 +89,7 @@ class TrainConfig:
     best_metric: str = "pa_mpjpe"
     lift_batch_size: int = 0
     lift_weight: float = 1.0
+    skeleton_lift_batch_size: int = 0
     warmup_steps: int = 0
     lr_schedule: str = "constant"
     eval_segmentation: bool = False
@@ -103,7 +114,11 @@ class TrainConfig:
             raise ValueError(
                 f"Expected mix_start in [0, 1] (got {self.mix_start!r})"
             )
-        for name in ("lift_batch_size", "warmup_steps"):
+        for name in (
+            "lift_batch_size",
+            "skeleton_lift_batch_size",
+            "warmup_steps",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(

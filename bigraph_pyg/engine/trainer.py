@@ -17,7 +17,8 @@ dataset of :mod:`bigraph_pyg.data` samples (paper Sec. 4.4 and 5.2):
   estimated joint) is replaced by that joint's ground truth in the 2D
   input, and non-finite ground truth is masked out of the loss (see
   :func:`~bigraph_pyg.engine.batching.prepare_batch`);
-* mixed precision (``amp``) and ``torch.compile`` (``compile``) on CUDA;
+* mixed precision (``amp``: bfloat16 autocast on the CPU, bfloat16 or
+  float16 on CUDA) and ``torch.compile`` (``compile``);
 * DDP when the :class:`~bigraph_pyg.engine.distributed.DistributedContext`
   has several processes (gradients averaged; each rank reads a disjoint
   stride of the epoch's permutation); the training set's ``set_epoch``,
@@ -119,24 +120,25 @@ class Trainer:
         self.ctx = context or DistributedContext()
         self.baselines = baselines
         self.lift_set = lift_set
-        if config.lift_batch_size and lift_set is None:
+        lifting = {
+            k: getattr(config, k)
+            for k in ("lift_batch_size", "skeleton_lift_batch_size")
+            if getattr(config, k)
+        }
+        if lifting and lift_set is None:
             raise ValueError(
                 f"Expected a `lift_set` of pose-only samples for "
-                f"lift_batch_size={config.lift_batch_size} (got None)"
+                f"{_pairs(lifting)} (got None)"
             )
-        if config.lift_batch_size and self.ctx.is_distributed:
+        if lifting and self.ctx.is_distributed:
             raise ValueError(
-                "Expected lift_batch_size=0 with several processes (got "
-                f"{config.lift_batch_size}: the image-free pass is a second "
+                "Expected lift_batch_size=0 and skeleton_lift_batch_size=0 "
+                f"with several processes (got {_pairs(lifting)}: the "
+                "image-free pass is a second "
                 "forward, which DistributedDataParallel does not sync)"
             )
         self.config = config
         self.device = self.ctx.device
-        if config.amp and self.device.type != "cuda":
-            raise ValueError(
-                f"Expected a CUDA device for amp (got {self.device}); set "
-                "TrainConfig.amp=None on the CPU (the scripts: drop --amp)"
-            )
         self.net = model.to(self.device)
         #: Eq. 6 for this model (its config's loss weights).
         self.criterion = BiGraphLoss.for_config(model.config)
@@ -153,13 +155,7 @@ class Trainer:
             lr=config.lr,
             weight_decay=config.weight_decay,
         )
-        self.amp_dtype = None
-        if config.amp:
-            self.amp_dtype = (
-                torch.bfloat16
-                if torch.cuda.is_bf16_supported()
-                else torch.float16
-            )
+        self.amp_dtype = _amp_dtype(self.device) if config.amp else None
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.amp_dtype == torch.float16
         )
@@ -328,14 +324,7 @@ class Trainer:
         self._set_lr()
         self.optimizer.zero_grad(set_to_none=True)
         norm_state = [b.clone() for b in self._norm_buffers]
-        with (
-            validation(self._check_inputs()),
-            torch.autocast(
-                self.device.type,
-                dtype=self.amp_dtype,
-                enabled=self.amp_dtype is not None,
-            ),
-        ):
+        with validation(self._check_inputs()), self._autocast():
             out = self.model(mb.images, joints)
         loss, terms = self.criterion.model_loss(_float_output(out), mb.targets)
         if self.config.lift_batch_size:
@@ -346,6 +335,10 @@ class Trainer:
                 "lift_total": lift_loss.detach(),
                 **{f"lift_{k}": v for k, v in lift_terms.items()},
             }
+        if self.config.skeleton_lift_batch_size:
+            term, weight = self._skeleton_lift_loss(ratio)
+            loss = loss + self.config.lift_weight * weight * term
+            terms = {**terms, "skeleton_lift_joints_3d": term.detach()}
         finite = torch.isfinite(loss.detach()).float()
         if self.ctx.is_distributed:
             import torch.distributed as dist
@@ -431,32 +424,53 @@ class Trainer:
         for buf, value in zip(self._norm_buffers, saved, strict=True):
             buf.copy_(value)
 
-    def _lift_loss(self, ratio: float) -> tuple[Tensor, dict[str, Tensor]]:
-        """Eq. 6 on a batch of pose-only samples, run image-free."""
+    def _pose_batch(
+        self, size: int, ratio: float, stream: int
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``size`` pose-only samples of this step: mixed 2D, targets.
+
+        ``stream`` keeps the image-free and the skeleton-only draws of one
+        step apart (both reproducible from the seed and the step).
+        """
         cfg = self.config
         g = torch.Generator().manual_seed(
-            cfg.seed * 1_000_003 + self.result.step
+            cfg.seed * 1_000_003 + self.result.step + stream * 7_919_011
         )
-        idx = torch.randint(
-            len(self.lift_set), (cfg.lift_batch_size,), generator=g
-        )
+        idx = torch.randint(len(self.lift_set), (size,), generator=g)
         j_gt, j_est, targets = prepare_pose_batch(
             self.lift_set.batch(idx),
             self.net.config.image_size,
             self.lift_set.config.image_size,
             self.device,
         )
-        joints = mix_joints_2d(j_gt, j_est, ratio, self.mix_generator)
-        with (
-            validation(self._check_inputs()),
-            torch.autocast(
-                self.device.type,
-                dtype=self.amp_dtype,
-                enabled=self.amp_dtype is not None,
-            ),
-        ):
+        return mix_joints_2d(j_gt, j_est, ratio, self.mix_generator), targets
+
+    def _autocast(self):
+        return torch.autocast(
+            self.device.type,
+            dtype=self.amp_dtype,
+            enabled=self.amp_dtype is not None,
+        )
+
+    def _lift_loss(self, ratio: float) -> tuple[Tensor, dict[str, Tensor]]:
+        """Eq. 6 on a batch of pose-only samples, run image-free."""
+        joints, targets = self._pose_batch(
+            self.config.lift_batch_size, ratio, 0
+        )
+        with validation(self._check_inputs()), self._autocast():
             out = self.net(None, joints)
         return self.criterion.model_loss(_float_output(out), targets)
+
+    def _skeleton_lift_loss(self, ratio: float) -> tuple[Tensor, float]:
+        r""":math:`\mathcal{L}_s` of the Skeleton-GCN alone, pose-only."""
+        joints, targets = self._pose_batch(
+            self.config.skeleton_lift_batch_size, ratio, 1
+        )
+        with validation(False), self._autocast():
+            pred = self.net.lift(joints)
+        return self.criterion.skeleton_joints_3d_term(
+            pred.float(), targets["gt_joints_3d"]
+        )
 
     def _check_inputs(self) -> bool:
         """Value-check the model's inputs on the first forward only.
@@ -754,6 +768,29 @@ class Trainer:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype:
+    """The autocast dtype of ``amp`` on ``device``."""
+    if device.type == "cuda":
+        return (
+            torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        )
+    if device.type == "cpu":
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            log.warning(
+                "amp on a CPU without bfloat16 instructions (AVX512-BF16 or "
+                "AMX): bfloat16 autocast runs, but slower than float32"
+            )
+        return torch.bfloat16
+    raise ValueError(
+        f"Expected a CPU or CUDA device for amp (got {device}); set "
+        "TrainConfig.amp=False"
+    )
+
+
+def _pairs(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
 def _float_output(out):

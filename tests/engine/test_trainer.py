@@ -208,11 +208,32 @@ def test_mixing_schedule():
         mix_joints_2d(gt, est, 1.5)
 
 
-def test_amp_needs_cuda(make_model, fake_set):
-    if torch.cuda.is_available():
-        pytest.skip("CUDA present")
-    with pytest.raises(ValueError, match="CUDA device for amp"):
-        Trainer(make_model(), fake_set, TrainConfig(amp=True, **FAST))
+def test_amp_on_cpu_autocasts_to_bfloat16(make_model, fake_set, tmp_path):
+    model = make_model()
+    seen = set()
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: seen.add(o.dtype))
+        for m in model.modules()
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))
+    ]
+    cfg = TrainConfig(epochs=1, amp=True, **FAST)
+    trainer = Trainer(model, fake_set, cfg, tmp_path)
+    assert trainer.amp_dtype == torch.bfloat16
+    result = trainer.fit()
+    for h in hooks:
+        h.remove()
+    # The matmuls ran in bfloat16; the loss (outputs cast back) is finite
+    # and the weights stay float32.
+    assert torch.bfloat16 in seen
+    assert all(math.isfinite(h["loss"]) for h in result.history)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_amp_names_the_device_it_cannot_use(make_model, fake_set):
+    from bigraph_pyg.engine.trainer import _amp_dtype
+
+    with pytest.raises(ValueError, match="CPU or CUDA device for amp"):
+        _amp_dtype(torch.device("meta"))
 
 
 @pytest.fixture(scope="module")
@@ -245,9 +266,45 @@ def test_lifting_samples_join_each_step(
     assert again.history[-1]["lift_total"] == pytest.approx(entry["lift_total"])
 
 
+def test_skeleton_only_lifting_term(make_model, fake_set, pose_set, tmp_path):
+    cfg = TrainConfig(
+        epochs=1, skeleton_lift_batch_size=32, lift_weight=0.5, **FAST
+    )
+    model = make_model()
+    trainer = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set)
+    result = trainer.fit()
+    term = result.history[-1]["skeleton_lift_joints_3d"]
+    assert math.isfinite(term) and term > 0
+    assert "lift_total" not in result.history[-1]  # no image-free forward
+    # The term trains the Skeleton-GCN alone: no gradient reaches the mesh
+    # branch, the encoder or the fusion graph.
+    model.zero_grad(set_to_none=True)
+    loss, weight = trainer._skeleton_lift_loss(0.0)
+    loss.backward()
+    grads = {n for n, p in model.named_parameters() if p.grad is not None}
+    assert any(n.startswith("skeleton_head") for n in grads)
+    assert not any(
+        n.startswith(("mesh_head", "encoder", "camera_head", "mesh_input"))
+        or "fusion" in n
+        for n in grads
+    ), sorted(grads)
+    assert weight == trainer.criterion.weights.focal or weight == (
+        trainer.criterion.weights.skeleton_joints_3d
+    )
+    # Same seed, same step -> the same samples (resumable).
+    again = Trainer(
+        make_model(), fake_set, cfg, tmp_path / "b", lift_set=pose_set
+    ).fit()
+    assert again.history[-1]["skeleton_lift_joints_3d"] == pytest.approx(term)
+
+
 def test_lifting_config_errors(make_model, fake_set):
     with pytest.raises(ValueError, match="lift_set"):
         Trainer(make_model(), fake_set, TrainConfig(lift_batch_size=4))
+    with pytest.raises(ValueError, match="skeleton_lift_batch_size=4"):
+        Trainer(make_model(), fake_set, TrainConfig(skeleton_lift_batch_size=4))
+    with pytest.raises(ValueError, match="skeleton_lift_batch_size"):
+        TrainConfig(skeleton_lift_batch_size=-1)
     with pytest.raises(ValueError, match="lift_batch_size"):
         TrainConfig(lift_batch_size=-1)
     with pytest.raises(ValueError, match="lr_schedule"):
