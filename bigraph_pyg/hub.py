@@ -90,10 +90,8 @@ def export_pretrained(
     Returns:
         str: the file's SHA-256 (for :data:`PRETRAINED`).
     """
-    from bigraph_pyg.engine.checkpoint import (
-        atomic_torch_save,
-        load_checkpoint,
-    )
+    from bigraph_pyg.engine.atomic_save import atomic_torch_save
+    from bigraph_pyg.engine.checkpoint import load_checkpoint
     from bigraph_pyg.models import BiGraphBody, BiGraphConfig
 
     state = load_checkpoint(checkpoint)

@@ -71,7 +71,7 @@ autodoc_typehints = "signature"
 autodoc_class_signature = "mixed"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 # Only truly optional, heavy dependencies missing from ``.[all]``; both
-# modules that need them (apps.keypoints: mediapipe, data.render: pyrender)
+# modules that need them (apps.detection: mediapipe, data.render: pyrender)
 # import them lazily, so nothing has to be mocked today.
 autodoc_mock_imports: list[str] = []
 

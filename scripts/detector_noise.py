@@ -5,7 +5,7 @@
 
 Renders ``num`` samples of the synthetic test stream (seed 0, the
 generator's default 224² crops), runs the demo's detector on each image
-(:func:`bigraph_pyg.apps.keypoints.detect_people`, largest person, the
+(:func:`bigraph_pyg.apps.detection.detect_people`, largest person, the
 demo's confidence threshold), and compares both MediaPipe's joints and the
 samples' stored :class:`~bigraph_pyg.data.noise.JointNoise` estimates
 (``joints_2d_est``) with the ground truth ``joints_2d``.
@@ -132,7 +132,7 @@ def width_ratio(
 
 def run_detector(images: list[np.ndarray], threshold: float):
     """The demo's detection: largest MediaPipe person, its 12 joints."""
-    from bigraph_pyg.apps.keypoints import detect_people
+    from bigraph_pyg.apps.detection import detect_people
 
     n = len(images)
     joints = np.zeros((n, len(JOINT_NAMES), 2), np.float64)

@@ -1,42 +1,45 @@
 """Applications: from a photograph to a 3D body (:func:`predict`).
 
-:mod:`~bigraph_pyg.apps.keypoints` finds the 2D joints (MediaPipe, the
-``detect`` extra, or a keypoint file), :mod:`~bigraph_pyg.apps.inference`
-runs the model and converts its camera and parameters to the field's
-conventions, :mod:`~bigraph_pyg.apps.export` writes meshes, parameters,
+:mod:`~bigraph_pyg.apps.detection` finds the 2D joints (MediaPipe, the
+``detect`` extra) and :mod:`~bigraph_pyg.apps.keypoints` reads them from a
+keypoint file instead; :mod:`~bigraph_pyg.apps.inference` runs the model on
+the crop of :mod:`~bigraph_pyg.apps.camera` and returns a
+:class:`Prediction` (:mod:`~bigraph_pyg.apps.prediction`) in the field's
+conventions; :mod:`~bigraph_pyg.apps.export` writes meshes, parameters,
 keypoints and the overlay. ``examples/demo.py`` is a thin CLI over these.
 :mod:`~bigraph_pyg.apps.datasets` builds the training and evaluation sets
 of ``examples/train_bigraph.py`` and ``eval_bigraph.py``.
 """
 
+from bigraph_pyg.apps.camera import (
+    SPIN_FOCAL_RATIO,
+    crop_person,
+    full_perspective_translation,
+)
+from bigraph_pyg.apps.detection import (
+    DETECT_EXTRA,
+    detect_people,
+    landmarks_to_person,
+    select_person,
+)
 from bigraph_pyg.apps.export import (
     MESH_AXES,
     render_overlay,
     save_prediction,
     to_y_up,
 )
-from bigraph_pyg.apps.inference import (
-    SPIN_FOCAL_RATIO,
-    Prediction,
-    crop_person,
-    full_perspective_translation,
-    predict,
-    smplx_parameters,
-)
+from bigraph_pyg.apps.inference import predict
 from bigraph_pyg.apps.keypoints import (
     COCO_TO_JOINTS,
-    DETECT_EXTRA,
     MEDIAPIPE_TO_JOINTS,
     OPENPOSE18_TO_JOINTS,
     OPENPOSE25_TO_JOINTS,
     NoPersonError,
     Person,
-    detect_people,
     keypoint_box,
-    landmarks_to_person,
     read_keypoints,
-    select_person,
 )
+from bigraph_pyg.apps.prediction import Prediction, smplx_parameters
 
 __all__ = [
     "COCO_TO_JOINTS",

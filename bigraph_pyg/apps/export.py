@@ -1,4 +1,4 @@
-r"""Writing a :class:`~bigraph_pyg.apps.inference.Prediction` to files.
+r"""Writing a :class:`~bigraph_pyg.apps.Prediction` to files.
 
 :func:`save_prediction` writes, for a photo ``<stem>``:
 
@@ -75,11 +75,8 @@ def _render(
 ) -> np.ndarray | None:
     """RGBA render of camera-frame vertices, or None without OpenGL."""
     try:
-        from bigraph_pyg.data.render import (
-            BodyRenderer,
-            shade_vertices,
-            vertex_normals,
-        )
+        from bigraph_pyg.data.render import BodyRenderer
+        from bigraph_pyg.data.shading import shade_vertices, vertex_normals
 
         renderer = BodyRenderer(
             faces, np.ones(len(verts_cam), np.int64), width, height
@@ -237,6 +234,65 @@ def _jsonable(value):
     return value
 
 
+def _write_json(path: Path, record: dict) -> None:
+    """Write ``record`` as strict JSON (NaN/inf as null), one-space indent."""
+    path.write_text(json.dumps(_jsonable(record), indent=1, allow_nan=False))
+
+
+def _write_meshes(
+    trimesh, pred, out: Path, stem: str, mesh_formats
+) -> dict[str, Path]:
+    """Both branches as y-up meshes, ``<stem>_<branch>.<format>``."""
+    paths: dict[str, Path] = {}
+    for branch, verts in (
+        ("mesh", pred.vertices_mesh),
+        ("smpl", pred.vertices_smpl),
+    ):
+        mesh = trimesh.Trimesh(to_y_up(verts), pred.faces, process=False)
+        for fmt in mesh_formats:
+            paths[f"{branch}_{fmt}"] = out / f"{stem}_{branch}.{fmt}"
+            mesh.export(paths[f"{branch}_{fmt}"])
+    return paths
+
+
+def _params_record(pred) -> dict:
+    """``<stem>_params``: smplx parameters, camera, 3D joints, mesh axes."""
+    transform = np.eye(4)
+    transform[:3, :3] = _Y_UP
+    params = {
+        "body_model": pred.body_model,
+        "layout": "smplx: body(global_orient, body_pose, betas, transl); "
+        "axis-angle radians; OpenCV camera frame (y down)",
+        **pred.params,
+        "cam_t": pred.params["transl"],
+        "focal_length": float(pred.focal_length),
+        "camera_center": pred.camera_center,
+        "image_size_hw": list(pred.image_size),
+        "camera_weak_crop": pred.camera_weak,
+        "crop_box_xy_side": pred.crop_box,
+        "mesh_axes": MESH_AXES,
+        "mesh_transform": transform,
+        "branch_mean_distance_m": pred.branch_distance,
+        "joint_names": list(JOINT_NAMES),
+        "joints_3d_mesh": pred.joints_3d_mesh,
+    }
+    if pred.joints_3d_skeleton is not None:
+        params["joints_3d_skeleton"] = pred.joints_3d_skeleton
+    return params
+
+
+def _keypoints_record(pred) -> dict:
+    """``<stem>_keypoints``: input joints, box, reprojected mesh joints."""
+    return {
+        "joint_names": list(JOINT_NAMES),
+        "keypoints": pred.keypoints,
+        "confidence": pred.keypoint_confidence,
+        "box_xywh": pred.box,
+        "reprojected_mesh_joints": pred.joints_2d_mesh,
+        "reprojection_error_box_fraction": pred.reprojection_error,
+    }
+
+
 def save_prediction(
     pred,
     image: np.ndarray,
@@ -277,57 +333,17 @@ def save_prediction(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for branch, verts in (
-        ("mesh", pred.vertices_mesh),
-        ("smpl", pred.vertices_smpl),
-    ):
-        mesh = trimesh.Trimesh(to_y_up(verts), pred.faces, process=False)
-        for fmt in mesh_formats:
-            paths[f"{branch}_{fmt}"] = out / f"{stem}_{branch}.{fmt}"
-            mesh.export(paths[f"{branch}_{fmt}"])
-    transform = np.eye(4)
-    transform[:3, :3] = _Y_UP
-    params = {
-        "body_model": pred.body_model,
-        "layout": "smplx: body(global_orient, body_pose, betas, transl); "
-        "axis-angle radians; OpenCV camera frame (y down)",
-        **pred.params,
-        "cam_t": pred.params["transl"],
-        "focal_length": float(pred.focal_length),
-        "camera_center": pred.camera_center,
-        "image_size_hw": list(pred.image_size),
-        "camera_weak_crop": pred.camera_weak,
-        "crop_box_xy_side": pred.crop_box,
-        "mesh_axes": MESH_AXES,
-        "mesh_transform": transform,
-        "branch_mean_distance_m": pred.branch_distance,
-        "joint_names": list(JOINT_NAMES),
-        "joints_3d_mesh": pred.joints_3d_mesh,
-    }
-    if pred.joints_3d_skeleton is not None:
-        params["joints_3d_skeleton"] = pred.joints_3d_skeleton
+    paths = _write_meshes(trimesh, pred, out, stem, mesh_formats)
+    params = _params_record(pred)
     paths["params"] = out / f"{stem}_params.json"
-    paths["params"].write_text(
-        json.dumps(_jsonable(params), indent=1, allow_nan=False)
-    )
+    _write_json(paths["params"], params)
     if npz:
         paths["params_npz"] = out / f"{stem}_params.npz"
         np.savez(
             paths["params_npz"], **{k: np.asarray(v) for k, v in params.items()}
         )
-    kps = {
-        "joint_names": list(JOINT_NAMES),
-        "keypoints": pred.keypoints,
-        "confidence": pred.keypoint_confidence,
-        "box_xywh": pred.box,
-        "reprojected_mesh_joints": pred.joints_2d_mesh,
-        "reprojection_error_box_fraction": pred.reprojection_error,
-    }
     paths["keypoints"] = out / f"{stem}_keypoints.json"
-    paths["keypoints"].write_text(
-        json.dumps(_jsonable(kps), indent=1, allow_nan=False)
-    )
+    _write_json(paths["keypoints"], _keypoints_record(pred))
     if overlay:
         paths["overlay"] = out / f"{stem}_overlay.png"
         Image.fromarray(render_overlay(pred, image, max_side)).save(

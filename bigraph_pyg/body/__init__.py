@@ -1,5 +1,6 @@
 """Body models: SMPL (through smplx) and the licence-free default body."""
 
+from bigraph_pyg.body.arrays import REQUIRED_KEYS, check_body_arrays
 from bigraph_pyg.body.loading import (
     SMPL_FILE_NAMES,
     SMPL_URL,
@@ -10,12 +11,7 @@ from bigraph_pyg.body.loading import (
     load_smpl,
     read_smpl_file,
 )
-from bigraph_pyg.body.model import (
-    REQUIRED_KEYS,
-    BodyModel,
-    BodyOutput,
-    check_body_arrays,
-)
+from bigraph_pyg.body.model import BodyModel, BodyOutput
 
 __all__ = [
     "REQUIRED_KEYS",

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bigraph_pyg.body.model import BodyModel, check_body_arrays
+from bigraph_pyg.body.arrays import check_body_arrays
+from bigraph_pyg.body.model import BodyModel
 from bigraph_pyg.topology.skeleton import SMPL_JOINT_NAMES
 from bigraph_pyg.utils.io import load_npz
 from bigraph_pyg.utils.safe_pickle import ChumpyData, SafeUnpickler

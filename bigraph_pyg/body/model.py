@@ -19,19 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bigraph_pyg.topology.mesh import check_faces
+from bigraph_pyg.body.arrays import _shape, check_body_arrays
 
-__all__ = ["REQUIRED_KEYS", "BodyModel", "BodyOutput", "check_body_arrays"]
-
-#: Keys a SMPL-format body must provide (``posedirs`` may be absent: zeros).
-REQUIRED_KEYS: tuple[str, ...] = (
-    "v_template",
-    "f",
-    "J_regressor",
-    "weights",
-    "shapedirs",
-    "kintree_table",
-)
+__all__ = ["BodyModel", "BodyOutput"]
 
 
 @dataclass(frozen=True)
@@ -46,100 +36,6 @@ class BodyOutput:
 
     vertices: Tensor
     joints: Tensor
-
-
-def _shape(a) -> tuple[int, ...]:
-    return tuple(np.shape(a)) if not hasattr(a, "shape") else tuple(a.shape)
-
-
-def check_body_arrays(
-    arrays: Mapping, source: str = "body", num_joints: int | None = None
-) -> None:
-    """Validate SMPL-format arrays (keys, shapes, index ranges).
-
-    Args:
-        arrays (Mapping): ``v_template (V, 3)``, ``f (F, 3)``,
-            ``J_regressor (J, V)`` (dense or scipy sparse), ``weights
-            (V, J)``, ``shapedirs (V, 3, K)``, ``kintree_table (2, J)``
-            and optionally ``posedirs (V, 3, 9 (J - 1))``.
-        source (str): Where the arrays come from (a file), for messages.
-        num_joints (int, optional): The number of joints ``J`` required
-            (24 for the SMPL tree the skeleton graph is built from); any
-            ``J >= 1`` if :obj:`None`.
-
-    Raises:
-        ValueError: a missing key, a shape that does not match, or
-            ``J != num_joints``; the message names ``source``.
-        IndexError: faces or parents out of range.
-    """
-    missing = [k for k in REQUIRED_KEYS if k not in arrays]
-    if missing:
-        raise ValueError(
-            f"Expected SMPL keys {list(REQUIRED_KEYS)} in {source} "
-            f"(got {sorted(arrays)}; missing {missing})"
-        )
-    v = _shape(arrays["v_template"])
-    if len(v) != 2 or v[1] != 3 or v[0] < 4:
-        raise ValueError(
-            f"Expected 'v_template' of shape (V, 3) in {source} (got {v})"
-        )
-    nv = v[0]
-    try:
-        faces = np.asarray(arrays["f"])
-        if faces.dtype.kind not in "iu":
-            raise ValueError(
-                f"Expected 'f' of an integer dtype (got {faces.dtype})"
-            )
-        check_faces(torch.as_tensor(faces.astype(np.int64)), nv, "f")
-    except (ValueError, IndexError) as err:
-        raise type(err)(f"{err} in {source}") from err
-    jr = _shape(arrays["J_regressor"])
-    if len(jr) != 2 or jr[1] != nv:
-        raise ValueError(
-            f"Expected 'J_regressor' of shape (J, {nv}) to match "
-            f"'v_template' in {source} (got {jr})"
-        )
-    nj = jr[0]
-    if num_joints is not None and nj != num_joints:
-        raise ValueError(
-            f"Expected 'J_regressor' with {num_joints} rows (SMPL's "
-            f"{num_joints} joints, which the skeleton graph is built from) "
-            f"in {source} (got {nj} joints, shape {jr})"
-        )
-    if nj < 1:
-        raise ValueError(
-            f"Expected 'J_regressor' with at least one row in {source} "
-            f"(got shape {jr})"
-        )
-    expected = {
-        "weights": (nv, nj),
-        "kintree_table": (2, nj),
-    }
-    for key, shape in expected.items():
-        if _shape(arrays[key]) != shape:
-            raise ValueError(
-                f"Expected '{key}' of shape {shape} in {source} (got "
-                f"{_shape(arrays[key])})"
-            )
-    sd = _shape(arrays["shapedirs"])
-    if len(sd) != 3 or sd[:2] != (nv, 3) or sd[2] < 1:
-        raise ValueError(
-            f"Expected 'shapedirs' of shape ({nv}, 3, K) in {source} (got {sd})"
-        )
-    if "posedirs" in arrays:
-        pd = _shape(arrays["posedirs"])
-        if pd != (nv, 3, 9 * (nj - 1)):
-            raise ValueError(
-                f"Expected 'posedirs' of shape {(nv, 3, 9 * (nj - 1))} "
-                f"in {source} (got {pd})"
-            )
-    parents = np.asarray(arrays["kintree_table"][0]).astype(np.int64)
-    parents[0] = -1
-    if ((parents[1:] < 0) | (parents[1:] >= np.arange(1, nj))).any():
-        raise IndexError(
-            "Expected 'kintree_table[0]' parents with parent[j] < j "
-            f"in {source} (got {parents.tolist()})"
-        )
 
 
 def _axis_angle_to_matrix(x: Tensor, count: int, name: str) -> Tensor:

@@ -20,13 +20,8 @@ from bigraph_pyg.data.augment import (
     transform_pose,
     warp_image,
 )
-from bigraph_pyg.data.generator import (
-    ARRAY_KEYS,
-    SPLITS,
-    SampleGenerator,
-    render_samples,
-)
-from bigraph_pyg.data.graphcmr_npz import (
+from bigraph_pyg.data.generator import SampleGenerator, render_samples
+from bigraph_pyg.data.graphcmr_dataset import (
     DATASET_FILES,
     GraphCMRDataset,
     coco,
@@ -63,9 +58,13 @@ from bigraph_pyg.data.render import (
 )
 from bigraph_pyg.data.synthetic import (
     FORMAT_VERSION,
-    SyntheticConfig,
     SyntheticHumans,
     generate_synthetic,
+)
+from bigraph_pyg.data.synthetic_config import (
+    ARRAY_KEYS,
+    SPLITS,
+    SyntheticConfig,
 )
 
 __all__ = [

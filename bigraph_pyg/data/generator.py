@@ -24,129 +24,40 @@ joints are the body's joint regressor on the posed mesh (the joints the
 model's mesh branch is scored with). Splits are disjoint streams, and a
 sample depends neither on the number of workers nor on the other samples of
 its batch (the body is posed in float64, then rounded to float32). The
-cache and the dataset are in :mod:`bigraph_pyg.data.synthetic`.
+its batch (the body is posed in float64, then rounded to float32). The
+parameters are in :mod:`bigraph_pyg.data.synthetic_config`; the cache and
+the dataset in :mod:`bigraph_pyg.data.synthetic`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from bigraph_pyg.data.noise import JointNoise
 from bigraph_pyg.data.poses import (
     ACTIVITIES,
-    ACTIVITY_WEIGHTS,
     sample_body_pose,
     sample_global_orient,
 )
 from bigraph_pyg.data.scene import (
-    JOINT_GARMENT,
     PHOTO_NAMES,
     garment_colors,
+    garment_regions,
     load_photos,
     random_background,
     random_light,
 )
+from bigraph_pyg.data.synthetic_config import (
+    ARRAY_KEYS,
+    SPLITS,
+    SyntheticConfig,
+    check_split,
+)
 from bigraph_pyg.topology import SMPL_JOINT_NAMES, SMPL_TO_JOINTS
 
-__all__ = [
-    "ARRAY_KEYS",
-    "SPLITS",
-    "SampleGenerator",
-    "SyntheticConfig",
-    "check_split",
-    "render_samples",
-]
-
-#: Split names and the stream id mixed into every sample's seed.
-SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
-
-#: Per-sample arrays stored in each shard (besides ``index``).
-ARRAY_KEYS = (
-    "betas",
-    "pose",
-    "transl",
-    "camera_K",
-    "camera_weak",
-    "joints_2d",
-    "joints_3d",
-    "joints24_2d",
-    "joints24_3d",
-    "joints_2d_est",
-    "joints_2d_est_visible",
-    "activity",
-    "background",
-)
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """Generation parameters (all stored in ``meta.json``).
-
-    Attributes:
-        image_size (int): Crop side, pixels. (default: ``224``)
-        shard_size (int): Samples per shard file. (default: ``64``)
-        beta_std (float): Std of the shape coefficients. (default: ``1``)
-        beta_clip (float): Clip of the shape coefficients. (default: ``2.5``)
-        activity_weights (dict): Probability of each activity
-            (:data:`~bigraph_pyg.data.poses.ACTIVITY_WEIGHTS`).
-        pose_noise (float): Multiplies the per-joint pose noise.
-        depth_range (tuple): Pelvis depth, metres (log-uniform).
-            (default: ``(2.5, 8.0)``)
-        off_axis (float): Lateral pelvis offset, fraction of the depth
-            (uniform in ``±off_axis``). (default: ``0.2``)
-        fill_range (tuple): Person's box side / crop side.
-            (default: ``(0.7, 0.9)``, GraphCMR's 1.2 margin ≈ 0.83)
-        center_jitter (float): Box-centre jitter std, fraction of the crop.
-            (default: ``0.04``)
-        background_weights (tuple): Probability of solid, noise, photo.
-        pixel_noise (float): Max std of additive sensor noise (0-255).
-        jpeg_quality (int): JPEG quality of the stored images. (``92``)
-        joint_noise (JointNoise): Model of the estimated 2D joints.
-    """
-
-    image_size: int = 224
-    shard_size: int = 64
-    beta_std: float = 1.0
-    beta_clip: float = 2.5
-    activity_weights: dict = field(
-        default_factory=lambda: dict(ACTIVITY_WEIGHTS)
-    )
-    pose_noise: float = 1.0
-    depth_range: tuple[float, float] = (2.5, 8.0)
-    off_axis: float = 0.2
-    fill_range: tuple[float, float] = (0.7, 0.9)
-    center_jitter: float = 0.04
-    background_weights: tuple[float, float, float] = (0.2, 0.3, 0.5)
-    pixel_noise: float = 4.0
-    jpeg_quality: int = 92
-    joint_noise: JointNoise = field(default_factory=JointNoise)
-
-    def __post_init__(self):
-        if self.image_size < 16 or self.shard_size < 1:
-            raise ValueError(
-                "Expected image_size >= 16 and shard_size >= 1 (got "
-                f"{self.image_size}, {self.shard_size})"
-            )
-        if set(self.activity_weights) - set(ACTIVITIES):
-            raise ValueError(
-                f"Expected activities among {sorted(ACTIVITIES)} (got "
-                f"{sorted(self.activity_weights)})"
-            )
-        lo, hi = self.depth_range
-        if not 0.5 <= lo <= hi:
-            raise ValueError(
-                f"Expected 0.5 <= depth_range[0] <= depth_range[1] (got "
-                f"{self.depth_range})"
-            )
-
-    def to_json(self) -> dict:
-        """Plain-JSON form (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
+__all__ = ["SampleGenerator", "render_samples"]
 
 
 class SampleGenerator:
@@ -184,45 +95,20 @@ class SampleGenerator:
             self._init_rendering()
 
     def _init_rendering(self) -> None:
-        from bigraph_pyg.data.render import (
-            BodyRenderer,
-            face_incidence,
-            vertex_part_labels,
-        )
+        from bigraph_pyg.data.render import BodyRenderer, vertex_part_labels
+        from bigraph_pyg.data.shading import face_incidence
 
         config = self.config
         weights = self.body.skinning_weights.detach().float().numpy()
-        dominant = weights.argmax(axis=1)
-        nv = weights.shape[0]
-        self.regions = {}
-        for name in (
-            "top",
-            "bottom",
-            "shoes",
-            "skin",
-            "sleeve_upper",
-            "sleeve_lower",
-            "leg_lower",
-            "head",
-        ):
-            joints = [
-                SMPL_JOINT_NAMES.index(j)
-                for j, g in JOINT_GARMENT.items()
-                if g == name
-            ]
-            self.regions[name] = np.isin(dominant, joints)
         tv = self.body.template_vertices.float().numpy()
-        head_y = (
+        head = (
             self.body.template_joints()[SMPL_JOINT_NAMES.index("head")]
             .detach()
             .float()
             .numpy()
         )
-        # Hair: the head's skin above the head joint + 4 cm, and the back.
-        self.regions["hair"] = self.regions["head"] & (
-            (tv[:, 1] > head_y[1] + 0.04)
-            | ((tv[:, 1] > head_y[1] - 0.02) & (tv[:, 2] < head_y[2] - 0.03))
-        )
+        self.regions = garment_regions(weights, tv, head)
+        nv = weights.shape[0]
         self.num_vertices = nv
         self.incidence = face_incidence(self.faces, nv)
         self.renderer = BodyRenderer(
@@ -260,15 +146,46 @@ class SampleGenerator:
             :math:`(n, V, 3)` float64 (for the renderer) and optionally
             ``vertices``.
         """
-        cfg = self.config
-        size = cfg.image_size
         rngs = [
             np.random.default_rng(
                 np.random.SeedSequence([int(seed), SPLITS[split], int(i)])
             )
             for i in indices
         ]
-        n = len(indices)
+        betas, pose, activity = self._sample_bodies(rngs)
+        verts, joints, joints12 = self._pose_bodies(betas, pose)
+        res = {key: [] for key in ARRAY_KEYS if key != "background"}
+        res["vertices_camera"] = []
+        for k, rng in enumerate(rngs):
+            row = self._camera_view(rng, verts[k], joints[k], joints12[k])
+            row.update(betas=betas[k], pose=pose[k], activity=activity[k])
+            for key in res:
+                res[key].append(row[key])
+        arrays = {key: np.stack(val) for key, val in res.items()}
+        for key in arrays:
+            if key != "vertices_camera" and arrays[key].dtype == np.float64:
+                arrays[key] = arrays[key].astype(np.float32)
+        arrays["index"] = np.asarray(indices, np.int64)
+        if with_vertices:
+            arrays["vertices"] = verts.astype(np.float32)
+        return arrays
+
+    def _sample_bodies(
+        self, rngs: list[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw each sample's shape, pose and activity from its stream.
+
+        Args:
+            rngs (list[np.random.Generator]): One geometry stream a sample.
+
+        Returns:
+            (np.ndarray, np.ndarray, np.ndarray): ``betas`` :math:`(n, 10)`
+            float32 (clipped), ``pose`` :math:`(n, 72)` float32 (global
+            orientation first) and ``activity`` :math:`(n,)` int64, the
+            index into ``sorted(ACTIVITIES)``.
+        """
+        cfg = self.config
+        n = len(rngs)
         betas = np.empty((n, 10), np.float32)
         pose = np.empty((n, 72), np.float32)
         activity = np.empty(n, np.int64)
@@ -282,6 +199,24 @@ class SampleGenerator:
             pose[k, 3:] = body_pose
             pose[k, :3] = sample_global_orient(rng)
             activity[k] = names.index(act)
+        return betas, pose, activity
+
+    def _pose_bodies(
+        self, betas: np.ndarray, pose: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pose the bodies (one batched float64 forward), in the model frame.
+
+        Args:
+            betas (np.ndarray): :math:`(n, 10)` shapes.
+            pose (np.ndarray): :math:`(n, 72)` poses, global orientation
+                first.
+
+        Returns:
+            (np.ndarray, np.ndarray, np.ndarray): vertices :math:`(n, V,
+            3)`, the body's joints :math:`(n, 24, 3)` and the 12
+            ground-truth joints :math:`(n, 12, 3)`, float64 values rounded
+            through float32.
+        """
         with torch.no_grad():
             out = self.body(
                 betas=torch.from_numpy(betas).double(),
@@ -293,54 +228,69 @@ class SampleGenerator:
         verts = out.vertices.float().double().numpy()
         joints = out.joints.float().double().numpy()
         joints12 = joints12.float().double().numpy()
-        res = {key: [] for key in ARRAY_KEYS if key != "background"}
-        res["vertices_camera"] = []
+        return verts, joints, joints12
+
+    def _camera_view(
+        self,
+        rng: np.random.Generator,
+        verts: np.ndarray,
+        joints: np.ndarray,
+        joints12: np.ndarray,
+    ) -> dict:
+        """Place one posed body before the camera and project it.
+
+        Draws, in this order, the pelvis depth (log-uniform over
+        ``depth_range``) and its off-axis shift, the focal length that
+        makes the body's box fill a random fraction ``fill_range`` of the
+        crop, the principal-point jitter, and the 2D-joint noise.
+
+        Args:
+            rng (np.random.Generator): The sample's geometry stream, after
+                :meth:`_sample_bodies`.
+            verts (np.ndarray): :math:`(V, 3)` model-frame vertices.
+            joints (np.ndarray): :math:`(24, 3)` the body's joints.
+            joints12 (np.ndarray): :math:`(12, 3)` ground-truth joints.
+
+        Returns:
+            dict: ``transl``, ``camera_K``, ``camera_weak``, ``joints_2d``,
+            ``joints_3d``, ``joints24_2d``, ``joints24_3d``,
+            ``joints_2d_est``, ``joints_2d_est_visible`` and
+            ``vertices_camera`` :math:`(V, 3)` float64.
+        """
+        cfg = self.config
+        size = cfg.image_size
         mid = (size - 1) / 2.0
-        for k, rng in enumerate(rngs):
-            lo, hi = np.log(cfg.depth_range)
-            depth = float(np.exp(rng.uniform(lo, hi)))
-            shift = rng.uniform(-cfg.off_axis, cfg.off_axis, 2) * depth
-            transl = np.array([shift[0], shift[1], depth]) - joints[k, 0]
-            v = verts[k] + transl
-            j = joints[k] + transl
-            j12 = joints12[k] + transl
-            uv = v[:, :2] / v[:, 2:]
-            box_lo, box_hi = uv.min(axis=0), uv.max(axis=0)
-            side = float((box_hi - box_lo).max())
-            f = rng.uniform(*cfg.fill_range) * size / side
-            c = mid - f * (box_lo + box_hi) / 2.0
-            c = c + rng.standard_normal(2) * cfg.center_jitter * size
-            K = np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
-            j2d = f * j[:, :2] / j[:, 2:] + c
-            j12_2d = f * j12[:, :2] / j12[:, 2:] + c
-            s = 2.0 * f / (size * j[0, 2])
-            t = transl[:2] + (2.0 * c / size - 1.0) / s
-            est, est_vis = cfg.joint_noise.apply(j12_2d, rng)
-            row = {
-                "betas": betas[k],
-                "pose": pose[k],
-                "transl": transl,
-                "camera_K": K,
-                "camera_weak": np.array([s, t[0], t[1]]),
-                "joints_2d": j12_2d,
-                "joints_3d": j12,
-                "joints24_2d": j2d,
-                "joints24_3d": j,
-                "joints_2d_est": est,
-                "joints_2d_est_visible": est_vis,
-                "activity": activity[k],
-                "vertices_camera": v,
-            }
-            for key in res:
-                res[key].append(row[key])
-        arrays = {key: np.stack(val) for key, val in res.items()}
-        for key in arrays:
-            if key != "vertices_camera" and arrays[key].dtype == np.float64:
-                arrays[key] = arrays[key].astype(np.float32)
-        arrays["index"] = np.asarray(indices, np.int64)
-        if with_vertices:
-            arrays["vertices"] = verts.astype(np.float32)
-        return arrays
+        lo, hi = np.log(cfg.depth_range)
+        depth = float(np.exp(rng.uniform(lo, hi)))
+        shift = rng.uniform(-cfg.off_axis, cfg.off_axis, 2) * depth
+        transl = np.array([shift[0], shift[1], depth]) - joints[0]
+        v = verts + transl
+        j = joints + transl
+        j12 = joints12 + transl
+        uv = v[:, :2] / v[:, 2:]
+        box_lo, box_hi = uv.min(axis=0), uv.max(axis=0)
+        side = float((box_hi - box_lo).max())
+        f = rng.uniform(*cfg.fill_range) * size / side
+        c = mid - f * (box_lo + box_hi) / 2.0
+        c = c + rng.standard_normal(2) * cfg.center_jitter * size
+        K = np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
+        j2d = f * j[:, :2] / j[:, 2:] + c
+        j12_2d = f * j12[:, :2] / j12[:, 2:] + c
+        s = 2.0 * f / (size * j[0, 2])
+        t = transl[:2] + (2.0 * c / size - 1.0) / s
+        est, est_vis = cfg.joint_noise.apply(j12_2d, rng)
+        return {
+            "transl": transl,
+            "camera_K": K,
+            "camera_weak": np.array([s, t[0], t[1]]),
+            "joints_2d": j12_2d,
+            "joints_3d": j12,
+            "joints24_2d": j2d,
+            "joints24_3d": j,
+            "joints_2d_est": est,
+            "joints_2d_est_visible": est_vis,
+            "vertices_camera": v,
+        }
 
     def shard(self, seed: int, split: str, indices: list[int]) -> dict:
         """Render the samples ``indices`` (one batched body forward).
@@ -355,7 +305,7 @@ class SampleGenerator:
             float32), ``images`` (list of :math:`(S, S, 3)` uint8),
             ``parts`` (list of :math:`(S, S)` uint8).
         """
-        from bigraph_pyg.data.render import shade_vertices, vertex_normals
+        from bigraph_pyg.data.shading import shade_vertices, vertex_normals
 
         if self.renderer is None:
             self._init_rendering()
@@ -433,13 +383,3 @@ def render_samples(
     if _WORKER is None or _WORKER.config != config:
         _init_worker(config)
     return _WORKER.shard(seed, split, list(indices))
-
-
-def check_split(split: str) -> None:
-    """Raise :class:`ValueError` unless ``split`` is in :data:`SPLITS`.
-
-    Args:
-        split (str): The split name to check.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"Expected split in {sorted(SPLITS)} (got {split!r})")

@@ -1,4 +1,4 @@
-r"""Real datasets in GraphCMR's ``.npz`` format (paper Sec. 5.1).
+r"""The GraphCMR ``.npz`` format of the real datasets (paper Sec. 5.1).
 
 GraphCMR (``nkolot/GraphCMR: datasets/preprocess/``) stores every dataset as
 one ``.npz`` of plain arrays over ``N`` people, next to an image folder:
@@ -19,67 +19,23 @@ maskname   (N,) str     *optional* person mask image (LSP test)
 partname   (N,) str     *optional* part label image (LSP test)
 ========== ============ ==================================================
 
-:class:`GraphCMRDataset` reads one such file (validating keys, shapes and
-finiteness up front, naming the file) and returns samples with the keys of
-:data:`~bigraph_pyg.data.keys.SAMPLE_KEYS`; the constructors
-:func:`h36m`, :func:`up3d`, :func:`lsp`, :func:`coco` and :func:`mpii` know
-each dataset's file names and which ground truth it has.
+:func:`load_graphcmr_npz` reads one such file and checks it up front (keys,
+shapes, finiteness, image names that stay inside the image folder), naming
+the file and the key; :class:`~bigraph_pyg.data.GraphCMRDataset`
+(:mod:`bigraph_pyg.data.graphcmr_dataset`) is the dataset over it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
-from bigraph_pyg.data.augment import (
-    PART_FLIP,
-    AugmentConfig,
-    AugmentParams,
-    EpochSeeded,
-    crop_matrix,
-    sample_augment,
-    transform_points_2d,
-    transform_pose,
-    warp_image,
-)
-from bigraph_pyg.data.keys import IMAGE_SIZE, empty_sample, normalize_image
-from bigraph_pyg.data.noise import JointNoise
-from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
+from bigraph_pyg.topology import JOINT_NAMES
 from bigraph_pyg.utils.io import load_npz, resolve_inside
 
-__all__ = [
-    "DATASET_FILES",
-    "GraphCMRDataset",
-    "coco",
-    "h36m",
-    "lsp",
-    "mpii",
-    "up3d",
-]
-
-log = logging.getLogger(__name__)
-
-#: GraphCMR's file names by dataset and split (``datasets/`` of its
-#: ``config.py``); the npz files ship with GraphCMR's data release.
-DATASET_FILES: dict[str, dict[str, str]] = {
-    "h36m": {
-        "train": "h36m_train.npz",
-        "test_p1": "h36m_valid_protocol1.npz",
-        "test_p2": "h36m_valid_protocol2.npz",
-    },
-    "up3d": {"train": "up_3d_trainval.npz", "test": "up_3d_lsp_test.npz"},
-    "lsp": {
-        "train": "lsp_dataset_original_train.npz",
-        "test": "lsp_dataset_test.npz",
-    },
-    "coco": {"train": "coco_2014_train.npz"},
-    "mpii": {"train": "mpii_train.npz"},
-}
+__all__ = ["load_graphcmr_npz"]
 
 _NUM = len(JOINT_NAMES)
 
@@ -90,389 +46,123 @@ def _shape_ok(shape: tuple, expected: tuple) -> bool:
     )
 
 
-class GraphCMRDataset(EpochSeeded, Dataset):
-    r"""One GraphCMR-format dataset: crops, augmentation, common keys.
+def load_graphcmr_npz(
+    path: str | os.PathLike,
+    img_dir: str | os.PathLike,
+    allow_pickle: bool = False,
+) -> dict:
+    """Read a GraphCMR ``.npz`` and check it before any image is opened.
 
     Args:
-        npz_path (str or PathLike): The ``.npz`` file.
-        img_dir (str or PathLike): Folder ``imgname`` is relative to.
-        name (str): Dataset name, stored in every sample's ``dataset``.
-        train (bool): Apply augmentation (GraphCMR's
-            ``is_train``). (default: :obj:`True`)
-        augment (AugmentConfig, optional): Ranges. (default: GraphCMR's)
-        joint_noise (JointNoise, optional): Model of ``joints_2d_est``.
-        body (BodyModel, optional): If given, ``vertices`` and
-            ``coarse_vertices`` are computed from ``(pose, shape)`` where
-            ``has_smpl`` (else zeros, ``has_vertices`` false; GraphCMR
-            computes them in the training step). ``coarse_down`` must then
-            be given too for ``coarse_vertices``.
-        coarse_down (Tensor, optional): Sparse :math:`\\mathbf{D}_0`
-            ``(1723, 6890)``.
-        skip_unreadable (bool): A missing or corrupt image is logged,
-            counted (:attr:`num_skipped`, per process) and replaced by the
-            next sample instead of raising. (default: :obj:`False`)
+        path (str or PathLike): The ``.npz`` file.
+        img_dir (str or PathLike): Folder ``imgname`` (``maskname``,
+            ``partname``) is relative to.
         allow_pickle (bool): Let ``np.load`` read object arrays (only for
             files you trust). (default: :obj:`False`)
-        seed (int): Seed of the augmentation and the 2D-detection noise
-            (see :class:`~bigraph_pyg.data.augment.EpochSeeded`).
-            (default: ``0``)
+
+    Returns:
+        dict: the file's arrays (the keys of the table above), with the
+        names as ``str`` and ``has_smpl`` (ones) added where ``pose``
+        comes without it.
 
     Raises:
-        FileNotFoundError: ``npz_path`` or ``img_dir`` missing.
+        FileNotFoundError: ``path`` missing.
         ValueError: a truncated or corrupted file, missing keys, wrong
             shapes, non-finite or non-positive boxes, NaN keypoints,
-            object arrays without ``allow_pickle``, or an ``imgname``
-            (``maskname``, ``partname``) that is absolute or escapes
-            ``img_dir`` with ``..`` (each message names the file and key).
+            object arrays without ``allow_pickle``, or a name that is
+            absolute or escapes ``img_dir`` with ``..`` (each message names
+            the file and key).
     """
+    path = Path(path)
+    data = load_npz(
+        path,
+        "a GraphCMR .npz file",
+        required=("imgname", "center", "scale", "part"),
+        allow_pickle=allow_pickle,
+        hint="see docs/data.md for how to prepare it",
+    )
+    _check_shapes(data, path)
+    _check_finite(data, path)
+    if "pose" in data and "has_smpl" not in data:
+        data["has_smpl"] = np.ones(len(data["imgname"]), np.float32)
+    _check_names(data, Path(img_dir), path)
+    return data
 
-    def __init__(
-        self,
-        npz_path: str | os.PathLike,
-        img_dir: str | os.PathLike,
-        name: str,
-        train: bool = True,
-        augment: AugmentConfig | None = None,
-        joint_noise: JointNoise | None = None,
-        body=None,
-        coarse_down: torch.Tensor | None = None,
-        skip_unreadable: bool = False,
-        allow_pickle: bool = False,
-        seed: int = 0,
-    ):
-        self.seed = int(seed)
-        self.npz_path = Path(npz_path)
-        self.img_dir = Path(img_dir)
-        self.name = str(name)
-        self.train = bool(train)
-        self.augment = augment or AugmentConfig()
-        self.joint_noise = joint_noise or JointNoise()
-        self.body = body
-        self.coarse_down = coarse_down
-        self.skip_unreadable = bool(skip_unreadable)
-        self.num_skipped = 0
-        if not self.img_dir.is_dir():
-            raise FileNotFoundError(
-                f"Expected an image folder {self.img_dir} for {self.npz_path}"
-                " (got no such folder)"
-            )
-        self.data = self._load(allow_pickle)
 
-    def _load(self, allow_pickle: bool) -> dict:
-        path = self.npz_path
-        data = load_npz(
-            path,
-            "a GraphCMR .npz file",
-            required=("imgname", "center", "scale", "part"),
-            allow_pickle=allow_pickle,
-            hint="see docs/data.md for how to prepare it",
-        )
-        n = len(data["imgname"])
-        expected = {
-            "imgname": (n,),
-            "center": (n, 2),
-            "scale": (n,),
-            "part": (n, None, 3),
-            "S": (n, None, 4),
-            "pose": (n, 72),
-            "shape": (n, 10),
-            "has_smpl": (n,),
-            "maskname": (n,),
-            "partname": (n,),
-        }
-        for key, shape in expected.items():
-            if key in data and not _shape_ok(data[key].shape, shape):
-                pretty = tuple("K" if s is None else s for s in shape)
-                raise ValueError(
-                    f"Expected '{key}' of shape {pretty} in {path} (got "
-                    f"{data[key].shape})"
-                )
-        for key in ("part", "S"):
-            if key in data and data[key].shape[1] < _NUM:
-                raise ValueError(
-                    f"Expected at least {_NUM} joints in '{key}' of {path} "
-                    f"(got {data[key].shape[1]})"
-                )
-        if ("pose" in data) != ("shape" in data):
+def _check_shapes(data: dict, path: Path) -> None:
+    """Every array over the same ``N`` people, joints enough, SMPL whole."""
+    n = len(data["imgname"])
+    expected = {
+        "imgname": (n,),
+        "center": (n, 2),
+        "scale": (n,),
+        "part": (n, None, 3),
+        "S": (n, None, 4),
+        "pose": (n, 72),
+        "shape": (n, 10),
+        "has_smpl": (n,),
+        "maskname": (n,),
+        "partname": (n,),
+    }
+    for key, shape in expected.items():
+        if key in data and not _shape_ok(data[key].shape, shape):
+            pretty = tuple("K" if s is None else s for s in shape)
             raise ValueError(
-                f"Expected both 'pose' and 'shape' or neither in {path} "
-                f"(got only {'pose' if 'pose' in data else 'shape'})"
+                f"Expected '{key}' of shape {pretty} in {path} (got "
+                f"{data[key].shape})"
             )
-        bad = (
-            ~np.isfinite(data["center"]).all(1)
-            | ~np.isfinite(data["scale"])
-            | (data["scale"] <= 0)
-        )
-        if bad.any():
-            idx = np.flatnonzero(bad)
+    for key in ("part", "S"):
+        if key in data and data[key].shape[1] < _NUM:
             raise ValueError(
-                f"Expected finite centres and positive scales in {path} "
-                f"(got {len(idx)} bad boxes, first at indices "
-                f"{idx[:5].tolist()})"
+                f"Expected at least {_NUM} joints in '{key}' of {path} "
+                f"(got {data[key].shape[1]})"
             )
-        for key, cols in (("part", 3), ("S", 4)):
-            if key in data:
-                arr = data[key][:, :_NUM, :cols]
-                nan = ~np.isfinite(arr).all(axis=(1, 2))
-                if nan.any():
-                    idx = np.flatnonzero(nan)
-                    raise ValueError(
-                        f"Expected finite keypoints in '{key}' of {path} "
-                        f"(got NaN/inf in {len(idx)} samples, first at "
-                        f"indices {idx[:5].tolist()})"
-                    )
-        for key in ("pose", "shape"):
-            if key in data and not np.isfinite(data[key]).all():
-                idx = np.flatnonzero(~np.isfinite(data[key]).all(1))
+    if ("pose" in data) != ("shape" in data):
+        raise ValueError(
+            f"Expected both 'pose' and 'shape' or neither in {path} "
+            f"(got only {'pose' if 'pose' in data else 'shape'})"
+        )
+
+
+def _check_finite(data: dict, path: Path) -> None:
+    """Finite, positive boxes; finite keypoints and SMPL parameters."""
+    bad = (
+        ~np.isfinite(data["center"]).all(1)
+        | ~np.isfinite(data["scale"])
+        | (data["scale"] <= 0)
+    )
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        raise ValueError(
+            f"Expected finite centres and positive scales in {path} "
+            f"(got {len(idx)} bad boxes, first at indices "
+            f"{idx[:5].tolist()})"
+        )
+    for key, cols in (("part", 3), ("S", 4)):
+        if key in data:
+            arr = data[key][:, :_NUM, :cols]
+            nan = ~np.isfinite(arr).all(axis=(1, 2))
+            if nan.any():
+                idx = np.flatnonzero(nan)
                 raise ValueError(
-                    f"Expected finite '{key}' in {path} (got NaN/inf at "
+                    f"Expected finite keypoints in '{key}' of {path} "
+                    f"(got NaN/inf in {len(idx)} samples, first at "
                     f"indices {idx[:5].tolist()})"
                 )
-        if "pose" in data and "has_smpl" not in data:
-            data["has_smpl"] = np.ones(n, np.float32)
-        for key in ("imgname", "maskname", "partname"):
-            if key in data:
-                data[key] = data[key].astype(str)
-                for i, name in enumerate(data[key]):
-                    # Refused here, before any image is opened.
-                    resolve_inside(
-                        self.img_dir, name, f"'{key}'[{i}] of {path}"
-                    )
-        return data
-
-    def __len__(self) -> int:
-        return len(self.data["imgname"])
-
-    def _read_image(self, key: str, index: int, gray: bool = False):
-        """Read an image of sample ``index``, as the demo reads photos.
-
-        RGB: EXIF orientation applied (as GraphCMR's ``cv2.imread`` does),
-        16-bit scaled rather than clipped, a size cap. Masks and part maps:
-        as stored, one channel.
-        """
-        from PIL import Image, UnidentifiedImageError
-
-        from bigraph_pyg.utils.images import load_image
-
-        path = resolve_inside(
-            self.img_dir,
-            self.data[key][index],
-            f"'{key}'[{index}] of {self.npz_path}",
-        )
-        where = f"(sample {index} of {self.npz_path})"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"Expected the image {path} {where} (got no such file)"
-            )
-        if not gray:
-            try:
-                return load_image(path), path
-            except ValueError as err:  # unreadable: skip_unreadable's case
-                raise OSError(f"{err} {where}") from err
-        try:
-            with Image.open(path) as im:
-                return np.asarray(im.convert("L")), path
-        except (UnidentifiedImageError, OSError, SyntaxError) as err:
-            raise OSError(
-                f"Expected a readable image {path} {where} "
-                f"(got {type(err).__name__}: {err})"
-            ) from err
-
-    def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < len(self):
-            raise IndexError(
-                f"Expected an index in [0, {len(self)}) (got {index})"
-            )
-        if not self.skip_unreadable:
-            return self._sample(index)
-        for k in range(len(self)):
-            i = (index + k) % len(self)
-            try:
-                return self._sample(i)
-            except OSError as err:  # includes FileNotFoundError
-                self.num_skipped += 1
-                log.warning(
-                    "%s: skipped unreadable sample %d (%d skipped "
-                    "so far in this process): %s",
-                    self.name,
-                    i,
-                    self.num_skipped,
-                    err,
-                )
-        raise OSError(
-            f"Expected a readable image in {self.npz_path} (got none)"
-        )
-
-    def _sample(self, index: int) -> dict:
-        d = self.data
-        size = IMAGE_SIZE
-        rng = self.sample_rng(index)
-        params = (
-            sample_augment(rng, self.augment) if self.train else AugmentParams()
-        )
-        rgb, path = self._read_image("imgname", index)
-        center = d["center"][index].astype(np.float64)
-        box = 200.0 * float(d["scale"][index]) * params.scale
-        h, w = rgb.shape[:2]
-        if (
-            center[0] + box / 2 < 0
-            or center[0] - box / 2 > w
-            or center[1] + box / 2 < 0
-            or center[1] - box / 2 > h
-        ):
+    for key in ("pose", "shape"):
+        if key in data and not np.isfinite(data[key]).all():
+            idx = np.flatnonzero(~np.isfinite(data[key]).all(1))
             raise ValueError(
-                f"Expected the box (center {center.tolist()}, side "
-                f"{box:.1f}) to overlap the image {path} of size {w}x{h} "
-                f"(sample {index} of {self.npz_path})"
+                f"Expected finite '{key}' in {path} (got NaN/inf at "
+                f"indices {idx[:5].tolist()})"
             )
-        A = crop_matrix(center, box, size, params.rot, params.flip)
-        img = warp_image(rgb, A, size).astype(np.float32)
-        img = np.clip(img * np.asarray(params.gain, np.float32), 0, 255)
-        s = empty_sample(self.name, index)
-        s["img"] = normalize_image(img.astype(np.uint8))
-        perm = list(FLIP_PERM) if params.flip else list(range(_NUM))
-        part = d["part"][index, :_NUM].astype(np.float64)
-        j2d = transform_points_2d(part[:, :2], A)[perm]
-        vis = (part[:, 2] > 0).astype(np.float32)[perm]
-        s["joints_2d"] = torch.from_numpy(j2d.astype(np.float32))
-        s["joints_2d_visible"] = torch.from_numpy(vis)
-        s["has_joints_2d"] = torch.tensor(bool(vis.any()))
-        if vis.any():
-            est, est_vis = self.joint_noise.apply(j2d, rng, vis)
-        else:
-            est, est_vis = j2d.astype(np.float32), vis
-        s["joints_2d_est"] = torch.from_numpy(est)
-        s["joints_2d_est_visible"] = torch.from_numpy(est_vis)
-        M = params.matrix_3d()
-        if "S" in d:
-            S = d["S"][index, :_NUM].astype(np.float64)
-            s["joints_3d"] = torch.from_numpy(
-                (S[:, :3] @ M.T)[perm].astype(np.float32)
-            )
-            conf = (S[:, 3] > 0).astype(np.float32)[perm]
-            s["joints_3d_visible"] = torch.from_numpy(conf)
-            s["has_pose_3d"] = torch.tensor(bool(conf.any()))
-        if "pose" in d and d["has_smpl"][index] > 0:
-            pose = transform_pose(d["pose"][index], params)
-            s["pose"] = torch.from_numpy(pose)
-            s["betas"] = torch.from_numpy(d["shape"][index].astype(np.float32))
-            s["has_smpl"] = torch.tensor(True)
-            if self.body is not None:
-                with torch.no_grad():
-                    p = s["pose"][None]
-                    v = self.body(
-                        betas=s["betas"][None],
-                        body_pose=p[:, 3:],
-                        global_orient=p[:, :3],
-                    ).vertices[0]
-                s["vertices"] = v
-                if self.coarse_down is not None:
-                    s["coarse_vertices"] = torch.sparse.mm(self.coarse_down, v)
-                s["has_vertices"] = torch.tensor(True)
-        if "maskname" in d:
-            mask, _ = self._read_image("maskname", index, gray=True)
-            mask = warp_image((mask > 0).astype(np.uint8), A, size, True)
-            s["mask"] = torch.from_numpy(mask)
-            if "partname" in d:
-                part_img, _ = self._read_image("partname", index, gray=True)
-                labels = warp_image(part_img, A, size, nearest=True)
-                if params.flip:
-                    lut = np.arange(256, dtype=np.uint8)
-                    lut[: len(PART_FLIP)] = PART_FLIP
-                    labels = lut[labels]
-                s["part_seg"] = torch.from_numpy(labels)
-            s["has_seg"] = torch.tensor(True)
-        return s
 
 
-def _make(dataset: str, root, img_dir, split: str, **kwargs):
-    files = DATASET_FILES[dataset]
-    if split not in files:
-        raise ValueError(
-            f"Expected a {dataset} split in {sorted(files)} (got {split!r})"
-        )
-    kwargs.setdefault("train", split == "train")
-    return GraphCMRDataset(
-        Path(root) / files[split], img_dir, dataset, **kwargs
-    )
-
-
-def h36m(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
-    """Human3.6M (2D, 3D joints, SMPL from MoSh). See :class:`GraphCMRDataset`.
-
-    Args:
-        root: Folder of GraphCMR's npz files.
-        img_dir: Folder of the extracted frames.
-        split (str): ``'train'`` (S1, 5, 6, 7, 8), ``'test_p1'``,
-            ``'test_p2'`` (S9, 11).
-        **kwargs: Passed to :class:`GraphCMRDataset`.
-
-    Returns:
-        GraphCMRDataset: The split, named ``'h36m'``; ``train`` defaults to
-        ``split == 'train'``.
-    """
-    return _make("h36m", root, img_dir, split, **kwargs)
-
-
-def up3d(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
-    """UP-3D (2D joints, SMPL fits). See :func:`h36m` for the arguments.
-
-    Args:
-        root: Folder of GraphCMR's npz files.
-        img_dir: Folder of the extracted frames.
-        split (str): ``'train'`` (trainval) or ``'test'`` (LSP test).
-        **kwargs: Passed to :class:`GraphCMRDataset`.
-
-    Returns:
-        GraphCMRDataset: The split, named ``'up3d'``; ``train`` defaults to
-        ``split == 'train'``.
-    """
-    return _make("up3d", root, img_dir, split, **kwargs)
-
-
-def lsp(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
-    """LSP (2D joints; test: masks, parts). See :func:`h36m`.
-
-    Args:
-        root: Folder of GraphCMR's npz files.
-        img_dir: Folder of the extracted frames.
-        split (str): ``'train'`` or ``'test'``.
-        **kwargs: Passed to :class:`GraphCMRDataset`.
-
-    Returns:
-        GraphCMRDataset: The split, named ``'lsp'``; ``train`` defaults to
-        ``split == 'train'``.
-    """
-    return _make("lsp", root, img_dir, split, **kwargs)
-
-
-def coco(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
-    """COCO 2014 (2D joints). See :func:`h36m`.
-
-    Args:
-        root: Folder of GraphCMR's npz files.
-        img_dir: Folder of the extracted frames.
-        split (str): ``'train'`` (the only split).
-        **kwargs: Passed to :class:`GraphCMRDataset`.
-
-    Returns:
-        GraphCMRDataset: The split, named ``'coco'``; ``train`` defaults to
-        ``split == 'train'``.
-    """
-    return _make("coco", root, img_dir, split, **kwargs)
-
-
-def mpii(root, img_dir, split: str = "train", **kwargs) -> GraphCMRDataset:
-    """MPII (2D joints). See :func:`h36m`.
-
-    Args:
-        root: Folder of GraphCMR's npz files.
-        img_dir: Folder of the extracted frames.
-        split (str): ``'train'`` (the only split).
-        **kwargs: Passed to :class:`GraphCMRDataset`.
-
-    Returns:
-        GraphCMRDataset: The split, named ``'mpii'``; ``train`` defaults to
-        ``split == 'train'``.
-    """
-    return _make("mpii", root, img_dir, split, **kwargs)
+def _check_names(data: dict, img_dir: Path, path: Path) -> None:
+    """Names as ``str``, each inside ``img_dir`` (no absolute, no ``..``)."""
+    for key in ("imgname", "maskname", "partname"):
+        if key in data:
+            data[key] = data[key].astype(str)
+            for i, name in enumerate(data[key]):
+                # Refused here, before any image is opened.
+                resolve_inside(img_dir, name, f"'{key}'[{i}] of {path}")

@@ -30,7 +30,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from bigraph_pyg.data.generator import SampleGenerator, SyntheticConfig
+from bigraph_pyg.data.generator import SampleGenerator
+from bigraph_pyg.data.synthetic_config import SyntheticConfig
 from bigraph_pyg.utils.io import load_npz
 
 __all__ = ["POSE_KEYS", "SyntheticPoses"]

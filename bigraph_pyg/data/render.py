@@ -11,11 +11,11 @@ reused across samples (one per worker process):
 
 1. **colour** (``FLAT | RGBA``, 4x MSAA, one draw call): per-vertex
    colours already lit by
-   :func:`shade_vertices` (Lambert + ambient, computed in numpy: Gouraud
-   shading). pyrender's own PBR shading costs ~40 ms per 224² frame on the
-   CPU (llvmpipe) against ~8 ms for this pass, and looks the same on matte
-   clothing. The alpha channel (anti-aliased coverage) composites the body
-   over the background.
+   :func:`~bigraph_pyg.data.shading.shade_vertices` (Lambert + ambient,
+   computed in numpy: Gouraud shading). pyrender's own PBR shading costs
+   ~40 ms per 224² frame on the CPU (llvmpipe) against ~8 ms for this
+   pass, and looks the same on matte clothing. The alpha channel
+   (anti-aliased coverage) composites the body over the background.
 2. **segmentation** (``SEG``, no MSAA): one node per body part (see
    :data:`PART_NAMES`), drawn with its label, so the part map is exact; the
    person mask is ``part_seg > 0``.
@@ -35,10 +35,7 @@ __all__ = [
     "SMPL_JOINT_TO_PART",
     "BodyRenderer",
     "RenderOutput",
-    "face_incidence",
     "face_labels",
-    "shade_vertices",
-    "vertex_normals",
     "vertex_part_labels",
 ]
 
@@ -128,86 +125,6 @@ def face_labels(faces: np.ndarray, vertex_labels: np.ndarray) -> np.ndarray:
     bc = (lab[:, 1] == lab[:, 2]) & (lab[:, 0] != lab[:, 1])
     out[bc] = lab[bc, 1]
     return out
-
-
-def face_incidence(faces: np.ndarray, num_vertices: int):
-    """Sparse vertex-face incidence :math:`(V, F)` (scipy CSR, ones).
-
-    Args:
-        faces (np.ndarray): :math:`(F, 3)` int vertex indices.
-        num_vertices (int): Number of vertices ``V``.
-
-    Returns:
-        scipy.sparse.csr_matrix: :math:`(V, F)` float64, 1 where the
-        vertex is a corner of the face.
-    """
-    import scipy.sparse as sp
-
-    f = np.asarray(faces)
-    rows = f.reshape(-1)
-    cols = np.repeat(np.arange(len(f)), 3)
-    return sp.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(num_vertices, len(f))
-    )
-
-
-def vertex_normals(
-    vertices: np.ndarray, faces: np.ndarray, incidence=None
-) -> np.ndarray:
-    """Area-weighted unit vertex normals (right-hand rule on ``faces``).
-
-    Args:
-        vertices (np.ndarray): :math:`(V, 3)`.
-        faces (np.ndarray): :math:`(F, 3)` int.
-        incidence (scipy.sparse matrix, optional): :func:`face_incidence`
-            of ``faces``, to reuse across calls.
-
-    Returns:
-        np.ndarray: :math:`(V, 3)` float32 unit normals (zero for unused
-        vertices).
-    """
-    v = np.asarray(vertices, dtype=np.float64)
-    tri = v[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    if incidence is None:
-        incidence = face_incidence(faces, len(v))
-    n = incidence @ fn
-    norm = np.linalg.norm(n, axis=1, keepdims=True)
-    return (n / np.maximum(norm, 1e-12)).astype(np.float32)
-
-
-def shade_vertices(
-    colors: np.ndarray,
-    normals: np.ndarray,
-    light_dir: np.ndarray,
-    ambient: float,
-    diffuse: float,
-    light_color: np.ndarray | None = None,
-) -> np.ndarray:
-    r"""Lambertian vertex shading.
-
-    .. math::
-        \mathbf{c}' = \mathrm{clip}\big(\mathbf{c} \odot \mathbf{l}_c
-        \,(a + d \max(0, \mathbf{n} \cdot \boldsymbol{\ell})), 0, 1\big)
-
-    Args:
-        colors (np.ndarray): Albedo :math:`(V, 3)` in ``[0, 1]``.
-        normals (np.ndarray): Unit normals :math:`(V, 3)`, camera frame.
-        light_dir (np.ndarray): Unit vector :math:`(3,)` pointing **towards**
-            the light, camera frame.
-        ambient (float): Ambient term ``a``.
-        diffuse (float): Diffuse term ``d``.
-        light_color (np.ndarray, optional): RGB gain :math:`(3,)`.
-
-    Returns:
-        np.ndarray: :math:`(V, 3)` float32 lit colours in ``[0, 1]``.
-    """
-    lam = np.clip(normals @ np.asarray(light_dir, np.float32), 0.0, None)
-    gain = ambient + diffuse * lam[:, None]
-    out = colors * gain
-    if light_color is not None:
-        out = out * np.asarray(light_color, np.float32)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -368,7 +285,8 @@ class BodyRenderer:
             K (np.ndarray): :math:`(3, 3)` intrinsics, pixel centres at
                 integers.
             colors (np.ndarray): :math:`(V, 3)` lit vertex colours in
-                ``[0, 1]`` (see :func:`shade_vertices`).
+                ``[0, 1]`` (see
+                :func:`~bigraph_pyg.data.shading.shade_vertices`).
 
         Returns:
             RenderOutput: the RGBA frame and the part map.
@@ -376,8 +294,6 @@ class BodyRenderer:
         Raises:
             ValueError: ``vertices`` or ``colors`` not of shape ``(V, 3)``.
         """
-        pr = self._pyrender
-        scene = self._scene
         if np.shape(vertices) != (self.num_vertices, 3) or np.shape(colors) != (
             self.num_vertices,
             3,
@@ -397,13 +313,24 @@ class BodyRenderer:
             ],
             axis=1,
         )
+        self._place_camera(v_gl, K)
+        self._update_meshes(v_gl, col)
+        return self._draw()
+
+    def _place_camera(self, v_gl: np.ndarray, K: np.ndarray) -> None:
+        """Replace the scene's camera by one with intrinsics ``K``.
+
+        The clipping planes bracket the body: ``znear`` half its nearest
+        depth, ``zfar`` twice its farthest plus a metre.
+        """
+        scene = self._scene
         if self._cam_node is not None:
             scene.remove_node(self._cam_node)
         z = v_gl[:, 2]
         znear = max(float(-z.max()) * 0.5, 0.01)
         zfar = float(-z.min()) * 2.0 + 1.0
         # pyrender's principal point puts pixel centres at +0.5.
-        cam = pr.IntrinsicsCamera(
+        cam = self._pyrender.IntrinsicsCamera(
             fx=float(K[0, 0]),
             fy=float(K[1, 1]),
             cx=float(K[0, 2]) + 0.5,
@@ -412,6 +339,9 @@ class BodyRenderer:
             zfar=zfar,
         )
         self._cam_node = scene.add(cam)
+
+    def _update_meshes(self, v_gl: np.ndarray, col: np.ndarray) -> None:
+        """Put this frame's positions and colours into the scene's meshes."""
         if self._full is None:
             self._add_meshes(v_gl, col)
         else:
@@ -420,9 +350,13 @@ class BodyRenderer:
                 self._part_meshes, self._parts, strict=True
             ):
                 self._write(mesh, v_gl[vidx])
+
+    def _draw(self) -> RenderOutput:
+        """Run the colour pass, then the segmentation pass."""
+        scene = self._scene
         # Colour pass: the full mesh (one draw call), parts hidden. Seg
         # pass: only nodes in ``seg_map`` are drawn, i.e. the parts.
-        flags = pr.RenderFlags
+        flags = self._pyrender.RenderFlags
         self._renderer.viewport_width = self.width
         self._renderer.viewport_height = self.height
         rgba, _ = self._renderer.render(scene, flags=flags.FLAT | flags.RGBA)

@@ -3,21 +3,24 @@
 Pure functions of a :class:`numpy.random.Generator`, used by
 :mod:`bigraph_pyg.data.synthetic`. Clothing is a colour per garment region
 (top, bottom, shoes, skin, hair), each vertex's region decided by its
-dominant skinning joint (:data:`JOINT_GARMENT`) and the drawn sleeve and leg
-lengths. Backgrounds are a solid colour (with a gradient), smooth
-multi-octave noise, or a random crop of one of the photographs that
-scikit-image ships (:data:`PHOTO_NAMES`).
+dominant skinning joint (:data:`JOINT_GARMENT`; :func:`garment_regions`,
+once per body) and the drawn sleeve and leg lengths. Backgrounds are a
+solid colour (with a gradient), smooth multi-octave noise, or a random crop
+of one of the photographs that scikit-image ships (:data:`PHOTO_NAMES`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from bigraph_pyg.topology import SMPL_JOINT_NAMES
+
 __all__ = [
     "BACKGROUND_KINDS",
     "JOINT_GARMENT",
     "PHOTO_NAMES",
     "garment_colors",
+    "garment_regions",
     "load_photos",
     "random_background",
     "random_light",
@@ -104,6 +107,55 @@ def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     return np.array(
         [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
     )
+
+
+def garment_regions(
+    skinning_weights: np.ndarray,
+    template_vertices: np.ndarray,
+    head_joint: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Vertex masks of the garment regions (:data:`JOINT_GARMENT`), hair.
+
+    A vertex belongs to the region of its dominant skinning joint. The hair
+    is the part of the ``head`` region above the head joint + 4 cm, plus
+    the back of the head (above the joint - 2 cm and 3 cm behind it).
+
+    Args:
+        skinning_weights (np.ndarray): :math:`(V, 24)` SMPL-order weights.
+        template_vertices (np.ndarray): :math:`(V, 3)` T-pose vertices,
+            metres (``y`` up, ``z`` forward).
+        head_joint (np.ndarray): :math:`(3,)` the template's head joint.
+
+    Returns:
+        dict[str, np.ndarray]: Boolean masks :math:`(V,)` for ``top,
+        bottom, shoes, skin, sleeve_upper, sleeve_lower, leg_lower, head,
+        hair`` (the regions :func:`garment_colors` takes).
+    """
+    dominant = skinning_weights.argmax(axis=1)
+    regions = {}
+    for name in (
+        "top",
+        "bottom",
+        "shoes",
+        "skin",
+        "sleeve_upper",
+        "sleeve_lower",
+        "leg_lower",
+        "head",
+    ):
+        joints = [
+            SMPL_JOINT_NAMES.index(j)
+            for j, g in JOINT_GARMENT.items()
+            if g == name
+        ]
+        regions[name] = np.isin(dominant, joints)
+    tv, head_y = template_vertices, head_joint
+    # Hair: the head's skin above the head joint + 4 cm, and the back.
+    regions["hair"] = regions["head"] & (
+        (tv[:, 1] > head_y[1] + 0.04)
+        | ((tv[:, 1] > head_y[1] - 0.02) & (tv[:, 2] < head_y[2] - 0.03))
+    )
+    return regions
 
 
 def garment_colors(

@@ -42,11 +42,6 @@ from bigraph_pyg.data.augment import (
     transform_pose,
     warp_image,
 )
-from bigraph_pyg.data.generator import (
-    SPLITS,
-    SyntheticConfig,
-    check_split,
-)
 from bigraph_pyg.data.keys import empty_sample, normalize_image
 from bigraph_pyg.data.synthetic_cache import (
     FORMAT_VERSION,
@@ -56,6 +51,11 @@ from bigraph_pyg.data.synthetic_cache import (
     _part_path,
     generate_synthetic,
     read_shard,
+)
+from bigraph_pyg.data.synthetic_config import (
+    SPLITS,
+    SyntheticConfig,
+    check_split,
 )
 from bigraph_pyg.topology import FLIP_PERM
 

@@ -29,12 +29,12 @@ import numpy as np
 
 from bigraph_pyg.data import generator as _gen
 from bigraph_pyg.data import workers
-from bigraph_pyg.data.generator import (
+from bigraph_pyg.data.scene import PHOTO_NAMES
+from bigraph_pyg.data.synthetic_config import (
     ARRAY_KEYS,
     SyntheticConfig,
     check_split,
 )
-from bigraph_pyg.data.scene import PHOTO_NAMES
 from bigraph_pyg.utils.io import load_json, load_npz
 
 __all__ = ["FORMAT_VERSION", "generate_synthetic", "read_shard"]
@@ -271,6 +271,32 @@ def generate_synthetic(
             next call resumes from them.
     """
     check_split(split)
+    _check_arguments(num_samples, num_workers)
+    config = config or SyntheticConfig()
+    folder = Path(root) / split
+    expected = _meta(config, split, seed, num_samples)
+    if _is_complete(folder, expected):
+        return folder
+    workers.check_not_bootstrapping()  # before anything is written
+    for sub in ("images", "parts"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    meta_path = folder / "meta.json"
+    meta_path.write_text(json.dumps({**expected, "complete": False}, indent=1))
+    jobs = _missing_shards(folder, seed, split, num_samples, config.shard_size)
+    if num_workers > 0 and jobs:
+        num_workers = _workers_if_safe(split, num_workers)
+    bar = _progress_bar(jobs, split) if progress else None
+    try:
+        _render(folder, jobs, config, num_workers, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    meta_path.write_text(json.dumps({**expected, "complete": True}, indent=1))
+    return folder
+
+
+def _check_arguments(num_samples: int, num_workers: int) -> None:
+    """Raise :class:`ValueError` unless both counts are valid."""
     if num_samples < 1:
         raise ValueError(f"Expected num_samples >= 1 (got {num_samples})")
     if (
@@ -281,23 +307,29 @@ def generate_synthetic(
         raise ValueError(
             f"Expected num_workers to be an int >= 0 (got {num_workers!r})"
         )
-    config = config or SyntheticConfig()
-    folder = Path(root) / split
-    expected = _meta(config, split, seed, num_samples)
-    meta_path = folder / "meta.json"
-    if meta_path.exists():
-        if _check_meta(folder, expected).get("complete") is True:
-            return folder
-    elif folder.exists() and any(folder.iterdir()):
+
+
+def _is_complete(folder: Path, expected: dict) -> bool:
+    """Whether ``folder`` holds the complete cache ``expected`` describes.
+
+    Raises:
+        ValueError: a cache written with other parameters (see
+            :func:`_check_meta`), or files but no ``meta.json``.
+    """
+    if (folder / "meta.json").exists():
+        return _check_meta(folder, expected).get("complete") is True
+    if folder.exists() and any(folder.iterdir()):
         raise ValueError(
             f"Expected an empty folder or a synthetic cache at {folder} "
             f"(got files but no meta.json); delete it or pass another root"
         )
-    workers.check_not_bootstrapping()  # before anything is written
-    for sub in ("images", "parts"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps({**expected, "complete": False}, indent=1))
-    size = config.shard_size
+    return False
+
+
+def _missing_shards(
+    folder: Path, seed: int, split: str, num_samples: int, size: int
+) -> list:
+    """The jobs ``(folder, seed, split, shard, indices)`` not yet written."""
     jobs = []
     for shard in range((num_samples + size - 1) // size):
         if not _shard_path(folder, shard).exists():
@@ -305,32 +337,37 @@ def generate_synthetic(
                 range(shard * size, min(num_samples, (shard + 1) * size))
             )
             jobs.append((str(folder), seed, split, shard, idx))
-    if num_workers > 0 and jobs:
-        safe, where = workers.spawn_is_safe()
-        if not safe:
-            warnings.warn(
-                f"Rendering the synthetic {split} split in this process "
-                f"(num_workers=0 instead of {num_workers}): it was started "
-                f"from the top level of {where}, outside an `if __name__ == "
-                "'__main__':` block, and every worker process would run "
-                f"that script again. To render with workers, "
-                f"{workers.GUARD_FIX}",
-                stacklevel=2,
-            )
-            num_workers = 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    return jobs
 
-        bar = tqdm(
-            total=sum(len(j[4]) for j in jobs),
-            unit="img",
-            desc=f"synthetic {split}",
-        )
-    try:
-        _render(folder, jobs, config, num_workers, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    meta_path.write_text(json.dumps({**expected, "complete": True}, indent=1))
-    return folder
+
+def _workers_if_safe(split: str, num_workers: int) -> int:
+    """``num_workers``, or 0 with a warning where ``spawn`` is unsafe.
+
+    A script that called :func:`generate_synthetic` from its top level,
+    outside an ``if __name__ == '__main__':`` block, would be run again
+    by every worker process.
+    """
+    safe, where = workers.spawn_is_safe()
+    if safe:
+        return num_workers
+    warnings.warn(
+        f"Rendering the synthetic {split} split in this process "
+        f"(num_workers=0 instead of {num_workers}): it was started "
+        f"from the top level of {where}, outside an `if __name__ == "
+        "'__main__':` block, and every worker process would run "
+        f"that script again. To render with workers, "
+        f"{workers.GUARD_FIX}",
+        stacklevel=3,  # generate_synthetic's caller
+    )
+    return 0
+
+
+def _progress_bar(jobs: list, split: str):
+    """A tqdm bar over the images of ``jobs``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=sum(len(j[4]) for j in jobs),
+        unit="img",
+        desc=f"synthetic {split}",
+    )

@@ -12,12 +12,12 @@ from bigraph_pyg.engine.baselines import (
     flat_lift,
     skill_ratios,
 )
+from bigraph_pyg.engine.batch_transforms import collate_samples
 from bigraph_pyg.engine.batching import (
     TRAIN_KEYS,
     CachedDataset,
     EpochBatchSampler,
     ModelBatch,
-    collate_samples,
     prepare_batch,
     prepare_pose_batch,
 )
@@ -33,12 +33,9 @@ from bigraph_pyg.engine.distributed import (
     cleanup_distributed,
     init_distributed,
 )
-from bigraph_pyg.engine.evaluate import (
-    evaluate,
-    format_metrics,
-    load_h36m_regressor,
-)
+from bigraph_pyg.engine.evaluate import evaluate, load_h36m_regressor
 from bigraph_pyg.engine.logger import TrainLogger, overlay_images
+from bigraph_pyg.engine.metric_table import format_metrics
 from bigraph_pyg.engine.runner import RunSummary, train_and_evaluate
 from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult

@@ -100,49 +100,58 @@ def ablation_table(
     )
     rows = [head, "|---|:-:|:-:|:-:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in TABLE4_ROWS:
-        if row not in metrics:
-            continue
-        m = metrics[row]
-        p = PAPER_TABLE4[row]
-        cells = [
-            f"{row} ({TABLE4_ROWS[row]})",
-            *_FLAGS[row],
-            *(
-                _mm(m, k)
-                for k in (
-                    "pa_mpjpe",
-                    "mpjpe",
-                    "mpve",
-                    "mpve_smpl",
-                    "pa_mpjpe_skeleton",
-                )
-            ),
-            "-" if "skill_pa_mpjpe" not in m else f"{m['skill_pa_mpjpe']:.2f}",
-            f"{p[0]:.1f}",
-            f"{p[1]:.1f}",
-        ]
-        rows.append("| " + " | ".join(cells) + " |")
+        if row in metrics:
+            rows.append(_table_row(_model_cells(row, metrics[row])))
     first = next((metrics[r] for r in TABLE4_ROWS if r in metrics), {})
     for name, text in BASELINES.items():
-        if f"baseline_{name}_pa_mpjpe" not in first:
-            continue
-        cells = [
-            f"baseline: {text}",
-            "",
-            "",
-            "",
-            *(
-                _mm(first, f"baseline_{name}_{k}")
-                for k in ("pa_mpjpe", "mpjpe", "mpve")
-            ),
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-        ]
-        rows.append("| " + " | ".join(cells) + " |")
+        if f"baseline_{name}_pa_mpjpe" in first:
+            rows.append(_table_row(_baseline_cells(name, text, first)))
     return "\n".join(rows)
+
+
+def _table_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _model_cells(row: str, m: Mapping[str, float]) -> list[str]:
+    """One model row: its letter, flags, scores, then the paper's."""
+    p = PAPER_TABLE4[row]
+    return [
+        f"{row} ({TABLE4_ROWS[row]})",
+        *_FLAGS[row],
+        *(
+            _mm(m, k)
+            for k in (
+                "pa_mpjpe",
+                "mpjpe",
+                "mpve",
+                "mpve_smpl",
+                "pa_mpjpe_skeleton",
+            )
+        ),
+        "-" if "skill_pa_mpjpe" not in m else f"{m['skill_pa_mpjpe']:.2f}",
+        f"{p[0]:.1f}",
+        f"{p[1]:.1f}",
+    ]
+
+
+def _baseline_cells(name: str, text: str, m: Mapping[str, float]) -> list[str]:
+    """One trivial predictor's row (its scores in the first model row)."""
+    return [
+        f"baseline: {text}",
+        "",
+        "",
+        "",
+        *(
+            _mm(m, f"baseline_{name}_{k}")
+            for k in ("pa_mpjpe", "mpjpe", "mpve")
+        ),
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+    ]
 
 
 def plot_loss_curves(

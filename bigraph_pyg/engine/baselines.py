@@ -146,7 +146,7 @@ class TrainingStatistics:
         """
         from torch.utils.data import DataLoader
 
-        from bigraph_pyg.engine.batching import collate_samples
+        from bigraph_pyg.engine.batch_transforms import collate_samples
 
         loader = DataLoader(
             dataset,

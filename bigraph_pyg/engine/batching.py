@@ -11,6 +11,9 @@
   JPEGs and re-pose the body every epoch.
 * :func:`prepare_batch`: collated samples (the keys of
   ``bigraph_pyg.data.keys.SAMPLE_KEYS``) to a :class:`ModelBatch`.
+
+The steps on tensors (collating, resizing, missed 2D joints, masked loss
+targets) are the functions of :mod:`~bigraph_pyg.engine.batch_transforms`.
 """
 
 from __future__ import annotations
@@ -19,19 +22,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from bigraph_pyg.geometry import axis_angle_to_matrix
+from bigraph_pyg.engine.batch_transforms import (
+    collate_samples,
+    fill_missing_joints,
+    finite_rows,
+    loss_targets,
+    resize_batch,
+)
 
 __all__ = [
     "CachedDataset",
     "EpochBatchSampler",
     "ModelBatch",
     "TRAIN_KEYS",
-    "collate_samples",
-    "fill_missing_joints",
     "prepare_batch",
     "prepare_pose_batch",
 ]
@@ -190,7 +196,7 @@ class CachedDataset(Dataset):
                     f"(got missing {missing})"
                 )
             names.extend(batch["dataset"])
-            batch = _resize(batch, self.image_size)
+            batch = resize_batch(batch, self.image_size)
             if body is not None:
                 need = batch["has_smpl"] & ~batch["has_vertices"]
                 if need.any():
@@ -215,141 +221,6 @@ class CachedDataset(Dataset):
         out = {k: v[index] for k, v in self.data.items()}
         out["dataset"] = self.names[index]
         return out
-
-
-def collate_samples(samples: list[Mapping]) -> dict:
-    """Stack tensors of a list of samples; other values become lists.
-
-    Args:
-        samples (list[Mapping]): Samples with the keys of the first one
-            (e.g. :data:`~bigraph_pyg.data.SAMPLE_KEYS`), each tensor of
-            the same shape across samples.
-
-    Returns:
-        dict: Per key, the tensors stacked to :math:`(B, ...)`, or a list
-        of the ``B`` values (e.g. ``dataset`` names).
-    """
-    out = {}
-    for k in samples[0]:
-        vals = [s[k] for s in samples]
-        out[k] = torch.stack(vals) if isinstance(vals[0], Tensor) else vals
-    return out
-
-
-def _resize(batch: dict, size: tuple[int, int]) -> dict:
-    """Resize images, masks and pixel joints of a collated batch."""
-    h0, w0 = batch["img"].shape[-2:]
-    if (h0, w0) == size:
-        return batch
-    batch = dict(batch)
-    batch["img"] = F.interpolate(
-        batch["img"],
-        size=size,
-        mode="bilinear",
-        align_corners=False,
-        antialias=True,
-    )
-    for k in ("mask", "part_seg"):
-        batch[k] = F.interpolate(
-            batch[k][:, None].float(), size=size, mode="nearest"
-        )[:, 0].to(batch[k].dtype)
-    scale = torch.tensor([size[1] / w0, size[0] / h0])
-    for k in ("joints_2d", "joints_2d_est"):
-        batch[k] = batch[k] * scale
-    return batch
-
-
-def fill_missing_joints(
-    joints: Tensor, size: tuple[int, int]
-) -> tuple[Tensor, Tensor]:
-    """Model-input pixel joints and which of them were detected.
-
-    A non-finite joint (a missed detection) is replaced by the mean of the
-    sample's finite joints (the image centre if it has none), never by
-    pixel ``(0, 0)``; then all are clamped into the ``(H, W)`` image. The
-    one home of this rule: training batches and :func:`~bigraph_pyg.predict`
-    both use it.
-
-    Args:
-        joints (Tensor): :math:`(B, J, 2)` pixels, NaN where missed.
-        size (tuple[int, int]): ``(H, W)``.
-
-    Returns:
-        tuple[Tensor, Tensor]: joints :math:`(B, J, 2)` and a bool
-        :math:`(B, J)` mask of the finite (detected) ones.
-    """
-    h, w = size
-    j = joints.float()
-    valid = torch.isfinite(j).all(dim=-1)
-    safe = torch.where(valid[..., None], j, torch.zeros_like(j))
-    count = valid.sum(dim=1, keepdim=True)[..., None].to(j.dtype)
-    centre = torch.where(
-        count > 0,
-        safe.sum(dim=1, keepdim=True) / count.clamp_min(1.0),
-        torch.tensor([w / 2.0, h / 2.0], device=j.device, dtype=j.dtype),
-    )
-    j = torch.where(valid[..., None], j, centre)
-    hi = torch.tensor([w - 1.0, h - 1.0], device=j.device, dtype=j.dtype)
-    return torch.minimum(j.clamp_min(0.0), hi), valid
-
-
-def _finite_rows(x: Tensor) -> Tensor:
-    """``(B,)`` bool: every value of the sample is finite."""
-    return torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
-
-
-def _targets(
-    b: Mapping,
-    size: tuple[int, int],
-    vis2d: Tensor,
-    vis3d: Tensor,
-    has_smpl: Tensor,
-    has_pose_3d: Tensor,
-) -> dict:
-    """Loss targets of a batch at ``size``.
-
-    The keys of :meth:`~bigraph_pyg.losses.BiGraphLoss.model_loss`.
-
-    Non-finite ground truth is never trained on: a non-finite 2D joint
-    gets confidence 0, a sample with a non-finite 3D joint loses
-    ``has_pose_3d`` (the pelvis centring mixes its joints) and one with
-    non-finite vertices, pose or shape loses ``has_smpl``; the values are
-    zeroed so no NaN reaches the loss.
-    """
-    h, w = size
-    scale = torch.tensor([2.0 / w, 2.0 / h], device=vis2d.device)
-    joints_2d = b["joints_2d"].float()
-    vis2d = vis2d * torch.isfinite(joints_2d).all(dim=-1).to(vis2d.dtype)
-    joints_3d = b["joints_3d"].float()
-    has_pose_3d = has_pose_3d & _finite_rows(joints_3d)
-    vertices = b["vertices"].float()
-    ok_smpl = _finite_rows(vertices)
-    if "pose" in b and "betas" in b:
-        ok_smpl = (
-            ok_smpl
-            & _finite_rows(b["pose"].float())
-            & _finite_rows(b["betas"].float())
-        )
-    has_smpl = has_smpl & ok_smpl
-
-    def clean(x: Tensor) -> Tensor:
-        return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-
-    targets = {
-        "gt_vertices": clean(vertices),
-        "gt_joints_3d": clean(joints_3d),
-        "gt_joints_2d": clean(joints_2d * scale - 1.0),
-        "gt_joints_2d_confidence": vis2d,
-        "gt_joints_3d_confidence": vis3d,
-        "has_smpl": has_smpl,
-        "has_pose_3d": has_pose_3d,
-    }
-    if "pose" in b and "betas" in b:
-        targets["gt_rotmat"] = axis_angle_to_matrix(
-            clean(b["pose"].float()).reshape(-1, 24, 3)
-        )
-        targets["gt_betas"] = clean(b["betas"].float())
-    return targets
 
 
 def prepare_pose_batch(
@@ -385,7 +256,7 @@ def prepare_pose_batch(
     n = b["joints_3d"].shape[0]
     ones = torch.ones(n, dtype=torch.bool, device=dev)
     vis = torch.ones(n, b["joints_3d"].shape[1], device=dev)
-    targets = _targets(b, size, vis, vis, ones, ones)
+    targets = loss_targets(b, size, vis, vis, ones, ones)
     return (
         fill_missing_joints(b["joints_2d"], size)[0],
         fill_missing_joints(b["joints_2d_est"], size)[0],
@@ -428,7 +299,7 @@ class ModelBatch:
 
     def finite_images(self) -> Tensor:
         """``(B,)`` bool: the samples whose image pixels are all finite."""
-        return _finite_rows(self.images)
+        return finite_rows(self.images)
 
     def select(self, keep: Tensor) -> ModelBatch:
         """The samples where ``keep`` (a ``(B,)`` bool mask) is true.
@@ -475,7 +346,8 @@ def prepare_batch(
     the mean of the sample's finite joints (never pixel ``(0, 0)``),
     flagged in ``joints_gt_valid`` / ``joints_est_valid``, and a
     non-finite ground-truth joint gets confidence 0 (not trained on).
-    Non-finite 3D targets are masked per sample (see ``_targets``).
+    Non-finite 3D targets are masked per sample (see
+    :func:`~bigraph_pyg.engine.batch_transforms.loss_targets`).
     Images are passed as they are: the trainer leaves out samples with
     non-finite pixels (:meth:`ModelBatch.finite_images`).
 
@@ -488,7 +360,7 @@ def prepare_batch(
         ModelBatch: inputs and targets.
     """
     size = tuple(int(s) for s in image_size)
-    batch = _resize(dict(batch), size)
+    batch = resize_batch(dict(batch), size)
     dev = torch.device(device)
     b = {
         k: (v.to(dev, non_blocking=True) if isinstance(v, Tensor) else v)
@@ -500,7 +372,7 @@ def prepare_batch(
     if "has_vertices" in b:
         has_smpl = has_smpl & b["has_vertices"].bool()
     vis2d = b["joints_2d_visible"].float() * b["has_joints_2d"].float()[:, None]
-    targets = _targets(
+    targets = loss_targets(
         b,
         size,
         vis2d,

@@ -28,18 +28,15 @@ corrupted file is caught by this digest, not by the archive.
 
 A crash during a write can leave the writer's temp file
 (``.<name>.<8 random characters>.tmp``); the next write into that folder
-removes such files (:func:`remove_stale_temp_files`).
+removes such files. The atomic write and that clean-up are
+:mod:`bigraph_pyg.engine.atomic_save`.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import logging
 import os
 import random
-import re
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,6 +45,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from bigraph_pyg.engine.atomic_save import atomic_torch_save
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
@@ -55,13 +54,10 @@ __all__ = [
     "capture_rng_state",
     "load_checkpoint",
     "model_from_checkpoint",
-    "remove_stale_temp_files",
     "restore_rng_state",
     "save_checkpoint",
     "state_digest",
 ]
-
-log = logging.getLogger(__name__)
 
 #: Name stored in every checkpoint.
 CHECKPOINT_FORMAT = "bigraph_pyg.checkpoint"
@@ -99,9 +95,6 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
 
 
 _CHECKSUM_KEY = "checksum"
-#: The temp files of :func:`atomic_torch_save` (``tempfile.mkstemp`` adds
-#: 8 characters of ``[a-z0-9_]``).
-_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 def state_digest(state: Any) -> str:
@@ -154,129 +147,6 @@ def _feed(h, obj: Any) -> None:
             _feed(h, value)
     else:
         h.update(f"{type(obj).__name__}:{obj!r}|".encode())
-
-
-def remove_stale_temp_files(
-    folder: str | os.PathLike, name: str | None = None
-) -> list[Path]:
-    """Remove the temp files a crashed :func:`atomic_torch_save` left.
-
-    Only names of the writer's own pattern (``.<name>.<8 characters>.tmp``)
-    are removed; nothing else in the folder is touched.
-
-    Args:
-        folder (str or PathLike): A checkpoint folder (may not exist).
-        name (str, optional): Only the temp files of this target (the next
-            write of ``name`` clears its own leftovers, never a temp file
-            another writer of another file is filling). (default: all)
-
-    Returns:
-        list[Path]: the files removed.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    removed = []
-    for entry in folder.iterdir():
-        if (
-            _TEMP_NAME.match(entry.name)
-            and (name is None or entry.name.startswith(f".{name}."))
-            and entry.is_file()
-            and not entry.is_symlink()
-        ):
-            try:
-                entry.unlink()
-            except FileNotFoundError:
-                continue
-            removed.append(entry)
-    if removed:
-        log.info(
-            "Removed %d stale temp file(s) of an interrupted "
-            "checkpoint write in %s: %s",
-            len(removed),
-            folder,
-            ", ".join(p.name for p in removed),
-        )
-    return removed
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
-    """Write ``payload`` with ``torch.save`` atomically.
-
-    A temp file in the target's folder is written, ``fsync``-ed, then
-    :func:`os.replace`-d over ``path`` (the parent folder is created).
-    Temp files left in that folder by an earlier, interrupted write are
-    removed first (:func:`remove_stale_temp_files`).
-
-    Args:
-        path (str or PathLike): Target file.
-        payload: What to save.
-
-    Returns:
-        Path: ``path``.
-
-    Raises:
-        OSError: the write failed (e.g. the disk is full); the message
-            names ``path``, which is left as it was.
-    """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(
-            err.errno,
-            (
-                f"Expected a folder for the checkpoint {path} (got "
-                f"{type(err).__name__}: {err}); pass an output folder that is "
-                "not below a regular file"
-            ),
-        ) from err
-    remove_stale_temp_files(path.parent, path.name)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-        )
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException as err:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            kept = (
-                "the previous file is kept"
-                if path.exists()
-                else "no file was written"
-            )
-            advice = {
-                errno.ENOSPC: "free space on that disk or pass another "
-                "output folder",
-                errno.EDQUOT: "free space on that disk or pass another "
-                "output folder",
-                errno.EACCES: "check the folder's permissions or pass "
-                "another output folder",
-                errno.EPERM: "check the folder's permissions or pass "
-                "another output folder",
-            }.get(err.errno, "pass another output folder")
-            raise OSError(
-                err.errno,
-                (
-                    f"Could not write the checkpoint {path} "
-                    f"({type(err).__name__}: {err}); {kept}; {advice}"
-                ),
-            ) from err
-        raise
-    return path
 
 
 def load_checkpoint(

@@ -4,6 +4,9 @@
 ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``;
 :func:`init_distributed` reads them and joins the process group (NCCL on
 CUDA, gloo on CPU). Without those variables everything runs in one process.
+:func:`wrap_ddp` wraps the model for training, :func:`all_ranks_true`
+lets every process take the same decision (e.g. to skip a step) and
+:func:`barrier` waits for all (e.g. while the main process validates).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ import torch.distributed as dist
 
 __all__ = [
     "DistributedContext",
+    "all_ranks_true",
     "all_reduce_mean",
+    "barrier",
     "cleanup_distributed",
     "init_distributed",
+    "wrap_ddp",
 ]
 
 
@@ -117,3 +123,67 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
     out = value.detach().clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out / dist.get_world_size()
+
+
+def wrap_ddp(
+    module: torch.nn.Module, context: DistributedContext
+) -> torch.nn.Module:
+    """``module`` under ``DistributedDataParallel`` with several processes.
+
+    Gradients are averaged over the processes at each backward
+    (``find_unused_parameters=True``: a step may leave a parameter without
+    a gradient). The graph buffers (sparse sampler matrices among them) are
+    constants built identically on every rank; DDP cannot broadcast sparse
+    tensors, so those are left out of its syncs.
+
+    Args:
+        module (torch.nn.Module): The model, on ``context.device``.
+        context (DistributedContext): This process.
+
+    Returns:
+        torch.nn.Module: the DDP wrapper, or ``module`` itself in one
+        process.
+    """
+    if not context.is_distributed:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    device = context.device
+    ids = [device.index] if device.type == "cuda" else None
+    sparse = [n for n, b in module.named_buffers() if b.is_sparse]
+    ddp = DistributedDataParallel
+    ddp._set_params_and_buffers_to_ignore_for_model(module, sparse)
+    return DistributedDataParallel(
+        module, device_ids=ids, find_unused_parameters=True
+    )
+
+
+def all_ranks_true(flag: torch.Tensor, context: DistributedContext) -> bool:
+    """Whether ``flag`` holds on every process (a MIN all-reduce).
+
+    A collective: with several processes every one must call it, and all
+    get the same answer.
+
+    Args:
+        flag (Tensor): A 0-dim float, ``1.`` (true) or ``0.`` (false), on
+            ``context.device`` (NCCL reduces CUDA tensors only); reduced in
+            place.
+        context (DistributedContext): This process; in one process the
+            answer is ``flag`` itself.
+
+    Returns:
+        bool: :obj:`True` if ``flag`` is ``1`` on every process.
+    """
+    if context.is_distributed:
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return flag.item() >= 1
+
+
+def barrier(context: DistributedContext) -> None:
+    """Wait until every process gets here (a no-op in one process).
+
+    Args:
+        context (DistributedContext): This process.
+    """
+    if context.is_distributed:
+        dist.barrier()

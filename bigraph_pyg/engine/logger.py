@@ -3,8 +3,10 @@
 :class:`TrainLogger` writes (on the main process only) every loss term
 under ``loss/<term>``, the total under ``loss/total``, the GT-joint mixing
 ratio, the learning rate and throughput under ``train/``, evaluation
-metrics under ``<split>/<metric>``, and overlays under ``images/<split>``.
-Without TensorBoard installed it logs nothing (and warns once).
+metrics under ``<split>/<metric>``, and overlays under ``images/<split>``
+(:meth:`TrainLogger.predictions`: the model's mesh and joints drawn by
+:func:`overlay_images`). Without TensorBoard installed it logs nothing (and
+warns once).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+
+from bigraph_pyg.geometry import weak_perspective_projection
 
 __all__ = ["TrainLogger", "overlay_images"]
 
@@ -120,6 +124,42 @@ class TrainLogger:
         """Log a :math:`(3, H, W)` uint8 image."""
         if self.writer is not None:
             self.writer.add_image(tag, image, step)
+
+    @torch.no_grad()
+    def predictions(self, net, mb, tag: str, step: int) -> None:
+        """Log the model's mesh and joints drawn on up to four images.
+
+        Images with a non-finite pixel are left out. ``net`` runs in eval
+        mode (its BatchNorm statistics untouched), then is set to training
+        mode.
+
+        Args:
+            net (BiGraphBody): The model.
+            mb (ModelBatch): From
+                :func:`~bigraph_pyg.engine.batching.prepare_batch`.
+            tag (str): The image's tag, e.g. ``"images/train"``.
+            step (int): Global step.
+        """
+        if self.writer is None:
+            return
+        keep = mb.finite_images()
+        if not keep.all():
+            mb = mb.select(keep)
+        if not len(mb):
+            return
+        net.eval()
+        try:
+            out = net(mb.images[:4], mb.joints_est[:4])
+        finally:
+            net.train()
+        v2d = weak_perspective_projection(out.vertices, out.camera)
+        img = overlay_images(
+            mb.images[:4],
+            v2d,
+            out.mesh_joints_2d,
+            mb.targets["gt_joints_2d"][:4],
+        )
+        self.image(tag, img, step)
 
     def flush(self) -> None:
         """Write pending events."""

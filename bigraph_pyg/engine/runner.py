@@ -20,13 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from bigraph_pyg.engine._held_out import score
 from bigraph_pyg.engine.baselines import TrainingStatistics
-from bigraph_pyg.engine.batching import collate_samples
 from bigraph_pyg.engine.checkpoint import CheckpointError, load_checkpoint
-from bigraph_pyg.engine.distributed import DistributedContext
-from bigraph_pyg.engine.evaluate import evaluate
+from bigraph_pyg.engine.distributed import DistributedContext, barrier
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.engine.trainer import Trainer
 
@@ -263,23 +262,9 @@ def train_and_evaluate(
             :meth:`Trainer.fit`.
     """
     ctx = context or DistributedContext()
-    check_run_folder(out_dir, resume, overwrite)
-    if overwrite and not resume and out_dir is not None and ctx.is_main:
-        _clear_run(out_dir)
-    if ctx.is_distributed:
-        import torch.distributed as dist
-
-        dist.barrier()  # no rank starts before the old run is cleared
+    _start_run_folder(out_dir, resume, overwrite, ctx)
     extra_state = dict(extra_state or {})
-    if "training_stats" in extra_state:
-        stats = TrainingStatistics.from_dict(extra_state["training_stats"])
-    else:
-        # The baselines' knowledge: means of the training split only.
-        try:
-            stats = TrainingStatistics.from_dataset(train_set)
-            extra_state["training_stats"] = stats.to_dict()
-        except ValueError:
-            stats = None  # no 3D training data: no baselines
+    stats = _training_statistics(train_set, extra_state)
     trainer = Trainer(
         model,
         train_set,
@@ -295,53 +280,106 @@ def train_and_evaluate(
     t0 = time.perf_counter()
     result = trainer.fit(resume=resume)
     train_s = time.perf_counter() - t0
-    metrics, evaluated, eval_s = {}, "", 0.0
-    if test_set is not None and ctx.is_main:
-        t1 = time.perf_counter()
-        net = trainer.net
-        # Only a best.pt this run chose by validation (never an old run's).
-        if (
-            result.best is not None
-            and result.best_path is not None
-            and Path(result.best_path).is_file()
-        ):
-            state = load_checkpoint(
-                result.best_path, net.config.to_dict(), map_location=ctx.device
-            )
-            net.load_state_dict(state["model"])
-            evaluated = "best.pt"
-        else:
-            evaluated = "last weights"
-        loader = DataLoader(
-            test_set,
-            batch_size=config.batch_size,
-            shuffle=False,
-            collate_fn=collate_samples,
-            num_workers=config.num_workers,
+    metrics, evaluated, eval_s = _score_test(
+        trainer, test_set, body, test_segmentation, stats
+    )
+    summary = RunSummary(result, metrics, train_s, eval_s, evaluated)
+    if test_set is not None and ctx.is_main and out_dir is not None:
+        _write_metrics(out_dir, summary)
+    return summary
+
+
+def _start_run_folder(
+    out_dir, resume: bool | str, overwrite: bool, ctx: DistributedContext
+) -> None:
+    """Check the run folder; clear an old run's files (``overwrite``)."""
+    check_run_folder(out_dir, resume, overwrite)
+    if overwrite and not resume and out_dir is not None and ctx.is_main:
+        _clear_run(out_dir)
+    barrier(ctx)  # no rank starts before the old run is cleared
+
+
+def _training_statistics(
+    train_set: Dataset, extra_state: dict
+) -> TrainingStatistics | None:
+    """The baselines' knowledge: means of the training split only.
+
+    Taken from ``extra_state["training_stats"]`` (a resumed run's) or
+    computed and stored there; :obj:`None` without 3D training data (no
+    baselines).
+    """
+    if "training_stats" in extra_state:
+        return TrainingStatistics.from_dict(extra_state["training_stats"])
+    try:
+        stats = TrainingStatistics.from_dataset(train_set)
+        extra_state["training_stats"] = stats.to_dict()
+    except ValueError:
+        return None  # no 3D training data: no baselines
+    return stats
+
+
+def _score_test(
+    trainer: Trainer,
+    test_set: Dataset | None,
+    body,
+    segmentation: bool,
+    baselines: TrainingStatistics | None,
+) -> tuple[dict, str, float]:
+    """Score the run's ``best.pt`` (else its last weights) on ``test_set``.
+
+    On the main process only; elsewhere, or without a test set, nothing.
+
+    Returns:
+        tuple[dict, str, float]: the metrics, what was evaluated
+        (``"best.pt"``, ``"last weights"`` or ``""``) and the seconds it
+        took.
+    """
+    if test_set is None or not trainer.ctx.is_main:
+        return {}, "", 0.0
+    t1 = time.perf_counter()
+    evaluated = _load_best(trainer.net, trainer.result, trainer.device)
+    metrics, _ = score(
+        trainer.net,
+        test_set,
+        trainer.config,
+        trainer.device,
+        body=body,
+        segmentation=segmentation,
+        baselines=baselines,
+    )
+    return metrics, evaluated, time.perf_counter() - t1
+
+
+def _load_best(net, result: TrainResult, device) -> str:
+    """Load the run's ``best.pt`` into ``net`` if it chose one.
+
+    Only a ``best.pt`` this run chose by validation (never an old run's).
+
+    Returns:
+        str: ``"best.pt"``, or ``"last weights"`` (``net`` unchanged).
+    """
+    if (
+        result.best is not None
+        and result.best_path is not None
+        and Path(result.best_path).is_file()
+    ):
+        state = load_checkpoint(
+            result.best_path, net.config.to_dict(), map_location=device
         )
-        metrics = evaluate(
-            net,
-            loader,
-            ctx.device,
-            body=body,
-            segmentation=test_segmentation,
-            progress=config.progress,
-            baselines=stats,
-        )
-        eval_s = time.perf_counter() - t1
-        if out_dir is not None:
-            out = Path(out_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "metrics.json").write_text(
-                json.dumps(
-                    {
-                        "metrics": metrics,
-                        "evaluated": evaluated,
-                        "steps": result.step,
-                        "train_seconds": train_s,
-                        "eval_seconds": eval_s,
-                    },
-                    indent=1,
-                )
-            )
-    return RunSummary(result, metrics, train_s, eval_s, evaluated)
+        net.load_state_dict(state["model"])
+        return "best.pt"
+    return "last weights"
+
+
+def _write_metrics(out_dir: str | os.PathLike, summary: RunSummary) -> None:
+    """Write ``out_dir/metrics.json`` (the folder is created)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {
+        "metrics": summary.metrics,
+        "evaluated": summary.evaluated,
+        "steps": summary.result.step,
+        "train_seconds": summary.train_seconds,
+        "eval_seconds": summary.eval_seconds,
+    }
+    (out / "metrics.json").write_text(json.dumps(record, indent=1))

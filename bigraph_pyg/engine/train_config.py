@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bigraph_pyg.nn.validate import check_positive_int
+
 __all__ = ["TrainConfig", "TrainResult"]
 
 
@@ -103,11 +105,7 @@ class TrainConfig:
             "eval_every",
             "max_nonfinite",
         ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(
-                    f"Expected an int >= 1 for `{name}` (got {v!r})"
-                )
+            check_positive_int(name, getattr(self, name))
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"Expected lr > 0 (got {self.lr!r})")
         if not 0.0 <= self.mix_start <= 1.0:

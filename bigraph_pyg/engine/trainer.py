@@ -31,43 +31,34 @@ dataset of :mod:`bigraph_pyg.data` samples (paper Sec. 4.4 and 5.2):
   continues exactly where ``last.pt`` stopped: same batches, optimizer
   and RNG state, so the resumed run equals an uninterrupted one step for
   step.
+
+The step and its schedules are ``engine/_train_step.py`` (with
+``engine/_step_guard.py``), the checkpoints ``engine/_trainer_state.py``,
+the validation's scoring ``engine/_held_out.py``; this module is the loop.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from bigraph_pyg.engine._held_out import validate
+from bigraph_pyg.engine._train_step import TrainStep, check_lifting
+from bigraph_pyg.engine._trainer_state import TrainerCheckpoints
+from bigraph_pyg.engine.batch_transforms import collate_samples
 from bigraph_pyg.engine.batching import (
     EpochBatchSampler,
     ModelBatch,
-    collate_samples,
     prepare_batch,
-    prepare_pose_batch,
-)
-from bigraph_pyg.engine.checkpoint import (
-    CheckpointError,
-    capture_rng_state,
-    load_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
 )
 from bigraph_pyg.engine.distributed import DistributedContext
-from bigraph_pyg.engine.evaluate import evaluate
-from bigraph_pyg.engine.logger import TrainLogger, overlay_images
-from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
+from bigraph_pyg.engine.logger import TrainLogger
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
-from bigraph_pyg.geometry import weak_perspective_projection
-from bigraph_pyg.losses import BiGraphLoss
-from bigraph_pyg.nn.validate import validation, validation_enabled
 
 __all__ = ["Trainer"]
 
@@ -101,7 +92,8 @@ class Trainer:
             so a resumed run draws the same ones. One process only.
 
     Raises:
-        ValueError: ``amp`` without a CUDA device.
+        ValueError: ``amp`` on a device other than a CPU or CUDA one;
+            lifting without a ``lift_set``, or with several processes.
     """
 
     def __init__(
@@ -120,29 +112,10 @@ class Trainer:
         self.ctx = context or DistributedContext()
         self.baselines = baselines
         self.lift_set = lift_set
-        lifting = {
-            k: getattr(config, k)
-            for k in ("lift_batch_size", "skeleton_lift_batch_size")
-            if getattr(config, k)
-        }
-        if lifting and lift_set is None:
-            raise ValueError(
-                f"Expected a `lift_set` of pose-only samples for "
-                f"{_pairs(lifting)} (got None)"
-            )
-        if lifting and self.ctx.is_distributed:
-            raise ValueError(
-                "Expected lift_batch_size=0 and skeleton_lift_batch_size=0 "
-                f"with several processes (got {_pairs(lifting)}: the "
-                "image-free pass is a second "
-                "forward, which DistributedDataParallel does not sync)"
-            )
+        check_lifting(config, lift_set, self.ctx)
         self.config = config
         self.device = self.ctx.device
         self.net = model.to(self.device)
-        #: Eq. 6 for this model (its config's loss weights).
-        self.criterion = BiGraphLoss.for_config(model.config)
-        self._forwards_checked = 0
         self.train_set, self.val_set = train_set, val_set
         self.body = body
         self.extra_state = dict(extra_state or {})
@@ -150,40 +123,7 @@ class Trainer:
         self.ckpt_dir = (
             None if out_dir is None else self.out_dir / "checkpoints"
         )
-        self.optimizer = torch.optim.Adam(
-            self.net.parameters(),
-            lr=config.lr,
-            weight_decay=config.weight_decay,
-        )
-        self.amp_dtype = _amp_dtype(self.device) if config.amp else None
-        self.scaler = torch.amp.GradScaler(
-            "cuda", enabled=self.amp_dtype == torch.float16
-        )
-        model_fw = self.net
-        if self.ctx.is_distributed:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            # The graph buffers (sparse sampler matrices among them) are
-            # constants built identically on every rank; DDP cannot
-            # broadcast sparse tensors, so leave those out of its syncs.
-            sparse = [n for n, b in model_fw.named_buffers() if b.is_sparse]
-            ddp = DistributedDataParallel
-            ddp._set_params_and_buffers_to_ignore_for_model(model_fw, sparse)
-            model_fw = DistributedDataParallel(
-                model_fw, device_ids=ids, find_unused_parameters=True
-            )
-        if config.compile:
-            model_fw = torch.compile(model_fw)
-        self.model = model_fw
-        # Running statistics a skipped step must not change (see
-        # train_step): every norm layer's buffers.
-        self._norm_buffers = [
-            buf
-            for m in self.net.modules()
-            if getattr(m, "track_running_stats", False)
-            for buf in m.buffers(recurse=False)
-        ]
+        self.result = TrainResult()
         self.sampler = EpochBatchSampler(
             len(train_set),
             config.batch_size,
@@ -192,12 +132,27 @@ class Trainer:
             rank=self.ctx.rank,
             world_size=self.ctx.world_size,
         )
-        self.mix_generator = torch.Generator().manual_seed(
-            config.seed * 7919 + self.ctx.rank
+        #: The optimisation step and its schedules (Adam, AMP, lifting).
+        self.step_fn = TrainStep(
+            self.net,
+            config,
+            self.ctx,
+            self.result,
+            self.steps_per_epoch,
+            lift_set,
         )
-        self.result = TrainResult()
+        # The step's parts, under the names they have on a Trainer.
+        self.criterion = self.step_fn.criterion
+        self.optimizer = self.step_fn.optimizer
+        self.amp_dtype = self.step_fn.amp_dtype
+        self.scaler = self.step_fn.scaler
+        self.model = self.step_fn.model
+        self.mix_generator = self.step_fn.mix_generator
+        self._norm_buffers = self.step_fn.norm_buffers
         self._epoch = 0
         self._batch_in_epoch = 0
+        #: ``last.pt``, ``best.pt`` and resuming.
+        self.checkpoints = TrainerCheckpoints(self)
         self.logger = TrainLogger(
             None if self.out_dir is None else self.out_dir / "tb",
             enabled=self.ctx.is_main,
@@ -212,25 +167,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything :meth:`load_state_dict` needs to resume exactly."""
-        r = self.result
-        return {
-            "model_config": self.net.config.to_dict(),
-            "model": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "train_config": asdict(self.config),
-            "step": r.step,
-            "epoch": self._epoch,
-            "batch_in_epoch": self._batch_in_epoch,
-            "num_train_samples": len(self.train_set),
-            "world_size": self.ctx.world_size,
-            "rng": capture_rng_state({"mix": self.mix_generator}),
-            "history": r.history,
-            "evals": r.evals,
-            "best": r.best,
-            "nonfinite_steps": r.nonfinite_steps,
-            "extra": self.extra_state,
-        }
+        return self.checkpoints.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict` (training state included).
@@ -239,58 +176,21 @@ class Trainer:
             CheckpointError: a state from another batch size, seed, dataset
                 length or number of processes (the order would differ).
         """
-        tc = state.get("train_config", {})
-        for key, mine in (
-            ("batch_size", self.config.batch_size),
-            ("seed", self.config.seed),
-        ):
-            if tc.get(key) != mine:
-                raise CheckpointError(
-                    f"Expected the checkpoint's {key}={tc.get(key)!r} to "
-                    f"resume exactly (got {key}={mine!r}); pass the same "
-                    "value or start a new run"
-                )
-        for key, mine in (
-            ("num_train_samples", len(self.train_set)),
-            ("world_size", self.ctx.world_size),
-        ):
-            if state.get(key) != mine:
-                raise CheckpointError(
-                    f"Expected {key}={state.get(key)!r} as in the checkpoint "
-                    f"to resume exactly (got {mine!r}); use the same data "
-                    "and number of processes"
-                )
-        self.net.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        restore_rng_state(state["rng"], {"mix": self.mix_generator})
-        r = self.result
-        r.step = state["step"]
-        r.history = list(state["history"])
-        r.evals = list(state["evals"])
-        r.best = state["best"]
-        r.nonfinite_steps = state["nonfinite_steps"]
-        self._epoch = state["epoch"]
-        self._batch_in_epoch = state["batch_in_epoch"]
-        r.epoch = self._epoch
+        self.checkpoints.load_state_dict(state)
 
     def save(self, name: str = "last.pt") -> Path | None:
         """Write a checkpoint atomically (main process only)."""
-        if self.ckpt_dir is None or not self.ctx.is_main:
-            return None
-        return save_checkpoint(self.ckpt_dir / name, self.state_dict())
+        return self.checkpoints.save(name)
 
     # -- one step -------------------------------------------------------------
 
     def mix_ratio(self, step: int | None = None) -> float:
         """GT 2D-joint share at ``step`` (default: the current step)."""
-        step = self.result.step if step is None else step
-        return gt_mix_ratio(
-            step,
-            self.steps_per_epoch,
-            self.config.epochs,
-            self.config.mix_start,
-        )
+        return self.step_fn.mix_ratio(step)
+
+    def learning_rate(self, step: int | None = None) -> float:
+        """The learning rate at ``step`` (warm-up, then the schedule)."""
+        return self.step_fn.learning_rate(step)
 
     def train_step(
         self, mb: ModelBatch, ratio: float
@@ -311,225 +211,7 @@ class Trainer:
             tuple[float, dict[str, float]] or None: total loss and
             unweighted terms (this process's batch).
         """
-        mb = self._finite_samples(mb)
-        if mb is None:
-            return None
-        est = mb.joints_est
-        if mb.joints_est_valid is not None and mb.joints_gt_valid is not None:
-            # A missed detection: train on the ground-truth joint there.
-            swap = ~mb.joints_est_valid & mb.joints_gt_valid
-            est = torch.where(swap[..., None], mb.joints_gt, est)
-        joints = mix_joints_2d(mb.joints_gt, est, ratio, self.mix_generator)
-        self.net.train()
-        self._set_lr()
-        self.optimizer.zero_grad(set_to_none=True)
-        norm_state = [b.clone() for b in self._norm_buffers]
-        with validation(self._check_inputs()), self._autocast():
-            out = self.model(mb.images, joints)
-        loss, terms = self.criterion.model_loss(_float_output(out), mb.targets)
-        if self.config.lift_batch_size:
-            lift_loss, lift_terms = self._lift_loss(ratio)
-            loss = loss + self.config.lift_weight * lift_loss
-            terms = {
-                **terms,
-                "lift_total": lift_loss.detach(),
-                **{f"lift_{k}": v for k, v in lift_terms.items()},
-            }
-        if self.config.skeleton_lift_batch_size:
-            term, weight = self._skeleton_lift_loss(ratio)
-            loss = loss + self.config.lift_weight * weight * term
-            terms = {**terms, "skeleton_lift_joints_3d": term.detach()}
-        finite = torch.isfinite(loss.detach()).float()
-        if self.ctx.is_distributed:
-            import torch.distributed as dist
-
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        if finite.item() < 1:
-            self._restore_norm_buffers(norm_state)
-            self._report_nonfinite(loss, terms, "loss")
-            return None
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.optimizer)
-        clip = self.config.grad_clip or float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), clip)
-        if self.amp_dtype != torch.float16:  # the scaler checks fp16 itself
-            ok = torch.isfinite(norm).float()
-            if self.ctx.is_distributed:
-                import torch.distributed as dist
-
-                dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-            if ok.item() < 1:
-                self.optimizer.zero_grad(set_to_none=True)
-                self._restore_norm_buffers(norm_state)
-                self._report_nonfinite(loss, terms, "gradient")
-                return None
-        fp16 = self.scaler.is_enabled()
-        scale = self.scaler.get_scale() if fp16 else None
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        if fp16 and self.scaler.get_scale() < scale:
-            # The scaler found inf gradients and skipped the update (its
-            # scale calibration does so a few times at the start): leave
-            # no trace in BatchNorm either. Not an error, not a run.
-            self._restore_norm_buffers(norm_state)
-            self.result.nonfinite_steps += 1
-            log.debug(
-                "Step %d: fp16 gradient overflow, update skipped "
-                "(loss scale now %g)",
-                self.result.step,
-                self.scaler.get_scale(),
-            )
-            return None
-        self._nonfinite_run = 0
-        return float(loss.detach()), {
-            k: float(v.detach()) for k, v in terms.items()
-        }
-
-    def _finite_samples(self, mb: ModelBatch) -> ModelBatch | None:
-        """``mb`` without its non-finite images; None: skip the step."""
-        keep = mb.finite_images()
-        kept = int(keep.sum())
-        if kept < len(mb):
-            index = mb.raw.get("index")
-            bad = (
-                index[~keep.to(index.device)].tolist()
-                if isinstance(index, Tensor)
-                else "?"
-            )
-            log.warning(
-                "Step %d: %d of %d images have non-finite pixels "
-                "(dataset indices %s): left out of the step",
-                self.result.step,
-                len(mb) - kept,
-                len(mb),
-                bad,
-            )
-            mb = mb.select(keep)
-        enough = torch.tensor(
-            float(kept >= min(2, len(keep))), device=self.device
-        )
-        if self.ctx.is_distributed:
-            import torch.distributed as dist
-
-            dist.all_reduce(enough, op=dist.ReduceOp.MIN)
-        if enough.item() < 1:
-            self._report_nonfinite(
-                None, {}, "input", f"{kept} finite images of {len(keep)}"
-            )
-            return None
-        return mb
-
-    @torch.no_grad()
-    def _restore_norm_buffers(self, saved: list[Tensor]) -> None:
-        for buf, value in zip(self._norm_buffers, saved, strict=True):
-            buf.copy_(value)
-
-    def _pose_batch(
-        self, size: int, ratio: float, stream: int
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """``size`` pose-only samples of this step: mixed 2D, targets.
-
-        ``stream`` keeps the image-free and the skeleton-only draws of one
-        step apart (both reproducible from the seed and the step).
-        """
-        cfg = self.config
-        g = torch.Generator().manual_seed(
-            cfg.seed * 1_000_003 + self.result.step + stream * 7_919_011
-        )
-        idx = torch.randint(len(self.lift_set), (size,), generator=g)
-        j_gt, j_est, targets = prepare_pose_batch(
-            self.lift_set.batch(idx),
-            self.net.config.image_size,
-            self.lift_set.config.image_size,
-            self.device,
-        )
-        return mix_joints_2d(j_gt, j_est, ratio, self.mix_generator), targets
-
-    def _autocast(self):
-        return torch.autocast(
-            self.device.type,
-            dtype=self.amp_dtype,
-            enabled=self.amp_dtype is not None,
-        )
-
-    def _lift_loss(self, ratio: float) -> tuple[Tensor, dict[str, Tensor]]:
-        """Eq. 6 on a batch of pose-only samples, run image-free."""
-        joints, targets = self._pose_batch(
-            self.config.lift_batch_size, ratio, 0
-        )
-        with validation(self._check_inputs()), self._autocast():
-            out = self.net(None, joints)
-        return self.criterion.model_loss(_float_output(out), targets)
-
-    def _skeleton_lift_loss(self, ratio: float) -> tuple[Tensor, float]:
-        r""":math:`\mathcal{L}_s` of the Skeleton-GCN alone, pose-only."""
-        joints, targets = self._pose_batch(
-            self.config.skeleton_lift_batch_size, ratio, 1
-        )
-        with validation(False), self._autocast():
-            pred = self.net.lift(joints)
-        return self.criterion.skeleton_joints_3d_term(
-            pred.float(), targets["gt_joints_3d"]
-        )
-
-    def _check_inputs(self) -> bool:
-        """Value-check the model's inputs on the first forward only.
-
-        :func:`prepare_batch` and :func:`prepare_pose_batch` already clamp
-        the joints into the image and mask non-finite ones, so the model's
-        own per-sample checks (host syncs on a GPU) run on this trainer's
-        first two training forwards (the first image and the first
-        pose-only forward, with lifting), then never.
-        """
-        first = self._forwards_checked < 2
-        self._forwards_checked += 1
-        return first and validation_enabled()
-
-    def learning_rate(self, step: int | None = None) -> float:
-        """The learning rate at ``step`` (warm-up, then the schedule)."""
-        cfg = self.config
-        step = self.result.step if step is None else step
-        total = self.steps_per_epoch * cfg.epochs
-        if cfg.max_steps is not None:
-            total = min(total, cfg.max_steps)
-        if step < cfg.warmup_steps:
-            return cfg.lr * (0.1 + 0.9 * step / cfg.warmup_steps)
-        if cfg.lr_schedule == "cosine" and total > cfg.warmup_steps:
-            t = min(1.0, (step - cfg.warmup_steps) / (total - cfg.warmup_steps))
-            floor = cfg.lr / 20
-            return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * t))
-        return cfg.lr
-
-    def _set_lr(self) -> None:
-        lr = self.learning_rate()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-
-    def _report_nonfinite(
-        self, loss, terms, what: str, detail: str | None = None
-    ) -> None:
-        self.result.nonfinite_steps += 1
-        self._nonfinite_run = getattr(self, "_nonfinite_run", 0) + 1
-        if detail is None:
-            detail = "loss={}; {}".format(
-                float(loss.detach()),
-                ", ".join(
-                    f"{k}={float(v.detach()):.4g}" for k, v in terms.items()
-                ),
-            )
-        log.warning(
-            "Non-finite %s at step %d (%s): step skipped, not trained on",
-            what,
-            self.result.step,
-            detail,
-        )
-        if self._nonfinite_run >= self.config.max_nonfinite:
-            raise FloatingPointError(
-                f"Expected a finite {what} (got {self._nonfinite_run} "
-                f"non-finite steps in a row, the last at step "
-                f"{self.result.step}: {detail}); lower TrainConfig.lr or "
-                "check the data"
-            )
+        return self.step_fn(mb, ratio)
 
     # -- the loop -------------------------------------------------------------
 
@@ -568,115 +250,15 @@ class Trainer:
         cfg = self.config
         r = self.result
         if resume:
-            path = (
-                Path(resume)
-                if isinstance(resume, (str, Path))
-                else (self.ckpt_dir / "last.pt" if self.ckpt_dir else None)
-            )
-            if path is None or not path.is_file():
-                raise CheckpointError(
-                    f"Expected a checkpoint to resume at {path} (got none); "
-                    "start a new run without resume (the scripts' --resume), "
-                    "or give the run's checkpoint folder"
-                )
-            state = load_checkpoint(
-                path, self.net.config.to_dict(), map_location=self.device
-            )
-            self.load_state_dict(state)
-            log.info(
-                "Resumed from %s at step %d (epoch %d, batch %d)",
-                path,
-                r.step,
-                self._epoch,
-                self._batch_in_epoch,
-            )
-        if self.ckpt_dir is not None and self.ctx.is_main:
-            r.last_path = self.ckpt_dir / "last.pt"
-            # A resumed run keeps its best.pt; a new run never adopts one
-            # it did not write (an old run's).
-            if (
-                resume
-                and r.best is not None
-                and (self.ckpt_dir / "best.pt").exists()
-            ):
-                r.best_path = self.ckpt_dir / "best.pt"
-        spe = self.steps_per_epoch
+            self.checkpoints.resume(resume)
+        self.checkpoints.set_result_paths(bool(resume))
         stopped = False
         try:
             while self._epoch < cfg.epochs and not stopped:
-                epoch = self._epoch
-                loader = self._loader(epoch, self._batch_in_epoch)
-                bar = tqdm(
-                    total=spe,
-                    initial=self._batch_in_epoch,
-                    desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                    unit="step",
-                    disable=not (cfg.progress and self.ctx.is_main),
-                    dynamic_ncols=True,
-                )
-                window: list[dict[str, float]] = []
-                t0, seen = time.perf_counter(), 0
-                for batch in loader:
-                    if cfg.max_steps is not None and r.step >= cfg.max_steps:
-                        stopped = True
-                        break
-                    mb = prepare_batch(
-                        batch, self.net.config.image_size, self.device
-                    )
-                    ratio = self.mix_ratio()
-                    done = self.train_step(mb, ratio)
-                    r.step += 1
-                    self._batch_in_epoch += 1
-                    seen += mb.images.shape[0] * self.ctx.world_size
-                    rate = seen / max(time.perf_counter() - t0, 1e-9)
-                    if done is None:
-                        r.history.append(
-                            {"step": r.step, "epoch": epoch, "skipped": True}
-                        )
-                    else:
-                        loss, terms = done
-                        entry = {
-                            "step": r.step,
-                            "epoch": epoch,
-                            "loss": loss,
-                            **terms,
-                        }
-                        r.history.append(entry)
-                        window.append(entry)
-                        bar.set_postfix(
-                            loss=f"{loss:.4f}",
-                            img_s=f"{rate:.1f}",
-                            gt2d=f"{ratio:.2f}",
-                        )
-                    bar.update(1)
-                    if window and r.step % cfg.log_every == 0:
-                        self._log_window(window, ratio, rate)
-                        window = []
-                    if (
-                        cfg.image_every
-                        and r.step % cfg.image_every == 0
-                        and self.ctx.is_main
-                    ):
-                        self._log_images(mb, "train")
-                    if (
-                        cfg.checkpoint_every
-                        and r.step % cfg.checkpoint_every == 0
-                    ):
-                        self.save()
-                bar.close()
+                stopped, window, rate = self._train_epoch(tqdm)
                 if stopped:
                     break
-                self._epoch += 1
-                self._batch_in_epoch = 0
-                r.epoch = self._epoch
-                if window:
-                    self._log_window(window, self.mix_ratio(), rate)
-                if self.val_set is not None and (
-                    self._epoch % cfg.eval_every == 0
-                    or self._epoch == cfg.epochs
-                ):
-                    self._validate()
-                self.save()
+                self._end_epoch(window, rate)
                 if cfg.max_steps is not None and r.step >= cfg.max_steps:
                     stopped = self._epoch < cfg.epochs
         except KeyboardInterrupt:
@@ -688,6 +270,102 @@ class Trainer:
         r.finished = self._epoch >= cfg.epochs
         self.logger.flush()
         return r
+
+    def _train_epoch(
+        self, progress_bar
+    ) -> tuple[bool, list[dict[str, float]], float]:
+        """The current epoch's remaining batches, one step each.
+
+        Args:
+            progress_bar (type): ``tqdm.auto.tqdm``, imported by :meth:`fit`
+                (an optional dependency: missing, it fails before a resume).
+
+        Returns:
+            tuple[bool, list[dict[str, float]], float]: whether
+            ``max_steps`` stopped the epoch, the history entries not yet
+            logged, and the throughput (images per second).
+        """
+        cfg, r = self.config, self.result
+        epoch = self._epoch
+        loader = self._loader(epoch, self._batch_in_epoch)
+        bar = progress_bar(
+            total=self.steps_per_epoch,
+            initial=self._batch_in_epoch,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            unit="step",
+            disable=not (cfg.progress and self.ctx.is_main),
+            dynamic_ncols=True,
+        )
+        window: list[dict[str, float]] = []
+        t0, seen, rate = time.perf_counter(), 0, 0.0
+        stopped = False
+        for batch in loader:
+            if cfg.max_steps is not None and r.step >= cfg.max_steps:
+                stopped = True
+                break
+            mb = prepare_batch(batch, self.net.config.image_size, self.device)
+            ratio = self.mix_ratio()
+            done = self.train_step(mb, ratio)
+            r.step += 1
+            self._batch_in_epoch += 1
+            seen += mb.images.shape[0] * self.ctx.world_size
+            rate = seen / max(time.perf_counter() - t0, 1e-9)
+            self._record(done, epoch, window)
+            if done is not None:
+                bar.set_postfix(
+                    loss=f"{done[0]:.4f}",
+                    img_s=f"{rate:.1f}",
+                    gt2d=f"{ratio:.2f}",
+                )
+            bar.update(1)
+            self._after_step(mb, window, ratio, rate)
+        bar.close()
+        return stopped, window, rate
+
+    def _record(
+        self,
+        done: tuple[float, dict[str, float]] | None,
+        epoch: int,
+        window: list[dict[str, float]],
+    ) -> None:
+        """Append the step to the history (and the logging window)."""
+        r = self.result
+        if done is None:
+            r.history.append({"step": r.step, "epoch": epoch, "skipped": True})
+            return
+        loss, terms = done
+        entry = {"step": r.step, "epoch": epoch, "loss": loss, **terms}
+        r.history.append(entry)
+        window.append(entry)
+
+    def _after_step(
+        self, mb: ModelBatch, window: list, ratio: float, rate: float
+    ) -> None:
+        """Log scalars and overlays, and checkpoint, when they are due."""
+        cfg, step = self.config, self.result.step
+        if window and step % cfg.log_every == 0:
+            self._log_window(window, ratio, rate)
+            window.clear()
+        if cfg.image_every and step % cfg.image_every == 0 and self.ctx.is_main:
+            self.logger.predictions(self.net, mb, "images/train", step)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            self.save()
+
+    def _end_epoch(self, window: list, rate: float) -> None:
+        """Close a finished epoch: log, validate when due, write last.pt."""
+        cfg = self.config
+        self._epoch += 1
+        self._batch_in_epoch = 0
+        self.result.epoch = self._epoch
+        if window:
+            self._log_window(window, self.mix_ratio(), rate)
+        if self.val_set is not None and (
+            self._epoch % cfg.eval_every == 0 or self._epoch == cfg.epochs
+        ):
+            validate(self)
+        self.save()
+
+    # -- logging --------------------------------------------------------------
 
     def _log_window(self, window, ratio: float, rate: float) -> None:
         keys = [k for k in window[0] if k not in ("step", "epoch")]
@@ -704,103 +382,3 @@ class Trainer:
             },
             self.result.step,
         )
-
-    @torch.no_grad()
-    def _log_images(self, mb: ModelBatch, split: str) -> None:
-        if self.logger.writer is None:
-            return
-        keep = mb.finite_images()
-        if not keep.all():
-            mb = mb.select(keep)
-        if not len(mb):
-            return
-        self.net.eval()
-        try:
-            out = self.net(mb.images[:4], mb.joints_est[:4])
-        finally:
-            self.net.train()
-        v2d = weak_perspective_projection(out.vertices, out.camera)
-        img = overlay_images(
-            mb.images[:4],
-            v2d,
-            out.mesh_joints_2d,
-            mb.targets["gt_joints_2d"][:4],
-        )
-        self.logger.image(f"images/{split}", img, self.result.step)
-
-    def _validate(self) -> None:
-        r = self.result
-        if self.ctx.is_main:
-            loader = DataLoader(
-                self.val_set,
-                batch_size=self.config.batch_size,
-                shuffle=False,
-                collate_fn=collate_samples,
-                num_workers=self.config.num_workers,
-            )
-            metrics = evaluate(
-                self.net,
-                loader,
-                self.device,
-                body=self.body,
-                segmentation=self.config.eval_segmentation,
-                progress=self.config.progress,
-                baselines=self.baselines,
-            )
-            r.evals.append({"epoch": self._epoch, "step": r.step, **metrics})
-            self.logger.scalars("val", metrics, r.step)
-            batch = next(iter(loader))
-            self._log_images(
-                prepare_batch(batch, self.net.config.image_size, self.device),
-                "val",
-            )
-            key = self.config.best_metric
-            value = metrics.get(key)
-            if value is not None and (r.best is None or value < r.best):
-                r.best = value
-                r.best_path = self.save("best.pt")
-            log.info(
-                "epoch %d: %s",
-                self._epoch,
-                ", ".join(f"{k}={v:.2f}" for k, v in metrics.items()),
-            )
-        if self.ctx.is_distributed:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-
-def _amp_dtype(device: torch.device) -> torch.dtype:
-    """The autocast dtype of ``amp`` on ``device``."""
-    if device.type == "cuda":
-        return (
-            torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        )
-    if device.type == "cpu":
-        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            log.warning(
-                "amp on a CPU without bfloat16 instructions (AVX512-BF16 or "
-                "AMX): bfloat16 autocast runs, but slower than float32"
-            )
-        return torch.bfloat16
-    raise ValueError(
-        f"Expected a CPU or CUDA device for amp (got {device}); set "
-        "TrainConfig.amp=False"
-    )
-
-
-def _pairs(values: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in values.items())
-
-
-def _float_output(out):
-    """Cast an AMP output to float32 for the loss (no-op in float32)."""
-    import dataclasses
-
-    changes = {
-        f.name: getattr(out, f.name).float()
-        for f in dataclasses.fields(out)
-        if isinstance(getattr(out, f.name), torch.Tensor)
-        and getattr(out, f.name).dtype != torch.float32
-    }
-    return dataclasses.replace(out, **changes) if changes else out

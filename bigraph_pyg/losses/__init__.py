@@ -10,25 +10,27 @@ targets hold garbage or NaN, and a batch with no valid sample gives an exact
 Units follow GraphCMR's data pipeline: 3D quantities in metres, 2D keypoints
 in normalised crop coordinates ``[-1, 1]``.
 
-The functions are defined in ``bigraph_pyg.losses.functional``, the modules
-in ``bigraph_pyg.losses.bigraph_loss``; import both from here.
+The L1 and SMPL terms are defined in ``bigraph_pyg.losses.functional``, the
+focal loss (function and module) in ``bigraph_pyg.losses.focal``, the weights
+of Eq. 6 in ``bigraph_pyg.losses.loss_weights`` and the total loss in
+``bigraph_pyg.losses.bigraph_loss``; import them all from here.
 """
 
-from bigraph_pyg.losses.bigraph_loss import (
-    BiGraphLoss,
-    FocalRegressionLoss,
-    LossWeights,
-)
+from bigraph_pyg.losses.bigraph_loss import BiGraphLoss
 
-# Not in ``__all__``, but importable from here as before the split.
-from bigraph_pyg.losses.functional import DEFAULT_FOCAL_TAU as DEFAULT_FOCAL_TAU
-from bigraph_pyg.losses.functional import (
+# DEFAULT_FOCAL_TAU: not in ``__all__``, but importable from here.
+from bigraph_pyg.losses.focal import DEFAULT_FOCAL_TAU as DEFAULT_FOCAL_TAU
+from bigraph_pyg.losses.focal import (
+    FocalRegressionLoss,
     focal_regression_loss,
+)
+from bigraph_pyg.losses.functional import (
     keypoint_2d_l1_loss,
     keypoint_3d_l1_loss,
     smpl_param_loss,
     vertex_l1_loss,
 )
+from bigraph_pyg.losses.loss_weights import LossWeights
 
 __all__ = [
     "BiGraphLoss",

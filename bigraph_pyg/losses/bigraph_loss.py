@@ -1,33 +1,30 @@
-r"""Loss modules of the paper (Eq. 6 and the focal loss, Sec. 4.4).
+r"""The total training loss of the paper (Eq. 6 with the focal term).
 
-:class:`FocalRegressionLoss` wraps
-:func:`~bigraph_pyg.losses.focal_regression_loss`; :class:`LossWeights`
-holds the weights of the terms of Eq. 6 and :class:`BiGraphLoss` sums them.
-The terms themselves are the functions of
-``bigraph_pyg.losses.functional``.
+:class:`BiGraphLoss` sums the terms of Eq. 6, each multiplied by its
+:class:`~bigraph_pyg.losses.LossWeights` entry
+(``bigraph_pyg.losses.loss_weights``). The terms themselves are the functions of
+``bigraph_pyg.losses.functional`` and, for the skeleton joints,
+:func:`~bigraph_pyg.losses.focal_regression_loss`
+(``bigraph_pyg.losses.focal``).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from torch import Tensor, nn
 
-from bigraph_pyg.geometry import center_joints, weak_perspective_projection
+from bigraph_pyg.geometry import weak_perspective_projection
+from bigraph_pyg.losses.focal import _keypoint_3d_focal_loss
 from bigraph_pyg.losses.functional import (
-    DEFAULT_FOCAL_TAU,
-    _check_pair,
-    _joint_weights,
-    _masked_target,
-    _sample_mask,
-    focal_regression_loss,
     keypoint_2d_l1_loss,
     keypoint_3d_l1_loss,
     smpl_param_loss,
     vertex_l1_loss,
 )
+from bigraph_pyg.losses.loss_weights import LossWeights
 from bigraph_pyg.metrics import HIP_INDICES
 
 #: What :meth:`BiGraphLoss.model_loss` needs in its batch.
@@ -39,89 +36,7 @@ _REQUIRED_BATCH_KEYS = (
     "has_pose_3d",
 )
 
-__all__ = ["BiGraphLoss", "FocalRegressionLoss", "LossWeights"]
-
-
-class FocalRegressionLoss(nn.Module):
-    r"""Module wrapper of :func:`focal_regression_loss` (paper Sec. 4.4).
-
-    Args:
-        alpha (float, optional): Error scale. (default: ``1.0``)
-        gamma (float, optional): Focusing exponent. (default: ``1.0``)
-        tau (float, optional): Truncation. (default: ``0.99``)
-        reduction (str, optional): ``'mean'``, ``'sum'`` or ``'none'``.
-
-    Shapes:
-        - **input:** predicted joints :math:`(B, J, D)`, targets
-          :math:`(B, J, D)` (metres for :math:`\alpha = 1`), mask
-          :math:`(B)` or :math:`(B, J)` *(optional)*
-        - **output:** scalar, or :math:`(B, J)` with ``reduction='none'``
-    """
-
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        gamma: float = 1.0,
-        tau: float = DEFAULT_FOCAL_TAU,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.gamma = gamma
-        self.tau = tau
-        self.reduction = reduction
-
-    def forward(
-        self, pred: Tensor, target: Tensor, mask: Tensor | None = None
-    ) -> Tensor:
-        """Apply the loss; see :func:`focal_regression_loss`."""
-        return focal_regression_loss(
-            pred, target, self.alpha, self.gamma, self.tau, mask, self.reduction
-        )
-
-    def extra_repr(self) -> str:
-        """Show the hyper-parameters in ``repr``."""
-        return (
-            f"alpha={self.alpha}, gamma={self.gamma}, tau={self.tau}, "
-            f"reduction={self.reduction!r}"
-        )
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    r"""Weights of the terms of Eq. 6 (and the focal loss of Sec. 5.2).
-
-    Attributes:
-        vertices (float): :math:`\mathcal{L}_m`. (default: ``1.0``)
-        mesh_joints_3d (float): :math:`\mathcal{L}_m^{j3d}`.
-        mesh_joints_2d (float): :math:`\mathcal{L}_m^{j2d}`.
-        skeleton_joints_3d (float): :math:`\mathcal{L}_s` when
-            ``use_focal=False`` (plain L1).
-        skeleton_joints_2d (float): :math:`\mathcal{L}_s^{j2d}`.
-        smpl_pose (float): :math:`\mathcal{L}_\theta`.
-        smpl_shape (float): :math:`\lambda` before :math:`\mathcal{L}_\beta`
-            (default: ``0.1``, GraphCMR's value; the paper does not state it).
-        use_focal (bool): Replace the L1 :math:`\mathcal{L}_s` on the
-            skeleton joints by the focal loss (Sec. 5.2); ``False`` is the
-            "no FL" ablation of Table 5. (default: :obj:`True`)
-        focal (float): Coefficient of the focal term. (default: ``5.0``)
-        focal_alpha (float): :math:`\alpha`. (default: ``1.0``)
-        focal_gamma (float): :math:`\gamma`. (default: ``1.0``)
-        focal_tau (float): :math:`\tau`. (default: ``0.99``)
-    """
-
-    vertices: float = 1.0
-    mesh_joints_3d: float = 1.0
-    mesh_joints_2d: float = 1.0
-    skeleton_joints_3d: float = 1.0
-    skeleton_joints_2d: float = 1.0
-    smpl_pose: float = 1.0
-    smpl_shape: float = 0.1
-    use_focal: bool = True
-    focal: float = 5.0
-    focal_alpha: float = 1.0
-    focal_gamma: float = 1.0
-    focal_tau: float = DEFAULT_FOCAL_TAU
+__all__ = ["BiGraphLoss"]
 
 
 class BiGraphLoss(nn.Module):
@@ -302,20 +217,15 @@ class BiGraphLoss(nn.Module):
                 gt_joints_3d_confidence,
                 root,
             ), w.skeleton_joints_3d
-        _check_pair(pred_skeleton_joints, gt_joints_3d, "pred_joints", 3)
-        valid = _sample_mask(has_pose_3d, pred_skeleton_joints, "has_pose_3d")
-        conf = _joint_weights(
-            gt_joints_3d_confidence, pred_skeleton_joints, "confidence"
-        )
-        valid_joints = valid[:, None] & (conf > 0)
-        target = center_joints(_masked_target(gt_joints_3d, valid), root)
-        term = focal_regression_loss(
-            center_joints(pred_skeleton_joints, root),
-            target,
+        term = _keypoint_3d_focal_loss(
+            pred_skeleton_joints,
+            gt_joints_3d,
+            has_pose_3d,
+            gt_joints_3d_confidence,
+            root,
             w.focal_alpha,
             w.focal_gamma,
             w.focal_tau,
-            mask=valid_joints,
         )
         return term, w.focal
 
@@ -367,43 +277,94 @@ class BiGraphLoss(nn.Module):
             tuple[Tensor, dict[str, Tensor]]: ``(total, terms)``.
         """
         w = self.weights
-        root = self.root_indices
-        terms: dict[str, Tensor] = {}
-        factors: dict[str, float] = {}
-
-        terms["vertices"] = vertex_l1_loss(pred_vertices, gt_vertices, has_smpl)
-        factors["vertices"] = w.vertices
-        terms["mesh_joints_3d"] = keypoint_3d_l1_loss(
-            pred_mesh_joints,
-            gt_joints_3d,
-            has_pose_3d,
-            gt_joints_3d_confidence,
-            root,
+        weighted = {
+            "vertices": (
+                vertex_l1_loss(pred_vertices, gt_vertices, has_smpl),
+                w.vertices,
+            )
+        }
+        targets = dict(
+            pred_camera=pred_camera,
+            gt_joints_3d=gt_joints_3d,
+            gt_joints_2d=gt_joints_2d,
+            has_pose_3d=has_pose_3d,
+            gt_joints_2d_confidence=gt_joints_2d_confidence,
+            gt_joints_3d_confidence=gt_joints_3d_confidence,
         )
-        factors["mesh_joints_3d"] = w.mesh_joints_3d
-        terms["mesh_joints_2d"] = keypoint_2d_l1_loss(
-            weak_perspective_projection(pred_mesh_joints, pred_camera),
-            gt_joints_2d,
-            gt_joints_2d_confidence,
-        )
-        factors["mesh_joints_2d"] = w.mesh_joints_2d
-
+        weighted.update(self._joint_terms("mesh", pred_mesh_joints, **targets))
         if pred_skeleton_joints is not None:
-            (terms["skeleton_joints_3d"], factors["skeleton_joints_3d"]) = (
-                self.skeleton_joints_3d_term(
-                    pred_skeleton_joints,
+            weighted.update(
+                self._joint_terms("skeleton", pred_skeleton_joints, **targets)
+            )
+        weighted.update(
+            self._smpl_terms(
+                pred_rotmat, pred_betas, gt_rotmat, gt_betas, has_smpl
+            )
+        )
+        terms = {name: term for name, (term, _) in weighted.items()}
+        total = sum(factor * term for term, factor in weighted.values())
+        return total, terms
+
+    def _joint_terms(
+        self,
+        branch: str,
+        joints: Tensor,
+        *,
+        pred_camera: Tensor,
+        gt_joints_3d: Tensor,
+        gt_joints_2d: Tensor,
+        has_pose_3d: Tensor,
+        gt_joints_2d_confidence: Tensor | None,
+        gt_joints_3d_confidence: Tensor | None,
+    ) -> dict[str, tuple[Tensor, float]]:
+        """The 3D and 2D joint terms of a ``"mesh"`` or ``"skeleton"`` branch.
+
+        ``name -> (term, weight)``: the mesh's 3D term is the L1, the
+        skeleton's :meth:`skeleton_joints_3d_term` (focal or L1); both 2D
+        terms are the L1 of the joints projected with ``pred_camera``.
+        """
+        w = self.weights
+        if branch == "skeleton":
+            joints_3d = self.skeleton_joints_3d_term(
+                joints, gt_joints_3d, has_pose_3d, gt_joints_3d_confidence
+            )
+        else:
+            joints_3d = (
+                keypoint_3d_l1_loss(
+                    joints,
                     gt_joints_3d,
                     has_pose_3d,
                     gt_joints_3d_confidence,
-                )
+                    self.root_indices,
+                ),
+                w.mesh_joints_3d,
             )
-            terms["skeleton_joints_2d"] = keypoint_2d_l1_loss(
-                weak_perspective_projection(pred_skeleton_joints, pred_camera),
-                gt_joints_2d,
-                gt_joints_2d_confidence,
-            )
-            factors["skeleton_joints_2d"] = w.skeleton_joints_2d
+        joints_2d = keypoint_2d_l1_loss(
+            weak_perspective_projection(joints, pred_camera),
+            gt_joints_2d,
+            gt_joints_2d_confidence,
+        )
+        weight_2d = getattr(w, f"{branch}_joints_2d")
+        return {
+            f"{branch}_joints_3d": joints_3d,
+            f"{branch}_joints_2d": (joints_2d, weight_2d),
+        }
 
+    def _smpl_terms(
+        self,
+        pred_rotmat: Tensor | None,
+        pred_betas: Tensor | None,
+        gt_rotmat: Tensor | None,
+        gt_betas: Tensor | None,
+        has_smpl: Tensor,
+    ) -> dict[str, tuple[Tensor, float]]:
+        """The SMPL terms as ``name -> (term, weight)``, if any.
+
+        Both terms when all four tensors are given, none when none is.
+
+        Raises:
+            ValueError: some but not all of the four are given.
+        """
         smpl_given = [
             t is not None
             for t in (pred_rotmat, pred_betas, gt_rotmat, gt_betas)
@@ -413,15 +374,15 @@ class BiGraphLoss(nn.Module):
                 "Expected all or none of `pred_rotmat`, `pred_betas`, "
                 f"`gt_rotmat`, `gt_betas` (got {smpl_given})"
             )
-        if all(smpl_given):
-            pose, shape = smpl_param_loss(
-                pred_rotmat, pred_betas, gt_rotmat, gt_betas, has_smpl
-            )
-            terms["smpl_pose"], factors["smpl_pose"] = pose, w.smpl_pose
-            terms["smpl_shape"], factors["smpl_shape"] = shape, w.smpl_shape
-
-        total = sum(factors[k] * v for k, v in terms.items())
-        return total, terms
+        if not all(smpl_given):
+            return {}
+        pose, shape = smpl_param_loss(
+            pred_rotmat, pred_betas, gt_rotmat, gt_betas, has_smpl
+        )
+        return {
+            "smpl_pose": (pose, self.weights.smpl_pose),
+            "smpl_shape": (shape, self.weights.smpl_shape),
+        }
 
     def extra_repr(self) -> str:
         """Show the weights in ``repr``."""

@@ -1,7 +1,8 @@
-r"""Functional losses of the paper (Eq. 6 and the focal loss, Sec. 4.4).
+r"""Functional L1 and SMPL losses of the paper (the terms of Eq. 6).
 
 Pure functions on tensors, and the private validation and masking helpers
-that ``bigraph_pyg.losses.bigraph_loss`` shares. Every loss takes an
+that ``bigraph_pyg.losses.focal`` and ``bigraph_pyg.losses.bigraph_loss``
+share (the focal loss of Sec. 4.4 is in ``focal``). Every loss takes an
 optional per-sample boolean mask (``has_smpl``, ``has_pose_3d``: does this
 sample have that ground truth?). Masked samples never influence the value
 or the gradient, even if their targets hold garbage or NaN, and a batch with
@@ -21,15 +22,11 @@ from bigraph_pyg.geometry import center_joints
 from bigraph_pyg.metrics import HIP_INDICES
 
 __all__ = [
-    "focal_regression_loss",
     "keypoint_2d_l1_loss",
     "keypoint_3d_l1_loss",
     "smpl_param_loss",
     "vertex_l1_loss",
 ]
-
-#: Default truncation of :func:`focal_regression_loss`.
-DEFAULT_FOCAL_TAU = 0.99
 
 
 def _check_pair(pred: Tensor, target: Tensor, name: str, dims: int) -> None:
@@ -291,100 +288,3 @@ def smpl_param_loss(
         _masked_mean(sq_pose, valid, one),
         _masked_mean(sq_betas, valid, one),
     )
-
-
-def focal_regression_loss(
-    pred: Tensor,
-    target: Tensor,
-    alpha: float = 1.0,
-    gamma: float = 1.0,
-    tau: float = DEFAULT_FOCAL_TAU,
-    mask: Tensor | None = None,
-    reduction: str = "mean",
-) -> Tensor:
-    r"""Focal loss for regression (paper Sec. 4.4).
-
-    With :math:`L_{b,j} = \| \hat{\mathbf{p}}_{b,j} - \mathbf{p}_{b,j} \|_1`
-    the per-joint L1 error (summed over the coordinates, **metres**):
-
-    .. math::
-        \mathcal{L}_{fl} = -(\alpha L)^{\gamma}
-        \log\bigl(1 - \min(\tau, \alpha L)\bigr)
-
-    - **min, not max.** The paper prints :math:`\max(\tau, \alpha L)`, but
-      describes :math:`\tau < 1` as a threshold that *truncates*
-      :math:`\alpha L` to avoid an unbounded loss as :math:`\alpha L \to 1`;
-      only :math:`\min` does that (:math:`\max` would make every error
-      below :math:`\tau` cost as much as :math:`\tau`). Above the
-      truncation the log factor is the constant :math:`-\log(1-\tau)` and
-      the loss grows as :math:`(\alpha L)^\gamma`, so the gradient stays
-      finite and non-zero.
-    - **Units.** :math:`\alpha` must map errors into :math:`(0, 1)`. With
-      :math:`\alpha = 1` (paper Sec. 5.2) that holds for errors in metres
-      (per-joint L1 errors of a pelvis-centred body are well under 1 m).
-      For millimetres use :math:`\alpha \approx 10^{-3}`.
-    - **Default** :math:`\tau = 0.99`: the paper gives no value; 0.99
-      leaves the loss untouched for every error below 0.99 m (all
-      realistic ones) and caps the log factor at
-      :math:`-\log(0.01) \approx 4.6`, keeping early-training outliers
-      bounded.
-    - :math:`\gamma > 0` down-weights well-regressed joints (torso) relative
-      to hard ones (limbs).
-
-    Args:
-        pred (Tensor): Predicted joints ``(B, J, D)``.
-        target (Tensor): Targets ``(B, J, D)``.
-        alpha (float, optional): Error scale, :math:`> 0`. (default: ``1.0``)
-        gamma (float, optional): Focusing exponent, :math:`> 0`.
-            (default: ``1.0``)
-        tau (float, optional): Truncation in :math:`(0, 1)`.
-            (default: ``0.99``)
-        mask (Tensor, optional): Valid samples ``(B,)`` or joints ``(B, J)``.
-            (default: all)
-        reduction (str, optional): ``'mean'`` over valid joints, ``'sum'``,
-            or ``'none'`` for ``(B, J)`` (0 where masked).
-            (default: ``'mean'``)
-
-    Returns:
-        Tensor: Scalar loss, or ``(B, J)`` with ``reduction='none'``.
-
-    Example:
-        >>> p, t = torch.zeros(1, 1, 3), torch.tensor([[[0.1, 0.1, 0.0]]])
-        >>> round(focal_regression_loss(p, t).item(), 6)  # -0.2 * log(0.8)
-        0.044629
-    """
-    _check_pair(pred, target, "pred", 3)
-    if not alpha > 0:
-        raise ValueError(f"Expected `alpha` > 0 (got {alpha})")
-    if not gamma > 0:
-        raise ValueError(f"Expected `gamma` > 0 (got {gamma})")
-    if not 0 < tau < 1:
-        raise ValueError(f"Expected `tau` in (0, 1) (got {tau})")
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(
-            f"Expected `reduction` in ('mean', 'sum', 'none') "
-            f"(got {reduction!r})"
-        )
-    batch, num = pred.shape[:2]
-    if mask is None:
-        valid = torch.ones(batch, num, dtype=torch.bool, device=pred.device)
-    elif isinstance(mask, Tensor) and mask.shape == (batch,):
-        valid = (mask.to(pred.device) > 0)[:, None].expand(batch, num)
-    elif isinstance(mask, Tensor) and mask.shape == (batch, num):
-        valid = mask.to(pred.device) > 0
-    else:
-        raise ValueError(
-            f"Expected shape ({batch},) or ({batch}, {num}) for `mask` "
-            f"(got {tuple(getattr(mask, 'shape', ())) or type(mask)})"
-        )
-    error = (pred - _masked_target(target, valid)).abs().sum(dim=-1)
-    scaled = alpha * error
-    # The clamp keeps d/dx x^gamma finite at 0 when gamma < 1.
-    factor = scaled.clamp_min(1e-12) ** gamma
-    loss = -factor * torch.log1p(-torch.clamp(scaled, max=tau))
-    loss = torch.where(valid, loss, torch.zeros_like(loss))
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / valid.sum().clamp_min(1).to(loss.dtype)

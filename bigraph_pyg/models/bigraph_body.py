@@ -1,182 +1,43 @@
 r"""The bilayer-graph body model (paper Fig. 2, Secs. 4.1-4.4).
 
 :class:`BiGraphBody` encodes the image (Sec. 4.2), builds the mesh input
-(Eq. 3) and the skeleton input (Eq. 4), stacks Bilayer-Graph blocks
-(Fig. 3), and regresses the coarse mesh, the 12 skeleton joints, a
-weak-perspective camera and SMPL parameters. Every graph is a buffer, so
-``.to()`` and ``state_dict`` carry them.
+(Eq. 3) and the skeleton input (Eq. 4; both in :mod:`.node_inputs`), stacks
+Bilayer-Graph blocks (Fig. 3), and regresses the coarse mesh, the 12
+skeleton joints, a weak-perspective camera and SMPL parameters
+(:class:`~bigraph_pyg.models.BiGraphOutput`). Every graph is a buffer
+(``models/_buffers.py``), so ``.to()`` and ``state_dict`` carry them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
-from bigraph_pyg.geometry import weak_perspective_projection
-from bigraph_pyg.metrics import HIP_INDICES
+from bigraph_pyg.models._buffers import body_buffers, bone_index
+from bigraph_pyg.models._input_checks import (
+    check_config_and_graphs,
+    check_fusion_block,
+    check_images,
+    check_joints_2d,
+    resolve_body,
+)
+from bigraph_pyg.models._layers import (
+    build_blocks,
+    build_heads,
+    build_input_layers,
+)
 from bigraph_pyg.models.config import BiGraphConfig
-from bigraph_pyg.nn.bilayer_block import BilayerBlock
-from bigraph_pyg.nn.blocks import GraphLinear
+from bigraph_pyg.models.node_inputs import (
+    mesh_node_input,
+    skeleton_node_input,
+)
+from bigraph_pyg.models.output import BiGraphOutput
 from bigraph_pyg.nn.conv import BipartiteFusionConv
-from bigraph_pyg.nn.encoders import (
-    ResNetEncoder,
-    joint_box_size,
-    roi_joint_features,
-)
-from bigraph_pyg.nn.heads import (
-    GraphCameraHead,
-    GraphCoordinateHead,
-    SMPLParamRegressor,
-)
+from bigraph_pyg.nn.encoders import EncoderOutput, ResNetEncoder
 from bigraph_pyg.nn.validate import check_joints_in_image, validation_enabled
-from bigraph_pyg.topology import (
-    BONES,
-    JOINT_NAMES,
-    SMPL_TO_JOINTS,
-    BodyGraphs,
-)
+from bigraph_pyg.topology import JOINT_NAMES, BodyGraphs
 
-__all__ = ["BiGraphBody", "BiGraphOutput", "pose_embedding"]
-
-
-def pose_embedding(uv: Tensor, identity: Tensor) -> Tensor:
-    r"""The ``"pose"`` joint embedding of the skeleton input (Eq. 4).
-
-    .. math::
-        e_i = \bigl(\mathbf{u}_i,\ (\mathbf{u}_i - \bar{\mathbf{u}})
-        / \sigma,\ \mathbf{1}_i\bigr)
-
-    the crop-normalised 2D joint :math:`\mathbf{u}_i` (the paper's
-    embedding), the same pelvis-relative (:math:`\bar{\mathbf{u}}` the mean
-    of the hips) and divided by the pose's spread :math:`\sigma` (the std
-    of its pelvis-relative coordinates, so the body's size in the crop
-    drops out), and the one-hot joint identity: with shared weights the
-    nodes of the skeleton graph are otherwise told apart only by their
-    position, and lifting needs to know which joint is which.
-
-    Args:
-        uv (Tensor): :math:`(B, 12, 2)` joints in ``[-1, 1]`` crop units.
-        identity (Tensor): :math:`(12, 12)` identity matrix.
-
-    Returns:
-        Tensor: :math:`(B, 12, 16)`.
-
-    Example:
-        >>> uv = torch.rand(2, 12, 2) * 2 - 1
-        >>> e = pose_embedding(uv, torch.eye(12))
-        >>> e.shape, bool((e[..., :2] == uv).all())
-        (torch.Size([2, 12, 16]), True)
-    """
-    return torch.cat(
-        [uv, scale_free_pose(uv), identity.to(uv).expand(uv.shape[0], -1, -1)],
-        -1,
-    )
-
-
-def scale_free_pose(uv: Tensor) -> Tensor:
-    r"""The 2D pose relative to the pelvis and divided by its spread.
-
-    :math:`(\mathbf{u}_i - \bar{\mathbf{u}}) / \sigma`, with
-    :math:`\bar{\mathbf{u}}` the mean of the hips and :math:`\sigma` the std
-    of the pelvis-relative coordinates (clamped at ``1e-3``).
-
-    Args:
-        uv (Tensor): :math:`(B, J, 2)`.
-
-    Returns:
-        Tensor: :math:`(B, J, 2)`.
-    """
-    rel = uv - uv[:, list(HIP_INDICES)].mean(1, keepdim=True)
-    return rel / rel.flatten(1).std(1).clamp_min(1e-3)[:, None, None]
-
-
-class PoseContext(nn.Module):
-    r"""A global pose context for the skeleton nodes (Eq. 4 input).
-
-    .. math::
-        \mathbf{C} = \mathrm{reshape}_{J \times d_0}\bigl(W_o\,
-        \mathrm{ResBlock}(\mathrm{ReLU}(W_i\,\mathrm{vec}(\tilde{U})))\bigr)
-
-    with :math:`\tilde{U}` the :math:`(J, 2)` pelvis-relative, scale-free 2D
-    pose of :func:`pose_embedding` and the residual block two
-    Linear-LayerNorm-ReLU layers (a lifting MLP, Martinez et al. 2017,
-    narrower). Row :math:`i` is added to skeleton node :math:`i`'s input
-    :math:`\mathbf{F}_s^0`. The output layer starts at zero, so at
-    initialisation the model is the paper's.
-
-    Args:
-        num_joints (int): :math:`J`.
-        hidden_channels (int): MLP width.
-        out_channels (int): :math:`d_0`.
-
-    Shapes:
-        - **input:** :math:`(B, J, 2)`
-        - **output:** :math:`(B, J, d_0)`
-    """
-
-    def __init__(
-        self, num_joints: int, hidden_channels: int, out_channels: int
-    ) -> None:
-        super().__init__()
-        self.num_joints, self.out_channels = num_joints, out_channels
-        self.inp = nn.Linear(2 * num_joints, hidden_channels)
-        self.block = nn.Sequential(
-            nn.Linear(hidden_channels, hidden_channels),
-            nn.LayerNorm(hidden_channels),
-            nn.ReLU(),
-            nn.Linear(hidden_channels, hidden_channels),
-            nn.LayerNorm(hidden_channels),
-            nn.ReLU(),
-        )
-        self.out = nn.Linear(hidden_channels, num_joints * out_channels)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, rel: Tensor) -> Tensor:
-        h = torch.relu(self.inp(rel.flatten(1)))
-        h = h + self.block(h)
-        return self.out(h).view(-1, self.num_joints, self.out_channels)
-
-
-@dataclass
-class BiGraphOutput:
-    r"""Predictions of :class:`BiGraphBody` (paper Eq. 1 and Sec. 4.4).
-
-    3D quantities are in the units of the template (metres for SMPL and the
-    default body); 2D projections are in normalised crop coordinates
-    ``[-1, 1]`` (GraphCMR's convention, the units of the 2D loss).
-
-    Attributes:
-        vertices (Tensor): Full-resolution mesh :math:`(B, N_0, 3)`, the
-            coarse mesh upsampled with :math:`\mathbf{U}`.
-        coarse_vertices (Tensor): Mesh-GCN output :math:`\hat{\mathbf{V}}_m`
-            :math:`(B, N_m, 3)`.
-        mesh_joints (Tensor): :math:`\hat{\mathbf{V}}^{j3d}_m`, the 12 joints
-            regressed from ``vertices`` :math:`(B, 12, 3)`.
-        skeleton_joints (Tensor or None): Skeleton-GCN output
-            :math:`\hat{\mathbf{V}}_s` :math:`(B, 12, 3)`; :obj:`None`
-            without a skeleton branch.
-        camera (Tensor): Weak-perspective camera :math:`(s, t_x, t_y)`,
-            :math:`(B, 3)`.
-        rotmat (Tensor): SMPL rotations :math:`(B, 24, 3, 3)`.
-        betas (Tensor): SMPL shape :math:`(B, 10)`.
-        mesh_joints_2d (Tensor): Projection of ``mesh_joints``
-            :math:`(B, 12, 2)`.
-        skeleton_joints_2d (Tensor or None): Projection of
-            ``skeleton_joints`` :math:`(B, 12, 2)`.
-    """
-
-    vertices: Tensor
-    coarse_vertices: Tensor
-    mesh_joints: Tensor
-    skeleton_joints: Tensor | None
-    camera: Tensor
-    rotmat: Tensor
-    betas: Tensor
-    mesh_joints_2d: Tensor
-    skeleton_joints_2d: Tensor | None
+__all__ = ["BiGraphBody"]
 
 
 class BiGraphBody(nn.Module):
@@ -260,151 +121,41 @@ class BiGraphBody(nn.Module):
         encoder_weights=None,
     ) -> None:
         super().__init__()
-        if not isinstance(config, BiGraphConfig):
-            raise ValueError(
-                "Expected a BiGraphConfig for `config` "
-                f"(got {type(config).__name__})"
-            )
-        if not isinstance(graphs, BodyGraphs):
-            raise ValueError(
-                "Expected a BodyGraphs for `graphs` "
-                f"(got {type(graphs).__name__})"
-            )
-        if graphs.level != config.mesh_level:
-            raise ValueError(
-                f"Expected graphs at config.mesh_level={config.mesh_level} "
-                f"(got graphs.level={graphs.level}; build them with "
-                f"BodyGraphs.from_body(body, level={config.mesh_level}))"
-            )
-        num_joints = len(JOINT_NAMES)
-        if graphs.num_joints != num_joints:
-            raise ValueError(
-                f"Expected graphs with {num_joints} joints "
-                f"(got {graphs.num_joints})"
-            )
+        check_config_and_graphs(config, graphs)
         self.config = config
-        self.num_joints = num_joints
+        self.num_joints = len(JOINT_NAMES)
         self.num_vertices = graphs.num_vertices
         self.num_full_vertices = graphs.hierarchy.sizes[0]
-
-        if body is None:
-            from bigraph_pyg.body import default_body
-
-            body = default_body()
-        if body.num_vertices != self.num_full_vertices:
-            raise ValueError(
-                f"Expected a body with {self.num_full_vertices} vertices, "
-                f"as the graphs' finest level (got {body.num_vertices})"
-            )
+        body = resolve_body(body, self.num_full_vertices)
         graphs = graphs.to(torch.float32)
-
-        # -- buffers: graphs, template, regressor, sampler --------------------
-        self.register_buffer("mesh_edge_index", graphs.mesh_graph.edge_index)
-        self.register_buffer("mesh_edge_weight", graphs.mesh_graph.edge_weight)
-        if config.use_skeleton:
-            self.register_buffer(
-                "skeleton_edge_index", graphs.skeleton_graph.edge_index
-            )
-            self.register_buffer(
-                "skeleton_edge_weight", graphs.skeleton_graph.edge_weight
-            )
         self.uses_fusion_graph = config.use_fusion and config.fusion == "graph"
-        if self.uses_fusion_graph:
-            self.register_buffer(
-                "fusion_edge_index", graphs.fusion_graph.edge_index
-            )
-            self.register_buffer(
-                "fusion_edge_weight", graphs.fusion_graph.edge_weight
-            )
-        self.register_buffer(
-            "template_vertices",
-            graphs.hierarchy.vertices[config.mesh_level].clone(),
-        )
-        regressor = body.joint_regressor.detach()
-        regressor = regressor[list(SMPL_TO_JOINTS)].to(
-            device=self.template_vertices.device, dtype=torch.float32
-        )
-        self.register_buffer("joint_regressor", regressor)
-        bones = [(JOINT_NAMES.index(a), JOINT_NAMES.index(b)) for a, b in BONES]
-        self.register_buffer("bones", torch.tensor(bones), persistent=False)
+        for name, tensor in body_buffers(config, graphs, body).items():
+            self.register_buffer(name, tensor)
+        self.register_buffer("bones", bone_index(), persistent=False)
         self.sampler = graphs.sampler()
-
-        # -- encoder and inputs (Eqs. 3, 4) -----------------------------------
         self.encoder = ResNetEncoder(config.encoder, weights=encoder_weights)
-        d_g = self.encoder.out_channels
-        d_0 = config.input_channels
-        self.mesh_input = GraphLinear(3 + d_g, d_0)
-        if config.use_skeleton:
-            d_s = (
-                sum(self.encoder.stage_channels) * config.roi_size**2
-                if config.use_local_features
-                else d_g
+        if config.use_skeleton and config.joint_embedding == "pose":
+            self.register_buffer(
+                "joint_identity", torch.eye(self.num_joints), persistent=False
             )
-            d_e = 2
-            if config.joint_embedding == "pose":
-                self.register_buffer(
-                    "joint_identity", torch.eye(num_joints), persistent=False
-                )
-                d_e = 4 + num_joints
-            self.skeleton_input = GraphLinear(d_e + d_s, d_0)
-        else:
-            self.skeleton_input = None
-        self.pose_context = (
-            PoseContext(num_joints, config.pose_context_channels, d_0)
-            if config.pose_context_channels
-            else None
+        self.mesh_input, self.skeleton_input, self.pose_context = (
+            build_input_layers(config, self.encoder, self.num_joints)
         )
         if config.image_feature_gate:
             # ReZero-style: the image features enter as far as they help.
             self.mesh_image_gate = nn.Parameter(torch.zeros(()))
             if config.use_skeleton:
                 self.skeleton_image_gate = nn.Parameter(torch.zeros(()))
-
-        # -- Bilayer-Graph blocks (Fig. 3) ------------------------------------
-        fused = set(config.fusion_block_indices())
         num_fusion_edges = (
             graphs.fusion_graph.num_edges if self.uses_fusion_graph else None
         )
-        self.blocks = nn.ModuleList(
-            [
-                BilayerBlock(
-                    d_0 if i == 0 else config.channels,
-                    config.channels,
-                    config.block_hidden_channels,
-                    use_skeleton=config.use_skeleton,
-                    fusion=config.fusion if i in fused else "none",
-                    num_fusion_edges=num_fusion_edges,
-                    num_joints=num_joints,
-                    shared_weights=config.shared_weights,
-                    channels_per_group=config.channels_per_group,
-                    fusion_impl=config.fusion_impl,
-                )
-                for i in range(config.num_blocks)
-            ]
-        )
-
-        # -- heads (Sec. 4.3.4, 4.4) ------------------------------------------
-        self.mesh_head = GraphCoordinateHead(
-            config.channels,
-            config.head_channels,
-            channels_per_group=config.channels_per_group,
-        )
-        self.skeleton_head = (
-            GraphCoordinateHead(
-                config.channels,
-                config.head_channels,
-                channels_per_group=config.channels_per_group,
-            )
-            if config.use_skeleton
-            else None
-        )
-        self.camera_head = GraphCameraHead(
-            config.channels, self.num_vertices, config.channels_per_group
-        )
-        self.smpl_regressor = SMPLParamRegressor(
-            num_vertices=self.num_vertices,
-            hidden_channels=config.smpl_hidden_channels,
-        )
+        self.blocks = build_blocks(config, num_fusion_edges, self.num_joints)
+        (
+            self.mesh_head,
+            self.skeleton_head,
+            self.camera_head,
+            self.smpl_regressor,
+        ) = build_heads(config, self.num_vertices)
 
     @classmethod
     def from_body(
@@ -420,55 +171,17 @@ class BiGraphBody(nn.Module):
         Returns:
             BiGraphBody: the model (graph building takes a few seconds).
         """
-        if body is None:
-            from bigraph_pyg.body import default_body
-
-            body = default_body()
+        body = resolve_body(body)
         graphs = BodyGraphs.from_body(body, level=config.mesh_level)
         return cls(config, graphs, body, encoder_weights)
 
     # -- input checks ---------------------------------------------------------
 
-    def _check_images(self, images: object) -> Tensor:
-        h, w = self.config.image_size
-        if (
-            not isinstance(images, Tensor)
-            or images.dim() != 4
-            or images.shape[1] != 3
-            or tuple(images.shape[2:]) != (h, w)
-            or not images.is_floating_point()
-            or images.shape[0] == 0
-        ):
-            raise ValueError(
-                f"Expected float images of shape (B, 3, {h}, {w}) for "
-                "`images` (config.image_size) (got "
-                f"{getattr(images, 'dtype', type(images).__name__)} "
-                f"{tuple(getattr(images, 'shape', ()))})"
-            )
-        return images
-
     def _check_joints(
         self, joints_2d: object, batch: int | None, dtype: torch.dtype | None
     ) -> Tensor:
-        if batch is None:  # image-free forward: the joints set the batch
-            batch = getattr(joints_2d, "shape", (0,))[0]
-        if joints_2d is None:
-            raise ValueError(
-                f"Expected `joints_2d` of shape ({batch}, {self.num_joints}, "
-                "2) in pixels: this config uses the skeleton graph (got "
-                "None; use the 'graphcmr' preset for a model without it)"
-            )
-        if (
-            not isinstance(joints_2d, Tensor)
-            or tuple(joints_2d.shape) != (batch, self.num_joints, 2)
-            or not joints_2d.is_floating_point()
-        ):
-            raise ValueError(
-                f"Expected float `joints_2d` of shape ({batch}, "
-                f"{self.num_joints}, 2) in pixels (got "
-                f"{getattr(joints_2d, 'dtype', type(joints_2d).__name__)} "
-                f"{tuple(getattr(joints_2d, 'shape', ()))})"
-            )
+        """Check ``joints_2d`` (values while validating); cast to ``dtype``."""
+        joints_2d = check_joints_2d(joints_2d, batch, self.num_joints)
         if validation_enabled():
             h, w = self.config.image_size
             check_joints_in_image(
@@ -482,45 +195,85 @@ class BiGraphBody(nn.Module):
 
     # -- forward --------------------------------------------------------------
 
-    def _skeleton_input(
-        self, joints_2d: Tensor, g: Tensor | None, enc
-    ) -> Tensor:
-        """Eq. 4: the joint embedding (+) RoI features, through F_s^0.
+    def _encode(
+        self, images: Tensor | None, joints_2d: Tensor | None
+    ) -> tuple[Tensor, EncoderOutput | None, Tensor | None]:
+        """Check the inputs; the global feature, encoder output and joints.
 
-        ``enc`` None: image-free (zero image features). The embedding is
-        the 2D joint normalised to the crop, with joint_embedding "pose"
-        also pelvis-relative and scale-free, and the joint's identity.
+        Image-free (``images`` None): zero features and no encoder output.
         """
         cfg = self.config
-        h, w = cfg.image_size
-        uv = 2.0 * joints_2d / joints_2d.new_tensor([w, h]) - 1.0
-        context = (
-            None
-            if self.pose_context is None
-            else self.pose_context(scale_free_pose(uv))
-        )
-        if cfg.joint_embedding == "pose":
-            uv = pose_embedding(uv, self.joint_identity)
-        if enc is None:
-            d_s = self.skeleton_input.in_channels - uv.shape[-1]
-            feats = uv.new_zeros(*uv.shape[:-1], d_s)
-        elif cfg.use_local_features:
-            box = joint_box_size(joints_2d, self.bones, (h, w))
-            feats = roi_joint_features(
-                enc.feature_maps,
-                joints_2d,
-                (h, w),
-                box,
-                output_size=cfg.roi_size,
-                strides=enc.strides,
-                max_outside=cfg.max_joint_outside,
+        if images is None:
+            if not cfg.use_skeleton:
+                raise ValueError(
+                    "Expected `images` for a model without a skeleton branch"
+                    " (got None: an image-free forward needs 2D joints)"
+                )
+            joints_2d = self._check_joints(joints_2d, None, None)
+            d_g = self.encoder.out_channels
+            return joints_2d.new_zeros(joints_2d.shape[0], d_g), None, joints_2d
+        images = check_images(images, cfg.image_size)
+        if cfg.use_skeleton:
+            joints_2d = self._check_joints(
+                joints_2d, images.shape[0], images.dtype
             )
-        else:
-            feats = g[:, None].expand(-1, self.num_joints, -1)
-        if enc is not None and cfg.image_feature_gate:
-            feats = feats * self.skeleton_image_gate.to(feats.dtype)
-        x = self.skeleton_input(torch.cat([uv, feats], dim=-1))
-        return x if context is None else x + context
+        enc = self.encoder(images)
+        return enc.global_feature, enc, joints_2d
+
+    def _skeleton_input(
+        self, joints_2d: Tensor, g: Tensor | None, enc: EncoderOutput | None
+    ) -> Tensor:
+        """Eq. 4 on the model's layers (:func:`.skeleton_node_input`).
+
+        ``enc`` None: image-free (zero image features).
+        """
+        return skeleton_node_input(
+            self.config,
+            self.skeleton_input,
+            joints_2d,
+            g,
+            enc,
+            self.bones,
+            joint_identity=getattr(self, "joint_identity", None),
+            pose_context=self.pose_context,
+            image_gate=getattr(self, "skeleton_image_gate", None),
+        )
+
+    def _run_blocks(
+        self, x_s: Tensor | None, x_m: Tensor
+    ) -> tuple[Tensor | None, Tensor]:
+        """The Bilayer-Graph blocks on the model's graph buffers (Fig. 3)."""
+        # edge_index, edge_weight of A_m, A_s and A_f (None: not in the model)
+        graphs = [
+            getattr(self, f"{name}_edge_{part}", None)
+            for name in ("mesh", "skeleton", "fusion")
+            for part in ("index", "weight")
+        ]
+        for block in self.blocks:
+            x_s, x_m = block(x_s, x_m, *graphs)
+        return x_s, x_m
+
+    def _predict(
+        self, x_s: Tensor | None, x_m: Tensor, template: Tensor
+    ) -> BiGraphOutput:
+        """The heads (Sec. 4.3.4, 4.4) on the last block's features."""
+        coarse = self.mesh_head(x_m)
+        camera = self.camera_head(x_m)
+        vertices = self.sampler.upsample(
+            coarse, start=self.config.mesh_level, end=0
+        )
+        mesh_joints = torch.einsum(
+            "jn,bnc->bjc", self.joint_regressor.to(vertices.dtype), vertices
+        )
+        skeleton_joints = None if x_s is None else self.skeleton_head(x_s)
+        return BiGraphOutput.from_3d(
+            vertices=vertices,
+            coarse_vertices=coarse,
+            mesh_joints=mesh_joints,
+            skeleton_joints=skeleton_joints,
+            camera=camera,
+            smpl=self.smpl_regressor(coarse, template=template),
+        )
 
     def forward(
         self, images: Tensor | None, joints_2d: Tensor | None = None
@@ -544,87 +297,21 @@ class BiGraphBody(nn.Module):
         Returns:
             BiGraphOutput: the predictions.
         """
-        cfg = self.config
-        if images is None:
-            if not cfg.use_skeleton:
-                raise ValueError(
-                    "Expected `images` for a model without a skeleton branch"
-                    " (got None: an image-free forward needs 2D joints)"
-                )
-            joints_2d = self._check_joints(joints_2d, None, None)
-            batch = joints_2d.shape[0]
-            d_g = self.encoder.out_channels
-            g = joints_2d.new_zeros(batch, d_g)
-        else:
-            images = self._check_images(images)
-            batch = images.shape[0]
-            if cfg.use_skeleton:
-                joints_2d = self._check_joints(joints_2d, batch, images.dtype)
-            enc = self.encoder(images)
-            g = enc.global_feature
-
-        # Eq. 3: template xyz (+) global feature -> shared linear.
+        g, enc, joints_2d = self._encode(images, joints_2d)
         template = self.template_vertices.to(g.dtype)
-        g_m = (
-            g * self.mesh_image_gate.to(g.dtype)
-            if cfg.image_feature_gate
-            else g
+        x_m = mesh_node_input(  # Eq. 3
+            self.mesh_input,
+            template,
+            g,
+            getattr(self, "mesh_image_gate", None),
         )
-        x_m = self.mesh_input(
-            torch.cat(
-                [
-                    template.expand(batch, -1, -1),
-                    g_m[:, None].expand(-1, self.num_vertices, -1),
-                ],
-                dim=-1,
-            )
-        )
-
         x_s = (
-            self._skeleton_input(joints_2d, g, None if images is None else enc)
-            if cfg.use_skeleton
+            self._skeleton_input(joints_2d, g, enc)
+            if self.config.use_skeleton
             else None
         )
-
-        skel_ei = getattr(self, "skeleton_edge_index", None)
-        skel_ew = getattr(self, "skeleton_edge_weight", None)
-        fus_ei = getattr(self, "fusion_edge_index", None)
-        fus_ew = getattr(self, "fusion_edge_weight", None)
-        for block in self.blocks:
-            x_s, x_m = block(
-                x_s,
-                x_m,
-                self.mesh_edge_index,
-                self.mesh_edge_weight,
-                skel_ei,
-                skel_ew,
-                fus_ei,
-                fus_ew,
-            )
-
-        coarse = self.mesh_head(x_m)
-        camera = self.camera_head(x_m)
-        vertices = self.sampler.upsample(coarse, start=cfg.mesh_level, end=0)
-        mesh_joints = torch.einsum(
-            "jn,bnc->bjc", self.joint_regressor.to(vertices.dtype), vertices
-        )
-        skeleton_joints = self.skeleton_head(x_s) if cfg.use_skeleton else None
-        smpl = self.smpl_regressor(coarse, template=template)
-        return BiGraphOutput(
-            vertices=vertices,
-            coarse_vertices=coarse,
-            mesh_joints=mesh_joints,
-            skeleton_joints=skeleton_joints,
-            camera=camera,
-            rotmat=smpl.rotmat,
-            betas=smpl.betas,
-            mesh_joints_2d=weak_perspective_projection(mesh_joints, camera),
-            skeleton_joints_2d=(
-                None
-                if skeleton_joints is None
-                else weak_perspective_projection(skeleton_joints, camera)
-            ),
-        )
+        x_s, x_m = self._run_blocks(x_s, x_m)
+        return self._predict(x_s, x_m, template)
 
     def lift(self, joints_2d: Tensor) -> Tensor:
         r"""The Skeleton-GCN alone, image-free: 2D joints to 3D joints.
@@ -693,29 +380,11 @@ class BiGraphBody(nn.Module):
             ValueError: the model has no fusion graph, or ``block`` has
                 none.
         """
-        fused = self.fusion_block_indices()
-        if not fused:
-            raise ValueError(
-                "Expected a model with a fusion graph (got use_fusion="
-                f"{self.config.use_fusion}, fusion={self.config.fusion!r})"
-            )
-        n = len(self.blocks)
-        if block is None:
-            block = fused[0]
-        if (
-            isinstance(block, bool)
-            or not isinstance(block, int)
-            or not -n <= block < n
-            or block % n not in fused
-        ):
-            raise ValueError(
-                f"Expected `block` in {list(fused)} (the blocks "
-                f"with a fusion graph) (got {block!r})"
-            )
-        conv = self.blocks[block % n].fusion_conv
+        block = check_fusion_block(
+            block, self.fusion_block_indices(), len(self.blocks), self.config
+        )
+        conv = self.blocks[block].fusion_conv
         return conv.adjacency(self.fusion_edge_index, self.fusion_edge_weight)
-
-    # -- loss (Eq. 6) ---------------------------------------------------------
 
     def extra_repr(self) -> str:
         """Show the mesh and skeleton sizes in ``repr``."""

@@ -1,10 +1,11 @@
 r"""One frozen, validated description of a bilayer-graph model.
 
 :class:`BiGraphConfig` holds every architectural choice of
-:class:`~bigraph_pyg.models.BiGraphBody`; presets give the paper's model
-(``"paper"``), a small model for CPUs (``"cpu"``) and the ablations of the
-paper's Tables 4 and 5 (``"graphcmr"``, ``"row_b"``, ..., ``"no_focal"``),
-each a set of field overrides on a base preset. The mesh-only GraphCMR
+:class:`~bigraph_pyg.models.BiGraphBody`; presets (defined in
+``bigraph_pyg.models.presets``) give the paper's model (``"paper"``), a small
+model for CPUs (``"cpu"``) and the ablations of the paper's Tables 4 and 5
+(``"graphcmr"``, ``"row_b"``, ..., ``"no_focal"``), each a set of field
+overrides on a base preset. The mesh-only GraphCMR
 baseline is a configuration of the same model, not another model.
 
 Example:
@@ -22,16 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bigraph_pyg.losses import LossWeights
+from bigraph_pyg.models.presets import ABLATIONS, PRESETS, list_presets
 from bigraph_pyg.nn.blocks import FUSIONS
 from bigraph_pyg.nn.conv.bipartite_fusion_conv import FUSION_IMPLS
 from bigraph_pyg.nn.encoders import STAGE_CHANNELS as ENCODER_STAGE_CHANNELS
+from bigraph_pyg.nn.validate import check_positive_int
 
-__all__ = [
-    "ABLATIONS",
-    "BiGraphConfig",
-    "PRESETS",
-    "list_presets",
-]
+__all__ = ["BiGraphConfig"]
 
 # The choice lists of the layers they configure (one owner each); a model
 # with a fusion always has one, so the blocks' "none" is not a choice here.
@@ -94,7 +92,7 @@ class BiGraphConfig:
             in Eq. 4: ``"crop"``, the estimated 2D joint in crop units (the
             paper's), or ``"pose"``, that plus the pelvis-relative,
             scale-free 2D joint and the one-hot joint identity
-            (:func:`~bigraph_pyg.models.bigraph_body.pose_embedding`; the
+            (:func:`~bigraph_pyg.models.node_inputs.pose_embedding`; the
             ``cpu`` preset's: it lifts faster, see ``docs/training.md``).
             (default: ``"crop"``)
         image_feature_gate (bool): Multiply the image features of the
@@ -152,107 +150,11 @@ class BiGraphConfig:
     max_joint_outside: float = field(default=0.0)
 
     def __post_init__(self) -> None:
-        size = self.image_size
-        if isinstance(size, int) and not isinstance(size, bool):
-            size = (size, size)
-        if (
-            not isinstance(size, (tuple, list))
-            or len(size) != 2
-            or any(
-                isinstance(s, bool) or not isinstance(s, int) or s < 32
-                for s in size
-            )
-        ):
-            raise ValueError(
-                "Expected `image_size` to be an int or (H, W) ints >= 32 "
-                f"(got {self.image_size!r})"
-            )
-        object.__setattr__(self, "image_size", tuple(size))
-        for name, choices in (
-            ("encoder", _ENCODERS),
-            ("fusion", _FUSIONS),
-            ("fusion_blocks", _FUSION_BLOCKS),
-            ("smpl_rotation", _ROTATIONS),
-            ("fusion_impl", _IMPLS),
-            ("joint_embedding", _EMBEDDINGS),
-        ):
-            value = getattr(self, name)
-            if value not in choices:
-                raise ValueError(
-                    f"Expected `{name}` in {choices} (got {value!r})"
-                )
-        for name in (
-            "input_channels",
-            "channels",
-            "head_channels",
-            "num_blocks",
-            "smpl_hidden_channels",
-            "roi_size",
-            "channels_per_group",
-        ):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("mesh_level", self.mesh_level, minimum=0)
-        _check_int(
-            "pose_context_channels", self.pose_context_channels, minimum=0
-        )
-        if self.pose_context_channels and not self.use_skeleton:
-            raise ValueError(
-                "Expected `pose_context_channels`=0 when use_skeleton=False "
-                f"(got {self.pose_context_channels}: the pose context feeds "
-                "the skeleton graph)"
-            )
-        if self.hidden_channels is not None:
-            _check_int("hidden_channels", self.hidden_channels, minimum=1)
-        for name in (
-            "use_skeleton",
-            "use_fusion",
-            "use_local_features",
-            "shared_weights",
-            "use_focal",
-            "image_feature_gate",
-        ):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(
-                    f"Expected a bool for `{name}` "
-                    f"(got {getattr(self, name)!r})"
-                )
-        if (
-            isinstance(self.max_joint_outside, bool)
-            or not isinstance(self.max_joint_outside, (int, float))
-            or not 0 <= self.max_joint_outside <= 1
-        ):
-            raise ValueError(
-                "Expected `max_joint_outside` in [0, 1] "
-                f"(got {self.max_joint_outside!r})"
-            )
-        if not self.use_skeleton:
-            for name in ("use_fusion", "use_local_features", "shared_weights"):
-                if getattr(self, name):
-                    raise ValueError(
-                        f"Expected `{name}`=False when use_skeleton=False "
-                        f"(got {name}=True, which needs the skeleton graph)"
-                    )
-        if not self.use_fusion:
-            for name, default in (
-                ("fusion", "graph"),
-                ("fusion_blocks", "all"),
-            ):
-                if getattr(self, name) != default:
-                    raise ValueError(
-                        f"Expected `{name}`={default!r} (the default) when "
-                        f"use_fusion=False (got {getattr(self, name)!r}, "
-                        "which asks for a fusion)"
-                    )
-        if (
-            self.use_fusion
-            and self.fusion_blocks != "all"
-            and self.num_blocks < 2
-        ):
-            raise ValueError(
-                f"Expected `num_blocks` >= 2 for fusion_blocks="
-                f"{self.fusion_blocks!r} (got {self.num_blocks}: first and "
-                "last are the same block)"
-            )
+        object.__setattr__(self, "image_size", _image_size(self.image_size))
+        _check_choices(self)
+        _check_sizes(self)
+        _check_flags(self)
+        _check_compatible(self)
 
     # -- derived values -------------------------------------------------------
 
@@ -343,11 +245,130 @@ class BiGraphConfig:
         return cls(**fields)
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"Expected an int >= {minimum} for `{name}` (got {value!r})"
+def _image_size(value: object) -> tuple[int, int]:
+    """``image_size`` as ``(H, W)``: an int means square; both ``>= 32``."""
+    size = value
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or any(
+            isinstance(s, bool) or not isinstance(s, int) or s < 32
+            for s in size
         )
+    ):
+        raise ValueError(
+            "Expected `image_size` to be an int or (H, W) ints >= 32 "
+            f"(got {value!r})"
+        )
+    return tuple(size)
+
+
+def _check_choices(config: BiGraphConfig) -> None:
+    """Refuse a name outside its choice list (encoder, fusion, ...)."""
+    for name, choices in (
+        ("encoder", _ENCODERS),
+        ("fusion", _FUSIONS),
+        ("fusion_blocks", _FUSION_BLOCKS),
+        ("smpl_rotation", _ROTATIONS),
+        ("fusion_impl", _IMPLS),
+        ("joint_embedding", _EMBEDDINGS),
+    ):
+        value = getattr(config, name)
+        if value not in choices:
+            raise ValueError(f"Expected `{name}` in {choices} (got {value!r})")
+
+
+def _check_sizes(config: BiGraphConfig) -> None:
+    """Refuse widths, counts and levels that are not ints in range.
+
+    Also refuses a pose context without the skeleton graph it feeds.
+    """
+    for name in (
+        "input_channels",
+        "channels",
+        "head_channels",
+        "num_blocks",
+        "smpl_hidden_channels",
+        "roi_size",
+        "channels_per_group",
+    ):
+        check_positive_int(name, getattr(config, name))
+    _check_non_negative_int("mesh_level", config.mesh_level)
+    _check_non_negative_int(
+        "pose_context_channels", config.pose_context_channels
+    )
+    if config.pose_context_channels and not config.use_skeleton:
+        raise ValueError(
+            "Expected `pose_context_channels`=0 when use_skeleton=False "
+            f"(got {config.pose_context_channels}: the pose context feeds "
+            "the skeleton graph)"
+        )
+    if config.hidden_channels is not None:
+        check_positive_int("hidden_channels", config.hidden_channels)
+
+
+def _check_flags(config: BiGraphConfig) -> None:
+    """Refuse non-bool switches and ``max_joint_outside`` outside [0, 1]."""
+    for name in (
+        "use_skeleton",
+        "use_fusion",
+        "use_local_features",
+        "shared_weights",
+        "use_focal",
+        "image_feature_gate",
+    ):
+        if not isinstance(getattr(config, name), bool):
+            raise ValueError(
+                f"Expected a bool for `{name}` (got {getattr(config, name)!r})"
+            )
+    if (
+        isinstance(config.max_joint_outside, bool)
+        or not isinstance(config.max_joint_outside, (int, float))
+        or not 0 <= config.max_joint_outside <= 1
+    ):
+        raise ValueError(
+            "Expected `max_joint_outside` in [0, 1] "
+            f"(got {config.max_joint_outside!r})"
+        )
+
+
+def _check_compatible(config: BiGraphConfig) -> None:
+    """Refuse fields that ask for a branch or a fusion the model lacks."""
+    if not config.use_skeleton:
+        for name in ("use_fusion", "use_local_features", "shared_weights"):
+            if getattr(config, name):
+                raise ValueError(
+                    f"Expected `{name}`=False when use_skeleton=False "
+                    f"(got {name}=True, which needs the skeleton graph)"
+                )
+    if not config.use_fusion:
+        for name, default in (
+            ("fusion", "graph"),
+            ("fusion_blocks", "all"),
+        ):
+            if getattr(config, name) != default:
+                raise ValueError(
+                    f"Expected `{name}`={default!r} (the default) when "
+                    f"use_fusion=False (got {getattr(config, name)!r}, "
+                    "which asks for a fusion)"
+                )
+    if (
+        config.use_fusion
+        and config.fusion_blocks != "all"
+        and config.num_blocks < 2
+    ):
+        raise ValueError(
+            f"Expected `num_blocks` >= 2 for fusion_blocks="
+            f"{config.fusion_blocks!r} (got {config.num_blocks}: first and "
+            "last are the same block)"
+        )
+
+
+def _check_non_negative_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"Expected an int >= 0 for `{name}` (got {value!r})")
 
 
 def _check_fields(overrides: dict[str, Any]) -> None:
@@ -358,62 +379,3 @@ def _check_fields(overrides: dict[str, Any]) -> None:
             f"Expected BiGraphConfig fields {sorted(known)} "
             f"(got unknown {unknown})"
         )
-
-
-#: Base models by name: field values of :class:`BiGraphConfig`.
-PRESETS: dict[str, dict[str, Any]] = {
-    # Sec. 4 / 5.2: ResNet-50, 224^2 crops, 1723-vertex mesh, 5 blocks.
-    "paper": {},
-    # Trains in minutes on a laptop CPU: ResNet-18, 128^2, 431 vertices.
-    "cpu": dict(
-        encoder="resnet18",
-        image_size=(128, 128),
-        mesh_level=2,
-        input_channels=64,
-        channels=64,
-        head_channels=32,
-        num_blocks=3,
-        smpl_hidden_channels=256,
-        joint_embedding="pose",
-        image_feature_gate=True,
-        pose_context_channels=512,
-    ),
-}
-
-#: Ablations (paper Tables 4 and 5) as overrides of a base preset.
-ABLATIONS: dict[str, dict[str, Any]] = {
-    # Table 4 row A: mesh graph with global features only (GraphCMR).
-    "graphcmr": dict(
-        use_skeleton=False,
-        use_fusion=False,
-        use_local_features=False,
-        pose_context_channels=0,
-    ),
-    # Table 4 row B: skeleton + fusion graph, no localized features.
-    "row_b": dict(use_local_features=False),
-    # Table 4 row C: skeleton graph + localized features, no fusion.
-    "row_c": dict(use_fusion=False),
-    # Table 4 row D: the full model.
-    "row_d": {},
-    # Table 5.
-    "avgpool_fusion": dict(fusion="avgpool"),
-    "maxpool_fusion": dict(fusion="maxpool"),
-    "fusion_at_first": dict(fusion_blocks="first"),
-    "fusion_at_last": dict(fusion_blocks="last"),
-    "shared_weight": dict(shared_weights=True),
-    "no_focal": dict(use_focal=False),
-}
-
-
-def list_presets() -> list[str]:
-    """Names accepted by :meth:`BiGraphConfig.preset`, presets first.
-
-    Returns:
-        list[str]: The keys of :data:`PRESETS`, then those of
-        :data:`ABLATIONS`.
-
-    Example:
-        >>> list_presets()[:4]
-        ['paper', 'cpu', 'graphcmr', 'row_b']
-    """
-    return [*PRESETS, *ABLATIONS]

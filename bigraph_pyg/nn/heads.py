@@ -133,10 +133,7 @@ class SMPLParamRegressor(nn.Module):
             ("hidden_channels", hidden_channels),
             ("num_joints", num_joints),
         ):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"Expected a positive int for `{name}` (got {value!r})"
-                )
+            check_positive_int(name, value)
         if not isinstance(num_betas, int) or num_betas < 0:
             raise ValueError(
                 "Expected a non-negative int for `num_betas` "

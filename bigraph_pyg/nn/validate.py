@@ -11,8 +11,9 @@ device-to-host synchronisation.  They run:
   buffers are validated at their first forward and never again (until they
   are modified in place or moved to another device);
 * for **per-sample inputs** (``BiGraphBody``'s ``images`` and
-  ``joints_2d``, :func:`~bigraph_pyg.nn.roi_joint_features`' joints and
-  boxes) on every eager call while validation is enabled.
+  ``joints_2d``, the joints and boxes of
+  :func:`~bigraph_pyg.nn.roi_features.roi_joint_features`) on every eager
+  call while validation is enabled.
 
 Validation is **enabled by default** in eager mode (clear errors are worth
 a few syncs while developing) and always skipped while

@@ -78,6 +78,37 @@ def decimate(
     """
     import fast_simplification
 
+    vertices, faces = _check_decimation_input(
+        vertices, faces, num_vertices, strict
+    )
+    n = vertices.size(0)
+    device = faces.device
+    f_np = faces.cpu().numpy()
+    if num_vertices == n:
+        return torch.arange(n, device=device), faces
+    v_np = vertices.detach().cpu().double().numpy()
+    collapses = _record_collapses(
+        fast_simplification.simplify, v_np, f_np, num_vertices, agg
+    )
+    parent, cf = _replay_to_size(collapses, n, f_np, num_vertices)
+    keep = np.flatnonzero(parent == np.arange(n))
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[keep] = np.arange(keep.size)
+    cf = new_id[cf]
+    return (
+        torch.from_numpy(keep).to(device),
+        torch.from_numpy(cf).to(device),
+    )
+
+
+def _check_decimation_input(
+    vertices: Tensor, faces: Tensor, num_vertices: int, strict: bool
+) -> tuple[Tensor, Tensor]:
+    """Check :func:`decimate`'s mesh and target size; return the mesh.
+
+    Raises:
+        ValueError: as :func:`decimate`.
+    """
     vertices = _check_vertices(vertices)
     n = vertices.size(0)
     faces = check_faces(faces, n)
@@ -95,15 +126,35 @@ def decimate(
             f"Expected every vertex in 'faces' (got {int((~used).sum())} "
             "isolated vertices)"
         )
-    device = faces.device
-    f_np = faces.cpu().numpy()
-    if num_vertices == n:
-        return torch.arange(n, device=device), faces
-    v_np = vertices.detach().cpu().double().numpy()
+    return vertices, faces
+
+
+def _record_collapses(
+    simplify, v_np: np.ndarray, f_np: np.ndarray, num_vertices: int, agg
+) -> np.ndarray:
+    """Quadric decimation's edge collapses, at least ``N - num_vertices``.
+
+    The face-count target starts at 90% of the proportional one and is
+    halved (up to 6 tries) until ``simplify`` records enough collapses.
+
+    Args:
+        simplify (callable): ``fast_simplification.simplify``.
+        v_np (np.ndarray): :math:`(N, 3)` float64 positions.
+        f_np (np.ndarray): :math:`(F, 3)` int64 triangles.
+        num_vertices (int): Target size ``M``.
+        agg (float): ``fast_simplification`` aggressiveness.
+
+    Returns:
+        np.ndarray: :math:`(C, 2)` int64 collapses, in order.
+
+    Raises:
+        ValueError: fewer than ``N - M`` collapses on every try.
+    """
+    n = v_np.shape[0]
     need = n - num_vertices
     target = max(int(f_np.shape[0] * num_vertices / n * 0.9), 1)
     for _ in range(6):
-        _, _, collapses = fast_simplification.simplify(
+        _, _, collapses = simplify(
             v_np, f_np, target_count=target, agg=agg, return_collapses=True
         )
         if len(collapses) >= need:
@@ -114,10 +165,28 @@ def decimate(
             f"Expected a mesh decimable to {num_vertices} vertices (got "
             f"only {len(collapses)} of {need} collapses)"
         )
-    collapses = np.asarray(collapses, dtype=np.int64)
+    return np.asarray(collapses, dtype=np.int64)
+
+
+def _replay_to_size(
+    collapses: np.ndarray, n: int, f_np: np.ndarray, num_vertices: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replay a prefix of ``collapses`` that leaves exactly ``num_vertices``.
+
+    Starts from the first ``n - num_vertices`` collapses and corrects the
+    prefix length by the surplus of roots (orphans merged by
+    :func:`_replay` can change it), up to 32 times.
+
+    Returns:
+        (np.ndarray, np.ndarray): the root of each vertex :math:`(n,)` and
+        the coarse faces in fine ids.
+
+    Raises:
+        ValueError: no prefix gives exactly ``num_vertices`` roots.
+    """
     edges = np.concatenate([f_np[:, [0, 1]], f_np[:, [1, 2]], f_np[:, [2, 0]]])
     edges = np.concatenate([edges, edges[:, ::-1]])
-    k = need
+    k = n - num_vertices
     for _ in range(32):
         parent, cf = _replay(collapses[:k], n, f_np, edges)
         count = int((parent == np.arange(n)).sum())
@@ -131,14 +200,7 @@ def decimate(
             f"Expected a mesh decimable to exactly {num_vertices} vertices "
             f"(got {count})"
         )
-    keep = np.flatnonzero(parent == np.arange(n))
-    new_id = np.full(n, -1, dtype=np.int64)
-    new_id[keep] = np.arange(keep.size)
-    cf = new_id[cf]
-    return (
-        torch.from_numpy(keep).to(device),
-        torch.from_numpy(cf).to(device),
-    )
+    return parent, cf
 
 
 def _replay(collapses, n, faces, edges):

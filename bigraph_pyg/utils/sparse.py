@@ -7,6 +7,7 @@ canonical form, :class:`EdgeList`: source indices, target indices, one weight
 per edge and the bipartite size ``(N_src, N_dst)``.  Row ``i`` of the paper's
 adjacency :math:`\mathbf{A}` is the set of edges whose *target* is ``i``
 (``edge_index[1] == i``), i.e. row ``i`` of ``adj_t``.
+The reader of each format is in ``bigraph_pyg.utils._graph_formats``.
 
 Functions here are pure (tensors in, tensors out); device and dtype follow the
 inputs.  The batched products with a custom backward that the layers run
@@ -21,9 +22,14 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch_geometric import EdgeIndex
-from torch_geometric.typing import SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor, scatter
+
+from bigraph_pyg.utils._graph_formats import (
+    from_index,
+    from_sparse_matrix,
+    from_sparse_tensor,
+    is_sparse_tensor,
+)
 
 __all__ = [
     "EdgeList",
@@ -62,10 +68,6 @@ class EdgeList:
         return int(self.src.numel())
 
 
-def _is_sparse_tensor(obj: object) -> bool:
-    return isinstance(obj, SparseTensor) and not isinstance(obj, Tensor)
-
-
 def unpack_graph(
     edge_index: object,
     edge_weight: Tensor | None = None,
@@ -94,88 +96,12 @@ def unpack_graph(
             weights given twice.
     """
     if is_torch_sparse_tensor(edge_index):
-        adj_t: Tensor = edge_index  # type: ignore[assignment]
-        if edge_weight is not None:
-            raise ValueError(
-                "Expected `edge_weight=None` when the graph is a sparse "
-                "matrix `adj_t` (its values are the edge weights), got an "
-                f"`edge_weight` of shape {tuple(edge_weight.shape)}"
-            )
-        if adj_t.dim() != 2:
-            raise ValueError(
-                "Expected a 2-D sparse `adj_t` of shape (N_dst, N_src) "
-                f"(got shape {tuple(adj_t.shape)})"
-            )
-        if adj_t.layout == torch.sparse_coo:
-            adj_t = adj_t.coalesce()
-            dst, src = adj_t.indices()
-            values = adj_t.values()
-        else:
-            if adj_t.layout != torch.sparse_csr:
-                adj_t = adj_t.to_sparse_csr()
-            crow, col = adj_t.crow_indices(), adj_t.col_indices()
-            counts = crow[1:] - crow[:-1]
-            # output_size: no device->host sync for the result's length
-            dst = torch.repeat_interleave(
-                torch.arange(counts.numel(), device=crow.device),
-                counts,
-                output_size=col.numel(),
-            )
-            src = col
-            values = adj_t.values()
-        n_dst, n_src = adj_t.shape
-        return EdgeList(src.long(), dst.long(), values, (n_src, n_dst))
-
-    if _is_sparse_tensor(edge_index):
-        if edge_weight is not None:
-            raise ValueError(
-                "Expected `edge_weight=None` when the graph is a "
-                "`SparseTensor` (its values are the edge weights), got an "
-                f"`edge_weight` of shape {tuple(edge_weight.shape)}"
-            )
-        dst, src, values = edge_index.coo()  # type: ignore[union-attr]
-        n_dst, n_src = edge_index.sparse_sizes()  # type: ignore[union-attr]
-        return EdgeList(src, dst, values, (int(n_src), int(n_dst)))
-
-    if not isinstance(edge_index, Tensor):
-        raise ValueError(
-            "Expected `edge_index` to be a Tensor [2, E], an EdgeIndex, a "
-            "torch.sparse adj_t or a SparseTensor (got "
-            f"{type(edge_index).__name__})"
-        )
-    if (
-        edge_index.is_floating_point()
-        or edge_index.is_complex()
-        or edge_index.dtype == torch.bool
-    ):
-        raise ValueError(
-            "Expected `edge_index` of an integer dtype "
-            f"(got {edge_index.dtype})"
-        )
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(
-            "Expected `edge_index` of shape [2, E] "
-            f"(got {list(edge_index.shape)})"
-        )
-    n_src, n_dst = (None, None) if size is None else size
-    if isinstance(edge_index, EdgeIndex):
-        n_src = n_src if n_src is not None else edge_index.num_rows
-        n_dst = n_dst if n_dst is not None else edge_index.num_cols
-        edge_index = edge_index.as_tensor()
-    src, dst = edge_index[0].long(), edge_index[1].long()
-    if edge_weight is not None:
-        if edge_weight.dim() != 1 or edge_weight.numel() != src.numel():
-            raise ValueError(
-                f"Expected `edge_weight` of shape ({src.numel()},), one "
-                "weight per edge of `edge_index` "
-                f"(got {tuple(edge_weight.shape)})"
-            )
-        if edge_weight.device != src.device:
-            raise ValueError(
-                "Expected `edge_weight` on the device of `edge_index` "
-                f"({src.device}) (got {edge_weight.device})"
-            )
-    return EdgeList(src, dst, edge_weight, (n_src, n_dst))  # type: ignore
+        parts = from_sparse_matrix(edge_index, edge_weight)
+    elif is_sparse_tensor(edge_index):
+        parts = from_sparse_tensor(edge_index, edge_weight)
+    else:
+        parts = from_index(edge_index, edge_weight, size)
+    return EdgeList(*parts)
 
 
 def check_edge_list(graph: EdgeList, *, check_weights: bool = True) -> None:

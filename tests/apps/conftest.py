@@ -88,11 +88,11 @@ class FakePoseModule:
 @pytest.fixture
 def fake_detector(monkeypatch):
     """Install a fake MediaPipe; call it with the landmark sets to return."""
-    import bigraph_pyg.apps.keypoints as kp
+    import bigraph_pyg.apps.detection as detection
 
     def install(results):
         fake = FakePoseModule(results)
-        monkeypatch.setattr(kp, "_mediapipe", lambda: fake)
+        monkeypatch.setattr(detection, "_mediapipe", lambda: fake)
         return fake
 
     return install

@@ -191,6 +191,23 @@ def test_bad_npz_errors(tmp_path, fake_graphcmr):
         GraphCMRDataset(tmp_path / "broken.npz", imgs, "lsp")
 
 
+def test_load_graphcmr_npz_alone(tmp_path, fake_graphcmr):
+    # The reader the dataset uses, without a dataset: names as str, and
+    # has_smpl (ones) where pose comes without it.
+    from bigraph_pyg.data.graphcmr_npz import load_graphcmr_npz
+
+    path, imgs = fake_graphcmr(tmp_path, "up3d", with_smpl=True)
+    raw = dict(np.load(path))
+    _rewrite(path, has_smpl=None)
+    data = load_graphcmr_npz(path, imgs)
+    assert data["imgname"].dtype.kind == "U"
+    np.testing.assert_array_equal(data["has_smpl"], np.ones(4))
+    np.testing.assert_array_equal(data["pose"], raw["pose"])
+    _rewrite(path, imgname=np.array(["../outside.jpg"] * 4))
+    with pytest.raises(ValueError, match=r"'imgname'\[0\] of .*up3d.npz"):
+        load_graphcmr_npz(path, imgs)
+
+
 def test_bad_image_errors_and_skip(tmp_path, fake_graphcmr, caplog):
     path, imgs = fake_graphcmr(tmp_path, "coco", n=4)
     raw = dict(np.load(path))

@@ -15,10 +15,8 @@ from bigraph_pyg.engine import (
     load_checkpoint,
     save_checkpoint,
 )
-from bigraph_pyg.engine.checkpoint import (
-    remove_stale_temp_files,
-    state_digest,
-)
+from bigraph_pyg.engine.atomic_save import remove_stale_temp_files
+from bigraph_pyg.engine.checkpoint import state_digest
 
 FAST = dict(batch_size=4, progress=False)
 

@@ -230,10 +230,10 @@ def test_amp_on_cpu_autocasts_to_bfloat16(make_model, fake_set, tmp_path):
 
 
 def test_amp_names_the_device_it_cannot_use(make_model, fake_set):
-    from bigraph_pyg.engine.trainer import _amp_dtype
+    from bigraph_pyg.engine._train_step import autocast_dtype
 
     with pytest.raises(ValueError, match="CPU or CUDA device for amp"):
-        _amp_dtype(torch.device("meta"))
+        autocast_dtype(torch.device("meta"))
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +279,7 @@ def test_skeleton_only_lifting_term(make_model, fake_set, pose_set, tmp_path):
     # The term trains the Skeleton-GCN alone: no gradient reaches the mesh
     # branch, the encoder or the fusion graph.
     model.zero_grad(set_to_none=True)
-    loss, weight = trainer._skeleton_lift_loss(0.0)
+    loss, weight = trainer.step_fn.skeleton_lift_loss(0.0)
     loss.backward()
     grads = {n for n, p in model.named_parameters() if p.grad is not None}
     assert any(n.startswith("skeleton_head") for n in grads)

@@ -10,7 +10,7 @@ from tests.apps.conftest import FakePoseModule, standing_landmarks
 
 
 def test_batch_mode_on_a_folder(monkeypatch, tmp_path, capsys):
-    import bigraph_pyg.apps.keypoints as keypoints
+    import bigraph_pyg.apps.detection as detection
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -23,7 +23,7 @@ def test_batch_mode_on_a_folder(monkeypatch, tmp_path, capsys):
     (photos / "notes.txt").write_text("not a photo")
     # Per photo: one person, then nothing (detect_people's second pass).
     fake = FakePoseModule([standing_landmarks(), None] * 3)
-    monkeypatch.setattr(keypoints, "_mediapipe", lambda: fake)
+    monkeypatch.setattr(detection, "_mediapipe", lambda: fake)
     out = tmp_path / "out"
     demo.main(
         [

@@ -432,7 +432,7 @@ def test_pose_context_starts_as_the_paper_and_sees_the_whole_pose(graphs, body):
     output of the model without it. Trained, every joint's context row
     depends on every 2D joint (one Skeleton-GCN block sees only neighbours)
     and not on where the pose is or how large it is in the crop."""
-    from bigraph_pyg.models.bigraph_body import scale_free_pose
+    from bigraph_pyg.models.node_inputs import scale_free_pose
 
     with_ctx = _model("cpu", graphs, body, pose_context_channels=32).eval()
     without = _model("cpu", graphs, body, pose_context_channels=0).eval()

@@ -4,12 +4,8 @@ import pytest
 import torch
 from torchvision.models import ResNet18_Weights, ResNet50_Weights, resnet18
 
-from bigraph_pyg.nn.encoders import (
-    RESNET_STRIDES,
-    ResNetEncoder,
-    joint_box_size,
-    roi_joint_features,
-)
+from bigraph_pyg.nn.encoders import RESNET_STRIDES, ResNetEncoder
+from bigraph_pyg.nn.roi_features import joint_box_size, roi_joint_features
 from bigraph_pyg.testing import with_device
 
 

@@ -1,7 +1,8 @@
 """Metadata checks of the conv layers' inputs (no host sync, every call).
 
-Shapes, dtypes and devices only; the value checks of a graph run once per
-graph (:mod:`bigraph_pyg.nn.graph_cache`).
+Shapes, dtypes and devices only (and the channel sizes given to
+``__init__``); the value checks of a graph run once per graph
+(:mod:`bigraph_pyg.nn.graph_cache`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,27 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch_geometric.typing import Size
+
+from bigraph_pyg.nn.validate import check_positive_int
+
+
+def check_in_channels(in_channels: object) -> int | tuple[int, int]:
+    """Check ``in_channels``, an int or a pair ``(F_src, F_dst)``.
+
+    Returns:
+        int or tuple[int, int]: ``in_channels``, a pair as a tuple of ints.
+    """
+    if isinstance(in_channels, (tuple, list)):
+        if len(in_channels) != 2:
+            raise ValueError(
+                "Expected `in_channels` to be an int or a pair "
+                f"(F_src, F_dst) (got {in_channels!r})"
+            )
+        check_positive_int("in_channels[0]", in_channels[0])
+        check_positive_int("in_channels[1]", in_channels[1])
+        return (int(in_channels[0]), int(in_channels[1]))
+    check_positive_int("in_channels", in_channels)
+    return in_channels
 
 
 def check_features(
@@ -116,3 +138,81 @@ def graph_device(edge_index: object) -> torch.device | None:
     storage = getattr(edge_index, "storage", None)  # torch_sparse
     row = getattr(storage, "row", None)
     return row().device if callable(row) else None
+
+
+def check_graph_device(
+    edge_index: object, device: torch.device | None
+) -> torch.device | None:
+    """Refuse a graph on another device than ``x``; return its device.
+
+    ``device`` (of ``x``) or the graph's device (:func:`graph_device`) may
+    be :obj:`None`: unknown, not checked.
+    """
+    g_dev = graph_device(edge_index)
+    if device is not None and g_dev is not None and g_dev != device:
+        raise ValueError(
+            f"Expected the graph (`edge_index`) on the device of `x` "
+            f"({device}) (got {g_dev})"
+        )
+    return g_dev
+
+
+def check_graph_size(
+    graph_size: tuple[int | None, int | None], size: tuple[int, int]
+) -> None:
+    """Refuse a graph whose known ``(N_src, N_dst)`` differs from ``x``'s.
+
+    Args:
+        graph_size: The sizes the graph states (``None``: unknown, e.g. an
+            edge list).
+        size: ``(N_src, N_dst)`` of ``x``.
+    """
+    for side, got, want in (
+        ("source", graph_size[0], size[0]),
+        ("target", graph_size[1], size[1]),
+    ):
+        if got is not None and got != want:
+            raise ValueError(
+                f"Expected the graph's {side} size to equal the number "
+                f"of nodes in `x` ({want}) (got a graph of size {got})"
+            )
+
+
+def check_edge_id(
+    edge_id: object,
+    graph_edges: int | None,
+    device: torch.device | None,
+) -> None:
+    """Metadata checks of the fusion conv's ``edge_id`` (every call, no sync).
+
+    Args:
+        edge_id (object): The template edge id of every edge, ``(E,)``.
+        graph_edges (int, optional): ``E``, the edges of the graph
+            (:obj:`None`: not known yet).
+        device (torch.device, optional): The device of ``x``.
+    """
+    if not isinstance(edge_id, Tensor):
+        raise ValueError(
+            "Expected `edge_id` to be a Tensor or None "
+            f"(got {type(edge_id).__name__})"
+        )
+    if (
+        edge_id.is_floating_point()
+        or edge_id.is_complex()
+        or edge_id.dtype == torch.bool
+        or edge_id.dim() != 1
+    ):
+        raise ValueError(
+            "Expected `edge_id` of an integer dtype and shape (E,) "
+            f"(got {edge_id.dtype} {list(edge_id.shape)})"
+        )
+    if graph_edges is not None and edge_id.numel() != graph_edges:
+        raise ValueError(
+            f"Expected `edge_id` of shape ({graph_edges},), one id per "
+            f"edge of the graph (got {list(edge_id.shape)})"
+        )
+    if device is not None and edge_id.device != device:
+        raise ValueError(
+            f"Expected `edge_id` on the device of `x` ({device}) (got "
+            f"{edge_id.device})"
+        )

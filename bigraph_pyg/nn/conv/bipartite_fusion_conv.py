@@ -7,6 +7,12 @@ from torch import Tensor
 from torch.nn import Parameter
 from torch_geometric.typing import Adj, OptTensor, Size
 
+from bigraph_pyg.nn.conv._fusion_blocks import (
+    Block,
+    gather_block,
+    gather_if_complete,
+)
+from bigraph_pyg.nn.conv._inputs import check_edge_id
 from bigraph_pyg.nn.conv.normalized_graph_conv import (
     IMPLS,
     NormalizedGraphConv,
@@ -15,10 +21,6 @@ from bigraph_pyg.nn.graph_cache import PreparedGraph
 from bigraph_pyg.nn.validate import check_positive_int
 from bigraph_pyg.utils.sparse import EdgeList, row_normalize, unpack_graph
 from bigraph_pyg.utils.spmm import bipartite_blocks_matmul
-
-#: How a dense block is filled from the edge weights: ``("gather", order)``
-#: or ``("scatter", flat position per edge)``.
-_Block = tuple[str, Tensor]
 
 #: ``impl`` values of :class:`BipartiteFusionConv`: those of
 #: :class:`NormalizedGraphConv` and ``"blocks"``.
@@ -183,11 +185,11 @@ class BipartiteFusionConv(NormalizedGraphConv):
         j = self.num_joints
         v = prepared.graph.size[0] - j  # type: ignore[operator]
         order_jv, order_vj = blocks
-        a_jv = _gather_block(weight, order_jv, j, v)  # type: ignore[arg-type]
-        a_vj = _gather_block(weight, order_vj, v, j)  # type: ignore[arg-type]
+        a_jv = gather_block(weight, order_jv, j, v)  # type: ignore[arg-type]
+        a_vj = gather_block(weight, order_vj, v, j)  # type: ignore[arg-type]
         return bipartite_blocks_matmul(a_jv, a_vj, x)
 
-    def _blocks(self, prepared: PreparedGraph) -> tuple[_Block, _Block] | None:
+    def _blocks(self, prepared: PreparedGraph) -> tuple[Block, Block] | None:
         """Where each edge weight goes in the two dense blocks (cached).
 
         For each block a ``("gather", order)`` when its edges fill it
@@ -239,8 +241,8 @@ class BipartiteFusionConv(NormalizedGraphConv):
         blocks = (("scatter", flat_jv), ("scatter", flat_vj))
         if prepared.cacheable:
             blocks = (
-                _gather_if_complete(flat_jv, j * v),
-                _gather_if_complete(flat_vj, j * v),
+                gather_if_complete(flat_jv, j * v),
+                gather_if_complete(flat_vj, j * v),
             )
             prepared.extras["blocks"] = blocks
         return blocks
@@ -288,39 +290,6 @@ class BipartiteFusionConv(NormalizedGraphConv):
             self.eps,
         )
 
-    def _check_edge_id(
-        self,
-        edge_id: object,
-        graph_edges: int | None,
-        device: torch.device | None,
-    ) -> None:
-        """Metadata checks of ``edge_id`` (every call, no sync)."""
-        if not isinstance(edge_id, Tensor):
-            raise ValueError(
-                "Expected `edge_id` to be a Tensor or None "
-                f"(got {type(edge_id).__name__})"
-            )
-        if (
-            edge_id.is_floating_point()
-            or edge_id.is_complex()
-            or edge_id.dtype == torch.bool
-            or edge_id.dim() != 1
-        ):
-            raise ValueError(
-                "Expected `edge_id` of an integer dtype and shape (E,) "
-                f"(got {edge_id.dtype} {list(edge_id.shape)})"
-            )
-        if graph_edges is not None and edge_id.numel() != graph_edges:
-            raise ValueError(
-                f"Expected `edge_id` of shape ({graph_edges},), one id per "
-                f"edge of the graph (got {list(edge_id.shape)})"
-            )
-        if device is not None and edge_id.device != device:
-            raise ValueError(
-                f"Expected `edge_id` on the device of `x` ({device}) (got "
-                f"{edge_id.device})"
-            )
-
     def _validate_graph(self, graph: EdgeList, **kwargs) -> None:
         edge_id = kwargs.get("edge_id")
         if edge_id is not None and edge_id.numel() > 0:
@@ -343,13 +312,13 @@ class BipartiteFusionConv(NormalizedGraphConv):
         x_src, sizes = self._sizes(x, size)
         kwargs = {}
         if edge_id is not None:
-            self._check_edge_id(edge_id, None, x_src.device)
+            check_edge_id(edge_id, None, x_src.device)
             kwargs["edge_id"] = edge_id
         prepared = self.prepare_graph(
             edge_index, edge_weight, sizes, x_src.device, **kwargs
         )
         if edge_id is not None:
-            self._check_edge_id(edge_id, prepared.graph.num_edges, x_src.device)
+            check_edge_id(edge_id, prepared.graph.num_edges, x_src.device)
         weight = self.normalized_edge_weights(prepared.graph, edge_id)
         out = self._propagate(prepared, weight, self.lin(x_src))
         if self.bias is not None:
@@ -372,7 +341,7 @@ class BipartiteFusionConv(NormalizedGraphConv):
         """
         graph = self._graph_unchecked_size(edge_index, edge_weight, size)
         if edge_id is not None:
-            self._check_edge_id(edge_id, graph.num_edges, None)
+            check_edge_id(edge_id, graph.num_edges, None)
             self._validate_graph(graph, edge_id=edge_id)
         return self.normalized_edge_weights(graph, edge_id)
 
@@ -398,26 +367,3 @@ class BipartiteFusionConv(NormalizedGraphConv):
             )
             + f"impl={self.impl!r})"
         )
-
-
-def _gather_if_complete(flat: Tensor, numel: int) -> _Block:
-    """``("gather", order)`` if the block's edges hit each entry once."""
-    in_block = flat < numel
-    if int(in_block.sum()) == numel:
-        edges = in_block.nonzero().view(-1)
-        pos = flat[edges]
-        order = torch.argsort(pos)
-        if bool((pos[order] == torch.arange(numel, device=flat.device)).all()):
-            return "gather", edges[order]
-    return "scatter", flat
-
-
-def _gather_block(
-    weight: Tensor, block: _Block, rows: int, cols: int
-) -> Tensor:
-    """A dense ``(rows, cols)`` block of the per-edge weights."""
-    kind, index = block
-    if kind == "gather":
-        return weight.index_select(0, index).view(rows, cols)
-    out = weight.new_zeros(rows * cols + 1).index_add(0, index, weight)
-    return out[:-1].view(rows, cols)

@@ -12,7 +12,9 @@ from torch_geometric.nn.inits import zeros
 from torch_geometric.typing import WITH_TORCH_SPARSE, Adj, OptTensor, Size
 
 from bigraph_pyg.nn.conv._inputs import (
-    graph_device,
+    check_graph_device,
+    check_graph_size,
+    check_in_channels,
     split_features,
 )
 from bigraph_pyg.nn.graph_cache import GraphCache, PreparedGraph
@@ -124,17 +126,7 @@ class NormalizedGraphConv(MessagePassing):
                 f"Expected `aggr='add'` (got {kwargs['aggr']!r}): the paper's "
                 "row-normalised product is a weighted sum"
             )
-        if isinstance(in_channels, (tuple, list)):
-            if len(in_channels) != 2:
-                raise ValueError(
-                    "Expected `in_channels` to be an int or a pair "
-                    f"(F_src, F_dst) (got {in_channels!r})"
-                )
-            check_positive_int("in_channels[0]", in_channels[0])
-            check_positive_int("in_channels[1]", in_channels[1])
-            in_channels = (int(in_channels[0]), int(in_channels[1]))
-        else:
-            check_positive_int("in_channels", in_channels)
+        in_channels = check_in_channels(in_channels)
         check_positive_int("out_channels", out_channels)
         impls = self._impls()
         if impl not in impls:
@@ -190,18 +182,8 @@ class NormalizedGraphConv(MessagePassing):
     ) -> EdgeList:
         """Unpack, complete and validate the graph for the given sizes."""
         graph = unpack_graph(edge_index, edge_weight)
-        n_src, n_dst = size
-        g_src, g_dst = graph.size
-        for side, got, want in (
-            ("source", g_src, n_src),
-            ("target", g_dst, n_dst),
-        ):
-            if got is not None and got != want:
-                raise ValueError(
-                    f"Expected the graph's {side} size to equal the number "
-                    f"of nodes in `x` ({want}) (got a graph of size {got})"
-                )
-        graph = EdgeList(graph.src, graph.dst, graph.weight, (n_src, n_dst))
+        check_graph_size(graph.size, size)
+        graph = EdgeList(graph.src, graph.dst, graph.weight, tuple(size))
         if validation_enabled():
             check_edge_list(graph)
         return graph
@@ -231,12 +213,7 @@ class NormalizedGraphConv(MessagePassing):
             PreparedGraph: cached while the same tensors come back
             unmodified.
         """
-        g_dev = graph_device(edge_index)
-        if device is not None and g_dev is not None and g_dev != device:
-            raise ValueError(
-                f"Expected the graph (`edge_index`) on the device of `x` "
-                f"({device}) (got {g_dev})"
-            )
+        g_dev = check_graph_device(edge_index, device)
         if torch.compiler.is_compiling():  # traced: no cache, no checks
             graph = self._graph(edge_index, edge_weight, tuple(size))
             return PreparedGraph(graph, cacheable=False)

@@ -1,0 +1,119 @@
+r"""What synthetic generation is parameterised by, and what it stores.
+
+:class:`SyntheticConfig` holds every generation parameter (all written to
+a cache's ``meta.json``); :data:`SPLITS` names the splits and the stream id
+each mixes into a sample's seed; :data:`ARRAY_KEYS` lists the per-sample
+arrays of a shard. :mod:`bigraph_pyg.data.generator` draws and renders the
+samples, :mod:`bigraph_pyg.data.synthetic_cache` writes and reads the cache.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from bigraph_pyg.data.noise import JointNoise
+from bigraph_pyg.data.poses import ACTIVITIES, ACTIVITY_WEIGHTS
+
+__all__ = [
+    "ARRAY_KEYS",
+    "SPLITS",
+    "SyntheticConfig",
+    "check_split",
+]
+
+#: Split names and the stream id mixed into every sample's seed.
+SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
+
+#: Per-sample arrays stored in each shard (besides ``index``).
+ARRAY_KEYS = (
+    "betas",
+    "pose",
+    "transl",
+    "camera_K",
+    "camera_weak",
+    "joints_2d",
+    "joints_3d",
+    "joints24_2d",
+    "joints24_3d",
+    "joints_2d_est",
+    "joints_2d_est_visible",
+    "activity",
+    "background",
+)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Generation parameters (all stored in ``meta.json``).
+
+    Attributes:
+        image_size (int): Crop side, pixels. (default: ``224``)
+        shard_size (int): Samples per shard file. (default: ``64``)
+        beta_std (float): Std of the shape coefficients. (default: ``1``)
+        beta_clip (float): Clip of the shape coefficients. (default: ``2.5``)
+        activity_weights (dict): Probability of each activity
+            (:data:`~bigraph_pyg.data.poses.ACTIVITY_WEIGHTS`).
+        pose_noise (float): Multiplies the per-joint pose noise.
+        depth_range (tuple): Pelvis depth, metres (log-uniform).
+            (default: ``(2.5, 8.0)``)
+        off_axis (float): Lateral pelvis offset, fraction of the depth
+            (uniform in ``±off_axis``). (default: ``0.2``)
+        fill_range (tuple): Person's box side / crop side.
+            (default: ``(0.7, 0.9)``, GraphCMR's 1.2 margin ≈ 0.83)
+        center_jitter (float): Box-centre jitter std, fraction of the crop.
+            (default: ``0.04``)
+        background_weights (tuple): Probability of solid, noise, photo.
+        pixel_noise (float): Max std of additive sensor noise (0-255).
+        jpeg_quality (int): JPEG quality of the stored images. (``92``)
+        joint_noise (JointNoise): Model of the estimated 2D joints.
+    """
+
+    image_size: int = 224
+    shard_size: int = 64
+    beta_std: float = 1.0
+    beta_clip: float = 2.5
+    activity_weights: dict = field(
+        default_factory=lambda: dict(ACTIVITY_WEIGHTS)
+    )
+    pose_noise: float = 1.0
+    depth_range: tuple[float, float] = (2.5, 8.0)
+    off_axis: float = 0.2
+    fill_range: tuple[float, float] = (0.7, 0.9)
+    center_jitter: float = 0.04
+    background_weights: tuple[float, float, float] = (0.2, 0.3, 0.5)
+    pixel_noise: float = 4.0
+    jpeg_quality: int = 92
+    joint_noise: JointNoise = field(default_factory=JointNoise)
+
+    def __post_init__(self):
+        if self.image_size < 16 or self.shard_size < 1:
+            raise ValueError(
+                "Expected image_size >= 16 and shard_size >= 1 (got "
+                f"{self.image_size}, {self.shard_size})"
+            )
+        if set(self.activity_weights) - set(ACTIVITIES):
+            raise ValueError(
+                f"Expected activities among {sorted(ACTIVITIES)} (got "
+                f"{sorted(self.activity_weights)})"
+            )
+        lo, hi = self.depth_range
+        if not 0.5 <= lo <= hi:
+            raise ValueError(
+                f"Expected 0.5 <= depth_range[0] <= depth_range[1] (got "
+                f"{self.depth_range})"
+            )
+
+    def to_json(self) -> dict:
+        """Plain-JSON form (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self)))
+
+
+def check_split(split: str) -> None:
+    """Raise :class:`ValueError` unless ``split`` is in :data:`SPLITS`.
+
+    Args:
+        split (str): The split name to check.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"Expected split in {sorted(SPLITS)} (got {split!r})")

@@ -1,0 +1,180 @@
+"""The checkpoints of a :class:`~bigraph_pyg.engine.Trainer` run.
+
+:class:`TrainerCheckpoints` is the trainer's bookkeeping of ``last.pt`` and
+``best.pt``: what they hold (the model, Adam and the gradient scaler, the
+RNG states with the 2D-mixing generator, the position in the data order,
+the history and validations, the run's settings), when ``best.pt`` is
+replaced (a lower validation ``best_metric``), and resuming. A resumed run
+refuses a checkpoint of another batch size, seed, dataset length or number
+of processes (its batches would differ from the checkpointed run's);
+otherwise it continues exactly where the checkpoint stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bigraph_pyg.engine.checkpoint import (
+    CheckpointError,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+
+if TYPE_CHECKING:
+    from bigraph_pyg.engine.trainer import Trainer
+
+# The trainer's messages, wherever they are written.
+log = logging.getLogger("bigraph_pyg.engine.trainer")
+
+
+class TrainerCheckpoints:
+    """Saves, restores and resumes the state of one trainer.
+
+    Args:
+        trainer (Trainer): The run. Its :meth:`~Trainer.state_dict` and
+            :meth:`~Trainer.load_state_dict` call :meth:`state_dict` and
+            :meth:`load_state_dict` here; :meth:`save` and :meth:`resume`
+            go through the trainer's.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`load_state_dict` needs to resume exactly."""
+        t = self.trainer
+        r = t.result
+        return {
+            "model_config": t.net.config.to_dict(),
+            "model": t.net.state_dict(),
+            "optimizer": t.optimizer.state_dict(),
+            "scaler": t.scaler.state_dict(),
+            "train_config": asdict(t.config),
+            "step": r.step,
+            "epoch": t._epoch,
+            "batch_in_epoch": t._batch_in_epoch,
+            "num_train_samples": len(t.train_set),
+            "world_size": t.ctx.world_size,
+            "rng": capture_rng_state({"mix": t.mix_generator}),
+            "history": r.history,
+            "evals": r.evals,
+            "best": r.best,
+            "nonfinite_steps": r.nonfinite_steps,
+            "extra": t.extra_state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (training state included).
+
+        Raises:
+            CheckpointError: a state from another batch size, seed, dataset
+                length or number of processes (the order would differ).
+        """
+        self.check_resumable(state)
+        t = self.trainer
+        t.net.load_state_dict(state["model"])
+        t.optimizer.load_state_dict(state["optimizer"])
+        t.scaler.load_state_dict(state["scaler"])
+        restore_rng_state(state["rng"], {"mix": t.mix_generator})
+        r = t.result
+        r.step = state["step"]
+        r.history = list(state["history"])
+        r.evals = list(state["evals"])
+        r.best = state["best"]
+        r.nonfinite_steps = state["nonfinite_steps"]
+        t._epoch = state["epoch"]
+        t._batch_in_epoch = state["batch_in_epoch"]
+        r.epoch = t._epoch
+
+    def check_resumable(self, state: dict[str, Any]) -> None:
+        """Refuse a state whose batches would differ from this run's.
+
+        Raises:
+            CheckpointError: another batch size, seed, dataset length or
+                number of processes.
+        """
+        t = self.trainer
+        tc = state.get("train_config", {})
+        for key, mine in (
+            ("batch_size", t.config.batch_size),
+            ("seed", t.config.seed),
+        ):
+            if tc.get(key) != mine:
+                raise CheckpointError(
+                    f"Expected the checkpoint's {key}={tc.get(key)!r} to "
+                    f"resume exactly (got {key}={mine!r}); pass the same "
+                    "value or start a new run"
+                )
+        for key, mine in (
+            ("num_train_samples", len(t.train_set)),
+            ("world_size", t.ctx.world_size),
+        ):
+            if state.get(key) != mine:
+                raise CheckpointError(
+                    f"Expected {key}={state.get(key)!r} as in the checkpoint "
+                    f"to resume exactly (got {mine!r}); use the same data "
+                    "and number of processes"
+                )
+
+    def save(self, name: str = "last.pt") -> Path | None:
+        """Write the trainer's state atomically (main process only)."""
+        t = self.trainer
+        if t.ckpt_dir is None or not t.ctx.is_main:
+            return None
+        return save_checkpoint(t.ckpt_dir / name, t.state_dict())
+
+    def resume(self, resume: bool | str) -> None:
+        """Load ``last.pt`` (``resume=True``) or the checkpoint ``resume``.
+
+        Raises:
+            CheckpointError: no checkpoint there, or one of another model
+                config or run settings.
+        """
+        t = self.trainer
+        path = (
+            Path(resume)
+            if isinstance(resume, (str, Path))
+            else (t.ckpt_dir / "last.pt" if t.ckpt_dir else None)
+        )
+        if path is None or not path.is_file():
+            raise CheckpointError(
+                f"Expected a checkpoint to resume at {path} (got none); "
+                "start a new run without resume (the scripts' --resume), "
+                "or give the run's checkpoint folder"
+            )
+        state = load_checkpoint(
+            path, t.net.config.to_dict(), map_location=t.device
+        )
+        t.load_state_dict(state)
+        log.info(
+            "Resumed from %s at step %d (epoch %d, batch %d)",
+            path,
+            t.result.step,
+            t._epoch,
+            t._batch_in_epoch,
+        )
+
+    def set_result_paths(self, resumed: bool) -> None:
+        """The result's ``last_path`` and a resumed run's ``best_path``."""
+        t = self.trainer
+        r = t.result
+        if t.ckpt_dir is None or not t.ctx.is_main:
+            return
+        r.last_path = t.ckpt_dir / "last.pt"
+        # A resumed run keeps its best.pt; a new run never adopts one it
+        # did not write (an old run's).
+        if resumed and r.best is not None and (t.ckpt_dir / "best.pt").exists():
+            r.best_path = t.ckpt_dir / "best.pt"
+
+    def keep_if_best(self, metrics: dict[str, float]) -> None:
+        """Write ``best.pt`` if ``metrics`` beat the best ``best_metric``."""
+        r = self.trainer.result
+        value = metrics.get(self.trainer.config.best_metric)
+        if value is not None and (r.best is None or value < r.best):
+            r.best = value
+            r.best_path = self.trainer.save("best.pt")
