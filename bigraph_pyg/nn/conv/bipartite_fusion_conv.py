@@ -13,6 +13,7 @@ from bigraph_pyg.nn.conv._fusion_blocks import (
     gather_if_complete,
 )
 from bigraph_pyg.nn.conv._inputs import check_edge_id
+from bigraph_pyg.nn.conv._observers import observed
 from bigraph_pyg.nn.conv.normalized_graph_conv import (
     IMPLS,
     NormalizedGraphConv,
@@ -158,9 +159,15 @@ class BipartiteFusionConv(NormalizedGraphConv):
     DENSE_MIN_DENSITY = 0.05
 
     def resolve_impl(self, graph: EdgeList, x: Tensor) -> str:
-        """The propagation path ``impl="auto"`` takes for this graph/input."""
+        """The propagation path ``impl="auto"`` takes for this graph/input.
+
+        ``"message"`` while a PyG hook or an explainer watches the layer
+        (they need per-edge messages), a fused path otherwise.
+        """
         if self.impl != "auto":
             return self.impl
+        if observed(self):
+            return "message"
         n_src, n_dst = graph.size
         if self.num_joints is not None and n_src == n_dst:
             return "blocks"

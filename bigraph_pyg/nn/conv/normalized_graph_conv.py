@@ -17,6 +17,7 @@ from bigraph_pyg.nn.conv._inputs import (
     check_in_channels,
     split_features,
 )
+from bigraph_pyg.nn.conv._observers import observed
 from bigraph_pyg.nn.graph_cache import GraphCache, PreparedGraph
 from bigraph_pyg.nn.validate import check_positive_int, validation_enabled
 from bigraph_pyg.utils.sparse import (
@@ -276,9 +277,15 @@ class NormalizedGraphConv(MessagePassing):
     # -- propagation ---------------------------------------------------------
 
     def resolve_impl(self, graph: EdgeList, x: Tensor) -> str:
-        """The propagation path ``impl="auto"`` takes for this graph/input."""
+        """The propagation path ``impl="auto"`` takes for this graph/input.
+
+        ``"message"`` while a PyG hook or an explainer watches the layer
+        (they need per-edge messages), a fused path otherwise.
+        """
         if self.impl != "auto":
             return self.impl
+        if observed(self):
+            return "message"
         return "sparse"
 
     def _propagate(
