@@ -96,14 +96,15 @@ def export_pretrained(
 
     state = load_checkpoint(checkpoint)
     # float16 for what was learned; the geometry buffers stay float32.
-    model = BiGraphBody.from_body(BiGraphConfig(**state["model_config"]))
+    config = BiGraphConfig.from_dict(state["model_config"])
+    model = BiGraphBody.from_body(config)
     learned = {name for name, _ in model.named_parameters()}
     # Through the model: the weights in the current layout (an older
     # checkpoint's buffers, e.g. the sampler's sparse ones, are converted).
     model.load_state_dict(state["model"])
     payload = {
         "format": _FORMAT,
-        "model_config": state["model_config"],
+        "model_config": config.to_dict(),
         "model": _cast(model.state_dict(), torch.float16, only=learned),
         "training_stats": state.get("extra", {}).get("training_stats"),
         "card": dict(card or {}),
@@ -146,7 +147,7 @@ def load_pretrained_file(
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format") != _FORMAT:
             raise ValueError(f"no {_FORMAT!r} tag")
-        config = BiGraphConfig(**state["model_config"])
+        config = BiGraphConfig.from_dict(state["model_config"])
     except Exception as err:
         raise ValueError(
             f"Expected a {_FORMAT} file at {path} (got {type(err).__name__}: "

@@ -34,6 +34,7 @@ from bigraph_pyg.engine.runner import (
     output_path,
     positive_int,
 )
+from bigraph_pyg.losses import LOSS_ABLATIONS, LossWeights
 from bigraph_pyg.models import ABLATIONS, PRESETS, BiGraphBody, BiGraphConfig
 
 DEFAULTS = {  # per preset: optimisation and synthetic split sizes
@@ -75,7 +76,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument(
         "--ablation",
-        choices=sorted(ABLATIONS),
+        choices=sorted([*ABLATIONS, *LOSS_ABLATIONS]),
         default=None,
         help="Table 4/5 variant of the preset",
     )
@@ -192,9 +193,10 @@ def main(argv=None) -> None:
     try:
         model_cfg = (
             BiGraphConfig.preset(ablation, base=args.preset)
-            if ablation
+            if ablation in ABLATIONS
             else BiGraphConfig.preset(args.preset)
         )
+        loss = LossWeights(**LOSS_ABLATIONS.get(ablation, {}))
         ctx = init_distributed(args.device)
 
         def pick(name):
@@ -212,6 +214,7 @@ def main(argv=None) -> None:
             lr_schedule=pick("lr_schedule"),
             lift_batch_size=lift,
             skeleton_lift_batch_size=skeleton_lift,
+            loss=loss,
             seed=args.seed,
             amp=args.amp,
             compile=args.compile,

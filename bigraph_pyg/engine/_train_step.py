@@ -89,8 +89,8 @@ class TrainStep:
         self.result = result
         self.steps_per_epoch = steps_per_epoch
         self.lift_set = lift_set
-        #: Eq. 6 for this model (its config's loss weights).
-        self.criterion = BiGraphLoss.for_config(net.config)
+        #: Eq. 6 with TrainConfig.loss (no skeleton terms without a skeleton).
+        self.criterion = BiGraphLoss.for_config(net.config, config.loss)
         self.optimizer = torch.optim.Adam(
             net.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )

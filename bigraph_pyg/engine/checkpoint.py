@@ -202,11 +202,14 @@ def load_checkpoint(
         )
     _verify_checksum(path, state)
     if expected_model_config is not None:
+        from bigraph_pyg.models.config import MOVED_FIELDS
+
         found = state.get("model_config", {})
         diff = sorted(
             k
             for k in set(found) | set(expected_model_config)
-            if _norm(found.get(k)) != _norm(expected_model_config.get(k))
+            if k not in MOVED_FIELDS
+            and _norm(found.get(k)) != _norm(expected_model_config.get(k))
         )
         if diff:
             detail = ", ".join(
@@ -273,7 +276,7 @@ def model_from_checkpoint(
 
     state = load_checkpoint(path, map_location=map_location)
     try:
-        config = BiGraphConfig(**state["model_config"])
+        config = BiGraphConfig.from_dict(state["model_config"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(
             f"Expected a valid model_config in {path} (got {err}); the "

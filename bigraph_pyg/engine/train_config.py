@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bigraph_pyg.losses import LossWeights
 from bigraph_pyg.nn.validate import check_positive_int
 
 __all__ = ["TrainConfig", "TrainResult"]
@@ -68,6 +69,10 @@ class TrainConfig:
         lr_schedule (str): ``"constant"`` (the paper's) or ``"cosine"``
             (half a cosine from ``lr`` down to ``lr / 20`` at the end of
             training, for short budgets).
+        loss (LossWeights): The weights of Eq. 6 and the focal term's
+            settings; ``LossWeights(use_focal=False)`` is Table 5's "no FL"
+            (:data:`~bigraph_pyg.losses.LOSS_ABLATIONS`). (default: the
+            paper's)
         eval_segmentation (bool): Segmentation scores in validation.
         progress (bool): tqdm bars.
     """
@@ -94,6 +99,7 @@ class TrainConfig:
     skeleton_lift_batch_size: int = 0
     warmup_steps: int = 0
     lr_schedule: str = "constant"
+    loss: LossWeights = field(default_factory=LossWeights)
     eval_segmentation: bool = False
     progress: bool = True
 
@@ -106,6 +112,11 @@ class TrainConfig:
             "max_nonfinite",
         ):
             check_positive_int(name, getattr(self, name))
+        if not isinstance(self.loss, LossWeights):
+            raise ValueError(
+                "Expected `loss` to be a LossWeights (got "
+                f"{type(self.loss).__name__})"
+            )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"Expected lr > 0 (got {self.lr!r})")
         if not 0.0 <= self.mix_start <= 1.0:

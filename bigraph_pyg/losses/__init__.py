@@ -30,9 +30,10 @@ from bigraph_pyg.losses.functional import (
     smpl_param_loss,
     vertex_l1_loss,
 )
-from bigraph_pyg.losses.loss_weights import LossWeights
+from bigraph_pyg.losses.loss_weights import LOSS_ABLATIONS, LossWeights
 
 __all__ = [
+    "LOSS_ABLATIONS",
     "BiGraphLoss",
     "FocalRegressionLoss",
     "LossWeights",

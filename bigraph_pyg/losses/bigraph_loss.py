@@ -97,19 +97,29 @@ class BiGraphLoss(nn.Module):
         self.root_indices = tuple(root_indices)
 
     @classmethod
-    def for_config(cls, config) -> BiGraphLoss:
+    def for_config(
+        cls, config, weights: LossWeights | None = None
+    ) -> BiGraphLoss:
         """The loss a model of ``config`` trains with.
 
         Args:
-            config (BiGraphConfig): Its
-                :meth:`~bigraph_pyg.models.BiGraphConfig.loss_weights` (the
-                focal term as configured; skeleton weights 0 without a
-                skeleton branch).
+            config (BiGraphConfig): The model's architecture: without a
+                skeleton branch the skeleton weights are 0 and the focal
+                term off, so the weights say what :meth:`model_loss`
+                computes (it leaves the skeleton terms out).
+            weights (LossWeights, optional): The training's weights.
+                (default: ``LossWeights()``, the paper's)
 
         Returns:
             BiGraphLoss: the criterion.
         """
-        return cls(config.loss_weights())
+        weights = LossWeights() if weights is None else weights
+        if not isinstance(weights, LossWeights):
+            raise TypeError(
+                f"Expected `weights` to be a LossWeights (got "
+                f"{type(weights).__name__})"
+            )
+        return cls(weights.for_model(config))
 
     def model_loss(
         self, output, batch: Mapping[str, Tensor]

@@ -7,11 +7,11 @@ skeleton joints (Sec. 5.2).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bigraph_pyg.losses.focal import DEFAULT_FOCAL_TAU
 
-__all__ = ["LossWeights"]
+__all__ = ["LOSS_ABLATIONS", "LossWeights"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,30 @@ class LossWeights:
     focal_alpha: float = 1.0
     focal_gamma: float = 1.0
     focal_tau: float = DEFAULT_FOCAL_TAU
+
+    def for_model(self, config) -> LossWeights:
+        """These weights with the terms a model of ``config`` lacks at 0.
+
+        Args:
+            config (BiGraphConfig): The architecture; without a skeleton
+                branch the skeleton weights are 0 and the focal term off.
+
+        Returns:
+            LossWeights: the weights the model's loss computes.
+        """
+        if config.use_skeleton:
+            return self
+        return replace(
+            self,
+            use_focal=False,
+            skeleton_joints_3d=0.0,
+            skeleton_joints_2d=0.0,
+        )
+
+
+#: Ablations of the loss (paper Table 5) as :class:`LossWeights` overrides;
+#: the model is its base preset's (``TrainConfig(loss=LossWeights(...))``).
+LOSS_ABLATIONS: dict[str, dict[str, object]] = {
+    # Table 5 "no FL": plain L1 on the skeleton joints.
+    "no_focal": dict(use_focal=False),
+}

@@ -4,9 +4,11 @@ r"""One frozen, validated description of a bilayer-graph model.
 :class:`~bigraph_pyg.models.BiGraphBody`; presets (defined in
 ``bigraph_pyg.models.presets``) give the paper's model (``"paper"``), a small
 model for CPUs (``"cpu"``) and the ablations of the paper's Tables 4 and 5
-(``"graphcmr"``, ``"row_b"``, ..., ``"no_focal"``), each a set of field
-overrides on a base preset. The mesh-only GraphCMR
-baseline is a configuration of the same model, not another model.
+(``"graphcmr"``, ``"row_b"``, ..., ``"shared_weight"``), each a set of
+field overrides on a base preset. The mesh-only GraphCMR
+baseline is a configuration of the same model, not another model. Loss
+settings are not architecture: Table 5's "no FL" is a
+:class:`~bigraph_pyg.losses.LossWeights` (``LOSS_ABLATIONS["no_focal"]``).
 
 Example:
     >>> cfg = BiGraphConfig.preset("fusion_at_last", base="cpu")
@@ -22,7 +24,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from bigraph_pyg.losses import LossWeights
 from bigraph_pyg.models.presets import ABLATIONS, PRESETS, list_presets
 from bigraph_pyg.nn.blocks import FUSIONS
 from bigraph_pyg.nn.conv.bipartite_fusion_conv import FUSION_IMPLS
@@ -74,9 +75,6 @@ class BiGraphConfig:
             ``"first"`` or ``"last"`` (Table 5, "fusion-at-first/last").
         shared_weights (bool): One sub-block for both the skeleton and the
             mesh branch in every block (Table 5, "shared weight").
-        use_focal (bool): Focal loss on the skeleton joints (Sec. 5.2);
-            ``False`` is Table 5's "no FL". Goes to
-            :class:`~bigraph_pyg.losses.LossWeights`.
         smpl_rotation (str): SMPL rotation parametrisation of the SMPL
             regressor; only ``"6d"``.
         smpl_hidden_channels (int): Width of the SMPL regressor MLP.
@@ -138,7 +136,6 @@ class BiGraphConfig:
     fusion: str = "graph"
     fusion_blocks: str = "all"
     shared_weights: bool = False
-    use_focal: bool = True
     smpl_rotation: str = "6d"
     smpl_hidden_channels: int = 1024
     roi_size: int = 1
@@ -175,22 +172,6 @@ class BiGraphConfig:
             return (self.num_blocks - 1,)
         return tuple(range(self.num_blocks))
 
-    def loss_weights(self, **overrides: Any) -> LossWeights:
-        """The :class:`~bigraph_pyg.losses.LossWeights` of this model.
-
-        ``use_focal`` comes from the config; a model without a skeleton
-        branch gets skeleton weights of 0, so the weights say what
-        :meth:`~bigraph_pyg.losses.BiGraphLoss.model_loss` computes (it
-        leaves the skeleton terms out: ``pred_skeleton_joints=None``).
-        """
-        kwargs: dict[str, Any] = {"use_focal": self.use_focal}
-        if not self.use_skeleton:
-            kwargs.update(
-                use_focal=False, skeleton_joints_3d=0.0, skeleton_joints_2d=0.0
-            )
-        kwargs.update(overrides)
-        return LossWeights(**kwargs)
-
     def replace(self, **overrides: Any) -> BiGraphConfig:
         """A copy with some fields changed (validated again)."""
         _check_fields(overrides)
@@ -199,6 +180,27 @@ class BiGraphConfig:
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (e.g. to save with a checkpoint)."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> BiGraphConfig:
+        """The config of :meth:`to_dict`'s ``fields`` (e.g. a checkpoint's).
+
+        Fields that older versions stored and this one moved elsewhere
+        (:data:`MOVED_FIELDS`) are dropped; any other unknown field is
+        refused.
+
+        Args:
+            fields (dict): Field name to value.
+
+        Returns:
+            BiGraphConfig: the validated config.
+
+        Raises:
+            ValueError: an unknown field or an invalid value.
+        """
+        kept = {k: v for k, v in fields.items() if k not in MOVED_FIELDS}
+        _check_fields(kept)
+        return cls(**kept)
 
     # -- presets --------------------------------------------------------------
 
@@ -309,6 +311,11 @@ def _check_sizes(config: BiGraphConfig) -> None:
         check_positive_int("hidden_channels", config.hidden_channels)
 
 
+#: Fields of older configs that now live elsewhere: dropped by
+#: :meth:`BiGraphConfig.from_dict` (name -> new home).
+MOVED_FIELDS = {"use_focal": "bigraph_pyg.losses.LossWeights.use_focal"}
+
+
 def _check_flags(config: BiGraphConfig) -> None:
     """Refuse non-bool switches and ``max_joint_outside`` outside [0, 1]."""
     for name in (
@@ -316,7 +323,6 @@ def _check_flags(config: BiGraphConfig) -> None:
         "use_fusion",
         "use_local_features",
         "shared_weights",
-        "use_focal",
         "image_feature_gate",
     ):
         if not isinstance(getattr(config, name), bool):

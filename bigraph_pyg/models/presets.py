@@ -53,7 +53,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "fusion_at_first": dict(fusion_blocks="first"),
     "fusion_at_last": dict(fusion_blocks="last"),
     "shared_weight": dict(shared_weights=True),
-    "no_focal": dict(use_focal=False),
+    # Table 5 "no FL" changes the loss, not the model:
+    # bigraph_pyg.losses.LOSS_ABLATIONS["no_focal"].
 }
 
 

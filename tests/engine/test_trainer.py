@@ -375,3 +375,16 @@ def test_training_checks_the_inputs_on_the_first_forwards_only(
     Trainer(make_model(), fake_set, cfg, tmp_path, lift_set=pose_set).fit()
     # Each step: an image forward, then a pose-only forward.
     assert len(seen) >= 4 and seen == [True, True] + [False] * (len(seen) - 2)
+
+
+def test_loss_weights_come_from_the_training_config(make_model, fake_set):
+    from bigraph_pyg.losses import LOSS_ABLATIONS, LossWeights
+
+    no_fl = LossWeights(**LOSS_ABLATIONS["no_focal"])
+    trainer = Trainer(make_model(), fake_set, TrainConfig(loss=no_fl, **FAST))
+    assert trainer.criterion.weights == no_fl
+    assert Trainer(
+        make_model(), fake_set, TrainConfig(**FAST)
+    ).criterion.weights.use_focal
+    with pytest.raises(ValueError, match="`loss` to be a LossWeights"):
+        TrainConfig(loss={"use_focal": False})

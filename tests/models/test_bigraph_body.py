@@ -345,8 +345,7 @@ def test_construction_errors(graphs, graphs_level1, body):
 
 
 def test_loss_inputs(graphs, body):
-    model = _model("no_focal", graphs, body)
-    assert not BiGraphLoss.for_config(model.config).weights.use_focal
+    model = _model("cpu", graphs, body)
     out = model(*_inputs())
     coarse = _batch(n_vertices=431)
     total, terms = _loss(model, out, coarse)

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from bigraph_pyg.losses import LossWeights
+from bigraph_pyg.losses import LOSS_ABLATIONS, BiGraphLoss, LossWeights
 from bigraph_pyg.models import (
     ABLATIONS,
     PRESETS,
@@ -10,6 +10,7 @@ from bigraph_pyg.models import (
     graph_cmr_config,
     list_presets,
 )
+from bigraph_pyg.models.config import MOVED_FIELDS
 
 
 def test_list_presets():
@@ -26,9 +27,11 @@ def test_list_presets():
         "fusion_at_first",
         "fusion_at_last",
         "shared_weight",
-        "no_focal",
     ):
         assert name in ABLATIONS
+    # "no FL" changes the loss, not the model.
+    assert "no_focal" not in ABLATIONS
+    assert LOSS_ABLATIONS["no_focal"] == {"use_focal": False}
 
 
 def test_paper_preset_is_the_paper():
@@ -72,13 +75,29 @@ def test_config_is_frozen_and_normalised():
     assert cfg.to_dict()["image_size"] == (96, 96)
 
 
-def test_loss_weights():
-    assert BiGraphConfig().loss_weights() == LossWeights(use_focal=True)
-    assert not BiGraphConfig.preset("no_focal").loss_weights().use_focal
-    w = BiGraphConfig.preset("graphcmr").loss_weights()
+def test_loss_weights_for_a_config():
+    # The architecture holds no loss setting; the criterion takes the
+    # training's weights and switches off what the model lacks.
+    assert "use_focal" not in BiGraphConfig().to_dict()
+    assert BiGraphLoss.for_config(BiGraphConfig()).weights == LossWeights()
+    no_fl = LossWeights(**LOSS_ABLATIONS["no_focal"])
+    assert not BiGraphLoss.for_config(BiGraphConfig(), no_fl).weights.use_focal
+    w = BiGraphLoss.for_config(
+        BiGraphConfig.preset("graphcmr"), LossWeights(focal=2.0)
+    ).weights
     assert w.skeleton_joints_3d == 0 and w.skeleton_joints_2d == 0
-    assert not w.use_focal
-    assert BiGraphConfig().loss_weights(focal=2.0).focal == 2.0
+    assert not w.use_focal and w.focal == 2.0
+    with pytest.raises(TypeError, match="`weights` to be a LossWeights"):
+        BiGraphLoss.for_config(BiGraphConfig(), {"use_focal": False})
+
+
+def test_from_dict_drops_moved_fields_and_refuses_unknown_ones():
+    # A checkpoint of an older version stored use_focal in the config.
+    old = {**BiGraphConfig.preset("cpu").to_dict(), "use_focal": False}
+    assert BiGraphConfig.from_dict(old) == BiGraphConfig.preset("cpu")
+    assert "use_focal" in MOVED_FIELDS
+    with pytest.raises(ValueError, match="unknown \\['width'\\]"):
+        BiGraphConfig.from_dict({**old, "width": 3})
 
 
 @pytest.mark.parametrize(
@@ -108,7 +127,7 @@ def test_loss_weights():
         (dict(mesh_level=-1), "mesh_level"),
         (dict(image_size=(224,)), "image_size"),
         (dict(image_size=16), "image_size"),
-        (dict(use_focal=1), "use_focal"),
+        (dict(use_skeleton=1), "use_skeleton"),
         (dict(max_joint_outside=2.0), "max_joint_outside"),
         (dict(num_blocks=1, fusion_blocks="last"), "num_blocks"),
         (dict(pose_context_channels=-1), "pose_context_channels"),
