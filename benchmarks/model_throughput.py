@@ -8,10 +8,15 @@ Random weights and random inputs; one training step is forward, the Eq. 6
 loss (``BiGraphLoss.model_loss``), backward and an Adam step; one inference
 step is ``eval()`` forward under ``torch.inference_mode``.  Warm-up, then the
 median of repeated steps (CUDA events and ``torch.cuda.synchronize`` on a GPU).
+With ``--precisions float32 bfloat16`` every step is also measured under
+bfloat16 autocast (``TrainConfig(amp=True)`` on a CPU), and each row gets its
+speed-up over float32 in the same run.
 
 Usage::
 
     python benchmarks/model_throughput.py --device cpu
+    python benchmarks/model_throughput.py --device cpu --presets cpu \
+        --precisions float32 bfloat16
     python benchmarks/model_throughput.py --device cuda --batch 32
 """
 
@@ -71,31 +76,50 @@ def make_inputs(
     return images.to(device), joints, gt
 
 
-def steps(model: BiGraphBody, images, joints, gt):
-    """``(train_step, infer_step)`` callables."""
+def steps(model: BiGraphBody, images, joints, gt, precision="float32"):
+    """``(train_step, infer_step)`` callables (autocast below float32)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     criterion = BiGraphLoss.for_config(model.config)
+    dtype = getattr(torch, precision)
+
+    def autocast():
+        return torch.autocast(
+            images.device.type, dtype=dtype, enabled=dtype != torch.float32
+        )
 
     def train_step():
         model.train()
         opt.zero_grad(set_to_none=True)
-        loss, _ = criterion.model_loss(model(images, joints), gt)
+        with autocast():
+            out = model(images, joints)
+        loss, _ = criterion.model_loss(out.float(), gt)
         loss.backward()
         opt.step()
 
     def infer_step():
         model.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             return model(images, joints)
 
     return train_step, infer_step
 
 
 def measure_model(model, name, preset, batch, device, args) -> list[dict]:
+    rows = []
+    for precision in args.precisions:
+        rows += _measure_precision(
+            model, name, preset, batch, device, args, precision
+        )
+    return rows
+
+
+def _measure_precision(
+    model, name, preset, batch, device, args, precision
+) -> list[dict]:
     images, joints, gt = make_inputs(
         model.config, batch, model.num_full_vertices, device
     )
-    train_step, infer_step = steps(model, images, joints, gt)
+    train_step, infer_step = steps(model, images, joints, gt, precision)
     rows = []
     for mode, fn in (("train", train_step), ("inference", infer_step)):
         fn()  # warm-up (allocates the optimizer state)
@@ -118,6 +142,7 @@ def measure_model(model, name, preset, batch, device, args) -> list[dict]:
                 preset=preset,
                 model=name,
                 mode=mode,
+                precision=precision,
                 batch=batch,
                 image_size="x".join(map(str, model.config.image_size)),
                 num_vertices=model.num_vertices,
@@ -158,13 +183,27 @@ def run(args, log=print) -> tuple[list[dict], dict]:
                 rows.append(row)
                 log(
                     f"{preset:<6} {name:<12} {row['mode']:<10} B={batch:<4}"
-                    f"{row['images_per_s']:>9.2f} img/s  "
+                    f"{row['precision']:<9}{row['images_per_s']:>9.2f} img/s  "
                     f"{row['median_ms']:>9.1f} ms/step  peak "
                     f"{row['peak_mb']:>8.1f} MB (x{row['repeats']})"
                 )
             del model
     C.end_run(meta, t_start)
+    _add_speedups(rows)
     return rows, meta
+
+
+def _add_speedups(rows: list[dict]) -> None:
+    """``speedup``: the float32 row's time over this row's, same run."""
+    key = ("preset", "model", "mode")
+    base = {
+        tuple(r[k] for k in key): r["median_ms"]
+        for r in rows
+        if r["precision"] == "float32"
+    }
+    for r in rows:
+        ref = base.get(tuple(r[k] for k in key))
+        r["speedup"] = None if ref is None else round(ref / r["median_ms"], 2)
 
 
 def write_reports(rows, meta, args, argv) -> dict:
@@ -183,7 +222,8 @@ def write_reports(rows, meta, args, argv) -> dict:
         "Training step: forward, `BiGraphLoss.model_loss` (Eq. "
         "6), backward, Adam. Inference: `eval()` forward under "
         "`inference_mode`. "
-        "Random weights and inputs, float32; median of repeated "
+        "Random weights and inputs; float32 weights, the step in "
+        "`precision` (bfloat16: autocast); median of repeated "
         "steps after warm-up; peak memory of one step above the "
         "memory in use before it.",
         "",
@@ -193,6 +233,7 @@ def write_reports(rows, meta, args, argv) -> dict:
             r["preset"],
             r["model"],
             r["mode"],
+            r["precision"],
             r["batch"],
             r["image_size"],
             r["num_vertices"],
@@ -200,6 +241,7 @@ def write_reports(rows, meta, args, argv) -> dict:
             r["images_per_s"],
             r["median_ms"],
             r["peak_mb"],
+            C.fmt_ratio(r["speedup"]),
         ]
         for r in rows
     ]
@@ -209,6 +251,7 @@ def write_reports(rows, meta, args, argv) -> dict:
                 "preset",
                 "model",
                 "mode",
+                "precision",
                 "B",
                 "image",
                 "mesh N",
@@ -216,6 +259,7 @@ def write_reports(rows, meta, args, argv) -> dict:
                 "images/s",
                 "ms/step",
                 "peak MB",
+                "speed-up vs float32",
             ],
             body,
         ),
@@ -244,6 +288,13 @@ def parse_args(argv=None):
     )
     p.add_argument(
         "--quick", action="store_true", help="cpu preset, batch 2, few repeats"
+    )
+    p.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["float32"],
+        choices=["float32", "bfloat16", "float16"],
+        help="autocast dtypes to measure (float32: none)",
     )
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=10)

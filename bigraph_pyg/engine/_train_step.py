@@ -21,7 +21,6 @@ schedule of the 2D-joint mixing. A step:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import torch
@@ -190,7 +189,7 @@ class TrainStep:
         cfg = self.config
         with validation(self._check_inputs()), self._autocast():
             out = self.model(mb.images, joints)
-        loss, terms = self.criterion.model_loss(float_output(out), mb.targets)
+        loss, terms = self.criterion.model_loss(out.float(), mb.targets)
         if cfg.lift_batch_size:
             lift_loss, lift_terms = self.lift_loss(ratio)
             loss = loss + cfg.lift_weight * lift_loss
@@ -280,7 +279,7 @@ class TrainStep:
         )
         with validation(self._check_inputs()), self._autocast():
             out = self.net(None, joints)
-        return self.criterion.model_loss(float_output(out), targets)
+        return self.criterion.model_loss(out.float(), targets)
 
     def skeleton_lift_loss(self, ratio: float) -> tuple[Tensor, float]:
         r""":math:`\mathcal{L}_s` of the Skeleton-GCN alone, pose-only.
@@ -373,17 +372,6 @@ def autocast_dtype(device: torch.device) -> torch.dtype:
         f"Expected a CPU or CUDA device for amp (got {device}); set "
         "TrainConfig.amp=False"
     )
-
-
-def float_output(out):
-    """Cast an AMP output to float32 for the loss (no-op in float32)."""
-    changes = {
-        f.name: getattr(out, f.name).float()
-        for f in dataclasses.fields(out)
-        if isinstance(getattr(out, f.name), torch.Tensor)
-        and getattr(out, f.name).dtype != torch.float32
-    }
-    return dataclasses.replace(out, **changes) if changes else out
 
 
 def _pairs(values: dict) -> str:

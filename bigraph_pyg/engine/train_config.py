@@ -35,8 +35,9 @@ class TrainConfig:
         grad_clip (float or None): Max gradient norm. (default: none)
         amp (bool): Mixed precision: on CUDA bfloat16 where supported,
             else float16 with a gradient scaler; on the CPU bfloat16
-            autocast (about 1.5x faster a step on a CPU with AVX512-BF16,
-            ``benchmarks/bench_cpu_amp.py``; slower on one without).
+            autocast (faster on a CPU with AVX512-BF16 or AMX, see
+            ``benchmarks/model_throughput.py --precisions float32
+            bfloat16``; slower on one without).
         compile (bool): ``torch.compile`` the model.
         num_workers (int): DataLoader workers.
         log_every (int): Steps between TensorBoard scalars.

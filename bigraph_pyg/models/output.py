@@ -2,8 +2,9 @@ r"""The named predictions of :class:`~bigraph_pyg.models.BiGraphBody`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
+import torch
 from torch import Tensor
 
 from bigraph_pyg.geometry import weak_perspective_projection
@@ -93,3 +94,18 @@ class BiGraphOutput:
                 else weak_perspective_projection(skeleton_joints, camera)
             ),
         )
+
+    def float(self) -> BiGraphOutput:
+        """These predictions in float32 (e.g. for the loss after autocast).
+
+        Returns:
+            BiGraphOutput: ``self`` if every tensor is float32 already, else
+            a copy with the others cast.
+        """
+        changes = {
+            f.name: getattr(self, f.name).float()
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), Tensor)
+            and getattr(self, f.name).dtype != torch.float32
+        }
+        return replace(self, **changes) if changes else self

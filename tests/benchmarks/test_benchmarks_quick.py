@@ -180,3 +180,38 @@ def test_measure_rejects_a_wrong_path(mode):
                 torch.device("cpu"),
                 rtol=1e-4,
             )
+
+
+@pytest.mark.slow
+def test_model_throughput_quick_with_bfloat16(tmp_path):
+    result = _load("model_throughput").main(
+        [
+            "--quick",
+            "--precisions",
+            "float32",
+            "bfloat16",
+            "--out-dir",
+            str(tmp_path),
+        ]
+    )
+    rows = result["rows"]
+    keys = {(r["model"], r["mode"], r["precision"]) for r in rows}
+    assert keys == {
+        (m, mode, p)
+        for m in ("BiGraphBody", "GraphCMR")
+        for mode in ("train", "inference")
+        for p in ("float32", "bfloat16")
+    }
+    for r in rows:
+        assert r["median_ms"] > 0
+        if r["precision"] == "float32":
+            assert r["speedup"] == 1.0
+        else:  # the float32 row's time over this one's, same run
+            ref = next(
+                x["median_ms"]
+                for x in rows
+                if (x["model"], x["mode"], x["precision"])
+                == (r["model"], r["mode"], "float32")
+            )
+            assert r["speedup"] == round(ref / r["median_ms"], 2)
+    assert "speed-up vs float32" in result["files"]["md"].read_text()

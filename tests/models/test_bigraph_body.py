@@ -477,3 +477,19 @@ def test_forward_compiles_as_one_graph(graphs, body):
     assert explained.graph_break_count == 0, explained.break_reasons
     for name in ("vertices", "skeleton_joints", "camera", "rotmat"):
         torch.testing.assert_close(getattr(traced, name), getattr(eager, name))
+
+
+def test_output_float_casts_autocast_predictions(graphs, body):
+    model = _model("cpu", graphs, body).eval()
+    with torch.no_grad():
+        out = model(*_inputs())
+        assert out.float() is out  # float32 already: no copy
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(*_inputs())
+    assert low.vertices.dtype == torch.bfloat16
+    cast = low.float()
+    for name in ("vertices", "mesh_joints", "skeleton_joints", "camera"):
+        assert getattr(cast, name).dtype == torch.float32
+        torch.testing.assert_close(
+            getattr(cast, name), getattr(low, name).float()
+        )
