@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from bigraph_pyg.data.generator import SampleGenerator
 from bigraph_pyg.data.synthetic_config import SyntheticConfig
+from bigraph_pyg.utils._checks import check_positive_int
 from bigraph_pyg.utils.io import load_npz
 
 __all__ = ["POSE_KEYS", "SyntheticPoses"]
@@ -86,14 +87,7 @@ class SyntheticPoses(Dataset):
         chunk: int = 256,
         progress: bool = True,
     ) -> None:
-        if (
-            isinstance(num_samples, bool)
-            or not isinstance(num_samples, int)
-            or num_samples < 1
-        ):
-            raise ValueError(
-                f"Expected an int num_samples >= 1 (got {num_samples!r})"
-            )
+        check_positive_int("num_samples", num_samples)
         if level > 0 and sampler is None:
             raise ValueError(
                 f"Expected a `sampler` for level={level} (got None)"

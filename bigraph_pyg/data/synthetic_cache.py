@@ -35,6 +35,7 @@ from bigraph_pyg.data.synthetic_config import (
     SyntheticConfig,
     check_split,
 )
+from bigraph_pyg.utils._checks import check_non_negative_int
 from bigraph_pyg.utils.io import load_json, load_npz
 
 __all__ = ["FORMAT_VERSION", "generate_synthetic", "read_shard"]
@@ -299,14 +300,7 @@ def _check_arguments(num_samples: int, num_workers: int) -> None:
     """Raise :class:`ValueError` unless both counts are valid."""
     if num_samples < 1:
         raise ValueError(f"Expected num_samples >= 1 (got {num_samples})")
-    if (
-        isinstance(num_workers, bool)
-        or not isinstance(num_workers, int)
-        or num_workers < 0
-    ):
-        raise ValueError(
-            f"Expected num_workers to be an int >= 0 (got {num_workers!r})"
-        )
+    check_non_negative_int("num_workers", num_workers)
 
 
 def _is_complete(folder: Path, expected: dict) -> bool:

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bigraph_pyg.losses import LossWeights
-from bigraph_pyg.nn.validate import check_positive_int
+from bigraph_pyg.utils._checks import (
+    check_non_negative_int,
+    check_positive_int,
+)
 
 __all__ = ["TrainConfig", "TrainResult"]
 
@@ -129,11 +132,7 @@ class TrainConfig:
             "skeleton_lift_batch_size",
             "warmup_steps",
         ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(
-                    f"Expected an int >= 0 for `{name}` (got {v!r})"
-                )
+            check_non_negative_int(name, getattr(self, name))
         if not (self.lift_weight >= 0 and math.isfinite(self.lift_weight)):
             raise ValueError(
                 f"Expected a finite lift_weight >= 0 (got {self.lift_weight!r})"

@@ -28,7 +28,10 @@ from bigraph_pyg.models.presets import ABLATIONS, PRESETS, list_presets
 from bigraph_pyg.nn.blocks import FUSIONS
 from bigraph_pyg.nn.conv.bipartite_fusion_conv import FUSION_IMPLS
 from bigraph_pyg.nn.encoders import STAGE_CHANNELS as ENCODER_STAGE_CHANNELS
-from bigraph_pyg.nn.validate import check_positive_int
+from bigraph_pyg.utils._checks import (
+    check_non_negative_int,
+    check_positive_int,
+)
 
 __all__ = ["BiGraphConfig"]
 
@@ -297,8 +300,8 @@ def _check_sizes(config: BiGraphConfig) -> None:
         "channels_per_group",
     ):
         check_positive_int(name, getattr(config, name))
-    _check_non_negative_int("mesh_level", config.mesh_level)
-    _check_non_negative_int(
+    check_non_negative_int("mesh_level", config.mesh_level)
+    check_non_negative_int(
         "pose_context_channels", config.pose_context_channels
     )
     if config.pose_context_channels and not config.use_skeleton:
@@ -370,11 +373,6 @@ def _check_compatible(config: BiGraphConfig) -> None:
             f"{config.fusion_blocks!r} (got {config.num_blocks}: first and "
             "last are the same block)"
         )
-
-
-def _check_non_negative_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"Expected an int >= 0 for `{name}` (got {value!r})")
 
 
 def _check_fields(overrides: dict[str, Any]) -> None:

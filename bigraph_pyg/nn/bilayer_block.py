@@ -27,7 +27,7 @@ from bigraph_pyg.nn.conv import (
     NormalizedGraphConv,
     SkeletonConv,
 )
-from bigraph_pyg.nn.validate import check_positive_int
+from bigraph_pyg.utils._checks import check_positive_int
 
 __all__ = ["PooledFusionConv", "BilayerBlock"]
 

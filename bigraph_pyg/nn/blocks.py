@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch_geometric.typing import Adj, OptTensor
 
 from bigraph_pyg.nn.conv import MeshConv
-from bigraph_pyg.nn.validate import check_positive_int
+from bigraph_pyg.utils._checks import check_positive_int
 
 __all__ = [
     "FUSIONS",

@@ -23,7 +23,7 @@ from bigraph_pyg.nn.blocks import (
     GraphLinear,
     group_count,
 )
-from bigraph_pyg.nn.validate import check_positive_int
+from bigraph_pyg.utils._checks import check_positive_int
 
 __all__ = [
     "SMPLParamRegressor",

@@ -39,7 +39,6 @@ from torch import Tensor
 
 __all__ = [
     "check_joints_in_image",
-    "check_positive_int",
     "validation",
     "validation_enabled",
     "set_validation",
@@ -47,24 +46,6 @@ __all__ = [
 
 # Per thread (and asyncio task), as torch.no_grad's state is.
 _ENABLED = contextvars.ContextVar("bigraph_pyg_validation", default=True)
-
-
-def check_positive_int(name: str, value: object) -> None:
-    """Refuse anything but a positive int, naming the argument.
-
-    A metadata check (no host sync): layer sizes, channel and node counts.
-
-    Args:
-        name (str): The argument's name, for the message.
-        value (object): Its value.
-
-    Raises:
-        ValueError: ``value`` is not an int ``> 0`` (bools refused).
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"Expected `{name}` to be a positive int (got {value!r})"
-        )
 
 
 def check_joints_in_image(

@@ -138,7 +138,9 @@ def test_failing_shard_is_named_and_generation_resumes(tmp_path, monkeypatch):
 
 
 def test_num_workers_is_checked(tmp_path):
-    with pytest.raises(ValueError, match=r"num_workers.*int >= 0.*-1"):
+    with pytest.raises(
+        ValueError, match=r"`num_workers` to be an int >= 0 \(got -1\)"
+    ):
         cache.generate_synthetic(
             tmp_path, "train", 2, config=TINY, num_workers=-1, progress=False
         )

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import Size
 
-from bigraph_pyg.nn.validate import check_positive_int
+from bigraph_pyg.utils._checks import check_positive_int
 
 
 def check_in_channels(in_channels: object) -> int | tuple[int, int]:

@@ -19,7 +19,7 @@ from bigraph_pyg.nn.conv.normalized_graph_conv import (
     NormalizedGraphConv,
 )
 from bigraph_pyg.nn.graph_cache import PreparedGraph
-from bigraph_pyg.nn.validate import check_positive_int
+from bigraph_pyg.utils._checks import check_positive_int
 from bigraph_pyg.utils.sparse import EdgeList, row_normalize, unpack_graph
 from bigraph_pyg.utils.spmm import bipartite_blocks_matmul
 

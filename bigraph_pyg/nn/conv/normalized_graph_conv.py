@@ -19,7 +19,8 @@ from bigraph_pyg.nn.conv._inputs import (
 )
 from bigraph_pyg.nn.conv._observers import observed
 from bigraph_pyg.nn.graph_cache import GraphCache, PreparedGraph
-from bigraph_pyg.nn.validate import check_positive_int, validation_enabled
+from bigraph_pyg.nn.validate import validation_enabled
+from bigraph_pyg.utils._checks import check_positive_int
 from bigraph_pyg.utils.sparse import (
     EdgeList,
     check_edge_list,
