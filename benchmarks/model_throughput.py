@@ -183,7 +183,7 @@ def run(args, log=print) -> tuple[list[dict], dict]:
                 rows.append(row)
                 log(
                     f"{preset:<6} {name:<12} {row['mode']:<10} B={batch:<4}"
-                    f"{row['precision']:<9}{row['images_per_s']:>9.2f} img/s  "
+                    f" {row['precision']:<9}{row['images_per_s']:>9.2f} img/s  "
                     f"{row['median_ms']:>9.1f} ms/step  peak "
                     f"{row['peak_mb']:>8.1f} MB (x{row['repeats']})"
                 )

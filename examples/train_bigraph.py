@@ -203,9 +203,11 @@ def main(argv=None) -> None:
             value = getattr(args, name)
             return sizes[name] if value is None else value
 
-        synthetic = args.data == "synthetic"
-        lift = pick("lift_batch_size") if synthetic else 0
-        skeleton_lift = pick("skeleton_lift_batch_size") if synthetic else 0
+        # Pose-only samples: synthetic data, and a skeleton to lift them
+        # (the mesh-only GraphCMR rows train on images alone).
+        lifting = args.data == "synthetic" and model_cfg.use_skeleton
+        lift = pick("lift_batch_size") if lifting else 0
+        skeleton_lift = pick("skeleton_lift_batch_size") if lifting else 0
         train_cfg = TrainConfig(
             epochs=pick("epochs"),
             batch_size=pick("batch_size"),

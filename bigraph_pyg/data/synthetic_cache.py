@@ -35,7 +35,10 @@ from bigraph_pyg.data.synthetic_config import (
     SyntheticConfig,
     check_split,
 )
-from bigraph_pyg.utils._checks import check_non_negative_int
+from bigraph_pyg.utils._checks import (
+    check_non_negative_int,
+    check_positive_int,
+)
 from bigraph_pyg.utils.io import load_json, load_npz
 
 __all__ = ["FORMAT_VERSION", "generate_synthetic", "read_shard"]
@@ -298,8 +301,7 @@ def generate_synthetic(
 
 def _check_arguments(num_samples: int, num_workers: int) -> None:
     """Raise :class:`ValueError` unless both counts are valid."""
-    if num_samples < 1:
-        raise ValueError(f"Expected num_samples >= 1 (got {num_samples})")
+    check_positive_int("num_samples", num_samples)
     check_non_negative_int("num_workers", num_workers)
 
 

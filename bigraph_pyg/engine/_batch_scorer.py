@@ -89,6 +89,7 @@ class BatchScorer:
         segmentation: bool,
         with_loss: bool,
         baselines: TrainingStatistics | None,
+        loss_weights=None,
     ) -> BatchScorer:
         """What the scoring needs, made once.
 
@@ -97,7 +98,11 @@ class BatchScorer:
         size = net.config.image_size
         projector = segmentation_projector(body, size) if segmentation else None
         reg = None if h36m_regressor is None else h36m_regressor.to(device)
-        criterion = BiGraphLoss.for_config(net.config) if with_loss else None
+        criterion = (
+            BiGraphLoss.for_config(net.config, loss_weights)
+            if with_loss
+            else None
+        )
         sums = MetricSums()
         constant = (
             None

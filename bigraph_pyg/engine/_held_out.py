@@ -71,6 +71,7 @@ def score(
         segmentation=segmentation,
         progress=config.progress,
         baselines=baselines,
+        loss_weights=config.loss,
     )
     return metrics, loader
 

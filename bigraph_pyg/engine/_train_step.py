@@ -296,7 +296,10 @@ class TrainStep:
         with validation(False), self._autocast():
             pred = self.net.lift(joints)
         return self.criterion.skeleton_joints_3d_term(
-            pred.float(), targets["gt_joints_3d"]
+            pred.float(),
+            targets["gt_joints_3d"],
+            targets["has_pose_3d"],
+            targets["gt_joints_3d_confidence"],
         )
 
     # -- precision and input checks -------------------------------------------
@@ -323,14 +326,16 @@ class TrainStep:
 
 
 def check_lifting(
-    config: TrainConfig, lift_set, context: DistributedContext
+    config: TrainConfig, lift_set, context: DistributedContext, net=None
 ) -> None:
-    """Refuse lifting without pose-only samples, or with several processes.
+    """Refuse lifting without pose-only samples, a skeleton or one process.
 
     Raises:
         ValueError: ``lift_batch_size`` or ``skeleton_lift_batch_size``
-            without a ``lift_set``, or with several processes (the
-            image-free pass is a second forward, which DDP does not sync).
+            without a ``lift_set``, for a model without a skeleton branch
+            (``net``; nothing to lift the 2D joints), or with several
+            processes (the image-free pass is a second forward, which DDP
+            does not sync).
     """
     lifting = {
         k: getattr(config, k)
@@ -341,6 +346,12 @@ def check_lifting(
         raise ValueError(
             f"Expected a `lift_set` of pose-only samples for "
             f"{_pairs(lifting)} (got None)"
+        )
+    if lifting and net is not None and not net.config.use_skeleton:
+        raise ValueError(
+            f"Expected a model with a skeleton branch for {_pairs(lifting)} "
+            "(got use_skeleton=False: the pose-only samples have no image); "
+            "set both to 0"
         )
     if lifting and context.is_distributed:
         raise ValueError(

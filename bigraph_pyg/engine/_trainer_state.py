@@ -24,6 +24,7 @@ from bigraph_pyg.engine.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from bigraph_pyg.losses import LossWeights
 
 if TYPE_CHECKING:
     from bigraph_pyg.engine.trainer import Trainer
@@ -95,11 +96,23 @@ class TrainerCheckpoints:
         """Refuse a state whose batches would differ from this run's.
 
         Raises:
-            CheckpointError: another batch size, seed, dataset length or
-                number of processes.
+            CheckpointError: another batch size, seed, loss, dataset length
+                or number of processes.
         """
         t = self.trainer
         tc = state.get("train_config", {})
+        stored = _stored_loss(state)
+        if stored != asdict(t.config.loss):
+            mine = asdict(t.config.loss)
+            changed = sorted(k for k in stored if stored[k] != mine.get(k))
+            was = ", ".join(f"{k}={stored[k]!r}" for k in changed)
+            now = ", ".join(f"{k}={mine.get(k)!r}" for k in changed)
+            raise CheckpointError(
+                f"Expected the checkpoint's loss to resume exactly (it "
+                f"trained with {was}; got {now}); pass the same "
+                "TrainConfig.loss (the scripts: the same --ablation) or "
+                "start a new run"
+            )
         for key, mine in (
             ("batch_size", t.config.batch_size),
             ("seed", t.config.seed),
@@ -178,3 +191,15 @@ class TrainerCheckpoints:
         if value is not None and (r.best is None or value < r.best):
             r.best = value
             r.best_path = self.trainer.save("best.pt")
+
+
+def _stored_loss(state: dict[str, Any]) -> dict[str, Any]:
+    """The loss weights a checkpoint trained with, as a dict.
+
+    Older checkpoints kept only ``use_focal``, in the model config.
+    """
+    loss = state.get("train_config", {}).get("loss")
+    if loss is not None:
+        return dict(loss)
+    focal = state.get("model_config", {}).get("use_focal", True)
+    return asdict(LossWeights(use_focal=focal))

@@ -41,6 +41,7 @@ from torch import Tensor
 from bigraph_pyg.engine._batch_scorer import BatchScorer
 from bigraph_pyg.engine.baselines import TrainingStatistics
 from bigraph_pyg.engine.batching import prepare_batch
+from bigraph_pyg.losses import LossWeights
 
 __all__ = [
     "H36M_TO_J14",
@@ -99,6 +100,7 @@ def evaluate(
     max_batches: int | None = None,
     progress: bool = True,
     baselines: TrainingStatistics | None = None,
+    loss_weights: LossWeights | None = None,
 ) -> dict[str, float]:
     """Metrics of ``model`` on ``loader`` (paper Sec. 5.1).
 
@@ -116,6 +118,8 @@ def evaluate(
             segmentation scores (needs pyrender with EGL; skipped with a
             warning where rendering is unavailable). (default: :obj:`False`)
         with_loss (bool): Also average Eq. 6 (with the estimated joints).
+        loss_weights (LossWeights, optional): Its weights, e.g. the
+            training's ``TrainConfig.loss``. (default: the paper's)
         max_batches (int, optional): Stop after this many batches.
         progress (bool): tqdm bar.
         baselines (TrainingStatistics, optional): Training-split means;
@@ -142,6 +146,7 @@ def evaluate(
         segmentation=segmentation,
         with_loss=with_loss,
         baselines=baselines,
+        loss_weights=loss_weights,
     )
     try:
         for i, batch in enumerate(

@@ -120,6 +120,27 @@ class TrainLogger:
         for name, value in values.items():
             self.writer.add_scalar(f"{prefix}/{name}", float(value), step)
 
+    def training_window(
+        self,
+        window: list[Mapping[str, float]],
+        step: int,
+        train: Mapping[str, float],
+    ) -> None:
+        """Log the mean of a window of steps' loss terms, and ``train``.
+
+        Args:
+            window (list[Mapping]): History entries (``loss``, the terms,
+                ``step``, ``epoch``); their means go to ``loss/*``, the
+                total to ``loss/total``.
+            step (int): The global step.
+            train (Mapping): ``train/*`` scalars (ratio, rate, lr, ...).
+        """
+        keys = [k for k in window[0] if k not in ("step", "epoch")]
+        mean = {k: sum(e[k] for e in window) / len(window) for k in keys}
+        total = mean.pop("loss")
+        self.scalars("loss", {"total": total, **mean}, step)
+        self.scalars("train", train, step)
+
     def image(self, tag: str, image: Tensor, step: int) -> None:
         """Log a :math:`(3, H, W)` uint8 image."""
         if self.writer is not None:

@@ -88,8 +88,10 @@ class Trainer:
             ``config.lift_batch_size > 0``: each step adds ``lift_weight``
             times Eq. 6 on ``lift_batch_size`` of them, run image-free
             (``model(None, joints_2d)``), their 2D input mixed by the same
-            schedule as the images'. Drawn at random by ``(seed, step)``,
-            so a resumed run draws the same ones. One process only.
+            schedule as the images'; with ``config.skeleton_lift_batch_size
+            > 0`` further ones go through the Skeleton-GCN alone
+            (``model.lift``). Drawn at random by ``(seed, step)``, so a
+            resumed run draws the same ones. One process only.
 
     Raises:
         ValueError: ``amp`` on a device other than a CPU or CUDA one;
@@ -111,8 +113,7 @@ class Trainer:
     ) -> None:
         self.ctx = context or DistributedContext()
         self.baselines = baselines
-        self.lift_set = lift_set
-        check_lifting(config, lift_set, self.ctx)
+        check_lifting(config, lift_set, self.ctx, model)
         self.config = config
         self.device = self.ctx.device
         self.net = model.to(self.device)
@@ -141,14 +142,6 @@ class Trainer:
             self.steps_per_epoch,
             lift_set,
         )
-        # The step's parts, under the names they have on a Trainer.
-        self.criterion = self.step_fn.criterion
-        self.optimizer = self.step_fn.optimizer
-        self.amp_dtype = self.step_fn.amp_dtype
-        self.scaler = self.step_fn.scaler
-        self.model = self.step_fn.model
-        self.mix_generator = self.step_fn.mix_generator
-        self._norm_buffers = self.step_fn.norm_buffers
         self._epoch = 0
         self._batch_in_epoch = 0
         #: ``last.pt``, ``best.pt`` and resuming.
@@ -157,6 +150,33 @@ class Trainer:
             None if self.out_dir is None else self.out_dir / "tb",
             enabled=self.ctx.is_main,
         )
+
+    # -- the step's parts, under the names they have on a Trainer -------------
+
+    @property
+    def criterion(self):
+        """Eq. 6 with ``config.loss`` (a ``BiGraphLoss``)."""
+        return self.step_fn.criterion
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Adam."""
+        return self.step_fn.optimizer
+
+    @property
+    def scaler(self) -> torch.amp.GradScaler:
+        """The float16 gradient scaler (disabled otherwise)."""
+        return self.step_fn.scaler
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of ``config.amp``, or :obj:`None`."""
+        return self.step_fn.amp_dtype
+
+    @property
+    def mix_generator(self) -> torch.Generator:
+        """The 2D-joint mixing's random stream (checkpointed)."""
+        return self.step_fn.mix_generator
 
     # -- state ----------------------------------------------------------------
 
@@ -365,20 +385,14 @@ class Trainer:
             validate(self)
         self.save()
 
-    # -- logging --------------------------------------------------------------
-
     def _log_window(self, window, ratio: float, rate: float) -> None:
-        keys = [k for k in window[0] if k not in ("step", "epoch")]
-        mean = {k: sum(e[k] for e in window) / len(window) for k in keys}
-        total = mean.pop("loss")
-        self.logger.scalars("loss", {"total": total, **mean}, self.result.step)
-        self.logger.scalars(
-            "train",
+        self.logger.training_window(
+            window,
+            self.result.step,
             {
                 "gt_joint_ratio": ratio,
                 "images_per_s": rate,
                 "lr": self.optimizer.param_groups[0]["lr"],
                 "nonfinite_steps": self.result.nonfinite_steps,
             },
-            self.result.step,
         )

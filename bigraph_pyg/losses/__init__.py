@@ -17,9 +17,6 @@ of Eq. 6 in ``bigraph_pyg.losses.loss_weights`` and the total loss in
 """
 
 from bigraph_pyg.losses.bigraph_loss import BiGraphLoss
-
-# DEFAULT_FOCAL_TAU: not in ``__all__``, but importable from here.
-from bigraph_pyg.losses.focal import DEFAULT_FOCAL_TAU as DEFAULT_FOCAL_TAU
 from bigraph_pyg.losses.focal import (
     FocalRegressionLoss,
     focal_regression_loss,

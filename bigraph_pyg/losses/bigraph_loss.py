@@ -115,7 +115,7 @@ class BiGraphLoss(nn.Module):
         """
         weights = LossWeights() if weights is None else weights
         if not isinstance(weights, LossWeights):
-            raise TypeError(
+            raise ValueError(
                 f"Expected `weights` to be a LossWeights (got "
                 f"{type(weights).__name__})"
             )

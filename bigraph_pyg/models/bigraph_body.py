@@ -321,8 +321,8 @@ class BiGraphBody(nn.Module):
         without the fusion (there is no mesh to fuse with), and the skeleton
         head. It shares every weight it uses with :meth:`forward` and costs
         a few percent of an image-free :meth:`forward` (12 nodes instead of
-        :math:`12 + N_m`): the trainer runs it on thousands of pose-only
-        samples a step (:attr:`TrainConfig.lift_batch_size
+        :math:`12 + N_m`): the trainer runs it on hundreds of pose-only
+        samples a step (:attr:`TrainConfig.skeleton_lift_batch_size
         <bigraph_pyg.engine.TrainConfig>`), so the skeleton branch learns
         to lift from far more poses than are rendered.
 

@@ -378,8 +378,11 @@ def _check_compatible(config: BiGraphConfig) -> None:
 def _check_fields(overrides: dict[str, Any]) -> None:
     known = {f.name for f in dataclasses.fields(BiGraphConfig)}
     unknown = sorted(set(overrides) - known)
+    moved = [
+        f"`{k}` is now {MOVED_FIELDS[k]}" for k in unknown if k in MOVED_FIELDS
+    ]
     if unknown:
         raise ValueError(
             f"Expected BiGraphConfig fields {sorted(known)} "
-            f"(got unknown {unknown})"
+            f"(got unknown {unknown})" + "".join(f"; {m}" for m in moved)
         )

@@ -45,7 +45,6 @@ STAGE_CHANNELS: dict[str, tuple[int, ...]] = {
     "resnet50": (256, 512, 1024, 2048),
 }
 
-_WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar")
 
 WeightsArg = WeightsEnum | str | os.PathLike | None
 

@@ -117,7 +117,7 @@ def test_fit_with_an_inf_pixel_keeps_the_checkpoint_finite(
 def test_skipped_step_leaves_no_trace_in_batchnorm(make_model, fake_set):
     model = make_model()
     trainer = Trainer(model, fake_set, TrainConfig(epochs=1, **FAST), None)
-    assert trainer._norm_buffers
+    assert trainer.step_fn.norm_buffers
     mb = prepare_batch(_batch(fake_set, [0, 1, 2, 3]), SIZE)
     before = {
         k: v.clone() for k, v in model.state_dict().items() if not v.is_sparse

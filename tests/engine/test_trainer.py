@@ -388,3 +388,64 @@ def test_loss_weights_come_from_the_training_config(make_model, fake_set):
     ).criterion.weights.use_focal
     with pytest.raises(ValueError, match="`loss` to be a LossWeights"):
         TrainConfig(loss={"use_focal": False})
+
+
+def test_resume_refuses_another_loss(make_model, fake_set, tmp_path):
+    from bigraph_pyg.engine import CheckpointError
+    from bigraph_pyg.engine._trainer_state import _stored_loss
+    from bigraph_pyg.losses import LossWeights
+
+    no_fl = TrainConfig(
+        epochs=1, max_steps=1, loss=LossWeights(use_focal=False), **FAST
+    )
+    Trainer(make_model(), fake_set, no_fl, tmp_path).fit()
+    with pytest.raises(CheckpointError, match="use_focal=False; got use_focal"):
+        Trainer(
+            make_model(), fake_set, TrainConfig(epochs=1, **FAST), tmp_path
+        ).fit(resume=True)
+    # Older checkpoints kept use_focal in the model config only.
+    old = {"train_config": {}, "model_config": {"use_focal": False}}
+    assert _stored_loss(old)["use_focal"] is False
+    assert _stored_loss({})["use_focal"] is True
+
+
+def test_evaluate_scores_the_training_loss(make_model, fake_set):
+    from torch.utils.data import DataLoader
+
+    from bigraph_pyg.engine import collate_samples, evaluate
+    from bigraph_pyg.losses import LossWeights
+
+    model = make_model()
+    loader = DataLoader(fake_set, batch_size=4, collate_fn=collate_samples)
+    focal = evaluate(model, loader, progress=False)["loss"]
+    l1 = evaluate(
+        model, loader, progress=False, loss_weights=LossWeights(use_focal=False)
+    )["loss"]
+    assert math.isfinite(focal) and math.isfinite(l1) and focal != l1
+
+
+def test_skeleton_lift_term_honours_the_target_masks(
+    make_model, fake_set, pose_set, tmp_path
+):
+    cfg = TrainConfig(epochs=1, skeleton_lift_batch_size=8, **FAST)
+    trainer = Trainer(make_model(), fake_set, cfg, tmp_path, lift_set=pose_set)
+    step = trainer.step_fn
+    joints, targets = step._pose_batch(8, 0.0, 1)
+    term, _ = step.skeleton_lift_loss(0.0)
+    assert float(term) > 0
+    # No sample with valid 3D joints: the term is an exact 0.
+    masked = {**targets, "has_pose_3d": torch.zeros(8, dtype=torch.bool)}
+    step._pose_batch = lambda size, ratio, stream: (joints, masked)
+    term, _ = step.skeleton_lift_loss(0.0)
+    assert float(term) == 0.0
+
+
+def test_lifting_needs_a_skeleton(make_model, fake_set, pose_set):
+    for key in ("lift_batch_size", "skeleton_lift_batch_size"):
+        with pytest.raises(ValueError, match="skeleton branch for " + key):
+            Trainer(
+                make_model("graphcmr"),
+                fake_set,
+                TrainConfig(**{key: 4}, **FAST),
+                lift_set=pose_set,
+            )

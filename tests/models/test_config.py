@@ -87,7 +87,7 @@ def test_loss_weights_for_a_config():
     ).weights
     assert w.skeleton_joints_3d == 0 and w.skeleton_joints_2d == 0
     assert not w.use_focal and w.focal == 2.0
-    with pytest.raises(TypeError, match="`weights` to be a LossWeights"):
+    with pytest.raises(ValueError, match="`weights` to be a LossWeights"):
         BiGraphLoss.for_config(BiGraphConfig(), {"use_focal": False})
 
 
@@ -98,6 +98,8 @@ def test_from_dict_drops_moved_fields_and_refuses_unknown_ones():
     assert "use_focal" in MOVED_FIELDS
     with pytest.raises(ValueError, match="unknown \\['width'\\]"):
         BiGraphConfig.from_dict({**old, "width": 3})
+    with pytest.raises(ValueError, match="`use_focal` is now .*LossWeights"):
+        BiGraphConfig.preset("cpu", use_focal=False)
 
 
 @pytest.mark.parametrize(
