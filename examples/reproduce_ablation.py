@@ -16,6 +16,7 @@ Examples::
 
     python examples/reproduce_ablation.py             # CPU, under an hour
     python examples/reproduce_ablation.py --quick     # minutes, smoke run
+    python examples/reproduce_ablation.py --long --amp --out runs/ablation_long
     python examples/reproduce_ablation.py --scale 8 --device cuda --amp
 """
 
@@ -41,6 +42,17 @@ BASE = dict(
     batch_size=16,
     num_lift=8192,
     lift_batch_size=96,
+    skeleton_lift_batch_size=0,
+)
+#: The longer recipe's budget (docs/training.md, "The longer recipe", v2;
+#: with --amp as there): 4800 samples x 6 epochs, 65536 pose-only samples,
+#: 512 a step through the Skeleton-GCN alone.
+LONG = dict(
+    BASE,
+    num_train=4800,
+    epochs=6,
+    num_lift=65536,
+    skeleton_lift_batch_size=512,
 )
 QUICK = dict(
     num_train=32,
@@ -49,6 +61,7 @@ QUICK = dict(
     batch_size=8,
     num_lift=256,
     lift_batch_size=8,
+    skeleton_lift_batch_size=16,
 )
 
 
@@ -56,7 +69,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=("cpu", "paper"), default="cpu")
     p.add_argument("--rows", default="ABCD", help="subset, e.g. AD")
-    p.add_argument("--quick", action="store_true", help="tiny budget")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--quick", action="store_true", help="tiny budget")
+    budget.add_argument(
+        "--long",
+        action="store_true",
+        help="the longer recipe's budget (data/synthetic_long; add --amp)",
+    )
     p.add_argument(
         "--scale",
         type=int,
@@ -123,12 +142,14 @@ def main(argv=None) -> None:
             )
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
-    budget = dict(QUICK if args.quick else BASE)
+    budget = dict(QUICK if args.quick else LONG if args.long else BASE)
     for k in ("num_train", "num_test", "epochs", "num_lift"):
         budget[k] *= args.scale
     root = args.synthetic_root or (
         "data/synthetic_quick"
         if args.quick
+        else "data/synthetic_long"
+        if args.long and args.scale == 1
         else "data/synthetic"
         if args.scale == 1
         else f"data/synthetic_x{args.scale}"
@@ -178,6 +199,9 @@ def main(argv=None) -> None:
                 amp=args.amp,
                 progress=not args.quiet,
                 lift_batch_size=lift,
+                skeleton_lift_batch_size=(
+                    budget["skeleton_lift_batch_size"] if lift else 0
+                ),
                 **recipe,
             )
             s = train_and_evaluate(
@@ -213,6 +237,13 @@ def main(argv=None) -> None:
         + (
             f", {budget['lift_batch_size']} pose-only samples a "
             f"step (of {budget['num_lift']}) for rows B-D"
+            + (
+                f" and {budget['skeleton_lift_batch_size']} more through "
+                "the Skeleton-GCN alone"
+                if budget["skeleton_lift_batch_size"]
+                else ""
+            )
+            + (", bfloat16 autocast" if args.amp else "")
             if args.preset == "cpu"
             else ""
         )
