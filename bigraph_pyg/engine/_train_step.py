@@ -326,14 +326,14 @@ class TrainStep:
 
 
 def check_lifting(
-    config: TrainConfig, lift_set, context: DistributedContext, net=None
+    config: TrainConfig, lift_set, context: DistributedContext, net
 ) -> None:
     """Refuse lifting without pose-only samples, a skeleton or one process.
 
     Raises:
         ValueError: ``lift_batch_size`` or ``skeleton_lift_batch_size``
-            without a ``lift_set``, for a model without a skeleton branch
-            (``net``; nothing to lift the 2D joints), or with several
+            without a ``lift_set``, for a ``net`` without a skeleton branch
+            (nothing to lift the 2D joints), or with several
             processes (the image-free pass is a second forward, which DDP
             does not sync).
     """
@@ -347,7 +347,7 @@ def check_lifting(
             f"Expected a `lift_set` of pose-only samples for "
             f"{_pairs(lifting)} (got None)"
         )
-    if lifting and net is not None and not net.config.use_skeleton:
+    if lifting and not net.config.use_skeleton:
         raise ValueError(
             f"Expected a model with a skeleton branch for {_pairs(lifting)} "
             "(got use_skeleton=False: the pose-only samples have no image); "

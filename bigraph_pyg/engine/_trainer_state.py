@@ -101,9 +101,8 @@ class TrainerCheckpoints:
         """
         t = self.trainer
         tc = state.get("train_config", {})
-        stored = _stored_loss(state)
-        if stored != asdict(t.config.loss):
-            mine = asdict(t.config.loss)
+        stored, mine = _stored_loss(state), asdict(t.config.loss)
+        if stored != mine:
             changed = sorted(k for k in stored if stored[k] != mine.get(k))
             was = ", ".join(f"{k}={stored[k]!r}" for k in changed)
             now = ", ".join(f"{k}={mine.get(k)!r}" for k in changed)

@@ -193,8 +193,9 @@ class Trainer:
         """Restore a :meth:`state_dict` (training state included).
 
         Raises:
-            CheckpointError: a state from another batch size, seed, dataset
-                length or number of processes (the order would differ).
+            CheckpointError: a state from another batch size, seed, loss,
+                dataset length or number of processes (the run would
+                differ).
         """
         self.checkpoints.load_state_dict(state)
 
