@@ -55,7 +55,10 @@ def center_joints(
             f"Expected `root_indices` in [0, {num_joints}) "
             f"(got {root_indices!r})"
         )
-    root = joints[..., list(idx), :].mean(dim=-2, keepdim=True)
+    # Integer views (a list index is copied from the host: a GPU sync).
+    root = torch.stack([joints[..., i, :] for i in idx], -2).mean(
+        dim=-2, keepdim=True
+    )
     return joints - root
 
 

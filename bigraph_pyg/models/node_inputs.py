@@ -106,7 +106,10 @@ def scale_free_pose(uv: Tensor) -> Tensor:
     Returns:
         Tensor: :math:`(B, J, 2)`.
     """
-    rel = uv - uv[:, list(HIP_INDICES)].mean(1, keepdim=True)
+    # Integer views, not a list index: a list becomes an index tensor
+    # copied from the host (a sync on a GPU).
+    hips = torch.stack([uv[:, i] for i in HIP_INDICES], 1)
+    rel = uv - hips.mean(1, keepdim=True)
     return rel / rel.flatten(1).std(1).clamp_min(1e-3)[:, None, None]
 
 
@@ -261,7 +264,14 @@ def skeleton_node_input(
         Tensor: :math:`(B, J, d_0)`.
     """
     h, w = config.image_size
-    uv = 2.0 * joints_2d / joints_2d.new_tensor([w, h]) - 1.0
+    # Per-axis scalars, not a (2,) tensor: building one on a GPU copies
+    # from the host (a sync the forward must not make).
+    uv = (
+        torch.stack(
+            (2.0 * joints_2d[..., 0] / w, 2.0 * joints_2d[..., 1] / h), -1
+        )
+        - 1.0
+    )
     context = (
         None if pose_context is None else pose_context(scale_free_pose(uv))
     )
