@@ -10,6 +10,7 @@ Examples::
     python examples/train_bigraph.py                      # CPU main job
     python examples/train_bigraph.py --resume             # continue it
     python examples/train_bigraph.py --ablation graphcmr  # Table 4 row A
+    python examples/train_bigraph.py --joint-noise mediapipe  # demo's noise
     python examples/train_bigraph.py --preset paper --device cuda --amp \\
         --data real --data-root GraphCMR/data --image-root images
     torchrun --nproc_per_node=4 examples/train_bigraph.py --preset paper \\
@@ -90,6 +91,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-train", type=positive_int)
     p.add_argument("--num-val", type=positive_int)
     p.add_argument("--num-test", type=positive_int)
+    p.add_argument(
+        "--joint-noise",
+        choices=("cache", "mediapipe"),
+        default="cache",
+        help="estimated 2D joints of every synthetic set: the cache's "
+        "(JointNoise()) or redrawn as the demo's detector errs "
+        "(JointNoise.mediapipe(), docs/data.md)",
+    )
     p.add_argument("--data-root", help="GraphCMR .npz folder (--data real)")
     p.add_argument(
         "--image-root",
@@ -162,6 +171,7 @@ def main(argv=None) -> None:
     from bigraph_pyg.apps.datasets import (
         real_eval_set,
         real_training_mix,
+        redraw_joint_noise,
         synthetic_splits,
     )
     from bigraph_pyg.engine import (
@@ -188,6 +198,11 @@ def main(argv=None) -> None:
         check_run_folder(args.out, args.resume, args.overwrite)
     except CheckpointError as err:
         raise SystemExit(f"error: {err}") from None
+    if args.joint_noise != "cache" and args.data != "synthetic":
+        raise SystemExit(
+            "error: Expected --joint-noise cache with --data real (got "
+            f"{args.joint_noise!r}); a real set draws its own estimates"
+        )
     sizes = DEFAULTS[args.preset]
     ablation = "graphcmr" if args.graphcmr else args.ablation
     try:
@@ -277,6 +292,14 @@ def main(argv=None) -> None:
                 sampler=model.sampler,
                 progress=not args.quiet,
             )
+        if args.joint_noise == "mediapipe":
+            from bigraph_pyg.data import JointNoise
+
+            sets = dict(train=train_set, val=val_set, test=test_set)
+            if lift_set is not None:
+                sets["lift"] = lift_set
+            for role, ds in sets.items():
+                redraw_joint_noise(ds, JointNoise.mediapipe(), args.seed, role)
         summary = train_and_evaluate(
             model,
             train_set,
@@ -293,6 +316,7 @@ def main(argv=None) -> None:
                 "data": args.data,
                 "ablation": ablation,
                 "preset": args.preset,
+                "joint_noise": args.joint_noise,
             },
             lift_set=lift_set,
         )

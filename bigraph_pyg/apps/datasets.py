@@ -7,6 +7,10 @@
   and MPII in the paper's 30/20/10/20/20 % mixture (Sec. 5.2).
 * :func:`real_eval_set`: one GraphCMR-format test split (H36M protocol 1
   or 2, UP-3D, LSP).
+* :func:`redraw_joint_noise`: replaces a synthetic set's estimated 2D
+  joints by draws from another noise model (e.g. the demo detector's,
+  :meth:`JointNoise.mediapipe() <bigraph_pyg.data.JointNoise.mediapipe>`)
+  without rendering again.
 
 Missing folders raise :class:`FileNotFoundError` naming the folder and
 what should be in it.
@@ -25,8 +29,12 @@ __all__ = [
     "REAL_DATASETS",
     "real_eval_set",
     "real_training_mix",
+    "redraw_joint_noise",
     "synthetic_splits",
 ]
+
+#: Noise streams of :func:`redraw_joint_noise`, one per set.
+NOISE_STREAMS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "lift": 3}
 
 #: Real training sets of the paper (Sec. 5.1).
 REAL_DATASETS: tuple[str, ...] = ("h36m", "up3d", "lsp", "coco", "mpii")
@@ -210,3 +218,51 @@ def real_eval_set(
         train=False,
         body=body,
     )
+
+
+def redraw_joint_noise(dataset, noise, seed: int, stream: str) -> None:
+    """Replace a synthetic set's estimated 2D joints, in place.
+
+    ``joints_2d_est`` and ``joints_2d_est_visible`` are drawn again from
+    the ground truth ``joints_2d`` with
+    :func:`~bigraph_pyg.data.draw_estimates` (sample ``i`` from its own
+    generator, ``[seed, NOISE_STREAMS[stream], i]``); nothing else changes.
+
+    Args:
+        dataset (CachedDataset or SyntheticPoses): The set (held in memory).
+        noise (JointNoise): The new noise model.
+        seed (int): Base seed.
+        stream (str): One of :data:`NOISE_STREAMS` (the set's role).
+
+    Raises:
+        ValueError: an unknown ``stream``, or a set without in-memory
+            ``joints_2d`` (e.g. a real dataset: pass its own
+            ``joint_noise``).
+    """
+    import numpy as np
+    import torch
+
+    from bigraph_pyg.data import draw_estimates
+
+    if stream not in NOISE_STREAMS:
+        raise ValueError(
+            f"Expected stream in {sorted(NOISE_STREAMS)} (got {stream!r})"
+        )
+    store = getattr(dataset, "data", None) or getattr(dataset, "arrays", None)
+    if not isinstance(store, dict) or "joints_2d" not in store:
+        raise ValueError(
+            "Expected a CachedDataset or SyntheticPoses holding joints_2d "
+            f"(got {type(dataset).__name__})"
+        )
+    gt = store["joints_2d"]
+    gt_np = gt.numpy() if isinstance(gt, torch.Tensor) else np.asarray(gt)
+    est, vis = draw_estimates(
+        noise, gt_np.astype(np.float64), seed, NOISE_STREAMS[stream]
+    )
+    for key, new in (("joints_2d_est", est), ("joints_2d_est_visible", vis)):
+        old = store[key]
+        store[key] = (
+            torch.from_numpy(new).to(old.dtype)
+            if isinstance(old, torch.Tensor)
+            else new.astype(old.dtype)
+        )

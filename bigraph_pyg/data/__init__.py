@@ -43,7 +43,7 @@ from bigraph_pyg.data.keys import (
     pixels_to_normalized,
 )
 from bigraph_pyg.data.mixed import PAPER_RATIOS, MixedDataset
-from bigraph_pyg.data.noise import JointNoise
+from bigraph_pyg.data.noise import JointNoise, draw_estimates
 from bigraph_pyg.data.poses import (
     ACTIVITIES,
     JOINT_LIMITS,
@@ -88,6 +88,7 @@ __all__ = [
     "BodyRenderer",
     "GraphCMRDataset",
     "JointNoise",
+    "draw_estimates",
     "MixedDataset",
     "SampleGenerator",
     "SyntheticConfig",

@@ -13,6 +13,15 @@ estimated joints with a ratio that decays to zero by the last epoch
   is replaced by the mean of the visible joints (a detector still outputs
   *something*; a consumer should down-weight it).
 
+A real detector's failures come together and depend on the joint
+(``docs/data.md``, "Detector noise"): the optional fields add per-joint
+miss rates, whole-limb swaps and whole-limb outliers, and a fixed inward
+offset of the hips and shoulders (where the detector's joints sit on the
+body). :meth:`JointNoise.mediapipe` sets them to match MediaPipe Pose, the
+demo's detector, as measured on rendered samples. :func:`draw_estimates`
+draws the estimates of many samples at once, e.g. to train under another
+noise model than a cache was generated with.
+
 :func:`bigraph_pyg.engine.schedule.gt_mix_ratio` and
 :func:`~bigraph_pyg.engine.schedule.mix_joints_2d` implement the schedule
 (the trainer's; its one home).
@@ -26,9 +35,38 @@ import numpy as np
 
 from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
 
-__all__ = ["JointNoise"]
+__all__ = ["JointNoise", "draw_estimates"]
 
 _HARD = ("right_wrist", "left_wrist", "right_ankle", "left_ankle")
+
+#: Limb chains of one side, each with its mirror in the same position:
+#: (right arm, left arm), (right leg, left leg).
+_CHAINS = (
+    (
+        ("right_shoulder", "right_elbow", "right_wrist"),
+        ("left_shoulder", "left_elbow", "left_wrist"),
+    ),
+    (
+        ("right_hip", "right_knee", "right_ankle"),
+        ("left_hip", "left_knee", "left_ankle"),
+    ),
+)
+_CHAIN_IDX = tuple(
+    tuple(tuple(JOINT_NAMES.index(n) for n in side) for side in pair)
+    for pair in _CHAINS
+)
+
+#: Fields added after the first cache format: written to a cache's
+#: configuration only when they differ from their defaults, so caches made
+#: before they existed still match.
+_OPTIONAL = {
+    "miss_probs": None,
+    "chain_swap_prob": 0.0,
+    "chain_outlier_prob": 0.0,
+    "chain_outlier_sigma": 0.3,
+    "hip_width_scale": 1.0,
+    "shoulder_width_scale": 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +87,23 @@ class JointNoise:
             left/right limb pair. (default: ``0.03``)
         miss_prob (float): Per-joint probability of a miss.
             (default: ``0.04``)
+        miss_probs (tuple[float, ...], optional): Per-joint miss
+            probabilities, 12 in :data:`~bigraph_pyg.topology.JOINT_NAMES`
+            order; replace ``miss_prob``. (default: :obj:`None`)
+        chain_swap_prob (float): Per-sample probability of swapping a whole
+            limb (shoulder-elbow-wrist or hip-knee-ankle) with its mirror,
+            as a detector does that takes a person seen from behind for one
+            seen from the front. (default: ``0.0``)
+        chain_outlier_prob (float): Per-sample probability that one whole
+            limb jumps together (a limb put on another body part).
+            (default: ``0.0``)
+        chain_outlier_sigma (float): That jump, fraction of box size.
+            (default: ``0.3``)
+        hip_width_scale (float): The hips are placed at this fraction of
+            their true distance from their midpoint before the noise (a
+            detector's definition of the hip joint). (default: ``1.0``)
+        shoulder_width_scale (float): The same for the shoulders.
+            (default: ``1.0``)
     """
 
     sigma: float = 0.02
@@ -57,18 +112,67 @@ class JointNoise:
     outlier_sigma: float = 0.15
     swap_prob: float = 0.03
     miss_prob: float = 0.04
+    miss_probs: tuple[float, ...] | None = None
+    chain_swap_prob: float = 0.0
+    chain_outlier_prob: float = 0.0
+    chain_outlier_sigma: float = 0.3
+    hip_width_scale: float = 1.0
+    shoulder_width_scale: float = 1.0
 
     def __post_init__(self):
+        if self.miss_probs is not None:
+            probs = tuple(float(p) for p in self.miss_probs)
+            if len(probs) != len(JOINT_NAMES) or not all(
+                0 <= p <= 1 for p in probs
+            ):
+                raise ValueError(
+                    f"Expected 'miss_probs' of {len(JOINT_NAMES)} values in "
+                    f"[0, 1] (got {self.miss_probs!r})"
+                )
+            object.__setattr__(self, "miss_probs", probs)
         for name, value in asdict(self).items():
-            if not np.isfinite(value) or value < 0:
+            if name != "miss_probs" and (not np.isfinite(value) or value < 0):
                 raise ValueError(
                     f"Expected a finite non-negative '{name}' (got {value})"
                 )
-        for name in ("outlier_prob", "swap_prob", "miss_prob"):
+        probs = ("outlier_prob", "swap_prob", "miss_prob", "chain_swap_prob")
+        for name in (*probs, "chain_outlier_prob"):
             if getattr(self, name) > 1:
                 raise ValueError(
                     f"Expected '{name}' in [0, 1] (got {getattr(self, name)})"
                 )
+
+    @classmethod
+    def mediapipe(cls) -> JointNoise:
+        """The noise of MediaPipe Pose (the demo's detector) on renders.
+
+        Set by hand to match MediaPipe's errors on 200 rendered test samples
+        (``docs/results/detector_noise.json``, from
+        ``scripts/detector_noise.py``); ``scripts/detector_noise_preset.py``
+        compares the two (``docs/data.md``). Per-joint misses (a fifth of
+        elbows and wrists, a tenth of knees and ankles, ~1 % of hips and
+        shoulders), whole-limb swaps and outliers, no extra jitter at the
+        wrists and ankles, and hips at 76 % and shoulders at 92 % of their
+        true width.
+
+        Returns:
+            JointNoise: The preset.
+        """
+        return cls(**_MEDIAPIPE)
+
+    def to_json(self) -> dict:
+        """Plain-JSON form; the optional fields only where set.
+
+        Returns:
+            dict: Field name to value (tuples become lists).
+        """
+        out = asdict(self)
+        for name, default in _OPTIONAL.items():
+            if out[name] == default:
+                del out[name]
+        if out.get("miss_probs") is not None:
+            out["miss_probs"] = list(out["miss_probs"])
+        return out
 
     def apply(
         self,
@@ -107,6 +211,7 @@ class JointNoise:
         known = vis > 0
         ref = j[known] if known.any() else j
         box = float(max(np.ptp(ref[:, 0]), np.ptp(ref[:, 1]), 1e-6))
+        j = self._offset(j)
         scale = np.array(
             [self.hard_scale if nm in _HARD else 1.0 for nm in JOINT_NAMES]
         )
@@ -121,8 +226,102 @@ class JointNoise:
             i = int(rng.integers(n))
             k = FLIP_PERM[i]
             out[[i, k]] = out[[k, i]]
-        miss = rng.random(n) < self.miss_prob
+        out = self._chain_errors(out, box, rng)  # no draws when unset
+        miss_prob = (
+            self.miss_prob
+            if self.miss_probs is None
+            else np.asarray(self.miss_probs)
+        )
+        miss = rng.random(n) < miss_prob
         vis = vis * (~miss)
         if (vis > 0).any():
             out[vis == 0] = out[vis > 0].mean(axis=0)
         return out.astype(np.float32), vis.astype(np.float32)
+
+    def _offset(self, j: np.ndarray) -> np.ndarray:
+        """Hips and shoulders moved towards their midpoints (no draws)."""
+        pairs = (
+            (("right_hip", "left_hip"), self.hip_width_scale),
+            (("right_shoulder", "left_shoulder"), self.shoulder_width_scale),
+        )
+        j = j.copy()
+        for names, f in pairs:
+            if f != 1.0:
+                i, k = (JOINT_NAMES.index(nm) for nm in names)
+                mid = (j[i] + j[k]) / 2.0
+                j[i], j[k] = mid + f * (j[i] - mid), mid + f * (j[k] - mid)
+        return j
+
+    def _chain_errors(
+        self, out: np.ndarray, box: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Whole-limb swaps and jumps; draws nothing when both are off."""
+        if self.chain_swap_prob > 0 and rng.random() < self.chain_swap_prob:
+            right, left = _CHAIN_IDX[int(rng.integers(len(_CHAIN_IDX)))]
+            out[list(right + left)] = out[list(left + right)]
+        if (
+            self.chain_outlier_prob > 0
+            and rng.random() < self.chain_outlier_prob
+        ):
+            pair = _CHAIN_IDX[int(rng.integers(len(_CHAIN_IDX)))]
+            limb = list(pair[int(rng.integers(2))])
+            out[limb] += rng.standard_normal(2) * (
+                self.chain_outlier_sigma * box
+            )
+        return out
+
+
+def draw_estimates(
+    noise: JointNoise,
+    joints_2d: np.ndarray,
+    seed: int,
+    stream: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated joints of many samples, each from its own generator.
+
+    Sample ``i`` draws from ``np.random.default_rng([seed, stream, i])``,
+    so a sample's estimate does not depend on the others or on their order.
+
+    Args:
+        noise (JointNoise): The noise model.
+        joints_2d (np.ndarray): :math:`(N, 12, 2)` ground truth, pixels.
+        seed (int): Base seed.
+        stream (int): Keeps the streams of different sets apart (e.g. one
+            per split). (default: ``0``)
+
+    Returns:
+        tuple: estimates :math:`(N, 12, 2)` float32 and their visibility
+        :math:`(N, 12)` float32.
+
+    Raises:
+        ValueError: ``joints_2d`` not of shape ``(N, 12, 2)``.
+    """
+    j = np.asarray(joints_2d)
+    if j.ndim != 3 or j.shape[1:] != (len(JOINT_NAMES), 2):
+        raise ValueError(
+            f"Expected joints_2d of shape (N, {len(JOINT_NAMES)}, 2) "
+            f"(got {j.shape})"
+        )
+    est = np.empty(j.shape, np.float32)
+    vis = np.empty(j.shape[:2], np.float32)
+    for i in range(len(j)):
+        rng = np.random.default_rng([int(seed), int(stream), i])
+        est[i], vis[i] = noise.apply(j[i], rng)
+    return est, vis
+
+
+#: :meth:`JointNoise.mediapipe` (``scripts/detector_noise_preset.py``).
+_MEDIAPIPE = dict(
+    sigma=0.016,
+    hard_scale=1.0,
+    outlier_prob=0.12,
+    outlier_sigma=0.06,
+    swap_prob=0.0,
+    miss_probs=(0.09, 0.105, 0.011, 0.011, 0.105, 0.09)
+    + (0.19, 0.2, 0.006, 0.006, 0.2, 0.19),
+    chain_swap_prob=0.09,
+    chain_outlier_prob=0.06,
+    chain_outlier_sigma=0.3,
+    hip_width_scale=0.76,
+    shoulder_width_scale=0.92,
+)

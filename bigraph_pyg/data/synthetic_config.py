@@ -106,7 +106,9 @@ class SyntheticConfig:
 
     def to_json(self) -> dict:
         """Plain-JSON form (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
+        out = asdict(self)
+        out["joint_noise"] = self.joint_noise.to_json()
+        return json.loads(json.dumps(out))
 
 
 def check_split(split: str) -> None:

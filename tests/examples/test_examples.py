@@ -240,6 +240,11 @@ def test_user_errors_are_one_line(tiny_checkpoint, tmp_path):
             ],
             "no such folder",
         ),
+        (
+            train_bigraph.main,
+            ["--data", "real", "--joint-noise", "mediapipe"],
+            "--joint-noise cache with --data real",
+        ),
     ]
     for fn, argv, match in cases:
         with pytest.raises(SystemExit) as info:

@@ -1,0 +1,253 @@
+"""JointNoise's detector-like fields, its MediaPipe preset, redrawing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bigraph_pyg.apps.datasets import redraw_joint_noise
+from bigraph_pyg.data import (
+    JointNoise,
+    SampleGenerator,
+    SyntheticConfig,
+    draw_estimates,
+)
+from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+IDX = {n: i for i, n in enumerate(JOINT_NAMES)}
+
+
+def _joints(seed=0):
+    return np.random.default_rng(seed).uniform(20, 200, (12, 2))
+
+
+def _first_version_apply(noise, j, rng):
+    """JointNoise.apply as written before the optional fields existed."""
+    n = 12
+    box = float(max(np.ptp(j[:, 0]), np.ptp(j[:, 1]), 1e-6))
+    hard = ("right_wrist", "left_wrist", "right_ankle", "left_ankle")
+    scale = np.array([noise.hard_scale if m in hard else 1.0 for m in IDX])
+    out = j + rng.standard_normal((n, 2)) * (noise.sigma * box * scale[:, None])
+    jump = rng.random(n) < noise.outlier_prob
+    out[jump] += rng.standard_normal((int(jump.sum()), 2)) * (
+        noise.outlier_sigma * box
+    )
+    if rng.random() < noise.swap_prob:
+        i = int(rng.integers(n))
+        out[[i, FLIP_PERM[i]]] = out[[FLIP_PERM[i], i]]
+    vis = (rng.random(n) >= noise.miss_prob).astype(np.float64)
+    if (vis > 0).any():
+        out[vis == 0] = out[vis > 0].mean(axis=0)
+    return out.astype(np.float32), vis.astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_defaults_draw_exactly_as_the_first_version(seed):
+    # The caches' estimates stay valid: same values, same draws consumed.
+    noise = JointNoise(swap_prob=0.5, outlier_prob=0.2, miss_prob=0.2)
+    j = _joints(seed)
+    r1, r2 = np.random.default_rng(seed), np.random.default_rng(seed)
+    est, vis = noise.apply(j, r1)
+    ref, ref_vis = _first_version_apply(noise, j, r2)
+    np.testing.assert_array_equal(est, ref)
+    np.testing.assert_array_equal(vis, ref_vis)
+    assert r1.random() == r2.random()
+
+
+def test_cache_config_json_unchanged_by_the_new_fields():
+    # Caches store SyntheticConfig().to_json(); the first version's keys.
+    first = {
+        "sigma": 0.02,
+        "hard_scale": 1.8,
+        "outlier_prob": 0.03,
+        "outlier_sigma": 0.15,
+        "swap_prob": 0.03,
+        "miss_prob": 0.04,
+    }
+    assert SyntheticConfig().to_json()["joint_noise"] == first
+    preset = SyntheticConfig(joint_noise=JointNoise.mediapipe()).to_json()
+    assert len(preset["joint_noise"]["miss_probs"]) == 12
+    json.dumps(preset)
+
+
+def test_per_joint_misses():
+    probs = [0.0] * 12
+    probs[IDX["left_wrist"]] = 1.0
+    _, vis = JointNoise(miss_probs=probs).apply(
+        _joints(), np.random.default_rng(0)
+    )
+    assert vis.tolist() == [float(i != IDX["left_wrist"]) for i in range(12)]
+    probs = np.linspace(0.0, 0.55, 12)
+    noise = JointNoise(miss_probs=tuple(probs))
+    gt = np.stack([_joints(k) for k in range(4000)])
+    _, vis = draw_estimates(noise, gt, seed=0)
+    np.testing.assert_allclose(1 - vis.mean(0), probs, atol=0.03)
+
+
+def _exact(**kw):
+    base = dict(sigma=0, outlier_prob=0, swap_prob=0, miss_prob=0)
+    return JointNoise(**{**base, **kw})
+
+
+def test_chain_swap_exchanges_a_whole_limb():
+    j = _joints()
+    for seed in range(10):
+        est, _ = _exact(chain_swap_prob=1.0).apply(
+            j, np.random.default_rng(seed)
+        )
+        moved = np.flatnonzero(np.abs(est - j).max(1) > 1e-4)
+        assert len(moved) == 6  # three joints and their mirrors
+        np.testing.assert_allclose(est[moved], j[list(FLIP_PERM)][moved])
+        sides = {JOINT_NAMES[i].split("_")[1] for i in moved}
+        assert sides in (
+            {"shoulder", "elbow", "wrist"},
+            {"hip", "knee", "ankle"},
+        )
+
+
+def test_chain_outlier_moves_one_limb_together():
+    j = _joints()
+    box = float(np.ptp(j, axis=0).max())
+    shifts = []
+    for seed in range(200):
+        est, _ = _exact(chain_outlier_prob=1.0, chain_outlier_sigma=0.3).apply(
+            j, np.random.default_rng(seed)
+        )
+        d = est - j
+        moved = np.flatnonzero(np.abs(d).max(1) > 1e-4)
+        assert len(moved) == 3
+        assert len({JOINT_NAMES[i].split("_")[0] for i in moved}) == 1
+        np.testing.assert_allclose(
+            d[moved], d[moved[:1]].repeat(3, 0), atol=1e-3
+        )
+        shifts.append(d[moved[0]] / box)
+    assert np.std(shifts) == pytest.approx(0.3, rel=0.15)
+
+
+def test_width_scales_keep_the_midpoints():
+    j = _joints()
+    est, _ = _exact(hip_width_scale=0.5, shoulder_width_scale=0.8).apply(
+        j, np.random.default_rng(0)
+    )
+    for (a, b), f in (
+        (("right_hip", "left_hip"), 0.5),
+        (("right_shoulder", "left_shoulder"), 0.8),
+    ):
+        i, k = IDX[a], IDX[b]
+        np.testing.assert_allclose(
+            (est[i] + est[k]) / 2, (j[i] + j[k]) / 2, atol=1e-4
+        )
+        assert np.linalg.norm(est[i] - est[k]) == pytest.approx(
+            f * np.linalg.norm(j[i] - j[k]), rel=1e-5
+        )
+    others = [
+        IDX[n] for n in JOINT_NAMES if "hip" not in n and "shoulder" not in n
+    ]
+    np.testing.assert_allclose(est[others], j[others], atol=1e-4)
+
+
+def test_new_field_errors():
+    with pytest.raises(ValueError, match="miss_probs.*12 values"):
+        JointNoise(miss_probs=(0.1,) * 11)
+    with pytest.raises(ValueError, match="miss_probs"):
+        JointNoise(miss_probs=(0.1,) * 11 + (1.5,))
+    with pytest.raises(ValueError, match="chain_swap_prob"):
+        JointNoise(chain_swap_prob=1.2)
+    with pytest.raises(ValueError, match="hip_width_scale"):
+        JointNoise(hip_width_scale=-1.0)
+    with pytest.raises(ValueError, match=r"shape \(N, 12, 2\)"):
+        draw_estimates(JointNoise(), np.zeros((4, 12)), seed=0)
+
+
+def test_draw_estimates_per_sample_streams():
+    gt = np.stack([_joints(k) for k in range(8)])
+    est, vis = draw_estimates(JointNoise.mediapipe(), gt, seed=3, stream=1)
+    sub, sub_vis = draw_estimates(JointNoise.mediapipe(), gt[:3], 3, stream=1)
+    np.testing.assert_array_equal(est[:3], sub)  # independent of the rest
+    other, _ = draw_estimates(JointNoise.mediapipe(), gt, seed=3, stream=2)
+    assert not np.allclose(est, other)
+    assert est.dtype == np.float32 and vis.shape == (8, 12)
+
+
+def test_mediapipe_preset_matches_the_measurement():
+    """The preset's statistics against MediaPipe's, measured on renders."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from detector_noise import gt_box_size, joint_stats
+
+    measured = json.loads(
+        (ROOT / "docs/results/detector_noise.json").read_text()
+    )["mediapipe"]["overall"]
+    gen = SampleGenerator(SyntheticConfig(), render=False)
+    gt = gen.geometry(0, "test", list(range(600)))["joints_2d"]
+    gt = gt.astype(np.float64)
+    est, vis = draw_estimates(JointNoise.mediapipe(), gt, seed=0)
+    got = joint_stats(
+        est.astype(np.float64), vis > 0, gt, gt_box_size(gt), 0.05
+    )
+    got = got["overall"]
+    tol = {
+        "median": 0.004,
+        "p90": 0.015,
+        "miss_rate": 0.015,
+        "outlier_rate": 0.012,
+        "swap_rate": 0.015,
+        "hip_width_ratio": 0.03,
+        "shoulder_width_ratio": 0.03,
+        "outliers_per_outlier_sample": 0.6,
+    }
+    for key, t in tol.items():
+        assert abs(got[key] - measured[key]) <= t, (
+            key,
+            got[key],
+            measured[key],
+        )
+    # The default noise is far from it (what the preset is for).
+    est, vis = draw_estimates(JointNoise(), gt, seed=0)
+    default = joint_stats(
+        est.astype(np.float64), vis > 0, gt, gt_box_size(gt), 0.05
+    )
+    assert measured["miss_rate"] - default["overall"]["miss_rate"] > 0.04
+
+
+class _Arrays:
+    def __init__(self, n, as_torch):
+        gt = np.stack([_joints(k) for k in range(n)]).astype(np.float32)
+        conv = torch.from_numpy if as_torch else np.asarray
+        self.store = {
+            "joints_2d": conv(gt),
+            "joints_2d_est": conv(gt.copy()),
+            "joints_2d_est_visible": conv(np.ones((n, 12), np.float32)),
+            "joints_3d": conv(np.zeros((n, 12, 3), np.float32)),
+        }
+
+
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_redraw_joint_noise_in_place(as_torch):
+    holder = _Arrays(16, as_torch)
+    ds = type("DS", (), {})()
+    if as_torch:
+        ds.data = holder.store
+    else:
+        ds.arrays = holder.store
+    keep = holder.store["joints_3d"]
+    redraw_joint_noise(ds, JointNoise.mediapipe(), seed=0, stream="test")
+    store = holder.store
+    want, want_vis = draw_estimates(
+        JointNoise.mediapipe(), np.asarray(store["joints_2d"], np.float64), 0, 2
+    )
+    np.testing.assert_array_equal(np.asarray(store["joints_2d_est"]), want)
+    np.testing.assert_array_equal(
+        np.asarray(store["joints_2d_est_visible"]), want_vis
+    )
+    assert type(store["joints_2d_est"]) is type(keep)
+    assert store["joints_3d"] is keep
+    with pytest.raises(ValueError, match="stream"):
+        redraw_joint_noise(ds, JointNoise(), 0, "holdout")
+    with pytest.raises(ValueError, match="joints_2d"):
+        redraw_joint_noise(object(), JointNoise(), 0, "train")
