@@ -14,6 +14,9 @@ Get the opencv-doc photos (no network needed afterwards)::
     cd /tmp && apt-get download opencv-doc && \
         dpkg -x opencv-doc*.deb /tmp/ocvdoc
     python scripts/demo_gallery.py --opencv-doc /tmp/ocvdoc
+
+``--checkpoint CKPT`` scores a trained run's model instead (with ``--out``
+elsewhere, to keep the gallery's images).
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ def main(argv=None) -> None:
     )
     p.add_argument("--out", default="docs/images")
     p.add_argument("--max-side", type=int, default=400)
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a training run's checkpoint (default: the shipped model)",
+    )
     args = p.parse_args(argv)
 
     from PIL import Image
@@ -62,7 +70,12 @@ def main(argv=None) -> None:
     from bigraph_pyg.utils.images import load_image
 
     body = default_body()
-    model = pretrained("synthetic", body)
+    if args.checkpoint is None:
+        model = pretrained("synthetic", body)
+    else:
+        from bigraph_pyg.engine import model_from_checkpoint
+
+        model = model_from_checkpoint(args.checkpoint, body)[0]
     photos = {"astronaut": (data.astronaut(), 0)}
     for name, (file, person) in PHOTOS.items():
         path = Path(args.opencv_doc) / _DATA / file
