@@ -8,6 +8,7 @@ Examples::
         --h36m-regressor GraphCMR/data/J_regressor_h36m.npy
     python examples/eval_bigraph.py CKPT --dataset lsp --data-root ... \\
         --image-root ... --json lsp.json
+    python examples/eval_bigraph.py pretrained:synthetic --joint-noise mediapipe
 
 Datasets: ``synthetic`` (the held-out synthetic test split), ``h36m_p1``,
 ``h36m_p2`` (MPJPE / PA-MPJPE; with the 14-joint H36M regressor when
@@ -49,6 +50,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=64,
         help="synthetic test samples",
     )
+    p.add_argument(
+        "--joint-noise",
+        choices=("cache", "mediapipe"),
+        default="cache",
+        help="the synthetic test samples' estimated 2D joints: the cache's, "
+        "or redrawn as the demo's detector errs (as train_bigraph.py "
+        "--joint-noise with the same --seed)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of --joint-noise mediapipe"
+    )
     p.add_argument("--data-root", help="GraphCMR .npz folder")
     p.add_argument("--image-root")
     p.add_argument(
@@ -73,7 +85,11 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from torch.utils.data import DataLoader
 
-    from bigraph_pyg.apps.datasets import real_eval_set, synthetic_splits
+    from bigraph_pyg.apps.datasets import (
+        real_eval_set,
+        redraw_joint_noise,
+        synthetic_splits,
+    )
     from bigraph_pyg.body import default_body
     from bigraph_pyg.engine import (
         CheckpointError,
@@ -86,6 +102,12 @@ def main(argv=None) -> None:
     )
 
     start = time.perf_counter()
+    if args.joint_noise != "cache" and args.dataset != "synthetic":
+        raise SystemExit(
+            "error: Expected --joint-noise cache with --dataset "
+            f"{args.dataset} (got {args.joint_noise!r}); only the synthetic "
+            "samples are redrawn"
+        )
     try:
         body = default_body()
         if args.checkpoint.startswith("pretrained:"):  # a shipped model
@@ -112,6 +134,12 @@ def main(argv=None) -> None:
                 body,
                 progress=not args.quiet,
             )["test"]
+            if args.joint_noise == "mediapipe":
+                from bigraph_pyg.data import JointNoise
+
+                redraw_joint_noise(
+                    data, JointNoise.mediapipe(), args.seed, "test"
+                )
         else:
             if args.data_root is None:
                 raise FileNotFoundError(
@@ -159,6 +187,7 @@ def main(argv=None) -> None:
                 {
                     "checkpoint": str(args.checkpoint),
                     "dataset": args.dataset,
+                    "joint_noise": args.joint_noise,
                     "step": state.get("step"),
                     "metrics": metrics,
                 },

@@ -44,6 +44,27 @@ def test_eval_on_tiny_checkpoint(
     assert 0 <= metrics["fb_acc"] <= 1
 
 
+def test_eval_under_the_detector_noise(
+    tiny_checkpoint, synthetic_root, tmp_path
+):
+    runs = {}
+    for run, noise in (("a", "cache"), ("b", "mediapipe"), ("c", "mediapipe")):
+        out = tmp_path / f"{run}.json"
+        argv = [str(tiny_checkpoint), "--synthetic-root", str(synthetic_root)]
+        eval_bigraph.main(
+            argv
+            + ["--num-samples", "4", "--json", str(out), "--quiet"]
+            + ["--no-segmentation", "--joint-noise", noise]
+        )
+        runs[run] = json.loads(out.read_text())
+    assert [runs[r]["joint_noise"] for r in "abc"] == ["cache"] + 2 * [
+        "mediapipe"
+    ]
+    # The model reads other 2D joints; the same seed redraws the same ones.
+    assert runs["a"]["metrics"]["pa_mpjpe"] != runs["b"]["metrics"]["pa_mpjpe"]
+    assert runs["b"]["metrics"] == runs["c"]["metrics"]
+
+
 def _astronaut(tmp_path):
     from skimage import data
 
@@ -244,6 +265,17 @@ def test_user_errors_are_one_line(tiny_checkpoint, tmp_path):
             train_bigraph.main,
             ["--data", "real", "--joint-noise", "mediapipe"],
             "--joint-noise cache with --data real",
+        ),
+        (
+            eval_bigraph.main,
+            [
+                str(tiny_checkpoint),
+                "--dataset",
+                "lsp",
+                "--joint-noise",
+                "mediapipe",
+            ],
+            "--joint-noise cache with --dataset lsp",
         ),
     ]
     for fn, argv, match in cases:
