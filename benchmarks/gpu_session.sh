@@ -2,17 +2,20 @@
 # Everything this project checks on a lent GPU, in one call (the device time
 # of a session is short): the CUDA tests, then the three benchmarks on CUDA.
 # Each step has its own time limit, so a stuck step leaves time for the rest.
-# Results go to $OUT (default /tmp/gpu_session) as one archive plus the log.
+# Results and logs go to $OUT (default /tmp/gpu_session) as one archive,
+# gpu_session.tgz; the exit status is 1 if any step failed.
 #
 #   OUT=/tmp/gpu bash benchmarks/gpu_session.sh
 #
 # Where the machine lacks smplx / trimesh / fast-simplification, put their
-# wheels in .whl/ (see the device notes of the tool library); they are
+# wheels (for its Python) in .whl/ at the repository root; they are
 # installed into /tmp/site. Nothing else is installed.
 set -u
+cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/gpu_session}
-RES=/tmp/gpu_session_results
-mkdir -p "$OUT" "$RES"
+RES=$(mktemp -d /tmp/gpu_session_results.XXXXXX)
+mkdir -p "$OUT"
+FAILED=0
 export PYTHONUNBUFFERED=1
 if compgen -G ".whl/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile \
@@ -28,6 +31,7 @@ step() {  # step NAME SECONDS COMMAND...
     local t0=$SECONDS
     timeout "$limit" "$@" >"$RES/$name.log" 2>&1
     local rc=$?
+    [ "$rc" -eq 0 ] || FAILED=1
     tail -n 25 "$RES/$name.log"
     echo "=== $name: rc $rc, $((SECONDS - t0)) s"
 }
@@ -53,3 +57,4 @@ step throughput 100 python3 benchmarks/model_throughput.py --device cuda \
 
 tar czf "$OUT/gpu_session.tgz" -C "$RES" .
 ls -la "$RES"
+exit "$FAILED"

@@ -59,7 +59,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--joint-noise with the same --seed)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of --joint-noise mediapipe"
+        "--seed",
+        type=int,
+        default=0,
+        help="the training run's --seed: of the synthetic cache and of "
+        "--joint-noise mediapipe",
     )
     p.add_argument("--data-root", help="GraphCMR .npz folder")
     p.add_argument("--image-root")
@@ -132,6 +136,7 @@ def main(argv=None) -> None:
                 {"test": args.num_samples},
                 model.config.image_size,
                 body,
+                seed=args.seed,
                 progress=not args.quiet,
             )["test"]
             if args.joint_noise == "mediapipe":
@@ -188,6 +193,7 @@ def main(argv=None) -> None:
                     "checkpoint": str(args.checkpoint),
                     "dataset": args.dataset,
                     "joint_noise": args.joint_noise,
+                    "seed": args.seed,
                     "step": state.get("step"),
                     "metrics": metrics,
                 },

@@ -166,6 +166,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _check_same_joint_noise(last: Path, joint_noise: str) -> None:
+    """Refuse to resume a run under another 2D-joint noise model."""
+    from bigraph_pyg.engine import CheckpointError, load_checkpoint
+
+    extra = load_checkpoint(last).get("extra") or {}
+    was = extra.get("joint_noise", "cache")
+    if was != joint_noise:
+        raise CheckpointError(
+            f"Expected --joint-noise {was} to resume {last} (got "
+            f"{joint_noise}); pass the run's own --joint-noise"
+        )
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     from bigraph_pyg.apps.datasets import (
@@ -187,6 +200,11 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.joint_noise != "cache" and args.data != "synthetic":
+        raise SystemExit(
+            "error: Expected --joint-noise cache with --data real (got "
+            f"{args.joint_noise!r}); a real set draws its own estimates"
+        )
     last = Path(args.out) / "checkpoints" / "last.pt"
     if args.resume and not last.is_file():
         raise SystemExit(
@@ -196,13 +214,10 @@ def main(argv=None) -> None:
         )
     try:  # before any data is generated
         check_run_folder(args.out, args.resume, args.overwrite)
+        if args.resume:
+            _check_same_joint_noise(last, args.joint_noise)
     except CheckpointError as err:
         raise SystemExit(f"error: {err}") from None
-    if args.joint_noise != "cache" and args.data != "synthetic":
-        raise SystemExit(
-            "error: Expected --joint-noise cache with --data real (got "
-            f"{args.joint_noise!r}); a real set draws its own estimates"
-        )
     sizes = DEFAULTS[args.preset]
     ablation = "graphcmr" if args.graphcmr else args.ablation
     try:

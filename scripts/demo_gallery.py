@@ -52,7 +52,12 @@ def main(argv=None) -> None:
         default="/tmp/ocvdoc",
         help="where opencv-doc's .deb was extracted",
     )
-    p.add_argument("--out", default="docs/images")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="overlay folder (default: docs/images; required with "
+        "--checkpoint, so the gallery's images stay the shipped model's)",
+    )
     p.add_argument("--max-side", type=int, default=400)
     p.add_argument(
         "--checkpoint",
@@ -60,6 +65,12 @@ def main(argv=None) -> None:
         help="a training run's checkpoint (default: the shipped model)",
     )
     args = p.parse_args(argv)
+    if args.out is None:
+        if args.checkpoint is not None:
+            p.error(
+                "--checkpoint needs --out (another folder than docs/images)"
+            )
+        args.out = "docs/images"
 
     from PIL import Image
     from skimage import data

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,7 @@ def main(argv=None) -> dict:
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "num_samples": args.num,
         "mediapipe": measured["mediapipe"],
-        "preset_params": JointNoise.mediapipe().to_json(),
+        "preset_params": asdict(JointNoise.mediapipe()),
     }
     for name, noise in (
         ("preset", JointNoise.mediapipe()),

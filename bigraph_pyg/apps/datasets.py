@@ -21,13 +21,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bigraph_pyg.engine.batching import CachedDataset
+
+if TYPE_CHECKING:
+    from bigraph_pyg.data import JointNoise, SyntheticPoses
 
 __all__ = [
     "EVAL_SPLITS",
     "REAL_DATASETS",
     "real_eval_set",
+    "NOISE_STREAMS",
     "real_training_mix",
     "redraw_joint_noise",
     "synthetic_splits",
@@ -220,46 +225,73 @@ def real_eval_set(
     )
 
 
-def redraw_joint_noise(dataset, noise, seed: int, stream: str) -> None:
+def redraw_joint_noise(
+    dataset: CachedDataset | SyntheticPoses,
+    noise: JointNoise,
+    seed: int,
+    stream: str,
+) -> None:
     """Replace a synthetic set's estimated 2D joints, in place.
 
     ``joints_2d_est`` and ``joints_2d_est_visible`` are drawn again from
-    the ground truth ``joints_2d`` with
-    :func:`~bigraph_pyg.data.draw_estimates` (sample ``i`` from its own
-    generator, ``[seed, NOISE_STREAMS[stream], i]``); nothing else changes.
+    the ground truth ``joints_2d`` (and its visibility, where the set has
+    one) with :func:`~bigraph_pyg.data.draw_estimates`: sample ``i`` from
+    its own generator, ``[seed, NOISE_STREAMS[stream], i, REDRAW_STREAM]``,
+    independent of the draws that made the sample. Nothing else changes.
 
     Args:
-        dataset (CachedDataset or SyntheticPoses): The set (held in memory).
+        dataset (CachedDataset or SyntheticPoses): A synthetic set held in
+            memory (a :class:`CachedDataset` of
+            :class:`~bigraph_pyg.data.SyntheticHumans`, or pose-only
+            samples).
         noise (JointNoise): The new noise model.
         seed (int): Base seed.
         stream (str): One of :data:`NOISE_STREAMS` (the set's role).
 
     Raises:
-        ValueError: an unknown ``stream``, or a set without in-memory
-            ``joints_2d`` (e.g. a real dataset: pass its own
+        ValueError: an unknown ``stream``, or not a synthetic set held in
+            memory (a real dataset draws its estimates itself: pass its
             ``joint_noise``).
     """
     import numpy as np
     import torch
 
-    from bigraph_pyg.data import draw_estimates
+    from bigraph_pyg.data import SyntheticPoses, draw_estimates
 
     if stream not in NOISE_STREAMS:
         raise ValueError(
             f"Expected stream in {sorted(NOISE_STREAMS)} (got {stream!r})"
         )
-    store = getattr(dataset, "data", None) or getattr(dataset, "arrays", None)
-    if not isinstance(store, dict) or "joints_2d" not in store:
+    if isinstance(dataset, SyntheticPoses):
+        store = dataset.arrays
+    elif (
+        isinstance(dataset, CachedDataset)
+        and dataset.source_name == "SyntheticHumans"
+    ):
+        store = dataset.data
+    else:
+        name = getattr(dataset, "source_name", type(dataset).__name__)
         raise ValueError(
-            "Expected a CachedDataset or SyntheticPoses holding joints_2d "
-            f"(got {type(dataset).__name__})"
+            "Expected a CachedDataset of SyntheticHumans or a SyntheticPoses "
+            f"(got {name}); a real set draws its estimates with its own "
+            "joint_noise"
         )
-    gt = store["joints_2d"]
-    gt_np = gt.numpy() if isinstance(gt, torch.Tensor) else np.asarray(gt)
-    est, vis = draw_estimates(
-        noise, gt_np.astype(np.float64), seed, NOISE_STREAMS[stream]
+
+    def as_numpy(x):
+        return x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+    vis = store.get("joints_2d_visible")
+    est, est_vis = draw_estimates(
+        noise,
+        as_numpy(store["joints_2d"]),
+        seed,
+        NOISE_STREAMS[stream],
+        None if vis is None else as_numpy(vis),
     )
-    for key, new in (("joints_2d_est", est), ("joints_2d_est_visible", vis)):
+    for key, new in (
+        ("joints_2d_est", est),
+        ("joints_2d_est_visible", est_vis),
+    ):
         old = store[key]
         store[key] = (
             torch.from_numpy(new).to(old.dtype)

@@ -43,7 +43,7 @@ from bigraph_pyg.data.keys import (
     pixels_to_normalized,
 )
 from bigraph_pyg.data.mixed import PAPER_RATIOS, MixedDataset
-from bigraph_pyg.data.noise import JointNoise, draw_estimates
+from bigraph_pyg.data.noise import REDRAW_STREAM, JointNoise, draw_estimates
 from bigraph_pyg.data.poses import (
     ACTIVITIES,
     JOINT_LIMITS,
@@ -88,16 +88,17 @@ __all__ = [
     "BodyRenderer",
     "GraphCMRDataset",
     "JointNoise",
-    "draw_estimates",
     "MixedDataset",
     "SampleGenerator",
     "SyntheticConfig",
     "SyntheticHumans",
     "SyntheticPoses",
     "POSE_KEYS",
+    "REDRAW_STREAM",
     "check_sample",
     "coco",
     "crop_matrix",
+    "draw_estimates",
     "denormalize_image",
     "empty_sample",
     "flip_pose",

@@ -29,13 +29,13 @@ noise model than a cache was generated with.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
 
-__all__ = ["JointNoise", "draw_estimates"]
+__all__ = ["REDRAW_STREAM", "JointNoise", "draw_estimates"]
 
 _HARD = ("right_wrist", "left_wrist", "right_ankle", "left_ankle")
 
@@ -59,14 +59,21 @@ _CHAIN_IDX = tuple(
 #: Fields added after the first cache format: written to a cache's
 #: configuration only when they differ from their defaults, so caches made
 #: before they existed still match.
-_OPTIONAL = {
-    "miss_probs": None,
-    "chain_swap_prob": 0.0,
-    "chain_outlier_prob": 0.0,
-    "chain_outlier_sigma": 0.3,
-    "hip_width_scale": 1.0,
-    "shoulder_width_scale": 1.0,
-}
+_OPTIONAL = (
+    "miss_probs",
+    "chain_swap_prob",
+    "chain_outlier_prob",
+    "chain_outlier_sigma",
+    "hip_width_scale",
+    "shoulder_width_scale",
+)
+
+#: Fourth word of :func:`draw_estimates`' seeds: a sample's geometry is
+#: drawn from ``[seed, split, index]`` and its appearance from
+#: ``[seed, split, index, 1]`` (:class:`~bigraph_pyg.data.SampleGenerator`);
+#: a redrawn estimate must come from neither, or its jitter would repeat the
+#: sample's shape and pose draws.
+REDRAW_STREAM = 2
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,12 @@ class JointNoise:
             (default: ``0.04``)
         miss_probs (tuple[float, ...], optional): Per-joint miss
             probabilities, 12 in :data:`~bigraph_pyg.topology.JOINT_NAMES`
-            order; replace ``miss_prob``. (default: :obj:`None`)
-        chain_swap_prob (float): Per-sample probability of swapping a whole
-            limb (shoulder-elbow-wrist or hip-knee-ankle) with its mirror,
-            as a detector does that takes a person seen from behind for one
-            seen from the front. (default: ``0.0``)
+            order; when given, ``miss_prob`` is not used.
+            (default: :obj:`None`)
+        chain_swap_prob (float): Per-sample probability of swapping one
+            whole limb (shoulder-elbow-wrist or hip-knee-ankle) with its
+            mirror, a detector's typical left/right confusion.
+            (default: ``0.0``)
         chain_outlier_prob (float): Per-sample probability that one whole
             limb jumps together (a limb put on another body part).
             (default: ``0.0``)
@@ -121,7 +129,10 @@ class JointNoise:
 
     def __post_init__(self):
         if self.miss_probs is not None:
-            probs = tuple(float(p) for p in self.miss_probs)
+            try:
+                probs = tuple(float(p) for p in self.miss_probs)
+            except (TypeError, ValueError):
+                probs = ()
             if len(probs) != len(JOINT_NAMES) or not all(
                 0 <= p <= 1 for p in probs
             ):
@@ -167,8 +178,9 @@ class JointNoise:
             dict: Field name to value (tuples become lists).
         """
         out = asdict(self)
-        for name, default in _OPTIONAL.items():
-            if out[name] == default:
+        defaults = {f.name: f.default for f in fields(self)}
+        for name in _OPTIONAL:
+            if out[name] == defaults[name]:
                 del out[name]
         if out.get("miss_probs") is not None:
             out["miss_probs"] = list(out["miss_probs"])
@@ -276,11 +288,14 @@ def draw_estimates(
     joints_2d: np.ndarray,
     seed: int,
     stream: int = 0,
+    visible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Estimated joints of many samples, each from its own generator.
 
-    Sample ``i`` draws from ``np.random.default_rng([seed, stream, i])``,
-    so a sample's estimate does not depend on the others or on their order.
+    Sample ``i`` draws from ``np.random.default_rng([seed, stream, i,``
+    :data:`REDRAW_STREAM` ``])``, so its estimate does not depend on the
+    other samples or their order, nor repeat the draws that made the
+    sample (a synthetic sample's geometry comes from ``[seed, split, i]``).
 
     Args:
         noise (JointNoise): The noise model.
@@ -288,26 +303,43 @@ def draw_estimates(
         seed (int): Base seed.
         stream (int): Keeps the streams of different sets apart (e.g. one
             per split). (default: ``0``)
+        visible (np.ndarray, optional): :math:`(N, 12)` ground-truth
+            visibility; invisible joints stay invisible.
 
     Returns:
         tuple: estimates :math:`(N, 12, 2)` float32 and their visibility
         :math:`(N, 12)` float32.
 
     Raises:
-        ValueError: ``joints_2d`` not of shape ``(N, 12, 2)``.
+        ValueError: ``joints_2d`` not of shape ``(N, 12, 2)`` or ``visible``
+            not ``(N, 12)``; a non-finite visible joint (names the sample).
     """
-    j = np.asarray(joints_2d)
-    if j.ndim != 3 or j.shape[1:] != (len(JOINT_NAMES), 2):
+    j = np.asarray(joints_2d, dtype=np.float64)
+    n = len(JOINT_NAMES)
+    if j.ndim != 3 or j.shape[1:] != (n, 2):
         raise ValueError(
-            f"Expected joints_2d of shape (N, {len(JOINT_NAMES)}, 2) "
-            f"(got {j.shape})"
+            f"Expected joints_2d of shape (N, {n}, 2) (got {j.shape})"
+        )
+    vis = None if visible is None else np.asarray(visible, dtype=np.float64)
+    if vis is not None and vis.shape != j.shape[:2]:
+        raise ValueError(
+            f"Expected visible of shape {j.shape[:2]} (got {vis.shape})"
         )
     est = np.empty(j.shape, np.float32)
-    vis = np.empty(j.shape[:2], np.float32)
+    out_vis = np.empty(j.shape[:2], np.float32)
     for i in range(len(j)):
-        rng = np.random.default_rng([int(seed), int(stream), i])
-        est[i], vis[i] = noise.apply(j[i], rng)
-    return est, vis
+        rng = np.random.default_rng([int(seed), int(stream), i, REDRAW_STREAM])
+        v = None if vis is None else vis[i]
+        known = j[i] if v is None else j[i][v > 0]
+        if not np.isfinite(known).all():
+            raise ValueError(
+                f"Expected finite visible joints_2d (got non-finite ones in "
+                f"sample {i})"
+            )
+        est[i], out_vis[i] = noise.apply(
+            np.nan_to_num(j[i]) if v is not None else j[i], rng, v
+        )
+    return est, out_vis
 
 
 #: :meth:`JointNoise.mediapipe` (``scripts/detector_noise_preset.py``).

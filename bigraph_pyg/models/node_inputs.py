@@ -265,7 +265,9 @@ def skeleton_node_input(
     """
     h, w = config.image_size
     # Per-axis scalars, not a (2,) tensor: building one on a GPU copies
-    # from the host (a sync the forward must not make).
+    # from the host (a sync the forward must not make). Bit-identical on
+    # the CPU; CUDA divides by a scalar as a product with its reciprocal
+    # (up to 1 ulp from the old tensor division).
     uv = (
         torch.stack(
             (2.0 * joints_2d[..., 0] / w, 2.0 * joints_2d[..., 1] / h), -1

@@ -263,8 +263,26 @@ def test_user_errors_are_one_line(tiny_checkpoint, tmp_path):
         ),
         (
             train_bigraph.main,
-            ["--data", "real", "--joint-noise", "mediapipe"],
+            [
+                "--data",
+                "real",
+                "--joint-noise",
+                "mediapipe",
+                "--out",
+                str(tmp_path / "r3"),
+            ],
             "--joint-noise cache with --data real",
+        ),
+        (  # a run trained on the cache's noise, resumed under another
+            train_bigraph.main,
+            [
+                "--resume",
+                "--out",
+                str(tiny_checkpoint.parent.parent),
+                "--joint-noise",
+                "mediapipe",
+            ],
+            "Expected --joint-noise cache to resume",
         ),
         (
             eval_bigraph.main,
