@@ -146,8 +146,13 @@ class JointNoise:
                 raise ValueError(
                     f"Expected a finite non-negative '{name}' (got {value})"
                 )
-        probs = ("outlier_prob", "swap_prob", "miss_prob", "chain_swap_prob")
-        for name in (*probs, "chain_outlier_prob"):
+        for name in (
+            "outlier_prob",
+            "swap_prob",
+            "miss_prob",
+            "chain_swap_prob",
+            "chain_outlier_prob",
+        ):
             if getattr(self, name) > 1:
                 raise ValueError(
                     f"Expected '{name}' in [0, 1] (got {getattr(self, name)})"
