@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVAL_SPLITS",
+    "NOISE_STREAMS",
     "REAL_DATASETS",
     "real_eval_set",
-    "NOISE_STREAMS",
     "real_training_mix",
     "redraw_joint_noise",
     "synthetic_splits",
