@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from bigraph_pyg.geometry import center_joints
 from bigraph_pyg.metrics import HIP_INDICES
 from bigraph_pyg.models.config import BiGraphConfig
 from bigraph_pyg.nn.blocks import GraphLinear
@@ -106,10 +107,7 @@ def scale_free_pose(uv: Tensor) -> Tensor:
     Returns:
         Tensor: :math:`(B, J, 2)`.
     """
-    # Integer views, not a list index: a list becomes an index tensor
-    # copied from the host (a sync on a GPU).
-    hips = torch.stack([uv[:, i] for i in HIP_INDICES], 1)
-    rel = uv - hips.mean(1, keepdim=True)
+    rel = center_joints(uv, HIP_INDICES)
     return rel / rel.flatten(1).std(1).clamp_min(1e-3)[:, None, None]
 
 
