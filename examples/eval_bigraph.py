@@ -23,7 +23,7 @@ import json
 import time
 from pathlib import Path
 
-from bigraph_pyg.apps.datasets import EVAL_SPLITS
+from bigraph_pyg.apps.datasets import EVAL_SPLITS, JOINT_NOISES
 from bigraph_pyg.engine.runner import (
     name_equals_path,
     output_file,
@@ -52,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--joint-noise",
-        choices=("cache", "mediapipe"),
+        choices=JOINT_NOISES,
         default="cache",
         help="the synthetic test samples' estimated 2D joints: the cache's, "
         "or redrawn as the demo's detector errs (as train_bigraph.py "
@@ -90,8 +90,8 @@ def main(argv=None) -> None:
     from torch.utils.data import DataLoader
 
     from bigraph_pyg.apps.datasets import (
+        apply_joint_noise,
         real_eval_set,
-        redraw_joint_noise,
         synthetic_splits,
     )
     from bigraph_pyg.body import default_body
@@ -139,12 +139,7 @@ def main(argv=None) -> None:
                 seed=args.seed,
                 progress=not args.quiet,
             )["test"]
-            if args.joint_noise == "mediapipe":
-                from bigraph_pyg.data import JointNoise
-
-                redraw_joint_noise(
-                    data, JointNoise.mediapipe(), args.seed, "test"
-                )
+            apply_joint_noise(args.joint_noise, {"test": data}, args.seed)
         else:
             if args.data_root is None:
                 raise FileNotFoundError(

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from bigraph_pyg.apps.datasets import JOINT_NOISES
 from bigraph_pyg.engine.runner import (
     check_run_folder,
     name_equals_path,
@@ -93,7 +94,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-test", type=positive_int)
     p.add_argument(
         "--joint-noise",
-        choices=("cache", "mediapipe"),
+        choices=JOINT_NOISES,
         default="cache",
         help="estimated 2D joints of every synthetic set: the cache's "
         "(JointNoise()) or redrawn as the demo's detector errs "
@@ -182,9 +183,9 @@ def _check_same_joint_noise(last: Path, joint_noise: str) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     from bigraph_pyg.apps.datasets import (
+        apply_joint_noise,
         real_eval_set,
         real_training_mix,
-        redraw_joint_noise,
         synthetic_splits,
     )
     from bigraph_pyg.engine import (
@@ -307,14 +308,11 @@ def main(argv=None) -> None:
                 sampler=model.sampler,
                 progress=not args.quiet,
             )
-        if args.joint_noise == "mediapipe":
-            from bigraph_pyg.data import JointNoise
-
-            sets = dict(train=train_set, val=val_set, test=test_set)
-            if lift_set is not None:
-                sets["lift"] = lift_set
-            for role, ds in sets.items():
-                redraw_joint_noise(ds, JointNoise.mediapipe(), args.seed, role)
+        apply_joint_noise(
+            args.joint_noise,
+            dict(train=train_set, val=val_set, test=test_set, lift=lift_set),
+            args.seed,
+        )
         summary = train_and_evaluate(
             model,
             train_set,

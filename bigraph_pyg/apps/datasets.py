@@ -10,7 +10,8 @@
 * :func:`redraw_joint_noise`: replaces a synthetic set's estimated 2D
   joints by draws from another noise model (e.g. the demo detector's,
   :meth:`JointNoise.mediapipe() <bigraph_pyg.data.JointNoise.mediapipe>`)
-  without rendering again.
+  without rendering again; :func:`apply_joint_noise` does it for the
+  scripts' ``--joint-noise`` choices (:data:`JOINT_NOISES`).
 
 Missing folders raise :class:`FileNotFoundError` naming the folder and
 what should be in it.
@@ -30,13 +31,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVAL_SPLITS",
+    "JOINT_NOISES",
     "NOISE_STREAMS",
     "REAL_DATASETS",
+    "apply_joint_noise",
     "real_eval_set",
     "real_training_mix",
     "redraw_joint_noise",
     "synthetic_splits",
 ]
+
+#: The scripts' ``--joint-noise`` choices: the cache's own estimates
+#: (``JointNoise()``, drawn at generation) or redrawn as MediaPipe errs.
+JOINT_NOISES: tuple[str, ...] = ("cache", "mediapipe")
 
 #: Noise streams of :func:`redraw_joint_noise`, one per set.
 NOISE_STREAMS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "lift": 3}
@@ -298,3 +305,34 @@ def redraw_joint_noise(
             if isinstance(old, torch.Tensor)
             else new.astype(old.dtype)
         )
+
+
+def apply_joint_noise(joint_noise: str, sets: Mapping, seed: int) -> None:
+    """The estimated 2D joints of a run's synthetic sets, by name.
+
+    ``"cache"`` leaves the sets as generated; ``"mediapipe"`` redraws each
+    with :meth:`JointNoise.mediapipe()
+    <bigraph_pyg.data.JointNoise.mediapipe>` (:func:`redraw_joint_noise`).
+
+    Args:
+        joint_noise (str): One of :data:`JOINT_NOISES`.
+        sets (Mapping): Role (a key of :data:`NOISE_STREAMS`) to set;
+            :obj:`None` entries are skipped.
+        seed (int): Base seed (the run's).
+
+    Raises:
+        ValueError: an unknown ``joint_noise``; see
+            :func:`redraw_joint_noise`.
+    """
+    if joint_noise not in JOINT_NOISES:
+        raise ValueError(
+            f"Expected joint_noise in {JOINT_NOISES} (got {joint_noise!r})"
+        )
+    if joint_noise == "cache":
+        return
+    from bigraph_pyg.data import JointNoise
+
+    noise = JointNoise.mediapipe()
+    for role, dataset in sets.items():
+        if dataset is not None:
+            redraw_joint_noise(dataset, noise, seed, role)

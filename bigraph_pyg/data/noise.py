@@ -341,9 +341,8 @@ def draw_estimates(
                 f"Expected finite visible joints_2d (got non-finite ones in "
                 f"sample {i})"
             )
-        est[i], out_vis[i] = noise.apply(
-            np.nan_to_num(j[i]) if v is not None else j[i], rng, v
-        )
+        # Invisible joints may be NaN: placeholders (apply wants finite ones).
+        est[i], out_vis[i] = noise.apply(np.nan_to_num(j[i]), rng, v)
     return est, out_vis
 
 

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from bigraph_pyg.apps.datasets import NOISE_STREAMS, redraw_joint_noise
+from bigraph_pyg.apps.datasets import (
+    NOISE_STREAMS,
+    apply_joint_noise,
+    redraw_joint_noise,
+)
 from bigraph_pyg.data import (
     JointNoise,
     SampleGenerator,
@@ -295,3 +299,20 @@ def test_redraw_joint_noise_on_a_cached_set(real):
     assert not torch.allclose(est, before) and torch.isfinite(est).all()
     with pytest.raises(ValueError, match="SyntheticPoses"):
         redraw_joint_noise(object(), JointNoise(), 0, "train")
+
+
+def test_apply_joint_noise_by_name():
+    poses = SyntheticPoses(None, 4, progress=False)
+    cached = poses.arrays["joints_2d_est"].copy()
+    apply_joint_noise("cache", {"lift": poses}, seed=0)
+    np.testing.assert_array_equal(poses.arrays["joints_2d_est"], cached)
+    apply_joint_noise("mediapipe", {"lift": poses, "val": None}, seed=0)
+    want, _ = draw_estimates(
+        JointNoise.mediapipe(),
+        poses.arrays["joints_2d"],
+        0,
+        NOISE_STREAMS["lift"],
+    )
+    np.testing.assert_array_equal(poses.arrays["joints_2d_est"], want)
+    with pytest.raises(ValueError, match="joint_noise in"):
+        apply_joint_noise("hrnet", {"lift": poses}, seed=0)
