@@ -162,6 +162,9 @@ class JointNoise:
     def mediapipe(cls) -> JointNoise:
         """The noise of MediaPipe Pose (the demo's detector) on renders.
 
+        Not in the paper (it trains on HRNet detections, Sec. 4.3.2): a
+        stand-in for the errors of the detector the demo uses.
+
         Set by hand to match MediaPipe's errors on 200 rendered test samples
         (``docs/results/detector_noise.json``, from
         ``scripts/detector_noise.py``); ``scripts/detector_noise_preset.py``
