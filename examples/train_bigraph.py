@@ -35,6 +35,7 @@ from bigraph_pyg.engine.runner import (
     non_negative_int,
     output_path,
     positive_int,
+    unit_float,
 )
 from bigraph_pyg.losses import LOSS_ABLATIONS, LossWeights
 from bigraph_pyg.models import ABLATIONS, PRESETS, BiGraphBody, BiGraphConfig
@@ -54,6 +55,7 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
         lr_schedule="cosine",
         lift_batch_size=96,
         skeleton_lift_batch_size=0,
+        lift_mix_start=None,
         num_lift=8192,
     ),
     # The paper's recipe (Sec. 5.2): images only, constant 2.5e-4.
@@ -68,6 +70,7 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
         lr_schedule="constant",
         lift_batch_size=0,
         skeleton_lift_batch_size=0,
+        lift_mix_start=None,
         num_lift=0,
     ),
 }
@@ -129,6 +132,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=non_negative_int,
         help="further pose-only samples per step through the Skeleton-GCN "
         "alone (BiGraphBody.lift; 0: none)",
+    )
+    p.add_argument(
+        "--lift-mix-start",
+        type=unit_float,
+        help="ground-truth 2D-joint share of the pose-only samples' input "
+        "at step 0, falling to 0 as the images' does (default: as the "
+        "images', 1.0; 0: the estimated joints from the first step)",
     )
     p.add_argument(
         "--num-lift",
@@ -247,6 +257,7 @@ def main(argv=None) -> None:
             lr_schedule=pick("lr_schedule"),
             lift_batch_size=lift,
             skeleton_lift_batch_size=skeleton_lift,
+            lift_mix_start=pick("lift_mix_start"),
             loss=loss,
             seed=args.seed,
             amp=args.amp,

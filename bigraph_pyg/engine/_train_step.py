@@ -9,7 +9,8 @@ schedule of the 2D-joint mixing. A step:
 1. leaves out the samples whose image has a non-finite pixel
    (:func:`~bigraph_pyg.engine._step_guard.finite_samples`);
 2. trains on the ground truth of a missed detection and mixes the 2D input
-   (:func:`~bigraph_pyg.engine.schedule.mix_joints_2d`);
+   (:func:`~bigraph_pyg.engine.schedule.mix_joints_2d`; the pose-only
+   samples on their own schedule with ``lift_mix_start``);
 3. runs the forward (under autocast with ``amp``) and Eq. 6, plus the
    pose-only terms with lifting (:meth:`TrainStep.lift_loss`,
    :meth:`TrainStep.skeleton_lift_loss`);
@@ -119,6 +120,19 @@ class TrainStep:
             self.config.mix_start,
         )
 
+    def lift_mix_ratio(self, ratio: float) -> float:
+        """GT 2D-joint share of this step's pose-only samples.
+
+        ``ratio`` (the images' share) unless ``config.lift_mix_start`` sets
+        the pose-only samples' own schedule.
+        """
+        start = self.config.lift_mix_start
+        if start is None:
+            return ratio
+        return gt_mix_ratio(
+            self.result.step, self.steps_per_epoch, self.config.epochs, start
+        )
+
     def learning_rate(self, step: int | None = None) -> float:
         """The learning rate at ``step`` (warm-up, then the schedule).
 
@@ -190,8 +204,9 @@ class TrainStep:
         with validation(self._check_inputs()), self._autocast():
             out = self.model(mb.images, joints)
         loss, terms = self.criterion.model_loss(out.float(), mb.targets)
+        lift_ratio = self.lift_mix_ratio(ratio)
         if cfg.lift_batch_size:
-            lift_loss, lift_terms = self.lift_loss(ratio)
+            lift_loss, lift_terms = self.lift_loss(lift_ratio)
             loss = loss + cfg.lift_weight * lift_loss
             terms = {
                 **terms,
@@ -199,7 +214,7 @@ class TrainStep:
                 **{f"lift_{k}": v for k, v in lift_terms.items()},
             }
         if cfg.skeleton_lift_batch_size:
-            term, weight = self.skeleton_lift_loss(ratio)
+            term, weight = self.skeleton_lift_loss(lift_ratio)
             loss = loss + cfg.lift_weight * weight * term
             terms = {**terms, "skeleton_lift_joints_3d": term.detach()}
         return loss, terms

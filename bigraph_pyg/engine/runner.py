@@ -141,6 +141,25 @@ def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
 
 
+def unit_float(text: str) -> float:
+    """Argparse ``type``: a number in ``[0, 1]`` (a ratio).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"Expected a number in [0, 1] (got {text!r})"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"Expected a number in [0, 1] (got {value})"
+        )
+    return value
+
+
 def output_path(text: str) -> str:
     """Argparse ``type``: a path that can be created (a folder or file).
 

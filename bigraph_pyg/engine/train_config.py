@@ -68,6 +68,13 @@ class TrainConfig:
             :math:`\mathcal{L}_s` on them: many more lifting samples a step
             for a few percent of an image-free forward. Drawn from the same
             pose set; ``0``: none. (default: ``0``)
+        lift_mix_start (float or None): GT 2D-joint ratio at step 0 of the
+            pose-only samples' input, decreasing to zero at the last epoch
+            as ``mix_start``'s does; ``None`` follows ``mix_start``. The
+            paper mixes in ground-truth joints to place the image's feature
+            patches (Sec. 5.2); a pose-only sample has no patches, and at
+            ``0.0`` its skeleton learns to lift from the estimated joints it
+            is tested on from the first step. (default: ``None``)
         warmup_steps (int): Linear learning-rate warm-up from ``lr / 10``.
             (default: ``0``)
         lr_schedule (str): ``"constant"`` (the paper's) or ``"cosine"``
@@ -101,6 +108,7 @@ class TrainConfig:
     lift_batch_size: int = 0
     lift_weight: float = 1.0
     skeleton_lift_batch_size: int = 0
+    lift_mix_start: float | None = None
     warmup_steps: int = 0
     lr_schedule: str = "constant"
     loss: LossWeights = field(default_factory=LossWeights)
@@ -126,6 +134,13 @@ class TrainConfig:
         if not 0.0 <= self.mix_start <= 1.0:
             raise ValueError(
                 f"Expected mix_start in [0, 1] (got {self.mix_start!r})"
+            )
+        if self.lift_mix_start is not None and not (
+            0.0 <= self.lift_mix_start <= 1.0
+        ):
+            raise ValueError(
+                "Expected lift_mix_start in [0, 1] or None (got "
+                f"{self.lift_mix_start!r})"
             )
         for name in (
             "lift_batch_size",

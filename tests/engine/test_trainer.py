@@ -298,6 +298,67 @@ def test_skeleton_only_lifting_term(make_model, fake_set, pose_set, tmp_path):
     assert again.history[-1]["skeleton_lift_joints_3d"] == pytest.approx(term)
 
 
+def test_lift_mix_start_sets_the_pose_only_schedule(
+    make_model, fake_set, pose_set, tmp_path, monkeypatch
+):
+    from bigraph_pyg.engine import collate_samples, prepare_batch
+
+    cfg = TrainConfig(
+        epochs=3, lift_batch_size=4, skeleton_lift_batch_size=8, **FAST
+    )
+    model = make_model()
+    step = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set).step_fn
+    # Unset: the pose-only samples follow the images' ratio.
+    assert step.mix_ratio() == 1.0 and step.lift_mix_ratio(0.3) == 0.3
+    cfg = TrainConfig(
+        epochs=3,
+        lift_batch_size=4,
+        skeleton_lift_batch_size=8,
+        lift_mix_start=0.0,
+        **FAST,
+    )
+    step = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set).step_fn
+    assert step.mix_ratio() == 1.0 and step.lift_mix_ratio(1.0) == 0.0
+    # Its own schedule: from lift_mix_start down to 0 at the last epoch.
+    half = TrainConfig(
+        epochs=3, skeleton_lift_batch_size=8, lift_mix_start=0.5, **FAST
+    )
+    other = Trainer(model, fake_set, half, tmp_path, lift_set=pose_set)
+    assert other.step_fn.lift_mix_ratio(1.0) == 0.5
+    other.result.step = 2  # 2 steps an epoch: the middle of the mixing
+    assert other.step_fn.lift_mix_ratio(0.5) == 0.25
+
+    # In a step whose images get the ground truth (ratio 1), both pose-only
+    # forwards get the estimated joints.
+    seen = {}
+    lift, forward = model.lift, model.forward
+
+    def record_lift(joints):
+        seen["lift"] = joints
+        return lift(joints)
+
+    def record_forward(images, joints):
+        if images is None:
+            seen["image_free"] = joints
+        return forward(images, joints)
+
+    monkeypatch.setattr(model, "lift", record_lift)
+    monkeypatch.setattr(model, "forward", record_forward)
+    mb = prepare_batch(
+        collate_samples([fake_set[i] for i in range(4)]),
+        model.config.image_size,
+        step.device,
+    )
+    loss, terms = step._loss(mb, mb.joints_gt, 1.0)
+    assert torch.isfinite(loss) and "skeleton_lift_joints_3d" in terms
+    est = step._pose_batch(8, 0.0, 1)[0]
+    assert torch.equal(seen["lift"], est)
+    assert not torch.equal(seen["lift"], step._pose_batch(8, 1.0, 1)[0])
+    assert torch.equal(seen["image_free"], step._pose_batch(4, 0.0, 0)[0])
+    with pytest.raises(ValueError, match="lift_mix_start"):
+        TrainConfig(lift_mix_start=1.5)
+
+
 def test_lifting_config_errors(make_model, fake_set):
     with pytest.raises(ValueError, match="lift_set"):
         Trainer(make_model(), fake_set, TrainConfig(lift_batch_size=4))
