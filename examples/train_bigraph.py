@@ -134,6 +134,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "alone (BiGraphBody.lift; 0: none)",
     )
     p.add_argument(
+        "--skeleton-lift-loss",
+        choices=("eq6", "l1"),
+        default="eq6",
+        help="the skeleton-only lifting term: Eq. 6's L_s (the focal term) "
+        "or its L1 form (the images keep Eq. 6)",
+    )
+    p.add_argument(
         "--lift-mix-start",
         type=unit_float,
         help="ground-truth 2D-joint share of the pose-only samples' input "
@@ -257,6 +264,7 @@ def main(argv=None) -> None:
             lr_schedule=pick("lr_schedule"),
             lift_batch_size=lift,
             skeleton_lift_batch_size=skeleton_lift,
+            skeleton_lift_loss=args.skeleton_lift_loss,
             lift_mix_start=pick("lift_mix_start"),
             loss=loss,
             seed=args.seed,

@@ -23,6 +23,7 @@ schedule of the 2D-joint mixing. A step:
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import torch
 from torch import Tensor
@@ -91,6 +92,14 @@ class TrainStep:
         self.lift_set = lift_set
         #: Eq. 6 with TrainConfig.loss (no skeleton terms without a skeleton).
         self.criterion = BiGraphLoss.for_config(net.config, config.loss)
+        #: L_s of the skeleton-only lifting term (config.skeleton_lift_loss).
+        self.skeleton_lift_criterion = (
+            self.criterion
+            if config.skeleton_lift_loss == "eq6"
+            else BiGraphLoss.for_config(
+                net.config, replace(config.loss, use_focal=False)
+            )
+        )
         self.optimizer = torch.optim.Adam(
             net.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
@@ -310,7 +319,7 @@ class TrainStep:
         )
         with validation(False), self._autocast():
             pred = self.net.lift(joints)
-        return self.criterion.skeleton_joints_3d_term(
+        return self.skeleton_lift_criterion.skeleton_joints_3d_term(
             pred.float(),
             targets["gt_joints_3d"],
             targets["has_pose_3d"],

@@ -359,6 +359,44 @@ def test_lift_mix_start_sets_the_pose_only_schedule(
         TrainConfig(lift_mix_start=1.5)
 
 
+def test_skeleton_lift_loss_l1(make_model, fake_set, pose_set, tmp_path):
+    from bigraph_pyg.losses import keypoint_3d_l1_loss
+
+    def term(kind):
+        cfg = TrainConfig(
+            epochs=2,
+            skeleton_lift_batch_size=16,
+            skeleton_lift_loss=kind,
+            **FAST,
+        )
+        model = make_model(seed=3)
+        trainer = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set)
+        step = trainer.step_fn
+        value, weight = step.skeleton_lift_loss(0.0)
+        joints, targets = step._pose_batch(16, 0.0, 1)
+        with torch.no_grad():
+            pred = model.lift(joints)
+        return value, weight, pred, targets, step
+
+    focal, focal_weight, *_ = term("eq6")
+    l1, weight, pred, targets, step = term("l1")
+    expected = keypoint_3d_l1_loss(
+        pred,
+        targets["gt_joints_3d"],
+        targets["has_pose_3d"],
+        targets["gt_joints_3d_confidence"],
+        step.criterion.root_indices,
+    )
+    assert torch.allclose(l1.detach(), expected, rtol=1e-5, atol=1e-7)
+    assert weight == step.config.loss.skeleton_joints_3d
+    assert focal_weight == step.config.loss.focal
+    assert not torch.allclose(focal.detach(), l1.detach())
+    # The images keep the paper's focal term.
+    assert step.criterion.weights.use_focal
+    with pytest.raises(ValueError, match="skeleton_lift_loss"):
+        TrainConfig(skeleton_lift_loss="l2")
+
+
 def test_lifting_config_errors(make_model, fake_set):
     with pytest.raises(ValueError, match="lift_set"):
         Trainer(make_model(), fake_set, TrainConfig(lift_batch_size=4))
