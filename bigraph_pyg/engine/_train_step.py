@@ -45,9 +45,15 @@ from bigraph_pyg.engine.schedule import (
     learning_rate,
     mix_joints_2d,
 )
-from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
+from bigraph_pyg.engine.train_config import (
+    TrainConfig,
+    TrainResult,
+    check_lifting,
+)
 from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.nn.validate import validation, validation_enabled
+
+__all__ = ["TrainStep", "autocast_dtype", "check_lifting"]
 
 # The trainer's messages, wherever they are written.
 log = logging.getLogger("bigraph_pyg.engine.trainer")
@@ -349,43 +355,6 @@ class TrainStep:
         return first and validation_enabled()
 
 
-def check_lifting(
-    config: TrainConfig, lift_set, context: DistributedContext, net
-) -> None:
-    """Refuse lifting without pose-only samples, a skeleton or one process.
-
-    Raises:
-        ValueError: ``lift_batch_size`` or ``skeleton_lift_batch_size``
-            without a ``lift_set``, for a ``net`` without a skeleton branch
-            (nothing to lift the 2D joints), or with several
-            processes (the image-free pass is a second forward, which DDP
-            does not sync).
-    """
-    lifting = {
-        k: getattr(config, k)
-        for k in ("lift_batch_size", "skeleton_lift_batch_size")
-        if getattr(config, k)
-    }
-    if lifting and lift_set is None:
-        raise ValueError(
-            f"Expected a `lift_set` of pose-only samples for "
-            f"{_pairs(lifting)} (got None)"
-        )
-    if lifting and not net.config.use_skeleton:
-        raise ValueError(
-            f"Expected a model with a skeleton branch for {_pairs(lifting)} "
-            "(got use_skeleton=False: the pose-only samples have no image); "
-            "set both to 0"
-        )
-    if lifting and context.is_distributed:
-        raise ValueError(
-            "Expected lift_batch_size=0 and skeleton_lift_batch_size=0 "
-            f"with several processes (got {_pairs(lifting)}: the "
-            "image-free pass is a second "
-            "forward, which DistributedDataParallel does not sync)"
-        )
-
-
 def autocast_dtype(device: torch.device) -> torch.dtype:
     """The autocast dtype of ``amp`` on ``device``.
 
@@ -407,7 +376,3 @@ def autocast_dtype(device: torch.device) -> torch.dtype:
         f"Expected a CPU or CUDA device for amp (got {device}); set "
         "TrainConfig.amp=False"
     )
-
-
-def _pairs(values: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in values.items())

@@ -142,20 +142,14 @@ def non_negative_int(text: str) -> int:
 
 
 def unit_float(text: str) -> float:
-    """Argparse ``type``: a number in ``[0, 1]`` (a ratio).
-
-    Raises:
-        argparse.ArgumentTypeError: anything else.
-    """
+    """Argparse ``type``: a ratio in ``[0, 1]`` (else ArgumentTypeError)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"Expected a number in [0, 1] (got {text!r})"
-        ) from None
+        value = float("nan")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(
-            f"Expected a number in [0, 1] (got {value})"
+            f"Expected a number in [0, 1] (got {text!r})"
         )
     return value
 

@@ -4,7 +4,8 @@
 :class:`~bigraph_pyg.engine.Trainer` run (frozen, validated on creation;
 checkpoints store it as a plain dict, :func:`dataclasses.asdict`), and
 :class:`TrainResult` the outcome :meth:`~bigraph_pyg.engine.Trainer.fit`
-returns: steps, per-step losses, validations and checkpoint paths.
+returns: steps, per-step losses, validations and checkpoint paths;
+:func:`check_lifting` refuses a lifting setting the run cannot honour.
 """
 
 from __future__ import annotations
@@ -202,3 +203,42 @@ class TrainResult:
     best_path: Path | None = None
     nonfinite_steps: int = 0
     finished: bool = False
+
+
+def check_lifting(config: TrainConfig, lift_set, context, net) -> None:
+    """Refuse lifting without pose-only samples, a skeleton or one process.
+
+    Raises:
+        ValueError: ``lift_batch_size`` or ``skeleton_lift_batch_size``
+            without a ``lift_set``, for a ``net`` without a skeleton branch
+            (nothing to lift the 2D joints), or with several
+            processes (the image-free pass is a second forward, which DDP
+            does not sync).
+    """
+    lifting = {
+        k: getattr(config, k)
+        for k in ("lift_batch_size", "skeleton_lift_batch_size")
+        if getattr(config, k)
+    }
+    if lifting and lift_set is None:
+        raise ValueError(
+            f"Expected a `lift_set` of pose-only samples for "
+            f"{_pairs(lifting)} (got None)"
+        )
+    if lifting and not net.config.use_skeleton:
+        raise ValueError(
+            f"Expected a model with a skeleton branch for {_pairs(lifting)} "
+            "(got use_skeleton=False: the pose-only samples have no image); "
+            "set both to 0"
+        )
+    if lifting and context.is_distributed:
+        raise ValueError(
+            "Expected lift_batch_size=0 and skeleton_lift_batch_size=0 "
+            f"with several processes (got {_pairs(lifting)}: the "
+            "image-free pass is a second "
+            "forward, which DistributedDataParallel does not sync)"
+        )
+
+
+def _pairs(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
