@@ -48,12 +48,12 @@ from bigraph_pyg.engine.schedule import (
 from bigraph_pyg.engine.train_config import (
     TrainConfig,
     TrainResult,
-    check_lifting,
+)
+from bigraph_pyg.engine.train_config import (
+    check_lifting as check_lifting,  # the trainer's, from here
 )
 from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.nn.validate import validation, validation_enabled
-
-__all__ = ["TrainStep", "autocast_dtype", "check_lifting"]
 
 # The trainer's messages, wherever they are written.
 log = logging.getLogger("bigraph_pyg.engine.trainer")
