@@ -55,7 +55,6 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
         lr_schedule="cosine",
         lift_batch_size=96,
         skeleton_lift_batch_size=0,
-        lift_mix_start=None,
         num_lift=8192,
     ),
     # The paper's recipe (Sec. 5.2): images only, constant 2.5e-4.
@@ -70,7 +69,6 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
         lr_schedule="constant",
         lift_batch_size=0,
         skeleton_lift_batch_size=0,
-        lift_mix_start=None,
         num_lift=0,
     ),
 }
@@ -265,7 +263,7 @@ def main(argv=None) -> None:
             lift_batch_size=lift,
             skeleton_lift_batch_size=skeleton_lift,
             skeleton_lift_loss=args.skeleton_lift_loss,
-            lift_mix_start=pick("lift_mix_start"),
+            lift_mix_start=args.lift_mix_start,
             loss=loss,
             seed=args.seed,
             amp=args.amp,
