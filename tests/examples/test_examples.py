@@ -380,6 +380,50 @@ def test_lifting_baseline_trains_the_skeleton_branch_alone(tmp_path):
         lifting_baseline.main(["--models", "transformer"])
 
 
+def test_lifting_baseline_training_switches(tmp_path, monkeypatch):
+    """--warmup/--schedule set Adam's rate from the library's schedule,
+    --mix-start mixes GT 2D in by Sec. 5.2's decay over 6 'epochs',
+    --loss eq6 trains on the focal L_s; both schedules need --steps."""
+    import lifting_baseline
+
+    from bigraph_pyg.engine import schedule
+    from bigraph_pyg.losses import BiGraphLoss
+
+    ratios, rates, focal = [], [], []
+    mix, rate = schedule.mix_joints_2d, schedule.learning_rate
+    term = BiGraphLoss.skeleton_joints_3d_term
+
+    def spy_mix(gt, est, ratio, generator=None):
+        ratios.append(ratio)
+        return mix(gt, est, ratio, generator)
+
+    def spy_rate(*args):
+        rates.append(rate(*args))
+        return rates[-1]
+
+    def spy_term(self, *args, **kwargs):
+        focal.append(self.weights.use_focal)
+        return term(self, *args, **kwargs)
+
+    monkeypatch.setattr(schedule, "mix_joints_2d", spy_mix)
+    monkeypatch.setattr(schedule, "learning_rate", spy_rate)
+    monkeypatch.setattr(BiGraphLoss, "skeleton_joints_3d_term", spy_term)
+    argv = ["--num-train", "32", "--num-test", "8", "--batch-size", "4"]
+    argv += ["--cache", str(tmp_path), "--models", "skeleton"]
+    lifting_baseline.main(
+        [*argv, "--steps", "6", "--mix-start", "1", "--loss", "eq6"]
+        + ["--warmup", "2", "--schedule", "cosine", "--lr", "1e-3", "--amp"]
+    )
+    assert ratios == pytest.approx([1.0, 0.8, 0.6, 0.4, 0.2, 0.0])
+    assert rates[:3] == pytest.approx([1e-4, 5.5e-4, 1e-3])
+    assert rates[-1] < rates[2] and len(rates) == 6
+    assert focal == [True] * 6
+    with pytest.raises(SystemExit, match="--steps"):
+        lifting_baseline.main([*argv, "--seconds", "1", "--mix-start", "1"])
+    with pytest.raises(SystemExit, match="--mix-start in"):
+        lifting_baseline.main([*argv, "--steps", "1", "--mix-start", "2"])
+
+
 def test_demo_defaults_to_the_shipped_model(tmp_path):
     image, kp = _astronaut(tmp_path)
     out = tmp_path / "out"
