@@ -5,15 +5,16 @@
 RNG states with the 2D-mixing generator, the position in the data order,
 the history and validations, the run's settings), when ``best.pt`` is
 replaced (a lower validation ``best_metric``), and resuming. A resumed run
-refuses a checkpoint of another batch size, seed, dataset length or number
-of processes (its batches would differ from the checkpointed run's);
-otherwise it continues exactly where the checkpoint stopped.
+refuses a checkpoint of another batch size, seed, loss, pose-only lifting
+objective, dataset length or number of processes (its batches or its
+objective would differ from the checkpointed run's); otherwise it continues
+exactly where the checkpoint stopped.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from bigraph_pyg.engine.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from bigraph_pyg.engine.train_config import TrainConfig
 from bigraph_pyg.losses import LossWeights
 
 if TYPE_CHECKING:
@@ -31,6 +33,19 @@ if TYPE_CHECKING:
 
 # The trainer's messages, wherever they are written.
 log = logging.getLogger("bigraph_pyg.engine.trainer")
+
+
+#: TrainConfig fields a resumed run must share with its checkpoint: the
+#: batches (batch sizes, seed) and the pose-only samples' objective.
+_RESUME_KEYS = (
+    "batch_size",
+    "seed",
+    "lift_batch_size",
+    "skeleton_lift_batch_size",
+    "lift_weight",
+    "lift_mix_start",
+    "skeleton_lift_loss",
+)
 
 
 class TrainerCheckpoints:
@@ -96,8 +111,8 @@ class TrainerCheckpoints:
         """Refuse a state whose batches would differ from this run's.
 
         Raises:
-            CheckpointError: another batch size, seed, loss, dataset length
-                or number of processes.
+            CheckpointError: another batch size, seed, loss, pose-only
+                lifting objective, dataset length or number of processes.
         """
         t = self.trainer
         tc = state.get("train_config", {})
@@ -112,15 +127,15 @@ class TrainerCheckpoints:
                 "TrainConfig.loss (the scripts: the same --ablation) or "
                 "start a new run"
             )
-        for key, mine in (
-            ("batch_size", t.config.batch_size),
-            ("seed", t.config.seed),
-        ):
-            if tc.get(key) != mine:
+        # A checkpoint older than a setting trained with its default.
+        default = {f.name: f.default for f in fields(TrainConfig)}
+        for key in _RESUME_KEYS:
+            was, mine = tc.get(key, default[key]), getattr(t.config, key)
+            if was != mine:
                 raise CheckpointError(
-                    f"Expected the checkpoint's {key}={tc.get(key)!r} to "
-                    f"resume exactly (got {key}={mine!r}); pass the same "
-                    "value or start a new run"
+                    f"Expected the checkpoint's {key}={was!r} to resume "
+                    f"exactly (got {key}={mine!r}); pass the same "
+                    f"TrainConfig.{key} or start a new run"
                 )
         for key, mine in (
             ("num_train_samples", len(t.train_set)),

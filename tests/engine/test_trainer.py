@@ -508,6 +508,43 @@ def test_resume_refuses_another_loss(make_model, fake_set, tmp_path):
     assert _stored_loss({})["use_focal"] is True
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"lift_mix_start": 0.0}, {"skeleton_lift_loss": "l1"}, {"seed": 1}],
+)
+def test_resume_refuses_another_lifting_objective(
+    make_model, fake_set, pose_set, tmp_path, change
+):
+    """A resume with another pose-only objective or seed is refused by
+    name; a checkpoint that predates a setting counts as its default."""
+    from bigraph_pyg.engine import CheckpointError
+
+    base = dict(epochs=2, skeleton_lift_batch_size=4, **FAST)
+    Trainer(
+        make_model(),
+        fake_set,
+        TrainConfig(max_steps=1, **base),
+        tmp_path,
+        lift_set=pose_set,
+    ).fit()
+    ((key, value),) = change.items()
+    other = Trainer(
+        make_model(),
+        fake_set,
+        TrainConfig(**{**base, **change}),
+        tmp_path,
+        lift_set=pose_set,
+    )
+    with pytest.raises(CheckpointError, match=f"{key}=.*got {key}={value!r}"):
+        other.fit(resume=True)
+    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)
+    del state["train_config"][key]
+    with pytest.raises(CheckpointError, match=f"{key}="):
+        other.checkpoints.check_resumable(state)
+    state["train_config"][key] = value
+    other.checkpoints.check_resumable(state)
+
+
 def test_evaluate_scores_the_training_loss(make_model, fake_set):
     from torch.utils.data import DataLoader
 
