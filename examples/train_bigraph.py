@@ -74,6 +74,19 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
 }
 
 
+def non_negative_float(text: str) -> float:
+    """Argparse ``type``: a finite number >= 0, e.g. a loss weight."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"Expected a finite number >= 0 (got {text!r})"
+        )
+    return value
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
@@ -137,6 +150,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="eq6",
         help="the skeleton-only lifting term: Eq. 6's L_s (the focal term) "
         "or its L1 form (the images keep Eq. 6)",
+    )
+    p.add_argument(
+        "--skeleton-lift-weight",
+        type=non_negative_float,
+        help="weight of the skeleton-only lifting term in the step's total "
+        "(default: its coefficient in Eq. 6: 5 for eq6, 1 for l1)",
     )
     p.add_argument(
         "--lift-mix-start",
@@ -263,6 +282,7 @@ def main(argv=None) -> None:
             lift_batch_size=lift,
             skeleton_lift_batch_size=skeleton_lift,
             skeleton_lift_loss=args.skeleton_lift_loss,
+            skeleton_lift_weight=args.skeleton_lift_weight,
             lift_mix_start=args.lift_mix_start,
             loss=loss,
             seed=args.seed,

@@ -230,7 +230,11 @@ class TrainStep:
             }
         if cfg.skeleton_lift_batch_size:
             term, weight = self.skeleton_lift_loss(lift_ratio)
-            loss = loss + cfg.lift_weight * weight * term
+            if cfg.skeleton_lift_weight is None:
+                weight = cfg.lift_weight * weight
+            else:
+                weight = cfg.skeleton_lift_weight
+            loss = loss + weight * term
             terms = {**terms, "skeleton_lift_joints_3d": term.detach()}
         return loss, terms
 

@@ -45,6 +45,7 @@ _RESUME_KEYS = (
     "lift_weight",
     "lift_mix_start",
     "skeleton_lift_loss",
+    "skeleton_lift_weight",
 )
 
 

@@ -76,6 +76,12 @@ class TrainConfig:
             ``loss``'s. Alone, the Skeleton-GCN lifts 3.5-4 mm better with L1
             (docs/training.md); the term is this recipe's, not the paper's.
             (default: ``"eq6"``)
+        skeleton_lift_weight (float or None): The skeleton-only term's
+            weight in the step's total; ``None``: ``lift_weight`` times its
+            coefficient in Eq. 6 (``focal``, or ``skeleton_joints_3d`` for
+            ``"l1"``). The Skeleton-GCN's parameters also get the image
+            batch's gradients (one Adam), so this weight sets how much of
+            their step the lifting samples steer. (default: ``None``)
         lift_mix_start (float or None): GT 2D-joint ratio at step 0 of the
             pose-only samples' input, decreasing to zero at the last epoch
             as ``mix_start``'s does; ``None`` follows ``mix_start``. The
@@ -117,6 +123,7 @@ class TrainConfig:
     lift_weight: float = 1.0
     skeleton_lift_batch_size: int = 0
     skeleton_lift_loss: str = "eq6"
+    skeleton_lift_weight: float | None = None
     lift_mix_start: float | None = None
     warmup_steps: int = 0
     lr_schedule: str = "constant"
@@ -160,6 +167,12 @@ class TrainConfig:
         if not (self.lift_weight >= 0 and math.isfinite(self.lift_weight)):
             raise ValueError(
                 f"Expected a finite lift_weight >= 0 (got {self.lift_weight!r})"
+            )
+        w = self.skeleton_lift_weight
+        if w is not None and not (w >= 0 and math.isfinite(w)):
+            raise ValueError(
+                "Expected a finite skeleton_lift_weight >= 0 or None "
+                f"(got {w!r})"
             )
         if self.skeleton_lift_loss not in ("eq6", "l1"):
             raise ValueError(

@@ -397,6 +397,49 @@ def test_skeleton_lift_loss_l1(make_model, fake_set, pose_set, tmp_path):
         TrainConfig(skeleton_lift_loss="l2")
 
 
+@pytest.mark.parametrize("kind", ["eq6", "l1"])
+def test_skeleton_lift_weight_scales_the_term(
+    make_model, fake_set, pose_set, tmp_path, monkeypatch, kind
+):
+    """The step's total adds skeleton_lift_weight x L_s of the pose-only
+    samples; None: lift_weight x the term's Eq. 6 coefficient."""
+    from bigraph_pyg.engine import collate_samples, prepare_batch
+
+    totals = {}
+    for weight in (None, 0.0, 7.5):
+        cfg = TrainConfig(
+            epochs=2,
+            skeleton_lift_batch_size=8,
+            skeleton_lift_loss=kind,
+            skeleton_lift_weight=weight,
+            lift_weight=2.0,
+            **FAST,
+        )
+        model = make_model(seed=3)
+        step = Trainer(
+            model, fake_set, cfg, tmp_path, lift_set=pose_set
+        ).step_fn
+        mb = prepare_batch(
+            collate_samples([fake_set[i] for i in range(4)]),
+            model.config.image_size,
+            step.device,
+        )
+        with torch.no_grad():
+            loss, terms = step._loss(mb, mb.joints_gt, 0.0)
+        totals[weight] = float(loss)
+        term = float(terms["skeleton_lift_joints_3d"])
+    coefficient = step.skeleton_lift_criterion.weights
+    coefficient = (
+        coefficient.focal if kind == "eq6" else (coefficient.skeleton_joints_3d)
+    )
+    assert totals[7.5] - totals[0.0] == pytest.approx(7.5 * term, rel=1e-4)
+    assert totals[None] - totals[0.0] == pytest.approx(
+        2.0 * coefficient * term, rel=1e-4
+    )
+    with pytest.raises(ValueError, match="skeleton_lift_weight"):
+        TrainConfig(skeleton_lift_weight=float("nan"))
+
+
 def test_lifting_config_errors(make_model, fake_set):
     with pytest.raises(ValueError, match="lift_set"):
         Trainer(make_model(), fake_set, TrainConfig(lift_batch_size=4))
