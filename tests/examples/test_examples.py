@@ -344,6 +344,8 @@ def test_lifting_baseline_scores_beside_the_baselines(tmp_path, capsys):
     # A flat lift has PA-MPJPE > 0 and the mean pose is no exact answer.
     assert all(r["pa_mpjpe"] > 10 for r in rows.values())
     assert "| lifting MLP |" in capsys.readouterr().out
+    # With 16 test samples, "the first 64" are all of them.
+    assert all(r["pa_mpjpe_first16"] == r["pa_mpjpe"] for r in rows.values())
 
 
 def test_lifting_baseline_trains_the_skeleton_branch_alone(tmp_path):
