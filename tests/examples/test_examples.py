@@ -443,3 +443,16 @@ def test_demo_defaults_to_the_shipped_model(tmp_path):
     png = np.asarray(Image.open(out / "astronaut_overlay.png"))
     assert png.shape == (256, 256 + 128, 3)  # the photo, scaled | side
     assert (out / "astronaut_mesh.obj").is_file()
+
+
+def test_train_bigraph_skeleton_lift_weight_option(capsys):
+    """--skeleton-lift-weight takes a finite number >= 0 and names what it
+    expected otherwise."""
+    args = train_bigraph.parse_args(["--skeleton-lift-weight", "80"])
+    assert args.skeleton_lift_weight == 80.0
+    assert train_bigraph.parse_args([]).skeleton_lift_weight is None
+    for bad in ("-1", "nan", "inf", "heavy"):
+        with pytest.raises(SystemExit):
+            train_bigraph.parse_args(["--skeleton-lift-weight", bad])
+        err = capsys.readouterr().err
+        assert "--skeleton-lift-weight" in err and "finite number >= 0" in err
