@@ -385,13 +385,21 @@ def test_lifting_baseline_trains_the_skeleton_branch_alone(tmp_path):
 def test_lifting_baseline_training_switches(tmp_path, monkeypatch):
     """--warmup/--schedule set Adam's rate from the library's schedule,
     --mix-start mixes GT 2D in by Sec. 5.2's decay over 6 'epochs',
-    --loss eq6 trains on the focal L_s; both schedules need --steps."""
+    --loss eq6 trains on the focal L_s and l1 on its L1, the mix draws
+    from its own stream (the batches stay); both schedules need --steps."""
     import lifting_baseline
 
+    from bigraph_pyg.data import SyntheticPoses
     from bigraph_pyg.engine import schedule
     from bigraph_pyg.losses import BiGraphLoss
 
-    ratios, rates, focal = [], [], []
+    ratios, rates, focal, drawn = [], [], [], []
+    batch = SyntheticPoses.batch
+
+    def spy_batch(self, index):
+        drawn.append(index.tolist())
+        return batch(self, index)
+
     mix, rate = schedule.mix_joints_2d, schedule.learning_rate
     term = BiGraphLoss.skeleton_joints_3d_term
 
@@ -410,6 +418,7 @@ def test_lifting_baseline_training_switches(tmp_path, monkeypatch):
     monkeypatch.setattr(schedule, "mix_joints_2d", spy_mix)
     monkeypatch.setattr(schedule, "learning_rate", spy_rate)
     monkeypatch.setattr(BiGraphLoss, "skeleton_joints_3d_term", spy_term)
+    monkeypatch.setattr(SyntheticPoses, "batch", spy_batch)
     argv = ["--num-train", "32", "--num-test", "8", "--batch-size", "4"]
     argv += ["--cache", str(tmp_path), "--models", "skeleton"]
     lifting_baseline.main(
@@ -420,6 +429,10 @@ def test_lifting_baseline_training_switches(tmp_path, monkeypatch):
     assert rates[:3] == pytest.approx([1e-4, 5.5e-4, 1e-3])
     assert rates[-1] < rates[2] and len(rates) == 6
     assert focal == [True] * 6
+    mixed, focal[:] = drawn[-6:], []
+    lifting_baseline.main([*argv, "--steps", "6", "--loss", "l1"])
+    assert focal == [False] * 6
+    assert drawn[-6:] == mixed  # the same batches without the mix
     with pytest.raises(SystemExit, match="--steps"):
         lifting_baseline.main([*argv, "--seconds", "1", "--mix-start", "1"])
     with pytest.raises(SystemExit, match="--mix-start in"):
