@@ -38,8 +38,8 @@ PRETRAINED: dict[str, dict[str, str]] = {
     # (docs/pretrained.md has its card).
     "synthetic": {
         "file": "bigraph_cpu_synthetic.pt",
-        "sha256": "6c7c89c3bb726e4a335e301727a39431"
-        "c85628ddcebfeae7834a398d1629574f",
+        "sha256": "c2e7dcdc9c928c9d75e7599f6e4e97a0"
+        "670d2a4eb1e1cf0997caff4b765941a6",
     },
 }
 
