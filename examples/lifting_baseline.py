@@ -188,14 +188,18 @@ def main(argv=None) -> None:
     torch.set_num_threads(threads)
     size = gen.config.image_size
     n = len(train)
+    # The mean pose, in chunks and without the meshes: 65536 level-0
+    # meshes at once (5.4 GB, twice in float64) do not fit in 24 GB.
     stats = TrainingStatistics.from_batches(
-        [
-            {
-                **train.batch(torch.arange(n)),
-                "has_pose_3d": torch.ones(n, dtype=torch.bool),
-                "has_smpl": torch.ones(n, dtype=torch.bool),
-            }
-        ]
+        {
+            **{
+                k: torch.from_numpy(train.arrays[k][i.numpy()])
+                for k in ("joints_3d", "pose")
+            },
+            "has_pose_3d": torch.ones(len(i), dtype=torch.bool),
+            "has_smpl": torch.ones(len(i), dtype=torch.bool),
+        }
+        for i in torch.arange(n).split(4096)
     )
 
     def uv(pixels: torch.Tensor) -> torch.Tensor:
