@@ -55,8 +55,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=JOINT_NOISES,
         default="cache",
         help="the synthetic test samples' estimated 2D joints: the cache's, "
-        "or redrawn as the demo's detector errs (as train_bigraph.py "
-        "--joint-noise with the same --seed)",
+        "redrawn as the demo's detector errs (as train_bigraph.py "
+        "--joint-noise with the same --seed), or the demo detector's own "
+        "joints on each render (the samples where it finds no person are "
+        "left out; needs the detect extra)",
     )
     p.add_argument(
         "--seed",
@@ -87,7 +89,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from torch.utils.data import DataLoader
+    import numpy as np
+    from torch.utils.data import DataLoader, Subset
 
     from bigraph_pyg.apps.datasets import (
         apply_joint_noise,
@@ -139,7 +142,20 @@ def main(argv=None) -> None:
                 seed=args.seed,
                 progress=not args.quiet,
             )["test"]
-            apply_joint_noise(args.joint_noise, {"test": data}, args.seed)
+            found = apply_joint_noise(
+                args.joint_noise,
+                {"test": data},
+                args.seed,
+                root,
+                progress=not args.quiet,
+            ).get("test")
+            if found is not None:
+                kept = int(found.sum())
+                print(
+                    f"MediaPipe found a person in {kept} of {len(data)} "
+                    "test renders: scoring those"
+                )
+                data = Subset(data, np.flatnonzero(found).tolist())
         else:
             if args.data_root is None:
                 raise FileNotFoundError(
@@ -172,7 +188,7 @@ def main(argv=None) -> None:
             if stats is None
             else TrainingStatistics.from_dict(stats),
         )
-    except (CheckpointError, FileNotFoundError, ValueError) as err:
+    except (CheckpointError, FileNotFoundError, ImportError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     name = state.get("extra", {}).get("ablation") or state.get("extra", {}).get(
         "preset", "model"
@@ -188,6 +204,9 @@ def main(argv=None) -> None:
                     "checkpoint": str(args.checkpoint),
                     "dataset": args.dataset,
                     "joint_noise": args.joint_noise,
+                    "num_samples": len(data)
+                    if args.dataset == "synthetic"
+                    else None,
                     "seed": args.seed,
                     "step": state.get("step"),
                     "metrics": metrics,

@@ -11,6 +11,7 @@ Examples::
     python examples/train_bigraph.py --resume             # continue it
     python examples/train_bigraph.py --ablation graphcmr  # Table 4 row A
     python examples/train_bigraph.py --joint-noise mediapipe  # demo's noise
+    python examples/train_bigraph.py --joint-noise detector   # its joints
     python examples/train_bigraph.py --preset paper --device cuda --amp \\
         --data real --data-root GraphCMR/data --image-root images
     torchrun --nproc_per_node=4 examples/train_bigraph.py --preset paper \\
@@ -111,8 +112,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=JOINT_NOISES,
         default="cache",
         help="estimated 2D joints of every synthetic set: the cache's "
-        "(JointNoise()) or redrawn as the demo's detector errs "
-        "(JointNoise.mediapipe(), docs/data.md)",
+        "(JointNoise()), redrawn as the demo's detector errs "
+        "(JointNoise.mediapipe(), docs/data.md), or the demo detector's own "
+        "joints on each render (detector: MediaPipe, the detect extra, run "
+        "once per split and kept beside the renders; the fitted noise "
+        "where there is no render or no person)",
     )
     p.add_argument("--data-root", help="GraphCMR .npz folder (--data real)")
     p.add_argument(
@@ -349,6 +353,8 @@ def main(argv=None) -> None:
             args.joint_noise,
             dict(train=train_set, val=val_set, test=test_set, lift=lift_set),
             args.seed,
+            args.synthetic_root,
+            progress=not args.quiet,
         )
         summary = train_and_evaluate(
             model,
@@ -370,7 +376,7 @@ def main(argv=None) -> None:
             },
             lift_set=lift_set,
         )
-    except (CheckpointError, OSError, ValueError) as err:
+    except (CheckpointError, ImportError, OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     finally:
         cleanup_distributed()

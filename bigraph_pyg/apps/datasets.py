@@ -11,7 +11,9 @@
   joints by draws from another noise model (e.g. the demo detector's,
   :meth:`JointNoise.mediapipe() <bigraph_pyg.data.JointNoise.mediapipe>`)
   without rendering again; :func:`apply_joint_noise` does it for the
-  scripts' ``--joint-noise`` choices (:data:`JOINT_NOISES`).
+  scripts' ``--joint-noise`` choices (:data:`JOINT_NOISES`), among them
+  the demo detector's own joints on the renders
+  (:mod:`~bigraph_pyg.apps.detector_joints`).
 
 Missing folders raise :class:`FileNotFoundError` naming the folder and
 what should be in it.
@@ -42,8 +44,10 @@ __all__ = [
 ]
 
 #: The scripts' ``--joint-noise`` choices: the cache's own estimates
-#: (``JointNoise()``, drawn at generation) or redrawn as MediaPipe errs.
-JOINT_NOISES: tuple[str, ...] = ("cache", "mediapipe")
+#: (``JointNoise()``, drawn at generation), redrawn as MediaPipe errs
+#: (``JointNoise.mediapipe()``), or MediaPipe's own joints on each render
+#: (``"detector"``; the fitted noise where there is no render or no person).
+JOINT_NOISES: tuple[str, ...] = ("cache", "mediapipe", "detector")
 
 #: Noise streams of :func:`redraw_joint_noise`, one per set.
 NOISE_STREAMS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "lift": 3}
@@ -307,32 +311,69 @@ def redraw_joint_noise(
         )
 
 
-def apply_joint_noise(joint_noise: str, sets: Mapping, seed: int) -> None:
+def apply_joint_noise(
+    joint_noise: str,
+    sets: Mapping,
+    seed: int,
+    root: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> dict:
     """The estimated 2D joints of a run's synthetic sets, by name.
 
     ``"cache"`` leaves the sets as generated; ``"mediapipe"`` redraws each
     with :meth:`JointNoise.mediapipe()
-    <bigraph_pyg.data.JointNoise.mediapipe>` (:func:`redraw_joint_noise`).
+    <bigraph_pyg.data.JointNoise.mediapipe>` (:func:`redraw_joint_noise`);
+    ``"detector"`` does the same, then gives every render's sample the
+    demo detector's own joints
+    (:func:`~bigraph_pyg.apps.detector_joints.detect_split`, kept in the
+    split's folder): samples without a render (the pose-only ``lift``
+    set) or where no person was found keep the fitted noise's draw.
 
     Args:
         joint_noise (str): One of :data:`JOINT_NOISES`.
         sets (Mapping): Role (a key of :data:`NOISE_STREAMS`) to set;
             :obj:`None` entries are skipped.
         seed (int): Base seed (the run's).
+        root (str or PathLike, optional): The synthetic cache the
+            ``train`` / ``val`` / ``test`` sets were built from (their
+            renders are ``root/<role>/images``); needed for
+            ``"detector"``.
+        progress (bool): tqdm bar while detecting. (default: :obj:`False`)
+
+    Returns:
+        dict: for ``"detector"``, role to the :math:`(N,)` bool mask of
+        the samples given detected joints; else empty.
 
     Raises:
-        ValueError: an unknown ``joint_noise``; see
-            :func:`redraw_joint_noise`.
+        ValueError: an unknown ``joint_noise``, or ``"detector"`` without
+            ``root``; see :func:`redraw_joint_noise`.
+        ImportError: ``"detector"`` without the ``detect`` extra.
     """
     if joint_noise not in JOINT_NOISES:
         raise ValueError(
             f"Expected joint_noise in {JOINT_NOISES} (got {joint_noise!r})"
         )
     if joint_noise == "cache":
-        return
+        return {}
+    if joint_noise == "detector" and root is None:
+        raise ValueError(
+            "Expected root (the synthetic cache folder) with joint_noise "
+            "'detector' (got None): the detector runs on its renders"
+        )
     from bigraph_pyg.data import JointNoise
 
     noise = JointNoise.mediapipe()
+    found = {}
     for role, dataset in sets.items():
-        if dataset is not None:
-            redraw_joint_noise(dataset, noise, seed, role)
+        if dataset is None:
+            continue
+        redraw_joint_noise(dataset, noise, seed, role)
+        if joint_noise == "detector" and isinstance(dataset, CachedDataset):
+            from bigraph_pyg.apps.detector_joints import (
+                detect_split,
+                use_detections,
+            )
+
+            det = detect_split(Path(root) / role, len(dataset), None, progress)
+            found[role] = use_detections(dataset, det)
+    return found
