@@ -8,7 +8,9 @@ the crop of :mod:`~bigraph_pyg.apps.camera` and returns a
 conventions; :mod:`~bigraph_pyg.apps.export` writes meshes, parameters,
 keypoints and the overlay. ``examples/demo.py`` is a thin CLI over these.
 :mod:`~bigraph_pyg.apps.datasets` builds the training and evaluation sets
-of ``examples/train_bigraph.py`` and ``eval_bigraph.py``.
+of ``examples/train_bigraph.py`` and ``eval_bigraph.py``;
+:mod:`~bigraph_pyg.apps.detector_joints` gives them the detector's own 2D
+joints on the synthetic renders (``--joint-noise detector``).
 """
 
 from bigraph_pyg.apps.camera import (

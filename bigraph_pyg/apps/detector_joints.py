@@ -54,7 +54,7 @@ def detect_split(
     detect: Callable | None = None,
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
-    """The detector's joints on renders ``0 .. num_samples - 1`` of a split.
+    """The detector's joints on the first ``num_samples`` renders of a split.
 
     Args:
         folder (str or PathLike): A split of a synthetic cache

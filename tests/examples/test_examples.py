@@ -65,6 +65,41 @@ def test_eval_under_the_detector_noise(
     assert runs["b"]["metrics"] == runs["c"]["metrics"]
 
 
+def test_eval_on_the_detectors_joints(
+    tiny_checkpoint, synthetic_root, tmp_path, monkeypatch, capsys
+):
+    """``--joint-noise detector`` scores the renders with a person only."""
+    import sys
+
+    from bigraph_pyg.apps import detector_joints
+
+    argv = [str(tiny_checkpoint), "--synthetic-root", str(synthetic_root)]
+    argv += ["--num-samples", "4", "--quiet", "--no-segmentation"]
+    argv += ["--joint-noise", "detector"]
+    monkeypatch.setitem(sys.modules, "mediapipe", None)
+    with pytest.raises(
+        SystemExit, match=r"pip install 'bigraph_pyg\[detect\]'"
+    ):
+        eval_bigraph.main(argv)
+    monkeypatch.undo()
+    real = detector_joints.detect_split
+
+    def fake(folder, n, detect=None, progress=True):  # no person in render 1
+        det = real(folder, n, lambda img: [], progress=False)
+        det["person"] = np.arange(n) != 1
+        det["joints"][:] = 100.0  # all joints at one point: a poor input
+        det["confidence"][:] = 1.0
+        return det
+
+    monkeypatch.setattr(detector_joints, "detect_split", fake)
+    out = tmp_path / "d.json"
+    eval_bigraph.main(argv + ["--json", str(out)])
+    assert "found a person in 3 of 4 test renders" in capsys.readouterr().out
+    run = json.loads(out.read_text())
+    assert run["joint_noise"] == "detector" and run["num_samples"] == 3
+    assert run["metrics"]["num_samples"] == 3
+
+
 def _astronaut(tmp_path):
     from skimage import data
 
