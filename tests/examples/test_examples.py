@@ -504,3 +504,34 @@ def test_train_bigraph_skeleton_lift_weight_option(capsys):
             train_bigraph.parse_args(["--skeleton-lift-weight", bad])
         err = capsys.readouterr().err
         assert "--skeleton-lift-weight" in err and "finite number >= 0" in err
+
+
+def test_cross_eval_script_tabulates_eval(
+    tiny_checkpoint, synthetic_root, tmp_path, monkeypatch
+):
+    """scripts/cross_eval.py: each row is eval_bigraph's own figures."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "scripts"))
+    import cross_eval
+
+    common = ["--synthetic-root", str(synthetic_root), "--num-samples", "4"]
+    out = tmp_path / "x.json"
+    res = cross_eval.main(
+        [f"a={tiny_checkpoint}", *common]
+        + ["--joint-noise", "cache", "mediapipe", "--out", str(out)]
+    )
+    assert json.loads(out.read_text())["results"] == res["results"]
+    for noise in ("cache", "mediapipe"):
+        one = tmp_path / f"{noise}.json"
+        eval_bigraph.main(
+            [str(tiny_checkpoint), *common, "--joint-noise", noise]
+            + ["--no-segmentation", "--quiet", "--json", str(one)]
+        )
+        want = json.loads(one.read_text())["metrics"]
+        got = res["results"][f"a/{noise}"]
+        assert got == {k: want.get(k) for k in got}
+        assert got["pa_mpjpe"] == want["pa_mpjpe"] is not None
+    assert res["table"].count("\n| a |") == 2
+    with pytest.raises(SystemExit):
+        cross_eval.main(["no-equals-sign"])

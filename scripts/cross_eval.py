@@ -1,0 +1,122 @@
+r"""Score several checkpoints under several 2D-input conditions, one table.
+
+    python scripts/cross_eval.py v9=runs/cpu_long_v9/checkpoints/best.pt \
+        det=runs/cpu_long_v10_det/checkpoints/best.pt \
+        --synthetic-root data/synthetic_eval512 --num-samples 512 \
+        --joint-noise cache mediapipe detector \
+        --out docs/results/detector_input_eval.json
+
+Each ``NAME=CHECKPOINT`` (a path or ``pretrained:NAME``) is scored by
+``examples/eval_bigraph.py`` on the same synthetic test samples under each
+``--joint-noise``: the cache's estimates, the MediaPipe-like redraw, or
+MediaPipe's own joints on the renders (``detector``: the renders without a
+person are left out, the same ones for every model). Prints a markdown
+table (PA-MPJPE of the skeleton and mesh joints, MPVE, the best trivial
+baseline on the same samples) and writes it all as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Metrics kept per (model, condition).
+KEYS = (
+    "pa_mpjpe_skeleton",
+    "pa_mpjpe",
+    "mpjpe_skeleton",
+    "mpjpe",
+    "mpve",
+    "mpve_smpl",
+    "best_baseline_pa_mpjpe",
+    "best_baseline_mpve",
+    "depth_corr_skeleton",
+    "depth_corr",
+    "num_samples",
+)
+
+
+def _f(x, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _named(text: str) -> tuple[str, str]:
+    name, sep, ckpt = text.partition("=")
+    if not sep or not name or not ckpt:
+        raise argparse.ArgumentTypeError(
+            f"Expected NAME=CHECKPOINT (got {text!r})"
+        )
+    return name, ckpt
+
+
+def main(argv=None) -> dict:
+    """Run the cross-evaluation; return what ``--out`` gets."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("models", nargs="+", type=_named, metavar="NAME=CKPT")
+    p.add_argument("--synthetic-root", default="data/synthetic")
+    p.add_argument("--num-samples", type=int, default=64)
+    p.add_argument(
+        "--joint-noise",
+        nargs="+",
+        default=["cache", "mediapipe", "detector"],
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="JSON path")
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "examples"))
+    import eval_bigraph
+
+    results = {}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, ckpt in args.models:
+            for noise in args.joint_noise:
+                out = Path(tmp) / f"{name}_{noise}.json"
+                eval_bigraph.main(
+                    [ckpt, "--synthetic-root", args.synthetic_root]
+                    + ["--num-samples", str(args.num_samples)]
+                    + ["--joint-noise", noise, "--seed", str(args.seed)]
+                    + ["--no-segmentation", "--quiet", "--json", str(out)]
+                )
+                m = json.loads(out.read_text())["metrics"]
+                results[f"{name}/{noise}"] = {k: m.get(k) for k in KEYS}
+    rows = [
+        "| model | 2D input | samples | skeleton PA-MPJPE | mesh PA-MPJPE "
+        "| MPVE np / SMPL | best baseline PA / MPVE |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for noise in args.joint_noise:
+        for name, _ in args.models:
+            r = results[f"{name}/{noise}"]
+            rows.append(
+                f"| {name} | {noise} | {_f(r['num_samples'], 0)} | "
+                f"{_f(r['pa_mpjpe_skeleton'])} | {_f(r['pa_mpjpe'])} | "
+                f"{_f(r['mpve'])} / {_f(r['mpve_smpl'])} | "
+                f"{_f(r['best_baseline_pa_mpjpe'])} / "
+                f"{_f(r['best_baseline_mpve'])} |"
+            )
+    table = "\n".join(rows)
+    print(table)
+    result = {
+        "command": "python scripts/cross_eval.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "checkpoints": dict(args.models),
+        "synthetic_root": args.synthetic_root,
+        "seconds": round(time.perf_counter() - start, 1),
+        "results": results,
+        "table": table,
+    }
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
