@@ -41,6 +41,13 @@ PRETRAINED: dict[str, dict[str, str]] = {
         "sha256": "c2e7dcdc9c928c9d75e7599f6e4e97a0"
         "670d2a4eb1e1cf0997caff4b765941a6",
     },
+    # The same recipe with the demo detector's own joints as the 2D input
+    # (--joint-noise detector); the demo's default when it detects.
+    "synthetic-mediapipe": {
+        "file": "bigraph_cpu_synthetic_mediapipe.pt",
+        "sha256": "5b05753e5447baec6ae7397b81e681f5"
+        "8e56409532fa31dca5c1397db5813488",
+    },
 }
 
 

@@ -8,8 +8,10 @@ Examples::
     python examples/demo.py photo.jpg --keypoints kp.json  # COCO/OpenPose
     python examples/demo.py photo.jpg --checkpoint CKPT   # a trained run
 
-Uses the shipped model (``bigraph_pyg.pretrained("synthetic")``) and
-MediaPipe Pose for the 2D joints (``pip install 'bigraph_pyg[demo]'``),
+Uses MediaPipe Pose for the 2D joints and the shipped model trained on
+its joints (``bigraph_pyg.pretrained("synthetic-mediapipe")``; with
+``--keypoints``, ``pretrained("synthetic")``; ``pip install
+'bigraph_pyg[demo]'``),
 offline, on the CPU. Writes into ``--out`` (default ``runs/demo``), per
 photo ``<stem>``: ``_mesh.obj``/``.ply`` (the mesh branch) and
 ``_smpl.obj``/``.ply`` (the SMPL branch), y-up (x right, y up, z towards
@@ -33,8 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("image", help="a photo, or a folder of photos")
     p.add_argument(
         "--checkpoint",
-        help="a training checkpoint (default: "
-        "the shipped model, bigraph_pyg.pretrained('synthetic'))",
+        help="a training checkpoint (default: the shipped model for the "
+        "2D joints: pretrained('synthetic-mediapipe') on MediaPipe's, "
+        "pretrained('synthetic') on --keypoints)",
     )
     p.add_argument(
         "--keypoints",
@@ -115,8 +118,9 @@ def main(argv=None) -> int:
             )
         else:
             from bigraph_pyg import pretrained
+            from bigraph_pyg.apps.inference import default_model_name
 
-            model = pretrained("synthetic", body)
+            model = pretrained(default_model_name(not args.keypoints), body)
         kp = read_keypoints(args.keypoints) if args.keypoints else None
     except (CheckpointError, FileNotFoundError, ValueError, ImportError) as err:
         raise SystemExit(f"error: {err}") from None

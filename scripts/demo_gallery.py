@@ -1,6 +1,7 @@
 r"""The demo on real photographs: gallery overlays and agreement figures.
 
-Runs :func:`bigraph_pyg.apps.predict` (the shipped model, MediaPipe Pose)
+Runs :func:`bigraph_pyg.apps.predict` (MediaPipe Pose and the shipped model
+the demo uses on its joints, ``pretrained("synthetic-mediapipe")``)
 on scikit-image's astronaut and on sample photos of Debian's ``opencv-doc``
 package, writes small overlays to ``docs/images/demo_<name>.png`` and
 prints, per photo, the time and the agreement of the reprojected joints
@@ -62,7 +63,8 @@ def main(argv=None) -> None:
     p.add_argument(
         "--checkpoint",
         default=None,
-        help="a training run's checkpoint (default: the shipped model)",
+        help="a training run's checkpoint, or pretrained:NAME (default: "
+        "the demo's model, pretrained:synthetic-mediapipe)",
     )
     args = p.parse_args(argv)
     if args.out is None:
@@ -76,13 +78,15 @@ def main(argv=None) -> None:
     from skimage import data
 
     from bigraph_pyg import pretrained
-    from bigraph_pyg.apps import predict, render_overlay
+    from bigraph_pyg.apps import default_model_name, predict, render_overlay
     from bigraph_pyg.body import default_body
     from bigraph_pyg.utils.images import load_image
 
     body = default_body()
     if args.checkpoint is None:
-        model = pretrained("synthetic", body)
+        model = pretrained(default_model_name(True), body)
+    elif args.checkpoint.startswith("pretrained:"):
+        model = pretrained(args.checkpoint.split(":", 1)[1], body)
     else:
         from bigraph_pyg.engine import model_from_checkpoint
 

@@ -30,7 +30,7 @@ from bigraph_pyg.apps.export import (
     save_prediction,
     to_y_up,
 )
-from bigraph_pyg.apps.inference import predict
+from bigraph_pyg.apps.inference import default_model_name, predict
 from bigraph_pyg.apps.keypoints import (
     COCO_TO_JOINTS,
     MEDIAPIPE_TO_JOINTS,
@@ -55,6 +55,7 @@ __all__ = [
     "Prediction",
     "SPIN_FOCAL_RATIO",
     "crop_person",
+    "default_model_name",
     "detect_people",
     "full_perspective_translation",
     "keypoint_box",

@@ -228,3 +228,30 @@ def test_mediapipe_finds_the_astronaut():
     assert p.joints[shoulders[0], 0] > p.joints[shoulders[1], 0]
     x, y, w, h = p.box
     assert 0 <= x and x + w <= img.shape[1] + 1 and w > 100 and h > 100
+
+
+def test_default_model_matches_the_2d_input(fake_detector, body, monkeypatch):
+    """Without a model, predict() loads the shipped model trained on the
+    source of its 2D joints: MediaPipe's, or the user's keypoints."""
+    from bigraph_pyg import hub
+    from bigraph_pyg.apps import default_model_name
+
+    assert set(map(default_model_name, (True, False))) <= set(hub.PRETRAINED)
+    loaded = []
+    real = hub.pretrained
+
+    def spy(name="synthetic", body=None):
+        loaded.append(name)
+        return real(name, body)
+
+    monkeypatch.setattr(hub, "pretrained", spy)
+    fake_detector([standing_landmarks(), None])
+    person = detect_people(_photo())[0]
+    fake_detector([standing_landmarks(), None])
+    detected = predict(_photo(), body=body)
+    given = predict(_photo(), body=body, keypoints=person)
+    assert loaded == ["synthetic-mediapipe", "synthetic"]
+    # The same joints and crop in, other weights: another body out.
+    np.testing.assert_array_equal(detected.keypoints, given.keypoints)
+    np.testing.assert_array_equal(detected.crop, given.crop)
+    assert not np.allclose(detected.vertices_mesh, given.vertices_mesh)

@@ -71,13 +71,14 @@ def test_corrupted_file_and_wrong_name_are_errors(exported, tmp_path, body):
         hub.pretrained("no-such-model")
 
 
+@pytest.mark.parametrize("name", sorted(hub.PRETRAINED))
 def test_shipped_model_is_verified_against_its_recorded_hash(
-    tmp_path, monkeypatch
+    name, tmp_path, monkeypatch
 ):
-    entry = hub.PRETRAINED["synthetic"]
+    entry = hub.PRETRAINED[name]
     shipped = hub._ASSETS / entry["file"]
     assert hub._sha256(shipped) == entry["sha256"]
-    model = hub.pretrained("synthetic")
+    model = hub.pretrained(name)
     assert not model.training and model.training_stats is not None
     # A copy with 5 runs of 64 flipped bytes in place of the shipped file.
     data = bytearray(shipped.read_bytes())
@@ -88,5 +89,5 @@ def test_shipped_model_is_verified_against_its_recorded_hash(
     (tmp_path / entry["file"]).write_bytes(bytes(data))
     monkeypatch.setattr(hub, "_ASSETS", tmp_path)
     with pytest.raises(ValueError, match="corrupted or was replaced") as info:
-        hub.pretrained("synthetic")
+        hub.pretrained(name)
     assert str(tmp_path / entry["file"]) in str(info.value)
