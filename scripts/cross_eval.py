@@ -45,7 +45,16 @@ def _f(x, digits: int = 1) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def _named(text: str) -> tuple[str, str]:
+def write_result(result: dict, out: Path | None) -> None:
+    """Write a script's result as JSON (when ``out`` is given) and say so."""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {out}")
+
+
+def named_checkpoint(text: str) -> tuple[str, str]:
+    """``NAME=CHECKPOINT`` as ``(name, checkpoint)`` (an argparse type)."""
     name, sep, ckpt = text.partition("=")
     if not sep or not name or not ckpt:
         raise argparse.ArgumentTypeError(
@@ -57,7 +66,9 @@ def _named(text: str) -> tuple[str, str]:
 def main(argv=None) -> dict:
     """Run the cross-evaluation; return what ``--out`` gets."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", nargs="+", type=_named, metavar="NAME=CKPT")
+    p.add_argument(
+        "models", nargs="+", type=named_checkpoint, metavar="NAME=CKPT"
+    )
     p.add_argument("--synthetic-root", default="data/synthetic")
     p.add_argument("--num-samples", type=int, default=64)
     p.add_argument(
@@ -111,10 +122,7 @@ def main(argv=None) -> dict:
         "results": results,
         "table": table,
     }
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out}")
+    write_result(result, args.out)
     return result
 
 

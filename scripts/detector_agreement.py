@@ -25,7 +25,6 @@ paired bootstrap 95 % interval (2000 resamples, seed 0).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,14 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def _named(text: str) -> tuple[str, str]:
-    name, sep, ckpt = text.partition("=")
-    if not sep or not name or not ckpt:
-        raise argparse.ArgumentTypeError(
-            f"Expected NAME=CHECKPOINT (got {text!r})"
-        )
-    return name, ckpt
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cross_eval import named_checkpoint, write_result  # noqa: E402
 
 
 def reprojection_errors(model, data, batch_size: int = 32) -> dict:
@@ -102,7 +95,9 @@ def reprojection_errors(model, data, batch_size: int = 32) -> dict:
 def main(argv=None) -> dict:
     """Score the models; return what ``--out`` gets."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", nargs="+", type=_named, metavar="NAME=CKPT")
+    p.add_argument(
+        "models", nargs="+", type=named_checkpoint, metavar="NAME=CKPT"
+    )
     p.add_argument("--synthetic-root", default="data/synthetic")
     p.add_argument("--num-samples", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
@@ -186,10 +181,7 @@ def main(argv=None) -> dict:
         "results": results,
         "table": table,
     }
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out}")
+    write_result(result, args.out)
     return result
 
 

@@ -40,11 +40,17 @@ DETECTIONS_FILE = "mediapipe_joints.npz"
 
 
 def _mediapipe_tag() -> str:
-    from bigraph_pyg.apps.detection import _mediapipe
+    """The detector's name and version; ImportError naming the extra."""
+    from bigraph_pyg.apps.detection import DETECT_EXTRA, _mediapipe
 
     _mediapipe()  # the extra's ImportError, naming it, before any work
-    import mediapipe
-
+    try:
+        import mediapipe
+    except ImportError as err:
+        raise ImportError(
+            f"Expected mediapipe for 2D keypoint detection (got "
+            f"{type(err).__name__}: {err}); {DETECT_EXTRA}"
+        ) from err
     return f"mediapipe {mediapipe.__version__}, largest person"
 
 

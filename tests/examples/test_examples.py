@@ -535,3 +535,39 @@ def test_cross_eval_script_tabulates_eval(
     assert res["table"].count("\n| a |") == 2
     with pytest.raises(SystemExit):
         cross_eval.main(["no-equals-sign"])
+
+
+def test_detector_agreement_script(
+    tiny_checkpoint, synthetic_root, tmp_path, monkeypatch
+):
+    """scripts/detector_agreement.py: with the true joints as the detector's,
+    agreeing with the detector is being right; the paired difference of a
+    model with itself is zero."""
+    from pathlib import Path
+
+    from bigraph_pyg.apps import detector_joints
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "scripts"))
+    import detector_agreement
+
+    real = detector_joints.detect_split
+
+    def perfect(folder, n, detect=None, progress=True):
+        det = real(folder, n, lambda img: [], progress=False)
+        arrays = np.load(Path(folder) / "shard_00000.npz")
+        det["joints"][:] = arrays["joints_2d"][:n]  # render pixels
+        det["confidence"][:] = 1.0
+        det["person"][:] = True
+        return det
+
+    monkeypatch.setattr(detector_joints, "detect_split", perfect)
+    ckpt = str(tiny_checkpoint)
+    res = detector_agreement.main(
+        [f"a={ckpt}", f"b={ckpt}", "--synthetic-root", str(synthetic_root)]
+        + ["--num-samples", "4", "--out", str(tmp_path / "a.json")]
+    )["results"]
+    a = res["a"]
+    assert a["num_samples"] == 4 and a["detector_to_truth"] < 1e-4
+    assert abs(a["to_detector"] - a["to_truth"]) < 1e-4
+    assert a["to_truth"] > 0 and np.isfinite(a["pa_mpjpe"])
+    assert res["b"]["pa_mpjpe_minus_a"] == 0.0
