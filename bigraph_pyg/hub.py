@@ -8,7 +8,9 @@ float32), and the training-split statistics the baselines of
 before it is read and it is loaded with ``torch.load(weights_only=True)``,
 so a corrupted or tampered file is an error, never code that runs.
 
-:func:`export_pretrained` writes such a file from a training checkpoint.
+:func:`export_pretrained` writes such a file from a training checkpoint;
+:func:`load_model` reads either kind, as the scripts' ``CHECKPOINT``
+arguments do (``pretrained:NAME`` or a path).
 The model cards (data, recipe, command, held-out metrics beside the
 baselines, limits) are in ``docs/pretrained.md``.
 """
@@ -25,6 +27,7 @@ import torch
 __all__ = [
     "PRETRAINED",
     "export_pretrained",
+    "load_model",
     "load_pretrained_file",
     "pretrained",
 ]
@@ -198,3 +201,30 @@ def pretrained(name: str = "synthetic", body=None):
     )
     model.training_stats = state.get("training_stats")
     return model
+
+
+def load_model(spec: str, body=None, map_location="cpu"):
+    """A shipped model (``pretrained:NAME``) or a training checkpoint.
+
+    Args:
+        spec (str): ``pretrained:NAME`` (a name of :data:`PRETRAINED`) or
+            the path of a training checkpoint.
+        body (BodyModel, optional): (default: the default body)
+        map_location: A checkpoint's, as in :func:`torch.load`; a shipped
+            model loads on the CPU.
+
+    Returns:
+        tuple[BiGraphBody, dict]: the model (eval mode) and its checkpoint
+        state; for a shipped model ``{"extra": {"training_stats": ...}}``.
+
+    Raises:
+        ValueError: an unknown name or a corrupted shipped file.
+        CheckpointError: see
+            :func:`~bigraph_pyg.engine.model_from_checkpoint`.
+    """
+    if spec.startswith("pretrained:"):
+        model = pretrained(spec.split(":", 1)[1], body)
+        return model, {"extra": {"training_stats": model.training_stats}}
+    from bigraph_pyg.engine.checkpoint import model_from_checkpoint
+
+    return model_from_checkpoint(spec, body, map_location=map_location)

@@ -105,8 +105,8 @@ def main(argv=None) -> None:
         evaluate,
         format_metrics,
         load_h36m_regressor,
-        model_from_checkpoint,
     )
+    from bigraph_pyg.hub import load_model
 
     start = time.perf_counter()
     if args.joint_noise != "cache" and args.dataset != "synthetic":
@@ -117,15 +117,9 @@ def main(argv=None) -> None:
         )
     try:
         body = default_body()
-        if args.checkpoint.startswith("pretrained:"):  # a shipped model
-            from bigraph_pyg.hub import pretrained
-
-            model = pretrained(args.checkpoint.split(":", 1)[1], body)
-            state = {"extra": {"training_stats": model.training_stats}}
-        else:
-            model, state = model_from_checkpoint(
-                args.checkpoint, body, map_location=args.device
-            )
+        model, state = load_model(
+            args.checkpoint, body, map_location=args.device
+        )
         model = model.to(args.device)
         if args.dataset == "synthetic":
             root = Path(args.synthetic_root)

@@ -45,12 +45,46 @@ def _f(x, digits: int = 1) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def write_result(result: dict, out: Path | None) -> None:
-    """Write a script's result as JSON (when ``out`` is given) and say so."""
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {out}")
+def models_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments these scripts share (also ``detector_agreement.py``).
+
+    ``NAME=CKPT ...`` scored on the synthetic test samples of
+    ``--synthetic-root``; the JSON to ``--out``.
+    """
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument(
+        "models", nargs="+", type=named_checkpoint, metavar="NAME=CKPT"
+    )
+    p.add_argument("--synthetic-root", default="data/synthetic")
+    p.add_argument("--num-samples", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="JSON path")
+    return p
+
+
+def finish(
+    script: str, argv, args, start: float, results: dict, table: str, **extra
+) -> dict:
+    """Print the table, write the result to ``args.out``, return it.
+
+    The result: the command, the models, ``extra``, the time, the results
+    and the table.
+    """
+    print(table)
+    result = {
+        "command": f"python scripts/{script} "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "checkpoints": dict(args.models),
+        **extra,
+        "seconds": round(time.perf_counter() - start, 1),
+        "results": results,
+        "table": table,
+    }
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return result
 
 
 def named_checkpoint(text: str) -> tuple[str, str]:
@@ -65,19 +99,12 @@ def named_checkpoint(text: str) -> tuple[str, str]:
 
 def main(argv=None) -> dict:
     """Run the cross-evaluation; return what ``--out`` gets."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "models", nargs="+", type=named_checkpoint, metavar="NAME=CKPT"
-    )
-    p.add_argument("--synthetic-root", default="data/synthetic")
-    p.add_argument("--num-samples", type=int, default=64)
+    p = models_parser(__doc__)
     p.add_argument(
         "--joint-noise",
         nargs="+",
         default=["cache", "mediapipe", "detector"],
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, help="JSON path")
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT / "examples"))
     import eval_bigraph
@@ -111,19 +138,15 @@ def main(argv=None) -> dict:
                 f"{_f(r['best_baseline_pa_mpjpe'])} / "
                 f"{_f(r['best_baseline_mpve'])} |"
             )
-    table = "\n".join(rows)
-    print(table)
-    result = {
-        "command": "python scripts/cross_eval.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        "checkpoints": dict(args.models),
-        "synthetic_root": args.synthetic_root,
-        "seconds": round(time.perf_counter() - start, 1),
-        "results": results,
-        "table": table,
-    }
-    write_result(result, args.out)
-    return result
+    return finish(
+        "cross_eval.py",
+        argv,
+        args,
+        start,
+        results,
+        "\n".join(rows),
+        synthetic_root=args.synthetic_root,
+    )
 
 
 if __name__ == "__main__":

@@ -77,20 +77,14 @@ def main(argv=None) -> None:
     from PIL import Image
     from skimage import data
 
-    from bigraph_pyg import pretrained
     from bigraph_pyg.apps import default_model_name, predict, render_overlay
     from bigraph_pyg.body import default_body
+    from bigraph_pyg.hub import load_model
     from bigraph_pyg.utils.images import load_image
 
     body = default_body()
-    if args.checkpoint is None:
-        model = pretrained(default_model_name(True), body)
-    elif args.checkpoint.startswith("pretrained:"):
-        model = pretrained(args.checkpoint.split(":", 1)[1], body)
-    else:
-        from bigraph_pyg.engine import model_from_checkpoint
-
-        model = model_from_checkpoint(args.checkpoint, body)[0]
+    spec = args.checkpoint or f"pretrained:{default_model_name(True)}"
+    model = load_model(spec, body)[0]
     photos = {"astronaut": (data.astronaut(), 0)}
     for name, (file, person) in PHOTOS.items():
         path = Path(args.opencv_doc) / _DATA / file

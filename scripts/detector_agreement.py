@@ -24,7 +24,6 @@ paired bootstrap 95 % interval (2000 resamples, seed 0).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cross_eval import named_checkpoint, write_result  # noqa: E402
+from cross_eval import finish, models_parser  # noqa: E402
 
 
 def reprojection_errors(model, data, batch_size: int = 32) -> dict:
@@ -94,31 +93,18 @@ def reprojection_errors(model, data, batch_size: int = 32) -> dict:
 
 def main(argv=None) -> dict:
     """Score the models; return what ``--out`` gets."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "models", nargs="+", type=named_checkpoint, metavar="NAME=CKPT"
-    )
-    p.add_argument("--synthetic-root", default="data/synthetic")
-    p.add_argument("--num-samples", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, help="JSON path")
-    args = p.parse_args(argv)
+    args = models_parser(__doc__).parse_args(argv)
     from torch.utils.data import Subset
 
     from bigraph_pyg.apps.datasets import apply_joint_noise, synthetic_splits
     from bigraph_pyg.body import default_body
-    from bigraph_pyg.engine import model_from_checkpoint
-    from bigraph_pyg.hub import pretrained
+    from bigraph_pyg.hub import load_model
 
     start = time.perf_counter()
     body = default_body()
     results, cache, per_sample = {}, {}, {}
     for name, ckpt in args.models:
-        if ckpt.startswith("pretrained:"):
-            model = pretrained(ckpt.split(":", 1)[1], body)
-        else:
-            model = model_from_checkpoint(ckpt, body)[0]
-        model.eval()
+        model = load_model(ckpt, body)[0].eval()
         size = tuple(model.config.image_size)
         if size not in cache:
             data = synthetic_splits(
@@ -170,19 +156,15 @@ def main(argv=None) -> dict:
             f"{r['to_truth']:.3f} | {r['detector_to_truth']:.3f} | "
             f"{r['pa_mpjpe_skeleton']:.1f} / {r['pa_mpjpe']:.1f} | {diff} |"
         )
-    table = "\n".join(rows)
-    print(table)
-    result = {
-        "command": "python scripts/detector_agreement.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        "checkpoints": dict(args.models),
-        "unit": "fraction of the true joints' box height; mesh joints",
-        "seconds": round(time.perf_counter() - start, 1),
-        "results": results,
-        "table": table,
-    }
-    write_result(result, args.out)
-    return result
+    return finish(
+        "detector_agreement.py",
+        argv,
+        args,
+        start,
+        results,
+        "\n".join(rows),
+        unit="fraction of the true joints' box height; mesh joints",
+    )
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ def _mediapipe():
     """Import mediapipe's pose solution, or say which extra to install."""
     os.environ.setdefault("GLOG_minloglevel", "2")  # quiet C++ logging
     try:
+        import mediapipe  # noqa: F401  (the package itself, e.g. its version)
         from mediapipe.python.solutions import pose
     except ImportError as err:
         raise ImportError(

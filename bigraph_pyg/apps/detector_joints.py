@@ -5,7 +5,10 @@ The demo feeds the skeleton branch MediaPipe Pose's joints
 :meth:`JointNoise.mediapipe() <bigraph_pyg.data.JointNoise.mediapipe>`
 is a noise model fitted to those errors; this module gives the errors
 themselves, so a run can train and be scored on exactly the detector's
-output (``--joint-noise detector`` of the scripts):
+output (``--joint-noise detector`` of the scripts). The paper trains the
+skeleton branch on a detector's output too (HRNet detections, Sec. 4.3.2);
+HRNet's weights are not available offline, and MediaPipe is the detector
+whose errors the demo meets, so it stands in:
 
 * :func:`detect_split` runs the demo's detection (the largest person) on
   every render of a cache split, once, and keeps the result next to the
@@ -37,20 +40,17 @@ __all__ = ["DETECTIONS_FILE", "detect_split", "use_detections"]
 
 #: The file :func:`detect_split` keeps in a split's folder.
 DETECTIONS_FILE = "mediapipe_joints.npz"
+#: The arrays :func:`detect_split` returns.
+_KEYS = ("joints", "confidence", "person", "image_size")
 
 
 def _mediapipe_tag() -> str:
     """The detector's name and version; ImportError naming the extra."""
-    from bigraph_pyg.apps.detection import DETECT_EXTRA, _mediapipe
+    from bigraph_pyg.apps.detection import _mediapipe
 
-    _mediapipe()  # the extra's ImportError, naming it, before any work
-    try:
-        import mediapipe
-    except ImportError as err:
-        raise ImportError(
-            f"Expected mediapipe for 2D keypoint detection (got "
-            f"{type(err).__name__}: {err}); {DETECT_EXTRA}"
-        ) from err
+    _mediapipe()  # imports mediapipe, or names the extra to install
+    import mediapipe
+
     return f"mediapipe {mediapipe.__version__}, largest person"
 
 
@@ -130,9 +130,6 @@ def detect_split(
         np.savez(tmp, detector=np.asarray(tag), num=np.asarray(n), **out)
         os.replace(tmp, path)
     return out
-
-
-_KEYS = ("joints", "confidence", "person", "image_size")
 
 
 def use_detections(

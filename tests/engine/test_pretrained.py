@@ -91,3 +91,28 @@ def test_shipped_model_is_verified_against_its_recorded_hash(
     with pytest.raises(ValueError, match="corrupted or was replaced") as info:
         hub.pretrained(name)
     assert str(tmp_path / entry["file"]) in str(info.value)
+
+
+def test_load_model_reads_either_kind(exported, body):
+    """``pretrained:NAME`` is the shipped model, a path the checkpoint."""
+    from bigraph_pyg.engine import model_from_checkpoint
+
+    model, state = hub.load_model("pretrained:synthetic", body)
+    shipped = hub.pretrained("synthetic", body)
+    assert list(state) == ["extra"] and list(state["extra"]) == [
+        "training_stats"
+    ]
+    torch.testing.assert_close(
+        state["extra"]["training_stats"], shipped.training_stats
+    )
+    ref = shipped.state_dict()
+    for k, a in model.state_dict().items():
+        assert torch.equal(a.to_dense(), ref[k].to_dense()), k
+    last = exported[1].parent / "checkpoints" / "last.pt"
+    model, state = hub.load_model(str(last), body)
+    want, want_state = model_from_checkpoint(last, body)
+    assert state["step"] == want_state["step"] and not model.training
+    for k, a in model.state_dict().items():
+        assert torch.equal(a.to_dense(), want.state_dict()[k].to_dense()), k
+    with pytest.raises(ValueError, match="pretrained model name"):
+        hub.load_model("pretrained:nope", body)
