@@ -2,8 +2,10 @@
 
 With no arguments: the small ``cpu`` preset on the built-in synthetic
 humans (generated once into ``data/synthetic``), validated every epoch,
-then the best checkpoint scored on the held-out synthetic test split; the
-metrics table is printed and written to ``runs/train_bigraph/metrics.json``.
+then the best checkpoint scored on two held-out synthetic test splits: new
+samples of the training activities (in distribution) and the held-out pose
+families (activities and part families never drawn for training). Both
+metrics tables are printed and written to ``runs/train_bigraph/metrics.json``.
 
 Examples::
 
@@ -307,6 +309,7 @@ def main(argv=None) -> None:
                     "train": args.num_train or sizes["num_train"],
                     "val": args.num_val or sizes["num_val"],
                     "test": args.num_test or sizes["num_test"],
+                    "heldout": args.num_test or sizes["num_test"],
                 },
                 model_cfg.image_size,
                 body,
@@ -318,6 +321,7 @@ def main(argv=None) -> None:
                 splits["val"],
                 splits["test"],
             )
+            more_test = {"heldout": splits["heldout"]}
         else:
             dirs = dict(d.split("=", 1) for d in args.image_dir)
             if args.data_root is None:
@@ -333,6 +337,7 @@ def main(argv=None) -> None:
                 seed=args.seed,
             )
             val_set = None
+            more_test = {}
             test_set = real_eval_set(
                 "h36m_p2", args.data_root, args.image_root, dirs, body
             )
@@ -351,7 +356,13 @@ def main(argv=None) -> None:
             )
         apply_joint_noise(
             args.joint_noise,
-            dict(train=train_set, val=val_set, test=test_set, lift=lift_set),
+            dict(
+                train=train_set,
+                val=val_set,
+                test=test_set,
+                lift=lift_set,
+                **more_test,
+            ),
             args.seed,
             args.synthetic_root,
             progress=not args.quiet,
@@ -375,6 +386,7 @@ def main(argv=None) -> None:
                 "joint_noise": args.joint_noise,
             },
             lift_set=lift_set,
+            more_test_sets=more_test,
         )
     except (CheckpointError, ImportError, OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
@@ -390,12 +402,17 @@ def main(argv=None) -> None:
             f"(first {k}) -> {sum(losses[-k:]) / k:.3f} (last {k}); "
             f"{r.nonfinite_steps} non-finite steps skipped"
         )
-        if summary.metrics:
-            print(
-                f"test metrics ({summary.evaluated}, "
-                f"{int(summary.metrics['num_samples'])} held-out samples):"
-            )
-            print(format_metrics(summary.metrics, name))
+        tables = [("in distribution", summary.metrics)]
+        tables += [
+            ("held-out pose families", summary.more_metrics.get("heldout")),
+        ]
+        for what, metrics in tables:
+            if metrics:
+                print(
+                    f"test metrics, {what} ({summary.evaluated}, "
+                    f"{int(metrics['num_samples'])} held-out samples):"
+                )
+                print(format_metrics(metrics, name))
         print(
             f"wall time {time.perf_counter() - start:.0f} s (training "
             f"{summary.train_seconds:.0f} s); checkpoints and TensorBoard "

@@ -50,7 +50,13 @@ __all__ = [
 JOINT_NOISES: tuple[str, ...] = ("cache", "mediapipe", "detector")
 
 #: Noise streams of :func:`redraw_joint_noise`, one per set.
-NOISE_STREAMS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "lift": 3}
+NOISE_STREAMS: dict[str, int] = {
+    "train": 0,
+    "val": 1,
+    "test": 2,
+    "lift": 3,
+    "heldout": 4,
+}
 
 #: Real training sets of the paper (Sec. 5.1).
 REAL_DATASETS: tuple[str, ...] = ("h36m", "up3d", "lsp", "coco", "mpii")
@@ -77,7 +83,8 @@ def synthetic_splits(
     Args:
         root (str or PathLike): Cache folder (``root/<split>``).
         sizes (Mapping[str, int]): Samples per split, e.g.
-            ``{"train": 320, "val": 32, "test": 64}``.
+            ``{"train": 320, "val": 32, "test": 64, "heldout": 64}``
+            (``heldout``: the held-out pose families).
         image_size (Sequence[int]): Model input ``(H, W)``.
         body (BodyModel, optional): Poses the ground-truth vertices.
             (default: the default body)

@@ -1,13 +1,18 @@
 r"""Synthetic samples: the default body, posed, dressed and rendered.
 
 Each sample is a 224² crop of the licence-free default body with random
-shape (:math:`\beta \sim \mathcal{N}(0, 1)`, clipped), a pose from
-:mod:`bigraph_pyg.data.poses` (standing, walking, sitting, arms raised,
-bending; within per-joint anatomical limits), a random global rotation,
-random clothing colours, light, camera distance and focal length, and a
-random background (:mod:`bigraph_pyg.data.scene`), rendered headless by
-pyrender (:mod:`bigraph_pyg.data.render`). The person is centred with a
-jittered box, as real crops are.
+shape (:math:`\beta \sim \mathcal{N}(0, 1.25^2)`, clipped), a pose from
+the pose world of :mod:`bigraph_pyg.data.poses` (31 activities built from
+part families of joint-angle ranges, limbs recombined, within per-joint
+anatomical limits, self-intersections rejected; the ``heldout`` split draws
+only the held-out activities), a global orientation (turned, tilted or
+lying, seen from eye level, above or below), random clothing (colours, and
+a looseness that widens the silhouette), light, camera distance and focal
+length, and a random background (:mod:`bigraph_pyg.data.scene`), rendered
+headless by pyrender (:mod:`bigraph_pyg.data.render`). The person is
+centred with a jittered box, as real crops are, or, in a fraction
+``partial_prob`` of the samples, framed so that the legs or one side leave
+the crop (those joints flagged not visible).
 
 Camera model: the pelvis is put at a depth :math:`Z \sim` log-uniform over
 ``depth_range`` (with a small off-axis shift); the focal length is then the
@@ -36,11 +41,9 @@ import os
 import numpy as np
 import torch
 
-from bigraph_pyg.data.poses import (
-    ACTIVITIES,
-    sample_body_pose,
-    sample_global_orient,
-)
+from bigraph_pyg.data.pose_families import ACTIVITIES
+from bigraph_pyg.data.poses import sample_body_pose, sample_global_orient
+from bigraph_pyg.data.self_contact import SelfContact
 from bigraph_pyg.data.scene import (
     PHOTO_NAMES,
     garment_colors,
@@ -90,6 +93,10 @@ class SampleGenerator:
         self.regressor = self.body.joint_regressor.detach()[
             list(SMPL_TO_JOINTS)
         ].double()
+        self.contact = SelfContact(
+            self.body.template_joints().detach().numpy(),
+            self.body.parents.numpy(),
+        )
         self.renderer = None
         if render:
             self._init_rendering()
@@ -152,7 +159,7 @@ class SampleGenerator:
             )
             for i in indices
         ]
-        betas, pose, activity = self._sample_bodies(rngs)
+        betas, pose, activity = self._sample_bodies(rngs, split)
         verts, joints, joints12 = self._pose_bodies(betas, pose)
         res = {key: [] for key in ARRAY_KEYS if key != "background"}
         res["vertices_camera"] = []
@@ -171,12 +178,13 @@ class SampleGenerator:
         return arrays
 
     def _sample_bodies(
-        self, rngs: list[np.random.Generator]
+        self, rngs: list[np.random.Generator], split: str
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw each sample's shape, pose and activity from its stream.
 
         Args:
             rngs (list[np.random.Generator]): One geometry stream a sample.
+            split (str): ``'heldout'`` draws the held-out activities.
 
         Returns:
             (np.ndarray, np.ndarray, np.ndarray): ``betas`` :math:`(n, 10)`
@@ -193,12 +201,16 @@ class SampleGenerator:
         for k, rng in enumerate(rngs):
             b = rng.standard_normal(10) * cfg.beta_std
             betas[k] = np.clip(b, -cfg.beta_clip, cfg.beta_clip)
-            body_pose, act = sample_body_pose(
-                rng, cfg.activity_weights, cfg.pose_noise
+            draw = sample_body_pose(
+                rng,
+                None if split == "heldout" else cfg.activity_weights,
+                cfg.recombine,
+                held_out=split == "heldout",
+                contact=self.contact,
             )
-            pose[k, 3:] = body_pose
-            pose[k, :3] = sample_global_orient(rng)
-            activity[k] = names.index(act)
+            pose[k, 3:] = draw.body_pose
+            pose[k, :3] = sample_global_orient(rng, draw.orientation)
+            activity[k] = names.index(draw.activity)
         return betas, pose, activity
 
     def _pose_bodies(
@@ -240,9 +252,12 @@ class SampleGenerator:
         """Place one posed body before the camera and project it.
 
         Draws, in this order, the pelvis depth (log-uniform over
-        ``depth_range``) and its off-axis shift, the focal length that
-        makes the body's box fill a random fraction ``fill_range`` of the
-        crop, the principal-point jitter, and the 2D-joint noise.
+        ``depth_range``) and its off-axis shift, the framing (whole body,
+        or with probability ``partial_prob`` a box cut to the upper body or
+        to one side), the focal length that makes the framed box fill a
+        random fraction ``fill_range`` of the crop, the principal-point
+        jitter, and the 2D-joint noise (joints out of the crop are not
+        visible, and so never estimated).
 
         Args:
             rng (np.random.Generator): The sample's geometry stream, after
@@ -254,8 +269,9 @@ class SampleGenerator:
         Returns:
             dict: ``transl``, ``camera_K``, ``camera_weak``, ``joints_2d``,
             ``joints_3d``, ``joints24_2d``, ``joints24_3d``,
-            ``joints_2d_est``, ``joints_2d_est_visible`` and
-            ``vertices_camera`` :math:`(V, 3)` float64.
+            ``joints_2d_est``, ``joints_2d_est_visible``,
+            ``joints_2d_visible`` and ``vertices_camera`` :math:`(V, 3)`
+            float64.
         """
         cfg = self.config
         size = cfg.image_size
@@ -268,7 +284,9 @@ class SampleGenerator:
         j = joints + transl
         j12 = joints12 + transl
         uv = v[:, :2] / v[:, 2:]
-        box_lo, box_hi = uv.min(axis=0), uv.max(axis=0)
+        box_lo, box_hi = _framed_box(
+            rng, uv.min(axis=0), uv.max(axis=0), cfg.partial_prob
+        )
         side = float((box_hi - box_lo).max())
         f = rng.uniform(*cfg.fill_range) * size / side
         c = mid - f * (box_lo + box_hi) / 2.0
@@ -278,7 +296,8 @@ class SampleGenerator:
         j12_2d = f * j12[:, :2] / j12[:, 2:] + c
         s = 2.0 * f / (size * j[0, 2])
         t = transl[:2] + (2.0 * c / size - 1.0) / s
-        est, est_vis = cfg.joint_noise.apply(j12_2d, rng)
+        in_frame = ((j12_2d >= 0.0) & (j12_2d <= size - 1.0)).all(axis=1)
+        est, est_vis = cfg.joint_noise.apply(j12_2d, rng, in_frame)
         return {
             "transl": transl,
             "camera_K": K,
@@ -289,6 +308,7 @@ class SampleGenerator:
             "joints24_3d": j,
             "joints_2d_est": est,
             "joints_2d_est_visible": est_vis,
+            "joints_2d_visible": in_frame.astype(np.float32),
             "vertices_camera": v,
         }
 
@@ -322,11 +342,15 @@ class SampleGenerator:
             v = arrays["vertices_camera"][k]
             K = arrays["camera_K"][k].astype(np.float64)
             light = random_light(rng)
-            albedo = garment_colors(rng, self.regions, self.num_vertices)
-            lit = shade_vertices(
-                albedo, vertex_normals(v, self.faces, self.incidence), **light
+            albedo, layer = garment_colors(
+                rng, self.regions, self.num_vertices
             )
-            frame = self.renderer.render(v, K, lit)
+            normals = vertex_normals(v, self.faces, self.incidence)
+            # Loose clothes: the top and the bottom stand off the body.
+            loose = np.concatenate([[0.0], rng.uniform(*cfg.clothing_range, 2)])
+            dressed = v + normals * loose[layer][:, None]
+            lit = shade_vertices(albedo, normals, **light)
+            frame = self.renderer.render(dressed, K, lit)
             bg, kind = random_background(
                 rng, size, self.photos, cfg.background_weights
             )
@@ -342,6 +366,33 @@ class SampleGenerator:
         del arrays["vertices_camera"]
         arrays["background"] = np.asarray(kinds, np.int64)
         return {"arrays": arrays, "images": images, "parts": parts}
+
+
+def _framed_box(
+    rng: np.random.Generator,
+    box_lo: np.ndarray,
+    box_hi: np.ndarray,
+    partial_prob: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part of the body's box the crop frames (normalised image units).
+
+    With probability ``partial_prob``, the box is cut: two times in three
+    to its top 45-75 % (the legs leave the frame, as in a portrait or a
+    half-body shot), else to 55-80 % of its width from the left or the
+    right (one side leaves it). Always four draws, so the rest of the
+    sample's stream does not depend on the framing.
+    """
+    u, kind, frac, left = rng.random(4)
+    if u >= partial_prob:
+        return box_lo, box_hi
+    lo, hi = box_lo.copy(), box_hi.copy()
+    if kind < 2.0 / 3.0:  # image y points down: keep the top
+        hi[1] = lo[1] + (0.45 + 0.30 * frac) * (hi[1] - lo[1])
+    elif left < 0.5:
+        hi[0] = lo[0] + (0.55 + 0.25 * frac) * (hi[0] - lo[0])
+    else:
+        lo[0] = hi[0] - (0.55 + 0.25 * frac) * (hi[0] - lo[0])
+    return lo, hi
 
 
 #: Child stream of a sample's seed for its appearance (clothing, light,

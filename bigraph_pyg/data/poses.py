@@ -20,25 +20,41 @@ flexion 120°, extension 30°; knee flexion 150°; shoulder elevation 180°;
 elbow flexion 150°), narrowed where SMPL's linear blend skinning would
 collapse the mesh.
 
-:data:`ACTIVITIES` are mean poses (standing, walking, sitting, arms raised,
-bending); :func:`sample_body_pose` draws an activity, adds per-joint Gaussian
-noise (:data:`JOINT_STD`) and clips to the limits.
+:mod:`bigraph_pyg.data.pose_families` holds the pose world: part families
+as joint-angle ranges, and the activities built from them.
+:func:`sample_body_pose` draws an activity (or a held-out one), recombines
+its limbs, draws every angle uniformly in its family's range, clips to the
+limits, and rejects a pose whose limbs pass through each other
+(:class:`~bigraph_pyg.data.self_contact.SelfContact`);
+:func:`sample_global_orient` turns it, tilts it or lays it down, and views
+it from above or below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
+from bigraph_pyg.data.pose_families import (
+    ACTIVITIES,
+    ARM_FAMILIES,
+    HELD_OUT_ACTIVITIES,
+    HELD_OUT_FAMILIES,
+    LEG_FAMILIES,
+    ORIENTATIONS,
+    REST,
+    TORSO_FAMILIES,
+    training_activities,
+)
 from bigraph_pyg.topology import SMPL_JOINT_NAMES
 
 __all__ = [
-    "ACTIVITIES",
-    "ACTIVITY_WEIGHTS",
     "JOINT_LIMITS",
-    "JOINT_STD",
+    "PoseDraw",
     "euler_to_axis_angle",
+    "euler_to_matrix",
     "limits_array",
     "sample_body_pose",
     "sample_global_orient",
@@ -66,90 +82,6 @@ JOINT_LIMITS: dict[str, tuple[Range, Range, Range]] = {
     "left_hand": ((-10.0, 10.0), (-10.0, 10.0), (-10.0, 10.0)),
 }
 
-#: Per-joint noise (degrees, one value for all three angles) added to an
-#: activity's mean pose; joints not listed use ``JOINT_STD['default']``.
-JOINT_STD: dict[str, float] = {
-    "default": 6.0,
-    "left_hip": 10.0,
-    "left_knee": 10.0,
-    "neck": 10.0,
-    "head": 12.0,
-    "left_shoulder": 15.0,
-    "left_elbow": 15.0,
-    "left_wrist": 12.0,
-}
-
-# Activity means: degrees by joint name ((x, y, z)); joints absent are 0.
-# Left/right values are given explicitly (asymmetric activities).
-_STANDING = {
-    "left_shoulder": (0.0, 0.0, -70.0),
-    "right_shoulder": (0.0, 0.0, 70.0),
-    "left_elbow": (0.0, -15.0, 0.0),
-    "right_elbow": (0.0, 15.0, 0.0),
-}
-_WALKING = {  # one phase of the gait cycle: left leg forward, left arm back
-    "left_hip": (-25.0, 0.0, 0.0),
-    "right_hip": (20.0, 0.0, 0.0),
-    "left_knee": (15.0, 0.0, 0.0),
-    "right_knee": (35.0, 0.0, 0.0),
-    "left_ankle": (-10.0, 0.0, 0.0),
-    "left_shoulder": (25.0, 0.0, -75.0),
-    "right_shoulder": (-25.0, 0.0, 75.0),
-    "left_elbow": (0.0, -20.0, 0.0),
-    "right_elbow": (0.0, 35.0, 0.0),
-}
-_SITTING = {
-    "left_hip": (-90.0, 0.0, 8.0),
-    "right_hip": (-90.0, 0.0, -8.0),
-    "left_knee": (90.0, 0.0, 0.0),
-    "right_knee": (90.0, 0.0, 0.0),
-    "spine1": (10.0, 0.0, 0.0),
-    "left_shoulder": (-25.0, 0.0, -70.0),
-    "right_shoulder": (-25.0, 0.0, 70.0),
-    "left_elbow": (0.0, -60.0, 0.0),
-    "right_elbow": (0.0, 60.0, 0.0),
-}
-_ARMS_RAISED = {
-    "left_shoulder": (0.0, -10.0, 65.0),
-    "right_shoulder": (0.0, 10.0, -65.0),
-    "left_elbow": (0.0, -30.0, 0.0),
-    "right_elbow": (0.0, 30.0, 0.0),
-    "left_collar": (0.0, 0.0, 10.0),
-    "right_collar": (0.0, 0.0, -10.0),
-}
-_BENDING = {
-    "spine1": (30.0, 0.0, 0.0),
-    "spine2": (25.0, 0.0, 0.0),
-    "spine3": (20.0, 0.0, 0.0),
-    "left_hip": (-45.0, 0.0, 5.0),
-    "right_hip": (-45.0, 0.0, -5.0),
-    "left_knee": (15.0, 0.0, 0.0),
-    "right_knee": (15.0, 0.0, 0.0),
-    "left_shoulder": (-60.0, 0.0, -75.0),
-    "right_shoulder": (-60.0, 0.0, 75.0),
-    "left_elbow": (0.0, -15.0, 0.0),
-    "right_elbow": (0.0, 15.0, 0.0),
-}
-
-#: Mean poses by activity (degrees per joint, see module docstring).
-ACTIVITIES: dict[str, dict[str, tuple[float, float, float]]] = {
-    "standing": _STANDING,
-    "walking": _WALKING,
-    "sitting": _SITTING,
-    "arms_raised": _ARMS_RAISED,
-    "bending": _BENDING,
-}
-
-#: Default probability of each activity.
-ACTIVITY_WEIGHTS: dict[str, float] = {
-    "standing": 0.2,
-    "walking": 0.3,
-    "sitting": 0.15,
-    "arms_raised": 0.2,
-    "bending": 0.15,
-}
-
-
 def _mirror_name(name: str) -> str:
     if name.startswith("left_"):
         return "right_" + name[5:]
@@ -174,14 +106,6 @@ def limits_array() -> np.ndarray:
             out[j, 0] = lim[0]
             out[j, 1:] = -lim[1:, ::-1]
     return out
-
-
-def _std_array() -> np.ndarray:
-    std = np.empty(len(SMPL_JOINT_NAMES) - 1)
-    for j, name in enumerate(SMPL_JOINT_NAMES[1:]):
-        key = name if name in JOINT_STD else _mirror_name(name)
-        std[j] = JOINT_STD.get(key, JOINT_STD["default"])
-    return std
 
 
 def _rot(axis: int, angle: np.ndarray) -> np.ndarray:
@@ -222,86 +146,263 @@ def euler_to_axis_angle(angles_deg: np.ndarray) -> np.ndarray:
     return _matrix_to_axis_angle(m)
 
 
+
+def euler_to_matrix(angles_deg: np.ndarray) -> np.ndarray:
+    r"""Angles ``(x, y, z)`` (degrees) to :math:`R_x R_y R_z`.
+
+    Args:
+        angles_deg (np.ndarray): :math:`(..., 3)` degrees.
+
+    Returns:
+        np.ndarray: :math:`(..., 3, 3)` float64 rotation matrices.
+    """
+    a = np.radians(np.asarray(angles_deg, dtype=np.float64))
+    return _rot(0, a[..., 0]) @ _rot(1, a[..., 1]) @ _rot(2, a[..., 2])
+
+
+@dataclass(frozen=True)
+class PoseDraw:
+    """One body pose drawn by :func:`sample_body_pose`.
+
+    Attributes:
+        body_pose (np.ndarray): :math:`(69,)` float32 axis-angle of SMPL's
+            23 body joints (radians).
+        angles (np.ndarray): :math:`(23, 3)` float64, the same pose as
+            ``(x, y, z)`` degrees (:data:`JOINT_LIMITS`' convention).
+        activity (str): The activity (a key of
+            :data:`~bigraph_pyg.data.pose_families.ACTIVITIES`).
+        orientation (str): Its global-orientation family (a key of
+            :data:`~bigraph_pyg.data.pose_families.ORIENTATIONS`).
+        families (dict[str, str]): The family each part was drawn from
+            (``torso``, ``left_arm``, ``right_arm``, ``left_leg``,
+            ``right_leg``), after recombination and mirroring.
+        tries (int): Draws until one passed the self-contact test.
+    """
+
+    body_pose: np.ndarray
+    angles: np.ndarray
+    activity: str
+    orientation: str
+    families: dict
+    tries: int
+
+
+_J = {name: j - 1 for j, name in enumerate(SMPL_JOINT_NAMES) if j > 0}
+_PART_JOINTS = {
+    "torso": {
+        "spine": ("spine1", "spine2", "spine3"),
+        "neck": ("neck",),
+        "head": ("head",),
+    },
+    "arm": {
+        "collar": ("collar",),
+        "shoulder": ("shoulder",),
+        "elbow": ("elbow",),
+        "wrist": ("wrist",),
+    },
+    "leg": {
+        "hip": ("hip",),
+        "knee": ("knee",),
+        "ankle": ("ankle",),
+        "foot": ("foot",),
+    },
+}
+_TABLES = {"torso": TORSO_FAMILIES, "arm": ARM_FAMILIES, "leg": LEG_FAMILIES}
+_LIMBS = {
+    "left_arm": "arm",
+    "right_arm": "arm",
+    "left_leg": "leg",
+    "right_leg": "leg",
+}
+_MIRROR = np.array([1.0, -1.0, -1.0])
+_SWAP = np.array(
+    [_J[_mirror_name(name)] for name in SMPL_JOINT_NAMES[1:]], np.int64
+)
+
+
+def _training_families(part: str) -> tuple[str, ...]:
+    return tuple(
+        sorted(set(_TABLES[part]) - set(HELD_OUT_FAMILIES.get(part, ())))
+    )
+
+
+def _draw_part(
+    rng: np.random.Generator, angles: np.ndarray, part: str, family: str, side
+) -> None:
+    """Draw one part's angles into ``angles`` (left-side ranges mirrored)."""
+    spec = _TABLES[part][family]
+    for key, joints in _PART_JOINTS[part].items():
+        ranges = np.asarray(spec.get(key, REST), dtype=np.float64)
+        for joint in joints:
+            value = rng.uniform(ranges[:, 0], ranges[:, 1])
+            if side is None:
+                angles[_J[joint]] = value
+            else:
+                angles[_J[f"{side}_{joint}"]] = (
+                    value if side == "left" else value * _MIRROR
+                )
+
+
+def _check_weights(
+    weights: Mapping[str, float] | None, allowed: tuple[str, ...]
+) -> tuple[list[str], np.ndarray]:
+    weights = dict.fromkeys(allowed, 1.0) if weights is None else dict(weights)
+    unknown = sorted(set(weights) - set(allowed))
+    values = np.array([float(weights[n]) for n in sorted(weights)])
+    if (
+        unknown
+        or not len(values)
+        or not np.isfinite(values).all()
+        or (values < 0).any()
+        or values.sum() <= 0
+    ):
+        raise ValueError(
+            f"Expected activity weights over {list(allowed)}, finite, >= 0 "
+            f"and with a positive sum (got {weights})"
+        )
+    return sorted(weights), values / values.sum()
+
+
 def sample_body_pose(
     rng: np.random.Generator,
     activity_weights: Mapping[str, float] | None = None,
-    noise_scale: float = 1.0,
-) -> tuple[np.ndarray, str]:
-    """Draw a body pose (SMPL's 23 joints) within :data:`JOINT_LIMITS`.
+    recombine: float = 0.5,
+    held_out: bool = False,
+    contact=None,
+    max_tries: int = 200,
+) -> PoseDraw:
+    """Draw a body pose (SMPL's 23 joints) from the pose world.
+
+    An activity is drawn (by ``activity_weights``); each limb's family is
+    swapped, with probability ``recombine`` each, for one drawn uniformly
+    from the training families of that limb; every angle is drawn
+    uniformly in its family's range; the pose is mirrored left/right with
+    probability 1/2 and clipped to :data:`JOINT_LIMITS`. A pose that
+    ``contact`` finds self-intersecting is drawn again (same activity).
 
     Args:
         rng (np.random.Generator): Source of randomness.
         activity_weights (Mapping[str, float], optional): Probability of
-            each activity (normalised). (default: :data:`ACTIVITY_WEIGHTS`)
-        noise_scale (float): Multiplies :data:`JOINT_STD`. (default: ``1``)
+            each activity (normalised). (default: uniform over the
+            training activities, or over
+            :data:`~bigraph_pyg.data.pose_families.HELD_OUT_ACTIVITIES`
+            with ``held_out``)
+        recombine (float): Per-limb probability of a recombined family.
+            Held-out draws never recombine. (default: ``0.5``)
+        held_out (bool): Draw the held-out activities. (default:
+            :obj:`False`)
+        contact (SelfContact, optional): Rejects self-intersecting poses.
+        max_tries (int): Draws before giving up. (default: ``200``)
 
     Returns:
-        tuple: ``body_pose`` :math:`(69,)` float32 axis-angle (radians) and
-        the activity name.
+        PoseDraw: the pose, its activity and families.
 
     Raises:
-        ValueError: unknown activity or non-positive total weight.
+        ValueError: unknown activities, bad weights or ``recombine`` not in
+            ``[0, 1]``.
+        RuntimeError: no draw in ``max_tries`` passed ``contact``.
     """
-    weights = dict(
-        ACTIVITY_WEIGHTS if activity_weights is None else activity_weights
-    )
-    unknown = sorted(set(weights) - set(ACTIVITIES))
-    total = float(sum(weights.values()))
-    if unknown or total <= 0:
-        raise ValueError(
-            f"Expected activity weights over {sorted(ACTIVITIES)} with a "
-            f"positive sum (got {weights})"
-        )
-    names = sorted(weights)
-    p = np.array([weights[n] for n in names]) / total
+    if not 0.0 <= recombine <= 1.0:
+        raise ValueError(f"Expected recombine in [0, 1] (got {recombine})")
+    allowed = HELD_OUT_ACTIVITIES if held_out else training_activities()
+    names, p = _check_weights(activity_weights, allowed)
     activity = names[int(rng.choice(len(names), p=p))]
-    mean = np.zeros((len(SMPL_JOINT_NAMES) - 1, 3))
-    for name, angles in ACTIVITIES[activity].items():
-        mean[SMPL_JOINT_NAMES.index(name) - 1] = angles
-    std = _std_array()[:, None] * noise_scale
-    angles = mean + rng.standard_normal(mean.shape) * std
+    spec = ACTIVITIES[activity]
     lim = limits_array()
-    angles = np.clip(angles, lim[..., 0], lim[..., 1])
-    return euler_to_axis_angle(angles).reshape(-1).astype(np.float32), activity
+    for tries in range(1, max_tries + 1):
+        families = {
+            part: spec[part][int(rng.integers(len(spec[part])))]
+            for part in ("torso", *_LIMBS)
+        }
+        if not held_out:
+            for limb, part in _LIMBS.items():
+                if rng.random() < recombine:
+                    pool = _training_families(part)
+                    families[limb] = pool[int(rng.integers(len(pool)))]
+        angles = np.zeros((len(_J), 3))
+        _draw_part(rng, angles, "torso", families["torso"], None)
+        for limb, part in _LIMBS.items():
+            side = limb.split("_")[0]
+            _draw_part(rng, angles, part, families[limb], side)
+        if rng.random() < 0.5:
+            angles = angles[_SWAP] * _MIRROR
+            families = {
+                _mirror_name(k) if "_" in k else k: v
+                for k, v in families.items()
+            }
+        angles = np.clip(angles, lim[..., 0], lim[..., 1])
+        if contact is None or not contact.collides(euler_to_matrix(angles)):
+            break
+    else:
+        raise RuntimeError(
+            f"Expected a pose of {activity!r} without self-intersection "
+            f"within {max_tries} draws (got none); widen its ranges"
+        )
+    orients = spec["orientation"]
+    return PoseDraw(
+        euler_to_axis_angle(angles).reshape(-1).astype(np.float32),
+        angles,
+        activity,
+        orients[int(rng.integers(len(orients)))],
+        families,
+        tries,
+    )
 
 
 def sample_global_orient(
     rng: np.random.Generator,
+    orientation: str = "upright",
     yaw_range: Range = (-180.0, 180.0),
-    pitch_std: float = 8.0,
-    roll_std: float = 5.0,
+    elevation_range: Range = (-30.0, 45.0),
+    elevation_prob: float = 0.5,
 ) -> np.ndarray:
     r"""Random global orientation in the camera frame (OpenCV axes).
 
-    :math:`\mathbf{R} = \mathbf{R}_x(180°)\,\mathbf{R}_y(\text{yaw})\,
-    \mathbf{R}_x(\text{pitch})\,\mathbf{R}_z(\text{roll})`: the upright body
-    (``y`` up, facing ``+z``) turned about its vertical axis, tilted, then
-    brought into the camera frame (``y`` down), where yaw ``0`` faces the
-    camera. Pitch and roll are clipped to ``±2.5`` standard deviations.
+    :math:`\mathbf{R} = \mathbf{R}_x(e)\,\mathbf{R}_x(180°)\,
+    \mathbf{R}_y(\text{yaw})\,\mathbf{R}_x(\text{pitch})\,
+    \mathbf{R}_z(\text{roll})`: the upright body (``y`` up, facing ``+z``)
+    tilted (pitch ``> 0`` tips it forward, roll leans it sideways; both
+    uniform in the ``orientation`` family's ranges,
+    :data:`~bigraph_pyg.data.pose_families.ORIENTATIONS`), turned about
+    its vertical axis (yaw ``0`` faces the camera), brought into the camera
+    frame (``y`` down), then seen from above or below: the camera's
+    elevation :math:`e` is uniform in ``elevation_range`` with probability
+    ``elevation_prob``, else near eye level (:math:`\mathcal{N}(0, 4°)`,
+    clipped at ±10°).
 
     Args:
         rng (np.random.Generator): Source of randomness.
+        orientation (str): A key of ``ORIENTATIONS``. (default:
+            ``'upright'``)
         yaw_range (tuple): Uniform yaw range, degrees.
             (default: ``(-180, 180)``)
-        pitch_std (float): Degrees. (default: ``8``)
-        roll_std (float): Degrees. (default: ``5``)
+        elevation_range (tuple): Degrees; ``> 0`` looks down on the body.
+            (default: ``(-30, 45)``)
+        elevation_prob (float): Probability of a wide elevation.
+            (default: ``0.5``)
 
     Returns:
         np.ndarray: :math:`(3,)` float32 axis-angle.
+
+    Raises:
+        ValueError: an unknown ``orientation``.
     """
+    if orientation not in ORIENTATIONS:
+        raise ValueError(
+            f"Expected orientation in {sorted(ORIENTATIONS)} (got "
+            f"{orientation!r})"
+        )
+    pitch_range, roll_range = ORIENTATIONS[orientation]
     yaw = np.radians(rng.uniform(*yaw_range))
-    pitch = np.radians(
-        np.clip(
-            rng.standard_normal() * pitch_std, -2.5 * pitch_std, 2.5 * pitch_std
-        )
-    )
-    roll = np.radians(
-        np.clip(
-            rng.standard_normal() * roll_std, -2.5 * roll_std, 2.5 * roll_std
-        )
-    )
+    pitch = np.radians(rng.uniform(*pitch_range))
+    roll = np.radians(rng.uniform(*roll_range))
+    if rng.random() < elevation_prob:
+        elev = rng.uniform(*elevation_range)
+    else:
+        elev = float(np.clip(rng.standard_normal() * 4.0, -10.0, 10.0))
+    # R_x(e) R_x(180) = R_x(180 + e); e > 0 tips the body's top away.
     m = (
-        _rot(0, np.array(np.pi))
+        _rot(0, np.array(np.pi + np.radians(elev)))
         @ _rot(1, np.array(yaw))
         @ _rot(0, np.array(pitch))
         @ _rot(2, np.array(roll))

@@ -162,8 +162,12 @@ def garment_colors(
     rng: np.random.Generator,
     regions: dict[str, np.ndarray],
     num_vertices: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Albedo of every vertex: random clothing, skin and hair colours.
+
+    Also says which vertices the clothes cover, so that loose clothes can
+    widen the rendered silhouette there (the generator's
+    ``clothing_range``).
 
     Args:
         rng (np.random.Generator): Source of randomness.
@@ -173,7 +177,9 @@ def garment_colors(
         num_vertices (int): ``V``.
 
     Returns:
-        np.ndarray: :math:`(V, 3)` float32 in ``[0, 1]``.
+        tuple: albedo :math:`(V, 3)` float32 in ``[0, 1]``, and the layer
+        of each vertex :math:`(V,)` int64: ``0`` skin, hair or shoes,
+        ``1`` the top (with its sleeves), ``2`` the bottom (with its legs).
     """
     skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(
         0.92, 1.05, 3
@@ -192,19 +198,22 @@ def garment_colors(
     legs = rng.choice(2, p=[0.3, 0.7])  # shorts, long
     has_hair = rng.random() < 0.85
     col = np.tile(skin, (num_vertices, 1))
-    col[regions["top"]] = top
-    col[regions["bottom"]] = bottom
-    col[regions["shoes"]] = shoes
+    layer = np.zeros(num_vertices, np.int64)
+    covered = [("top", 1), ("bottom", 2)]
     if sleeves >= 1:
-        col[regions["sleeve_upper"]] = top
+        covered.append(("sleeve_upper", 1))
     if sleeves == 2:
-        col[regions["sleeve_lower"]] = top
+        covered.append(("sleeve_lower", 1))
     if legs == 1:
-        col[regions["leg_lower"]] = bottom
+        covered.append(("leg_lower", 2))
+    for region, garment in covered:
+        col[regions[region]] = top if garment == 1 else bottom
+        layer[regions[region]] = garment
+    col[regions["shoes"]] = shoes
     if has_hair:
         col[regions["hair"]] = hair
     col = col * (1.0 + 0.04 * rng.standard_normal((num_vertices, 1)))
-    return np.clip(col, 0.0, 1.0).astype(np.float32)
+    return np.clip(col, 0.0, 1.0).astype(np.float32), layer
 
 
 def random_light(rng: np.random.Generator) -> dict:

@@ -236,6 +236,7 @@ class SyntheticHumans(EpochSeeded, Dataset):
             "joints24_3d",
             "joints_2d_est",
             "joints_2d_est_visible",
+            "joints_2d_visible",
             "pose",
             "betas",
             "transl",
@@ -243,7 +244,6 @@ class SyntheticHumans(EpochSeeded, Dataset):
             "camera_weak",
         ):
             sample[key] = torch.as_tensor(np.asarray(a[key], np.float32))
-        sample["joints_2d_visible"].fill_(1.0)
         sample["joints_3d_visible"].fill_(1.0)
         sample["part_seg"] = torch.from_numpy(np.array(part, np.uint8))
         sample["mask"] = (sample["part_seg"] > 0).to(torch.uint8)
@@ -289,6 +289,7 @@ def _apply_augment(a: dict, params: AugmentParams, size: int) -> dict:
     a["joints_2d"] = transform_points_2d(a["joints_2d"], A)[perm12]
     a["joints_2d_est"] = transform_points_2d(a["joints_2d_est"], A)[perm12]
     a["joints_2d_est_visible"] = a["joints_2d_est_visible"][perm12]
+    a["joints_2d_visible"] = a["joints_2d_visible"][perm12]
     a["joints24_2d"] = transform_points_2d(a["joints24_2d"], A)[perm24]
     a["joints_3d"] = (a["joints_3d"] @ M.T)[perm12]
     a["joints24_3d"] = (a["joints24_3d"] @ M.T)[perm24]

@@ -13,7 +13,10 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from bigraph_pyg.data.noise import JointNoise
-from bigraph_pyg.data.poses import ACTIVITIES, ACTIVITY_WEIGHTS
+from bigraph_pyg.data.pose_families import (
+    HELD_OUT_ACTIVITIES,
+    training_activities,
+)
 
 __all__ = [
     "ARRAY_KEYS",
@@ -22,8 +25,11 @@ __all__ = [
     "check_split",
 ]
 
-#: Split names and the stream id mixed into every sample's seed.
-SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
+#: Split names and the stream id mixed into every sample's seed. ``heldout``
+#: is the held-out-family test split: its poses come from
+#: :data:`~bigraph_pyg.data.pose_families.HELD_OUT_ACTIVITIES`, which no
+#: other split draws.
+SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "heldout": 3}
 
 #: Per-sample arrays stored in each shard (besides ``index``).
 ARRAY_KEYS = (
@@ -38,6 +44,7 @@ ARRAY_KEYS = (
     "joints24_3d",
     "joints_2d_est",
     "joints_2d_est_visible",
+    "joints_2d_visible",
     "activity",
     "background",
 )
@@ -50,11 +57,26 @@ class SyntheticConfig:
     Attributes:
         image_size (int): Crop side, pixels. (default: ``224``)
         shard_size (int): Samples per shard file. (default: ``64``)
-        beta_std (float): Std of the shape coefficients. (default: ``1``)
-        beta_clip (float): Clip of the shape coefficients. (default: ``2.5``)
-        activity_weights (dict): Probability of each activity
-            (:data:`~bigraph_pyg.data.poses.ACTIVITY_WEIGHTS`).
-        pose_noise (float): Multiplies the per-joint pose noise.
+        beta_std (float): Std of the shape coefficients (the default
+            body's 10 PCA directions of 256 adult phenotypes have unit
+            RMS: 1.25 reaches past them, heavier, lighter, taller and
+            shorter). (default: ``1.25``)
+        beta_clip (float): Clip of the shape coefficients. (default: ``3``)
+        activity_weights (dict, optional): Probability of each training
+            activity (:func:`~bigraph_pyg.data.pose_families.
+            training_activities`); :obj:`None` for uniform. The ``heldout``
+            split draws the held-out activities uniformly.
+        recombine (float): Per-limb probability of a family drawn from all
+            training families of that limb (training splits only).
+            (default: ``0.5``)
+        partial_prob (float): Probability of a partial view: the crop cuts
+            the legs, or one side, out of the frame; the joints out of it
+            are flagged not visible (``joints_2d_visible`` and the
+            estimates). (default: ``0.15``)
+        clothing_range (tuple): Looseness of the clothes, metres: the
+            rendered top and bottom stand off the body along its normals
+            by a uniform draw in this range (the ground truth stays the
+            body). (default: ``(0, 0.04)``)
         depth_range (tuple): Pelvis depth, metres (log-uniform).
             (default: ``(2.5, 8.0)``)
         off_axis (float): Lateral pelvis offset, fraction of the depth
@@ -71,12 +93,12 @@ class SyntheticConfig:
 
     image_size: int = 224
     shard_size: int = 64
-    beta_std: float = 1.0
-    beta_clip: float = 2.5
-    activity_weights: dict = field(
-        default_factory=lambda: dict(ACTIVITY_WEIGHTS)
-    )
-    pose_noise: float = 1.0
+    beta_std: float = 1.25
+    beta_clip: float = 3.0
+    activity_weights: dict | None = None
+    recombine: float = 0.5
+    partial_prob: float = 0.15
+    clothing_range: tuple[float, float] = (0.0, 0.04)
     depth_range: tuple[float, float] = (2.5, 8.0)
     off_axis: float = 0.2
     fill_range: tuple[float, float] = (0.7, 0.9)
@@ -92,10 +114,24 @@ class SyntheticConfig:
                 "Expected image_size >= 16 and shard_size >= 1 (got "
                 f"{self.image_size}, {self.shard_size})"
             )
-        if set(self.activity_weights) - set(ACTIVITIES):
+        allowed = training_activities()
+        if self.activity_weights is not None and (
+            set(self.activity_weights) - set(allowed)
+        ):
             raise ValueError(
-                f"Expected activities among {sorted(ACTIVITIES)} (got "
-                f"{sorted(self.activity_weights)})"
+                f"Expected activity_weights over the training activities "
+                f"{list(allowed)} (got {sorted(self.activity_weights)}; "
+                f"{list(HELD_OUT_ACTIVITIES)} are held out)"
+            )
+        for name in ("recombine", "partial_prob"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"Expected {name} in [0, 1] (got {value})")
+        lo, hi = self.clothing_range
+        if not 0.0 <= lo <= hi <= 0.1:
+            raise ValueError(
+                "Expected 0 <= clothing_range[0] <= clothing_range[1] <= 0.1 "
+                f"metres (got {self.clothing_range})"
             )
         lo, hi = self.depth_range
         if not 0.5 <= lo <= hi:

@@ -22,6 +22,7 @@ from bigraph_pyg.engine._metric_sums import MetricSums
 from bigraph_pyg.engine.baselines import TrainingStatistics, flat_lift
 from bigraph_pyg.engine.batching import ModelBatch
 from bigraph_pyg.engine.mesh_projector import MeshProjector
+from bigraph_pyg.engine.nearest_lift import NearestNeighbourLifter
 from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.metrics import HIP_INDICES, mpjpe, mpve, pa_mpjpe
 
@@ -36,11 +37,14 @@ class ConstantPredictions:
         mesh_joints (Tensor or None): :math:`(12, 3)` the joints the
             model's joint regressor gives on the mean mesh (when the mesh
             has the model's vertex count).
+        lifter (NearestNeighbourLifter or None): The lookup of the training
+            poses (when the statistics hold a pose bank).
     """
 
     joints: Tensor
     vertices: Tensor | None
     mesh_joints: Tensor | None
+    lifter: NearestNeighbourLifter | None = None
 
     @classmethod
     def of(
@@ -53,7 +57,10 @@ class ConstantPredictions:
             vertices = stats.mean_vertices.to(device)
             if vertices.shape[0] == net.joint_regressor.shape[1]:
                 mesh_joints = net.joint_regressor.to(vertices) @ vertices
-        return cls(joints, vertices, mesh_joints)
+        lifter = None
+        if stats.pose_bank is not None and len(stats.pose_bank) >= 16:
+            lifter = NearestNeighbourLifter(stats.pose_bank)
+        return cls(joints, vertices, mesh_joints, lifter)
 
 
 @dataclass
@@ -125,7 +132,7 @@ class BatchScorer:
         gt_v = torch.nan_to_num(t["gt_vertices"])
         preds = self._model_joints(out)
         if self.baselines is not None:
-            preds += self._score_baselines(mb.joints_est, gt_v, t["has_smpl"])
+            preds += self._score_baselines(mb, gt_v, t["has_smpl"])
         self._score_joints(preds, t)
         self._score_mesh(out, gt_v, t["has_smpl"])
         if self.criterion is not None:
@@ -156,13 +163,17 @@ class BatchScorer:
         return preds
 
     def _score_baselines(
-        self, joints_2d: Tensor, gt_v: Tensor, has_v: Tensor
+        self, mb: ModelBatch, gt_v: Tensor, has_v: Tensor
     ) -> list[tuple[str, Tensor]]:
         """Score the mean mesh's MPVE; return the baselines' joints.
 
         The joints are scored by :meth:`_score_joints`, as the model's.
+        The flat lift and the lookup take the model's own 2D input (the
+        lookup over its detected joints); ``flat_lift_true`` the true 2D
+        joints.
         """
         base = self.baselines
+        joints_2d = mb.joints_est
         n = joints_2d.shape[0]
         if (
             base.vertices is not None
@@ -176,7 +187,15 @@ class BatchScorer:
         preds = [
             ("baseline_mean_pose", base.joints.expand(n, -1, -1)),
             ("baseline_flat_lift", flat_lift(joints_2d, base.joints)),
+            ("baseline_flat_lift_true", flat_lift(mb.joints_gt, base.joints)),
         ]
+        if base.lifter is not None:
+            seen = mb.raw.get("joints_2d_est_visible")
+            if seen is not None and mb.joints_est_valid is not None:
+                seen = seen.to(joints_2d) * mb.joints_est_valid.to(joints_2d)
+            preds.append(
+                ("baseline_nearest_neighbour", base.lifter(joints_2d, seen))
+            )
         if base.mesh_joints is not None:
             preds.append(
                 ("baseline_mean_mesh", base.mesh_joints.expand(n, -1, -1))

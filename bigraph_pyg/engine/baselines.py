@@ -13,6 +13,13 @@ predictors need only statistics of the **training split**
 * ``flat_lift``: the zero-depth lift of the 2D joints the model is given
   (pixels): centred on the pelvis, scaled so that its summed bone length
   equals that of the mean pose, with :math:`z = 0`;
+* ``flat_lift_true``: the same lift of the *true* 2D joints (a perfect
+  detector's flat copy);
+* ``nearest_neighbour``: the mean of the 16 training poses (up to 16,384,
+  each seen from 24 yaws) whose projections best match the model's own 2D
+  input by 2D Procrustes
+  (:class:`~bigraph_pyg.engine.nearest_lift.NearestNeighbourLifter`):
+  what a lookup of the training poses achieves without learning;
 * ``mean_mesh``: the constant mean training mesh in the camera-oriented
   model frame (the frame of the ground-truth vertices), and the 12 joints
   the joint regressor gives on it.
@@ -33,7 +40,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from bigraph_pyg.geometry import axis_angle_to_matrix, center_joints
+from bigraph_pyg.engine.nearest_lift import upright_poses
+from bigraph_pyg.geometry import center_joints
 from bigraph_pyg.metrics import HIP_INDICES
 from bigraph_pyg.topology import BONES, JOINT_NAMES
 
@@ -49,12 +57,15 @@ __all__ = [
 BASELINES: dict[str, str] = {
     "mean_pose": "constant mean training pose (body frame, upright)",
     "flat_lift": "2D input joints, depth 0, scaled to the mean pose",
+    "flat_lift_true": "true 2D joints, depth 0, scaled to the mean pose",
+    "nearest_neighbour": "mean of the 16 nearest training poses (2D "
+    "Procrustes, 24 yaws)",
     "mean_mesh": "constant mean training mesh (camera-oriented frame)",
 }
 
-#: ``R_x(180°)``: an upright body (``y`` up, facing ``+z``) into the
-#: camera frame (``y`` down), facing the camera.
-_UPRIGHT = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+#: Training poses the nearest-neighbour baseline looks up, at most.
+MAX_BANK_POSES = 16384
+
 
 _BONE_INDEX = [(JOINT_NAMES.index(a), JOINT_NAMES.index(b)) for a, b in BONES]
 
@@ -77,11 +88,16 @@ class TrainingStatistics:
             mesh (model frame, metres); :obj:`None` without meshes.
         num_samples (int): Training samples that contributed to
             ``mean_joints``.
+        pose_bank (Tensor or None): :math:`(N, 12, 3)` training poses for
+            the nearest-neighbour baseline (body frame, upright, facing the
+            camera; ``N <=`` :data:`MAX_BANK_POSES`); :obj:`None`: no such
+            baseline.
     """
 
     mean_joints: Tensor
     mean_vertices: Tensor | None
     num_samples: int
+    pose_bank: Tensor | None = None
 
     @classmethod
     def from_batches(cls, batches: Iterable[Mapping]) -> TrainingStatistics:
@@ -102,15 +118,15 @@ class TrainingStatistics:
         """
         joint_sum, n_joints = torch.zeros(12, 3, dtype=torch.float64), 0
         vert_sum, n_verts = None, 0
+        bank: list[Tensor] = []
         for batch in batches:
             ok = batch["has_pose_3d"].bool() & batch["has_smpl"].bool()
             if ok.any():
-                joints = center_joints(
-                    batch["joints_3d"][ok].double(), HIP_INDICES
-                )
-                rot = axis_angle_to_matrix(batch["pose"][ok, :3].double())
-                joint_sum += (joints @ rot).sum(0)  # R^T j, row vectors
+                up = upright_poses(batch["joints_3d"][ok], batch["pose"][ok, :3])
+                joint_sum += up.sum(0)
                 n_joints += int(ok.sum())
+                if sum(len(b) for b in bank) < MAX_BANK_POSES:
+                    bank.append(up.float())
             if "vertices" in batch:
                 has_v = batch["has_smpl"].bool()
                 if "has_vertices" in batch:
@@ -124,13 +140,35 @@ class TrainingStatistics:
                 "Expected training samples with 3D joints and SMPL pose "
                 "(has_pose_3d and has_smpl) for the baselines (got none)"
             )
-        mean_joints = (joint_sum / n_joints) @ _UPRIGHT.double().T
+        mean_joints = joint_sum / n_joints
         mean_vertices = None if vert_sum is None else vert_sum / n_verts
         return cls(
             mean_joints.float(),
             None if mean_vertices is None else mean_vertices.float(),
             n_joints,
+            torch.cat(bank)[:MAX_BANK_POSES],
         )
+
+    def with_pose_bank(self, joints_3d: Tensor, global_orient: Tensor):
+        """These statistics, the nearest-neighbour bank replaced.
+
+        For a larger bank than the rendered training split gives: the
+        pose-only training samples (:class:`~bigraph_pyg.data.SyntheticPoses`).
+
+        Args:
+            joints_3d (Tensor): :math:`(N, 12, 3)` camera-frame joints.
+            global_orient (Tensor): :math:`(N, 3)` their SMPL global
+                orientations.
+
+        Returns:
+            TrainingStatistics: a copy; the first
+            :data:`MAX_BANK_POSES` poses make the bank.
+        """
+        from dataclasses import replace
+
+        n = MAX_BANK_POSES
+        bank = upright_poses(joints_3d[:n], global_orient[:n]).float()
+        return replace(self, pose_bank=bank)
 
     @classmethod
     def from_dataset(cls, dataset, batch_size: int = 64) -> TrainingStatistics:
@@ -162,6 +200,8 @@ class TrainingStatistics:
         out = {"mean_joints": self.mean_joints, "num_samples": self.num_samples}
         if self.mean_vertices is not None:
             out["mean_vertices"] = self.mean_vertices
+        if self.pose_bank is not None:
+            out["pose_bank"] = self.pose_bank
         return out
 
     @classmethod
@@ -183,10 +223,19 @@ class TrainingStatistics:
                 f"{tuple(joints.shape)})"
             )
         verts = state.get("mean_vertices")
+        bank = state.get("pose_bank")
+        if bank is not None:
+            bank = torch.as_tensor(bank).float()
+            if bank.dim() != 3 or tuple(bank.shape[1:]) != (12, 3):
+                raise ValueError(
+                    "Expected pose_bank of shape (N, 12, 3) (got "
+                    f"{tuple(bank.shape)})"
+                )
         return cls(
             joints,
             None if verts is None else torch.as_tensor(verts).float(),
             int(state["num_samples"]),
+            bank,
         )
 
 
