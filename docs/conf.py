@@ -79,7 +79,7 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 napoleon_use_ivar = True
-# PyG's "Shapes:" section (STYLE.md) is rendered as a titled block.
+# PyG's "Shapes:" section (contributing.md) is rendered as a titled block.
 napoleon_custom_sections = ["Shapes", "Shape"]
 
 # autosummary's table shows each name's first sentence; the paper's

@@ -43,6 +43,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bigraph_pyg.engine.cli_types import (
+    non_negative_int,
+    output_file,
+    positive_float,
+    positive_int,
+    sample_count,
+    script_errors,
+    seed,
+    unit_float,
+)
+
 
 class Lifter(nn.Module):
     """Linear -> 2 residual blocks (Linear, ReLU, Dropout x2) -> Linear."""
@@ -92,25 +103,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--num-train",
-        type=int,
+        type=sample_count,
         default=16384,
         help="pose-only training samples",
     )
     p.add_argument(
         "--num-test",
-        type=int,
+        type=sample_count,
         default=64,
         help="held-out test samples (the main job's: 64)",
     )
     p.add_argument(
         "--seconds",
-        type=float,
+        type=positive_float,
         default=120.0,
         help="training wall-clock budget per model",
     )
     p.add_argument(
         "--steps",
-        type=int,
+        type=positive_int,
         help="a fixed number of steps per model instead of "
         "--seconds (the same figures in every run)",
     )
@@ -119,9 +130,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="mlp",
         help="comma-separated, of " + ", ".join(MODELS),
     )
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument(
+        "--warmup", type=non_negative_int, default=0, help="warm-up steps"
+    )
     p.add_argument(
         "--schedule",
         choices=("constant", "cosine"),
@@ -136,18 +149,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--mix-start",
-        type=float,
+        type=unit_float,
         default=0.0,
         help="share of ground-truth 2D inputs at step 0, decaying to 0 at "
         "5/6 of --steps (the paper's mixing; 0: estimates only)",
     )
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast (CPU)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int)
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--threads", type=positive_int)
     p.add_argument(
         "--cache", default="data/synthetic/poses", help="pose-only cache folder"
     )
-    p.add_argument("--json", help="also write the results here")
+    p.add_argument(
+        "--json", type=output_file, help="also write the results here"
+    )
     return p.parse_args(argv)
 
 
@@ -158,9 +173,12 @@ def main(argv=None) -> None:
             "error: Expected --steps with --schedule cosine or --mix-start "
             "(both follow the run's length; got --seconds only)"
         )
-    if not 0.0 <= args.mix_start <= 1.0:
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown or not names:  # before any data is made
         raise SystemExit(
-            f"error: Expected --mix-start in [0, 1] (got {args.mix_start})"
+            f"error: Expected --models from {list(MODELS)} "
+            f"(got {args.models!r})"
         )
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -182,9 +200,10 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     threads = torch.get_num_threads()  # the generator pins one thread
     t0 = time.perf_counter()
-    train = SyntheticPoses(args.cache, args.num_train, seed=args.seed)
-    gen = SampleGenerator(SyntheticConfig(), render=False)
-    test = gen.geometry(args.seed, "test", list(range(args.num_test)))
+    with script_errors():  # a damaged or foreign cache names its file
+        train = SyntheticPoses(args.cache, args.num_train, seed=args.seed)
+        gen = SampleGenerator(SyntheticConfig(), render=False)
+        test = gen.geometry(args.seed, "test", list(range(args.num_test)))
     torch.set_num_threads(threads)
     size = gen.config.image_size
     n = len(train)
@@ -207,13 +226,6 @@ def main(argv=None) -> None:
 
     j2d = torch.from_numpy(test["joints_2d_est"])
     gt = torch.from_numpy(test["joints_3d"])
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = sorted(set(names) - set(MODELS))
-    if unknown or not names:
-        raise SystemExit(
-            f"error: Expected --models from {list(MODELS)} "
-            f"(got {args.models!r})"
-        )
     titles = {
         "mlp": "lifting MLP",
         "skeleton": "Skeleton-GCN alone + pose context (cpu preset)",
@@ -321,8 +333,9 @@ def main(argv=None) -> None:
         }
         print(f"| {title} | {e:.1f} | {pa:.1f} | {pa_first:.1f} |")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1))
+        with script_errors():
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -30,9 +30,14 @@ from pathlib import Path
 
 import torch
 
+from bigraph_pyg.engine.cli_types import MAX_SAMPLES
 from bigraph_pyg.engine.runner import (
     check_run_folder,
+    device,
     output_path,
+    positive_int,
+    script_errors,
+    seed,
 )
 
 BASE = dict(
@@ -78,12 +83,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--scale",
-        type=int,
+        type=positive_int,
         default=1,
         help="multiply samples and epochs (GPU budgets)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--device", type=device, default="cpu")
     p.add_argument("--amp", action="store_true")
     p.add_argument(
         "--synthetic-root",
@@ -98,7 +103,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--overwrite",
         action="store_true",
         help="replace the checkpoints of an earlier run of the "
-        "same rows in OUT (default: refused)",
+        "same rows in OUT, or a table of other rows trained with other "
+        "settings (default: refused; rows of the same settings are "
+        "merged into OUT's table)",
     )
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -118,6 +125,8 @@ def main(argv=None) -> None:
     from bigraph_pyg.engine.ablation import (
         TABLE4_ROWS,
         ablation_table,
+        earlier_rows,
+        parse_rows,
         plot_loss_curves,
     )
     from bigraph_pyg.losses import keypoint_3d_l1_loss, vertex_l1_loss
@@ -125,23 +134,7 @@ def main(argv=None) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     start = time.perf_counter()
-    rows = [r for r in args.rows.upper() if r in TABLE4_ROWS]
-    if not rows or args.scale < 1:
-        raise SystemExit(
-            f"error: Expected --rows among {''.join(TABLE4_ROWS)}"
-            f" and --scale >= 1 (got {args.rows!r}, "
-            f"{args.scale})"
-        )
     out = Path(args.out)
-    try:  # before any data is generated
-        for row in rows:
-            check_run_folder(
-                out / f"row_{row}",
-                overwrite=args.overwrite,
-                advice="pass --overwrite to replace it, or another --out",
-            )
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
     budget = dict(QUICK if args.quick else LONG if args.long else BASE)
     for k in ("num_train", "num_test", "epochs", "num_lift"):
         budget[k] *= args.scale
@@ -154,6 +147,28 @@ def main(argv=None) -> None:
         if args.scale == 1
         else f"data/synthetic_x{args.scale}"
     )
+    settings = dict(
+        budget, seed=args.seed, preset=args.preset, amp=args.amp, data=root
+    )
+    with script_errors():  # before any data is generated
+        rows = parse_rows(args.rows)
+        for k in ("num_train", "num_test", "num_lift"):
+            if budget[k] > MAX_SAMPLES:
+                most = MAX_SAMPLES // (budget[k] // args.scale)
+                raise ValueError(
+                    f"Expected --scale at most {most} (got {args.scale}: "
+                    f"{budget[k]:_} {k.removeprefix('num_')} samples, more "
+                    f"than {MAX_SAMPLES:_})"
+                )
+        for row in rows:
+            check_run_folder(
+                out / f"row_{row}",
+                overwrite=args.overwrite,
+                advice="pass --overwrite to replace it, or another --out",
+            )
+        earlier = earlier_rows(
+            out / "table4.json", rows, settings, args.overwrite
+        )
     try:
         body = default_body()
         size = BiGraphConfig.preset(args.preset).image_size
@@ -172,7 +187,9 @@ def main(argv=None) -> None:
             if args.preset == "cpu"
             else {}
         )
-        metrics, histories, times = {}, {}, {}
+        metrics = dict(earlier.get("metrics", {}))
+        times = dict(earlier.get("train_seconds", {}))
+        histories = dict(earlier.get("histories", {}))
         lift_set = None
         for row in rows:
             cfg = BiGraphConfig.preset(TABLE4_ROWS[row], base=args.preset)
@@ -228,6 +245,8 @@ def main(argv=None) -> None:
             )
     except (OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
+    metrics = {r: metrics[r] for r in TABLE4_ROWS if r in metrics}
+    curves = {k: v for k, v in sorted(histories.items()) if k[0] in "AD"}
     table = ablation_table(metrics)
     budget_line = (
         f"Budget: {budget['num_train']} training / "
@@ -254,11 +273,16 @@ def main(argv=None) -> None:
     (out / "table4.md").write_text(f"{table}\n\n{budget_line}\n")
     (out / "table4.json").write_text(
         json.dumps(
-            {"metrics": metrics, "train_seconds": times, "budget": budget},
+            {
+                "metrics": metrics,
+                "train_seconds": times,
+                "budget": budget,
+                "settings": settings,
+                "histories": curves,  # merged by the next run of other rows
+            },
             indent=1,
         )
     )
-    curves = {k: v for k, v in histories.items() if k[0] in "AD"}
     if curves:
         # The same L1 losses of the constant predictors, on the test split.
         test = splits["test"].data

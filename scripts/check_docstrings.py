@@ -1,7 +1,7 @@
 """List public names whose docstrings miss what the house style asks for.
 
 Public names are the entries of every ``__all__`` in ``bigraph_pyg``. The
-checks (STYLE.md, "Docstring template"):
+checks (docs/contributing.md, "Docstrings"):
 
 * every class and function has a docstring;
 * a function or class that takes arguments has an ``Args:`` section;

@@ -25,6 +25,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # a checkout without install
+from bigraph_pyg.engine.cli_types import (  # noqa: E402
+    output_file,
+    sample_count,
+    script_errors,
+    seed,
+)
+
 #: Metrics kept per (model, condition).
 KEYS = (
     "pa_mpjpe_skeleton",
@@ -56,10 +64,23 @@ def models_parser(doc: str) -> argparse.ArgumentParser:
         "models", nargs="+", type=named_checkpoint, metavar="NAME=CKPT"
     )
     p.add_argument("--synthetic-root", default="data/synthetic")
-    p.add_argument("--num-samples", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, help="JSON path")
+    p.add_argument("--num-samples", type=sample_count, default=64)
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--out", type=json_path, help="JSON path")
     return p
+
+
+def json_path(text: str) -> Path:
+    """Argparse ``type``: a JSON file to write (not a folder, not below a
+    regular file), checked before any evaluation."""
+    return Path(output_file(text))
+
+
+def check_out(args) -> None:
+    """Create ``--out``'s folder before the work, so it fails first."""
+    if args.out is not None:
+        with script_errors():
+            args.out.parent.mkdir(parents=True, exist_ok=True)
 
 
 def finish(
@@ -81,8 +102,9 @@ def finish(
         "table": table,
     }
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        with script_errors():
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.out}")
     return result
 
@@ -106,6 +128,7 @@ def main(argv=None) -> dict:
         default=["cache", "mediapipe", "detector"],
     )
     args = p.parse_args(argv)
+    check_out(args)
     sys.path.insert(0, str(ROOT / "examples"))
     import eval_bigraph
 

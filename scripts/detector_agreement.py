@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cross_eval import finish, models_parser  # noqa: E402
+from cross_eval import check_out, finish, models_parser  # noqa: E402
 
 
 def reprojection_errors(model, data, batch_size: int = 32) -> dict:
@@ -94,6 +94,7 @@ def reprojection_errors(model, data, batch_size: int = 32) -> dict:
 def main(argv=None) -> dict:
     """Score the models; return what ``--out`` gets."""
     args = models_parser(__doc__).parse_args(argv)
+    check_out(args)  # before any evaluation
     from torch.utils.data import Subset
 
     from bigraph_pyg.apps.datasets import apply_joint_noise, synthetic_splits

@@ -32,6 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bigraph_pyg.engine.cli_types import (
+    int_range,
+    output_file,
+    script_errors,
+    seed,
+    unit_float,
+)
 from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
 
 #: Error above which a joint counts as an outlier, fraction of the box.
@@ -213,30 +220,42 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> dict:
     """Render, detect, compare; print the tables and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num", type=int, default=200, help="samples")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split", default="test")
+    parser.add_argument(
+        "--num", type=int_range(1, 100_000), default=200, help="samples"
+    )
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument(
+        "--split", choices=("train", "val", "test"), default="test"
+    )
     parser.add_argument(
         "--image-size",
-        type=int,
+        type=int_range(32, 1024),
         default=None,
         help="crop side (default: the generator's, 224)",
     )
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=unit_float,
         default=0.5,
         help="confidence at or below which a joint is missed (the demo's)",
     )
     parser.add_argument(
         "--swap-margin",
-        type=float,
+        type=unit_float,
         default=0.05,
         help="swap margin, fraction of the box",
     )
-    parser.add_argument("--chunk", type=int, default=20, help="render batch")
-    parser.add_argument("--out", type=Path, default=None, help="JSON path")
+    parser.add_argument(
+        "--chunk", type=int_range(1, 1000), default=20, help="render batch"
+    )
+    parser.add_argument("--out", type=output_file, default=None, help="JSON")
     args = parser.parse_args(argv)
+    with script_errors(extra="data,detect"):
+        return _run(args, argv)
+
+
+def _run(args, argv) -> dict:
+    """Render, detect, compare (in ``main``'s one-line error handling)."""
 
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     torch.set_num_threads(1)
@@ -312,8 +331,8 @@ def main(argv=None) -> dict:
         f"{t_render:.0f} s, detect {t_detect:.0f} s"
     )
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.out}")
     return result
 

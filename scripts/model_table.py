@@ -27,6 +27,11 @@ import _common as C  # noqa: E402
 from model_throughput import make_inputs  # noqa: E402
 
 from bigraph_pyg.body import default_body  # noqa: E402
+from bigraph_pyg.engine.cli_types import (  # noqa: E402
+    int_range,
+    positive_int,
+    script_errors,
+)
 from bigraph_pyg.losses import BiGraphLoss  # noqa: E402
 from bigraph_pyg.models import (  # noqa: E402
     ABLATIONS,
@@ -113,13 +118,19 @@ def table(
     return head + "\n".join(lines) + "\n"
 
 
-def write(text: str, path: Path = DOC) -> None:
-    """Replace the marked section of ``path`` with ``text``."""
+def _marked_doc(path: Path) -> str:
+    """The text of ``path``, which must hold the table's markers."""
     doc = path.read_text()
     if START not in doc or END not in doc:
         raise ValueError(
             f"Expected {START} and {END} in {path} (got a file without them)"
         )
+    return doc
+
+
+def write(text: str, path: Path = DOC) -> None:
+    """Replace the marked section of ``path`` with ``text``."""
+    doc = _marked_doc(path)
     pre, rest = doc.split(START, 1)
     _, post = rest.split(END, 1)
     path.write_text(f"{pre}{START}\n{text}{END}{post}")
@@ -131,22 +142,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--base", choices=["paper", "cpu", "both"], default="both"
     )
-    parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
+    # At least 2 (BatchNorm in train()); at most what fits in memory.
+    parser.add_argument("--batch", type=int_range(2, 64), default=2)
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument(
         "--only",
         nargs="*",
+        choices=list(ABLATIONS),
         default=None,
         help="ablation names to measure (default: all)",
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    if not args.no_write:
+        with script_errors():  # before minutes of measuring
+            _marked_doc(DOC)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    body = default_body()
-    base_graphs = BodyGraphs.from_body(body, level=1)
+    with script_errors():  # a damaged body file names itself
+        body = default_body()
+        base_graphs = BodyGraphs.from_body(body, level=1)
     graphs = {
         level: BodyGraphs.from_hierarchy(
             base_graphs.hierarchy, base_graphs.joints, level=level
@@ -171,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_write:
         print(text)  # noqa: T201 - a script's output
     else:
-        write(text)
+        with script_errors():
+            write(text)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,29 @@ import sys
 from pathlib import Path
 
 
-def main() -> None:
+def main(argv=None) -> None:
     """Draw and save the figure."""
     root = Path(__file__).resolve().parents[1]
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=root / "docs" / "images" / "body_graphs.png"
-    )
-    parser.add_argument("--joint", default="left_wrist")
-    args = parser.parse_args()
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    from bigraph_pyg.engine.cli_types import output_file, script_errors
+    from bigraph_pyg.topology import JOINT_NAMES
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out",
+        type=output_file,
+        default=str(root / "docs" / "images" / "body_graphs.png"),
+    )
+    parser.add_argument("--joint", choices=JOINT_NAMES, default="left_wrist")
+    args = parser.parse_args(argv)
+    args.out = Path(args.out)
+    with script_errors(extra="train"):  # matplotlib
+        _draw(args)
+
+
+def _draw(args) -> None:
+    """The figure (in ``main``'s one-line error handling)."""
     import matplotlib
 
     matplotlib.use("Agg")

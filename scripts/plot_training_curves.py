@@ -13,22 +13,36 @@ samples as a dashed line, into one PNG.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E402,E501
-    EventAccumulator,
-)
+from bigraph_pyg.engine.cli_types import output_file, script_errors
 
 
-def main() -> None:
+def main(argv=None) -> None:
     """Parse the arguments and write the PNG."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logdir")
-    parser.add_argument("out")
-    args = parser.parse_args()
+    parser.add_argument("out", type=output_file)
+    args = parser.parse_args(argv)
+    if not Path(args.logdir).is_dir():
+        raise SystemExit(
+            f"error: Expected a TensorBoard log folder at {args.logdir} (got "
+            + ("a file" if Path(args.logdir).exists() else "no such folder")
+            + "); pass a run's tb/ folder"
+        )
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from tensorboard.backend.event_processing.event_accumulator import (
+            EventAccumulator,
+        )
+    except ImportError as err:
+        raise SystemExit(
+            f"error: Expected matplotlib and tensorboard (got {err}); "
+            "pip install 'bigraph_pyg[train]'"
+        ) from None
     events = EventAccumulator(args.logdir)
     events.Reload()
     tags = events.Tags()["scalars"]
@@ -85,7 +99,8 @@ def main() -> None:
     )
     ax_val.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(args.out, dpi=110)
+    with script_errors():
+        fig.savefig(args.out, dpi=110)
 
 
 if __name__ == "__main__":

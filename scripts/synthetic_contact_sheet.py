@@ -18,6 +18,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bigraph_pyg.data import render_samples
+from bigraph_pyg.engine.cli_types import (
+    int_range,
+    output_file,
+    script_errors,
+    seed,
+)
 from bigraph_pyg.topology import BONES, JOINT_NAMES
 
 
@@ -56,19 +62,22 @@ def draw(
     return im
 
 
-def main() -> None:
+def main(argv=None) -> None:
     """Render, draw and save the sheet."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--num", type=int, default=16)
-    parser.add_argument("--cols", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
+    # Bounded: the sheet is one image of num 224-pixel tiles.
+    parser.add_argument("--num", type=int_range(1, 1024), default=16)
+    parser.add_argument("--cols", type=int_range(1, 64), default=4)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument(
         "--out",
-        type=Path,
-        default=Path("docs/images/synthetic_contact_sheet.png"),
+        type=output_file,
+        default="docs/images/synthetic_contact_sheet.png",
     )
-    args = parser.parse_args()
-    data = render_samples(range(args.num), seed=args.seed)
+    args = parser.parse_args(argv)
+    args.out = Path(args.out)
+    with script_errors(extra="data"):  # a damaged body file names itself
+        data = render_samples(range(args.num), seed=args.seed)
     a = data["arrays"]
     tiles = [
         draw(
@@ -84,9 +93,12 @@ def main() -> None:
     sheet = Image.new("RGB", (w * args.cols, h * rows))
     for i, t in enumerate(tiles):
         sheet.paste(t, ((i % args.cols) * w, (i // args.cols) * h))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     # 256-colour palette: a quarter of the size, no visible loss here.
-    sheet.quantize(256, dither=Image.Dither.NONE).save(args.out, optimize=True)
+    with script_errors():
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        sheet.quantize(256, dither=Image.Dither.NONE).save(
+            args.out, optimize=True
+        )
 
 
 if __name__ == "__main__":

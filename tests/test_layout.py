@@ -1,4 +1,5 @@
-"""Package layout limits (STYLE.md): modules <= 400 lines, functions <= 80.
+"""Package layout limits (docs/contributing.md): modules <= 400 lines,
+functions <= 80.
 
 A function counts from its ``def`` line to its last line, docstring
 included; a module counts every line.

@@ -41,11 +41,20 @@ from bigraph_pyg.utils._checks import (
 )
 from bigraph_pyg.utils.io import load_json, load_npz
 
-__all__ = ["FORMAT_VERSION", "generate_synthetic", "read_shard"]
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_SAMPLES",
+    "generate_synthetic",
+    "read_shard",
+]
 
 #: 2: the 12 joints are the joint regressor on the posed mesh (1: the skinned
 #: joint centres); appearance drawn from its own stream.
 FORMAT_VERSION = 2
+#: The most samples a split may have: the image names have seven digits
+#: (about 1.5 TB of 224-pixel images). A larger ``num_samples`` is refused
+#: before anything is allocated (it only ran the machine out of memory).
+MAX_SAMPLES = 10_000_000
 
 
 def _body_digest() -> str:
@@ -302,6 +311,11 @@ def generate_synthetic(
 def _check_arguments(num_samples: int, num_workers: int) -> None:
     """Raise :class:`ValueError` unless both counts are valid."""
     check_positive_int("num_samples", num_samples)
+    if num_samples > MAX_SAMPLES:
+        raise ValueError(
+            f"Expected `num_samples` <= {MAX_SAMPLES:_} (got {num_samples:_}"
+            "): the cache names its images with seven digits"
+        )
     check_non_negative_int("num_workers", num_workers)
 
 

@@ -83,7 +83,8 @@ def validate(trainer: Trainer) -> None:
     ``evals``, logged (``val/``, an overlay of the first batch under
     ``images/val``, one line of the log), and ``best.pt`` is written when
     they improve ``best_metric``. Every process then waits for the main
-    one.
+    one. If the scoring raises, ``last.pt`` of the finished epoch is
+    written first (without this validation), so its training is kept.
 
     Args:
         trainer (Trainer): The run, its epoch just finished.
@@ -91,15 +92,21 @@ def validate(trainer: Trainer) -> None:
     t = trainer
     r = t.result
     if t.ctx.is_main:
-        metrics, loader = score(
-            t.net,
-            t.val_set,
-            t.config,
-            t.device,
-            body=t.body,
-            segmentation=t.config.eval_segmentation,
-            baselines=t.baselines,
-        )
+        try:
+            metrics, loader = score(
+                t.net,
+                t.val_set,
+                t.config,
+                t.device,
+                body=t.body,
+                segmentation=t.config.eval_segmentation,
+                baselines=t.baselines,
+            )
+        except Exception:
+            # The epoch's training is kept: last.pt without this validation.
+            log.error("Validation failed at epoch %d: writing last.pt", t._epoch)
+            t.save()
+            raise
         r.evals.append({"epoch": t._epoch, "step": r.step, **metrics})
         t.logger.scalars("val", metrics, r.step)
         batch = next(iter(loader))

@@ -13,7 +13,9 @@ exactly where the checkpoint stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from bigraph_pyg.engine.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from bigraph_pyg.engine.run_lock import RunLock
 from bigraph_pyg.engine.train_config import TrainConfig
 from bigraph_pyg.losses import LossWeights
 
@@ -61,6 +64,25 @@ class TrainerCheckpoints:
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
+        #: An old run's files that this run replaces (``overwrite``): kept
+        #: until this run's first checkpoint is written, then removed.
+        self.replaced: list[Path] = []
+
+    @contextlib.contextmanager
+    def run(self, resume: bool | str) -> Iterator[None]:
+        """Hold the folder's run lock; resume; set the result's paths.
+
+        Raises:
+            CheckpointError: another process holds the run lock of
+                ``out_dir`` (:class:`~bigraph_pyg.engine.run_lock.RunLock`),
+                or see :meth:`resume`.
+        """
+        t = self.trainer
+        with RunLock(t.out_dir if t.ctx.is_main else None):
+            if resume:
+                self.resume(resume)
+            self.set_result_paths(bool(resume))
+            yield
 
     def state_dict(self) -> dict[str, Any]:
         """Everything :meth:`load_state_dict` needs to resume exactly."""
@@ -154,7 +176,12 @@ class TrainerCheckpoints:
         t = self.trainer
         if t.ckpt_dir is None or not t.ctx.is_main:
             return None
-        return save_checkpoint(t.ckpt_dir / name, t.state_dict())
+        path = save_checkpoint(t.ckpt_dir / name, t.state_dict())
+        for old in self.replaced:  # the new run has its first checkpoint
+            if old != path and old.is_file():
+                old.unlink()
+        self.replaced = []
+        return path
 
     def resume(self, resume: bool | str) -> None:
         """Load ``last.pt`` (``resume=True``) or the checkpoint ``resume``.

@@ -24,6 +24,8 @@ __all__ = [
     "PAPER_TABLE4",
     "TABLE4_ROWS",
     "ablation_table",
+    "earlier_rows",
+    "parse_rows",
     "plot_loss_curves",
 ]
 
@@ -49,6 +51,91 @@ _FLAGS = {
     "C": ("x", "-", "x"),
     "D": ("x", "x", "x"),
 }
+
+
+def parse_rows(text: str) -> list[str]:
+    """The Table 4 rows named by ``text`` (e.g. ``"AD"``), in table order.
+
+    Raises:
+        ValueError: an empty selection, or a letter that is no row (the
+            message names it).
+    """
+    letters = text.upper()
+    unknown = sorted({c for c in letters if c not in TABLE4_ROWS})
+    if unknown or not letters:
+        raise ValueError(
+            f"Expected --rows among {''.join(TABLE4_ROWS)} (got {text!r}"
+            + (f": no row {', '.join(unknown)}" if unknown else "")
+            + ")"
+        )
+    return [r for r in TABLE4_ROWS if r in letters]
+
+
+def earlier_rows(
+    path: str | os.PathLike,
+    rows: Sequence[str],
+    settings: Mapping,
+    overwrite: bool = False,
+) -> dict:
+    """The rows of an earlier table (``table4.json``) that a run keeps.
+
+    A run of some rows into a folder whose table holds others adds its
+    rows to that table (a rerun row replaces its old numbers), so the
+    table never loses rows silently. The rows are comparable only if they
+    trained with the same settings (budget, seed, preset).
+
+    Args:
+        path (str or PathLike): The earlier ``table4.json`` (may not
+            exist).
+        rows (Sequence[str]): The rows this run trains.
+        settings (Mapping): This run's settings, stored in the table.
+        overwrite (bool): Settings that differ replace the earlier table
+            (its rows are dropped) instead of being refused.
+
+    Returns:
+        dict: ``metrics``, ``train_seconds`` and ``histories`` (the
+        training history of the curves' rows) of the earlier rows that
+        this run does not train; empty if none.
+
+    Raises:
+        ValueError: an unreadable table, or other rows trained with other
+            settings (without ``overwrite``); the message names the file.
+    """
+    from bigraph_pyg.utils.io import load_json
+
+    path = Path(path)
+    if not path.exists():
+        return {}
+    old = load_json(path, "an ablation table (table4.json)")
+    metrics = old.get("metrics")
+    if not isinstance(metrics, dict):
+        raise ValueError(
+            f"Expected a 'metrics' object in the ablation table {path} (got "
+            f"{type(metrics).__name__}); delete it or pass another --out"
+        )
+    kept = [r for r in metrics if r in TABLE4_ROWS and r not in rows]
+    if not kept:
+        return {}
+    if old.get("settings") != dict(settings):
+        if overwrite:
+            return {}
+        raise ValueError(
+            f"Expected the rows {''.join(kept)} already in {path} to share "
+            f"this run's settings, to add rows {''.join(rows)} to their "
+            f"table (got {old.get('settings')!r}, now {dict(settings)!r}); "
+            "pass the same settings, --overwrite to replace that table, or "
+            "another --out"
+        )
+    histories = old.get("histories") or {}
+    return {
+        "metrics": {r: metrics[r] for r in kept},
+        "train_seconds": {
+            r: v
+            for r, v in (old.get("train_seconds") or {}).items()
+            if r in kept
+        },
+        "histories": {k: v for k, v in histories.items() if k[:1] in kept},
+    }
 
 
 def _mm(m: Mapping[str, float], key: str) -> str:

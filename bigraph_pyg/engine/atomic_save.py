@@ -5,7 +5,11 @@ flushes and ``fsync``-s it, then :func:`os.replace`-s it over the target,
 so a crash leaves either the old file or the new one, never half of one.
 A crash during a write can leave the writer's temp file
 (``.<name>.<8 random characters>.tmp``); the next write into that folder
-removes such files (:func:`remove_stale_temp_files`). Checkpoints
+removes such files (:func:`remove_stale_temp_files`). A writer holds an
+``fcntl.flock`` on its temp file until it is renamed, and only a temp file
+that no process holds is stale: one process's save never deletes the temp
+file another process is still writing (the operating system drops the
+lock of a crashed writer). Checkpoints
 (:func:`~bigraph_pyg.engine.save_checkpoint`) and the shipped model files
 are written this way.
 """
@@ -21,6 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no temp file is locked
+    fcntl = None
 
 __all__ = ["atomic_torch_save", "remove_stale_temp_files"]
 
@@ -39,7 +48,8 @@ def remove_stale_temp_files(
     """Remove the temp files a crashed :func:`atomic_torch_save` left.
 
     Only names of the writer's own pattern (``.<name>.<8 characters>.tmp``)
-    are removed; nothing else in the folder is touched.
+    that no process holds locked are removed (a writer locks its temp file
+    until it renames it); nothing else in the folder is touched.
 
     Args:
         folder (str or PathLike): A checkpoint folder (may not exist).
@@ -60,11 +70,8 @@ def remove_stale_temp_files(
             and (name is None or entry.name.startswith(f".{name}."))
             and entry.is_file()
             and not entry.is_symlink()
+            and _remove_if_unlocked(entry)
         ):
-            try:
-                entry.unlink()
-            except FileNotFoundError:
-                continue
             removed.append(entry)
     if removed:
         log.info(
@@ -75,6 +82,41 @@ def remove_stale_temp_files(
             ", ".join(p.name for p in removed),
         )
     return removed
+
+
+def _remove_if_unlocked(entry: Path) -> bool:
+    """Unlink a temp file unless a live writer holds its lock."""
+    try:
+        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        entry.unlink()  # under the lock: no writer can be filling it
+        return True
+    except OSError:  # locked by its writer (BlockingIOError), or gone
+        return False
+    finally:
+        os.close(fd)
+
+
+def _locked_temp_file(path: Path) -> tuple[int, str]:
+    """A new temp file beside ``path``, open and locked by this process.
+
+    A cleaner that took the lock between creation and locking has unlinked
+    the file: then another one is made.
+    """
+    while True:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+        if fcntl is None:
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits for a cleaner, if any
+        if os.fstat(fd).st_nlink > 0:
+            return fd, tmp
+        os.close(fd)
 
 
 def _umask() -> int:
@@ -117,15 +159,13 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
     remove_stale_temp_files(path.parent, path.name)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-        )
-        with os.fdopen(fd, "wb") as f:
+        fd, tmp = _locked_temp_file(path)
+        with os.fdopen(fd, "wb") as f:  # its lock is held until renamed
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
-        os.replace(tmp, path)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
+            os.replace(tmp, path)
     except BaseException as err:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
@@ -154,3 +194,4 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
             ) from err
         raise
     return path
+

@@ -32,6 +32,7 @@ by :mod:`bigraph_pyg.engine._batch_scorer` into the running sums of
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -126,18 +127,19 @@ def evaluate(
             adds the baselines' scores, the skill ratios and nothing else
             (the depth correlations are always computed).
 
+    A sample whose image has a non-finite pixel is left out (with a
+    warning that counts them), as in training: its prediction would turn
+    every sum it enters into NaN.
+
     Returns:
         dict[str, float]: metric name to value (see
         :data:`~bigraph_pyg.engine.metric_table.METRIC_LABELS`), and
         ``num_samples``.
     """
-    from tqdm.auto import tqdm
-
     net = getattr(model, "module", model)
     was_training = net.training
     net.eval()
     device = torch.device(device)
-    size = net.config.image_size
     scorer = BatchScorer.build(
         net,
         device,
@@ -149,19 +151,44 @@ def evaluate(
         loss_weights=loss_weights,
     )
     try:
-        for i, batch in enumerate(
-            tqdm(
-                loader,
-                desc="eval",
-                unit="batch",
-                disable=not progress,
-                leave=False,
-            )
-        ):
-            if max_batches is not None and i >= max_batches:
-                break
-            mb = prepare_batch(batch, size, device)
-            scorer.score(mb, net(mb.images, mb.joints_est))
+        left_out = _score_batches(
+            net, loader, scorer, device, max_batches, progress
+        )
     finally:
         net.train(was_training)
+    if left_out:
+        warnings.warn(
+            f"Left {left_out} sample(s) whose image has non-finite pixels "
+            "out of the evaluation (num_samples counts the rest)",
+            stacklevel=2,
+        )
     return scorer.sums.summary()
+
+
+def _score_batches(
+    net, loader, scorer: BatchScorer, device, max_batches, progress
+) -> int:
+    """Score the batches of ``loader`` into ``scorer``.
+
+    Returns:
+        int: the samples left out for a non-finite image pixel (their
+        prediction would turn every sum it enters into NaN).
+    """
+    from tqdm.auto import tqdm
+
+    left_out = 0
+    bar = tqdm(
+        loader, desc="eval", unit="batch", disable=not progress, leave=False
+    )
+    for i, batch in enumerate(bar):
+        if max_batches is not None and i >= max_batches:
+            break
+        mb = prepare_batch(batch, net.config.image_size, device)
+        keep = mb.finite_images()
+        if not bool(keep.all()):
+            left_out += int((~keep).sum())
+            mb = mb.select(keep)
+            if len(mb) == 0:
+                continue
+        scorer.score(mb, net(mb.images, mb.joints_est))
+    return left_out

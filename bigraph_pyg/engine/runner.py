@@ -8,12 +8,20 @@ final weights) on the test set, written to ``out_dir/metrics.json``.
 A new run (no ``resume``) into a folder that already holds checkpoints is
 refused unless ``overwrite=True`` (:func:`check_run_folder`), so no run
 replaces another's checkpoints unasked, and only a ``best.pt`` this run
-chose by validation is scored.
+chose by validation is scored. With ``overwrite=True`` the old run's files
+stay until the new run has written its first checkpoint (a new run that
+fails before it leaves the old one whole). A run holds the folder's run
+lock (:mod:`~bigraph_pyg.engine.run_lock`) from the check to its last
+write, so a second run into the same folder is refused while it lives.
+
+The scripts' argparse types (:mod:`~bigraph_pyg.engine.cli_types`) are
+importable from here too.
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
+import inspect
 import json
 import os
 import time
@@ -25,20 +33,40 @@ from torch.utils.data import Dataset
 from bigraph_pyg.engine._held_out import score
 from bigraph_pyg.engine.baselines import TrainingStatistics
 from bigraph_pyg.engine.checkpoint import CheckpointError, load_checkpoint
+from bigraph_pyg.engine.cli_types import (  # the scripts import them here
+    device,
+    name_equals_path,
+    non_negative_float,
+    non_negative_int,
+    output_file,
+    output_path,
+    positive_int,
+    sample_count,
+    script_errors,
+    seed,
+    unit_float,
+)
 from bigraph_pyg.engine.distributed import DistributedContext, barrier
+from bigraph_pyg.engine.run_lock import RunLock, check_run_lock
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.engine.trainer import Trainer
 
 __all__ = [
     "RunSummary",
     "check_run_folder",
+    "device",
     "existing_checkpoints",
     "name_equals_path",
+    "non_negative_float",
     "non_negative_int",
     "output_file",
     "output_path",
     "positive_int",
+    "sample_count",
+    "script_errors",
+    "seed",
     "train_and_evaluate",
+    "unit_float",
 ]
 
 _ADVICE = (
@@ -46,7 +74,8 @@ _ADVICE = (
     "overwrite=True (--overwrite) to replace it, or another out_dir "
     "(--out)"
 )
-#: The files of a run that ``overwrite=True`` removes before a new run.
+#: The files of a run that ``overwrite=True`` replaces (removed once the new
+#: run has written its first checkpoint).
 RUN_FILES = ("checkpoints/last.pt", "checkpoints/best.pt", "metrics.json")
 
 
@@ -81,9 +110,10 @@ def check_run_folder(
 
     Raises:
         CheckpointError: ``out_dir`` (or a folder above it) is a regular
-            file, or a new run without ``overwrite`` into a folder with
-            checkpoints (the message names ``--resume`` and
-            ``--overwrite``).
+            file; another process's run holds the folder's run lock
+            (whatever ``resume`` and ``overwrite``); or a new run without
+            ``overwrite`` into a folder with checkpoints (the message names
+            ``--resume`` and ``--overwrite``).
     """
     if out_dir is None:
         return
@@ -94,6 +124,7 @@ def check_run_folder(
                 f"Expected an output folder at {out} (got the regular file "
                 f"{parent} in its path); pass another out_dir (--out)"
             )
+    check_run_lock(out)
     if resume or overwrite:
         return
     found = existing_checkpoints(out)
@@ -103,110 +134,6 @@ def check_run_folder(
             f"(got {', '.join(p.name for p in found)} in {found[0].parent}); "
             f"{advice}"
         )
-
-
-# -- argparse types shared by the example scripts ----------------------------
-
-
-def _int_at_least(text: str, low: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"Expected an integer >= {low} (got {text!r})"
-        ) from None
-    if value < low:
-        raise argparse.ArgumentTypeError(
-            f"Expected an integer >= {low} (got {value})"
-        )
-    return value
-
-
-def positive_int(text: str) -> int:
-    """Argparse ``type``: an integer >= 1 (epochs, batch size, threads).
-
-    Raises:
-        argparse.ArgumentTypeError: anything else (argparse names the
-            option and exits).
-    """
-    return _int_at_least(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    """Argparse ``type``: an integer >= 0 (worker or warm-up counts).
-
-    Raises:
-        argparse.ArgumentTypeError: anything else.
-    """
-    return _int_at_least(text, 0)
-
-
-def unit_float(text: str) -> float:
-    """Argparse ``type``: a ratio in ``[0, 1]`` (else ArgumentTypeError)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(
-            f"Expected a number in [0, 1] (got {text!r})"
-        )
-    return value
-
-
-def output_path(text: str) -> str:
-    """Argparse ``type``: a path that can be created (a folder or file).
-
-    Raises:
-        argparse.ArgumentTypeError: an empty path, or one with a regular
-            file among its existing parent folders.
-    """
-    if not text:
-        raise argparse.ArgumentTypeError("Expected a path (got '')")
-    for parent in Path(text).parents:
-        if parent.exists() and not parent.is_dir():
-            raise argparse.ArgumentTypeError(
-                f"Expected a path below folders (got {text!r}, below the "
-                f"regular file {parent})"
-            )
-    return text
-
-
-def output_file(text: str) -> str:
-    """Argparse ``type``: :func:`output_path` that is not a folder.
-
-    Raises:
-        argparse.ArgumentTypeError: see :func:`output_path`, or an
-            existing folder.
-    """
-    output_path(text)
-    if Path(text).is_dir():
-        raise argparse.ArgumentTypeError(
-            f"Expected a file path (got {text!r}, an existing folder)"
-        )
-    return text
-
-
-def name_equals_path(text: str) -> str:
-    """Argparse ``type``: ``NAME=PATH`` with a non-empty name and path.
-
-    Raises:
-        argparse.ArgumentTypeError: no ``=``, or an empty side.
-    """
-    name, sep, path = text.partition("=")
-    if not (sep and name and path):
-        raise argparse.ArgumentTypeError(
-            f"Expected NAME=PATH, e.g. h36m=/data/h36m_images (got {text!r})"
-        )
-    return text
-
-
-def _clear_run(out_dir: str | os.PathLike) -> None:
-    """Remove an old run's checkpoints and metrics (``overwrite=True``)."""
-    for name in RUN_FILES:
-        path = Path(out_dir) / name
-        if path.is_file():
-            path.unlink()
 
 
 @dataclass
@@ -229,6 +156,29 @@ class RunSummary:
     evaluated: str
 
 
+def _holding_run_lock(run):
+    """Check the run folder, then hold its run lock while ``run`` runs.
+
+    The lock (main process only) covers everything the run writes, from the
+    check of the folder to ``metrics.json``; see
+    :mod:`~bigraph_pyg.engine.run_lock`.
+    """
+    signature = inspect.signature(run)
+
+    @functools.wraps(run)
+    def locked(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        out_dir, ctx = a["out_dir"], a["context"] or DistributedContext()
+        check_run_folder(out_dir, a["resume"], a["overwrite"])
+        with RunLock(out_dir if ctx.is_main else None):
+            return run(*args, **kwargs)
+
+    return locked
+
+
+@_holding_run_lock
 def train_and_evaluate(
     model,
     train_set: Dataset,
@@ -262,20 +212,17 @@ def train_and_evaluate(
             baselines of :func:`evaluate` use) unless it has them.
         lift_set (SyntheticPoses, optional): Pose-only samples for
             ``config.lift_batch_size`` (see :class:`Trainer`).
-        overwrite (bool): A new run may replace the checkpoints (and
-            ``metrics.json``) of an old run in ``out_dir``; they are
-            removed first. (default: :obj:`False`: refused)
+        overwrite (bool): Replace an old run in ``out_dir`` (kept until
+            this run's first checkpoint). (default: :obj:`False`: refused)
 
     Returns:
         RunSummary: history, test metrics and timings.
 
     Raises:
-        CheckpointError: a new run into a folder with checkpoints without
-            ``overwrite`` (see :func:`check_run_folder`); see also
-            :meth:`Trainer.fit`.
+        CheckpointError: see :func:`check_run_folder`, :meth:`Trainer.fit`.
     """
     ctx = context or DistributedContext()
-    _start_run_folder(out_dir, resume, overwrite, ctx)
+    replaced = _start_run_folder(out_dir, resume, overwrite, ctx)
     extra_state = dict(extra_state or {})
     stats = _training_statistics(train_set, extra_state)
     trainer = Trainer(
@@ -290,6 +237,7 @@ def train_and_evaluate(
         baselines=stats,
         lift_set=lift_set,
     )
+    trainer.checkpoints.replaced = replaced  # until the first checkpoint
     t0 = time.perf_counter()
     result = trainer.fit(resume=resume)
     train_s = time.perf_counter() - t0
@@ -304,12 +252,18 @@ def train_and_evaluate(
 
 def _start_run_folder(
     out_dir, resume: bool | str, overwrite: bool, ctx: DistributedContext
-) -> None:
-    """Check the run folder; clear an old run's files (``overwrite``)."""
+) -> list[Path]:
+    """Check the run folder again, under its run lock (main process).
+
+    Returns:
+        list[Path]: an old run's files that ``overwrite`` replaces; they
+        are removed once the new run has written its first checkpoint.
+    """
     check_run_folder(out_dir, resume, overwrite)
-    if overwrite and not resume and out_dir is not None and ctx.is_main:
-        _clear_run(out_dir)
-    barrier(ctx)  # no rank starts before the old run is cleared
+    barrier(ctx)  # every rank checked before any writes
+    if not overwrite or resume or out_dir is None:
+        return []
+    return [Path(out_dir) / name for name in RUN_FILES]
 
 
 def _training_statistics(

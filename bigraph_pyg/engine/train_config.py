@@ -29,7 +29,7 @@ class TrainConfig:
 
     Attributes:
         epochs (int): Passes over the training set. (paper: 50)
-        batch_size (int): Per process. (paper: 64)
+        batch_size (int): Per process, at least 2 (BatchNorm). (paper: 64)
         lr (float): Adam learning rate. (paper: ``2.5e-4``)
         weight_decay (float): Adam weight decay. (default: ``0``)
         seed (int): Seeds the model init (by the caller), the data order and
@@ -43,7 +43,7 @@ class TrainConfig:
             ``benchmarks/model_throughput.py --precisions float32
             bfloat16``; slower on one without).
         compile (bool): ``torch.compile`` the model.
-        num_workers (int): DataLoader workers.
+        num_workers (int): DataLoader workers (``0``: in this process).
         log_every (int): Steps between TensorBoard scalars.
         image_every (int): Steps between overlay images (0: never).
         eval_every (int): Epochs between validations. (default: ``1``)
@@ -140,6 +140,13 @@ class TrainConfig:
             "max_nonfinite",
         ):
             check_positive_int(name, getattr(self, name))
+        if self.batch_size < 2:
+            raise ValueError(
+                f"Expected `batch_size` >= 2 (got {self.batch_size}): "
+                "BatchNorm needs two images a step (the scripts' "
+                "--batch-size, per process)"
+            )
+        check_non_negative_int("num_workers", self.num_workers)
         if not isinstance(self.loss, LossWeights):
             raise ValueError(
                 "Expected `loss` to be a LossWeights (got "

@@ -262,32 +262,32 @@ class Trainer:
             TrainResult: history, validations and checkpoint paths.
 
         Raises:
-            CheckpointError: ``resume`` with no checkpoint, or one of
-                another model config or run settings.
+            CheckpointError: another process holds the run lock of
+                ``out_dir`` (:mod:`~bigraph_pyg.engine.run_lock`; held
+                here until training returns); ``resume`` with no
+                checkpoint, or one of another model config or run settings.
             FloatingPointError: too many non-finite steps in a row.
         """
         from tqdm.auto import tqdm
 
         cfg = self.config
         r = self.result
-        if resume:
-            self.checkpoints.resume(resume)
-        self.checkpoints.set_result_paths(bool(resume))
         stopped = False
-        try:
-            while self._epoch < cfg.epochs and not stopped:
-                stopped, window, rate = self._train_epoch(tqdm)
-                if stopped:
-                    break
-                self._end_epoch(window, rate)
-                if cfg.max_steps is not None and r.step >= cfg.max_steps:
-                    stopped = self._epoch < cfg.epochs
-        except KeyboardInterrupt:
-            log.warning("Interrupted at step %d: writing last.pt", r.step)
-            self.save()
-            raise
-        if stopped:
-            self.save()
+        with self.checkpoints.run(resume):  # the folder's lock, resumed
+            try:
+                while self._epoch < cfg.epochs and not stopped:
+                    stopped, window, rate = self._train_epoch(tqdm)
+                    if stopped:
+                        break
+                    self._end_epoch(window, rate)
+                    if cfg.max_steps is not None and r.step >= cfg.max_steps:
+                        stopped = self._epoch < cfg.epochs
+            except KeyboardInterrupt:
+                log.warning("Interrupted at step %d: writing last.pt", r.step)
+                self.save()
+                raise
+            if stopped:
+                self.save()
         r.finished = self._epoch >= cfg.epochs
         self.logger.flush()
         return r

@@ -1,5 +1,6 @@
 """Table 4 helpers: the markdown table, the Fig. 5 plot, the script's checks."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from bigraph_pyg.engine.ablation import (
     PAPER_TABLE4,
     TABLE4_ROWS,
     ablation_table,
+    earlier_rows,
+    parse_rows,
     plot_loss_curves,
 )
 
@@ -102,6 +105,88 @@ def test_reproduce_ablation_rejects_bad_rows(capsys):
 
     with pytest.raises(SystemExit, match="Expected --rows among ABCD"):
         reproduce_ablation.main(["--rows", "XY"])
-    with pytest.raises(SystemExit, match="--scale >= 1"):
+    with pytest.raises(SystemExit) as info:
         reproduce_ablation.main(["--scale", "0"])
+    assert info.value.code == 2
+    assert "--scale: Expected an integer >= 1" in capsys.readouterr().err
     assert set(TABLE4_ROWS) == set("ABCD")
+
+
+def test_rows_name_an_unknown_letter():
+    assert parse_rows("da") == ["A", "D"]
+    with pytest.raises(ValueError, match=r"got 'AX': no row X\)"):
+        parse_rows("AX")
+    with pytest.raises(ValueError, match="Expected --rows among ABCD"):
+        parse_rows("")
+
+
+def test_earlier_rows_are_kept_only_with_the_same_settings(tmp_path):
+    path = tmp_path / "table4.json"
+    assert earlier_rows(path, ["D"], {"seed": 0}) == {}
+    hist = [{"step": 1, "loss": 1.0}]
+    path.write_text(
+        json.dumps(
+            {
+                "metrics": MEASURED,
+                "train_seconds": {"A": 1.0, "D": 2.0},
+                "settings": {"seed": 0},
+                "histories": {"A (graphcmr)": hist, "D (row_d)": hist},
+            }
+        )
+    )
+    kept = earlier_rows(path, ["D"], {"seed": 0})
+    assert kept["metrics"] == {"A": MEASURED["A"]}
+    assert kept["train_seconds"] == {"A": 1.0}
+    assert kept["histories"] == {"A (graphcmr)": hist}
+    assert earlier_rows(path, ["A", "D"], {"seed": 1}) == {}  # none kept
+    with pytest.raises(ValueError) as info:
+        earlier_rows(path, ["D"], {"seed": 1})
+    msg = str(info.value)
+    assert str(path) in msg and "--overwrite" in msg and "rows A " in msg
+    assert earlier_rows(path, ["D"], {"seed": 1}, overwrite=True) == {}
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="table4.json"):
+        earlier_rows(path, ["D"], {"seed": 0})
+
+
+def test_reproduce_ablation_adds_rows_to_the_table(
+    tmp_path, monkeypatch, fake_set
+):
+    """--rows B, then --rows C into one folder: the table has both rows;
+    a third run with another seed is refused before any work."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "examples"))
+    import reproduce_ablation
+
+    from bigraph_pyg import data, engine
+    from bigraph_pyg.apps import datasets
+    from bigraph_pyg.engine import RunSummary, TrainResult
+
+    runs = []
+
+    def fake_run(model, train_set, config, out_dir, *args, **kwargs):
+        runs.append(Path(out_dir).name)
+        pa = {"row_B": 200.0, "row_C": 190.0}[Path(out_dir).name]
+        metrics = {"pa_mpjpe": pa, "mpjpe": pa + 50, "mpve": pa + 100}
+        return RunSummary(TrainResult(), metrics, 1.0, 0.0, "best.pt")
+
+    monkeypatch.setattr(engine, "train_and_evaluate", fake_run)
+    monkeypatch.setattr(
+        datasets,
+        "synthetic_splits",
+        lambda *a, **k: {"train": fake_set, "test": fake_set},
+    )
+    monkeypatch.setattr(data, "SyntheticPoses", lambda *a, **k: None)
+    common = ["--quick", "--quiet", "--out", str(tmp_path)]
+    reproduce_ablation.main(["--rows", "B", *common])
+    reproduce_ablation.main(["--rows", "C", *common])
+    assert runs == ["row_B", "row_C"]
+    record = json.loads((tmp_path / "table4.json").read_text())
+    assert set(record["metrics"]) == {"B", "C"}
+    table = (tmp_path / "table4.md").read_text()
+    assert "| B (row_b) |" in table and "| C (row_c) |" in table
+    with pytest.raises(SystemExit) as info:
+        reproduce_ablation.main(["--rows", "A", "--seed", "1", *common])
+    assert "rows BC already in" in str(info.value) and runs[-1] == "row_C"
+    assert set(json.loads((tmp_path / "table4.json").read_text())[
+        "metrics"
+    ]) == {"B", "C"}

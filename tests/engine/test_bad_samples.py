@@ -207,3 +207,44 @@ def test_nonfinite_smpl_targets_drop_has_smpl(fake_set, key):
     assert t["has_smpl"].tolist() == [True, False]
     assert torch.isfinite(t["gt_vertices"]).all()
     assert torch.isfinite(t["gt_betas"]).all()
+
+
+class _NanImage(_InfImage):
+    """``base`` with a NaN image in sample ``bad``."""
+
+    def __getitem__(self, i):
+        s = dict(self.base[i])
+        if i == self.bad:
+            s["img"] = torch.full_like(s["img"], float("nan"))
+        return s
+
+
+def test_nan_validation_image_is_left_out_and_last_pt_written(
+    make_model, fake_set, tmp_path
+):
+    cfg = TrainConfig(epochs=1, **{**FAST, "image_every": 0})
+    trainer = Trainer(
+        make_model(), fake_set, cfg, tmp_path, val_set=_NanImage(fake_set, 2)
+    )
+    with pytest.warns(UserWarning, match="Left 1 sample"):
+        result = trainer.fit()
+    assert result.finished and len(result.evals) == 1
+    ev = result.evals[0]
+    assert ev["num_samples"] == len(fake_set) - 1
+    assert math.isfinite(ev["pa_mpjpe"]) and math.isfinite(ev["mpjpe"])
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 1
+
+
+def test_failed_validation_still_writes_the_epochs_last_pt(
+    make_model, fake_set, tmp_path, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("validation broke")
+
+    monkeypatch.setattr("bigraph_pyg.engine._held_out.evaluate", broken)
+    cfg = TrainConfig(epochs=1, **{**FAST, "image_every": 0})
+    trainer = Trainer(make_model(), fake_set, cfg, tmp_path, val_set=fake_set)
+    with pytest.raises(RuntimeError, match="validation broke"):
+        trainer.fit()
+    state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert state["epoch"] == 1 and state["step"] == 2  # the epoch's training

@@ -628,3 +628,21 @@ def test_lifting_needs_a_skeleton(make_model, fake_set, pose_set):
                 TrainConfig(**{key: 4}, **FAST),
                 lift_set=pose_set,
             )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(batch_size=1), "Expected `batch_size` >= 2 (got 1)"),
+        (dict(num_workers=-2), "Expected `num_workers` to be an int >= 0"),
+    ],
+)
+def test_train_config_refuses_batch_of_one_and_negative_workers(
+    kwargs, message
+):
+    with pytest.raises(ValueError) as info:
+        TrainConfig(**kwargs)
+    assert message in str(info.value)
+    if "batch_size" in kwargs:
+        assert "BatchNorm" in str(info.value)
+        assert "--batch-size" in str(info.value)
