@@ -56,6 +56,12 @@ _FLAGS = {
 def parse_rows(text: str) -> list[str]:
     """The Table 4 rows named by ``text`` (e.g. ``"AD"``), in table order.
 
+    Args:
+        text (str): Row letters, any case (the script's ``--rows``).
+
+    Returns:
+        list[str]: the rows, each once.
+
     Raises:
         ValueError: an empty selection, or a letter that is no row (the
             message names it).

@@ -61,6 +61,12 @@ def _int_in(text: str, low: int, high: int | None = None) -> int:
 def positive_int(text: str) -> int:
     """Argparse ``type``: an integer >= 1 (epochs, batch size, threads).
 
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        int: the value.
+
     Raises:
         argparse.ArgumentTypeError: anything else (argparse names the
             option and exits).
@@ -71,6 +77,12 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """Argparse ``type``: an integer >= 0 (worker or warm-up counts).
 
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        int: the value.
+
     Raises:
         argparse.ArgumentTypeError: anything else.
     """
@@ -79,6 +91,12 @@ def non_negative_int(text: str) -> int:
 
 def sample_count(text: str) -> int:
     """Argparse ``type``: a number of samples in ``[1, MAX_SAMPLES]``.
+
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        int: the value.
 
     Raises:
         argparse.ArgumentTypeError: anything else.
@@ -110,6 +128,12 @@ def int_range(low: int, high: int):
 def seed(text: str) -> int:
     """Argparse ``type``: a random seed, an integer in ``[0, 2**32 - 1]``.
 
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        int: the seed.
+
     Raises:
         argparse.ArgumentTypeError: anything else (e.g. ``1e20``).
     """
@@ -124,7 +148,17 @@ def _float(text: str) -> float:
 
 
 def unit_float(text: str) -> float:
-    """Argparse ``type``: a ratio in ``[0, 1]`` (else ArgumentTypeError)."""
+    """Argparse ``type``: a ratio in ``[0, 1]``.
+
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        float: the value.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
     value = _float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(
@@ -134,7 +168,17 @@ def unit_float(text: str) -> float:
 
 
 def non_negative_float(text: str) -> float:
-    """Argparse ``type``: a finite number >= 0 (else ArgumentTypeError)."""
+    """Argparse ``type``: a finite number >= 0.
+
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        float: the value.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (NaN, inf, text).
+    """
     value = _float(text)
     if not (value >= 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(
@@ -144,7 +188,17 @@ def non_negative_float(text: str) -> float:
 
 
 def positive_float(text: str) -> float:
-    """Argparse ``type``: a finite number > 0 (else ArgumentTypeError)."""
+    """Argparse ``type``: a finite number > 0 (a duration, a rate).
+
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        float: the value.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (NaN, inf, text).
+    """
     value = _float(text)
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(
@@ -157,6 +211,12 @@ def device(text: str) -> str:
     """Argparse ``type``: a torch device this machine has.
 
     ``cpu``, ``cuda``, ``cuda:K`` (K below the number of GPUs) or ``mps``.
+
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        str: the value, for ``torch.device``.
 
     Raises:
         argparse.ArgumentTypeError: not a device name, or a GPU that torch
@@ -192,6 +252,12 @@ def device(text: str) -> str:
 def output_path(text: str) -> str:
     """Argparse ``type``: a path that can be created (a folder or file).
 
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        str: the path.
+
     Raises:
         argparse.ArgumentTypeError: an empty path, or one with a regular
             file among its existing parent folders.
@@ -210,6 +276,12 @@ def output_path(text: str) -> str:
 def output_file(text: str) -> str:
     """Argparse ``type``: :func:`output_path` that is not a folder.
 
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        str: the path.
+
     Raises:
         argparse.ArgumentTypeError: see :func:`output_path`, or an
             existing folder.
@@ -224,6 +296,12 @@ def output_file(text: str) -> str:
 
 def name_equals_path(text: str) -> str:
     """Argparse ``type``: ``NAME=PATH`` with a non-empty name and path.
+
+    Args:
+        text (str): The command-line value.
+
+    Returns:
+        str: the value, unchanged.
 
     Raises:
         argparse.ArgumentTypeError: no ``=``, or an empty side.
@@ -254,6 +332,9 @@ def script_errors(
             argument or the missing module).
         extra (str, optional): The ``pip install 'bigraph_pyg[EXTRA]'``
             that a missing module (:class:`ImportError`) asks for.
+
+    Yields:
+        None: the script's work runs in the ``with`` block.
 
     Raises:
         SystemExit: ``error: <message>``.
