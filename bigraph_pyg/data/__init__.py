@@ -44,12 +44,18 @@ from bigraph_pyg.data.keys import (
 )
 from bigraph_pyg.data.mixed import PAPER_RATIOS, MixedDataset
 from bigraph_pyg.data.noise import REDRAW_STREAM, JointNoise, draw_estimates
-from bigraph_pyg.data.poses import (
+from bigraph_pyg.data.pose_families import (
     ACTIVITIES,
+    HELD_OUT_ACTIVITIES,
+    training_activities,
+)
+from bigraph_pyg.data.poses import (
     JOINT_LIMITS,
+    PoseDraw,
     sample_body_pose,
     sample_global_orient,
 )
+from bigraph_pyg.data.self_contact import SelfContact
 from bigraph_pyg.data.poses_only import POSE_KEYS, SyntheticPoses
 from bigraph_pyg.data.render import (
     PART_NAMES,
@@ -72,6 +78,7 @@ __all__ = [
     "ARRAY_KEYS",
     "DATASET_FILES",
     "FORMAT_VERSION",
+    "HELD_OUT_ACTIVITIES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IMAGE_SIZE",
@@ -89,7 +96,9 @@ __all__ = [
     "GraphCMRDataset",
     "JointNoise",
     "MixedDataset",
+    "PoseDraw",
     "SampleGenerator",
+    "SelfContact",
     "SyntheticConfig",
     "SyntheticHumans",
     "SyntheticPoses",
@@ -116,6 +125,7 @@ __all__ = [
     "transform_intrinsics",
     "transform_points_2d",
     "transform_pose",
+    "training_activities",
     "up3d",
     "vertex_part_labels",
     "warp_image",

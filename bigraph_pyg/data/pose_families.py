@@ -142,7 +142,7 @@ TORSO_FAMILIES: dict[str, dict] = {
     "upright": _torso(_a((-5, 8), (-6, 6), (-4, 4))),
     "slump": _torso(_a((5, 20), (-6, 6), (-4, 4))),
     "bend": _torso(_a((15, 30), (-8, 8), (-5, 5)), _a((-20, 10))),
-    "lean_back": _torso(_a((-12, -4), (-6, 6), (-4, 4)), _a((-25, 0))),
+    "lean_back": _torso(_a((-10, -3), (-6, 6), (-4, 4)), _a((-25, 0))),
     "side_bend": _torso(_a((-5, 8), (-6, 6), (6, 15))),
     "twist": _torso(_a((-5, 8), (10, 20), (-4, 4)), _a(y=(0, 30))),
     "look_around": _torso(

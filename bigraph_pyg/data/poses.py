@@ -354,7 +354,7 @@ def sample_global_orient(
     orientation: str = "upright",
     yaw_range: Range = (-180.0, 180.0),
     elevation_range: Range = (-30.0, 45.0),
-    elevation_prob: float = 0.5,
+    elevation_prob: float = 0.3,
 ) -> np.ndarray:
     r"""Random global orientation in the camera frame (OpenCV axes).
 
@@ -379,7 +379,7 @@ def sample_global_orient(
         elevation_range (tuple): Degrees; ``> 0`` looks down on the body.
             (default: ``(-30, 45)``)
         elevation_prob (float): Probability of a wide elevation.
-            (default: ``0.5``)
+            (default: ``0.3``)
 
     Returns:
         np.ndarray: :math:`(3,)` float32 axis-angle.

@@ -64,15 +64,28 @@ def segment_distances(
     f = (d2 * r).sum(-1)
     c = (d1 * r).sum(-1)
     b = (d1 * d2).sum(-1)
-    denom = np.maximum(a * e - b * b, 1e-12)
-    s = np.clip((b * f - c * e) / denom, 0.0, 1.0)
-    t = (b * s + f) / np.maximum(e, 1e-12)
+    eps = 1e-12
+    safe_a, safe_e = np.maximum(a, eps), np.maximum(e, eps)
+    denom = a * e - b * b
+    # Non-parallel: the lines' closest point, clamped; parallel: s = 0.
+    s = np.where(
+        denom > eps * np.maximum(a * e, eps),
+        np.clip((b * f - c * e) / np.maximum(denom, eps), 0.0, 1.0),
+        0.0,
+    )
+    t = (b * s + f) / safe_e
     # t outside [0, 1]: clamp it and recompute s for that end.
     t_c = np.clip(t, 0.0, 1.0)
-    s = np.where(
-        t != t_c, np.clip((b * t_c - c) / np.maximum(a, 1e-12), 0.0, 1.0), s
-    )
-    diff = (p0 + s[..., None] * d1) - (q0 + t_c[..., None] * d2)
+    s = np.where(t != t_c, np.clip((b * t_c - c) / safe_a, 0.0, 1.0), s)
+    t = t_c
+    # Degenerate segments (points), Ericson's special cases.
+    q_point, p_point = e <= eps, a <= eps
+    s = np.where(q_point, np.clip(-c / safe_a, 0.0, 1.0), s)
+    t = np.where(q_point, 0.0, t)
+    t = np.where(p_point, np.clip(f / safe_e, 0.0, 1.0), t)
+    s = np.where(p_point, 0.0, s)
+    t = np.where(p_point & q_point, 0.0, t)
+    diff = (p0 + s[..., None] * d1) - (q0 + t[..., None] * d2)
     return np.sqrt((diff * diff).sum(-1))
 
 

@@ -76,7 +76,7 @@ class SyntheticConfig:
         clothing_range (tuple): Looseness of the clothes, metres: the
             rendered top and bottom stand off the body along its normals
             by a uniform draw in this range (the ground truth stays the
-            body). (default: ``(0, 0.04)``)
+            body). (default: ``(0, 0.03)``)
         depth_range (tuple): Pelvis depth, metres (log-uniform).
             (default: ``(2.5, 8.0)``)
         off_axis (float): Lateral pelvis offset, fraction of the depth
@@ -98,7 +98,7 @@ class SyntheticConfig:
     activity_weights: dict | None = None
     recombine: float = 0.5
     partial_prob: float = 0.15
-    clothing_range: tuple[float, float] = (0.0, 0.04)
+    clothing_range: tuple[float, float] = (0.0, 0.03)
     depth_range: tuple[float, float] = (2.5, 8.0)
     off_axis: float = 0.2
     fill_range: tuple[float, float] = (0.7, 0.9)

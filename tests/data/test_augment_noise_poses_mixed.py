@@ -4,8 +4,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from bigraph_pyg.data import (
-    ACTIVITIES,
-    JOINT_LIMITS,
     PAPER_RATIOS,
     PART_FLIP,
     PART_NAMES,
@@ -16,14 +14,12 @@ from bigraph_pyg.data import (
     MixedDataset,
     crop_matrix,
     flip_pose,
-    sample_body_pose,
     transform_intrinsics,
     transform_points_2d,
     transform_pose,
     vertex_part_labels,
     warp_image,
 )
-from bigraph_pyg.data.poses import _rot, limits_array
 from bigraph_pyg.data.synthetic import _apply_augment  # noqa: PLC2701
 from bigraph_pyg.geometry import axis_angle_to_matrix
 from bigraph_pyg.topology import FLIP_PERM, SMPL_JOINT_NAMES
@@ -113,57 +109,6 @@ def test_rotation_consistent_in_2d_3d_and_intrinsics():
     F = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
     # Flip of a rotation: F R F (a mirror conjugation).
     torch.testing.assert_close(R2, (M @ R @ F), atol=1e-5, rtol=0)
-
-
-# ---------------------------------------------------------------- poses
-def test_limits_table():
-    lim = limits_array()
-    assert lim.shape == (23, 3, 2) and (lim[..., 0] <= lim[..., 1]).all()
-    li = SMPL_JOINT_NAMES.index("left_elbow") - 1
-    ri = SMPL_JOINT_NAMES.index("right_elbow") - 1
-    np.testing.assert_array_equal(lim[ri, 0], lim[li, 0])
-    np.testing.assert_array_equal(lim[ri, 1], -lim[li, 1, ::-1])
-    assert set(JOINT_LIMITS) <= set(SMPL_JOINT_NAMES)
-    for name, joints in ACTIVITIES.items():
-        for joint, angles in joints.items():
-            j = SMPL_JOINT_NAMES.index(joint) - 1
-            assert (lim[j, :, 0] <= angles).all(), (name, joint)
-            assert (np.array(angles) <= lim[j, :, 1]).all(), (name, joint)
-
-
-def test_sampled_poses_within_limits():
-    lim = np.radians(limits_array())
-    rng = np.random.default_rng(0)
-    seen = set()
-    for _ in range(60):
-        pose, act = sample_body_pose(rng, noise_scale=3.0)
-        seen.add(act)
-        R = axis_angle_to_matrix(
-            torch.tensor(pose.reshape(23, 3), dtype=torch.float64)
-        ).numpy()
-        # Decompose R = Rx Ry Rz: R[0, 2] = sin(y).
-        y = np.arcsin(np.clip(R[:, 0, 2], -1, 1))
-        x = np.arctan2(-R[:, 1, 2], R[:, 2, 2])
-        z = np.arctan2(-R[:, 0, 1], R[:, 0, 0])
-        check = _rot(0, x) @ _rot(1, y) @ _rot(2, z)
-        np.testing.assert_allclose(check, R, atol=1e-5)
-
-        # Euler angles are unique up to (x + pi, pi - y, z + pi).
-        def wrap(a):
-            return (a + np.pi) % (2 * np.pi) - np.pi
-
-        good = np.zeros(23, bool)
-        for ang in (
-            np.stack([x, y, z], 1),
-            np.stack([wrap(x + np.pi), wrap(np.pi - y), wrap(z + np.pi)], 1),
-        ):
-            good |= (
-                (ang >= lim[..., 0] - 1e-4) & (ang <= lim[..., 1] + 1e-4)
-            ).all(1)
-        assert good.all(), np.flatnonzero(~good)
-    assert seen == set(ACTIVITIES)
-    with pytest.raises(ValueError, match="activity"):
-        sample_body_pose(rng, {"dancing": 1.0})
 
 
 def test_vertex_part_labels():
@@ -283,3 +228,8 @@ def test_mixed_errors():
         )
     with pytest.raises(ValueError, match="non-negative"):
         MixedDataset({"a": _Named("a", 3)}, {"a": -1.0})
+    with pytest.raises(ValueError, match=r"finite non-negative .*nan"):
+        MixedDataset(
+            {"a": _Named("a", 3), "b": _Named("b", 3)},
+            {"a": float("nan"), "b": 1.0},
+        )
