@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bigraph_pyg.engine.cli_types import int_range, output_path, script_errors
+
 _DATA = "usr/share/doc/opencv-doc/examples/data"
 #: name -> (file under the opencv-doc data folder, person index).
 PHOTOS = {
@@ -55,11 +57,12 @@ def main(argv=None) -> None:
     )
     p.add_argument(
         "--out",
+        type=output_path,
         default=None,
         help="overlay folder (default: docs/images; required with "
         "--checkpoint, so the gallery's images stay the shipped model's)",
     )
-    p.add_argument("--max-side", type=int, default=400)
+    p.add_argument("--max-side", type=int_range(16, 4096), default=400)
     p.add_argument(
         "--checkpoint",
         default=None,
@@ -73,6 +76,12 @@ def main(argv=None) -> None:
                 "--checkpoint needs --out (another folder than docs/images)"
             )
         args.out = "docs/images"
+    with script_errors(extra="demo"):  # a bad checkpoint names itself
+        _gallery(args)
+
+
+def _gallery(args) -> None:
+    """Overlays and table (in ``main``'s one-line error handling)."""
 
     from PIL import Image
     from skimage import data

@@ -27,6 +27,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detector_noise import gt_box_size, joint_stats  # noqa: E402
 
+from bigraph_pyg.engine.cli_types import (  # noqa: E402
+    int_range,
+    output_file,
+    script_errors,
+    seed,
+)
+
 ROWS = (
     ("median error (box)", "median"),
     ("p90 error (box)", "p90"),
@@ -67,16 +74,22 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> dict:
     """Score both noise models; print the tables, optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num", type=int_range(1, 100_000), default=2000)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument(
         "--measured",
         type=Path,
         default=Path("docs/results/detector_noise.json"),
         help="scripts/detector_noise.py's JSON",
     )
-    parser.add_argument("--out", type=Path, default=None, help="JSON path")
+    parser.add_argument("--out", type=output_file, default=None, help="JSON")
     args = parser.parse_args(argv)
+    with script_errors(extra="data"):
+        return _run(args, argv)
+
+
+def _run(args, argv) -> dict:
+    """Score both models (in ``main``'s one-line error handling)."""
 
     import torch
 
@@ -86,9 +99,10 @@ def main(argv=None) -> dict:
         SyntheticConfig,
         draw_estimates,
     )
+    from bigraph_pyg.utils.io import load_json
 
     torch.set_num_threads(1)
-    measured = json.loads(args.measured.read_text())
+    measured = load_json(args.measured, "scripts/detector_noise.py's JSON")
     gen = SampleGenerator(SyntheticConfig(), render=False)
     gt = gen.geometry(args.seed, "test", list(range(args.num)))["joints_2d"]
     gt = gt.astype(np.float64)
@@ -110,7 +124,7 @@ def main(argv=None) -> dict:
         )
     print(markdown(result))
     if args.out is not None:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.out}")
     return result
 
