@@ -25,9 +25,11 @@ import inspect
 import json
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from torch.utils.data import Dataset
 
 from bigraph_pyg.engine._held_out import score
@@ -147,6 +149,9 @@ class RunSummary:
         train_seconds (float): Wall time of training.
         eval_seconds (float): Wall time of the test evaluation.
         evaluated (str): ``"best.pt"``, ``"last weights"`` or ``""``.
+        more_metrics (dict[str, dict]): The same checkpoint's metrics on
+            each further test set, by name (e.g. ``"heldout"``, the
+            held-out pose families).
     """
 
     result: TrainResult
@@ -154,6 +159,7 @@ class RunSummary:
     train_seconds: float
     eval_seconds: float
     evaluated: str
+    more_metrics: dict = field(default_factory=dict)
 
 
 def _holding_run_lock(run):
@@ -193,6 +199,7 @@ def train_and_evaluate(
     extra_state: dict | None = None,
     lift_set=None,
     overwrite: bool = False,
+    more_test_sets: Mapping[str, Dataset] | None = None,
 ) -> RunSummary:
     """Train ``model``, then score the best checkpoint on ``test_set``.
 
@@ -214,6 +221,10 @@ def train_and_evaluate(
             ``config.lift_batch_size`` (see :class:`Trainer`).
         overwrite (bool): Replace an old run in ``out_dir`` (kept until
             this run's first checkpoint). (default: :obj:`False`: refused)
+        more_test_sets (Mapping[str, Dataset], optional): Further test
+            sets, by name, scored like ``test_set`` by the same checkpoint
+            with the same baselines (``metrics_<name>`` in
+            ``metrics.json``).
 
     Returns:
         RunSummary: history, test metrics and timings.
@@ -224,7 +235,7 @@ def train_and_evaluate(
     ctx = context or DistributedContext()
     replaced = _start_run_folder(out_dir, resume, overwrite, ctx)
     extra_state = dict(extra_state or {})
-    stats = _training_statistics(train_set, extra_state)
+    stats = _training_statistics(train_set, extra_state, lift_set)
     trainer = Trainer(
         model,
         train_set,
@@ -244,7 +255,13 @@ def train_and_evaluate(
     metrics, evaluated, eval_s = _score_test(
         trainer, test_set, body, test_segmentation, stats
     )
-    summary = RunSummary(result, metrics, train_s, eval_s, evaluated)
+    more = {}
+    for name, extra_set in (more_test_sets or {}).items():
+        more[name], _, seconds = _score_test(
+            trainer, extra_set, body, test_segmentation, stats
+        )
+        eval_s += seconds
+    summary = RunSummary(result, metrics, train_s, eval_s, evaluated, more)
     if test_set is not None and ctx.is_main and out_dir is not None:
         _write_metrics(out_dir, summary)
     return summary
@@ -267,21 +284,27 @@ def _start_run_folder(
 
 
 def _training_statistics(
-    train_set: Dataset, extra_state: dict
+    train_set: Dataset, extra_state: dict, lift_set=None
 ) -> TrainingStatistics | None:
-    """The baselines' knowledge: means of the training split only.
+    """The baselines' knowledge: the training split only.
 
     Taken from ``extra_state["training_stats"]`` (a resumed run's) or
     computed and stored there; :obj:`None` without 3D training data (no
-    baselines).
+    baselines). The nearest-neighbour bank holds the pose-only training
+    samples when there are some (more poses), else the training split's.
     """
     if "training_stats" in extra_state:
         return TrainingStatistics.from_dict(extra_state["training_stats"])
     try:
         stats = TrainingStatistics.from_dataset(train_set)
-        extra_state["training_stats"] = stats.to_dict()
     except ValueError:
         return None  # no 3D training data: no baselines
+    if lift_set is not None:
+        stats = stats.with_pose_bank(
+            torch.as_tensor(lift_set.arrays["joints_3d"]),
+            torch.as_tensor(lift_set.arrays["pose"][:, :3]),
+        )
+    extra_state["training_stats"] = stats.to_dict()
     return stats
 
 
@@ -349,4 +372,6 @@ def _write_metrics(out_dir: str | os.PathLike, summary: RunSummary) -> None:
         "train_seconds": summary.train_seconds,
         "eval_seconds": summary.eval_seconds,
     }
+    for name, metrics in summary.more_metrics.items():
+        record[f"metrics_{name}"] = metrics
     (out / "metrics.json").write_text(json.dumps(record, indent=1))
