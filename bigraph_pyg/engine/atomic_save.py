@@ -105,7 +105,9 @@ def _locked_temp_file(path: Path) -> tuple[int, str]:
     """A new temp file beside ``path``, open and locked by this process.
 
     A cleaner that took the lock between creation and locking has unlinked
-    the file: then another one is made.
+    the file: then another one is made. On a file system without locks the
+    file is used unlocked (and no cleaner can lock it either, so none
+    removes it).
     """
     while True:
         fd, tmp = tempfile.mkstemp(
@@ -113,7 +115,10 @@ def _locked_temp_file(path: Path) -> tuple[int, str]:
         )
         if fcntl is None:
             return fd, tmp
-        fcntl.flock(fd, fcntl.LOCK_EX)  # waits for a cleaner, if any
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits for a cleaner, if any
+        except OSError:  # a file system without locks (ENOLCK): unlocked
+            return fd, tmp
         if os.fstat(fd).st_nlink > 0:
             return fd, tmp
         os.close(fd)

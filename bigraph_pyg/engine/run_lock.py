@@ -12,7 +12,8 @@ that names the folder and the process holding it. The same process may
 take the lock again (the trainer inside ``train_and_evaluate``): the lock
 is counted and released by the last release.
 
-On a platform without ``fcntl`` (Windows) no lock is taken.
+On a platform without ``fcntl`` (Windows) no lock is taken; on a file
+system without locks (some network mounts) a warning says so.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from bigraph_pyg.engine.checkpoint import CheckpointError
@@ -79,6 +81,8 @@ def check_run_lock(out_dir: str | os.PathLike) -> None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise _refusal(path) from None
+        except OSError:
+            return  # a file system without locks: nothing to check
         finally:
             os.close(fd)  # also drops the probe's lock
 
@@ -133,6 +137,13 @@ class RunLock:
         except BlockingIOError:
             os.close(fd)
             raise _refusal(self.path) from None
+        except OSError as err:  # a file system without locks (ENOLCK)
+            warnings.warn(
+                f"Could not lock {self.path} ({type(err).__name__}: {err}); "
+                "a second run into this folder will not be refused",
+                stacklevel=3,
+            )
+            return fd
         holder = (
             f"process {os.getpid()} on {socket.gethostname()} since "
             f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n"

@@ -183,3 +183,23 @@ def test_a_save_never_removes_a_temp_file_another_process_writes(tmp_path):
     # Its writer gone, the temp file is stale and removed.
     assert remove_stale_temp_files(tmp_path, "last.pt") == [live]
     assert sorted(os.listdir(tmp_path)) == ["last.pt"]
+
+
+def test_a_file_system_without_locks_still_saves_and_warns(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from bigraph_pyg.engine import atomic_save, run_lock
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(atomic_save.fcntl, "flock", no_locks)
+    save_checkpoint(tmp_path / "last.pt", {"step": 1})  # unlocked, written
+    assert (tmp_path / "last.pt").is_file()
+    with pytest.warns(UserWarning, match="will not be refused"):
+        lock = RunLock(tmp_path / "run").acquire()
+    check_run_lock(tmp_path / "run")  # nothing to check, no error
+    lock.release()
+    assert run_lock.fcntl.flock is no_locks  # the same module, patched
