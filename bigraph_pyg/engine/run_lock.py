@@ -44,6 +44,22 @@ _HELD: dict[str, list[int]] = {}
 _GUARD = threading.Lock()
 
 
+def _try_lock(fd: int) -> bool:
+    """``flock`` without waiting; a few tries over 0.1 s, so another
+    process's momentary probe (:func:`check_run_lock`) is not a refusal.
+
+    Raises:
+        OSError: the file system has no locks (ENOLCK).
+    """
+    for _ in range(5):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(0.02)
+    return False
+
+
 def _refusal(path: Path) -> CheckpointError:
     try:
         holder = path.read_text().strip() or "another process"
@@ -78,9 +94,8 @@ def check_run_lock(out_dir: str | os.PathLike) -> None:
         except OSError:
             return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _refusal(path) from None
+            if not _try_lock(fd):
+                raise _refusal(path)
         except OSError:
             return  # a file system without locks: nothing to check
         finally:
@@ -133,10 +148,7 @@ class RunLock:
     def _lock_new(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise _refusal(self.path) from None
+            locked = _try_lock(fd)
         except OSError as err:  # a file system without locks (ENOLCK)
             warnings.warn(
                 f"Could not lock {self.path} ({type(err).__name__}: {err}); "
@@ -144,6 +156,9 @@ class RunLock:
                 stacklevel=3,
             )
             return fd
+        if not locked:
+            os.close(fd)
+            raise _refusal(self.path)
         holder = (
             f"process {os.getpid()} on {socket.gethostname()} since "
             f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
