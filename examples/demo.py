@@ -19,7 +19,9 @@ the camera, metres); ``_params.json``/``.npz`` (smplx layout:
 ``global_orient``, ``body_pose``, ``betas``, ``transl`` = SPIN's ``cam_t``,
 the body model's name, the focal length); ``_keypoints.json``; and
 ``_overlay.png`` (the mesh over the whole photo, the keypoints, a side
-view). See :mod:`bigraph_pyg.apps`.
+view). An earlier run's files in ``--out`` are not replaced without
+``--overwrite``; all photos' files are checked before the first photo
+runs. See :mod:`bigraph_pyg.apps`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,25 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+from bigraph_pyg.engine.cli_types import (
+    device,
+    non_negative_int,
+    output_path,
+    positive_float,
+    positive_int,
+    script_errors,
+)
+
+
+def _out_folder(text: str) -> str:
+    """Argparse ``type``: a folder that is not, nor lies below, a file."""
+    output_path(text)
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(
+            f"Expected a folder (got {text!r}, a regular file)"
+        )
+    return text
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,7 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--person",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="which detected person, largest first (default 0)",
     )
@@ -59,21 +80,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--focal-length",
-        type=float,
+        type=positive_float,
         help="photo pixels (default: SPIN's 5000/224 of the crop)",
     )
-    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--out", type=_out_folder, default="runs/demo")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files of an earlier run in --out",
+    )
     p.add_argument(
         "--mesh-format", choices=("obj", "ply", "both"), default="both"
     )
     p.add_argument(
         "--max-side",
-        type=int,
+        type=positive_int,
         default=1024,
         help="longer side of the overlay's photo, pixels",
     )
-    p.add_argument("--device", default="cpu")
-    return p.parse_args(argv)
+    p.add_argument("--device", type=device, default="cpu")
+    args = p.parse_args(argv)
+    if args.keypoints and args.person:
+        p.error(
+            "argument --person: Expected 0 with --keypoints (the file gives "
+            f"one person; --person chooses among detected ones) (got "
+            f"{args.person})"
+        )
+    return args
 
 
 def _photos(path: Path) -> list[Path]:
@@ -94,43 +127,53 @@ def _photos(path: Path) -> list[Path]:
     return photos
 
 
+def _plan(args, formats) -> dict[Path, str]:
+    """Every photo's output stem, once no file of any would be replaced."""
+    from bigraph_pyg.apps import check_new_files, output_stems
+    from bigraph_pyg.apps import prediction_paths as files
+
+    photos = _photos(Path(args.image))
+    if (args.keypoints or args.box) and Path(args.image).is_dir():
+        raise ValueError(
+            "Expected one photo with --keypoints or --box "
+            f"(got the folder {args.image})"
+        )
+    stems = output_stems(photos)
+    planned = [files(args.out, s, formats).values() for s in stems.values()]
+    check_new_files([p for paths in planned for p in paths], args.overwrite)
+    return stems
+
+
+def _model(args):
+    """The checkpoint's model, or the shipped one for the 2D joints."""
+    from bigraph_pyg.body import default_body
+    from bigraph_pyg.engine import model_from_checkpoint
+
+    body = default_body()
+    if args.checkpoint:
+        model, _ = model_from_checkpoint(
+            args.checkpoint, body, map_location=args.device
+        )
+    else:
+        from bigraph_pyg import pretrained
+        from bigraph_pyg.apps.inference import default_model_name
+
+        model = pretrained(default_model_name(not args.keypoints), body)
+    return model, body
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from bigraph_pyg.apps import predict, read_keypoints, save_prediction
-    from bigraph_pyg.body import default_body
-    from bigraph_pyg.engine import CheckpointError, model_from_checkpoint
     from bigraph_pyg.utils.images import load_image
 
     formats = (
         ("obj", "ply") if args.mesh_format == "both" else (args.mesh_format,)
     )
-    try:
-        photos = _photos(Path(args.image))
-        if (args.keypoints or args.box) and Path(args.image).is_dir():
-            raise ValueError(
-                "Expected one photo with --keypoints or --box "
-                f"(got the folder {args.image})"
-            )
-        body = default_body()
-        if args.checkpoint:
-            model, _ = model_from_checkpoint(
-                args.checkpoint, body, map_location=args.device
-            )
-        else:
-            from bigraph_pyg import pretrained
-            from bigraph_pyg.apps.inference import default_model_name
-
-            model = pretrained(default_model_name(not args.keypoints), body)
+    with script_errors():  # bad paths, files, checkpoints, numbers
+        stems = _plan(args, formats)
+        model, body = _model(args)
         kp = read_keypoints(args.keypoints) if args.keypoints else None
-    except (CheckpointError, FileNotFoundError, ValueError, ImportError) as err:
-        raise SystemExit(f"error: {err}") from None
-
-    # Outputs are named by stem; a.jpg and a.png in one folder keep apart.
-    stems = [p.stem for p in photos]
-    names = {
-        p: p.stem if stems.count(p.stem) == 1 else p.name.replace(".", "_")
-        for p in photos
-    }
 
     def run(photo: Path):
         image = load_image(photo)
@@ -143,17 +186,22 @@ def main(argv=None) -> int:
             box=args.box,
             focal_length=args.focal_length,
             device=args.device,
+            source=str(photo),
         )
         return pred, save_prediction(
-            pred, image, args.out, names[photo], formats, max_side=args.max_side
+            pred,
+            image,
+            args.out,
+            stems[photo],
+            formats,
+            max_side=args.max_side,
+            overwrite=args.overwrite,
         )
 
-    if len(photos) == 1 and not Path(args.image).is_dir():
+    if not Path(args.image).is_dir():
         t = time.perf_counter()
-        try:
-            pred, paths = run(photos[0])
-        except (FileNotFoundError, ValueError, IndexError, ImportError) as err:
-            raise SystemExit(f"error: {err}") from None
+        with script_errors(IndexError):
+            pred, paths = run(next(iter(stems)))
         for kind, path in paths.items():
             print(f"{kind}: {path}")
         print(
@@ -166,7 +214,7 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     failed = []
-    for photo in tqdm(photos, desc="photos", unit="photo"):
+    for photo in tqdm(stems, desc="photos", unit="photo"):
         try:
             run(photo)
         except (ValueError, IndexError, ImportError) as err:
@@ -176,10 +224,10 @@ def main(argv=None) -> int:
     for line in failed:
         print(f"skipped {line}", file=sys.stderr)
     print(
-        f"{len(photos) - len(failed)} of {len(photos)} photos written to "
+        f"{len(stems) - len(failed)} of {len(stems)} photos written to "
         f"{args.out}"
     )
-    if len(failed) == len(photos):
+    if len(failed) == len(stems):
         raise SystemExit("error: no photo gave a result")
     return 0
 

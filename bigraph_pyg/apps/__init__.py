@@ -6,7 +6,9 @@ keypoint file instead; :mod:`~bigraph_pyg.apps.inference` runs the model on
 the crop of :mod:`~bigraph_pyg.apps.camera` and returns a
 :class:`Prediction` (:mod:`~bigraph_pyg.apps.prediction`) in the field's
 conventions; :mod:`~bigraph_pyg.apps.export` writes meshes, parameters,
-keypoints and the overlay. ``examples/demo.py`` is a thin CLI over these.
+keypoints and the overlay, under the names of
+:mod:`~bigraph_pyg.apps.output_files`, which never replaces a file
+unasked. ``examples/demo.py`` is a thin CLI over these.
 :mod:`~bigraph_pyg.apps.datasets` builds the training and evaluation sets
 of ``examples/train_bigraph.py`` and ``eval_bigraph.py``;
 :mod:`~bigraph_pyg.apps.detector_joints` gives them the detector's own 2D
@@ -41,6 +43,11 @@ from bigraph_pyg.apps.keypoints import (
     keypoint_box,
     read_keypoints,
 )
+from bigraph_pyg.apps.output_files import (
+    check_new_files,
+    output_stems,
+    prediction_paths,
+)
 from bigraph_pyg.apps.prediction import Prediction, smplx_parameters
 
 __all__ = [
@@ -54,13 +61,16 @@ __all__ = [
     "Person",
     "Prediction",
     "SPIN_FOCAL_RATIO",
+    "check_new_files",
     "crop_person",
     "default_model_name",
     "detect_people",
     "full_perspective_translation",
     "keypoint_box",
     "landmarks_to_person",
+    "output_stems",
     "predict",
+    "prediction_paths",
     "read_keypoints",
     "render_overlay",
     "save_prediction",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "MAX_CROP_PIXELS",
     "SPIN_FOCAL_RATIO",
     "crop_person",
     "full_perspective_translation",
@@ -24,6 +25,11 @@ __all__ = [
 #: SPIN's focal length over crop size (5000 px for a 224 px crop): the
 #: default focal length is this times the crop side in photo pixels.
 SPIN_FOCAL_RATIO: float = 5000.0 / 224.0
+#: Largest square :func:`crop_person` cuts before resizing (100 megapixels,
+#: :data:`~bigraph_pyg.utils.images.DEFAULT_MAX_PIXELS`): a box of a few
+#: million pixels would otherwise allocate gigabytes, or stop in Pillow's
+#: decompression-bomb guard.
+MAX_CROP_PIXELS: int = 100_000_000
 
 
 def crop_person(
@@ -46,17 +52,35 @@ def crop_person(
         the photo the crop is black.
 
     Raises:
-        ValueError: a box with no area.
+        ValueError: a box that is not finite, negative or with no area, a
+            ``scale`` that is not a finite number > 0, or a crop side over
+            :data:`MAX_CROP_PIXELS` squared.
     """
     from PIL import Image
 
     x, y, bw, bh = (float(v) for v in box)
-    if not (bw > 0 or bh > 0):
+    if not (
+        np.isfinite([x, y, bw, bh]).all()
+        and bw >= 0
+        and bh >= 0
+        and (bw > 0 or bh > 0)
+    ):
         raise ValueError(
-            f"Expected a box (x, y, w, h) with w or h > 0 (got {tuple(box)})"
+            "Expected a box (x, y, w, h) of finite numbers with w, h >= 0 "
+            f"and w or h > 0 (got {tuple(float(v) for v in box)})"
+        )
+    if not (float(scale) > 0 and np.isfinite(scale)):
+        raise ValueError(
+            f"Expected a crop scale that is a finite number > 0 (got {scale})"
         )
     center = np.array([x + bw / 2, y + bh / 2])
     side = max(max(bw, bh) * scale, 8.0)
+    if side * side > MAX_CROP_PIXELS:
+        raise ValueError(
+            f"Expected a crop of at most {MAX_CROP_PIXELS} pixels (got a "
+            f"square of side {side:.0f} from the box {bw:g}x{bh:g} times "
+            f"the scale {scale:g}); is the box in photo pixels?"
+        )
     origin = center - side / 2
     crop = Image.fromarray(image).crop(
         (origin[0], origin[1], origin[0] + side, origin[1] + side)

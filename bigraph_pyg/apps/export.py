@@ -20,6 +20,9 @@ r"""Writing a :class:`~bigraph_pyg.apps.Prediction` to files.
 * ``<stem>_overlay.png``: the mesh rendered over the whole photo (pyrender,
   headless EGL), the keypoints (green) and reprojected joints (red), and a
   side view.
+
+None of them replaces a file that exists already unless ``overwrite=True``
+(:mod:`~bigraph_pyg.apps.output_files`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bigraph_pyg.apps.output_files import check_new_files, prediction_paths
 from bigraph_pyg.topology import BONES, JOINT_NAMES
+from bigraph_pyg.utils._checks import check_positive_int
 
 __all__ = ["MESH_AXES", "render_overlay", "save_prediction", "to_y_up"]
 
@@ -152,9 +157,13 @@ def render_overlay(
         np.ndarray: :math:`(h, w + h/2, 3)` uint8: the photo with the
         body rendered in place by the full-perspective camera, then the
         body seen from its left (turned 90 degrees about the vertical).
+
+    Raises:
+        ValueError: ``max_side`` is not an int >= 1.
     """
     from PIL import Image, ImageDraw
 
+    check_positive_int("max_side", max_side)
     h, w = image.shape[:2]
     r = min(1.0, max_side / max(h, w))
     ow, oh = max(int(round(w * r)), 1), max(int(round(h * r)), 1)
@@ -239,20 +248,16 @@ def _write_json(path: Path, record: dict) -> None:
     path.write_text(json.dumps(_jsonable(record), indent=1, allow_nan=False))
 
 
-def _write_meshes(
-    trimesh, pred, out: Path, stem: str, mesh_formats
-) -> dict[str, Path]:
-    """Both branches as y-up meshes, ``<stem>_<branch>.<format>``."""
-    paths: dict[str, Path] = {}
+def _write_meshes(trimesh, pred, paths: dict[str, Path]) -> None:
+    """Both branches as y-up meshes, at ``paths['<branch>_<format>']``."""
     for branch, verts in (
         ("mesh", pred.vertices_mesh),
         ("smpl", pred.vertices_smpl),
     ):
         mesh = trimesh.Trimesh(to_y_up(verts), pred.faces, process=False)
-        for fmt in mesh_formats:
-            paths[f"{branch}_{fmt}"] = out / f"{stem}_{branch}.{fmt}"
-            mesh.export(paths[f"{branch}_{fmt}"])
-    return paths
+        for kind, path in paths.items():
+            if kind.startswith(f"{branch}_"):
+                mesh.export(path)
 
 
 def _params_record(pred) -> dict:
@@ -302,6 +307,7 @@ def save_prediction(
     npz: bool = True,
     overlay: bool = True,
     max_side: int = 1024,
+    overwrite: bool = False,
 ) -> dict[str, Path]:
     """Write meshes, parameters, keypoints and the overlay (see module).
 
@@ -314,38 +320,37 @@ def save_prediction(
         npz (bool): Also write the parameters as ``.npz``.
         overlay (bool): Write the overlay PNG.
         max_side (int): The overlay's longer photo side, pixels.
+        overwrite (bool): Replace files that exist already; otherwise
+            they are refused before anything is written. (default:
+            :obj:`False`)
 
     Returns:
         dict[str, Path]: what was written, by kind (``mesh_obj``,
         ``smpl_obj``, ..., ``params``, ``params_npz``, ``keypoints``,
-        ``overlay``).
+        ``overlay``; :func:`~bigraph_pyg.apps.output_files.prediction_paths`).
 
     Raises:
-        ValueError: an unknown mesh format.
+        ValueError: an unknown mesh format, a stem with folders in it, or
+            a ``max_side`` that is not an int >= 1.
+        FileExistsError: without ``overwrite``, one of the files exists.
+        NotADirectoryError: ``out_dir`` is, or lies below, a regular file.
     """
     trimesh = _require("trimesh")
     Image = _require("PIL.Image")
 
-    bad = [m for m in mesh_formats if m not in ("obj", "ply")]
-    if bad:
-        raise ValueError(
-            f"Expected mesh formats among 'obj', 'ply' (got {bad})"
-        )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = _write_meshes(trimesh, pred, out, stem, mesh_formats)
+    check_positive_int("max_side", max_side)
+    paths = prediction_paths(out_dir, stem, mesh_formats, npz, overlay)
+    check_new_files(paths.values(), overwrite)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    _write_meshes(trimesh, pred, paths)
     params = _params_record(pred)
-    paths["params"] = out / f"{stem}_params.json"
     _write_json(paths["params"], params)
     if npz:
-        paths["params_npz"] = out / f"{stem}_params.npz"
         np.savez(
             paths["params_npz"], **{k: np.asarray(v) for k, v in params.items()}
         )
-    paths["keypoints"] = out / f"{stem}_keypoints.json"
     _write_json(paths["keypoints"], _keypoints_record(pred))
     if overlay:
-        paths["overlay"] = out / f"{stem}_overlay.png"
         Image.fromarray(render_overlay(pred, image, max_side)).save(
             paths["overlay"]
         )

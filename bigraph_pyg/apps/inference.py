@@ -28,6 +28,13 @@ from bigraph_pyg.apps.camera import (
     crop_person,
     full_perspective_translation,
 )
+from bigraph_pyg.apps._input_checks import (
+    check_box,
+    check_device,
+    check_image,
+    check_in_photo,
+    check_options,
+)
 from bigraph_pyg.apps.detection import detect_people, select_person
 from bigraph_pyg.apps.keypoints import Person, keypoint_box
 from bigraph_pyg.apps.prediction import Prediction, smplx_parameters
@@ -96,17 +103,6 @@ def _model_joints(
     return joints[0].numpy().astype(np.float32)
 
 
-def _check_image(image: np.ndarray) -> np.ndarray:
-    """``image`` as an array; ``ValueError`` unless (H, W, 3) uint8 RGB."""
-    img = np.asarray(image)
-    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError(
-            f"Expected an (H, W, 3) uint8 RGB image (got "
-            f"{img.shape} {img.dtype})"
-        )
-    return img
-
-
 def _model_image(crop: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """The crop as the model's input ``(1, 3, H, W)``: normalised, resized."""
     from bigraph_pyg.data.keys import normalize_image
@@ -146,6 +142,7 @@ def predict(
     crop_scale: float | None = None,
     threshold: float = 0.5,
     device: str | torch.device | None = None,
+    source: str = "the image",
 ) -> Prediction:
     """Recover the 3D body of one person in a photograph.
 
@@ -173,17 +170,30 @@ def predict(
             (default: where ``model``'s weights are; the shipped model:
             the CPU) The model is left where it was and in the mode it
             was in.
+        source (str): What the photo is (e.g. its path), named in the
+            errors. (default: ``"the image"``)
 
     Returns:
         Prediction: crop, keypoints, both meshes, smplx-layout parameters
         and the full-perspective camera.
 
     Raises:
-        NoPersonError: no person detected.
+        NoPersonError: no person detected (the message names
+            ``source``).
         ImportError: detection needed but the ``detect`` extra missing.
-        ValueError: a bad image or box.
+        ValueError: a bad image, box (negative, not finite, off the
+            photo or too large to crop), focal length or crop scale (not
+            a finite number > 0), threshold (not in ``[0, 1)``), person
+            index (negative; not ``0`` with ``keypoints``) or device, or
+            keypoints that all lie outside the photo; each message names
+            the argument, what was expected and what came.
     """
-    img = _check_image(image)
+    img = check_image(image, source)
+    check_options(
+        person, focal_length, crop_scale, threshold, keypoints is not None
+    )
+    box = None if box is None else check_box(box)
+    device = None if device is None else check_device(device)
     if body is None:
         from bigraph_pyg.body import default_body
 
@@ -193,7 +203,7 @@ def predict(
 
         model = pretrained(default_model_name(keypoints is None), body)
     home = next(model.parameters()).device
-    device = home if device is None else torch.device(device)
+    device = home if device is None else device
     was_training = model.training
     model = model.to(device).eval()
     try:
@@ -208,6 +218,7 @@ def predict(
             crop_scale,
             threshold,
             device,
+            source,
         )
     finally:
         model.to(home).train(was_training)
@@ -224,15 +235,23 @@ def _predict(
     crop_scale,
     threshold,
     device,
+    source,
 ) -> Prediction:
     """Run :func:`predict` once the image is checked and the model ready."""
     cfg = model.config
     detected = keypoints is None
     if detected:
-        keypoints = select_person(detect_people(img), person)
+        keypoints = select_person(detect_people(img), person, source)
     if crop_scale is None:
         crop_scale = 1.3 if keypoints.landmarks is not None else 1.5
     person_box = np.asarray(keypoints.box if box is None else box, np.float32)
+    check_in_photo(
+        person_box,
+        keypoints.joints,
+        np.asarray(keypoints.confidence) > threshold,
+        img.shape[:2],
+        source,
+    )
     h, w = cfg.image_size
     crop, origin, side = crop_person(img, person_box, max(h, w), crop_scale)
     x = _model_image(crop, (h, w))

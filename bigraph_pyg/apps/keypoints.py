@@ -168,7 +168,17 @@ def keypoint_box(
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], np.float32)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, int | float)
+
+
 def _from_rows(values, mapping, path, what) -> Person:
+    bad = [v for v in values if isinstance(v, bool) or not _is_number(v)]
+    if bad:
+        raise ValueError(
+            f"Expected numbers [x, y, v] * K in {what} of {path} (got "
+            f"{len(bad)} other values, first {bad[0]!r})"
+        )
     arr = np.asarray(values, dtype=np.float64).reshape(-1, 3)
     pts = arr[list(mapping), :2]
     conf = (arr[list(mapping), 2] > 0).astype(np.float32)
@@ -201,7 +211,8 @@ def read_keypoints(path: str | os.PathLike) -> Person:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"Expected a keypoints JSON file at {path} (got no such file)"
+            f"Expected a keypoints JSON file at {path} (got "
+            f"{'a folder' if path.is_dir() else 'no such file'})"
         )
     try:
         doc = json.loads(path.read_text())
@@ -220,7 +231,13 @@ def read_keypoints(path: str | os.PathLike) -> Person:
                 f"Expected at least one person in {path} "
                 "(got an empty 'people' list)"
             )
-        kp = doc["people"][0].get("pose_keypoints_2d")
+        first = doc["people"][0]
+        if not isinstance(first, dict):
+            raise ValueError(
+                f"Expected each of 'people' in {path} to be an object with "
+                f"'pose_keypoints_2d' (got {type(first).__name__})"
+            )
+        kp = first.get("pose_keypoints_2d")
         n = len(kp) if isinstance(kp, list) else 0
         if n == 75:
             return _from_rows(kp, OPENPOSE25_TO_JOINTS, path, "BODY_25")

@@ -131,7 +131,9 @@ class GraphCMRDataset(EpochSeeded, Dataset):
         if not self.img_dir.is_dir():
             raise FileNotFoundError(
                 f"Expected an image folder {self.img_dir} for {self.npz_path}"
-                " (got no such folder)"
+                " (got "
+                + ("a file" if self.img_dir.exists() else "no such folder")
+                + ")"
             )
         self.data = load_graphcmr_npz(self.npz_path, self.img_dir, allow_pickle)
 
@@ -156,8 +158,9 @@ class GraphCMRDataset(EpochSeeded, Dataset):
         )
         where = f"(sample {index} of {self.npz_path})"
         if not path.is_file():
+            got = "a folder" if path.is_dir() else "no such file"
             raise FileNotFoundError(
-                f"Expected the image {path} {where} (got no such file)"
+                f"Expected the image {path} {where} (got {got})"
             )
         if not gray:
             try:
@@ -285,6 +288,12 @@ def _make(dataset: str, root, img_dir, split: str, **kwargs):
     if split not in files:
         raise ValueError(
             f"Expected a {dataset} split in {sorted(files)} (got {split!r})"
+        )
+    if not Path(root).is_dir():
+        got = "a file" if Path(root).exists() else "no such folder"
+        raise FileNotFoundError(
+            f"Expected the folder of GraphCMR's {dataset} npz files as root "
+            f"(got {got} at {root})"
         )
     kwargs.setdefault("train", split == "train")
     return GraphCMRDataset(

@@ -38,6 +38,8 @@ from bigraph_pyg.utils.io import load_npz, resolve_inside
 __all__ = ["load_graphcmr_npz"]
 
 _NUM = len(JOINT_NAMES)
+#: The keys that hold numbers (the others hold file names).
+_NUMERIC = ("center", "scale", "part", "S", "pose", "shape", "has_smpl")
 
 
 def _shape_ok(shape: tuple, expected: tuple) -> bool:
@@ -68,7 +70,8 @@ def load_graphcmr_npz(
     Raises:
         FileNotFoundError: ``path`` missing.
         ValueError: a truncated or corrupted file, missing keys, wrong
-            shapes, non-finite or non-positive boxes, NaN keypoints,
+            shapes, text where numbers belong, non-finite or non-positive
+            boxes, NaN keypoints,
             object arrays without ``allow_pickle``, or a name that is
             absolute or escapes ``img_dir`` with ``..`` (each message names
             the file and key).
@@ -110,6 +113,15 @@ def _check_shapes(data: dict, path: Path) -> None:
             raise ValueError(
                 f"Expected '{key}' of shape {pretty} in {path} (got "
                 f"{data[key].shape})"
+            )
+    for key in _NUMERIC:
+        if key in data and not (
+            np.issubdtype(data[key].dtype, np.number)
+            or data[key].dtype == bool
+        ):
+            raise ValueError(
+                f"Expected numbers in '{key}' of {path} (got dtype "
+                f"{data[key].dtype})"
             )
     for key in ("part", "S"):
         if key in data and data[key].shape[1] < _NUM:

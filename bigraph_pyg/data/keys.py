@@ -25,7 +25,7 @@ Frames and units:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ __all__ = [
     "NUM_COARSE_VERTICES",
     "NUM_VERTICES",
     "SAMPLE_KEYS",
+    "check_batch",
     "check_sample",
     "denormalize_image",
     "empty_sample",
@@ -146,6 +147,75 @@ def check_sample(sample: Mapping) -> None:
                 f"{tuple(getattr(value, 'shape', ()))} "
                 f"{getattr(value, 'dtype', type(value).__name__)})"
             )
+
+
+def _batch_origin(batch: Mapping) -> str:
+    """``datasets ['h36m'], indices [4, 9, ...]`` of a collated batch."""
+    names = sorted({str(n) for n in batch.get("dataset", ["?"])})
+    index = batch.get("index")
+    idx = index.flatten()[:4].tolist() if isinstance(index, Tensor) else "?"
+    return f"datasets {names}, indices {idx}"
+
+
+def check_batch(batch: Mapping, keys: Iterable[str]) -> None:
+    """Validate a collated batch's keys and per-sample shapes.
+
+    ``keys`` must be present; every key of :data:`SAMPLE_KEYS` present
+    must be a tensor of shape ``(B, *shape)``, except the image side
+    (``img``, ``mask`` and ``part_seg`` may come at any size, resized
+    later) and the vertex counts (another body); ``img`` must be floating
+    point, ImageNet-normalised (:func:`normalize_image`), as the model's
+    forward requires.
+
+    Args:
+        batch (Mapping): Collated samples (e.g. by
+            :func:`~bigraph_pyg.engine.collate_samples`).
+        keys (Iterable[str]): The keys the caller needs.
+
+    Raises:
+        ValueError: a missing key, a wrong shape, or raw (integer) pixels;
+            the message names the key, the batch's datasets and indices,
+            what was expected and what came.
+    """
+    keys = tuple(keys)
+    missing = [k for k in keys if k not in batch]
+    if missing:
+        raise ValueError(
+            f"Expected samples with the keys {list(keys)} (got {missing} "
+            f"missing; {_batch_origin(batch)})"
+        )
+    free = {"img": (1, 2), "mask": (0, 1), "part_seg": (0, 1)}
+    free.update(vertices=(0,), coarse_vertices=(0,))
+    for key in batch:
+        if key not in SAMPLE_KEYS or SAMPLE_KEYS[key][1] is None:
+            continue
+        shape = SAMPLE_KEYS[key][0]
+        value = batch[key]
+        got = tuple(getattr(value, "shape", ()))
+        want = [str(n) for n in shape]
+        for i in free.get(key, ()):
+            want[i] = "*"
+        ok = (
+            isinstance(value, Tensor)
+            and len(got) == len(shape) + 1
+            and all(
+                w == "*" or int(w) == g
+                for w, g in zip(want, got[1:], strict=True)
+            )
+        )
+        if not ok:
+            raise ValueError(
+                f"Expected '{key}' of shape ({', '.join(want)}) per sample "
+                f"(got {got[1:] if got else type(value).__name__}; "
+                f"{_batch_origin(batch)})"
+            )
+    img = batch.get("img")
+    if isinstance(img, Tensor) and not img.is_floating_point():
+        raise ValueError(
+            "Expected 'img' as float pixels, ImageNet-normalised "
+            "(bigraph_pyg.data.keys.normalize_image), as the model takes "
+            f"them (got {img.dtype}; {_batch_origin(batch)})"
+        )
 
 
 def normalize_image(rgb: np.ndarray) -> Tensor:

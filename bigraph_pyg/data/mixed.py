@@ -41,8 +41,8 @@ class MixedDataset(Dataset):
         seed (int): Seed of the table. (default: ``0``)
 
     Raises:
-        ValueError: empty or mismatched members/ratios, a negative ratio,
-            an empty member with a positive ratio.
+        ValueError: empty or mismatched members/ratios, a negative or
+            non-finite ratio, an empty member with a positive ratio.
     """
 
     def __init__(
@@ -64,9 +64,9 @@ class MixedDataset(Dataset):
                 f"{sorted(ratios)})"
             )
         r = np.array([float(ratios[n]) for n in self.names])
-        if (r < 0).any() or r.sum() <= 0:
+        if not np.isfinite(r).all() or (r < 0).any() or r.sum() <= 0:
             raise ValueError(
-                f"Expected non-negative ratios with a positive sum (got "
+                f"Expected finite non-negative ratios with a positive sum (got "
                 f"{dict(ratios)})"
             )
         self.ratios = r / r.sum()

@@ -47,12 +47,45 @@ def collate_samples(samples: list[Mapping]) -> dict:
     Returns:
         dict: Per key, the tensors stacked to :math:`(B, ...)`, or a list
         of the ``B`` values (e.g. ``dataset`` names).
+
+    Raises:
+        ValueError: a sample without a key of the first, or with a tensor
+            of another shape (e.g. 13 joints among 12), naming the key and
+            the sample's dataset and index.
     """
     out = {}
-    for k in samples[0]:
-        vals = [s[k] for s in samples]
+    first = samples[0]
+    for k in first:
+        vals = []
+        for s in samples:
+            v = s.get(k, _MISSING)
+            if v is _MISSING or (
+                isinstance(first[k], Tensor)
+                and getattr(v, "shape", None) != first[k].shape
+            ):
+                got = "no such key" if v is _MISSING else _shape_of(v)
+                raise ValueError(
+                    f"Expected every sample of a batch to hold '{k}' as the "
+                    f"first does, {_shape_of(first[k])} (got {got} in sample "
+                    f"{_index_of(s)} of dataset {s.get('dataset', '?')!r})"
+                )
+            vals.append(v)
         out[k] = torch.stack(vals) if isinstance(vals[0], Tensor) else vals
     return out
+
+
+_MISSING = object()
+
+
+def _index_of(sample: Mapping) -> str:
+    index = sample.get("index", "?")
+    return str(index.item() if isinstance(index, Tensor) else index)
+
+
+def _shape_of(value) -> str:
+    if isinstance(value, Tensor):
+        return f"shape {tuple(value.shape)}"
+    return type(value).__name__
 
 
 def resize_batch(batch: dict, size: tuple[int, int]) -> dict:

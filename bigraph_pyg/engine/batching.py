@@ -42,6 +42,20 @@ __all__ = [
     "prepare_pose_batch",
 ]
 
+#: Keys :func:`prepare_batch` reads (the others of :data:`TRAIN_KEYS` are
+#: optional there).
+_PREPARE_KEYS: tuple[str, ...] = (
+    "img",
+    "joints_2d",
+    "joints_2d_visible",
+    "joints_2d_est",
+    "joints_3d",
+    "joints_3d_visible",
+    "vertices",
+    "has_smpl",
+    "has_pose_3d",
+    "has_joints_2d",
+)
 #: Keys a training or evaluation step reads from a sample.
 TRAIN_KEYS: tuple[str, ...] = (
     "img",
@@ -158,7 +172,9 @@ class CachedDataset(Dataset):
         progress (bool): tqdm bar. (default: :obj:`True`)
 
     Raises:
-        ValueError: samples without the keys of :data:`TRAIN_KEYS`.
+        ValueError: samples without the keys of :data:`TRAIN_KEYS`, of
+            other shapes, or with integer images
+            (:func:`~bigraph_pyg.data.keys.check_batch`).
     """
 
     def __init__(
@@ -170,6 +186,8 @@ class CachedDataset(Dataset):
         progress: bool = True,
     ) -> None:
         from tqdm.auto import tqdm
+
+        from bigraph_pyg.data.keys import check_batch
 
         self.image_size = tuple(int(s) for s in image_size)
         self.source_name = type(dataset).__name__
@@ -189,12 +207,7 @@ class CachedDataset(Dataset):
             disable=not progress,
             leave=False,
         ):
-            missing = [k for k in TRAIN_KEYS if k not in batch]
-            if missing:
-                raise ValueError(
-                    f"Expected samples with keys {TRAIN_KEYS} "
-                    f"(got missing {missing})"
-                )
+            check_batch(batch, TRAIN_KEYS)
             names.extend(batch["dataset"])
             batch = resize_batch(batch, self.image_size)
             if body is not None:
@@ -349,7 +362,9 @@ def prepare_batch(
     Non-finite 3D targets are masked per sample (see
     :func:`~bigraph_pyg.engine.batch_transforms.loss_targets`).
     Images are passed as they are: the trainer leaves out samples with
-    non-finite pixels (:meth:`ModelBatch.finite_images`).
+    non-finite pixels (:meth:`ModelBatch.finite_images`); uint8 images
+    (raw pixels, not ImageNet-normalised) are refused, as the model's
+    forward refuses them.
 
     Args:
         batch (Mapping): Collated samples with :data:`TRAIN_KEYS`.
@@ -358,7 +373,17 @@ def prepare_batch(
 
     Returns:
         ModelBatch: inputs and targets.
+
+    Raises:
+        ValueError: a key missing, a shape other than
+            :data:`~bigraph_pyg.data.keys.SAMPLE_KEYS`'s (e.g. 13 joints),
+            or integer (not normalised) images, naming the key and the
+            batch's datasets and indices
+            (:func:`~bigraph_pyg.data.keys.check_batch`).
     """
+    from bigraph_pyg.data.keys import check_batch
+
+    check_batch(batch, _PREPARE_KEYS)
     size = tuple(int(s) for s in image_size)
     batch = resize_batch(dict(batch), size)
     dev = torch.device(device)

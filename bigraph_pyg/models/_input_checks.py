@@ -9,7 +9,8 @@ while validation is enabled.
 
 from __future__ import annotations
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
 from bigraph_pyg.models.config import BiGraphConfig
 from bigraph_pyg.topology import JOINT_NAMES, BodyGraphs
@@ -67,11 +68,20 @@ def resolve_body(body, num_vertices: int | None = None):
     return body
 
 
-def check_images(images: object, image_size: tuple[int, int]) -> Tensor:
+def check_images(
+    images: object, image_size: tuple[int, int], like: Tensor
+) -> Tensor:
     """Refuse anything but float images ``(B, 3, H, W)``, ``B > 0``.
 
+    Args:
+        images (object): The model's ``images``.
+        image_size (tuple[int, int]): ``config.image_size``.
+        like (Tensor): A model buffer: the device and dtype expected
+            (:func:`check_placement`).
+
     Raises:
-        ValueError: naming ``images``, the expected shape and what came.
+        ValueError: naming ``images``, the expected shape and what came;
+            an empty batch, another device or dtype named as such.
     """
     h, w = image_size
     if (
@@ -80,7 +90,6 @@ def check_images(images: object, image_size: tuple[int, int]) -> Tensor:
         or images.shape[1] != 3
         or tuple(images.shape[2:]) != (h, w)
         or not images.is_floating_point()
-        or images.shape[0] == 0
     ):
         raise ValueError(
             f"Expected float images of shape (B, 3, {h}, {w}) for "
@@ -88,7 +97,79 @@ def check_images(images: object, image_size: tuple[int, int]) -> Tensor:
             f"{getattr(images, 'dtype', type(images).__name__)} "
             f"{tuple(getattr(images, 'shape', ()))})"
         )
+    check_placement("images", images, like)
     return images
+
+
+def check_placement(name: str, x: Tensor, like: Tensor) -> None:
+    """Refuse an empty batch, or an input on another device or dtype.
+
+    Under autocast any float dtype is taken (autocast casts it).
+
+    Args:
+        name (str): The argument, for the message.
+        x (Tensor): The input, batch first.
+        like (Tensor): A model buffer: the model's device and float dtype.
+
+    Raises:
+        ValueError: ``x`` holds no sample, the model is on the meta device
+            (no weights), or ``x`` is on another device, or of another
+            dtype outside autocast.
+    """
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"Expected at least one sample in `{name}` (got an empty batch "
+            f"of shape {tuple(x.shape)})"
+        )
+    if like.device.type == "meta":
+        raise ValueError(
+            "Expected a model with weights on a real device (got its "
+            "tensors on the meta device, which holds no values); build it "
+            "on the CPU, or use model.to_empty(device=...) then "
+            "load_state_dict()"
+        )
+    if x.device != like.device:
+        raise ValueError(
+            f"Expected `{name}` on the model's device {like.device} (got "
+            f"{x.device}); move one of them with .to()"
+        )
+    if x.dtype != like.dtype and not torch.is_autocast_enabled(
+        like.device.type
+    ):
+        raise ValueError(
+            f"Expected `{name}` of the model's dtype {like.dtype} (got "
+            f"{x.dtype}); cast the input (.to({like.dtype})) or the model"
+        )
+
+
+def check_train_batch(model: nn.Module, batch: int) -> None:
+    """Refuse a training-mode forward of one sample through BatchNorm.
+
+    BatchNorm normalises over the batch: in training mode one sample has
+    no variance (torch stops with "Expected more than 1 value per
+    channel").
+
+    Args:
+        model (nn.Module): The model (its modes are read).
+        batch (int): :math:`B`.
+
+    Raises:
+        ValueError: ``model.training``, ``batch == 1`` and a BatchNorm
+            layer in training mode.
+    """
+    if not model.training or batch != 1:
+        return
+    norms = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+    ]
+    if norms:
+        raise ValueError(
+            "Expected at least 2 samples in a training-mode forward (got 1):"
+            f" BatchNorm ({norms[0]}) normalises over the batch; call "
+            "model.eval() to predict one sample"
+        )
 
 
 def check_joints_2d(

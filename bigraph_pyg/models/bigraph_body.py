@@ -19,6 +19,8 @@ from bigraph_pyg.models._input_checks import (
     check_fusion_block,
     check_images,
     check_joints_2d,
+    check_placement,
+    check_train_batch,
     resolve_body,
 )
 from bigraph_pyg.models._layers import (
@@ -182,6 +184,8 @@ class BiGraphBody(nn.Module):
     ) -> Tensor:
         """Check ``joints_2d`` (values while validating); cast to ``dtype``."""
         joints_2d = check_joints_2d(joints_2d, batch, self.num_joints)
+        if batch is None:  # image-free: the joints set batch, device, dtype
+            check_placement("joints_2d", joints_2d, self.template_vertices)
         if validation_enabled():
             h, w = self.config.image_size
             check_joints_in_image(
@@ -212,7 +216,7 @@ class BiGraphBody(nn.Module):
             joints_2d = self._check_joints(joints_2d, None, None)
             d_g = self.encoder.out_channels
             return joints_2d.new_zeros(joints_2d.shape[0], d_g), None, joints_2d
-        images = check_images(images, cfg.image_size)
+        images = check_images(images, cfg.image_size, self.template_vertices)
         if cfg.use_skeleton:
             joints_2d = self._check_joints(
                 joints_2d, images.shape[0], images.dtype
@@ -298,6 +302,7 @@ class BiGraphBody(nn.Module):
             BiGraphOutput: the predictions.
         """
         g, enc, joints_2d = self._encode(images, joints_2d)
+        check_train_batch(self, g.shape[0])  # BatchNorm needs B > 1
         template = self.template_vertices.to(g.dtype)
         x_m = mesh_node_input(  # Eq. 3
             self.mesh_input,

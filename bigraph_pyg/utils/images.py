@@ -7,6 +7,8 @@ r"""Reading photographs for inference: orientation, bit depth, size limits.
 * 16-bit images (``I;16`` grey PNGs, 32-bit ``I`` and float ``F`` modes)
   are rescaled to 8 bits, not clipped (Pillow's ``convert('RGB')`` on a
   16-bit grey PNG saturates every value above 255 to white);
+* float images with a NaN or infinite pixel are refused (one ``inf``
+  would scale every other pixel to black);
 * transparent pixels are composited over white;
 * images larger than ``max_pixels`` are refused before they are decoded
   (a decompression bomb is a tiny file that expands to gigabytes);
@@ -37,33 +39,47 @@ IMAGE_SUFFIXES: tuple[str, ...] = (
 )
 
 
-def _high_depth_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
-    """Grey values of a 16/32-bit or float image rescaled to ``uint8``."""
+def _high_depth_to_uint8(arr: np.ndarray, mode: str, source: str) -> np.ndarray:
+    """Grey values of a 16/32-bit or float image rescaled to ``uint8``.
+
+    A float image with a NaN or infinite pixel is refused: its range
+    (``[0, 1]`` or ``[0, 255]``) cannot be told, and one ``inf`` would
+    scale every other pixel to black.
+    """
     a = arr.astype(np.float64)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise ValueError(
+            f"Expected finite pixel values in {source} (got {int(bad.sum())} "
+            f"NaN or infinite of {a.size} in a {mode}-mode image)"
+        )
     if mode == "F":
-        top = 1.0 if a.size and np.nanmax(a) <= 1.0 else 255.0
+        top = 1.0 if a.size and a.max() <= 1.0 else 255.0
     elif mode.startswith("I;16") or (a.size and a.max() > 255):
         top = 65535.0  # 16-bit samples (Pillow opens some 16-bit PNGs as I)
     else:
         top = 255.0
-    a = np.nan_to_num(a, nan=0.0) * (255.0 / top)
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8)
 
 
-def image_to_rgb(im) -> np.ndarray:
+def image_to_rgb(im, source: str = "the image") -> np.ndarray:
     """A Pillow image as :math:`(H, W, 3)` uint8 RGB, whatever its mode.
 
     Args:
         im (PIL.Image.Image): An opened image (orientation already applied).
+        source (str): What the image is (e.g. its path), for the message.
 
     Returns:
         np.ndarray: :math:`(H, W, 3)` uint8.
+
+    Raises:
+        ValueError: a float image with a NaN or infinite pixel.
     """
     from PIL import Image
 
     mode = im.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
-        grey = _high_depth_to_uint8(np.asarray(im), mode)
+        grey = _high_depth_to_uint8(np.asarray(im), mode, source)
         return np.repeat(grey[..., None], 3, axis=-1)
     if mode in ("RGBA", "LA", "PA") or (
         mode == "P" and "transparency" in im.info
@@ -90,8 +106,9 @@ def load_image(
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a readable image (the message names the file), or
-            an image larger than ``max_pixels``.
+        ValueError: not a readable image (the message names the file), an
+            image larger than ``max_pixels``, or a float image with a NaN
+            or infinite pixel.
 
     Example:
         >>> import tempfile
@@ -132,7 +149,7 @@ def load_image(
                         "it, or raise max_pixels)"
                     )
                 im.load()
-                return image_to_rgb(ImageOps.exif_transpose(im))
+                return image_to_rgb(ImageOps.exif_transpose(im), str(path))
     except Image.DecompressionBombError as err:
         raise ValueError(
             f"Expected an image Pillow agrees to decode at {path} (got {err})"

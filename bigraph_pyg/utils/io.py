@@ -44,6 +44,11 @@ def _suffix(hint: str) -> str:
     return f"; {hint}" if hint else ""
 
 
+def _not_a_file(path: Path) -> str:
+    """What is at ``path`` instead of a file: a folder, or nothing."""
+    return "a folder" if path.is_dir() else "no such file"
+
+
 def load_npz(
     path: str | os.PathLike,
     what: str,
@@ -70,7 +75,7 @@ def load_npz(
         dict[str, np.ndarray]: the arrays by key.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file (or a folder there).
         ValueError: not a readable ``.npz`` (truncated, corrupted, object
             arrays without ``allow_pickle``), or a required key missing;
             the message names ``path``.
@@ -85,7 +90,8 @@ def load_npz(
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
-            f"Expected {what} at '{path}' (got no such file){_suffix(hint)}"
+            f"Expected {what} at '{path}' (got {_not_a_file(path)})"
+            f"{_suffix(hint)}"
         )
     try:
         data = np.load(path, allow_pickle=allow_pickle)
@@ -144,14 +150,15 @@ def load_json(path: str | os.PathLike, what: str, hint: str = "") -> dict:
         dict: the parsed object.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file (or a folder there).
         ValueError: not UTF-8 JSON, or JSON that is not an object; the
             message names ``path``.
     """
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
-            f"Expected {what} at '{path}' (got no such file){_suffix(hint)}"
+            f"Expected {what} at '{path}' (got {_not_a_file(path)})"
+            f"{_suffix(hint)}"
         )
     try:
         found = json.loads(path.read_bytes().decode("utf-8"))

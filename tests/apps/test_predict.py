@@ -81,8 +81,11 @@ def test_detect_people_largest_first_and_chosen_index(fake_detector):
 
 def test_no_person_is_a_clear_error(fake_detector, shipped_model, body):
     fake_detector([None])
-    with pytest.raises(NoPersonError, match="Expected a person"):
+    with pytest.raises(NoPersonError, match="Expected a person in the image"):
         predict(_photo(), shipped_model, body)
+    fake_detector([None])  # the photo named, as the demo passes it
+    with pytest.raises(NoPersonError, match=r"a person in photos/beach\.jpg"):
+        predict(_photo(), shipped_model, body, source="photos/beach.jpg")
 
 
 def test_predict_leaves_the_model_as_it_was(fake_detector, shipped_model, body):
@@ -255,3 +258,123 @@ def test_default_model_matches_the_2d_input(fake_detector, body, monkeypatch):
     np.testing.assert_array_equal(detected.keypoints, given.keypoints)
     np.testing.assert_array_equal(detected.crop, given.crop)
     assert not np.allclose(detected.vertices_mesh, given.vertices_mesh)
+
+
+def _person(shift=(0.0, 0.0)):
+    """The standing person of the fake detector, as given keypoints."""
+    p = landmarks_to_person(standing_landmarks(), 320, 240)
+    return landmarks_to_person(
+        p.landmarks + np.array([*shift, 0.0], np.float32)
+    )
+
+
+BAD_NUMBERS = [
+    (dict(box=(10, 10, -50, 100)), r"`box` \(x, y, w, h\).*got \(10, 10, -50"),
+    (dict(box=(10, np.nan, 50, 100)), r"`box` \(x, y, w, h\): 4 finite"),
+    (dict(box=(1, 2, 3)), r"`box` \(x, y, w, h\)"),
+    (dict(focal_length=-500.0), r"`focal_length` a finite number > 0 in "),
+    (dict(focal_length=np.nan), r"`focal_length` .*\(got nan\)"),
+    (dict(crop_scale=-2.0), r"`crop_scale` a finite number > 0 \(got -2"),
+    (dict(crop_scale=np.nan), r"`crop_scale` .*\(got nan\)"),
+    (dict(threshold=np.nan), r"`threshold` a confidence in \[0, 1\)"),
+    (dict(threshold=1.5), r"`threshold` .*\(got 1\.5\)"),
+    (dict(person=-1), r"`person` an int >= 0.*\(got -1\)"),
+    (dict(person=1), r"`person` 0 with `keypoints`.*\(got 1\)"),
+    (dict(device="bogus"), r"`device` such as 'cpu'.*\(got 'bogus'\)"),
+    # A box of 10^12 pixels: refused before Pillow allocates the crop.
+    (dict(box=(0, 0, 1e6, 1e6)), r"at most 100000000 pixels.*side 1300000"),
+    (dict(box=(5000, 10, 50, 100)), r"box to overlap the image, a 320x240"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", BAD_NUMBERS)
+def test_predict_refuses_bad_numbers(kwargs, message, shipped_model, body):
+    """Each nonsensical number is a ValueError naming the argument, what
+    was expected and what came; none becomes a prediction (a focal of
+    -500 put the body 2.56 m behind the camera)."""
+    with pytest.raises(ValueError, match=message) as info:
+        predict(_photo(), shipped_model, body, keypoints=_person(), **kwargs)
+    assert "Expected" in str(info.value) and "got" in str(info.value)
+
+
+def test_predict_refuses_a_gpu_it_does_not_have(shipped_model, body):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(ValueError, match=r"torch sees 0 CUDA GPU"):
+        predict(
+            _photo(), shipped_model, body, keypoints=_person(), device="cuda"
+        )
+
+
+def test_keypoints_outside_the_photo_are_refused(shipped_model, body):
+    """Keypoints of another (e.g. a larger) photo: the crop would be all
+    black, the prediction meaningless; the photo is named."""
+    with pytest.raises(ValueError, match=r"keypoints inside a\.jpg, a 320x240"):
+        # The box still overlaps the photo; no joint lies in it.
+        person = _person(shift=(400.0, 0.0))
+        predict(
+            _photo(),
+            shipped_model,
+            body,
+            keypoints=person,
+            box=(300, 0, 200, 240),
+            source="a.jpg",
+        )
+    with pytest.raises(ValueError, match=r"box to overlap the image, a 320x"):
+        predict(_photo(), shipped_model, body, keypoints=_person((900, 0)))
+    for image in (np.zeros((0, 5, 3), np.uint8), np.zeros((4, 4), np.uint8)):
+        with pytest.raises(ValueError, match=r"non-empty \(H, W, 3\) uint8"):
+            predict(image, shipped_model, body, keypoints=_person())
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ({"keypoints": ["a"] * 51}, r"numbers \[x, y, v\].*51 other.*'a'"),
+        ({"keypoints": [None] * 51}, r"numbers .*first None"),
+        ({"keypoints": [True] * 51}, r"numbers .*first True"),
+        ({"keypoints": [[1, 2, 3]] * 17}, r"51 COCO keypoint numbers"),
+        ({"people": ["x"]}, r"'people' .* an object .*\(got str\)"),
+        (
+            {"people": [{"pose_keypoints_2d": [{}] * 75}]},
+            r"numbers \[x, y, v\] \* K in BODY_25",
+        ),
+        ({"keypoints": [1e400] * 51}, r"finite keypoints"),
+    ],
+)
+def test_bad_keypoint_json_contents_name_the_file(doc, message, tmp_path):
+    from bigraph_pyg.apps import read_keypoints
+
+    path = tmp_path / "kp.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=message) as info:
+        read_keypoints(path)
+    assert str(path) in str(info.value)
+
+
+def test_keypoints_path_that_is_a_folder_is_named(tmp_path):
+    from bigraph_pyg.apps import read_keypoints
+
+    with pytest.raises(FileNotFoundError, match=r"JSON file .*\(got a folder"):
+        read_keypoints(tmp_path)
+
+
+def test_save_prediction_never_replaces_files_unasked(prediction, tmp_path):
+    img = _photo()
+    paths = save_prediction(prediction, img, tmp_path, "p", overlay=False)
+    paths["keypoints"].write_text("the user's own notes")
+    with pytest.raises(FileExistsError, match=r"p_mesh\.obj.*--overwrite"):
+        save_prediction(prediction, img, tmp_path, "p", overlay=False)
+    assert paths["keypoints"].read_text() == "the user's own notes"
+    again = save_prediction(
+        prediction, img, tmp_path, "p", overlay=False, overwrite=True
+    )
+    assert json.loads(again["keypoints"].read_text())["joint_names"]
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for out in (a_file, a_file / "below"):
+        with pytest.raises(NotADirectoryError, match=r"regular file .*a_file"):
+            save_prediction(prediction, img, out, "p", overlay=False)
+    with pytest.raises(ValueError, match=r"`max_side` to be a positive int"):
+        save_prediction(prediction, img, tmp_path / "new", "p", max_side=0)
+    assert not (tmp_path / "new").exists()  # refused before any write

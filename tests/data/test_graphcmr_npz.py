@@ -191,6 +191,33 @@ def test_bad_npz_errors(tmp_path, fake_graphcmr):
         GraphCMRDataset(tmp_path / "broken.npz", imgs, "lsp")
 
 
+def test_text_folders_and_files_where_they_do_not_belong(
+    tmp_path, fake_graphcmr
+):
+    """A string 'center', a folder as the npz, a root or image folder that
+    is a file: each is named, with what was expected and what came."""
+    path, imgs = fake_graphcmr(tmp_path, "lsp_dataset_original_train")
+    raw = dict(np.load(path))
+    _rewrite(path, center=raw["center"].astype(str))
+    with pytest.raises(
+        ValueError, match=r"numbers in 'center' of .*\.npz \(got dtype <U"
+    ):
+        GraphCMRDataset(path, imgs, "lsp")
+    _rewrite(path, center=raw["center"])
+    with pytest.raises(FileNotFoundError, match=r"\(got a folder\)"):
+        GraphCMRDataset(imgs, imgs, "lsp")
+    with pytest.raises(FileNotFoundError, match=r"image folder .*got a file"):
+        GraphCMRDataset(path, path, "lsp")
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"folder of GraphCMR's lsp npz files as root \(got a file at ",
+    ):
+        lsp(path, imgs)
+    with pytest.raises(FileNotFoundError, match=r"root \(got no such folder"):
+        lsp(tmp_path / "nowhere", imgs)
+    assert len(lsp(tmp_path, imgs)) == 4
+
+
 def test_load_graphcmr_npz_alone(tmp_path, fake_graphcmr):
     # The reader the dataset uses, without a dataset: names as str, and
     # has_smpl (ones) where pose comes without it.

@@ -187,6 +187,7 @@ def test_demo_on_a_real_photograph(tiny_checkpoint, tmp_path, capsys):
             str(kp),
             "--out",
             str(out),
+            "--overwrite",  # the first run's files are there
             "--mesh-format",
             "ply",
             "--box",

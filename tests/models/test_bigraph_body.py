@@ -493,3 +493,33 @@ def test_output_float_casts_autocast_predictions(graphs, body):
         torch.testing.assert_close(
             getattr(cast, name), getattr(low, name).float()
         )
+
+
+def test_forward_names_dtype_empty_batch_single_training_sample_and_meta(
+    graphs, body
+):
+    """Each is a ValueError naming what was expected and what came, not
+    torch's "expected scalar type Double", an empty-batch message that
+    contradicted itself, BatchNorm's "more than 1 value per channel", or
+    "Tensor on device meta is not on the expected device"."""
+    model = _model("cpu", graphs, body).eval()
+    images, joints = _inputs()
+    with pytest.raises(ValueError, match=r"`images` of the model's dtype "):
+        model(images.double(), joints)
+    with pytest.raises(ValueError, match=r"one sample in `images` \(got an "):
+        model(images[:0], joints[:0])
+    with pytest.raises(ValueError, match=r"one sample in `joints_2d` \(got"):
+        model(None, joints[:0])
+    model.train()
+    for args in ((images[:1], joints[:1]), (None, joints[:1])):
+        with pytest.raises(ValueError, match=r"at least 2 samples .*\(got 1\)"):
+            model(*args)
+    model(images, joints)  # two samples train
+    model.eval()
+    with torch.no_grad():
+        assert model(images[:1], joints[:1]).vertices.shape[0] == 1
+    with pytest.raises(ValueError, match=r"`images` on the model's device"):
+        model(images.to("meta"), joints)
+    model.to("meta")
+    with pytest.raises(ValueError, match=r"on the meta device"):
+        model(images, joints)

@@ -63,3 +63,22 @@ def test_unreadable_files_are_named(tmp_path):
         load_image(tmp_path / "missing.png")
     with pytest.raises(FileNotFoundError, match=r"a folder"):
         load_image(tmp_path)
+
+
+def test_float_tiff_with_a_non_finite_pixel_is_refused(tmp_path):
+    """One inf pixel used to scale every other pixel to black (the range
+    of a float image is read from its maximum); NaN or inf is refused,
+    naming the file."""
+    grey = np.linspace(0.0, 1.0, 12, dtype=np.float32).reshape(3, 4)
+    path = tmp_path / "ramp.tif"
+    Image.fromarray(grey, mode="F").save(path)
+    img = load_image(path)  # finite: [0, 1] scaled to [0, 255]
+    np.testing.assert_array_equal(img[..., 1], np.rint(grey * 255))
+    for bad in (np.inf, -np.inf, np.nan):
+        grey[1, 2] = bad
+        path = tmp_path / f"bad_{bad}.tif"
+        Image.fromarray(grey, mode="F").save(path)
+        with pytest.raises(
+            ValueError, match=r"finite pixel values in .*bad_.*\.tif \(got 1 "
+        ):
+            load_image(path)
