@@ -130,6 +130,19 @@ def _reprojection_error(
     return float(err[ok].mean()) / max(bh, 1e-6) if ok.any() else float("nan")
 
 
+def _model_and_body(model, body, detected: bool):
+    """``model`` and ``body``, the defaults where :obj:`None`."""
+    if body is None:
+        from bigraph_pyg.body import default_body
+
+        body = default_body()
+    if model is None:
+        from bigraph_pyg.hub import pretrained
+
+        model = pretrained(default_model_name(detected), body)
+    return model, body
+
+
 @torch.no_grad()
 def predict(
     image: np.ndarray,
@@ -178,15 +191,11 @@ def predict(
         and the full-perspective camera.
 
     Raises:
-        NoPersonError: no person detected (the message names
-            ``source``).
+        NoPersonError: no person detected (the message names ``source``).
         ImportError: detection needed but the ``detect`` extra missing.
-        ValueError: a bad image, box (negative, not finite, off the
-            photo or too large to crop), focal length or crop scale (not
-            a finite number > 0), threshold (not in ``[0, 1)``), person
-            index (negative; not ``0`` with ``keypoints``) or device, or
-            keypoints that all lie outside the photo; each message names
-            the argument, what was expected and what came.
+        ValueError: a bad argument (e.g. a focal length of -500, a NaN
+            threshold, keypoints off the photo, a box too large to crop):
+            the message names it, what was expected and what came.
     """
     img = check_image(image, source)
     check_options(
@@ -194,14 +203,7 @@ def predict(
     )
     box = None if box is None else check_box(box)
     device = None if device is None else check_device(device)
-    if body is None:
-        from bigraph_pyg.body import default_body
-
-        body = default_body()
-    if model is None:
-        from bigraph_pyg.hub import pretrained
-
-        model = pretrained(default_model_name(keypoints is None), body)
+    model, body = _model_and_body(model, body, keypoints is None)
     home = next(model.parameters()).device
     device = home if device is None else device
     was_training = model.training

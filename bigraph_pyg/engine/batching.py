@@ -42,19 +42,11 @@ __all__ = [
     "prepare_pose_batch",
 ]
 
-#: Keys :func:`prepare_batch` reads (the others of :data:`TRAIN_KEYS` are
+#: Keys :func:`prepare_batch` needs (the others of :data:`TRAIN_KEYS` are
 #: optional there).
-_PREPARE_KEYS: tuple[str, ...] = (
-    "img",
-    "joints_2d",
-    "joints_2d_visible",
-    "joints_2d_est",
-    "joints_3d",
-    "joints_3d_visible",
-    "vertices",
-    "has_smpl",
-    "has_pose_3d",
-    "has_joints_2d",
+_PREPARE_KEYS: tuple[str, ...] = tuple(
+    "img joints_2d joints_2d_visible joints_2d_est joints_3d joints_3d_visible "
+    "vertices has_smpl has_pose_3d has_joints_2d".split()
 )
 #: Keys a training or evaluation step reads from a sample.
 TRAIN_KEYS: tuple[str, ...] = (
@@ -375,11 +367,8 @@ def prepare_batch(
         ModelBatch: inputs and targets.
 
     Raises:
-        ValueError: a key missing, a shape other than
-            :data:`~bigraph_pyg.data.keys.SAMPLE_KEYS`'s (e.g. 13 joints),
-            or integer (not normalised) images, naming the key and the
-            batch's datasets and indices
-            (:func:`~bigraph_pyg.data.keys.check_batch`).
+        ValueError: a missing key, another shape (13 joints) or integer
+            images (:func:`~bigraph_pyg.data.keys.check_batch`).
     """
     from bigraph_pyg.data.keys import check_batch
 
