@@ -217,10 +217,10 @@ def main(argv=None) -> int:
     for photo in tqdm(stems, desc="photos", unit="photo"):
         try:
             run(photo)
-        except (ValueError, IndexError, ImportError) as err:
-            if isinstance(err, ImportError):
-                raise SystemExit(f"error: {err}") from None
+        except (ValueError, IndexError) as err:  # this photo only
             failed.append(f"{photo.name}: {err}")
+        except (ImportError, OSError) as err:  # a missing extra, a full disk
+            raise SystemExit(f"error: {err}") from None
     for line in failed:
         print(f"skipped {line}", file=sys.stderr)
     print(
