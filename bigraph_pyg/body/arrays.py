@@ -47,8 +47,9 @@ def check_body_arrays(
             ``J >= 1`` if :obj:`None`.
 
     Raises:
-        ValueError: a missing key, a shape that does not match, or
-            ``J != num_joints``; the message names ``source``.
+        ValueError: a missing key, a shape that does not match, a
+            non-numeric array, a NaN or infinite value, or
+            ``J != num_joints``; the message names ``source`` and the key.
         IndexError: faces or parents out of range.
     """
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
@@ -60,6 +61,7 @@ def check_body_arrays(
     nv = _check_template_and_faces(arrays, source)
     nj = _check_joint_regressor(arrays, nv, source, num_joints)
     _check_skinning_and_blend_shapes(arrays, nv, nj, source)
+    _check_values(arrays, source)
     _check_parents(arrays, nj, source)
 
 
@@ -133,6 +135,31 @@ def _check_skinning_and_blend_shapes(
             raise ValueError(
                 f"Expected 'posedirs' of shape {(nv, 3, 9 * (nj - 1))} "
                 f"in {source} (got {pd})"
+            )
+
+
+def _check_values(arrays: Mapping, source: str) -> None:
+    """Check that every array is numeric and finite (sparse: its values).
+
+    A NaN in the template or the blend shapes would make every posed
+    vertex NaN; a string array would fail deep inside ``smplx``.
+    """
+    for key in (*REQUIRED_KEYS, "posedirs"):
+        if key not in arrays:
+            continue
+        value = arrays[key]
+        value = value.data if hasattr(value, "tocsr") else np.asarray(value)
+        if value.dtype.kind not in "biuf":
+            raise ValueError(
+                f"Expected '{key}' of a numeric dtype in {source} (got "
+                f"{value.dtype})"
+            )
+        bad = ~np.isfinite(value)
+        if bad.any():
+            raise ValueError(
+                f"Expected finite values in '{key}' in {source} (got "
+                f"{int(bad.sum())} NaN or infinite, the first at index "
+                f"{tuple(int(i) for i in np.argwhere(bad)[0])})"
             )
 
 

@@ -18,6 +18,7 @@ import torch
 from bigraph_pyg.body.arrays import check_body_arrays
 from bigraph_pyg.body.model import BodyModel
 from bigraph_pyg.topology.skeleton import SMPL_JOINT_NAMES
+from bigraph_pyg.utils.checked_sparse import sparse_from_coordinates
 from bigraph_pyg.utils.io import load_npz
 from bigraph_pyg.utils.safe_pickle import ChumpyData, SafeUnpickler
 
@@ -61,14 +62,19 @@ SMPL_FILE_NAMES: dict[str, tuple[str, ...]] = {
 class _Chumpy(ChumpyData):
     """Stand-in for the ``chumpy`` objects inside official SMPL pickles."""
 
-    def to_numpy(self) -> np.ndarray:
+    def to_numpy(self, where: str = "the SMPL file") -> np.ndarray:
         state = self.state
         if isinstance(state, tuple):  # (dict, slots) form
             state = state[0]
         if not isinstance(state, dict) or "x" not in state:
+            got = (
+                f"fields {sorted(map(str, state))}"
+                if isinstance(state, dict)
+                else f"a state of type {type(state).__name__}"
+            )
             raise ValueError(
-                'Expected a chumpy array with an "x" field in the SMPL '
-                f"file (got state {type(state).__name__})"
+                f'Expected a chumpy array with an "x" field for {where} '
+                f"(got {got})"
             )
         return np.asarray(state["x"])
 
@@ -111,23 +117,12 @@ def read_smpl_file(path: str | Path) -> dict:
             if k.endswith("_indices")
         ]:
             if f"{key}_values" in arrays and f"{key}_shape" in arrays:
-                import scipy.sparse as sp
-
-                idx = arrays.pop(f"{key}_indices")
-                values = arrays.pop(f"{key}_values")
-                shape = arrays.pop(f"{key}_shape")
-                try:
-                    arrays[key] = sp.csr_matrix(
-                        (values, (idx[0], idx[1])),
-                        shape=tuple(int(s) for s in shape),
-                    )
-                except (ValueError, TypeError, IndexError) as err:
-                    raise ValueError(
-                        f"Expected a sparse '{key}' (indices (2, nnz) in "
-                        f"range of the shape, values (nnz,), shape (2,)) in "
-                        f"'{path}' (got indices {idx.shape}, values "
-                        f"{values.shape}, shape {shape.tolist()}: {err})"
-                    ) from err
+                arrays[key] = sparse_from_coordinates(
+                    arrays.pop(f"{key}_values"),
+                    arrays.pop(f"{key}_indices"),
+                    arrays.pop(f"{key}_shape"),
+                    f"'{key}' in '{path}'",
+                )
         return arrays
     try:
         with open(path, "rb") as fh:
@@ -141,6 +136,8 @@ def read_smpl_file(path: str | Path) -> dict:
         IndexError,
         KeyError,
         OSError,
+        MemoryError,
+        RecursionError,
     ) as err:
         raise ValueError(
             f"Expected a SMPL pickle (dict of arrays) at '{path}' "
@@ -152,7 +149,7 @@ def read_smpl_file(path: str | Path) -> dict:
             f"(got {type(data).__name__})"
         )
     return {
-        k: v.to_numpy() if isinstance(v, _Chumpy) else v
+        k: v.to_numpy(f"{k!r} in '{path}'") if isinstance(v, _Chumpy) else v
         for k, v in data.items()
     }
 

@@ -79,17 +79,32 @@ def load_graphcmr_sampling(
                 if dtype.hasobject:
                     try:
                         arr = SafeUnpickler(fp, encoding="latin1").load()
-                    except pickle.UnpicklingError as err:
+                    except (
+                        pickle.UnpicklingError,
+                        ValueError,
+                        TypeError,
+                        AttributeError,
+                        KeyError,
+                        IndexError,
+                        EOFError,
+                        MemoryError,
+                    ) as err:  # a refused global, a broken matrix
                         raise ValueError(
                             f"Expected sparse matrices in '{key}' of "
-                            f"'{path}' ({err})"
+                            f"'{path}' (got {type(err).__name__}: {err})"
                         ) from err
                 else:
                     raise ValueError(
                         f"Expected an object array of sparse matrices for "
                         f"'{key}' (got dtype {dtype})"
                     )
-            out[key] = [_scipy_to_torch(m) for m in np.asarray(arr).ravel()]
+            found = list(np.asarray(arr).ravel())
+            if not all(hasattr(m, "tocoo") for m in found):
+                raise ValueError(
+                    f"Expected sparse matrices in '{key}' of '{path}' (got "
+                    f"{sorted({type(m).__name__ for m in found})})"
+                )
+            out[key] = [_scipy_to_torch(m) for m in found]
     a, d, u = out["A"], out["D"], out["U"]
     if len(d) != len(u) or len(a) != len(d) + 1:
         raise ValueError(

@@ -1,5 +1,7 @@
 """Damaged or wrong body files fail at load, naming the file (issue 13)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,172 @@ def test_bad_sparse_regressor_names_the_file(tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=r"sparse 'J_regressor'.*body\.npz"):
         read_smpl_file(path)
+
+
+# -- issue 27: files a user hands the library --------------------------------
+
+#: Loads each SMPL file given on the command line in this process and
+#: prints one line per file: the error type and message, or "loaded". A
+#: crash inside SciPy's compiled code would end the process (exit -11).
+_LOAD_EACH = """
+import sys
+from bigraph_pyg.body import load_smpl
+for path in sys.argv[1:]:
+    try:
+        load_smpl(path)
+        print("loaded", flush=True)
+    except Exception as err:
+        print(type(err).__name__, str(err).replace(chr(10), " "), flush=True)
+"""
+
+
+def _crafted_sparse_pickles(folder) -> dict:
+    """SMPL pickles of allow-listed pieces with broken sparse invariants."""
+    import copyreg
+    import pickle
+
+    import scipy.sparse as sp
+
+    class Reduce:  # pickles as whatever its reduce tuple says
+        def __init__(self, *reduce):
+            self.reduce = reduce
+
+        def __reduce__(self):
+            return self.reduce
+
+    good = read_smpl_file(write_fake_smpl(folder / "good.pkl", 50))
+    reg = good["J_regressor"].tocsr()
+    state = dict(vars(reg))
+    cases = {
+        "indices": {**state, "indices": reg.indices.copy()},
+        "indptr": {**state, "indptr": reg.indptr.copy()},
+        "shape": {**state, "_shape": (10**13, 50)},
+    }
+    cases["indices"]["indices"][0] = 2**30
+    cases["indptr"]["indptr"][-1] = reg.nnz + 10**6
+    new = (copyreg._reconstructor, (sp.csr_matrix, object, None))
+    regressors = {name: Reduce(*new, s) for name, s in cases.items()}
+    # SciPy's own property setter run on unchecked arrays (slot state).
+    regressors["setter"] = Reduce(
+        *new, (cases["indices"], {"shape": (24, 50)})
+    )
+    # The class called with a huge (rows, cols): SciPy would allocate.
+    regressors["called"] = Reduce(sp.csr_matrix, ((10**13, 50),))
+    paths = {}
+    for name, jr in regressors.items():
+        paths[name] = folder / f"{name}.pkl"
+        paths[name].write_bytes(
+            pickle.dumps({**good, "J_regressor": jr}, protocol=2)
+        )
+    return paths
+
+
+def test_crafted_sparse_matrix_is_refused_not_a_crash(tmp_path):
+    """Issue 27: indices of 2**30 or an indptr past the data crashed the
+    process (out-of-bounds write in SciPy's csr_todense)."""
+    import subprocess
+    import sys
+
+    paths = _crafted_sparse_pickles(tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-c", _LOAD_EACH, *map(str, paths.values())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.strip().splitlines()
+    assert len(lines) == len(paths), run.stdout
+    expected = {
+        "indices": r"'indices' in \[0, 50\) \(got values in \[0, 1073741824\]",
+        "indptr": r"'indptr' of 25 non-decreasing offsets",
+        "shape": r"shape of two integers in \[0, 10000000\]",
+        "setter": r"'indices' in \[0, 50\)",
+        "called": r"pickled as a dict of arrays \(got NoneType\)",
+    }
+    for (name, path), line in zip(paths.items(), lines, strict=True):
+        assert line.startswith("ValueError"), (name, line)
+        assert str(path) in line and "'J_regressor'" in line, (name, line)
+        assert re.search(expected[name], line), (name, line)
+
+
+def test_huge_sparse_shape_in_npz_is_refused_before_allocation(tmp_path):
+    """Issue 27: a stored shape of 10**13 rows was a MemoryError of
+    "72.8 TiB" (SciPy's coo -> csr offsets)."""
+    with np.load(default_body_path()) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["J_regressor_shape"] = np.array([10**13, 6890])
+    path = tmp_path / "body.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(
+        ValueError,
+        match=r"sparse 'J_regressor' in '.*body\.npz' with a shape of two "
+        r"integers in \[0, 10000000\] \(got \(10000000000000, 6890\)\)",
+    ):
+        read_smpl_file(path)
+    arrays["J_regressor_shape"] = np.array([24.0, np.inf])
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"two integers \(got .*float64"):
+        read_smpl_file(path)
+
+
+@pytest.mark.parametrize(
+    "key, index",
+    [("v_template", (3, 1)), ("shapedirs", (7, 2, 4)), ("J_regressor", None)],
+)
+def test_nan_in_smpl_file_is_refused(tmp_path, key, index):
+    """Issue 27: a NaN vertex loaded silently; every posed vertex was NaN."""
+    import pickle
+
+    data = read_smpl_file(write_fake_smpl(tmp_path / "a.pkl", 50))
+    if index is None:  # a sparse matrix: one of its stored values
+        data[key].data[5] = np.inf
+    else:
+        data[key][index] = np.nan
+    path = tmp_path / "SMPL_NEUTRAL.pkl"
+    path.write_bytes(pickle.dumps(data, protocol=2))
+    with pytest.raises(
+        ValueError, match=rf"finite values in '{key}' in '.*SMPL_NEUTRAL\.pkl'"
+    ):
+        load_smpl(path)
+
+
+def test_string_array_in_body_file_names_file_and_key(tmp_path):
+    arrays = _plain_arrays()
+    arrays["shapedirs"] = arrays["shapedirs"].astype(str)
+    path = tmp_path / "SMPL_NEUTRAL.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(
+        ValueError,
+        match=r"'shapedirs' of a numeric dtype in '.*SMPL_NEUTRAL\.npz' "
+        r"\(got <U",
+    ):
+        load_smpl(tmp_path)
+
+
+def test_chumpy_object_without_x_names_file_and_key(tmp_path, monkeypatch):
+    import pickle
+    import sys
+    import types
+
+    mod = types.ModuleType("chumpy.ch")
+
+    class Ch:  # a stand-in chumpy class whose state has no "x"
+        def __init__(self):
+            self.y = 1
+
+    Ch.__module__, Ch.__qualname__, mod.Ch = "chumpy.ch", "Ch", Ch
+    monkeypatch.setitem(sys.modules, "chumpy", types.ModuleType("chumpy"))
+    monkeypatch.setitem(sys.modules, "chumpy.ch", mod)
+    data = read_smpl_file(write_fake_smpl(tmp_path / "a.pkl", 50))
+    data["v_template"] = Ch()
+    path = tmp_path / "SMPL_NEUTRAL.pkl"
+    path.write_bytes(pickle.dumps(data, protocol=2))
+    monkeypatch.delitem(sys.modules, "chumpy.ch")
+    monkeypatch.delitem(sys.modules, "chumpy")
+    with pytest.raises(
+        ValueError,
+        match=r"chumpy array with an \"x\" field for 'v_template' in "
+        r"'.*SMPL_NEUTRAL\.pkl' \(got fields \['y'\]\)",
+    ):
+        load_smpl(path)

@@ -183,3 +183,40 @@ def test_read_graphcmr_file(tmp_path):
     np.savez(tmp_path / "bad.npz", A=np.zeros(3))
     with pytest.raises(ValueError, match="Expected keys 'A', 'D', 'U'"):
         load_graphcmr_sampling(tmp_path / "bad.npz")
+
+
+_LOAD_GRAPHCMR = """
+import sys
+from bigraph_pyg.topology import load_graphcmr_sampling
+try:
+    load_graphcmr_sampling(sys.argv[1])
+    print("loaded")
+except Exception as err:
+    print(type(err).__name__, str(err).replace(chr(10), " "))
+"""
+
+
+def test_graphcmr_file_with_broken_sparse_matrix_is_refused(tmp_path):
+    """Issue 27: an indptr past the data crashed SciPy's tocoo (out-of-
+    bounds write); the load runs in a child so a crash fails the test."""
+    import subprocess
+    import sys
+
+    m = trimesh.creation.icosphere(subdivisions=2)
+    h = mesh_hierarchy(torch.tensor(m.vertices), torch.tensor(m.faces))
+    path = tmp_path / "mesh_downsampling.npz"
+    _write_graphcmr(path, h)
+    with np.load(path, allow_pickle=True) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["D"][1].indptr[-1] += 10**6  # set on the matrix, unchecked
+    np.savez(path, **arrays)
+    run = subprocess.run(
+        [sys.executable, "-c", _LOAD_GRAPHCMR, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    line = run.stdout.strip()
+    assert line.startswith("ValueError"), line
+    assert f"'D' of '{path}'" in line and "'indptr' of" in line, line
