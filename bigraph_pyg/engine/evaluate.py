@@ -67,21 +67,28 @@ def load_h36m_regressor(path) -> Tensor:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: another shape.
+        ValueError: an unreadable file (truncated, an ``.npz``, an object
+            array), another shape, a non-numeric dtype or a non-finite
+            value; the message names the file.
     """
-    from pathlib import Path
+    from bigraph_pyg.utils.io import load_npy
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Expected the H36M regressor file at {path} (got no such file);"
-            " get J_regressor_h36m.npy from GraphCMR's data download"
-        )
-    reg = np.load(path, allow_pickle=False)
+    what = "the H36M regressor (J_regressor_h36m.npy)"
+    hint = "get J_regressor_h36m.npy from GraphCMR's data download"
+    reg = load_npy(path, what, hint)
     if reg.ndim != 2 or reg.shape[0] not in (14, 17):
         raise ValueError(
             f"Expected a (17, V) or (14, V) regressor in {path} "
             f"(got shape {reg.shape})"
+        )
+    if reg.dtype.kind not in "iuf":
+        raise ValueError(
+            f"Expected a numeric regressor in {path} (got dtype {reg.dtype})"
+        )
+    if not np.isfinite(reg).all():
+        raise ValueError(
+            f"Expected finite values in the regressor {path} (got "
+            f"{int((~np.isfinite(reg)).sum())} NaN or infinite)"
         )
     if reg.shape[0] == 17:
         reg = reg[list(H36M_TO_J14)]

@@ -1,4 +1,4 @@
-"""One loading boundary for the package's files: ``.npz``, JSON, paths.
+"""One loading boundary for the package's files: ``.npz``, ``.npy``, JSON.
 
 Every reader of a file the user hands us (a body, saved graphs, a dataset,
 a synthetic cache) goes through these helpers, so a truncated or corrupted
@@ -20,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_json", "load_npz", "resolve_inside"]
+__all__ = [
+    "load_json",
+    "load_npy",
+    "load_npz",
+    "resolve_inside",
+    "torch_load_reason",
+]
 
 #: What a damaged ``.npz`` raises while it is opened or read: a truncated
 #: archive (``BadZipFile``, ``EOFError``), a damaged member (``BadZipFile``
@@ -127,15 +133,91 @@ def load_npz(
     return arrays
 
 
+def load_npy(
+    path: str | os.PathLike, what: str, hint: str = ""
+) -> np.ndarray:
+    """Read one plain array from an ``.npy`` file, or fail naming the file.
+
+    Args:
+        path (str or PathLike): The ``.npy`` file.
+        what (str): What the file should be, for messages.
+        hint (str): The remedy appended to every message.
+
+    Returns:
+        np.ndarray: the array (never an object array: no pickle is read).
+
+    Raises:
+        FileNotFoundError: no such file (or a folder there).
+        ValueError: not a readable ``.npy`` (truncated, corrupted, an
+            ``.npz`` archive, an object array); the message names ``path``.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Expected {what} at '{path}' (got {_not_a_file(path)})"
+            f"{_suffix(hint)}"
+        )
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as err:
+        if "Object arrays" in str(err):
+            raise ValueError(
+                f"Expected a plain (non-object) array in {what} '{path}' "
+                f"(got an object array, which needs pickle){_suffix(hint)}"
+            ) from err
+        raise _unreadable(path, what, err, hint, ".npy array") from err
+    except _NPZ_ERRORS as err:
+        raise _unreadable(path, what, err, hint, ".npy array") from err
+    if not isinstance(data, np.ndarray):
+        data.close()
+        raise _unreadable(
+            path,
+            what,
+            TypeError(f"an {type(data).__name__} archive, not one array"),
+            hint,
+            ".npy array",
+        )
+    return data
+
+
 def _unreadable(
-    path: Path, what: str, err: BaseException, hint: str
+    path: Path,
+    what: str,
+    err: BaseException,
+    hint: str,
+    kind: str = ".npz archive",
 ) -> ValueError:
     size = path.stat().st_size if path.exists() else 0
     return ValueError(
-        f"Expected {what} at '{path}' to be a readable .npz archive (got "
+        f"Expected {what} at '{path}' to be a readable {kind} (got "
         f"{type(err).__name__}: {err}; the file has {size} bytes, it may be "
         f"truncated or corrupted){_suffix(hint)}"
     )
+
+
+def torch_load_reason(err: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in one line.
+
+    Torch's message for a file carrying a pickled object says it "can still
+    be loaded" and that ``weights_only=False`` "will likely succeed": that
+    would run the object's code. Only the reason is kept (e.g.
+    ``Unsupported global: GLOBAL builtins.print``), never that advice.
+
+    Args:
+        err (BaseException): What ``torch.load`` raised.
+
+    Returns:
+        str: ``'<type>: <reason>'``, at most 300 characters.
+    """
+    text = str(err)
+    marker = "WeightsUnpickler error:"
+    if marker in text:  # the reason, without torch's two "options"
+        text = text.split(marker, 1)[1].split(". ", 1)[0]
+        text = f"{text.strip().rstrip('.')}, which is never loaded"
+    elif "weights_only" in text or "can still be loaded" in text:
+        text = "an object that is not plain data, which is never loaded"
+    lines = text.strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:300] if lines else ''}"
 
 
 def load_json(path: str | os.PathLike, what: str, hint: str = "") -> dict:
