@@ -141,7 +141,11 @@ def load_pretrained_file(
         ValueError: a SHA-256 mismatch, an unreadable file, or weights that
             do not build this library's model.
     """
-    from bigraph_pyg.models import BiGraphBody, BiGraphConfig
+    from bigraph_pyg.engine.stored_state import (
+        check_stored_fields,
+        model_from_stored,
+    )
+    from bigraph_pyg.utils.io import torch_load_reason
 
     path = Path(path)
     if not path.is_file():
@@ -155,24 +159,26 @@ def load_pretrained_file(
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("format") != _FORMAT:
-            raise ValueError(f"no {_FORMAT!r} tag")
-        config = BiGraphConfig.from_dict(state["model_config"])
-    except Exception as err:
+    except Exception as err:  # unpickling, zip, allocation: many types
         raise ValueError(
-            f"Expected a {_FORMAT} file at {path} (got {type(err).__name__}: "
-            f"{str(err)[:200]})"
+            f"Expected a {_FORMAT} file at {path} (got "
+            f"{torch_load_reason(err)})"
         ) from err
-    model = BiGraphBody.from_body(config, body)
-    try:
-        model.load_state_dict(_cast(state["model"], torch.float32))
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0][:300]
+    if not isinstance(state, dict) or state.get("format") != _FORMAT:
         raise ValueError(
-            f"Expected weights matching the stored config in "
-            f"{path} (got {first})"
-        ) from err
-    return model.eval(), state
+            f"Expected a {_FORMAT} file at {path} (got a "
+            f"{type(state).__name__} without that format tag)"
+        )
+    source = f"the weights file {path}"
+    check_stored_fields(state, source)
+    model = model_from_stored(
+        state.get("model_config"),
+        state.get("model"),
+        source,
+        body,
+        dtype=torch.float32,
+    )
+    return model, state
 
 
 def pretrained(name: str = "synthetic", body=None):
@@ -203,12 +209,12 @@ def pretrained(name: str = "synthetic", body=None):
     return model
 
 
-def load_model(spec: str, body=None, map_location="cpu"):
+def load_model(spec: str | os.PathLike, body=None, map_location="cpu"):
     """A shipped model (``pretrained:NAME``) or a training checkpoint.
 
     Args:
-        spec (str): ``pretrained:NAME`` (a name of :data:`PRETRAINED`) or
-            the path of a training checkpoint.
+        spec (str or PathLike): ``pretrained:NAME`` (a name of
+            :data:`PRETRAINED`) or the path of a training checkpoint.
         body (BodyModel, optional): (default: the default body)
         map_location: A checkpoint's, as in :func:`torch.load`; a shipped
             model loads on the CPU.
@@ -218,11 +224,17 @@ def load_model(spec: str, body=None, map_location="cpu"):
         state; for a shipped model ``{"extra": {"training_stats": ...}}``.
 
     Raises:
-        ValueError: an unknown name or a corrupted shipped file.
+        ValueError: an unknown name, a corrupted shipped file, or a
+            ``spec`` that is neither a string nor a path.
         CheckpointError: see
             :func:`~bigraph_pyg.engine.model_from_checkpoint`.
     """
-    if spec.startswith("pretrained:"):
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ValueError(
+            f"Expected 'pretrained:NAME' or a checkpoint path (got "
+            f"{type(spec).__name__}: {spec!r})"
+        )
+    if isinstance(spec, str) and spec.startswith("pretrained:"):
         model = pretrained(spec.split(":", 1)[1], body)
         return model, {"extra": {"training_stats": model.training_stats}}
     from bigraph_pyg.engine.checkpoint import model_from_checkpoint

@@ -146,8 +146,9 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
         Path: ``path``.
 
     Raises:
-        OSError: the write failed (e.g. the disk is full); the message
-            names ``path``, which is left as it was.
+        OSError: the write failed (e.g. the disk is full, also when torch's
+            zip writer reports it as a ``RuntimeError``); the message names
+            ``path``, which is left as it was.
     """
     path = Path(path)
     try:
@@ -174,6 +175,8 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
     except BaseException as err:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if _is_write_failure(err):  # torch's writer: disk full, I/O error
+            err = OSError(errno.EIO, f"{type(err).__name__}: {_first(err)}")
         if isinstance(err, OSError):
             kept = (
                 "the previous file is kept"
@@ -189,7 +192,13 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
                 "another output folder",
                 errno.EPERM: "check the folder's permissions or pass "
                 "another output folder",
-            }.get(err.errno, "pass another output folder")
+            }.get(
+                err.errno,
+                "check the free space on that disk (torch's writer fails "
+                "this way when it is full) or pass another output folder"
+                if err.errno == errno.EIO
+                else "pass another output folder",
+            )
             raise OSError(
                 err.errno,
                 (
@@ -200,3 +209,24 @@ def atomic_torch_save(path: str | os.PathLike, payload: Any) -> Path:
         raise
     return path
 
+
+#: What torch's zip writer says when a write fails (a full disk gives
+#: ``[enforce fail at inline_container.cc:...] . unexpected pos``).
+_WRITER_FAILURES = (
+    "inline_container",
+    "PytorchStreamWriter",
+    "unexpected pos",
+    "file write failed",
+)
+
+
+def _is_write_failure(err: BaseException) -> bool:
+    """``err`` is torch's ``RuntimeError`` for a failed file write."""
+    return isinstance(err, RuntimeError) and any(
+        s in str(err) for s in _WRITER_FAILURES
+    )
+
+
+def _first(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else ""

@@ -46,6 +46,8 @@ import numpy as np
 import torch
 
 from bigraph_pyg.engine.atomic_save import atomic_torch_save
+from bigraph_pyg.engine.stored_state import check_stored_fields
+from bigraph_pyg.utils.io import torch_load_reason
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -179,13 +181,12 @@ def load_checkpoint(
         )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        first = str(err).strip().splitlines()[0][:300] if str(err) else ""
+    except Exception as err:  # unpickling, zip, allocation: many types
         raise CheckpointError(
             f"Expected a readable checkpoint of tensors and plain data at "
-            f"{path} (got {type(err).__name__}: {first}); it may be "
-            "truncated, not a checkpoint, or carry pickled objects, which "
-            "are never loaded"
+            f"{path} (got {torch_load_reason(err)}); it may be truncated, "
+            "not a checkpoint, or carry pickled objects, which are never "
+            "loaded"
         ) from err
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
@@ -201,6 +202,7 @@ def load_checkpoint(
             "that version"
         )
     _verify_checksum(path, state)
+    check_stored_fields(state, f"the checkpoint {path}", CheckpointError)
     if expected_model_config is not None:
         from bigraph_pyg.models.config import MOVED_FIELDS
 
@@ -270,29 +272,21 @@ def model_from_checkpoint(
 
     Raises:
         CheckpointError: see :func:`load_checkpoint`; also a config or
-            state dict that does not build this library's model.
+            state dict that does not build this library's model (see
+            :func:`~bigraph_pyg.engine.stored_state.model_from_stored`:
+            checked before the model is allocated).
     """
-    from bigraph_pyg.models import BiGraphBody, BiGraphConfig
+    from bigraph_pyg.engine.stored_state import model_from_stored
 
     state = load_checkpoint(path, map_location=map_location)
-    try:
-        config = BiGraphConfig.from_dict(state["model_config"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(
-            f"Expected a valid model_config in {path} (got {err}); the "
-            "checkpoint comes from another version of bigraph_pyg"
-        ) from err
-    model = BiGraphBody.from_body(config, body)
-    try:
-        model.load_state_dict(state["model"])
-    except (KeyError, RuntimeError) as err:
-        first = str(err).strip().splitlines()[0][:300]
-        raise CheckpointError(
-            f"Expected model weights matching the stored config in {path} "
-            f"(got {type(err).__name__}: {first}); the checkpoint comes "
-            "from another version or body"
-        ) from err
-    return model.eval(), state
+    model = model_from_stored(
+        state.get("model_config"),
+        state.get("model"),
+        f"the checkpoint {path}",
+        body,
+        CheckpointError,
+    )
+    return model, state
 
 
 def capture_rng_state(
@@ -334,15 +328,26 @@ def restore_rng_state(
         state (Mapping): From :func:`capture_rng_state`.
         generators (Mapping[str, torch.Generator]): Generators to restore,
             by the names they were captured under.
+
+    Raises:
+        CheckpointError: a state the generators refuse (a checkpoint's,
+            edited); some generators may then be restored already.
     """
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state(
-        (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
-    )
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    for name, gen in dict(generators).items():
-        if name in state.get("generators", {}):
-            gen.set_state(state["generators"][name])
+    try:
+        random.setstate(state["python"])
+        name, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state(
+            (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
+        )
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        for name, gen in dict(generators).items():
+            if name in state.get("generators", {}):
+                gen.set_state(state["generators"][name])
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as err:
+        raise CheckpointError(
+            f"Expected the RNG state of capture_rng_state (got "
+            f"{type(err).__name__}: {str(err)[:200]}); the checkpoint was "
+            "edited or comes from another version"
+        ) from err

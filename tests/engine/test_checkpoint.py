@@ -208,3 +208,169 @@ def test_checkpoint_file_mode_follows_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640  # not mkstemp's 0600
+
+
+# -- issue 27: tampered files whose checksum was re-signed --------------------
+
+
+@pytest.fixture(scope="module")
+def model_file(make_model_module, tmp_path_factory):
+    """A checkpoint holding a tiny model's config and weights."""
+    net = make_model_module()
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    return save_checkpoint(
+        path, {"model_config": net.config.to_dict(), "model": net.state_dict()}
+    )
+
+
+def _resigned(src, dst, edit):
+    """``src`` edited by ``edit(state)`` and saved with a valid checksum."""
+    state = torch.load(src, weights_only=True)
+    state.pop("checksum")
+    edit(state)
+    return save_checkpoint(dst, state)
+
+
+def _edit_weight(how: str):
+    """Change the first encoder weight: ``"str"``, ``"drop"`` or ``"shape"``."""
+
+    def edit(state):
+        weights = state["model"]
+        name = next(k for k in weights if k.startswith("encoder."))
+        if how == "drop":
+            del weights[name]
+        else:
+            weights[name] = "x" if how == "str" else torch.zeros(3, 3, 3)
+
+    return edit
+
+
+TAMPERED_MODELS = {
+    "config_list": (
+        lambda s: s.update(model_config=[1, 2]),
+        r"'model_config' in the checkpoint .* to be dict \(got list",
+    ),
+    "huge_width": (  # 10**6 channels: terabytes if it were allocated
+        lambda s: s["model_config"].update(channels=10**6),
+        r"weight '.*' of shape \(\d{6,}, \d+\) for the stored model_config"
+        r" .*\(got \(",
+    ),
+    "model_list": (
+        lambda s: s.update(model=[1]),
+        r"model weights in the checkpoint .* dict of name to tensor \(got "
+        r"list\)",
+    ),
+    "int_key": (
+        lambda s: s["model"].update({3: torch.zeros(1)}),
+        r"dict of name to tensor \(got 3: Tensor\)",
+    ),
+    "str_value": (_edit_weight("str"), r"\(got 'encoder\..*': str\)"),
+    "missing_weight": (_edit_weight("drop"), r"\(got none\)"),
+    "wrong_shape": (_edit_weight("shape"), r"\(got \(3, 3, 3\)\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED_MODELS))
+def test_resigned_tampered_model_is_a_clear_error(
+    model_file, tmp_path, body, case
+):
+    """Issue 27: raw AttributeError/TypeError/allocator errors before."""
+    from bigraph_pyg import hub
+    from bigraph_pyg.engine import model_from_checkpoint
+
+    edit, message = TAMPERED_MODELS[case]
+    path = _resigned(model_file, tmp_path / "tampered.pt", edit)
+    for load in (model_from_checkpoint, hub.load_model):
+        with pytest.raises(CheckpointError, match=message) as info:
+            load(path, body)
+        assert str(path) in str(info.value)
+
+
+TAMPERED_STATES = {
+    "step": (lambda s: s.update(step="x"), r"'step' .* an int >= 0 \(got str"),
+    "epoch": (lambda s: s.update(epoch=-3), r"'epoch' .* >= 0 \(got int: -3"),
+    "history": (lambda s: s.update(history=5), r"'history' .* list \(got"),
+    "optimizer": (
+        lambda s: s["optimizer"]["param_groups"][0].update(params=["a"]),
+        r"optimizer state dict .* integer 'params'",
+    ),
+    "rng": (
+        lambda s: s["rng"].update(numpy="x"),
+        r"RNG state of capture_rng_state",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED_STATES))
+def test_resigned_tampered_training_state_is_a_clear_error(
+    trained, tmp_path, case
+):
+    edit, message = TAMPERED_STATES[case]
+    path = _resigned(trained, tmp_path / "last.pt", edit)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint(path)
+    assert str(path) in str(info.value)
+
+
+def test_rng_state_the_generators_refuse_is_a_checkpoint_error():
+    from bigraph_pyg.engine.checkpoint import (
+        capture_rng_state,
+        restore_rng_state,
+    )
+
+    state = capture_rng_state()
+    state["torch"] = torch.zeros(3, dtype=torch.uint8)
+    with pytest.raises(CheckpointError, match="RNG state.*edited"):
+        restore_rng_state(state)
+
+
+class _Payload:
+    """Pickles as a call to ``print``: code that must never run."""
+
+    def __reduce__(self):
+        return (print, ("ran",))
+
+
+def test_refused_checkpoint_never_suggests_weights_only_false(tmp_path):
+    """Issue 27: torch's advice that ``weights_only=False`` "will likely
+    succeed" was repeated; that option runs the file's code."""
+    path = tmp_path / "code.pt"
+    torch.save({"format": "bigraph_pyg.checkpoint", "x": _Payload()}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    msg = str(info.value)
+    assert str(path) in msg and "Unsupported global" in msg
+    assert "never loaded" in msg
+    assert "weights_only" not in msg and "likely succeed" not in msg
+
+
+def test_torch_writer_failure_names_the_file_and_keeps_the_old_one(
+    tmp_path, monkeypatch
+):
+    """Issue 27: a full disk gave torch's bare ``RuntimeError: [enforce fail
+    at inline_container.cc] unexpected pos``."""
+    path = save_checkpoint(tmp_path / "last.pt", {"step": 1})
+    good = path.read_bytes()
+
+    def full(obj, f, *args, **kwargs):
+        f.write(b"partial")
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:664] . unexpected pos "
+            "4416 vs 4310"
+        )
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(OSError, match="unexpected pos") as info:
+        save_checkpoint(path, {"step": 2})
+    msg = str(info.value)
+    assert str(path) in msg and "previous file is kept" in msg
+    assert "free space" in msg and info.value.errno == errno.EIO
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    # Any other RuntimeError is not mistaken for a write failure.
+    monkeypatch.setattr(
+        torch, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))
+    )
+    with pytest.raises(RuntimeError, match="^x$"):
+        save_checkpoint(path, {"step": 3})
+    assert path.read_bytes() == good

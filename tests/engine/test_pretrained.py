@@ -116,3 +116,64 @@ def test_load_model_reads_either_kind(exported, body):
         assert torch.equal(a.to_dense(), want.state_dict()[k].to_dense()), k
     with pytest.raises(ValueError, match="pretrained model name"):
         hub.load_model("pretrained:nope", body)
+
+
+def test_load_model_accepts_a_path(exported, body):
+    """Issue 27: ``hub.load_model(pathlib.Path(...))`` raised AttributeError."""
+    from pathlib import Path
+
+    last = exported[1].parent / "checkpoints" / "last.pt"
+    model, state = hub.load_model(Path(last), body)
+    assert not model.training and state["step"] >= 1
+    with pytest.raises(
+        ValueError, match=r"'pretrained:NAME' or a checkpoint path \(got int"
+    ):
+        hub.load_model(3, body)
+
+
+class _Payload:
+    """Pickles as a call to ``print``: code that must never run."""
+
+    def __reduce__(self):
+        return (print, ("ran",))
+
+
+TAMPERED = {
+    "config_list": (
+        lambda s: s.update(model_config=[1]),
+        r"'model_config' in the weights file .* to be dict \(got list",
+    ),
+    "huge_width": (
+        lambda s: s["model_config"].update(channels=10**6),
+        r"weight '.*' of shape \(\d{6,}, \d+\) for the stored model_config",
+    ),
+    "model_none": (
+        lambda s: s.update(model=None),
+        r"model weights in the weights file .* \(got NoneType\)",
+    ),
+    "not_a_dict": (
+        lambda s: s.clear() or s.update(format=None),
+        r"bigraph_pyg\.pretrained file .* without that format tag",
+    ),
+    "code": (
+        lambda s: s.update(card=_Payload()),
+        r"Unsupported global.*never loaded",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_tampered_weights_file_is_a_clear_error(exported, tmp_path, body, case):
+    """Issue 27: raw AttributeError/TypeError or allocator errors before;
+    a refused file's message never suggests ``weights_only=False``."""
+    _, path, _ = exported
+    state = torch.load(path, weights_only=True)
+    edit, message = TAMPERED[case]
+    edit(state)
+    bad = tmp_path / "weights.pt"
+    torch.save(state, bad)
+    with pytest.raises(ValueError, match=message) as info:
+        hub.load_pretrained_file(bad, None, body)
+    msg = str(info.value)
+    assert str(bad) in msg
+    assert "weights_only" not in msg and "likely succeed" not in msg
