@@ -10,6 +10,15 @@ reference, so a freed tensor never matches a new one at the same address),
 its version counter (bumped by every in-place change, e.g.
 ``load_state_dict``) and its storage view (``.data =`` reassignment), plus
 the sizes and the device.
+
+Some writes bypass the version counter: through ``t.data`` (``w.data[...]
+= 0``) or through a NumPy view (``edge_index.numpy()[0, 0] = 5``). So
+each entry also keeps a copy of the graph's values and compares them at
+every look-up: on the CPU always (a memory comparison, no sync), on an
+accelerator while :func:`~bigraph_pyg.nn.validation` is on (the comparison
+is a device-to-host sync). With validation off on an accelerator, such a
+write is not seen: call the layer's ``reset_parameters()`` (or
+``_graph_cache.clear()``) after editing a graph that way.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from bigraph_pyg.nn.validate import validation_enabled
 
 __all__ = ["GraphCache", "PreparedGraph"]
 
@@ -67,6 +78,44 @@ def _version(t: Tensor) -> tuple | None:
     )
 
 
+def _parts(t: Tensor) -> tuple[Tensor, ...]:
+    """The dense tensors holding ``t``'s values (a sparse one's arrays)."""
+    if t.layout == torch.sparse_coo:
+        return (t._indices(), t._values())
+    if t.layout in (torch.sparse_csr, torch.sparse_bsr):
+        return (t.crow_indices(), t.col_indices(), t.values())
+    if t.layout in (torch.sparse_csc, torch.sparse_bsc):
+        return (t.ccol_indices(), t.row_indices(), t.values())
+    return (t,)
+
+
+def _snapshot(t: Tensor) -> tuple[Tensor, ...]:
+    """A copy of ``t``'s values (no sync: a device-side copy)."""
+    return tuple(p.detach().clone() for p in _parts(t))
+
+
+def _same_values(t: Tensor, snapshot: tuple[Tensor, ...]) -> bool:
+    """``t`` holds the values of ``snapshot`` (NaN equal to NaN).
+
+    Compared on the CPU always, elsewhere only while validation is on (a
+    host sync); otherwise assumed equal.
+    """
+    if t.device.type != "cpu" and not validation_enabled():
+        return True
+    for part, old in zip(_parts(t), snapshot, strict=True):
+        part = part.detach()
+        if torch.equal(part, old):
+            continue
+        if not part.is_floating_point():
+            return False
+        if not (
+            torch.equal(part.isnan(), old.isnan())
+            and torch.equal(part.nan_to_num(0.0), old.nan_to_num(0.0))
+        ):
+            return False
+    return True
+
+
 class GraphCache:
     """A small LRU memo ``graph tensors -> PreparedGraph``.
 
@@ -85,14 +134,14 @@ class GraphCache:
         keys = []
         for t in tensors:
             if t is None:
-                keys.append((None, None))
+                keys.append((None, None, None))
                 continue
             if not isinstance(t, Tensor):
                 return None  # e.g. a torch_sparse.SparseTensor
             v = _version(t)
             if v is None:
                 return None
-            keys.append((weakref.ref(t), v))
+            keys.append((weakref.ref(t), v, _snapshot(t)))
         return tuple(keys)
 
     def get(
@@ -106,8 +155,13 @@ class GraphCache:
                 continue
             if all(
                 (ref is None and t is None)
-                or (ref is not None and ref() is t and _version(t) == v)
-                for (ref, v), t in zip(keys, tensors, strict=True)
+                or (
+                    ref is not None
+                    and ref() is t
+                    and _version(t) == v
+                    and _same_values(t, values)
+                )
+                for (ref, v, values), t in zip(keys, tensors, strict=True)
             ):
                 if i:
                     self._entries.insert(0, self._entries.pop(i))
