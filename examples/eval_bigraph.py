@@ -10,7 +10,9 @@ Examples::
         --image-root ... --json lsp.json
     python examples/eval_bigraph.py pretrained:synthetic --joint-noise mediapipe
 
-Datasets: ``synthetic`` (the held-out synthetic test split), ``h36m_p1``,
+Datasets: ``synthetic`` (two held-out synthetic splits, each its own
+table: new samples of the training activities, in distribution, and the
+held-out pose families, never drawn for training), ``h36m_p1``,
 ``h36m_p2`` (MPJPE / PA-MPJPE; with the 14-joint H36M regressor when
 given), ``up3d`` (MPVE, non-parametric and SMPL), ``lsp`` (foreground and
 part segmentation accuracy and F1 of the projected mesh).
@@ -128,28 +130,31 @@ def main(argv=None) -> None:
                     f"Expected the synthetic data folder {root} (got no such "
                     "folder); pass --synthetic-root of the training run"
                 )
-            data = synthetic_splits(
+            splits = synthetic_splits(
                 root,
-                {"test": args.num_samples},
+                {"test": args.num_samples, "heldout": args.num_samples},
                 model.config.image_size,
                 body,
                 seed=args.seed,
                 progress=not args.quiet,
-            )["test"]
+            )
             found = apply_joint_noise(
                 args.joint_noise,
-                {"test": data},
+                splits,
                 args.seed,
                 root,
                 progress=not args.quiet,
-            ).get("test")
-            if found is not None:
-                kept = int(found.sum())
-                print(
-                    f"MediaPipe found a person in {kept} of {len(data)} "
-                    "test renders: scoring those"
-                )
-                data = Subset(data, np.flatnonzero(found).tolist())
+            )
+            sets = {}
+            for split, data in splits.items():
+                if split in found:
+                    kept = int(found[split].sum())
+                    print(
+                        f"MediaPipe found a person in {kept} of {len(data)} "
+                        f"{split} renders: scoring those"
+                    )
+                    data = Subset(data, np.flatnonzero(found[split]).tolist())
+                sets[split] = data
         else:
             if args.data_root is None:
                 raise FileNotFoundError(
@@ -157,57 +162,61 @@ def main(argv=None) -> None:
                     "(got none)"
                 )
             dirs = dict(d.split("=", 1) for d in args.image_dir)
-            data = real_eval_set(
-                args.dataset, args.data_root, args.image_root, dirs, body
-            )
+            sets = {
+                "test": real_eval_set(
+                    args.dataset, args.data_root, args.image_root, dirs, body
+                )
+            }
         reg = (
             load_h36m_regressor(args.h36m_regressor)
             if args.h36m_regressor
             else None
         )
-        loader = DataLoader(
-            data, batch_size=args.batch_size, collate_fn=collate_samples
-        )
         seg = not args.no_segmentation and args.dataset in ("synthetic", "lsp")
         stats = state.get("extra", {}).get("training_stats")
-        metrics = evaluate(
-            model,
-            loader,
-            args.device,
-            body=body,
-            h36m_regressor=reg,
-            segmentation=seg,
-            progress=not args.quiet,
-            baselines=None
-            if stats is None
-            else TrainingStatistics.from_dict(stats),
-        )
+        results = {}
+        for split, data in sets.items():
+            results[split] = evaluate(
+                model,
+                DataLoader(
+                    data, batch_size=args.batch_size, collate_fn=collate_samples
+                ),
+                args.device,
+                body=body,
+                h36m_regressor=reg,
+                segmentation=seg,
+                progress=not args.quiet,
+                baselines=None
+                if stats is None
+                else TrainingStatistics.from_dict(stats),
+            )
     except (CheckpointError, FileNotFoundError, ImportError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     name = state.get("extra", {}).get("ablation") or state.get("extra", {}).get(
         "preset", "model"
     )
-    print(f"{args.checkpoint} (step {state.get('step')}) on {args.dataset}:")
-    print(format_metrics(metrics, name))
+    what = {"test": "in distribution", "heldout": "held-out pose families"}
+    for split, metrics in results.items():
+        where = args.dataset
+        if args.dataset == "synthetic":
+            where += f", {what[split]}"
+        print(f"{args.checkpoint} (step {state.get('step')}) on {where}:")
+        print(format_metrics(metrics, name))
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.json:
+        record = {
+            "checkpoint": str(args.checkpoint),
+            "dataset": args.dataset,
+            "joint_noise": args.joint_noise,
+            "num_samples": int(results["test"]["num_samples"]),
+            "seed": args.seed,
+            "step": state.get("step"),
+            "metrics": results["test"],
+        }
+        if "heldout" in results:
+            record["metrics_heldout"] = results["heldout"]
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "checkpoint": str(args.checkpoint),
-                    "dataset": args.dataset,
-                    "joint_noise": args.joint_noise,
-                    "num_samples": len(data)
-                    if args.dataset == "synthetic"
-                    else None,
-                    "seed": args.seed,
-                    "step": state.get("step"),
-                    "metrics": metrics,
-                },
-                indent=1,
-            )
-        )
+        Path(args.json).write_text(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":

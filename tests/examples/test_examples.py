@@ -42,6 +42,12 @@ def test_eval_on_tiny_checkpoint(
         assert np.isfinite(metrics[key]), key
     assert metrics["num_samples"] == 4
     assert 0 <= metrics["fb_acc"] <= 1
+    # Both synthetic splits: in distribution and the held-out families,
+    # each its own table, the held-out one on other samples.
+    assert "held-out pose families" in text and "in distribution" in text
+    held = json.loads(out.read_text())["metrics_heldout"]
+    assert held["num_samples"] == 4
+    assert held["pa_mpjpe"] != metrics["pa_mpjpe"]
 
 
 def test_eval_under_the_detector_noise(
