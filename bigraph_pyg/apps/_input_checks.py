@@ -14,15 +14,6 @@ import math
 import numpy as np
 import torch
 
-__all__ = [
-    "check_box",
-    "check_device",
-    "check_image",
-    "check_in_photo",
-    "check_options",
-    "finite_positive",
-]
-
 
 def check_image(image: object, source: str) -> np.ndarray:
     """``image`` as an array; ``ValueError`` unless non-empty (H, W, 3) uint8.
