@@ -94,9 +94,11 @@ def _load_state_dict(path: Path) -> dict[str, Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling errors have many types
+        from bigraph_pyg.utils.io import torch_load_reason
+
         raise ValueError(
             f"Expected a torch state dict in `weights` file {str(path)!r} "
-            f"(could not load it: {err})"
+            f"(got {torch_load_reason(err)})"
         ) from err
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]

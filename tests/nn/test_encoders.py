@@ -275,3 +275,21 @@ def test_roi_and_box_size_on_device(device):
     out = roi_joint_features(maps, joints, (64, 48), box, strides=(4, 8))
     assert out.device.type == device
     torch.testing.assert_close(out[..., :2], joints)
+
+
+class _Payload:
+    """Pickles as a call to ``print``: code that must never run."""
+
+    def __reduce__(self):
+        return (print, ("ran",))
+
+
+def test_weights_file_with_code_never_suggests_weights_only_false(tmp_path):
+    """Issue 27: torch's advice that ``weights_only=False`` "will likely
+    succeed" was repeated; that option runs the file's code."""
+    path = tmp_path / "code.pth"
+    torch.save({"conv1.weight": _Payload()}, path)
+    with pytest.raises(ValueError, match=r"code\.pth.*Unsupported global") as e:
+        ResNetEncoder("resnet18", weights=path)
+    assert "weights_only" not in str(e.value)
+    assert "likely succeed" not in str(e.value)
