@@ -187,8 +187,9 @@ class TrainerCheckpoints:
         """Load ``last.pt`` (``resume=True``) or the checkpoint ``resume``.
 
         Raises:
-            CheckpointError: no checkpoint there, or one of another model
-                config or run settings.
+            CheckpointError: no checkpoint there, one of another model
+                config or run settings, or weights, optimizer or scaler
+                state that this run's refuse.
         """
         t = self.trainer
         path = (
@@ -205,7 +206,25 @@ class TrainerCheckpoints:
         state = load_checkpoint(
             path, t.net.config.to_dict(), map_location=t.device
         )
-        t.load_state_dict(state)
+        try:
+            t.load_state_dict(state)
+        except CheckpointError:
+            raise
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+            IndexError,
+            AttributeError,
+        ) as err:  # an edited, re-signed file: torch's own refusals
+            lines = [ln.strip() for ln in str(err).strip().splitlines()]
+            raise CheckpointError(
+                f"Expected a training state that fits this model and "
+                f"optimizer in the checkpoint {path} (got "
+                f"{type(err).__name__}: {' '.join(lines[:2])[:300]}); it was "
+                "edited or comes from another version"
+            ) from err
         log.info(
             "Resumed from %s at step %d (epoch %d, batch %d)",
             path,

@@ -374,3 +374,41 @@ def test_torch_writer_failure_names_the_file_and_keeps_the_old_one(
     with pytest.raises(RuntimeError, match="^x$"):
         save_checkpoint(path, {"step": 3})
     assert path.read_bytes() == good
+
+
+def _extra_param_group(state):
+    groups = state["optimizer"]["param_groups"]
+    groups.append(dict(groups[0]))
+
+
+def _bad_param_state(state):
+    key = next(iter(state["optimizer"]["state"]))
+    state["optimizer"]["state"][key] = {"exp_avg": torch.zeros(1)}
+
+
+TAMPERED_RESUMES = {
+    "param_groups": _extra_param_group,
+    "param_state": _bad_param_state,
+    "weight_shape": _edit_weight("shape"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED_RESUMES))
+def test_resume_from_resigned_tampered_state_is_a_checkpoint_error(
+    trained, make_model_module, fake_set, tmp_path, case
+):
+    """Torch's optimizer and ``load_state_dict`` refusals were raw
+    ``ValueError``/``KeyError``/``RuntimeError``."""
+    path = tmp_path / "checkpoints" / "last.pt"
+    _resigned(trained, path, TAMPERED_RESUMES[case])
+    trainer = Trainer(
+        make_model_module(),
+        fake_set,
+        TrainConfig(epochs=2, max_steps=2, **FAST),
+        tmp_path,
+    )
+    with pytest.raises(
+        CheckpointError, match="training state that fits this model"
+    ) as info:
+        trainer.fit(resume=True)
+    assert str(path) in str(info.value)
