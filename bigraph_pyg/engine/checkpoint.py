@@ -345,7 +345,13 @@ def restore_rng_state(
         for name, gen in dict(generators).items():
             if name in state.get("generators", {}):
                 gen.set_state(state["generators"][name])
-    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as err:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        RuntimeError,
+        OverflowError,
+    ) as err:
         raise CheckpointError(
             f"Expected the RNG state of capture_rng_state (got "
             f"{type(err).__name__}: {str(err)[:200]}); the checkpoint was "

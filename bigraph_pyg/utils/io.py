@@ -133,9 +133,7 @@ def load_npz(
     return arrays
 
 
-def load_npy(
-    path: str | os.PathLike, what: str, hint: str = ""
-) -> np.ndarray:
+def load_npy(path: str | os.PathLike, what: str, hint: str = "") -> np.ndarray:
     """Read one plain array from an ``.npy`` file, or fail naming the file.
 
     Args:

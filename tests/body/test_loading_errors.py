@@ -157,9 +157,7 @@ def _crafted_sparse_pickles(folder) -> dict:
     new = (copyreg._reconstructor, (sp.csr_matrix, object, None))
     regressors = {name: Reduce(*new, s) for name, s in cases.items()}
     # SciPy's own property setter run on unchecked arrays (slot state).
-    regressors["setter"] = Reduce(
-        *new, (cases["indices"], {"shape": (24, 50)})
-    )
+    regressors["setter"] = Reduce(*new, (cases["indices"], {"shape": (24, 50)}))
     # The class called with a huge (rows, cols): SciPy would allocate.
     regressors["called"] = Reduce(sp.csr_matrix, ((10**13, 50),))
     paths = {}
