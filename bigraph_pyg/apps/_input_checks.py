@@ -107,8 +107,7 @@ def check_options(
         t = math.nan
     if isinstance(threshold, bool) or not 0.0 <= t < 1.0:
         raise ValueError(
-            "Expected `threshold` a confidence in [0, 1) (got "
-            f"{threshold!r})"
+            f"Expected `threshold` a confidence in [0, 1) (got {threshold!r})"
         )
 
 

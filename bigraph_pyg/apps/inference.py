@@ -23,17 +23,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bigraph_pyg.apps.camera import (
-    SPIN_FOCAL_RATIO,
-    crop_person,
-    full_perspective_translation,
-)
 from bigraph_pyg.apps._input_checks import (
     check_box,
     check_device,
     check_image,
     check_in_photo,
     check_options,
+)
+from bigraph_pyg.apps.camera import (
+    SPIN_FOCAL_RATIO,
+    crop_person,
+    full_perspective_translation,
 )
 from bigraph_pyg.apps.detection import detect_people, select_person
 from bigraph_pyg.apps.keypoints import Person, keypoint_box

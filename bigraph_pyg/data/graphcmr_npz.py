@@ -116,8 +116,7 @@ def _check_shapes(data: dict, path: Path) -> None:
             )
     for key in _NUMERIC:
         if key in data and not (
-            np.issubdtype(data[key].dtype, np.number)
-            or data[key].dtype == bool
+            np.issubdtype(data[key].dtype, np.number) or data[key].dtype == bool
         ):
             raise ValueError(
                 f"Expected numbers in '{key}' of {path} (got dtype "
