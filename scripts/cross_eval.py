@@ -71,8 +71,10 @@ def models_parser(doc: str) -> argparse.ArgumentParser:
 
 
 def json_path(text: str) -> Path:
-    """Argparse ``type``: a JSON file to write (not a folder, not below a
-    regular file), checked before any evaluation."""
+    """Argparse ``type``: a JSON file to write, checked before any work.
+
+    Not a folder, not below a regular file (:func:`output_file`).
+    """
     return Path(output_file(text))
 
 

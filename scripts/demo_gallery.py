@@ -82,7 +82,6 @@ def main(argv=None) -> None:
 
 def _gallery(args) -> None:
     """Overlays and table (in ``main``'s one-line error handling)."""
-
     from PIL import Image
     from skimage import data
 

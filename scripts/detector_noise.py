@@ -256,7 +256,6 @@ def main(argv=None) -> dict:
 
 def _run(args, argv) -> dict:
     """Render, detect, compare (in ``main``'s one-line error handling)."""
-
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     torch.set_num_threads(1)
     from bigraph_pyg.data import SampleGenerator, SyntheticConfig

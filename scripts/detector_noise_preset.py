@@ -90,7 +90,6 @@ def main(argv=None) -> dict:
 
 def _run(args, argv) -> dict:
     """Score both models (in ``main``'s one-line error handling)."""
-
     import torch
 
     from bigraph_pyg.data import (

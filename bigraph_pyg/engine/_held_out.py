@@ -104,7 +104,7 @@ def validate(trainer: Trainer) -> None:
             )
         except Exception:
             # The epoch's training is kept: last.pt without this validation.
-            log.error("Validation failed at epoch %d: writing last.pt", t._epoch)
+            log.error("Validation failed, epoch %d: writing last.pt", t._epoch)
             t.save()
             raise
         r.evals.append({"epoch": t._epoch, "step": r.step, **metrics})

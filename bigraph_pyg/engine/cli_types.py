@@ -44,8 +44,10 @@ _MAX_SEED = 2**32 - 1
 
 
 def _int_in(text: str, low: int, high: int | None = None) -> int:
-    what = f"an integer >= {low}" if high is None else (
-        f"an integer in [{low}, {high}]"
+    what = (
+        f"an integer >= {low}"
+        if high is None
+        else f"an integer in [{low}, {high}]"
     )
     try:
         value = int(text)

@@ -45,8 +45,10 @@ _GUARD = threading.Lock()
 
 
 def _try_lock(fd: int) -> bool:
-    """``flock`` without waiting; a few tries over 0.1 s, so another
-    process's momentary probe (:func:`check_run_lock`) is not a refusal.
+    """``flock`` without waiting, a few tries over 0.1 s.
+
+    Another process's momentary probe (:func:`check_run_lock`) is then not
+    taken for a run.
 
     Raises:
         OSError: the file system has no locks (ENOLCK).

@@ -187,6 +187,6 @@ def test_reproduce_ablation_adds_rows_to_the_table(
     with pytest.raises(SystemExit) as info:
         reproduce_ablation.main(["--rows", "A", "--seed", "1", *common])
     assert "rows BC already in" in str(info.value) and runs[-1] == "row_C"
-    assert set(json.loads((tmp_path / "table4.json").read_text())[
-        "metrics"
-    ]) == {"B", "C"}
+    assert set(
+        json.loads((tmp_path / "table4.json").read_text())["metrics"]
+    ) == {"B", "C"}
