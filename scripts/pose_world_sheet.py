@@ -67,6 +67,7 @@ def _render(renderer, verts: np.ndarray, faces, size: int) -> np.ndarray:
 
 
 def main(argv=None) -> None:
+    """Render the sheet (see the module docstring)."""
     args = _parse(argv)
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     import torch

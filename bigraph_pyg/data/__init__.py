@@ -55,13 +55,13 @@ from bigraph_pyg.data.poses import (
     sample_body_pose,
     sample_global_orient,
 )
-from bigraph_pyg.data.self_contact import SelfContact
 from bigraph_pyg.data.poses_only import POSE_KEYS, SyntheticPoses
 from bigraph_pyg.data.render import (
     PART_NAMES,
     BodyRenderer,
     vertex_part_labels,
 )
+from bigraph_pyg.data.self_contact import SelfContact
 from bigraph_pyg.data.synthetic import (
     FORMAT_VERSION,
     SyntheticHumans,

@@ -43,7 +43,6 @@ import torch
 
 from bigraph_pyg.data.pose_families import ACTIVITIES
 from bigraph_pyg.data.poses import sample_body_pose, sample_global_orient
-from bigraph_pyg.data.self_contact import SelfContact
 from bigraph_pyg.data.scene import (
     PHOTO_NAMES,
     garment_colors,
@@ -52,6 +51,7 @@ from bigraph_pyg.data.scene import (
     random_background,
     random_light,
 )
+from bigraph_pyg.data.self_contact import SelfContact
 from bigraph_pyg.data.synthetic_config import (
     ARRAY_KEYS,
     SPLITS,
@@ -342,9 +342,7 @@ class SampleGenerator:
             v = arrays["vertices_camera"][k]
             K = arrays["camera_K"][k].astype(np.float64)
             light = random_light(rng)
-            albedo, layer = garment_colors(
-                rng, self.regions, self.num_vertices
-            )
+            albedo, layer = garment_colors(rng, self.regions, self.num_vertices)
             normals = vertex_normals(v, self.faces, self.incidence)
             # Loose clothes: the top and the bottom stand off the body.
             loose = np.concatenate([[0.0], rng.uniform(*cfg.clothing_range, 2)])

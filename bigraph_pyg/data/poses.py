@@ -82,6 +82,7 @@ JOINT_LIMITS: dict[str, tuple[Range, Range, Range]] = {
     "left_hand": ((-10.0, 10.0), (-10.0, 10.0), (-10.0, 10.0)),
 }
 
+
 def _mirror_name(name: str) -> str:
     if name.startswith("left_"):
         return "right_" + name[5:]
@@ -144,7 +145,6 @@ def euler_to_axis_angle(angles_deg: np.ndarray) -> np.ndarray:
     a = np.radians(np.asarray(angles_deg, dtype=np.float64))
     m = _rot(0, a[..., 0]) @ _rot(1, a[..., 1]) @ _rot(2, a[..., 2])
     return _matrix_to_axis_angle(m)
-
 
 
 def euler_to_matrix(angles_deg: np.ndarray) -> np.ndarray:
@@ -310,43 +310,51 @@ def sample_body_pose(
     spec = ACTIVITIES[activity]
     lim = limits_array()
     for tries in range(1, max_tries + 1):
-        families = {
-            part: spec[part][int(rng.integers(len(spec[part])))]
-            for part in ("torso", *_LIMBS)
-        }
-        if not held_out:
-            for limb, part in _LIMBS.items():
-                if rng.random() < recombine:
-                    pool = _training_families(part)
-                    families[limb] = pool[int(rng.integers(len(pool)))]
-        angles = np.zeros((len(_J), 3))
-        _draw_part(rng, angles, "torso", families["torso"], None)
-        for limb, part in _LIMBS.items():
-            side = limb.split("_")[0]
-            _draw_part(rng, angles, part, families[limb], side)
-        if rng.random() < 0.5:
-            angles = angles[_SWAP] * _MIRROR
-            families = {
-                _mirror_name(k) if "_" in k else k: v
-                for k, v in families.items()
-            }
-        angles = np.clip(angles, lim[..., 0], lim[..., 1])
+        angles, families = _draw_once(rng, spec, recombine, held_out, lim)
         if contact is None or not contact.collides(euler_to_matrix(angles)):
-            break
-    else:
-        raise RuntimeError(
-            f"Expected a pose of {activity!r} without self-intersection "
-            f"within {max_tries} draws (got none); widen its ranges"
-        )
-    orients = spec["orientation"]
-    return PoseDraw(
-        euler_to_axis_angle(angles).reshape(-1).astype(np.float32),
-        angles,
-        activity,
-        orients[int(rng.integers(len(orients)))],
-        families,
-        tries,
+            orients = spec["orientation"]
+            return PoseDraw(
+                euler_to_axis_angle(angles).reshape(-1).astype(np.float32),
+                angles,
+                activity,
+                orients[int(rng.integers(len(orients)))],
+                families,
+                tries,
+            )
+    raise RuntimeError(
+        f"Expected a pose of {activity!r} without self-intersection "
+        f"within {max_tries} draws (got none); widen its ranges"
     )
+
+
+def _draw_once(
+    rng: np.random.Generator,
+    spec: Mapping,
+    recombine: float,
+    held_out: bool,
+    lim: np.ndarray,
+) -> tuple[np.ndarray, dict]:
+    """One draw of an activity's angles :math:`(23, 3)` and part families."""
+    families = {
+        part: spec[part][int(rng.integers(len(spec[part])))]
+        for part in ("torso", *_LIMBS)
+    }
+    if not held_out:
+        for limb, part in _LIMBS.items():
+            if rng.random() < recombine:
+                pool = _training_families(part)
+                families[limb] = pool[int(rng.integers(len(pool)))]
+    angles = np.zeros((len(_J), 3))
+    _draw_part(rng, angles, "torso", families["torso"], None)
+    for limb, part in _LIMBS.items():
+        side = limb.split("_")[0]
+        _draw_part(rng, angles, part, families[limb], side)
+    if rng.random() < 0.5:
+        angles = angles[_SWAP] * _MIRROR
+        families = {
+            _mirror_name(k) if "_" in k else k: v for k, v in families.items()
+        }
+    return np.clip(angles, lim[..., 0], lim[..., 1]), families
 
 
 def sample_global_orient(

@@ -48,7 +48,10 @@ def segment_distances(
     """Closest distance between segments ``[p0, p1]`` and ``[q0, q1]``.
 
     Args:
-        p0, p1, q0, q1 (np.ndarray): :math:`(..., 3)` end points.
+        p0 (np.ndarray): :math:`(..., 3)` first segment's start.
+        p1 (np.ndarray): :math:`(..., 3)` its end.
+        q0 (np.ndarray): :math:`(..., 3)` second segment's start.
+        q1 (np.ndarray): :math:`(..., 3)` its end.
 
     Returns:
         np.ndarray: :math:`(...)` distances (exact, clamped parameters).

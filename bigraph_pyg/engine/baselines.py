@@ -122,7 +122,9 @@ class TrainingStatistics:
         for batch in batches:
             ok = batch["has_pose_3d"].bool() & batch["has_smpl"].bool()
             if ok.any():
-                up = upright_poses(batch["joints_3d"][ok], batch["pose"][ok, :3])
+                up = upright_poses(
+                    batch["joints_3d"][ok], batch["pose"][ok, :3]
+                )
                 joint_sum += up.sum(0)
                 n_joints += int(ok.sum())
                 if sum(len(b) for b in bank) < MAX_BANK_POSES:

@@ -123,7 +123,9 @@ class NearestNeighbourLifter:
             if weights is None
             else weights.detach().double().cpu().clamp_min(0.0)
         )
-        w = torch.where((w > 0).sum(1, keepdim=True) >= 2, w, torch.ones_like(w))
+        w = torch.where(
+            (w > 0).sum(1, keepdim=True) >= 2, w, torch.ones_like(w)
+        )
         w = w / w.sum(1, keepdim=True)
         q = torch.complex(uv[..., 0], uv[..., 1])
         q = q - (w * q).sum(1, keepdim=True)

@@ -52,8 +52,10 @@ def test_world_is_wide_and_every_family_range_within_the_limits():
         for name, spec in table.items():
             assert set(spec) <= keys, name
             for key, ranges in spec.items():
-                joints = ("spine1", "spine2", "spine3") if key == "spine" else (
-                    prefix + key,
+                joints = (
+                    ("spine1", "spine2", "spine3")
+                    if key == "spine"
+                    else (prefix + key,)
                 )
                 for joint in joints:
                     lim, r = _limits(joint), np.array(ranges)
@@ -63,9 +65,11 @@ def test_world_is_wide_and_every_family_range_within_the_limits():
     parts = {"torso": TORSO_FAMILIES, "arm": ARM_FAMILIES, "leg": LEG_FAMILIES}
     for name, act in ACTIVITIES.items():
         for part, names in act.items():
-            table = ORIENTATIONS if part == "orientation" else parts[
-                part.split("_")[-1]
-            ]
+            table = (
+                ORIENTATIONS
+                if part == "orientation"
+                else parts[part.split("_")[-1]]
+            )
             assert set(names) <= set(table), (name, part)
         # A training activity never names a held-out family.
         if name not in HELD_OUT_ACTIVITIES:
@@ -92,7 +96,9 @@ def _euler_ok(pose: np.ndarray, lim: np.ndarray) -> np.ndarray:
     y = np.arcsin(np.clip(R[:, 0, 2], -1, 1))
     x = np.arctan2(-R[:, 1, 2], R[:, 2, 2])
     z = np.arctan2(-R[:, 0, 1], R[:, 0, 0])
-    np.testing.assert_allclose(_rot(0, x) @ _rot(1, y) @ _rot(2, z), R, atol=1e-5)
+    np.testing.assert_allclose(
+        _rot(0, x) @ _rot(1, y) @ _rot(2, z), R, atol=1e-5
+    )
 
     def wrap(a):
         return (a + np.pi) % (2 * np.pi) - np.pi

@@ -20,7 +20,11 @@ def _poses(n: int, seed: int = 0) -> torch.Tensor:
 def _rot_y(deg: float) -> np.ndarray:
     a = math.radians(deg)
     return np.array(
-        [[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]]
+        [
+            [math.cos(a), 0, math.sin(a)],
+            [0, 1, 0],
+            [-math.sin(a), 0, math.cos(a)],
+        ]
     )
 
 
@@ -65,9 +69,7 @@ def test_lifter_matches_an_explicit_procrustes_search():
         expect = center_joints(
             torch.from_numpy(np.mean(turned, 0))[None], HIP_INDICES
         )[0]
-        torch.testing.assert_close(
-            got[b].double(), expect, atol=2e-4, rtol=0
-        )
+        torch.testing.assert_close(got[b].double(), expect, atol=2e-4, rtol=0)
 
 
 def test_lifter_recovers_a_bank_pose_from_its_projection():
@@ -77,7 +79,9 @@ def test_lifter_recovers_a_bank_pose_from_its_projection():
     # in the image plane by 25 degrees and moved, as pixels.
     p = poses[7].double().numpy() @ _rot_y(60).T
     a = math.radians(25)
-    inplane = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    inplane = np.array(
+        [[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]
+    )
     uv = 400.0 * p[:, :2] @ inplane.T + [112.0, 90.0]
     got = lifter(torch.from_numpy(uv)[None])[0].numpy()
     expect = np.concatenate([p[:, :2] @ inplane.T, p[:, 2:]], 1)
