@@ -11,6 +11,7 @@ was found, instead of a bare ``BadZipFile``, ``EOFError``, ``KeyError`` or
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import zipfile
@@ -112,6 +113,7 @@ def load_npz(
         )
     try:
         with data:
+            _check_declared_sizes(path)  # before numpy allocates them
             arrays = {key: data[key] for key in data.files}
     except ValueError as err:
         if "Object arrays" in str(err):
@@ -156,6 +158,7 @@ def load_npy(path: str | os.PathLike, what: str, hint: str = "") -> np.ndarray:
             f"{_suffix(hint)}"
         )
     try:
+        _check_declared_sizes(path)  # before numpy allocates it
         data = np.load(path, allow_pickle=False)
     except ValueError as err:
         if "Object arrays" in str(err):
@@ -176,6 +179,47 @@ def load_npy(path: str | os.PathLike, what: str, hint: str = "") -> np.ndarray:
             ".npy array",
         )
     return data
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse ``.npy`` headers that declare more bytes than are stored.
+
+    NumPy allocates the array a header declares before reading its data,
+    so a 100-byte file declaring ``10**13`` values raised ``MemoryError``
+    ("72.8 TiB"). Each header (the file's, or each ``.npz`` member's) is
+    compared with the bytes that follow it.
+
+    Raises:
+        ValueError: a header declaring more bytes than follow it.
+    """
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.filename.endswith(".npy"):
+                    with zf.open(info) as fp:
+                        _check_header(fp, info.file_size, info.filename)
+    else:
+        with open(path, "rb") as fp:
+            _check_header(fp, path.stat().st_size, path.name)
+
+
+def _check_header(fp, size: int, name: str) -> None:
+    fmt = np.lib.format
+    version = fmt.read_magic(fp)
+    read = (
+        fmt.read_array_header_1_0
+        if version == (1, 0)
+        else fmt.read_array_header_2_0
+    )
+    shape, _, dtype = read(fp)
+    if dtype.hasobject:  # pickled: refused or trusted by allow_pickle
+        return
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > size - fp.tell():
+        raise ValueError(
+            f"Expected {name} to hold the {declared} bytes its header "
+            f"declares (shape {shape}, {dtype}) (got {size - fp.tell()})"
+        )
 
 
 def _unreadable(

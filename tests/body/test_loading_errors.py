@@ -278,3 +278,31 @@ def test_chumpy_object_without_x_names_file_and_key(tmp_path, monkeypatch):
         r"'.*SMPL_NEUTRAL\.pkl' \(got fields \['y'\]\)",
     ):
         load_smpl(path)
+
+
+def _npy_header_declaring(shape) -> bytes:
+    """An ``.npy`` header declaring ``shape`` float64, then 64 bytes."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f8", "fortran_order": False, "shape": shape}
+    )
+    return buf.getvalue() + bytes(64)
+
+
+def test_npz_member_declaring_a_huge_array_is_refused(tmp_path):
+    """NumPy allocates what a header declares before reading: a 300-byte
+    file was a MemoryError of "72.8 TiB"."""
+    import zipfile
+
+    path = tmp_path / "SMPL_NEUTRAL.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("v_template.npy", _npy_header_declaring((10**13,)))
+    with pytest.raises(
+        ValueError,
+        match=r"SMPL_NEUTRAL\.npz' to be a readable \.npz archive.*"
+        r"v_template\.npy to hold the 80000000000000 bytes its header "
+        r"declares .*\(got 64\)",
+    ):
+        load_smpl(tmp_path)

@@ -53,6 +53,25 @@ def test_h36m_regressor_bad_files_name_the_file(tmp_path):
         load_h36m_regressor(path)
 
 
+def test_h36m_regressor_declaring_a_huge_array_is_refused(tmp_path):
+    """NumPy allocates what the header declares before reading the data: a
+    small file declaring (17, 10**12) values was a MemoryError."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f8", "fortran_order": False, "shape": (17, 10**12)}
+    )
+    path = tmp_path / "J_regressor_h36m.npy"
+    path.write_bytes(buf.getvalue() + bytes(64))
+    with pytest.raises(
+        ValueError,
+        match=r"_h36m\.npy' to be a readable \.npy array.*to hold the "
+        r"136000000000000 bytes its header declares",
+    ):
+        load_h36m_regressor(path)
+
+
 def test_h36m_regressor_bad_values_name_the_file(tmp_path):
     path = tmp_path / "J_regressor_h36m.npy"
     np.save(path, _regressor(16))
