@@ -25,6 +25,8 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 from bigraph_pyg.apps.datasets import EVAL_SPLITS, JOINT_NOISES
 from bigraph_pyg.engine.runner import (
     name_equals_path,
@@ -87,6 +89,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
+
+
+def _with_pose_bank(stats, args, model):
+    """A checkpoint older than the lookup baseline: give it a pose bank.
+
+    The bank is what a run gets: the pose-only training samples of the
+    synthetic world (drawn from the training stream, cached in
+    ``--synthetic-root/poses``), the first 16,384 of them.
+    """
+    from bigraph_pyg.data import SyntheticPoses
+    from bigraph_pyg.engine.baselines import MAX_BANK_POSES
+
+    if args.dataset != "synthetic":
+        return stats
+    poses = SyntheticPoses(
+        Path(args.synthetic_root) / "poses",
+        MAX_BANK_POSES,
+        seed=args.seed,
+        level=model.config.mesh_level,
+        sampler=model.sampler,
+        progress=not args.quiet,
+    )
+    return stats.with_pose_bank(
+        torch.as_tensor(poses.arrays["joints_3d"]),
+        torch.as_tensor(poses.arrays["pose"][:, :3]),
+    )
 
 
 def main(argv=None) -> None:
@@ -174,6 +202,9 @@ def main(argv=None) -> None:
         )
         seg = not args.no_segmentation and args.dataset in ("synthetic", "lsp")
         stats = state.get("extra", {}).get("training_stats")
+        stats = None if stats is None else TrainingStatistics.from_dict(stats)
+        if stats is not None and stats.pose_bank is None and sets:
+            stats = _with_pose_bank(stats, args, model)
         results = {}
         for split, data in sets.items():
             results[split] = evaluate(
@@ -186,9 +217,7 @@ def main(argv=None) -> None:
                 h36m_regressor=reg,
                 segmentation=seg,
                 progress=not args.quiet,
-                baselines=None
-                if stats is None
-                else TrainingStatistics.from_dict(stats),
+                baselines=stats,
             )
     except (CheckpointError, FileNotFoundError, ImportError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
