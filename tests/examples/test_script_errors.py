@@ -173,3 +173,44 @@ def test_a_script_process_exits_with_one_error_line(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.count("error:") == 1 and "Traceback" not in proc.stderr
     assert same.read_bytes() == b"not a checkpoint"
+
+
+_HOLDER = (
+    "import sys\n"
+    "from bigraph_pyg.engine.run_lock import RunLock\n"
+    "RunLock(sys.argv[1]).acquire()\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@pytest.mark.parametrize("extra", [[], ["--overwrite"]])
+def test_training_into_a_folder_a_live_run_holds_is_one_line(
+    script, tmp_path, capsys, extra
+):
+    """train_bigraph.py and reproduce_ablation.py refuse, before any data,
+    a folder whose run lock another process holds."""
+    holders = []
+    for folder in (tmp_path / "train", tmp_path / "ablation" / "row_D"):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, str(folder)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        holders.append(proc)
+        assert proc.stdout.readline().strip() == "held"
+    ablation = str(tmp_path / "ablation")
+    runs = [
+        ("train_bigraph", ["--out", str(tmp_path / "train")]),
+        ("reproduce_ablation", ["--rows", "D", "--out", ablation]),
+    ]
+    try:
+        for (name, argv), holder in zip(runs, holders, strict=True):
+            line = one_error(script(name).main, argv + extra, capsys)
+            assert "Expected no other run writing to" in line
+            assert f"held by process {holder.pid} on" in line
+    finally:
+        for proc in holders:
+            proc.kill()
+            proc.wait()
