@@ -46,6 +46,7 @@ from torch import nn
 from bigraph_pyg.engine.cli_types import (
     non_negative_int,
     output_file,
+    output_path,
     positive_float,
     positive_int,
     sample_count,
@@ -158,7 +159,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--threads", type=positive_int)
     p.add_argument(
-        "--cache", default="data/synthetic/poses", help="pose-only cache folder"
+        "--cache",
+        type=output_path,
+        default="data/synthetic/poses",
+        help="pose-only cache folder",
     )
     p.add_argument(
         "--json", type=output_file, help="also write the results here"
@@ -179,6 +183,11 @@ def main(argv=None) -> None:
         raise SystemExit(
             f"error: Expected --models from {list(MODELS)} "
             f"(got {args.models!r})"
+        )
+    if Path(args.cache).exists() and not Path(args.cache).is_dir():
+        raise SystemExit(
+            f"error: Expected a pose-only cache folder at --cache "
+            f"{args.cache} (got a regular file); pass another --cache"
         )
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -54,6 +54,7 @@ CASES = [
     ("lifting_baseline", ["--seed", "1e20"], "--seed: Expected an integer"),
     ("lifting_baseline", ["--mix-start", "2"], "[0, 1]"),
     ("lifting_baseline", ["--models", "mlp,cnn"], "Expected --models"),
+    ("lifting_baseline", ["--cache", __file__], "(got a regular file)"),
     ("bilayer_layers_demo", ["--batch", "0"], "--batch: Expected"),
     ("bilayer_layers_demo", ["--channels", BIG], "[1, 1024]"),
     ("plot_training_curves", ["no/such/tb", "x.png"], "no such folder"),
@@ -90,6 +91,7 @@ def test_script_refuses_bad_values_in_one_line(
     "name, argv",
     [
         ("lifting_baseline", ["--json", "{}/r.json"]),
+        ("lifting_baseline", ["--cache", "{}/poses"]),
         ("plot_training_curves", [".", "{}/x.png"]),
         ("synthetic_contact_sheet", ["--out", "{}/x.png"]),
         ("plot_body_graphs", ["--out", "{}/x.png"]),
