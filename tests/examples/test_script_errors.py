@@ -72,6 +72,11 @@ CASES = [
     ("detector_noise_preset", ["--seed", "-1"], "--seed: Expected"),
     ("detector_noise_preset", ["--measured", "no.json"], "no.json"),
     ("demo_gallery", ["--max-side", "0"], "--max-side: Expected"),
+    (
+        "export_pretrained",
+        ["x.pt", "new.pt", "--metrics", "no/metrics.json"],
+        "Expected a run's metrics.json at 'no/metrics.json'",
+    ),
     ("reproduce_ablation", ["--rows", "AX"], "no row X"),
     ("reproduce_ablation", ["--scale", str(10**9)], "--scale at most 6250"),
     ("reproduce_ablation", ["--seed", "1e20"], "--seed: Expected"),
