@@ -148,10 +148,11 @@ TORSO_FAMILIES: dict[str, dict] = {
     ),
 }
 
-#: Global orientation families (:func:`~bigraph_pyg.data.poses.
-#: sample_global_orient`): the body's tilt before it is turned about its
-#: vertical axis; ``(pitch_range, roll_range)`` in degrees, pitch ``> 0``
-#: tips the body forward. Lying bodies are pitched by ±90°.
+#: Global orientation families (for
+#: :func:`~bigraph_pyg.data.poses.sample_global_orient`): the body's tilt
+#: before it is turned about its vertical axis; ``(pitch_range,
+#: roll_range)`` in degrees, pitch ``> 0`` tips the body forward. Lying
+#: bodies are pitched by ±90°.
 ORIENTATIONS: dict[str, tuple[Range, Range]] = {
     "upright": ((-8.0, 8.0), (-6.0, 6.0)),
     "tilted": ((-25.0, 25.0), (-25.0, 25.0)),

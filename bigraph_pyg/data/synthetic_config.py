@@ -63,9 +63,10 @@ class SyntheticConfig:
             shorter). (default: ``1.25``)
         beta_clip (float): Clip of the shape coefficients. (default: ``3``)
         activity_weights (dict, optional): Probability of each training
-            activity (:func:`~bigraph_pyg.data.pose_families.
-            training_activities`); :obj:`None` for uniform. The ``heldout``
-            split draws the held-out activities uniformly.
+            activity (see
+            :func:`~bigraph_pyg.data.pose_families.training_activities`);
+            :obj:`None` for uniform. The ``heldout`` split draws the
+            held-out activities uniformly.
         recombine (float): Per-limb probability of a family drawn from all
             training families of that limb (training splits only).
             (default: ``0.5``)

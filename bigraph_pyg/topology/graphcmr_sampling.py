@@ -32,6 +32,48 @@ def _scipy_to_torch(mat) -> Tensor:
     ).coalesce()
 
 
+def _read_matrices(
+    zf: zipfile.ZipFile, member: str, key: str, path: Path
+) -> list[Tensor]:
+    """One object array of scipy sparse matrices, as sparse COO tensors."""
+    with zf.open(member) as fp:
+        version = np.lib.format.read_magic(fp)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        _, _, dtype = read_header(fp)
+        if not dtype.hasobject:
+            raise ValueError(
+                f"Expected an object array of sparse matrices for "
+                f"'{key}' (got dtype {dtype})"
+            )
+        try:
+            arr = SafeUnpickler(fp, encoding="latin1").load()
+        except (
+            pickle.UnpicklingError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            KeyError,
+            IndexError,
+            EOFError,
+            MemoryError,
+        ) as err:  # a refused global, a broken matrix
+            raise ValueError(
+                f"Expected sparse matrices in '{key}' of "
+                f"'{path}' (got {type(err).__name__}: {err})"
+            ) from err
+    found = list(np.asarray(arr).ravel())
+    if not all(hasattr(m, "tocoo") for m in found):
+        raise ValueError(
+            f"Expected sparse matrices in '{key}' of '{path}' (got "
+            f"{sorted({type(m).__name__ for m in found})})"
+        )
+    return [_scipy_to_torch(m) for m in found]
+
+
 def load_graphcmr_sampling(
     path: str | Path,
 ) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
@@ -68,43 +110,7 @@ def load_graphcmr_sampling(
                 f"Expected keys 'A', 'D', 'U' in '{path}' (got {sorted(names)})"
             )
         for key in ("A", "D", "U"):
-            with zf.open(names[key]) as fp:
-                version = np.lib.format.read_magic(fp)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                _, _, dtype = read_header(fp)
-                if dtype.hasobject:
-                    try:
-                        arr = SafeUnpickler(fp, encoding="latin1").load()
-                    except (
-                        pickle.UnpicklingError,
-                        ValueError,
-                        TypeError,
-                        AttributeError,
-                        KeyError,
-                        IndexError,
-                        EOFError,
-                        MemoryError,
-                    ) as err:  # a refused global, a broken matrix
-                        raise ValueError(
-                            f"Expected sparse matrices in '{key}' of "
-                            f"'{path}' (got {type(err).__name__}: {err})"
-                        ) from err
-                else:
-                    raise ValueError(
-                        f"Expected an object array of sparse matrices for "
-                        f"'{key}' (got dtype {dtype})"
-                    )
-            found = list(np.asarray(arr).ravel())
-            if not all(hasattr(m, "tocoo") for m in found):
-                raise ValueError(
-                    f"Expected sparse matrices in '{key}' of '{path}' (got "
-                    f"{sorted({type(m).__name__ for m in found})})"
-                )
-            out[key] = [_scipy_to_torch(m) for m in found]
+            out[key] = _read_matrices(zf, names[key], key, path)
     a, d, u = out["A"], out["D"], out["U"]
     if len(d) != len(u) or len(a) != len(d) + 1:
         raise ValueError(
