@@ -28,10 +28,13 @@ from pathlib import Path
 import torch
 
 from bigraph_pyg.apps.datasets import EVAL_SPLITS, JOINT_NOISES
-from bigraph_pyg.engine.runner import (
+from bigraph_pyg.engine.cli_types import (
+    device,
     name_equals_path,
     output_file,
     positive_int,
+    sample_count,
+    seed,
 )
 
 
@@ -50,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--synthetic-root", default="data/synthetic")
     p.add_argument(
         "--num-samples",
-        type=positive_int,
+        type=sample_count,
         default=64,
         help="synthetic test samples",
     )
@@ -66,7 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         default=0,
         help="the training run's --seed: of the synthetic cache and of "
         "--joint-noise mediapipe",
@@ -82,7 +85,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--h36m-regressor", help="J_regressor_h36m.npy")
     p.add_argument("--batch-size", type=positive_int, default=16)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=device, default="cpu")
     p.add_argument("--no-segmentation", action="store_true")
     p.add_argument(
         "--json", type=output_file, help="also write the metrics here"

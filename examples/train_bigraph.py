@@ -32,14 +32,20 @@ from pathlib import Path
 import torch
 
 from bigraph_pyg.apps.datasets import JOINT_NOISES
-from bigraph_pyg.engine.runner import (
-    check_run_folder,
+from bigraph_pyg.engine.cli_types import (
+    device,
+    int_range,
     name_equals_path,
+    non_negative_float,
     non_negative_int,
     output_path,
+    positive_float,
     positive_int,
+    sample_count,
+    seed,
     unit_float,
 )
+from bigraph_pyg.engine.runner import check_run_folder
 from bigraph_pyg.losses import LOSS_ABLATIONS, LossWeights
 from bigraph_pyg.models import ABLATIONS, PRESETS, BiGraphBody, BiGraphConfig
 
@@ -77,19 +83,6 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
 }
 
 
-def non_negative_float(text: str) -> float:
-    """Argparse ``type``: a finite number >= 0, e.g. a loss weight."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"Expected a finite number >= 0 (got {text!r})"
-        )
-    return value
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
@@ -106,9 +99,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--data", choices=("synthetic", "real"), default="synthetic")
     p.add_argument("--synthetic-root", default="data/synthetic")
-    p.add_argument("--num-train", type=positive_int)
-    p.add_argument("--num-val", type=positive_int)
-    p.add_argument("--num-test", type=positive_int)
+    p.add_argument("--num-train", type=sample_count)
+    p.add_argument("--num-val", type=sample_count)
+    p.add_argument("--num-test", type=sample_count)
     p.add_argument(
         "--joint-noise",
         choices=JOINT_NOISES,
@@ -135,8 +128,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="one dataset's image folder",
     )
     p.add_argument("--epochs", type=positive_int)
-    p.add_argument("--batch-size", type=positive_int, help="per process")
-    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument(
+        "--batch-size",
+        type=int_range(2, 65536),
+        help="per process (BatchNorm needs 2)",
+    )
+    p.add_argument("--lr", type=positive_float, help="Adam learning rate")
     p.add_argument("--warmup-steps", type=non_negative_int)
     p.add_argument("--lr-schedule", choices=("constant", "cosine"))
     p.add_argument(
@@ -172,12 +169,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--num-lift",
-        type=positive_int,
+        type=sample_count,
         help="pose-only samples drawn (synthetic data)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--max-steps", type=positive_int)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K")
+    p.add_argument(
+        "--device", type=device, default="cpu", help="cpu, cuda or cuda:K"
+    )
     p.add_argument(
         "--amp",
         action="store_true",

@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from bigraph_pyg.data.generator import SampleGenerator
+from bigraph_pyg.data.synthetic_cache import MAX_SAMPLES
 from bigraph_pyg.data.synthetic_config import SyntheticConfig
 from bigraph_pyg.utils._checks import check_positive_int
 from bigraph_pyg.utils.io import load_npz
@@ -71,7 +72,8 @@ class SyntheticPoses(Dataset):
         progress (bool): tqdm bar. (default: :obj:`True`)
 
     Raises:
-        ValueError: ``num_samples < 1``, ``level > 0`` without a sampler,
+        ValueError: ``num_samples`` not in ``[1, MAX_SAMPLES]``, ``level >
+            0`` without a sampler,
             or a cache written with other parameters.
     """
 
@@ -88,6 +90,11 @@ class SyntheticPoses(Dataset):
         progress: bool = True,
     ) -> None:
         check_positive_int("num_samples", num_samples)
+        if num_samples > MAX_SAMPLES:  # before anything is allocated
+            raise ValueError(
+                f"Expected num_samples <= {MAX_SAMPLES} pose-only samples "
+                f"(got {num_samples})"
+            )
         if level > 0 and sampler is None:
             raise ValueError(
                 f"Expected a `sampler` for level={level} (got None)"

@@ -27,3 +27,11 @@ def test_huge_num_samples_is_refused_before_any_allocation(tmp_path):
 
 def test_the_scripts_bound_is_the_caches():
     assert cli_types.MAX_SAMPLES == cache.MAX_SAMPLES
+
+
+def test_huge_pose_only_count_is_refused_before_any_allocation(tmp_path):
+    from bigraph_pyg.data import SyntheticPoses
+
+    with pytest.raises(ValueError, match="num_samples <= 10000000"):
+        SyntheticPoses(tmp_path, 10**11, progress=False)
+    assert not any(tmp_path.iterdir())  # nothing written

@@ -47,6 +47,16 @@ def one_error(main, argv, capsys) -> str:
 BIG = str(10**11)
 
 CASES = [
+    ("train_bigraph", ["--seed", "1e20"], "--seed: Expected an integer"),
+    ("train_bigraph", ["--seed", str(10**20)], "--seed: Expected an integer"),
+    ("train_bigraph", ["--num-train", BIG], "[1, 10000000]"),
+    ("train_bigraph", ["--num-lift", BIG], "[1, 10000000]"),
+    ("train_bigraph", ["--batch-size", "1"], "--batch-size: Expected"),
+    ("train_bigraph", ["--lr", "nan"], "--lr: Expected"),
+    ("train_bigraph", ["--device", "bogus"], "--device: Expected"),
+    ("eval_bigraph", ["x.pt", "--num-samples", BIG], "[1, 10000000]"),
+    ("eval_bigraph", ["x.pt", "--seed", "-1"], "--seed: Expected"),
+    ("eval_bigraph", ["x.pt", "--device", "bogus"], "--device: Expected"),
     ("lifting_baseline", ["--seconds", "-1"], "finite number > 0"),
     ("lifting_baseline", ["--steps", "-5"], "--steps: Expected an integer"),
     ("lifting_baseline", ["--warmup", "-1"], "--warmup: Expected an integer"),
