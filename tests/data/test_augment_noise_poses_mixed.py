@@ -42,6 +42,7 @@ def test_flip_twice_is_identity():
         "joints_2d": rng.uniform(0, 224, (12, 2)),
         "joints_2d_est": rng.uniform(0, 224, (12, 2)),
         "joints_2d_est_visible": rng.integers(0, 2, 12).astype(float),
+        "joints_2d_visible": rng.integers(0, 2, 12).astype(float),
         "joints24_2d": rng.uniform(0, 224, (24, 2)),
         "joints_3d": rng.normal(0, 1, (12, 3)) + [0, 0, 5],
         "joints24_3d": rng.normal(0, 1, (24, 3)) + [0, 0, 5],
@@ -52,11 +53,16 @@ def test_flip_twice_is_identity():
     }
     once = _apply_augment(a, flip, 224)
     assert not np.allclose(once["joints_2d"], a["joints_2d"])
+    # Visibility follows its joint to the other side.
+    np.testing.assert_array_equal(
+        once["joints_2d_visible"], a["joints_2d_visible"][list(FLIP_PERM)]
+    )
     twice = _apply_augment(once, flip, 224)
     for key in (
         "joints_2d",
         "joints_2d_est",
         "joints_2d_est_visible",
+        "joints_2d_visible",
         "joints24_2d",
         "joints_3d",
         "joints24_3d",

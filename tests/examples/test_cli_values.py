@@ -27,14 +27,17 @@ TRAIN_CASES = [
     ),
     (
         ["--batch-size", "0"],
-        "argument --batch-size: Expected an integer >= 1 (got 0)",
+        "argument --batch-size: Expected an integer in [2, 65536] (got 0)",
     ),
     (["--threads", "0"], "argument --threads: Expected an integer >= 1"),
     (
         ["--threads", "-1"],
         "argument --threads: Expected an integer >= 1 (got -1)",
     ),
-    (["--num-train", "0"], "argument --num-train: Expected an integer >= 1"),
+    (
+        ["--num-train", "0"],
+        "argument --num-train: Expected an integer in [1, 10000000]",
+    ),
     (["--max-steps", "0"], "argument --max-steps: Expected an integer >= 1"),
     (
         ["--num-workers", "-1"],
