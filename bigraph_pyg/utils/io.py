@@ -56,6 +56,17 @@ def _not_a_file(path: Path) -> str:
     return "a folder" if path.is_dir() else "no such file"
 
 
+def _existing_file(path: str | os.PathLike, what: str, hint: str) -> Path:
+    """``path`` as a :class:`Path`, or :class:`FileNotFoundError` naming it."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Expected {what} at '{path}' (got {_not_a_file(path)})"
+            f"{_suffix(hint)}"
+        )
+    return path
+
+
 def load_npz(
     path: str | os.PathLike,
     what: str,
@@ -94,12 +105,7 @@ def load_npz(
         >>> load_npz(p, 'a test file', required=['x'])['x'].tolist()
         [0, 1, 2]
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Expected {what} at '{path}' (got {_not_a_file(path)})"
-            f"{_suffix(hint)}"
-        )
+    path = _existing_file(path, what, hint)
     try:
         data = np.load(path, allow_pickle=allow_pickle)
     except _NPZ_ERRORS as err:  # not a zip, nor an .npy: garbage
@@ -151,12 +157,7 @@ def load_npy(path: str | os.PathLike, what: str, hint: str = "") -> np.ndarray:
         ValueError: not a readable ``.npy`` (truncated, corrupted, an
             ``.npz`` archive, an object array); the message names ``path``.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Expected {what} at '{path}' (got {_not_a_file(path)})"
-            f"{_suffix(hint)}"
-        )
+    path = _existing_file(path, what, hint)
     try:
         _check_declared_sizes(path)  # before numpy allocates it
         data = np.load(path, allow_pickle=False)
@@ -278,12 +279,7 @@ def load_json(path: str | os.PathLike, what: str, hint: str = "") -> dict:
         ValueError: not UTF-8 JSON, or JSON that is not an object; the
             message names ``path``.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Expected {what} at '{path}' (got {_not_a_file(path)})"
-            f"{_suffix(hint)}"
-        )
+    path = _existing_file(path, what, hint)
     try:
         found = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as err:  # JSONDecodeError, UnicodeError
