@@ -8,7 +8,6 @@ see ``bigraph_pyg/assets/README.md``), used whenever no SMPL file is given.
 
 from __future__ import annotations
 
-import pickle
 from importlib import resources
 from pathlib import Path
 
@@ -20,7 +19,11 @@ from bigraph_pyg.body.model import BodyModel
 from bigraph_pyg.topology.skeleton import SMPL_JOINT_NAMES
 from bigraph_pyg.utils.checked_sparse import sparse_from_coordinates
 from bigraph_pyg.utils.io import load_npz
-from bigraph_pyg.utils.safe_pickle import ChumpyData, SafeUnpickler
+from bigraph_pyg.utils.safe_pickle import (
+    UNPICKLING_ERRORS,
+    ChumpyData,
+    SafeUnpickler,
+)
 
 __all__ = [
     "SMPL_FILE_NAMES",
@@ -127,18 +130,7 @@ def read_smpl_file(path: str | Path) -> dict:
     try:
         with open(path, "rb") as fh:
             data = _SMPLUnpickler(fh, encoding="latin1").load()
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        AttributeError,
-        ValueError,
-        TypeError,
-        IndexError,
-        KeyError,
-        OSError,
-        MemoryError,
-        RecursionError,
-    ) as err:
+    except (*UNPICKLING_ERRORS, OSError) as err:
         raise ValueError(
             f"Expected a SMPL pickle (dict of arrays) at '{path}' "
             f"(got an unreadable file: {err})"

@@ -10,7 +10,6 @@ operators as torch sparse tensors; ``MeshSampler.from_graphcmr`` in
 
 from __future__ import annotations
 
-import pickle
 import zipfile
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bigraph_pyg.utils.safe_pickle import SafeUnpickler
+from bigraph_pyg.utils.safe_pickle import UNPICKLING_ERRORS, SafeUnpickler
 
 __all__ = ["load_graphcmr_sampling"]
 
@@ -51,16 +50,7 @@ def _read_matrices(
             )
         try:
             arr = SafeUnpickler(fp, encoding="latin1").load()
-        except (
-            pickle.UnpicklingError,
-            ValueError,
-            TypeError,
-            AttributeError,
-            KeyError,
-            IndexError,
-            EOFError,
-            MemoryError,
-        ) as err:  # a refused global, a broken matrix
+        except UNPICKLING_ERRORS as err:  # a refused global, a broken matrix
             raise ValueError(
                 f"Expected sparse matrices in '{key}' of "
                 f"'{path}' (got {type(err).__name__}: {err})"

@@ -25,7 +25,23 @@ from bigraph_pyg.utils.checked_sparse import (
     sparse_from_pickled,
 )
 
-__all__ = ["ALLOWED", "SafeUnpickler"]
+__all__ = ["ALLOWED", "UNPICKLING_ERRORS", "SafeUnpickler"]
+
+#: What loading a hostile or damaged pickle with :class:`SafeUnpickler` may
+#: raise: a refused global, a broken or truncated stream, a matrix whose
+#: checks fail, a huge or deeply nested structure. Readers turn these into
+#: one ``ValueError`` naming their file.
+UNPICKLING_ERRORS: tuple[type[BaseException], ...] = (
+    pickle.UnpicklingError,
+    EOFError,
+    AttributeError,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    MemoryError,
+    RecursionError,
+)
 
 _NUMPY = ("numpy.core.multiarray", "numpy._core.multiarray")
 _BUILTINS = ("builtins", "__builtin__")
