@@ -95,6 +95,11 @@ class SyntheticPoses(Dataset):
                 f"Expected num_samples <= {MAX_SAMPLES} pose-only samples "
                 f"(got {num_samples})"
             )
+        if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+            raise ValueError(
+                f"Expected level an integer >= 0 (a mesh level; 0 is full "
+                f"resolution) (got {level!r})"
+            )
         if level > 0 and sampler is None:
             raise ValueError(
                 f"Expected a `sampler` for level={level} (got None)"

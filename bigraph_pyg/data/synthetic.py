@@ -207,6 +207,16 @@ class SyntheticHumans(EpochSeeded, Dataset):
         a = {k: v[index] for k, v in self.arrays.items()}
         img, part = self._read(index)
         size = self.config.image_size
+        for array, path, shape in (
+            (img, _image_path(self.folder, index), (size, size, 3)),
+            (part, _part_path(self.folder, index), (size, size)),
+        ):
+            if array.shape != shape or array.dtype != np.uint8:
+                raise ValueError(
+                    f"Expected a {shape} uint8 image at {path} (got "
+                    f"{array.shape} {array.dtype}); delete {self.folder} to "
+                    "regenerate the cache"
+                )
         if self.augment is not None:
             params = sample_augment(self.sample_rng(index), self.augment)
         else:

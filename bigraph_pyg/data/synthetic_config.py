@@ -110,35 +110,46 @@ class SyntheticConfig:
     joint_noise: JointNoise = field(default_factory=JointNoise)
 
     def __post_init__(self):
-        if self.image_size < 16 or self.shard_size < 1:
-            raise ValueError(
-                "Expected image_size >= 16 and shard_size >= 1 (got "
-                f"{self.image_size}, {self.shard_size})"
-            )
-        allowed = training_activities()
-        if self.activity_weights is not None and (
-            set(self.activity_weights) - set(allowed)
+        for name, low, high in (
+            ("image_size", 16, 4096),
+            ("shard_size", 1, 100_000),
+            ("jpeg_quality", 1, 100),
         ):
-            raise ValueError(
-                f"Expected activity_weights over the training activities "
-                f"{list(allowed)} (got {sorted(self.activity_weights)}; "
-                f"{list(HELD_OUT_ACTIVITIES)} are held out)"
+            _check_int(name, getattr(self, name), low, high)
+        for name, low, high in (
+            ("beta_std", 0.0, 10.0),
+            ("beta_clip", 0.0, 10.0),
+            ("recombine", 0.0, 1.0),
+            ("partial_prob", 0.0, 1.0),
+            ("off_axis", 0.0, 1.0),
+            ("center_jitter", 0.0, 0.5),
+            ("pixel_noise", 0.0, 255.0),
+        ):
+            _check_number(name, getattr(self, name), low, high)
+        for name, low, high, unit in (
+            ("depth_range", 0.5, 1000.0, " metres"),
+            ("fill_range", 0.05, 2.0, " of the crop"),
+            ("clothing_range", 0.0, 0.1, " metres"),
+        ):
+            _check_interval(name, getattr(self, name), low, high, unit)
+        _check_weights("background_weights", self.background_weights, 3)
+        allowed = training_activities()
+        if self.activity_weights is not None:
+            if set(self.activity_weights) - set(allowed):
+                raise ValueError(
+                    f"Expected activity_weights over the training activities "
+                    f"{list(allowed)} (got {sorted(self.activity_weights)}; "
+                    f"{list(HELD_OUT_ACTIVITIES)} are held out)"
+                )
+            _check_weights(
+                "activity_weights",
+                tuple(self.activity_weights.values()),
+                len(self.activity_weights),
             )
-        for name in ("recombine", "partial_prob"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"Expected {name} in [0, 1] (got {value})")
-        lo, hi = self.clothing_range
-        if not 0.0 <= lo <= hi <= 0.1:
+        if not isinstance(self.joint_noise, JointNoise):
             raise ValueError(
-                "Expected 0 <= clothing_range[0] <= clothing_range[1] <= 0.1 "
-                f"metres (got {self.clothing_range})"
-            )
-        lo, hi = self.depth_range
-        if not 0.5 <= lo <= hi:
-            raise ValueError(
-                f"Expected 0.5 <= depth_range[0] <= depth_range[1] (got "
-                f"{self.depth_range})"
+                "Expected joint_noise a JointNoise (got "
+                f"{type(self.joint_noise).__name__})"
             )
 
     def to_json(self) -> dict:
@@ -146,6 +157,57 @@ class SyntheticConfig:
         out = asdict(self)
         out["joint_noise"] = self.joint_noise.to_json()
         return json.loads(json.dumps(out))
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"Expected {name} an integer in [{low}, {high}] (got "
+            f"{value!r} of type {type(value).__name__})"
+        )
+    if not low <= value <= high:
+        raise ValueError(
+            f"Expected {name} an integer in [{low}, {high}] (got {value})"
+        )
+
+
+def _check_number(name: str, value, low: float, high: float) -> None:
+    if not (_is_number(value) and low <= value <= high):
+        raise ValueError(
+            f"Expected {name} a number in [{low}, {high}] (got {value!r})"
+        )
+
+
+def _check_interval(name: str, value, low: float, high: float, unit: str):
+    ok = (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(_is_number(v) for v in value)
+        and low <= value[0] <= value[1] <= high
+    )
+    if not ok:
+        raise ValueError(
+            f"Expected {name} a pair {low} <= lo <= hi <= {high}{unit} (got "
+            f"{value!r})"
+        )
+
+
+def _check_weights(name: str, value, size: int) -> None:
+    ok = (
+        isinstance(value, tuple | list)
+        and len(value) == size
+        and all(_is_number(v) and 0.0 <= v < float("inf") for v in value)
+        and sum(value) > 0
+    )
+    if not ok:
+        raise ValueError(
+            f"Expected {name} {size} finite weights >= 0 with a positive sum "
+            f"(got {value!r})"
+        )
 
 
 def check_split(split: str) -> None:

@@ -285,3 +285,58 @@ def test_config_refuses_held_out_weights_and_bad_ranges():
         SyntheticConfig(partial_prob=-0.1)
     with pytest.raises(ValueError, match="clothing_range"):
         SyntheticConfig(clothing_range=(0.05, 0.01))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"image_size": 64.0}, "image_size an integer"),
+        ({"image_size": "224"}, "image_size an integer"),
+        ({"image_size": True}, "image_size an integer"),
+        ({"jpeg_quality": 1000}, r"jpeg_quality an integer in \[1, 100\]"),
+        ({"fill_range": (0, 0)}, "fill_range a pair"),
+        ({"fill_range": (0.9, 0.7)}, "fill_range a pair"),
+        ({"depth_range": (float("nan"), 3.0)}, "depth_range a pair"),
+        ({"beta_std": float("nan")}, "beta_std a number"),
+        ({"pixel_noise": -1.0}, "pixel_noise a number"),
+        ({"background_weights": (0, 0, 0)}, "background_weights 3 finite"),
+        ({"background_weights": (1, 1)}, "background_weights 3 finite"),
+        ({"activity_weights": {"standing": -1.0}}, "activity_weights 1"),
+        ({"joint_noise": 0.02}, "joint_noise a JointNoise"),
+    ],
+)
+def test_config_names_each_bad_parameter(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SyntheticConfig(**kwargs)
+
+
+def test_pose_only_level_must_be_a_mesh_level(tmp_path):
+    from bigraph_pyg.data import SyntheticPoses
+
+    with pytest.raises(ValueError, match="level an integer >= 0"):
+        SyntheticPoses(tmp_path, 4, level=-3, progress=False)
+    assert not any(tmp_path.iterdir())
+
+
+def test_cached_image_of_the_wrong_size_names_the_file(
+    synthetic_root, tmp_path
+):
+    import shutil
+
+    from PIL import Image
+
+    from bigraph_pyg.data import SyntheticHumans
+    from bigraph_pyg.data.synthetic_cache import _image_path
+
+    from .conftest import SYN_CONFIG, SYN_N
+
+    root = tmp_path / "copy"
+    shutil.copytree(synthetic_root, root)
+    path = _image_path(root / "train", 1)
+    Image.new("RGB", (32, 32)).save(path)
+    ds = SyntheticHumans(
+        root, "train", SYN_N, config=SYN_CONFIG, progress=False, generate=False
+    )
+    ds[0]  # the others still read
+    with pytest.raises(ValueError, match=r"Expected a \(224, 224, 3\) uint8"):
+        ds[1]
