@@ -48,9 +48,10 @@ __all__ = [
     "read_shard",
 ]
 
-#: 2: the 12 joints are the joint regressor on the posed mesh (1: the skinned
-#: joint centres); appearance drawn from its own stream.
-FORMAT_VERSION = 2
+#: 3: the pose world (issue #24) and ``joints_2d_visible`` (partial
+#: framings); 2: the 12 joints are the joint regressor on the posed mesh (1:
+#: the skinned joint centres); appearance drawn from its own stream.
+FORMAT_VERSION = 3
 #: The most samples a split may have: the image names have seven digits
 #: (about 1.5 TB of 224-pixel images). A larger ``num_samples`` is refused
 #: before anything is allocated (it only ran the machine out of memory).
