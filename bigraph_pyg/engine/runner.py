@@ -252,16 +252,12 @@ def train_and_evaluate(
     t0 = time.perf_counter()
     result = trainer.fit(resume=resume)
     train_s = time.perf_counter() - t0
-    metrics, evaluated, eval_s = _score_test(
-        trainer, test_set, body, test_segmentation, stats
+    sets = {None: test_set, **(more_test_sets or {})}
+    scores, evaluated, eval_s = _score_test(
+        trainer, sets, body, test_segmentation, stats
     )
-    more = {}
-    for name, extra_set in (more_test_sets or {}).items():
-        more[name], _, seconds = _score_test(
-            trainer, extra_set, body, test_segmentation, stats
-        )
-        eval_s += seconds
-    summary = RunSummary(result, metrics, train_s, eval_s, evaluated, more)
+    metrics = scores.pop(None, {})
+    summary = RunSummary(result, metrics, train_s, eval_s, evaluated, scores)
     if test_set is not None and ctx.is_main and out_dir is not None:
         _write_metrics(out_dir, summary)
     return summary
@@ -310,34 +306,45 @@ def _training_statistics(
 
 def _score_test(
     trainer: Trainer,
-    test_set: Dataset | None,
+    test_sets: Mapping,
     body,
     segmentation: bool,
     baselines: TrainingStatistics | None,
 ) -> tuple[dict, str, float]:
-    """Score the run's ``best.pt`` (else its last weights) on ``test_set``.
+    """Score the run's ``best.pt`` (else its last weights) on each test set.
 
-    On the main process only; elsewhere, or without a test set, nothing.
+    The checkpoint is loaded once for all of them. On the main process
+    only; elsewhere, or for a ``None`` dataset, nothing.
+
+    Args:
+        trainer (Trainer): The trained run.
+        test_sets (Mapping): Name to dataset; ``None`` names the main one.
+        body (BodyModel): For the SMPL-mesh metric.
+        segmentation (bool): Segmentation scores.
+        baselines (TrainingStatistics, optional): The trivial predictors.
 
     Returns:
-        tuple[dict, str, float]: the metrics, what was evaluated
+        tuple[dict, str, float]: the metrics by name, what was evaluated
         (``"best.pt"``, ``"last weights"`` or ``""``) and the seconds it
         took.
     """
-    if test_set is None or not trainer.ctx.is_main:
+    sets = {k: v for k, v in test_sets.items() if v is not None}
+    if not sets or not trainer.ctx.is_main:
         return {}, "", 0.0
     t1 = time.perf_counter()
     evaluated = _load_best(trainer.net, trainer.result, trainer.device)
-    metrics, _ = score(
-        trainer.net,
-        test_set,
-        trainer.config,
-        trainer.device,
-        body=body,
-        segmentation=segmentation,
-        baselines=baselines,
-    )
-    return metrics, evaluated, time.perf_counter() - t1
+    scores = {}
+    for name, test_set in sets.items():
+        scores[name], _ = score(
+            trainer.net,
+            test_set,
+            trainer.config,
+            trainer.device,
+            body=body,
+            segmentation=segmentation,
+            baselines=baselines,
+        )
+    return scores, evaluated, time.perf_counter() - t1
 
 
 def _load_best(net, result: TrainResult, device) -> str:
