@@ -25,8 +25,6 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
 from bigraph_pyg.apps.datasets import EVAL_SPLITS, JOINT_NOISES
 from bigraph_pyg.engine.cli_types import (
     device,
@@ -114,10 +112,7 @@ def _with_pose_bank(stats, args, model):
         sampler=model.sampler,
         progress=not args.quiet,
     )
-    return stats.with_pose_bank(
-        torch.as_tensor(poses.arrays["joints_3d"]),
-        torch.as_tensor(poses.arrays["pose"][:, :3]),
-    )
+    return stats.with_pose_bank(poses)
 
 
 def main(argv=None) -> None:

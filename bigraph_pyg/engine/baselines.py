@@ -151,16 +151,15 @@ class TrainingStatistics:
             torch.cat(bank)[:MAX_BANK_POSES],
         )
 
-    def with_pose_bank(self, joints_3d: Tensor, global_orient: Tensor):
+    def with_pose_bank(self, poses) -> TrainingStatistics:
         """These statistics, the nearest-neighbour bank replaced.
 
         For a larger bank than the rendered training split gives: the
-        pose-only training samples (:class:`~bigraph_pyg.data.SyntheticPoses`).
+        pose-only training samples.
 
         Args:
-            joints_3d (Tensor): :math:`(N, 12, 3)` camera-frame joints.
-            global_orient (Tensor): :math:`(N, 3)` their SMPL global
-                orientations.
+            poses (SyntheticPoses): Pose-only training samples (their
+                ``joints_3d`` and the global orientation in ``pose``).
 
         Returns:
             TrainingStatistics: a copy; the first
@@ -169,8 +168,9 @@ class TrainingStatistics:
         from dataclasses import replace
 
         n = MAX_BANK_POSES
-        bank = upright_poses(joints_3d[:n], global_orient[:n]).float()
-        return replace(self, pose_bank=bank)
+        joints = torch.as_tensor(poses.arrays["joints_3d"][:n])
+        orient = torch.as_tensor(poses.arrays["pose"][:n, :3])
+        return replace(self, pose_bank=upright_poses(joints, orient).float())
 
     @classmethod
     def from_dataset(cls, dataset, batch_size: int = 64) -> TrainingStatistics:

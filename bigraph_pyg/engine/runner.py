@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from torch.utils.data import Dataset
 
 from bigraph_pyg.engine._held_out import score
@@ -296,10 +295,7 @@ def _training_statistics(
     except ValueError:
         return None  # no 3D training data: no baselines
     if lift_set is not None:
-        stats = stats.with_pose_bank(
-            torch.as_tensor(lift_set.arrays["joints_3d"]),
-            torch.as_tensor(lift_set.arrays["pose"][:, :3]),
-        )
+        stats = stats.with_pose_bank(lift_set)
     extra_state["training_stats"] = stats.to_dict()
     return stats
 
