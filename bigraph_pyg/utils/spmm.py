@@ -266,6 +266,10 @@ def _blocks_mm(a_jv: Tensor, a_vj: Tensor, x: Tensor) -> Tensor:
     rows took 3x as long as the product and a copy, measured at J=12,
     V=431, B=64 on CPU).
     """
+    # The blocks' gradient is the registered backward's; detached here, a
+    # block that requires grad makes ``matmul`` skip its fold path and copy
+    # ``x`` transposed in forward and again in backward (issue #26).
+    a_jv, a_vj = a_jv.detach(), a_vj.detach()
     j = a_jv.size(0)
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     out[..., :j, :] = torch.matmul(a_jv, x[..., j:, :])

@@ -13,6 +13,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+
+def union_split(src: Tensor, dst: Tensor) -> int | None:
+    """The ``J`` that splits a union graph in two sides, or :obj:`None`.
+
+    Every edge must join a node of ``[0, J)`` and one of ``[J, N)``; one
+    sync.
+
+    Such a ``J`` exists iff the largest lower end of an edge lies below its
+    smallest upper end; then ``J`` = that lower end + 1 (the paper's union
+    graph: the number of joints).
+    """
+    if src.numel() == 0:
+        return None
+    low, high = torch.minimum(src, dst), torch.maximum(src, dst)
+    split, first_high = torch.stack([low.max() + 1, high.min()]).tolist()
+    return int(split) if split <= first_high else None
+
+
 #: How a dense block is filled from the edge weights: ``("gather", order)``
 #: or ``("scatter", flat position per edge)``.
 Block = tuple[str, Tensor]

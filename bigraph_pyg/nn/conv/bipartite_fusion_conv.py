@@ -11,6 +11,7 @@ from bigraph_pyg.nn.conv._fusion_blocks import (
     Block,
     gather_block,
     gather_if_complete,
+    union_split,
 )
 from bigraph_pyg.nn.conv._inputs import check_edge_id
 from bigraph_pyg.nn.conv._observers import observed
@@ -77,20 +78,22 @@ class BipartiteFusionConv(NormalizedGraphConv):
             (default: :obj:`True`)
         impl (str, optional): ``"auto"``, ``"sparse"``, ``"message"``,
             ``"dense"`` (see :class:`NormalizedGraphConv`) or ``"blocks"``:
-            on a union graph with ``num_joints`` set, multiply the two dense
-            joint-by-vertex blocks :math:`N_s \times N_m` and
-            :math:`N_m \times N_s` instead of the
-            :math:`(N_s+N_m)^2` matrix (the fastest path for the paper's
-            fully connected fusion graph on CPU and GPU, see
-            ``benchmarks/``).  ``"auto"`` takes ``"blocks"`` when
-            ``num_joints`` is set, otherwise ``"dense"`` for a bipartite
-            pair whose density ``E / (N_src N_dst)`` is at least
+            on a union graph, multiply the two dense joint-by-vertex blocks
+            :math:`N_s \times N_m` and :math:`N_m \times N_s` instead of
+            the :math:`(N_s+N_m)^2` matrix (the fastest path for the
+            paper's fully connected fusion graph on CPU and GPU, see
+            ``benchmarks/``).  ``"auto"`` takes ``"blocks"`` on a union
+            graph whose edges all join ``[0, J)`` and ``[J, N)``
+            (``J`` = ``num_joints``, or found from the graph once:
+            :meth:`joint_split`), ``"dense"`` for a bipartite pair whose
+            density ``E / (N_src N_dst)`` is at least
             :attr:`DENSE_MIN_DENSITY`, otherwise ``"sparse"``.
             (default: ``"auto"``)
         num_joints (int, optional): In union mode, nodes
             ``[0, num_joints)`` are the joints and the rest the mesh
-            vertices; every edge must join a joint and a vertex.
-            (default: :obj:`None`)
+            vertices; every edge must join a joint and a vertex. Needed
+            for ``"blocks"`` under :func:`torch.compile` (no sync to find
+            it there). (default: :obj:`None`: found from the graph)
         **kwargs (optional): Additional arguments of
             :class:`NormalizedGraphConv`.
 
@@ -137,11 +140,6 @@ class BipartiteFusionConv(NormalizedGraphConv):
         check_positive_int("num_edges", num_edges)
         if num_joints is not None:
             check_positive_int("num_joints", num_joints)
-        if impl == "blocks" and num_joints is None:
-            raise ValueError(
-                "Expected `num_joints` with impl='blocks' (the "
-                "union graph's joint/vertex split) (got None)"
-            )
         self.num_edges = num_edges
         self.num_joints = num_joints
         super().__init__(
@@ -158,22 +156,47 @@ class BipartiteFusionConv(NormalizedGraphConv):
     #: ``impl="auto"`` multiplies a dense block at or above this density.
     DENSE_MIN_DENSITY = 0.05
 
-    def resolve_impl(self, graph: EdgeList, x: Tensor) -> str:
+    def resolve_impl(self, graph: EdgeList | PreparedGraph, x: Tensor) -> str:
         """The propagation path ``impl="auto"`` takes for this graph/input.
 
         ``"message"`` while a PyG hook or an explainer watches the layer
-        (they need per-edge messages), a fused path otherwise.
+        (they need per-edge messages), ``"blocks"`` on a union graph whose
+        edges all join ``[0, J)`` and ``[J, N)`` (:meth:`joint_split`), a
+        fused path otherwise.
         """
         if self.impl != "auto":
             return self.impl
         if observed(self):
             return "message"
-        n_src, n_dst = graph.size
-        if self.num_joints is not None and n_src == n_dst:
-            return "blocks"
-        if graph.num_edges >= self.DENSE_MIN_DENSITY * n_src * n_dst:
-            return "dense" if n_src != n_dst else "sparse"
+        edges = graph.graph if isinstance(graph, PreparedGraph) else graph
+        n_src, n_dst = edges.size
+        if n_src == n_dst:
+            return "sparse" if self.joint_split(graph) is None else "blocks"
+        if edges.num_edges >= self.DENSE_MIN_DENSITY * n_src * n_dst:
+            return "dense"
         return "sparse"
+
+    def joint_split(self, graph: EdgeList | PreparedGraph) -> int | None:
+        """The joints ``[0, J)`` of a union graph: ``num_joints``, or found.
+
+        Without ``num_joints``, the ``J`` for which every edge joins a node
+        of ``[0, J)`` and one of ``[J, N)`` (the paper's fusion graph:
+        ``J`` joints first), found once per cached graph (one sync);
+        :obj:`None` if there is none, or while compiling (no sync there:
+        pass ``num_joints``).
+        """
+        if self.num_joints is not None:
+            return self.num_joints
+        prepared = graph if isinstance(graph, PreparedGraph) else None
+        if prepared is not None and "joint_split" in prepared.extras:
+            return prepared.extras["joint_split"]
+        if torch.compiler.is_compiling():
+            return None
+        edges = graph.graph if prepared is not None else graph
+        split = union_split(edges.src, edges.dst)
+        if prepared is not None and prepared.cacheable:
+            prepared.extras["joint_split"] = split
+        return split
 
     def _propagate(
         self, graph: EdgeList | PreparedGraph, weight: Tensor, x: Tensor
@@ -184,12 +207,12 @@ class BipartiteFusionConv(NormalizedGraphConv):
             else PreparedGraph(graph, cacheable=False)
         )
         blocks = None
-        if self.resolve_impl(prepared.graph, x) == "blocks" and x.numel():
+        if self.resolve_impl(prepared, x) == "blocks" and x.numel():
             blocks = self._blocks(prepared)
         if blocks is None:  # not one union graph (e.g. a Batch): sparse
             return super()._propagate(prepared, weight, x)
         weight = weight.to(x.dtype)
-        j = self.num_joints
+        j = self.joint_split(prepared)
         v = prepared.graph.size[0] - j  # type: ignore[operator]
         order_jv, order_vj = blocks
         a_jv = gather_block(weight, order_jv, j, v)  # type: ignore[arg-type]
@@ -208,14 +231,21 @@ class BipartiteFusionConv(NormalizedGraphConv):
         ``num_joints`` joints then the vertices (a PyG ``Batch`` of fusion
         graphs has joint-joint or vertex-vertex edges by this split):
         ``impl="auto"`` then takes the sparse path; ``impl="blocks"`` is an
-        error.
+        error. ``J`` is :meth:`joint_split`.
         """
         if "blocks" in prepared.extras:
             return prepared.extras["blocks"]
         graph = prepared.graph
         n_src, n_dst = graph.size
-        j = self.num_joints
-        if n_src != n_dst or not 0 < j < n_src:  # type: ignore[operator]
+        j = self.joint_split(prepared) if n_src == n_dst else None
+        if j is None:
+            raise ValueError(
+                "Expected a union graph whose every edge joins a node of "
+                "[0, J) and one of [J, N) for impl='blocks' (pass "
+                f"`num_joints` while compiling) (got size {graph.size}, no "
+                "such J)"
+            )
+        if not 0 < j < n_src:
             raise ValueError(
                 f"Expected a union graph with more than `num_joints`={j} "
                 f"nodes for impl='blocks' (got size {graph.size})"

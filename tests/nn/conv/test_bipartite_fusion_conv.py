@@ -193,7 +193,7 @@ def test_bipartite_fusion_conv_auto_choice(fusion):
 
     graph = unpack_graph(edge_index, a_fs, (N, N))
     x = torch.randn(N, 4)
-    assert _conv(4, 3, "auto").resolve_impl(graph, x) == "sparse"
+    assert _conv(4, 3, "auto").resolve_impl(graph, x) == "blocks"  # found
     conv = _conv(4, 3, "auto", num_joints=J)
     assert conv.resolve_impl(graph, x) == "blocks"
     to_v = edge_index[1] >= J
@@ -201,6 +201,49 @@ def test_bipartite_fusion_conv_auto_choice(fusion):
         edge_index[:, to_v] - torch.tensor([[0], [J]]), a_fs[to_v], (J, V)
     )
     assert _conv(4, 3, "auto", num_edges=36).resolve_impl(pair, x) == "dense"
+
+
+def test_bipartite_fusion_conv_finds_the_joints(fusion, monkeypatch):
+    """``auto`` without ``num_joints`` finds the split once per graph and
+    takes the blocks, bit for bit the path with ``num_joints``."""
+    from bigraph_pyg.nn.conv import _fusion_blocks, bipartite_fusion_conv
+    from bigraph_pyg.utils import unpack_graph
+
+    _, edge_index, a_fs = fusion
+    found = _perturbed(_conv(6, 5, "auto"))
+    given = _conv(6, 5, "auto", num_joints=J)
+    given.load_state_dict(found.state_dict())
+    x = torch.randn(2, N, 6)
+    calls = []
+
+    def counted(src, dst):
+        calls.append(1)
+        return _fusion_blocks.union_split(src, dst)
+
+    monkeypatch.setattr(bipartite_fusion_conv, "union_split", counted)
+    out = found(x, edge_index, a_fs)
+    found(x, edge_index, a_fs)
+    assert len(calls) == 1  # once per cached graph
+    assert torch.equal(out, given(x, edge_index, a_fs))
+    ref = _dense_reference(found, x, edge_index, a_fs, N)
+    assert torch.allclose(out, ref, atol=1e-5)
+    # The split is J whichever way round the edges are listed, and there
+    # is none once one joint-joint edge is added (then: the sparse path).
+    graph = unpack_graph(edge_index.flip(0), a_fs, (N, N))
+    assert found.joint_split(graph) == J
+    extra = torch.cat([edge_index, torch.tensor([[0], [1]])], 1)
+    graph = unpack_graph(extra, None, (N, N))
+    assert found.joint_split(graph) is None
+    assert found.resolve_impl(graph, x) == "sparse"
+    # Vertices first: the split is then V, the blocks V x J and J x V.
+    flipped = torch.where(edge_index < J, edge_index + V, edge_index - J)
+    graph = unpack_graph(flipped, a_fs, (N, N))
+    assert found.joint_split(graph) == V
+    x_f = torch.cat([x[:, J:], x[:, :J]], 1)
+    out_f = found(x_f, flipped, a_fs)
+    assert torch.allclose(
+        torch.cat([out_f[:, V:], out_f[:, :V]], 1), out, atol=1e-6
+    )
 
 
 def test_bipartite_fusion_conv_errors(fusion):
@@ -229,8 +272,11 @@ def test_bipartite_fusion_conv_errors(fusion):
         BipartiteFusionConv(4, 3, num_edges=0)
     with pytest.raises(ValueError, match="an int or a pair"):
         BipartiteFusionConv((4, 3, 2), 3, num_edges=5)
-    with pytest.raises(ValueError, match="`num_joints` with impl='blocks'"):
-        BipartiteFusionConv(4, 3, num_edges=72, impl="blocks")
+    joint_edge = torch.cat([edge_index, torch.tensor([[0], [1]])], 1)
+    with pytest.raises(ValueError, match=r"node of \[0, J\).*no such J"):
+        BipartiteFusionConv(4, 3, num_edges=73, impl="blocks")(
+            torch.randn(N, 4), joint_edge
+        )
     blocks = _conv(4, 3, "blocks", num_joints=5)
     with pytest.raises(
         ValueError,
@@ -314,7 +360,9 @@ def test_bipartite_fusion_conv_reordered_edges(fusion, impl):
     assert torch.allclose(g_c, g_ref, atol=1e-5)
 
 
-@pytest.mark.parametrize("impl", ["sparse", "message", "dense", "auto"])
+@pytest.mark.parametrize(
+    "impl", ["sparse", "message", "dense", "auto", "auto_found"]
+)
 def test_bipartite_fusion_conv_pyg_batch(fusion, impl):
     from torch_geometric.data import Batch, Data
 
@@ -323,8 +371,10 @@ def test_bipartite_fusion_conv_pyg_batch(fusion, impl):
     _, edge_index, a_fs = fusion
     e = edge_index.size(1)
     # "auto" with num_joints would take the dense J x V blocks of one union
-    # graph; on a Batch it must notice and take the sparse path.
+    # graph; on a Batch it must notice and take the sparse path. Without
+    # num_joints ("auto_found") no split of the Batch's nodes exists.
     extra = {"num_joints": J} if impl == "auto" else {}
+    impl = "auto" if impl == "auto_found" else impl
     conv = _perturbed(_conv(6, 5, impl, **extra))
     gen = torch.Generator().manual_seed(4)
     graphs, refs = [], []
