@@ -1,14 +1,20 @@
-r"""The model's square crop of the photo, and its camera in the whole photo.
+r"""The model's square crop of the photo, and a real camera of the whole photo.
 
 :func:`crop_person` cuts the square crop the model sees around a person.
-The model's weak-perspective camera ``(s, tx, ty)`` lives in that crop;
-:func:`full_perspective_translation` turns it into a full-perspective
-translation of the whole photo, as SPIN's ``cam_t``: with
-``K = [[f, 0, W/2], [0, f, H/2], [0, 0, 1]]`` the points ``X + transl``
-project where the weak camera put them (exactly at the body's depth;
-elsewhere off by the body's depth range over ``transl_z``, about 1 m / 50 m
-with the default focal length, :data:`SPIN_FOCAL_RATIO` times the crop
-side).
+The model's weak-perspective camera ``(s, tx, ty)`` lives in that crop.
+The camera written for the whole photo is a pinhole
+``K = [[f, 0, W/2], [0, f, H/2], [0, 0, 1]]`` whose focal length, without
+EXIF, is the photo's diagonal in pixels (:func:`default_focal_length`: a
+53-degree diagonal field of view, a "normal" lens); the body is then placed
+at the metric distance at which its size in metres covers its size in
+pixels (:func:`solve_translation`, a linear least-squares fit of the
+translation to 2D points), a few metres for a person who fills the photo.
+
+:func:`full_perspective_translation` is the closed form that puts a body at
+the depth the weak camera's scale implies (SPIN's ``cam_t``); with SPIN's
+focal length (:data:`SPIN_FOCAL_RATIO` times the crop side, 5000 px for a
+224 px crop) it puts a person 39-60 m away, a surrogate for weak
+perspective rather than a camera, which is why it is no longer the default.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ __all__ = [
     "MAX_CROP_PIXELS",
     "SPIN_FOCAL_RATIO",
     "crop_person",
+    "default_focal_length",
     "full_perspective_translation",
+    "solve_translation",
 ]
 
-#: SPIN's focal length over crop size (5000 px for a 224 px crop): the
-#: default focal length is this times the crop side in photo pixels.
+#: SPIN's focal length over crop size (5000 px for a 224 px crop), a
+#: weak-perspective surrogate (the body 39-60 m away); not the default.
 SPIN_FOCAL_RATIO: float = 5000.0 / 224.0
 #: Largest square :func:`crop_person` cuts before resizing (100 megapixels,
 #: :data:`~bigraph_pyg.utils.images.DEFAULT_MAX_PIXELS`): a box of a few
@@ -127,3 +135,129 @@ def full_perspective_translation(
     return np.array(
         [tx + shift[0], ty + shift[1], 2.0 * focal_length / (side * s)]
     )
+
+
+def default_focal_length(image_size) -> float:
+    r"""The focal length of a photo without calibration: its diagonal.
+
+    .. math::
+        f = \sqrt{W^2 + H^2}
+
+    a diagonal field of view of :math:`2 \arctan(1/2) = 53.1°` (a 43 mm
+    lens on a full-frame camera, the "normal" lens), the assumption CLIFF
+    (Li et al., ECCV 2022) makes for photos without EXIF. A phone's main
+    camera is wider (about 26 mm, 80°), a portrait lens narrower; a wrong
+    ``f`` mostly moves the body along the optical axis (the distance
+    scales with ``f``), hardly its pose or its outline in the photo.
+
+    Args:
+        image_size (tuple): ``(H, W)`` of the photo, pixels.
+
+    Returns:
+        float: ``f`` in pixels.
+
+    Raises:
+        ValueError: ``image_size`` is not two finite numbers > 0.
+
+    Example:
+        >>> default_focal_length((480, 640))
+        800.0
+    """
+    try:
+        h, w = (float(v) for v in image_size)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"Expected image_size (H, W) (got {image_size!r})"
+        ) from err
+    if not (np.isfinite([h, w]).all() and h > 0 and w > 0):
+        raise ValueError(
+            f"Expected image_size (H, W) of finite numbers > 0 (got {(h, w)})"
+        )
+    return float(np.hypot(h, w))
+
+
+def solve_translation(
+    points, pixels, focal_length: float, camera_center, weights=None
+) -> np.ndarray:
+    r"""The translation that best projects 3D points onto 2D ones (pinhole).
+
+    A point :math:`\mathbf{X}` projects to :math:`f (X + T_x) / (Z + T_z)
+    + c_x` (and likewise in ``y``). Multiplying by the depth makes each
+    coordinate a linear equation in :math:`\mathbf{T}`,
+
+    .. math::
+        f\,T_x - (u - c_x)\,T_z = (u - c_x)\,Z - f X,
+
+    solved in the weighted least-squares sense (SPIN's
+    ``estimate_translation``; the residual is the reprojection error times
+    the depth, so nearly the reprojection error for a body whose depth
+    range is small against its distance).
+
+    Args:
+        points (array-like): :math:`(N, 3)` model-frame points, metres
+            (OpenCV axes: ``x`` right, ``y`` down, ``z`` forward).
+        pixels (array-like): :math:`(N, 2)` their targets, photo pixels.
+        focal_length (float): ``f``, pixels.
+        camera_center (array-like): ``(cx, cy)``, pixels.
+        weights (array-like, optional): :math:`(N,)` non-negative
+            (e.g. detector confidences). (default: all ``1``)
+
+    Returns:
+        np.ndarray: ``(3,)`` float64 translation, metres.
+
+    Raises:
+        ValueError: mismatched shapes, values that are not finite,
+            negative weights, a focal length that is not > 0, or fewer than
+            two points of positive weight (the translation is then not
+            determined).
+
+    Example:
+        A 1.7 m body 400 px tall with ``f = 800`` px stands 3.4 m away:
+
+        >>> X = np.array([[0., -0.85, 0.], [0., 0.85, 0.]])
+        >>> u = np.array([[320., 40.], [320., 440.]])
+        >>> solve_translation(X, u, 800., (320., 240.)).round(3).tolist()
+        [0.0, 0.0, 3.4]
+    """
+    x = np.asarray(points, np.float64)
+    u = np.asarray(pixels, np.float64)
+    c = np.asarray(camera_center, np.float64)
+    f = float(focal_length)
+    if x.ndim != 2 or x.shape[1] != 3 or u.shape != (len(x), 2):
+        raise ValueError(
+            f"Expected points (N, 3) and pixels (N, 2) (got {x.shape} and "
+            f"{u.shape})"
+        )
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, float)
+    if w.shape != (len(x),) or c.shape != (2,):
+        raise ValueError(
+            f"Expected weights ({len(x)},) and camera_center (2,) (got "
+            f"{w.shape} and {c.shape})"
+        )
+    if not (
+        np.isfinite(x).all()
+        and np.isfinite(u).all()
+        and np.isfinite(w).all()
+        and np.isfinite(c).all()
+    ):
+        raise ValueError("Expected finite points, pixels, weights and centre")
+    if not (np.isfinite(f) and f > 0):
+        raise ValueError(f"Expected a focal length > 0 (got {focal_length})")
+    if (w < 0).any() or (w > 0).sum() < 2:
+        raise ValueError(
+            "Expected weights >= 0 with at least 2 points of positive "
+            f"weight (got {int((w > 0).sum())} of {len(w)})"
+        )
+    d = u - c  # (N, 2)
+    n = len(x)
+    a = np.zeros((2 * n, 3))
+    a[0::2, 0] = f
+    a[1::2, 1] = f
+    a[0::2, 2] = -d[:, 0]
+    a[1::2, 2] = -d[:, 1]
+    b = np.empty(2 * n)
+    b[0::2] = d[:, 0] * x[:, 2] - f * x[:, 0]
+    b[1::2] = d[:, 1] * x[:, 2] - f * x[:, 1]
+    sw = np.sqrt(np.repeat(w, 2))
+    sol, *_ = np.linalg.lstsq(a * sw[:, None], b * sw, rcond=None)
+    return sol
