@@ -107,8 +107,9 @@ def unpack_graph(
 def check_edge_list(graph: EdgeList, *, check_weights: bool = True) -> None:
     r"""Validate indices and weights of an :class:`EdgeList`.
 
-    Skipped while :func:`torch.compile` traces (the checks are
-    data-dependent); eager calls always check.
+    Data-dependent (host syncs): the layers call it once per graph while
+    :func:`~bigraph_pyg.nn.validation` is on (the default), never under
+    ``validation(False)`` nor while :func:`torch.compile` traces.
 
     Args:
         graph (EdgeList): The graph to validate.
