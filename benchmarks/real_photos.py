@@ -806,26 +806,76 @@ def detector_landmarks(pred, image: np.ndarray, ref: Reference | None):
 # ------------------------------------------------------------- the run
 
 
-def vertex_sets(pred, num_vertices: int) -> dict[str, np.ndarray]:
-    """Every ``vertices*`` array of the Prediction with the body's size.
+def _posed(body, params: dict) -> np.ndarray:
+    """The body posed by smplx-layout parameters, without ``transl``."""
+    import torch
 
-    ``vertices_mesh`` (the network), ``vertices_smpl`` (the body model
-    posed by the regressed parameters), and whatever fitted mesh the
-    pipeline adds (e.g. ``vertices_fit``), keyed by the name without
-    ``vertices_``.
+    t = body.template_vertices
+    with torch.no_grad():
+        out = body(
+            **{
+                k: torch.as_tensor(params[k], dtype=t.dtype)[None]
+                for k in ("global_orient", "body_pose", "betas")
+            }
+        )
+    return out.vertices[0].cpu().numpy()
+
+
+@dataclass
+class Mesh:
+    """One vertex set of a Prediction and the translation it stands at.
+
+    Attributes:
+        vertices (np.ndarray): :math:`(V, 3)` model frame.
+        transl (np.ndarray): ``(3,)`` metres, camera frame.
+        branch (str): ``"mesh"`` or ``"smpl"``, for ``Prediction.project``.
     """
-    names = list(getattr(pred, "__dataclass_fields__", {})) or dir(pred)
-    out = {}
+
+    vertices: np.ndarray
+    transl: np.ndarray
+    branch: str
+
+
+def vertex_sets(pred, body) -> dict[str, Mesh]:
+    """Every body the Prediction holds, before and after a fit.
+
+    * ``network``: ``vertices_mesh``, the graph network's own mesh;
+    * ``smpl_net``: the SMPL branch before the fit (``params_network``)
+      when the pipeline fits, else ``smpl``: ``vertices_smpl``;
+    * ``fitted``: ``vertices_smpl`` when ``pred.fit`` is set;
+    * any further ``vertices_*`` array of the body's size, by its name.
+    """
+    nv = int(body.template_vertices.shape[0])
+    net = getattr(pred, "params_network", None) or {}
+    t_smpl = np.asarray(pred.params["transl"], np.float64)
+    t_net = np.asarray(net.get("transl", t_smpl), np.float64)
+    fitted = getattr(pred, "fit", None) is not None
+    out = {"network": Mesh(np.asarray(pred.vertices_mesh), t_net, "mesh")}
+    if fitted:
+        if net:
+            out["smpl_net"] = Mesh(_posed(body, net), t_net, "mesh")
+        out["fitted"] = Mesh(np.asarray(pred.vertices_smpl), t_smpl, "smpl")
+    else:
+        out["smpl"] = Mesh(np.asarray(pred.vertices_smpl), t_smpl, "smpl")
+    names = list(getattr(pred, "__dataclass_fields__", {}))
     for name in names:
-        if not name.startswith("vertices") or name == "vertices_camera":
+        if name in ("vertices_mesh", "vertices_smpl"):
             continue
         v = getattr(pred, name, None)
-        if callable(v) or v is None:
-            continue
-        v = np.asarray(v)
-        if v.shape == (num_vertices, 3):
-            out[name.removeprefix("vertices_") or "vertices"] = v
+        if name.startswith("vertices") and not callable(v) and v is not None:
+            if np.shape(v) == (nv, 3):
+                out[name.removeprefix("vertices_")] = Mesh(
+                    np.asarray(v), t_smpl, "smpl"
+                )
     return out
+
+
+def project(pred, points: np.ndarray, mesh: Mesh) -> np.ndarray:
+    """``pred.project`` with the mesh's branch (older API: no branch)."""
+    try:
+        return pred.project(points, branch=mesh.branch)
+    except TypeError:
+        return pred.project(points)
 
 
 def verdict(pred) -> tuple[str, bool | None]:
@@ -856,18 +906,19 @@ def _refusal(err: BaseException) -> bool:
     )
 
 
-def measure_mesh(pred, v, marks, image_hw, det, ref) -> dict:
+def measure_mesh(pred, mesh: Mesh, marks, image_hw, det, ref) -> dict:
     """The per-mesh figures of one photo (see the module docstring)."""
     lm2d, vis = det
+    v = mesh.vertices
     out = {}
     pts = marks.landmarks(v)
     if lm2d is not None:
         agree, count = landmark_agreement(
-            pred.project(pts), lm2d, vis, float(pred.box[3])
+            project(pred, pts, mesh), lm2d, vis, float(pred.box[3])
         )
         out["agreement"], out["landmarks_used"] = agree, count
     if ref is not None:
-        sil = rasterize(pred.project(v), marks.faces, image_hw)
+        sil = rasterize(project(pred, v, mesh), marks.faces, image_hw)
         out["silhouette_iou"] = mask_iou(sil, ref.mask)
         idx = mediapipe_joint_indices()
         out["pa_mpjpe_mm"] = pa_mpjpe_mm(pts[idx], ref.world[idx])
@@ -880,8 +931,24 @@ def measure_mesh(pred, v, marks, image_hw, det, ref) -> dict:
     return out
 
 
+def chosen_box(pred) -> np.ndarray:
+    """The chosen person's box, clipped to the photo (labels are too)."""
+    x, y, w, h = (float(v) for v in pred.box)
+    hh, ww = pred.image_size
+    x0, y0 = min(max(x, 0.0), ww), min(max(y, 0.0), hh)
+    x1, y1 = min(max(x + w, 0.0), ww), min(max(y + h, 0.0), hh)
+    return np.array([x0, y0, x1 - x0, y1 - y0])
+
+
 def outcome(kind: str, label: dict, pred, error) -> tuple[str, bool]:
-    """What happened to a photo, and whether that is right."""
+    """What happened to a photo, and whether that is right.
+
+    A person photo is right when the intended person is chosen (IoU of
+    the clipped chosen box with the label >= 0.5) and not refused; a
+    no-person photo when the pipeline refuses (an exception such as
+    :class:`~bigraph_pyg.apps.NoPersonError`, or a ``"refused"``
+    verdict).
+    """
     if error is not None:
         if _refusal(error):
             return "refused", kind == "none"
@@ -891,14 +958,19 @@ def outcome(kind: str, label: dict, pred, error) -> tuple[str, bool]:
         return ("refused" if accepted is False else "false person"), (
             accepted is False
         )
-    if box_iou(pred.box, label["box"]) >= 0.5:
-        return "chosen", True
-    if any(box_iou(pred.box, b) >= 0.5 for b in label["others"]):
-        return "another person", False
-    return "wrong box", False
+    box = chosen_box(pred)
+    if box_iou(box, label["box"]) >= 0.5:
+        who = "chosen"
+    elif any(box_iou(box, b) >= 0.5 for b in label["others"]):
+        who = "another person"
+    else:
+        who = "wrong box"
+    if accepted is False:
+        return f"refused ({who})", False
+    return who, who == "chosen"
 
 
-def run_photo(source, label, image, marks, predict_kwargs) -> dict:
+def run_photo(source, label, image, marks, body, predict_kwargs) -> dict:
     """Predict and measure one photo; the row and what the sheet needs."""
     from bigraph_pyg.apps import predict
 
@@ -922,21 +994,23 @@ def run_photo(source, label, image, marks, predict_kwargs) -> dict:
     row["verdict"], row["accepted"] = verdict(pred)
     if label["kind"] == "none":
         return {"row": row, "pred": None, "meshes": {}}
-    row["box_iou"] = box_iou(pred.box, label["box"]) if label["box"] else 0.0
+    box = chosen_box(pred)
+    row["box_iou"] = box_iou(box, label["box"]) if label["box"] else 0.0
     row["chosen_box"] = [round(float(b), 1) for b in pred.box]
     row["confident_joints"] = int((pred.keypoint_confidence > 0.5).sum())
     ref = mediapipe_reference(image, pred.box)
     lm2d, vis, src = detector_landmarks(pred, image, ref)
     row["landmark_source"] = src
     row["reference_found"] = ref is not None
-    meshes = vertex_sets(pred, len(marks.template))
+    meshes = vertex_sets(pred, body)
     row["meshes"] = {
-        name: measure_mesh(pred, v, marks, image.shape[:2], (lm2d, vis), ref)
-        for name, v in meshes.items()
+        name: measure_mesh(pred, m, marks, image.shape[:2], (lm2d, vis), ref)
+        for name, m in meshes.items()
     }
-    for key in ("fit_ms", "fit_time_ms", "fit_seconds"):
-        if getattr(pred, key, None) is not None:
-            row[key] = float(getattr(pred, key))
+    fit = getattr(pred, "fit", None)
+    if fit is not None:
+        row["fit_ms"] = float(getattr(fit, "milliseconds", float("nan")))
+        row["fit_steps"] = int(getattr(fit, "steps", 0))
     return {"row": row, "pred": pred, "meshes": meshes, "ref": ref}
 
 
@@ -979,13 +1053,13 @@ def _face_normals(v: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
-def overlay_tile(image, pred, v, faces, size=240):
+def overlay_tile(image, pred, mesh: Mesh, faces, size=240):
     """The mesh over the photo, cropped around the person."""
     from PIL import Image
 
     im = Image.fromarray(image)
-    p2 = pred.project(v)
-    cam = v + np.asarray(pred.params["transl"], np.float64)
+    p2 = project(pred, mesh.vertices, mesh)
+    cam = mesh.vertices + mesh.transl
     nz = -_face_normals(cam, faces)[:, 2]  # OpenCV: the viewer is at -z
     paint_mesh(im, p2, cam[:, 2], nz, faces)
     x, y, bw, bh = (float(b) for b in pred.box)
@@ -1032,11 +1106,11 @@ def _caption(row: dict, mesh: str | None) -> list[str]:
 
 
 def shown_mesh(meshes: dict) -> str | None:
-    """The mesh the sheet draws: a fitted one if any, else the network's."""
-    for name in meshes:
-        if name not in ("mesh", "smpl"):
+    """The mesh the sheet draws: the pipeline's default output."""
+    for name in ("fitted", "smpl", "network"):
+        if name in meshes:
             return name
-    return "mesh" if "mesh" in meshes else next(iter(meshes), None)
+    return next(iter(meshes), None)
 
 
 def contact_sheet(results, images, faces, path: Path, cols: int = 2):
@@ -1056,11 +1130,11 @@ def contact_sheet(results, images, faces, path: Path, cols: int = 2):
             im.thumbnail((size, size))
             sheet.paste(im, (x0, y0))
         else:
-            v = res["meshes"][mesh]
+            m = res["meshes"][mesh]
             sheet.paste(
-                overlay_tile(image, res["pred"], v, faces, size), (x0, y0)
+                overlay_tile(image, res["pred"], m, faces, size), (x0, y0)
             )
-            sheet.paste(side_tile(v, faces, size), (x0 + size, y0))
+            sheet.paste(side_tile(m.vertices, faces, size), (x0 + size, y0))
         for i, line in enumerate(_caption(res["row"], mesh)):
             draw.text((x0 + 3, y0 + size + 2 + 12 * i), line, fill="black")
         draw.rectangle(
@@ -1126,6 +1200,15 @@ def summarize(rows: list[dict]) -> dict:
         out[name]["measured"] = len(ms)
         out[name]["full_body_pass"] = sum(passes(r, name) for r in full)
         out[name]["full_body_photos"] = len(full)
+    out["confident_wrong"] = [
+        r["photo"]
+        for r in rows
+        if r["kind"] != "none"
+        and r.get("accepted") is not False
+        and not r["correct"]
+        and not r["outcome"].startswith("refused")
+    ] + [r["photo"] for r in rows if r["outcome"] == "false person"]
+    out["fit_ms"] = _mean(r.get("fit_ms") for r in rows)
     joints = [r["confident_joints"] for r in rows if "confident_joints" in r]
     out["confident_joints"] = _mean(joints)
     return out
@@ -1191,6 +1274,9 @@ def markdown(rows, summary, meta) -> str:
         f"({'person chosen' if kind != 'none' else 'refused'})"
         for kind, v in d.items()
     ]
+    lines.append(f"- the fit's cost, mean ms: {_f(summary['fit_ms'], '.0f')}")
+    wrong = ", ".join(summary["confident_wrong"]) or "none"
+    lines.append(f"- a body given without a refusal but wrong: {wrong}")
     lines.append(
         "- confident joints (of 12), mean: "
         + _f(summary["confident_joints"], ".1f")
@@ -1245,6 +1331,14 @@ def _meta(args, marks) -> dict:
         ).stdout.strip()
         or "unknown"
     )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "bigraph_pyg"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if dirty:
+        commit += " + uncommitted changes to bigraph_pyg/"
     return {
         "command": "python benchmarks/real_photos.py --out " + str(args.out),
         "commit": commit,
@@ -1311,7 +1405,8 @@ def _run(args) -> int:
         raise ValueError(
             f"Expected photo names among {known} (got {args.photos})"
         )
-    marks = BodyLandmarks.from_body(default_body())
+    body = default_body()
+    marks = BodyLandmarks.from_body(body)
     results, images = [], []
     for s in sources:
         if s.name not in labels:
@@ -1324,7 +1419,7 @@ def _run(args) -> int:
                 f"labelled in {args.labels} (got {photo_hash(image)}): the "
                 "package's photo changed; look at it and relabel"
             )
-        res = run_photo(s, lab, image, marks, {})
+        res = run_photo(s, lab, image, marks, body, {})
         results.append(res)
         images.append(image)
         print(_log_line(res["row"]), flush=True)

@@ -202,7 +202,8 @@ def test_opencv_doc_without_apt_names_the_fix(tmp_path, monkeypatch):
 
 def test_outcome_rules():
     class Pred:
-        box = np.array([0.0, 0.0, 10.0, 10.0])
+        box = np.array([-5.0, 0.0, 15.0, 10.0])  # clipped to the photo
+        image_size = (100, 100)
         quality = None
 
     lab = {"box": [0, 0, 10, 10], "others": [[50, 50, 10, 10]]}
@@ -219,6 +220,18 @@ def test_outcome_rules():
     )
     assert rp.outcome("none", none, Pred(), None) == ("false person", False)
     assert rp.outcome("full", lab, None, RuntimeError("x"))[1] is False
+
+    class Refused:
+        verdict = "refused"
+        reasons = ("too small",)
+
+    refused = Pred()
+    refused.quality = Refused()
+    assert rp.outcome("full", lab, refused, None) == (
+        "refused (chosen)",
+        False,
+    )
+    assert rp.outcome("none", none, refused, None) == ("refused", True)
 
 
 @pytest.mark.skipif(
