@@ -27,6 +27,7 @@ __all__ = [
     "crop_person",
     "default_focal_length",
     "full_perspective_translation",
+    "perspective_translation",
     "solve_translation",
 ]
 
@@ -261,3 +262,47 @@ def solve_translation(
     sw = np.sqrt(np.repeat(w, 2))
     sol, *_ = np.linalg.lstsq(a * sw[:, None], b * sw, rcond=None)
     return sol
+
+
+def perspective_translation(
+    points, camera, origin, side: float, image_size, focal_length: float
+) -> np.ndarray:
+    r"""Where a pinhole puts a body so that it looks as the weak camera drew it.
+
+    The weak camera ``(s, tx, ty)`` of a crop of side ``b`` at ``o`` draws
+    a model-frame point at photo pixel ``o + b/2 + (b s / 2)(X_xy + t)``;
+    this is the translation with which the pinhole of ``focal_length`` and
+    the photo's centre projects ``points`` closest to those pixels
+    (:func:`solve_translation`). The depth follows from the body's size
+    in metres and in pixels, a few metres for a person filling a photo at
+    the default focal length. Where that is not determined (fewer than two
+    distinct points, or a solution behind the camera), the closed form of
+    :func:`full_perspective_translation`, exact at the body's mean depth.
+
+    Args:
+        points (array-like): :math:`(N, 3)` model-frame points (e.g. the
+            network's joints), metres.
+        camera (array-like): ``(s, tx, ty)``.
+        origin (array-like): Crop origin ``(2,)``, photo pixels.
+        side (float): Crop side ``b``, photo pixels.
+        image_size (tuple): ``(H, W)`` of the photo.
+        focal_length (float): ``f``, photo pixels.
+
+    Returns:
+        np.ndarray: ``(3,)`` float64 translation, metres.
+    """
+    closed = full_perspective_translation(
+        camera, origin, side, image_size, focal_length
+    )
+    x = np.asarray(points, np.float64)
+    s, tx, ty = (float(v) for v in camera)
+    o = np.asarray(origin, np.float64)
+    px = o + side / 2.0 + side * s / 2.0 * (x[:, :2] + np.array([tx, ty]))
+    h, w = image_size
+    try:
+        t = solve_translation(x, px, focal_length, (w / 2.0, h / 2.0))
+    except ValueError:
+        return closed
+    if not (np.isfinite(t).all() and t[2] + x[:, 2].min() > 0.05):
+        return closed
+    return t

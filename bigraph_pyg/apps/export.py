@@ -2,24 +2,31 @@ r"""Writing a :class:`~bigraph_pyg.apps.Prediction` to files.
 
 :func:`save_prediction` writes, for a photo ``<stem>``:
 
-* ``<stem>_mesh.obj``/``.ply`` (the mesh branch) and
-  ``<stem>_smpl.obj``/``.ply`` (the SMPL branch), through trimesh, in the
-  **y-up** axes of :data:`MESH_AXES` (OpenGL, glTF, Blender's importer):
-  ``x`` right, ``y`` up, ``z`` towards the camera; metres; the body
-  without its camera translation: :func:`to_y_up` of the model frame, a
-  180-degree turn about ``x`` of its OpenCV axes;
+* ``<stem>_smpl.obj``/``.ply`` (the body: the body model fitted to the
+  photo, the default output; the SMPL branch with ``fit=False``) and
+  ``<stem>_mesh.obj``/``.ply`` (the network's mesh branch), through
+  trimesh, in the **y-up** axes of :data:`MESH_AXES` (OpenGL, glTF,
+  Blender's importer): ``x`` right, ``y`` up, ``z`` towards the camera;
+  metres; the body without its camera translation: :func:`to_y_up` of the
+  model frame, a 180-degree turn about ``x`` of its OpenCV axes;
 * ``<stem>_params.json`` (and ``.npz`` if asked): smplx layout
-  (``global_orient``, ``body_pose``, ``betas``, ``transl``), the body
-  model's name, the camera (``focal_length``, ``camera_center``,
-  ``cam_t`` = ``transl``, the weak camera of the crop), both branches'
-  3D joints, and ``mesh_transform``, the 4x4 matrix taking the body
-  model's output (``body(global_orient, body_pose, betas)``, no ``transl``)
-  to ``<stem>_smpl.obj``;
+  (``global_orient``, ``body_pose``, ``betas``, ``transl``) of the body,
+  the body model's name, the camera of the whole photo (a pinhole:
+  ``focal_length`` and ``camera_center``, the principal point, in pixels,
+  ``intrinsics`` = ``K``; ``transl`` = ``cam_t`` in metres in its OpenCV
+  frame; ``mesh_translation_y_up`` = :func:`to_y_up` of ``transl``, where
+  the written ``<stem>_smpl`` mesh goes in a y-up camera frame, the camera
+  at the origin looking down ``-z``, to sit where the photo shows it), the
+  weak camera of the crop, the SMPL branch before the fit
+  (``params_network``), the fit's record (``fit``), both branches' 3D
+  joints, and ``mesh_transform``, the 4x4 matrix taking the body model's
+  output (``body(global_orient, body_pose, betas)``, no ``transl``) to
+  ``<stem>_smpl.obj``;
 * ``<stem>_keypoints.json``: the 12 input joints with confidences, the
   box, the reprojected mesh joints, and MediaPipe's 33 landmarks if any;
-* ``<stem>_overlay.png``: the mesh rendered over the whole photo (pyrender,
-  headless EGL), the keypoints (green) and reprojected joints (red), and a
-  side view.
+* ``<stem>_overlay.png``: the body rendered over the whole photo
+  (pyrender, headless EGL) by the pinhole camera, the keypoints (green)
+  and the body's joints (red), and a side view.
 
 None of them replaces a file that exists already unless ``overwrite=True``
 (:mod:`~bigraph_pyg.apps.output_files`).
@@ -142,7 +149,7 @@ def _draw_joints(draw, pts, color, radius, width, conf=None):
 
 
 def render_overlay(
-    pred, image: np.ndarray, max_side: int = 1024, branch: str = "mesh"
+    pred, image: np.ndarray, max_side: int = 1024, branch: str = "smpl"
 ) -> np.ndarray:
     """The mesh over the whole photo, keypoints, and a side view.
 
@@ -151,7 +158,8 @@ def render_overlay(
         image (np.ndarray): The photo :math:`(H, W, 3)` uint8.
         max_side (int): The photo is scaled down so that its longer side
             is at most this. (default: ``1024``)
-        branch (str): ``"mesh"`` or ``"smpl"``. (default: ``"mesh"``)
+        branch (str): ``"smpl"``, the body (fitted by default), or
+            ``"mesh"``, the network's mesh. (default: ``"smpl"``)
 
     Returns:
         np.ndarray: :math:`(h, w + h/2, 3)` uint8: the photo with the
@@ -187,13 +195,12 @@ def render_overlay(
         lw,
         pred.keypoint_confidence,
     )
-    _draw_joints(
-        draw,
-        pred.project(pred.joints_3d_mesh) * r,
-        (230, 40, 40),
-        rad * 0.7,
-        lw,
-    )
+    fit = getattr(pred, "fit", None)
+    if branch == "smpl" and fit is not None:
+        joints_2d = pred.project(fit.joints)
+    else:
+        joints_2d = pred.project(pred.joints_3d_mesh, "mesh")
+    _draw_joints(draw, joints_2d * r, (230, 40, 40), rad * 0.7, lw)
     # Side view: the body turned about its vertical axis, framed to fit.
     sw = max(oh // 2, 1)
     base = pred.vertices_mesh if branch == "mesh" else pred.vertices_smpl
@@ -264,14 +271,20 @@ def _params_record(pred) -> dict:
     """``<stem>_params``: smplx parameters, camera, 3D joints, mesh axes."""
     transform = np.eye(4)
     transform[:3, :3] = _Y_UP
+    fit = getattr(pred, "fit", None)
     params = {
         "body_model": pred.body_model,
         "layout": "smplx: body(global_orient, body_pose, betas, transl); "
         "axis-angle radians; OpenCV camera frame (y down)",
+        "fitted": fit is not None,
         **pred.params,
         "cam_t": pred.params["transl"],
+        "camera": "pinhole of the whole photo: K = [[f, 0, cx], [0, f, cy],"
+        " [0, 0, 1]] in pixels; transl in metres in its OpenCV frame",
         "focal_length": float(pred.focal_length),
         "camera_center": pred.camera_center,
+        "intrinsics": pred.intrinsics,
+        "mesh_translation_y_up": to_y_up(pred.params["transl"]),
         "image_size_hw": list(pred.image_size),
         "camera_weak_crop": pred.camera_weak,
         "crop_box_xy_side": pred.crop_box,
@@ -283,12 +296,40 @@ def _params_record(pred) -> dict:
     }
     if pred.joints_3d_skeleton is not None:
         params["joints_3d_skeleton"] = pred.joints_3d_skeleton
+    if getattr(pred, "params_network", None):
+        params["params_network"] = dict(pred.params_network)
+    if fit is not None:
+        params["joints_3d_fit"] = fit.joints
+        params["fit"] = {
+            "landmark_error_box_fraction": list(fit.landmark_error),
+            "loss": list(fit.loss),
+            "terms": fit.terms,
+            "steps": fit.steps,
+            "milliseconds": fit.milliseconds,
+        }
+    if getattr(pred, "quality", None) is not None:  # the verdict, flags
+        params["quality"] = pred.quality.as_dict()
     return params
+
+
+def _flat_arrays(record: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    """Nested dicts as one level of plain arrays (``fit_loss``, ...).
+
+    An ``.npz`` of object arrays could only be read with pickling; the
+    nested records (``params_network``, ``fit``) become prefixed keys.
+    """
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update(_flat_arrays(value, f"{prefix}{key}_"))
+        else:
+            out[f"{prefix}{key}"] = np.asarray(value)
+    return out
 
 
 def _keypoints_record(pred) -> dict:
     """``<stem>_keypoints``: input joints, box, reprojected mesh joints."""
-    return {
+    record = {
         "joint_names": list(JOINT_NAMES),
         "keypoints": pred.keypoints,
         "confidence": pred.keypoint_confidence,
@@ -296,6 +337,10 @@ def _keypoints_record(pred) -> dict:
         "reprojected_mesh_joints": pred.joints_2d_mesh,
         "reprojection_error_box_fraction": pred.reprojection_error,
     }
+    fit = getattr(pred, "fit", None)
+    if fit is not None:
+        record["fitted_landmarks_2d"] = fit.landmarks_2d
+    return record
 
 
 def save_prediction(
@@ -346,9 +391,7 @@ def save_prediction(
     params = _params_record(pred)
     _write_json(paths["params"], params)
     if npz:
-        np.savez(
-            paths["params_npz"], **{k: np.asarray(v) for k, v in params.items()}
-        )
+        np.savez(paths["params_npz"], **_flat_arrays(params))
     _write_json(paths["keypoints"], _keypoints_record(pred))
     if overlay:
         Image.fromarray(render_overlay(pred, image, max_side)).save(
