@@ -1218,21 +1218,9 @@ def _f(x, fmt=".3f") -> str:
     return "-" if x is None or not np.isfinite(x) else format(x, fmt)
 
 
-def markdown(rows, summary, meta) -> str:
-    """The results page: per photo, per mesh, then the averages."""
-    names = sorted({m for r in rows for m in r.get("meshes", {})})
-    lines = [
-        "# Real-photo benchmark",
-        "",
-        f"`{meta['command']}` at commit `{meta['commit']}` "
-        f"({meta['date']}; {meta['versions']}).",
-        "Proxies, not ground truth: MediaPipe's landmarks, person mask and",
-        "3D pose are another network's estimates (docs/real_photos.md).",
-        "",
-        "| photo | kind | outcome | box IoU | joints | mesh | 2D / box h "
-        "| sil. IoU | PA-MPJPE mm | shoulder | hip | rough |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+def _photo_lines(rows) -> list[str]:
+    """The per-photo table's rows, one per photo and mesh."""
+    lines = []
     for r in rows:
         ms = r.get("meshes") or {"": None}
         for k, (name, m) in enumerate(ms.items()):
@@ -1267,6 +1255,25 @@ def markdown(rows, summary, meta) -> str:
                 )
                 + " |"
             )
+    return lines
+
+
+def markdown(rows, summary, meta) -> str:
+    """The results page: per photo, per mesh, then the averages."""
+    names = sorted({m for r in rows for m in r.get("meshes", {})})
+    lines = [
+        "# Real-photo benchmark",
+        "",
+        f"`{meta['command']}` at commit `{meta['commit']}` "
+        f"({meta['date']}; {meta['versions']}).",
+        "Proxies, not ground truth: MediaPipe's landmarks, person mask and",
+        "3D pose are another network's estimates (docs/real_photos.md).",
+        "",
+        "| photo | kind | outcome | box IoU | joints | mesh | 2D / box h "
+        "| sil. IoU | PA-MPJPE mm | shoulder | hip | rough |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += _photo_lines(rows)
     d = summary["detection"]
     lines += ["", "## Averages", ""]
     lines += [
