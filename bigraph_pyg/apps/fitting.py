@@ -764,11 +764,14 @@ def _rotations(p: dict, orient0: Tensor) -> Tensor:
     return torch.cat([root[None], body])
 
 
-def _objective(body, p, orient0, t: _Targets, w: FitWeights, full=False):
+def _objective(
+    body, p, orient0, t: _Targets, w: FitWeights, full=False, scale=None
+):
     """Total loss, each term (unweighted), vertices and 2D landmarks.
 
     The steps pose only the vertices the terms use (``t.skin``); with
-    ``full`` the whole body model is posed (start and result).
+    ``full`` the whole body model is posed (start and result). ``scale``
+    replaces ``w.robust_scale`` (the early steps' wider penalty).
     """
     if full:
         v = _posed_vertices(body, p, orient0)
@@ -780,7 +783,7 @@ def _objective(body, p, orient0, t: _Targets, w: FitWeights, full=False):
         )
     transl = torch.cat([p["txy"], p["log_z"].exp()])
     lm2d = _project(reg @ v, transl, t)
-    s = w.robust_scale
+    s = w.robust_scale if scale is None else scale
     terms = {}
     sq = ((lm2d - t.pixels) ** 2).sum(-1) / t.height**2
     wsum = t.weight.sum().clamp_min(1e-12)
@@ -789,7 +792,11 @@ def _objective(body, p, orient0, t: _Targets, w: FitWeights, full=False):
         pv = _project(v[outline], transl, t)
         out = _sample_field(t.silhouette, pv) / t.height
         terms["silhouette_inside"] = _geman_mcclure(out**2, s).mean()
-        gap = torch.cdist(t.silhouette.outline, pv).min(1).values / t.height
+        q = t.silhouette.outline
+        with torch.no_grad():  # the nearest vertex; its gradient is min's
+            d2 = (pv * pv).sum(1) - 2.0 * q @ pv.T
+            near = d2.argmin(1)
+        gap = (q - pv[near]).norm(dim=1) / t.height
         terms["silhouette_cover"] = _geman_mcclure(gap**2, s).mean()
     if t.joints_3d is not None:
         j = _pelvis_centred(jr @ v)
@@ -854,6 +861,10 @@ def _start(body, init: Mapping, t: _Targets, dt, dev):
     return given, start, orient0
 
 
+# The robust scale starts this many times wider and narrows to
+# FitWeights.robust_scale over this share of the steps.
+_GNC_START = 4.0
+_GNC_SHARE = 0.5
 _LEARNING_RATES = {
     "d_orient": 0.03,  # radians
     "body_pose": 0.03,  # radians
@@ -863,13 +874,28 @@ _LEARNING_RATES = {
 }
 
 
+def _robust_scales(final: float, steps: int) -> list[float]:
+    """Graduated non-convexity: the robust scale of each step.
+
+    From ``_GNC_START`` times ``final`` down to ``final`` (geometrically)
+    over the first ``_GNC_SHARE`` of the steps, then ``final``: a start
+    far from the evidence (residuals past the scale, where Geman-McClure
+    is flat) is still pulled in, and outliers lose their pull at the end.
+    """
+    ramp = max(int(round(_GNC_SHARE * steps)), 1)
+    return [
+        final * _GNC_START ** max(1.0 - i / ramp, 0.0) for i in range(steps + 1)
+    ]
+
+
 def _optimise(body, given, start, orient0, t, w, steps):
     """Adam on every parameter; the best admissible iterate's values.
 
     An iterate is admissible if its landmark error is no larger than the
-    one of ``given`` (the caller's start); of those the one with the
-    lowest objective is returned (``given`` itself is admissible, so the
-    fit never raises the error).
+    one of ``given`` (the caller's start); of those, among ``given`` and
+    the iterates at the final robust scale (:func:`_robust_scales`), the
+    one with the lowest objective is returned (``given`` itself is
+    admissible, so the fit never raises the error).
     """
     with torch.no_grad():
         loss0, _, _, lm0 = _objective(body, given, orient0, t, w)
@@ -884,11 +910,13 @@ def _optimise(body, given, start, orient0, t, w, steps):
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: 1.0 - 0.9 * i / max(steps, 1)
     )
+    scales = _robust_scales(w.robust_scale, steps)
     for i in range(steps + 1):
         opt.zero_grad(set_to_none=True)
-        loss, _, _, lm2d = _objective(body, p, orient0, t, w)
+        loss, _, _, lm2d = _objective(body, p, orient0, t, w, scale=scales[i])
         err = _landmark_error(lm2d.detach(), t)
         ok = not (err > err0 + 1e-9)  # NaN errors (no landmark) pass
+        ok = ok and scales[i] == w.robust_scale
         if ok and loss.item() < best[0]:
             best = (loss.item(), {k: v.detach().clone() for k, v in p.items()})
         if i == steps:
@@ -1160,11 +1188,12 @@ def silhouette_iou(
     for t in tri[np.isfinite(tri).all(axis=(1, 2))]:
         draw.polygon([tuple(t[0]), tuple(t[1]), tuple(t[2])], fill=1)
     body = np.asarray(img, bool)
-    c = origin + (np.arange(n) + 0.5) / r
-    ok_x = (c >= 0) & (c < m.shape[1])
-    ok_y = (c >= 0) & (c < m.shape[0])
-    cols = np.clip(c.astype(int), 0, m.shape[1] - 1)
-    rows = np.clip(c.astype(int), 0, m.shape[0] - 1)
+    cx = origin[0] + (np.arange(n) + 0.5) / r
+    cy = origin[1] + (np.arange(n) + 0.5) / r
+    ok_x = (cx >= 0) & (cx < m.shape[1])
+    ok_y = (cy >= 0) & (cy < m.shape[0])
+    cols = np.clip(np.floor(cx).astype(int), 0, m.shape[1] - 1)
+    rows = np.clip(np.floor(cy).astype(int), 0, m.shape[0] - 1)
     person = m[rows[:, None], cols[None, :]] >= 0.5
     person &= ok_y[:, None] & ok_x[None, :]
     union = (body | person).sum()
