@@ -30,8 +30,9 @@ import torch
 from torch import Tensor
 
 from bigraph_pyg.nn.validate import validation_enabled
+from bigraph_pyg.utils.sparse import EdgeList, check_edge_list
 
-__all__ = ["GraphCache", "PreparedGraph"]
+__all__ = ["GraphCache", "PreparedGraph", "check_graph_once"]
 
 
 class PreparedGraph:
@@ -196,3 +197,29 @@ class GraphCache:
 
     def __deepcopy__(self, memo) -> GraphCache:
         return GraphCache(self.capacity)
+
+
+#: Graphs whose values :func:`check_graph_once` checked, shared by every
+#: layer of the process: a model passes the same graph buffers to each of
+#: its convs, and they are checked at the first one only.
+_CHECKED = GraphCache(capacity=32)
+
+
+def check_graph_once(graph: EdgeList, tensors: tuple, key: tuple) -> None:
+    """:func:`~bigraph_pyg.utils.sparse.check_edge_list`, once per graph.
+
+    Skipped when these very ``tensors`` (same objects, unmodified, see
+    :class:`GraphCache`) with this ``key`` (sizes, device) were checked
+    before, by any layer.
+
+    Args:
+        graph (EdgeList): The unpacked graph.
+        tensors (tuple): The caller's graph tensors it came from.
+        key (tuple): What else the check depends on (sizes, device).
+
+    Raises:
+        ValueError, IndexError: as ``check_edge_list``.
+    """
+    if _CHECKED.get(tensors, key) is None:
+        check_edge_list(graph)
+        _CHECKED.put(tensors, key, graph)

@@ -114,6 +114,34 @@ def test_graph_checks_run_once_input_checks_follow_the_switch(
     assert validation_enabled()
 
 
+def test_first_forward_checks_each_graph_once(graphs, body, monkeypatch):
+    """Issue #26: the 9 convs share 3 graphs; each is value-checked once."""
+    from bigraph_pyg.nn import graph_cache
+
+    checked = []
+    real = graph_cache.check_edge_list
+
+    def counted(graph, **kwargs):
+        checked.append(graph.size)
+        return real(graph, **kwargs)
+
+    monkeypatch.setattr(graph_cache, "check_edge_list", counted)
+    graph_cache._CHECKED.clear()  # the fixture's graphs, checked before
+    model = BiGraphBody(BiGraphConfig.preset("cpu", **TINY), graphs, body)
+    convs = [m for m in model.modules() if hasattr(m, "prepare_graph")]
+    names = [n for n, _ in model.named_buffers() if n.endswith("edge_index")]
+    images, joints = _inputs()
+    model.eval()(images, joints)
+    assert len(convs) == 9 and len(names) == 3
+    assert len(checked) == 3  # mesh, skeleton, fusion: not once per conv
+    model(images, joints)
+    assert len(checked) == 3
+    with torch.no_grad():  # an in-place edit is a new graph: checked again
+        model.skeleton_edge_weight.mul_(2.0)
+    model(images, joints)
+    assert len(checked) == 4
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_forward_makes_no_cuda_sync(graphs, body):
     model = (

@@ -18,7 +18,11 @@ from bigraph_pyg.nn.conv._inputs import (
     split_features,
 )
 from bigraph_pyg.nn.conv._observers import observed
-from bigraph_pyg.nn.graph_cache import GraphCache, PreparedGraph
+from bigraph_pyg.nn.graph_cache import (
+    GraphCache,
+    PreparedGraph,
+    check_graph_once,
+)
 from bigraph_pyg.nn.validate import validation_enabled
 from bigraph_pyg.utils._checks import check_positive_int
 from bigraph_pyg.utils.sparse import (
@@ -181,12 +185,13 @@ class NormalizedGraphConv(MessagePassing):
         edge_index: Adj,
         edge_weight: OptTensor,
         size: tuple[int, int],
+        check: bool = True,
     ) -> EdgeList:
-        """Unpack, complete and validate the graph for the given sizes."""
+        """Unpack, complete and (``check``) validate the graph."""
         graph = unpack_graph(edge_index, edge_weight)
         check_graph_size(graph.size, size)
         graph = EdgeList(graph.src, graph.dst, graph.weight, tuple(size))
-        if validation_enabled():
+        if check and validation_enabled():
             check_edge_list(graph)
         return graph
 
@@ -229,17 +234,23 @@ class NormalizedGraphConv(MessagePassing):
             torch.is_inference_mode_enabled(),
         )
         prepared = self._graph_cache.get(tensors, key)
+        if prepared is not None and (
+            prepared.validated or not validation_enabled()
+        ):
+            return prepared
+        graph = (
+            self._graph(edge_index, edge_weight, tuple(size), check=False)
+            if prepared is None
+            else prepared.graph  # cached while validation was off
+        )
+        if validation_enabled():
+            # Once per graph and process: the model's other convs, given
+            # the same buffers, find it checked.
+            check_graph_once(graph, tensors[:2], key[:2])
+            self._validate_graph(graph, **kwargs)
         if prepared is None:
-            graph = self._graph(edge_index, edge_weight, tuple(size))
             prepared = self._graph_cache.put(tensors, key, graph)
-            if validation_enabled():
-                self._validate_graph(graph, **kwargs)
-                prepared.validated = True
-        elif validation_enabled() and not prepared.validated:
-            # First cached without checks (validation was off then).
-            check_edge_list(prepared.graph)
-            self._validate_graph(prepared.graph, **kwargs)
-            prepared.validated = True
+        prepared.validated = validation_enabled()
         return prepared
 
     def edge_weights(self, graph: EdgeList) -> Tensor:

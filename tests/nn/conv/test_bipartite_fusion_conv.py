@@ -439,16 +439,17 @@ def test_bipartite_fusion_conv_edge_id_errors(fusion):
 
 
 def test_bipartite_fusion_conv_caches_graph(fusion, monkeypatch):
-    import bigraph_pyg.nn.conv.normalized_graph_conv as ngc
+    import bigraph_pyg.nn.graph_cache as gcache
 
     _, edge_index, a_fs = fusion
     conv = _perturbed(_conv(4, 3, "blocks"))
     x = torch.randn(2, N, 4)
     calls = []
-    check = ngc.check_edge_list
+    check = gcache.check_edge_list
     monkeypatch.setattr(
-        ngc, "check_edge_list", lambda g: calls.append(1) or check(g)
+        gcache, "check_edge_list", lambda g: calls.append(1) or check(g)
     )
+    gcache._CHECKED.clear()  # checked once per process: forget earlier
     a_fs = a_fs.clone()
     out = conv(x, edge_index, a_fs)
     assert conv(x, edge_index, a_fs).equal(out) and len(calls) == 1

@@ -271,13 +271,15 @@ def test_mesh_conv_bipartite_errors():
 
 def test_mesh_conv_graph_cache(ico, monkeypatch):
     import bigraph_pyg.nn.conv.normalized_graph_conv as ngc
+    import bigraph_pyg.nn.graph_cache as gcache
 
     _, edge_index, w = ico
     calls = []
-    check, build = ngc.check_edge_list, ngc.csr_structure
+    check, build = gcache.check_edge_list, ngc.csr_structure
     monkeypatch.setattr(
-        ngc, "check_edge_list", lambda g: calls.append("check") or check(g)
+        gcache, "check_edge_list", lambda g: calls.append("check") or check(g)
     )
+    gcache._CHECKED.clear()  # checked once per process: forget earlier
     monkeypatch.setattr(
         ngc, "csr_structure", lambda *a: calls.append("csr") or build(*a)
     )
