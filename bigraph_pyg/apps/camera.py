@@ -177,6 +177,40 @@ def default_focal_length(image_size) -> float:
     return float(np.hypot(h, w))
 
 
+def _translation_inputs(points, pixels, focal_length, center, weights):
+    """:func:`solve_translation`'s arguments as float64 arrays, checked."""
+    x = np.asarray(points, np.float64)
+    u = np.asarray(pixels, np.float64)
+    c = np.asarray(center, np.float64)
+    f = float(focal_length)
+    if x.ndim != 2 or x.shape[1] != 3 or u.shape != (len(x), 2):
+        raise ValueError(
+            f"Expected points (N, 3) and pixels (N, 2) (got {x.shape} and "
+            f"{u.shape})"
+        )
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, float)
+    if w.shape != (len(x),) or c.shape != (2,):
+        raise ValueError(
+            f"Expected weights ({len(x)},) and center (2,) (got "
+            f"{w.shape} and {c.shape})"
+        )
+    if not (
+        np.isfinite(x).all()
+        and np.isfinite(u).all()
+        and np.isfinite(w).all()
+        and np.isfinite(c).all()
+    ):
+        raise ValueError("Expected finite points, pixels, weights and centre")
+    if not (np.isfinite(f) and f > 0):
+        raise ValueError(f"Expected a focal length > 0 (got {focal_length})")
+    if (w < 0).any() or (w > 0).sum() < 2:
+        raise ValueError(
+            "Expected weights >= 0 with at least 2 points of positive "
+            f"weight (got {int((w > 0).sum())} of {len(w)})"
+        )
+    return x, u, c, w, f
+
+
 def solve_translation(
     points, pixels, focal_length: float, camera_center, weights=None
 ) -> np.ndarray:
@@ -220,35 +254,9 @@ def solve_translation(
         >>> solve_translation(X, u, 800., (320., 240.)).round(3).tolist()
         [0.0, 0.0, 3.4]
     """
-    x = np.asarray(points, np.float64)
-    u = np.asarray(pixels, np.float64)
-    c = np.asarray(camera_center, np.float64)
-    f = float(focal_length)
-    if x.ndim != 2 or x.shape[1] != 3 or u.shape != (len(x), 2):
-        raise ValueError(
-            f"Expected points (N, 3) and pixels (N, 2) (got {x.shape} and "
-            f"{u.shape})"
-        )
-    w = np.ones(len(x)) if weights is None else np.asarray(weights, float)
-    if w.shape != (len(x),) or c.shape != (2,):
-        raise ValueError(
-            f"Expected weights ({len(x)},) and camera_center (2,) (got "
-            f"{w.shape} and {c.shape})"
-        )
-    if not (
-        np.isfinite(x).all()
-        and np.isfinite(u).all()
-        and np.isfinite(w).all()
-        and np.isfinite(c).all()
-    ):
-        raise ValueError("Expected finite points, pixels, weights and centre")
-    if not (np.isfinite(f) and f > 0):
-        raise ValueError(f"Expected a focal length > 0 (got {focal_length})")
-    if (w < 0).any() or (w > 0).sum() < 2:
-        raise ValueError(
-            "Expected weights >= 0 with at least 2 points of positive "
-            f"weight (got {int((w > 0).sum())} of {len(w)})"
-        )
+    x, u, c, w, f = _translation_inputs(
+        points, pixels, focal_length, camera_center, weights
+    )
     d = u - c  # (N, 2)
     n = len(x)
     a = np.zeros((2 * n, 3))

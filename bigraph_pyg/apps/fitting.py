@@ -28,6 +28,39 @@ The camera is a pinhole of known focal length
 in metres, so the fitted body stands at a distance consistent with its
 size. :func:`silhouette_iou` and :func:`mesh_roughness` measure a fit's
 outline against the mask and its surface.
+
+:func:`fit_body` minimises
+
+.. math::
+    E = \lambda_{2D}\,\frac{\sum_k w_k\,\rho(\lVert \Pi(\mathbf{L}_k
+    \mathbf{V}) - \mathbf{u}_k\rVert / h)}{\sum_k w_k}
+    + \lambda_{in}\,\overline{\rho(D_{out}(\Pi\mathbf{v}) / h)}
+    + \lambda_{cov}\,\overline{\rho(\min_v \lVert \mathbf{q} -
+    \Pi\mathbf{v}\rVert / h)}
+    + \lambda_{3D}\,\overline{\lVert \bar{\mathbf{J}} -
+    \bar{\mathbf{J}}_{net}\rVert^2} / \sigma_{3D}^2
+    + \lambda_\theta E_\theta + \lambda_\beta
+    \overline{(\beta / 1.25)^2}
+
+over the root rotation (a rotation applied to the start's, in the
+camera frame), the 69 body-pose angles, the shape and the translation
+``(T_x, T_y, log T_z)``. :math:`\Pi` is the pinhole of ``focal_length``
+and ``camera_center``, :math:`\mathbf{L}` the
+:func:`landmark_regressor`, :math:`\mathbf{u}_k` the detected points
+with weights :math:`w_k` (their confidence above ``threshold`` times
+a weight per kind: joints 1, feet 0.7, hands 0.5, face 0.3), :math:`h`
+the larger side of their box, :math:`\rho` Geman-McClure with scale
+``weights.robust_scale``; :math:`D_{out}` is the distance to the mask
+outside it, :math:`\mathbf{q}` points of the mask's outline,
+:math:`\bar{\mathbf{J}}` joints minus their mid-hip. Before the first
+step the translation is re-solved in closed form against the
+landmarks (:func:`~bigraph_pyg.apps.camera.solve_translation`); the
+robust scale starts 4 times wider and narrows to its value over the first
+half of the steps (graduated non-convexity), so a start far from the
+evidence is still pulled in. The steps pose only the vertices the terms
+use (:class:`_SkinnedSubset`, the body model's skinning on about 1900 of
+its vertices); the result is the whole body posed by the fitted
+parameters.
 """
 
 from __future__ import annotations
@@ -425,21 +458,25 @@ def _silhouette(mask, box, dtype, resolution=96, num_outline=300):
     rows = np.clip(centres[:, 1].astype(int), 0, m.shape[0] - 1)
     inside_x = (centres[:, 0] >= 0) & (centres[:, 0] < m.shape[1])
     inside_y = (centres[:, 1] >= 0) & (centres[:, 1] < m.shape[0])
-    grid = m[rows[:, None], cols[None, :]] >= 0.5
-    grid &= inside_y[:, None] & inside_x[None, :]
+    photo = inside_y[:, None] & inside_x[None, :]
+    grid = (m[rows[:, None], cols[None, :]] >= 0.5) & photo
     if grid.sum() < 4:
         return None
-    pad = np.pad(grid, 1)
-    edge = grid & ~(
-        pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
+    # Outside the photo the mask says nothing: no distance there, and the
+    # frame's edge is no outline.
+    out = np.pad(~grid & photo, 1)
+    edge = grid & (
+        out[:-2, 1:-1] | out[2:, 1:-1] | out[1:-1, :-2] | out[1:-1, 2:]
     )
+    if not edge.any():
+        return None
     iy, ix = np.nonzero(edge)
     pts = np.stack([centres[ix, 0], centres[iy, 1]], 1)
     gy, gx = np.meshgrid(centres[:, 1], centres[:, 0], indexing="ij")
     cells = torch.as_tensor(np.stack([gx, gy], -1).reshape(-1, 2))
     dist = torch.cdist(cells, torch.as_tensor(pts)).min(1).values
     dist = dist.reshape(resolution, resolution)
-    dist[torch.as_tensor(grid)] = 0.0
+    dist[torch.as_tensor(grid | ~photo)] = 0.0
     keep = np.linspace(0, len(pts) - 1, min(num_outline, len(pts)))
     return _Silhouette(
         dist.to(dtype)[None, None],
@@ -681,10 +718,13 @@ def _pelvis_centred(joints: Tensor) -> Tensor:
 
 
 def _targets(
-    body, names, points, conf, focal, center, mask, joints_3d, threshold, prior
+    body, points, conf, camera, mask, joints_3d, threshold, prior
 ) -> _Targets:
     """Tensors of the evidence, the person's size, the mask's field."""
     from bigraph_pyg.apps.keypoints import keypoint_box
+
+    names = _layout(points)
+    focal, center = camera
 
     dev, dt = body.template_vertices.device, body.template_vertices.dtype
     reg = landmark_regressor(body, names)
@@ -941,38 +981,13 @@ def fit_body(
     weights: FitWeights | None = None,
     prior: PosePrior | None = None,
 ) -> BodyFit:
-    r"""Fit the body model to one person's 2D evidence (see the module).
+    r"""Fit the body model to one person's 2D evidence.
 
-    Minimises, by Adam (``steps`` steps, learning rates decaying linearly
-    to a tenth),
-
-    .. math::
-        E = \lambda_{2D}\,\frac{\sum_k w_k\,\rho(\lVert \Pi(\mathbf{L}_k
-        \mathbf{V}) - \mathbf{u}_k\rVert / h)}{\sum_k w_k}
-        + \lambda_{in}\,\overline{\rho(D_{out}(\Pi\mathbf{v}) / h)}
-        + \lambda_{cov}\,\overline{\rho(\min_v \lVert \mathbf{q} -
-        \Pi\mathbf{v}\rVert / h)}
-        + \lambda_{3D}\,\overline{\lVert \bar{\mathbf{J}} -
-        \bar{\mathbf{J}}_{net}\rVert^2} / \sigma_{3D}^2
-        + \lambda_\theta E_\theta + \lambda_\beta
-        \overline{(\beta / 1.25)^2}
-
-    over the root rotation (a rotation applied to the start's, in the
-    camera frame), the 69 body-pose angles, the shape and the translation
-    ``(T_x, T_y, log T_z)``. :math:`\Pi` is the pinhole of ``focal_length``
-    and ``camera_center``, :math:`\mathbf{L}` the
-    :func:`landmark_regressor`, :math:`\mathbf{u}_k` the detected points
-    with weights :math:`w_k` (their confidence above ``threshold`` times
-    a weight per kind: joints 1, feet 0.7, hands 0.5, face 0.3), :math:`h`
-    the larger side of their box, :math:`\rho` Geman-McClure with scale
-    ``weights.robust_scale``; :math:`D_{out}` is the distance to the mask
-    outside it, :math:`\mathbf{q}` points of the mask's outline,
-    :math:`\bar{\mathbf{J}}` joints minus their mid-hip. Before the first
-    step the translation is re-solved in closed form against the
-    landmarks (:func:`~bigraph_pyg.apps.camera.solve_translation`). The
-    returned iterate is the one of lowest :math:`E` among those whose
-    landmark error does not exceed the start's. The steps run on one CPU
-    thread (restored after): their tensors are small (about 1900 posed
+    Minimises the module's energy :math:`E` by Adam (``steps`` steps,
+    learning rates decaying linearly to a tenth). The returned iterate is
+    the one of lowest :math:`E` among those whose landmark error does not
+    exceed the start's, so the fit never raises it. The steps run on one
+    CPU thread (restored after): their tensors are small (about 1900 posed
     vertices), and on a busy machine more threads made a 0.35 s fit take
     4 s.
 
@@ -1014,24 +1029,13 @@ def fit_body(
     points = np.asarray(points_2d, np.float64)
     conf = np.asarray(confidence, np.float64).reshape(-1)
     _check_fit_inputs(init, points, conf, focal_length, camera_center, steps)
-    names = _layout(points)
     if mask is not None and np.ndim(mask) != 2:
         raise ValueError(f"Expected mask (H, W) (got {np.shape(mask)})")
     weights = FitWeights() if weights is None else weights
     prior = load_pose_prior() if prior is None else prior
     dev, dt = body.template_vertices.device, body.template_vertices.dtype
-    t = _targets(
-        body,
-        names,
-        points,
-        conf,
-        focal_length,
-        camera_center,
-        mask,
-        joints_3d,
-        threshold,
-        prior,
-    )
+    camera = (focal_length, camera_center)
+    t = _targets(body, points, conf, camera, mask, joints_3d, threshold, prior)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small tensors: threads cost more than gain
     try:
@@ -1040,19 +1044,20 @@ def fit_body(
             best = _optimise(body, given, start, orient0, t, weights, steps)
     finally:
         torch.set_num_threads(threads)
-    with torch.no_grad():
-        loss0, _, _, lm0 = _objective(
-            body, given, orient0, t, weights, full=True
-        )
-        loss, terms, v, lm2d = _objective(
-            body, best, orient0, t, weights, full=True
-        )
-        params = _smplx_params(best, orient0)
-        joints = (t.joint_rows @ v).cpu().numpy()
+    return _result(body, given, best, orient0, t, weights, steps, t0)
+
+
+@torch.no_grad()
+def _result(body, given, best, orient0, t, weights, steps, t0) -> BodyFit:
+    """The whole body posed at the start and at the fit, as a BodyFit."""
+    loss0, _, _, lm0 = _objective(body, given, orient0, t, weights, full=True)
+    loss, terms, v, lm2d = _objective(
+        body, best, orient0, t, weights, full=True
+    )
     return BodyFit(
-        params=params,
+        params=_smplx_params(best, orient0),
         vertices=v.cpu().numpy(),
-        joints=joints,
+        joints=(t.joint_rows @ v).cpu().numpy(),
         landmarks_2d=lm2d.cpu().numpy(),
         landmark_error=(_landmark_error(lm0, t), _landmark_error(lm2d, t)),
         loss=(float(loss0), float(loss)),
@@ -1148,7 +1153,8 @@ def silhouette_iou(
     The mesh's triangles are filled (Pillow) on a grid over ``box``
     enlarged 1.6 times (the whole photo without ``box``) at
     ``resolution`` cells along its longer side, and compared there with
-    the mask (inside: ``>= 0.5``). Outside the photo the mask is empty.
+    the mask (inside: ``>= 0.5``), within the photo only (a body cut by
+    the frame is compared where the mask can see it).
 
     Args:
         points_2d (array-like): :math:`(V, 2)` projected vertices, pixels.
@@ -1194,13 +1200,14 @@ def silhouette_iou(
     ok_y = (cy >= 0) & (cy < m.shape[0])
     cols = np.clip(np.floor(cx).astype(int), 0, m.shape[1] - 1)
     rows = np.clip(np.floor(cy).astype(int), 0, m.shape[0] - 1)
-    person = m[rows[:, None], cols[None, :]] >= 0.5
-    person &= ok_y[:, None] & ok_x[None, :]
+    photo = ok_y[:, None] & ok_x[None, :]
+    person = (m[rows[:, None], cols[None, :]] >= 0.5) & photo
+    body &= photo  # the mask says nothing outside the photo
     union = (body | person).sum()
     return float((body & person).sum() / union) if union else 0.0
 
 
-def mesh_roughness(vertices, faces) -> float:
+def mesh_roughness(vertices, faces, normal: bool = False) -> float:
     r"""Mean length of the uniform Laplacian over the mean edge length.
 
     .. math::
@@ -1210,11 +1217,16 @@ def mesh_roughness(vertices, faces) -> float:
 
     Scale-free: a smooth, finely tessellated surface scores low; a ragged
     one, whose vertices stand off their neighbours' mean, high. Compare
-    meshes of one topology only (the tessellation sets the floor).
+    meshes of one topology only (the tessellation sets the floor: an
+    irregular tessellation has a tangential Laplacian on a smooth
+    surface; ``normal=True`` keeps only the Laplacian's component along
+    the vertex normal, the part that makes a surface look ragged).
 
     Args:
         vertices (array-like): :math:`(V, 3)`.
         faces (array-like): :math:`(F, 3)` int.
+        normal (bool): Only the Laplacian's component along the
+            area-weighted vertex normal. (default: :obj:`False`)
 
     Returns:
         float: The ratio.
@@ -1241,4 +1253,11 @@ def mesh_roughness(vertices, faces) -> float:
     used = deg > 0
     lap = v[used] - mean[used] / deg[used, None]
     edge = (v[e[:, 0]] - v[e[:, 1]]).norm(dim=1).mean()
-    return float(lap.norm(dim=1).mean() / edge)
+    if not normal:
+        return float(lap.norm(dim=1).mean() / edge)
+    fn = torch.linalg.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    vn = torch.zeros_like(v)
+    for k in range(3):
+        vn.index_add_(0, f[:, k], fn)
+    vn = vn[used] / vn[used].norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return float((lap * vn).sum(1).abs().mean() / edge)
