@@ -8,7 +8,9 @@ the crop of :mod:`~bigraph_pyg.apps.camera` and returns a
 conventions; :mod:`~bigraph_pyg.apps.export` writes meshes, parameters,
 keypoints and the overlay, under the names of
 :mod:`~bigraph_pyg.apps.output_files`, which never replaces a file
-unasked. ``examples/demo.py`` is a thin CLI over these.
+unasked. :mod:`~bigraph_pyg.apps.quality` gives each person a verdict
+(full body, upper body, refused) that the demo acts on.
+``examples/demo.py`` is a thin CLI over these.
 :mod:`~bigraph_pyg.apps.datasets` builds the training and evaluation sets
 of ``examples/train_bigraph.py`` and ``eval_bigraph.py``;
 :mod:`~bigraph_pyg.apps.detector_joints` gives them the detector's own 2D
@@ -18,12 +20,18 @@ joints on the synthetic renders (``--joint-noise detector``).
 from bigraph_pyg.apps.camera import (
     SPIN_FOCAL_RATIO,
     crop_person,
+    default_focal_length,
     full_perspective_translation,
+    perspective_translation,
+    solve_translation,
 )
 from bigraph_pyg.apps.detection import (
     DETECT_EXTRA,
+    PeopleSearch,
     detect_people,
+    find_people,
     landmarks_to_person,
+    person_score,
     select_person,
 )
 from bigraph_pyg.apps.export import (
@@ -32,7 +40,18 @@ from bigraph_pyg.apps.export import (
     save_prediction,
     to_y_up,
 )
-from bigraph_pyg.apps.inference import default_model_name, predict
+from bigraph_pyg.apps.fitting import (
+    BodyFit,
+    FitWeights,
+    fit_body,
+    fit_person,
+)
+from bigraph_pyg.apps.inference import (
+    clear_cache,
+    default_model_name,
+    load_default_model,
+    predict,
+)
 from bigraph_pyg.apps.keypoints import (
     COCO_TO_JOINTS,
     MEDIAPIPE_TO_JOINTS,
@@ -49,26 +68,40 @@ from bigraph_pyg.apps.output_files import (
     prediction_paths,
 )
 from bigraph_pyg.apps.prediction import Prediction, smplx_parameters
+from bigraph_pyg.apps.quality import Quality, assess_quality
 
 __all__ = [
     "COCO_TO_JOINTS",
     "DETECT_EXTRA",
     "MEDIAPIPE_TO_JOINTS",
     "MESH_AXES",
-    "NoPersonError",
     "OPENPOSE18_TO_JOINTS",
     "OPENPOSE25_TO_JOINTS",
+    "SPIN_FOCAL_RATIO",
+    "BodyFit",
+    "FitWeights",
+    "NoPersonError",
+    "PeopleSearch",
     "Person",
     "Prediction",
-    "SPIN_FOCAL_RATIO",
+    "Quality",
+    "assess_quality",
     "check_new_files",
+    "clear_cache",
     "crop_person",
+    "default_focal_length",
     "default_model_name",
     "detect_people",
+    "find_people",
+    "fit_body",
+    "fit_person",
     "full_perspective_translation",
     "keypoint_box",
     "landmarks_to_person",
+    "load_default_model",
     "output_stems",
+    "person_score",
+    "perspective_translation",
     "predict",
     "prediction_paths",
     "read_keypoints",
@@ -76,5 +109,6 @@ __all__ = [
     "save_prediction",
     "select_person",
     "smplx_parameters",
+    "solve_translation",
     "to_y_up",
 ]

@@ -20,26 +20,37 @@ photo, as SPIN's ``cam_t``
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 import torch
 
 from bigraph_pyg.apps._input_checks import (
     check_box,
+    check_box_overlaps,
     check_device,
     check_image,
     check_in_photo,
     check_options,
 )
 from bigraph_pyg.apps.camera import (
-    SPIN_FOCAL_RATIO,
     crop_person,
-    full_perspective_translation,
+    default_focal_length,
+    perspective_translation,
 )
-from bigraph_pyg.apps.detection import detect_people, select_person
-from bigraph_pyg.apps.keypoints import Person, keypoint_box
+from bigraph_pyg.apps.detection import find_people, select_person
+from bigraph_pyg.apps.fitting import fit_person
+from bigraph_pyg.apps.keypoints import Person
 from bigraph_pyg.apps.prediction import Prediction, smplx_parameters
+from bigraph_pyg.apps.quality import assess_quality, body_box
 
-__all__ = ["default_model_name", "predict"]
+__all__ = ["clear_cache", "default_model_name", "load_default_model", "predict"]
+
+# The shipped models and the default body, loaded once per process:
+# (model name, id(body)) -> (body, model); "body" -> the default body.
+_CACHE: dict = {}
+_CACHE_LOCK = threading.RLock()
 
 
 def _body_vertices(body, params: dict) -> np.ndarray:
@@ -115,32 +126,70 @@ def _model_image(crop: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     return x
 
 
-def _reprojection_error(
-    joints_2d: np.ndarray, keypoints: Person, threshold: float
-) -> float:
-    """Mean distance to the confident keypoints over their box height.
-
-    NaN when no keypoint is confident (``confidence > threshold``).
-    """
-    ok = keypoints.confidence > threshold
-    err = np.linalg.norm(joints_2d - keypoints.joints, axis=-1)
-    bh = float(
-        keypoint_box(keypoints.joints, keypoints.confidence, threshold)[3]
-    )
-    return float(err[ok].mean()) / max(bh, 1e-6) if ok.any() else float("nan")
-
-
 def _model_and_body(model, body, detected: bool):
-    """``model`` and ``body``, the defaults where :obj:`None`."""
-    if body is None:
-        from bigraph_pyg.body import default_body
+    """``model`` and ``body``, the defaults where :obj:`None`, cached.
 
-        body = default_body()
-    if model is None:
-        from bigraph_pyg.hub import pretrained
+    The default body is loaded once per process, and so is each shipped
+    model per body it poses (keyed by the model's name and the body), so
+    that a second photo costs the model's forward pass alone (the shipped
+    model's checkpoint was re-hashed and the model rebuilt on every call,
+    about 2 s on a CPU).
+    """
+    with _CACHE_LOCK:
+        if body is None:
+            if "body" not in _CACHE:
+                from bigraph_pyg.body import default_body
 
-        model = pretrained(default_model_name(detected), body)
+                _CACHE["body"] = default_body()
+            body = _CACHE["body"]
+        if model is None:
+            name = default_model_name(detected)
+            kept = _CACHE.get((name, id(body)))
+            if kept is None or kept[0] is not body:
+                from bigraph_pyg.hub import pretrained
+
+                kept = (body, pretrained(name, body))
+                _CACHE[(name, id(body))] = kept
+            model = kept[1]
     return model, body
+
+
+def load_default_model(detected: bool = True):
+    """The shipped model for a source of 2D joints and the default body.
+
+    Loaded once per process and kept (the ones :func:`predict` uses when
+    given no model), so a caller that runs many photos, as the demo's
+    batch mode, shares them with :func:`predict`. Do not change the model
+    (its weights, device or mode): :func:`predict` leaves it as it was.
+
+    Args:
+        detected (bool): The joints come from MediaPipe
+            (:func:`default_model_name`). (default: :obj:`True`)
+
+    Returns:
+        tuple: ``(model, body)``.
+    """
+    return _model_and_body(None, None, detected)
+
+
+def _is_cached(model) -> bool:
+    with _CACHE_LOCK:
+        return any(
+            isinstance(v, tuple) and v[1] is model for v in _CACHE.values()
+        )
+
+
+def clear_cache() -> None:
+    """Forget the models, body and detector :func:`predict` keeps.
+
+    The next call loads them again (the MediaPipe graph:
+    :func:`~bigraph_pyg.apps.detection.clear_detector_cache`).
+    """
+    from bigraph_pyg.apps.detection import clear_detector_cache
+
+    with _CACHE_LOCK:
+        _CACHE.clear()
+    clear_detector_cache()
 
 
 @torch.no_grad()
@@ -156,6 +205,9 @@ def predict(
     threshold: float = 0.5,
     device: str | torch.device | None = None,
     source: str = "the image",
+    *,
+    fit: bool = True,
+    mask: np.ndarray | None = None,
 ) -> Prediction:
     """Recover the 3D body of one person in a photograph.
 
@@ -169,11 +221,18 @@ def predict(
         keypoints (Person, optional): 2D joints (e.g. from
             :func:`~bigraph_pyg.apps.keypoints.read_keypoints`). (default:
             detected with MediaPipe, the ``detect`` extra)
-        person (int): Which detected person, largest first. (default: ``0``)
-        box (array-like, optional): ``(x, y, w, h)`` person box, pixels.
-            (default: the keypoints' box)
-        focal_length (float, optional): Photo pixels. (default:
-            :data:`SPIN_FOCAL_RATIO` times the crop side)
+        person (int): Which detected person, the most complete and
+            nearest first (:func:`~bigraph_pyg.apps.detection.person_score`).
+            (default: ``0``)
+        box (array-like, optional): ``(x, y, w, h)`` person box, pixels:
+            the detector searches only around it
+            (:func:`~bigraph_pyg.apps.detection.find_people`), and the
+            model's crop is cut around it. (default: the keypoints' box,
+            grown to the whole body's height for an upper body:
+            :func:`~bigraph_pyg.apps.quality.body_box`)
+        focal_length (float, optional): Photo pixels. (default: the
+            photo's diagonal, a 53-degree field of view:
+            :func:`~bigraph_pyg.apps.camera.default_focal_length`)
         crop_scale (float, optional): Crop side over the box's longer
             side. (default: ``1.3`` for a detector box, which includes the
             face and feet; ``1.5`` for a box of the 12 joints alone)
@@ -185,17 +244,56 @@ def predict(
             was in.
         source (str): What the photo is (e.g. its path), named in the
             errors. (default: ``"the image"``)
+        fit (bool): Fit the body model to the photo
+            (:func:`~bigraph_pyg.apps.fitting.fit_body`: the landmarks,
+            the person mask, the priors and the network's 3D joints), the
+            default output; :obj:`False` returns the network's SMPL
+            branch as the body. (default: :obj:`True`)
+        mask (np.ndarray, optional): :math:`(H, W)` person mask in
+            ``[0, 1]`` for the fit. (default: the detector's, if it gives
+            one)
+
+    The shipped model, the default body and the MediaPipe graph are loaded
+    once per process and reused (:func:`clear_cache` forgets them); the
+    model is never changed by a call.
 
     Returns:
-        Prediction: crop, keypoints, both meshes, smplx-layout parameters
-        and the full-perspective camera.
+        Prediction: crop, keypoints, both meshes, smplx-layout parameters,
+        the full-perspective camera and the quality verdict
+        (:class:`~bigraph_pyg.apps.quality.Quality`: ``"full body"``,
+        ``"upper body"`` or ``"refused"``; a refused body is returned all
+        the same, the caller decides).
 
     Raises:
-        NoPersonError: no person detected (the message names ``source``).
+        NoPersonError: no person detected, or only people refused as two
+            merged (the message names ``source`` and the reasons).
         ImportError: detection needed but the ``detect`` extra missing.
         ValueError: a bad argument (e.g. a focal length of -500, a NaN
             threshold, keypoints off the photo, a box too large to crop):
             the message names it, what was expected and what came.
+    """
+    return _checked_run(**locals())  # every argument, by name
+
+
+def _checked_run(
+    image,
+    model,
+    body,
+    keypoints,
+    person,
+    box,
+    focal_length,
+    crop_scale,
+    threshold,
+    device,
+    source,
+    fit,
+    mask,
+) -> Prediction:
+    """Check :func:`predict`'s arguments, then run it.
+
+    The model runs in eval mode on ``device`` and is restored after; the
+    cached model serves one call at a time.
     """
     img = check_image(image, source)
     check_options(
@@ -203,27 +301,119 @@ def predict(
     )
     box = None if box is None else check_box(box)
     device = None if device is None else check_device(device)
+    shared = model is None or _is_cached(model)
     model, body = _model_and_body(model, body, keypoints is None)
-    home = next(model.parameters()).device
-    device = home if device is None else device
-    was_training = model.training
-    model = model.to(device).eval()
-    try:
-        return _predict(
-            model,
-            img,
+    with _CACHE_LOCK if shared else contextlib.nullcontext():
+        home = next(model.parameters()).device
+        device = home if device is None else device
+        was_training = model.training
+        model = model.to(device).eval()
+        try:
+            return _predict(
+                model,
+                img,
+                body,
+                keypoints,
+                person,
+                box,
+                focal_length,
+                crop_scale,
+                threshold,
+                device,
+                source,
+                fit,
+                mask,
+            )
+        finally:
+            model.to(home).train(was_training)
+
+
+def _place_and_fit(
+    out, body, keypoints, crop, img_hw, focal_length, fit, mask, threshold
+) -> dict:
+    """The network's body placed by the photo's pinhole, and fitted.
+
+    The focal length is ``focal_length`` or the photo's diagonal
+    (:func:`~bigraph_pyg.apps.camera.default_focal_length`), the
+    principal point its centre; the network's body stands where its joints
+    project as the weak camera of the crop ``(origin, side)`` drew them
+    (:func:`~bigraph_pyg.apps.camera.perspective_translation`). With
+    ``fit``, the body model is fitted to the person's landmarks, ``mask``
+    (or the detector's), the priors and the network's skeleton-branch 3D
+    joints (its mesh joints without a skeleton branch):
+    :func:`~bigraph_pyg.apps.fitting.fit_person`.
+
+    Returns:
+        dict: ``focal``, ``centre``, ``params_network``, ``v_network``
+        (the SMPL branch posed), ``fit`` (:obj:`None` without), ``params``
+        and ``v_smpl`` (the body: fitted, else the SMPL branch).
+    """
+    f = float(
+        default_focal_length(img_hw) if focal_length is None else focal_length
+    )
+    centre = np.array([img_hw[1] / 2.0, img_hw[0] / 2.0])
+    transl = perspective_translation(
+        out.mesh_joints[0].double().cpu().numpy(),
+        out.camera[0].double().cpu().numpy(),
+        crop[0],
+        crop[1],
+        img_hw,
+        f,
+    )
+    net = smplx_parameters(
+        out.rotmat[0].cpu().numpy(), out.betas[0].cpu().numpy(), transl
+    )
+    placed = {"focal": f, "centre": centre, "params_network": net}
+    placed["v_network"] = _body_vertices(body, net)
+    placed["fit"] = placed["params"] = None
+    if fit:
+        if mask is not None and np.shape(mask) != tuple(img_hw):
+            raise ValueError(
+                f"Expected mask of the photo's size {tuple(img_hw)} (got "
+                f"{np.shape(mask)})"
+            )
+        sk = out.skeleton_joints
+        placed["fit"] = fit_person(
             body,
+            net,
             keypoints,
-            person,
-            box,
-            focal_length,
-            crop_scale,
-            threshold,
-            device,
-            source,
+            f,
+            centre,
+            joints_3d=(out.mesh_joints if sk is None else sk)[0].cpu(),
+            mask=mask,
+            threshold=threshold,
         )
-    finally:
-        model.to(home).train(was_training)
+        placed["params"] = placed["fit"].params
+        placed["v_smpl"] = _body_vertices(body, placed["params"])
+    else:
+        placed["params"], placed["v_smpl"] = net, placed["v_network"]
+    return placed
+
+
+def _person(img, keypoints, person, box, threshold, source):
+    """The person's keypoints and the box their crop is cut around.
+
+    Detected (within ``box`` if given) unless ``keypoints`` are; the box
+    is ``box``, else the keypoints' box grown to the whole body's height
+    for an upper body (:func:`~bigraph_pyg.apps.quality.body_box`).
+    """
+    if keypoints is None:
+        if box is not None:
+            check_box_overlaps(box, img.shape[:2], source)
+        found = find_people(img, box, threshold=threshold)
+        keypoints = select_person(found.people, person, source, found.rejected)
+    kp_box = body_box(
+        keypoints.joints, keypoints.confidence, keypoints.box, threshold
+    )
+    person_box = np.asarray(kp_box if box is None else box, np.float32)
+    check_in_photo(
+        person_box,
+        keypoints.joints,
+        np.asarray(keypoints.confidence) > threshold,
+        img.shape[:2],
+        source,
+    )
+    return keypoints, person_box
 
 
 def _predict(
@@ -238,50 +428,46 @@ def _predict(
     threshold,
     device,
     source,
+    fit=True,
+    mask=None,
 ) -> Prediction:
     """Run :func:`predict` once the image is checked and the model ready."""
-    cfg = model.config
-    detected = keypoints is None
-    if detected:
-        keypoints = select_person(detect_people(img), person, source)
+    keypoints, person_box = _person(
+        img, keypoints, person, box, threshold, source
+    )
     if crop_scale is None:
         crop_scale = 1.3 if keypoints.landmarks is not None else 1.5
-    person_box = np.asarray(keypoints.box if box is None else box, np.float32)
-    check_in_photo(
-        person_box,
-        keypoints.joints,
-        np.asarray(keypoints.confidence) > threshold,
-        img.shape[:2],
-        source,
-    )
-    h, w = cfg.image_size
+    h, w = model.config.image_size
     crop, origin, side = crop_person(img, person_box, max(h, w), crop_scale)
-    x = _model_image(crop, (h, w))
     joints = None
-    if cfg.use_skeleton:
-        joints = torch.as_tensor(
-            _model_joints(
-                keypoints.joints,
-                keypoints.confidence,
-                origin,
-                side,
-                (h, w),
-                threshold,
-            )
-        )[None].to(device)
-    out = model(x.to(device), joints)
+    if model.config.use_skeleton:
+        kp = (keypoints.joints, keypoints.confidence)
+        joints = _model_joints(*kp, origin, side, (h, w), threshold)
+        joints = torch.as_tensor(joints)[None].to(device)
+    out = model(_model_image(crop, (h, w)).to(device), joints)
     cam = out.camera[0].double().cpu().numpy()
     j2d = out.mesh_joints_2d[0].double().cpu().numpy()
     j2d = (j2d + 1.0) / 2.0 * side + origin
     img_hw = img.shape[:2]
-    f = SPIN_FOCAL_RATIO * side if focal_length is None else float(focal_length)
-    transl = full_perspective_translation(cam, origin, side, img_hw, f)
-    params = smplx_parameters(
-        out.rotmat[0].cpu().numpy(), out.betas[0].cpu().numpy(), transl
+    placed = _place_and_fit(
+        out,
+        body,
+        keypoints,
+        (origin, side),
+        img_hw,
+        focal_length,
+        fit,
+        mask,
+        threshold,
     )
     v_mesh = out.vertices[0].cpu().numpy()
-    v_smpl = _body_vertices(body, params)
-    reproj = _reprojection_error(j2d, keypoints, threshold)
+    quality = assess_quality(
+        keypoints.joints,
+        keypoints.confidence,
+        keypoints.box if box is None else person_box,
+        j2d,
+        threshold,
+    )
     sk = out.skeleton_joints
     return Prediction(
         image_size=(int(img_hw[0]), int(img_hw[1])),
@@ -291,16 +477,21 @@ def _predict(
         keypoints=np.asarray(keypoints.joints, np.float32),
         keypoint_confidence=np.asarray(keypoints.confidence, np.float32),
         vertices_mesh=v_mesh,
-        vertices_smpl=v_smpl,
-        faces=np.asarray(body.faces.cpu(), np.int64),
+        vertices_smpl=placed["v_smpl"],
+        faces=body.faces.cpu().numpy().astype(np.int64),  # a copy: shared
         joints_3d_mesh=out.mesh_joints[0].cpu().numpy(),
         joints_3d_skeleton=None if sk is None else sk[0].cpu().numpy(),
         joints_2d_mesh=j2d.astype(np.float32),
         camera_weak=cam.astype(np.float32),
-        params=params,
+        params=placed["params"],
         body_model=str(getattr(body, "name", "body")),
-        focal_length=f,
-        camera_center=np.array([img_hw[1] / 2.0, img_hw[0] / 2.0]),
-        reprojection_error=reproj,
-        branch_distance=float(np.linalg.norm(v_mesh - v_smpl, axis=-1).mean()),
+        focal_length=placed["focal"],
+        camera_center=placed["centre"],
+        reprojection_error=quality.reprojection_error,
+        branch_distance=float(
+            np.linalg.norm(v_mesh - placed["v_network"], axis=-1).mean()
+        ),
+        quality=quality,
+        params_network=placed["params_network"],
+        fit=placed["fit"],
     )

@@ -124,11 +124,25 @@ def test_prediction_shapes_and_camera(prediction):
     assert p.keypoints.shape == (12, 2) and p.faces.shape[1] == 3
     assert set(p.params) == {"global_orient", "body_pose", "betas", "transl"}
     assert p.params["body_pose"].shape == (69,)
-    # The full-perspective camera puts the mesh joints where the weak
-    # camera of the crop did (up to the body's depth over transl_z).
-    err = np.abs(p.project(p.joints_3d_mesh) - p.joints_2d_mesh).max()
-    assert err < 0.01 * p.crop_box[2]
-    assert p.params["transl"][2] > 5  # far: nearly weak perspective
+    # A real camera: the focal length is the photo's diagonal, and the
+    # network's joints, at the network's translation, project where its
+    # weak camera of the crop put them (up to perspective: the body's
+    # depth range over its distance).
+    assert p.focal_length == pytest.approx(np.hypot(240, 320))
+    err = np.abs(p.project(p.joints_3d_mesh, "mesh") - p.joints_2d_mesh)
+    assert err.max() < 0.05 * p.crop_box[2]
+    # The body stands metres away, not SPIN's 39-60 m: its height in
+    # pixels is f times its height in metres over its distance.
+    for branch, v in (("mesh", p.vertices_mesh), ("smpl", p.vertices_smpl)):
+        z = float(p.vertices_camera(branch)[:, 2].mean())
+        assert 1.0 < z < 10.0
+        tall_px = np.ptp(p.project(v, branch)[:, 1])
+        assert tall_px == pytest.approx(
+            p.focal_length * np.ptp(v[:, 1]) / z, rel=0.1
+        )
+    # The default output is fitted; the fit never raises the 2D error.
+    assert p.fit is not None and p.fit.steps > 0
+    assert p.fit.landmark_error[1] <= p.fit.landmark_error[0]
     assert np.isfinite(p.reprojection_error) and p.branch_distance > 0
 
 
@@ -162,9 +176,18 @@ def test_smplx_layout_round_trip(prediction, body, tmp_path):
     np.testing.assert_allclose(written, expected, atol=1e-5)
     npz = np.load(paths["params_npz"])
     np.testing.assert_allclose(npz["body_pose"], params["body_pose"], atol=1e-7)
-    # Both branches are written, named; they differ by branch_distance.
+    # Both branches are written, named; the mesh branch differs from the
+    # SMPL branch before the fit (params_network) by branch_distance.
     mesh = trimesh.load(paths["mesh_obj"], process=False).vertices
-    gap = np.linalg.norm(mesh - written, axis=-1).mean()
+    net = params["params_network"]
+    with torch.no_grad():
+        unfitted = body(
+            **{
+                k: torch.tensor(net[k], dtype=torch.float32)[None]
+                for k in ("global_orient", "body_pose", "betas")
+            }
+        ).vertices[0]
+    gap = np.linalg.norm(mesh - to_y_up(unfitted.numpy()), axis=-1).mean()
     assert gap == pytest.approx(params["branch_mean_distance_m"], rel=1e-4)
 
 
@@ -237,9 +260,10 @@ def test_default_model_matches_the_2d_input(fake_detector, body, monkeypatch):
     """Without a model, predict() loads the shipped model trained on the
     source of its 2D joints: MediaPipe's, or the user's keypoints."""
     from bigraph_pyg import hub
-    from bigraph_pyg.apps import default_model_name
+    from bigraph_pyg.apps import clear_cache, default_model_name
 
     assert set(map(default_model_name, (True, False))) <= set(hub.PRETRAINED)
+    clear_cache()  # predict() keeps the shipped models once loaded
     loaded = []
     real = hub.pretrained
 
@@ -254,6 +278,7 @@ def test_default_model_matches_the_2d_input(fake_detector, body, monkeypatch):
     detected = predict(_photo(), body=body)
     given = predict(_photo(), body=body, keypoints=person)
     assert loaded == ["synthetic-mediapipe", "synthetic"]
+    clear_cache()  # not the spy's models for the next tests
     # The same joints and crop in, other weights: another body out.
     np.testing.assert_array_equal(detected.keypoints, given.keypoints)
     np.testing.assert_array_equal(detected.crop, given.crop)
