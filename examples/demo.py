@@ -4,7 +4,9 @@ Examples::
 
     python examples/demo.py photo.jpg             # detects the person
     python examples/demo.py photos/               # a folder: batch mode
-    python examples/demo.py photo.jpg --person 1  # the second largest
+    python examples/demo.py photo.jpg --person 1  # the next person
+    python examples/demo.py photo.jpg --box 40 20 200 500  # that person
+    python examples/demo.py photo.jpg --all-people  # photo_p0_*, photo_p1_*
     python examples/demo.py photo.jpg --keypoints kp.json  # COCO/OpenPose
     python examples/demo.py photo.jpg --checkpoint CKPT   # a trained run
 
@@ -22,11 +24,23 @@ the body model's name, the focal length); ``_keypoints.json``; and
 view). An earlier run's files in ``--out`` are not replaced without
 ``--overwrite``; all photos' files are checked before the first photo
 runs. See :mod:`bigraph_pyg.apps`.
+
+Each person gets a quality verdict (:mod:`bigraph_pyg.apps.quality`):
+``full body``, ``upper body`` (the legs not seen: scaled from the torso,
+the legs listed as unseen in ``_params.json``'s ``quality`` block) or
+``refused`` (too little of the body seen, too small, or a body that does
+not fit the detected joints). A refused person is not written: the demo
+says why in one line and exits with status 1; ``--force`` writes it all the
+same, marked ``"low_confidence": true`` in the ``quality`` block, with a
+warning. The person chosen is the most complete and nearest (see
+``--person``); ``--box`` searches only around the box; a detection that
+merges two people is refused, never written.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import sys
 import time
 from pathlib import Path
@@ -69,14 +83,28 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--person",
         type=non_negative_int,
         default=0,
-        help="which detected person, largest first (default 0)",
+        help="which detected person, the most complete and nearest "
+        "first: mean joint visibility times box height (default 0)",
+    )
+    p.add_argument(
+        "--all-people",
+        action="store_true",
+        help="write every detected person, as <stem>_p0, <stem>_p1, ...",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write a person the quality verdict refuses, marked "
+        "low-confidence in the params JSON",
     )
     p.add_argument(
         "--box",
         type=float,
         nargs=4,
         metavar=("X", "Y", "W", "H"),
-        help="person box in photo pixels (default: from the keypoints)",
+        help="person box in photo pixels: the detector searches only "
+        "around it, and the model's crop is cut around it (default: "
+        "from the keypoints)",
     )
     p.add_argument(
         "--focal-length",
@@ -106,6 +134,13 @@ def parse_args(argv=None) -> argparse.Namespace:
             f"one person; --person chooses among detected ones) (got "
             f"{args.person})"
         )
+    if args.all_people and (args.person or args.keypoints):
+        p.error(
+            "argument --all-people: Expected neither --person nor "
+            "--keypoints with it (it writes every detected person) (got "
+            + ("--keypoints" if args.keypoints else f"--person {args.person}")
+            + ")"
+        )
     return args
 
 
@@ -128,7 +163,11 @@ def _photos(path: Path) -> list[Path]:
 
 
 def _plan(args, formats) -> dict[Path, str]:
-    """Every photo's output stem, once no file of any would be replaced."""
+    """Every photo's output stem, once no file of any would be replaced.
+
+    With ``--all-people`` the number of people is known only after the
+    detector ran: any earlier ``<stem>_p<i>_*`` file is refused here.
+    """
     from bigraph_pyg.apps import check_new_files, output_stems
     from bigraph_pyg.apps import prediction_paths as files
 
@@ -140,31 +179,75 @@ def _plan(args, formats) -> dict[Path, str]:
         )
     stems = output_stems(photos)
     planned = [files(args.out, s, formats).values() for s in stems.values()]
+    if args.all_people and Path(args.out).is_dir():
+        planned += [
+            sorted(Path(args.out).glob(f"{glob.escape(s)}_p[0-9]*_*"))
+            for s in stems.values()
+        ]
     check_new_files([p for paths in planned for p in paths], args.overwrite)
     return stems
 
 
 def _model(args):
-    """The checkpoint's model, or the shipped one for the 2D joints."""
+    """A checkpoint's model and body, or ``(None, None)``: predict()'s own.
+
+    predict() keeps the shipped model for the 2D joints and the default
+    body once per process (``bigraph_pyg.apps.load_default_model``), so the
+    photos of a folder share them.
+    """
+    if not args.checkpoint:
+        return None, None
     from bigraph_pyg.body import default_body
     from bigraph_pyg.engine import model_from_checkpoint
 
     body = default_body()
-    if args.checkpoint:
-        model, _ = model_from_checkpoint(
-            args.checkpoint, body, map_location=args.device
-        )
-    else:
-        from bigraph_pyg import pretrained
-        from bigraph_pyg.apps.inference import default_model_name
-
-        model = pretrained(default_model_name(not args.keypoints), body)
+    model, _ = model_from_checkpoint(
+        args.checkpoint, body, map_location=args.device
+    )
     return model, body
+
+
+def _verdict_line(name: str, pred) -> str:
+    """One line: the verdict, the fit, and what was not seen."""
+    q = pred.quality
+    line = (
+        f"{name}: {q.verdict}, {len(q.seen)} of 12 joints seen, mesh joints "
+        f"{q.reprojection_error:.3f} of the body height from them"
+    )
+    if q.verdict == "upper body":
+        line += (
+            "; not seen (the model's guess, flagged in the params JSON): "
+            + ", ".join(n.replace("_", " ") for n in q.unseen)
+        )
+    return line
+
+
+def _people(args, image, photo: Path) -> list:
+    """The people to write: ``[(suffix, keypoints or None, index)]``."""
+    if not args.all_people:
+        return [("", None, args.person)]
+    from bigraph_pyg.apps import find_people, select_person
+
+    found = find_people(image, args.box)
+    select_person(found.people, 0, str(photo), found.rejected)  # or raise
+    for person, reason in found.rejected:
+        x, y, w, h = person.box
+        print(
+            f"warning: {photo}: a detection at ({x:.0f}, {y:.0f}, {w:.0f}, "
+            f"{h:.0f}) refused and not written: {reason}",
+            file=sys.stderr,
+        )
+    return [(f"_p{i}", p, 0) for i, p in enumerate(found.people)]
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from bigraph_pyg.apps import predict, read_keypoints, save_prediction
+    from bigraph_pyg.apps import (
+        load_default_model,
+        predict,
+        read_keypoints,
+        save_prediction,
+    )
     from bigraph_pyg.utils.images import load_image
 
     formats = (
@@ -173,56 +256,80 @@ def main(argv=None) -> int:
     with script_errors():  # bad paths, files, checkpoints, numbers
         stems = _plan(args, formats)
         model, body = _model(args)
+        if model is None and args.all_people:  # people as keypoints
+            model, body = load_default_model(detected=True)
         kp = read_keypoints(args.keypoints) if args.keypoints else None
 
-    def run(photo: Path):
+    def run(photo: Path) -> list[str]:
+        """Write the photo's people; the lines to print; raise if none."""
         image = load_image(photo)
-        pred = predict(
-            image,
-            model,
-            body,
-            keypoints=kp,
-            person=args.person,
-            box=args.box,
-            focal_length=args.focal_length,
-            device=args.device,
-            source=str(photo),
-        )
-        return pred, save_prediction(
-            pred,
-            image,
-            args.out,
-            stems[photo],
-            formats,
-            max_side=args.max_side,
-            overwrite=args.overwrite,
-        )
+        lines, refused = [], []
+        for suffix, person, index in _people(args, image, photo):
+            pred = predict(
+                image,
+                model,
+                body,
+                keypoints=kp if person is None else person,
+                person=index,
+                box=args.box,
+                focal_length=args.focal_length,
+                device=args.device,
+                source=str(photo),
+            )
+            name = f"{photo}{suffix and ' person ' + suffix[2:]}"
+            if not pred.quality.confident:
+                why = "; ".join(pred.quality.reasons)
+                if not args.force:
+                    refused.append(f"{name}: refused: {why}")
+                    continue
+                print(
+                    f"warning: {name}: written with --force, marked "
+                    f"low-confidence in the params JSON: {why}",
+                    file=sys.stderr,
+                )
+            paths = save_prediction(
+                pred,
+                image,
+                args.out,
+                stems[photo] + suffix,
+                formats,
+                max_side=args.max_side,
+                overwrite=args.overwrite,
+            )
+            lines += [f"{kind}: {path}" for kind, path in paths.items()]
+            lines.append(_verdict_line(name, pred))
+        if refused and not lines:
+            raise ValueError(
+                "; ".join(refused) + " (--force writes it marked "
+                "low-confidence)"
+            )
+        return lines + [f"skipped {line}" for line in refused]
 
     if not Path(args.image).is_dir():
         t = time.perf_counter()
         with script_errors(IndexError):
-            pred, paths = run(next(iter(stems)))
-        for kind, path in paths.items():
-            print(f"{kind}: {path}")
-        print(
-            f"reprojection error: {pred.reprojection_error:.3f} of the "
-            f"box height; mesh/SMPL branches {pred.branch_distance:.3f} m "
-            f"apart (mean); {time.perf_counter() - t:.1f} s"
-        )
+            lines = run(next(iter(stems)))
+        for line in lines:
+            print(line, file=sys.stderr if line[:8] == "skipped " else None)
+        print(f"{time.perf_counter() - t:.1f} s")
         return 0
 
     from tqdm import tqdm
 
-    failed = []
+    failed, notes = [], []
     for photo in tqdm(stems, desc="photos", unit="photo"):
         try:
-            run(photo)
+            lines = run(photo)
         except (ValueError, IndexError) as err:  # this photo only
             failed.append(f"{photo.name}: {err}")
+            continue
         except (ImportError, OSError) as err:  # a missing extra, a full disk
             raise SystemExit(f"error: {err}") from None
+        notes += [line for line in lines if line.startswith("skipped ")]
     for line in failed:
         print(f"skipped {line}", file=sys.stderr)
+    for line in notes:  # refused people of photos that gave others
+        print(line, file=sys.stderr)
     print(
         f"{len(stems) - len(failed)} of {len(stems)} photos written to "
         f"{args.out}"

@@ -167,6 +167,7 @@ def test_demo_on_a_real_photograph(tiny_checkpoint, tmp_path, capsys):
             str(kp),
             "--out",
             str(out),
+            "--force",  # a 1-step checkpoint's body does not fit: refused
         ]
     )
     import trimesh
@@ -183,7 +184,10 @@ def test_demo_on_a_real_photograph(tiny_checkpoint, tmp_path, capsys):
     assert np.asarray(kps["reprojected_mesh_joints"]).shape == (12, 2)
     png = np.asarray(Image.open(out / "astronaut_overlay.png"))
     assert png.shape == (512, 512 + 256, 3)  # the whole photo | side view
-    assert "reprojection error" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "of the body height from them" in printed.out
+    assert "written with --force, marked low-confidence" in printed.err
+    assert params["quality"]["legs_seen"] is False
     demo.main(
         [
             str(image),
@@ -194,6 +198,7 @@ def test_demo_on_a_real_photograph(tiny_checkpoint, tmp_path, capsys):
             "--out",
             str(out),
             "--overwrite",  # the first run's files are there
+            "--force",
             "--mesh-format",
             "ply",
             "--box",
@@ -495,6 +500,7 @@ def test_demo_defaults_to_the_shipped_model(tmp_path):
             str(out),
             "--max-side",
             "256",
+            "--force",  # an upper body the shipped model fits 0.13 off
         ]
     )
     png = np.asarray(Image.open(out / "astronaut_overlay.png"))

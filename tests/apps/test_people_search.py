@@ -1,0 +1,229 @@
+"""find_people(): one MediaPipe graph, zoomed tiles, the box, merged people.
+
+A fake MediaPipe (tests/apps/conftest.py) returns landmark sets in the
+order it is called, normalised to the image it is given, as MediaPipe does;
+the tests place people in photo pixels and convert.
+"""
+
+import numpy as np
+import pytest
+
+from bigraph_pyg.apps import (
+    NoPersonError,
+    detect_people,
+    find_people,
+    landmarks_to_person,
+    person_score,
+    predict,
+    select_person,
+)
+from bigraph_pyg.apps.detection import (
+    SMALL_PERSON,
+    clear_detector_cache,
+    merged_person_reason,
+)
+from bigraph_pyg.topology import JOINT_NAMES
+from tests.apps.conftest import FakePoseModule, standing_landmarks
+
+H, W = 240, 320
+
+
+def _photo(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+
+
+def _pixels(x0, x1, y0, y1):
+    """A standing person's 33 landmarks in photo pixels (x, y, vis)."""
+    lm = standing_landmarks(x0 / W, x1 / W, y0 / H, y1 / H)
+    lm[:, 0] *= W
+    lm[:, 1] *= H
+    return lm
+
+
+def _seen_from(lm, region):
+    """Landmarks in pixels as MediaPipe reports them on a crop."""
+    x, y, w, h = region
+    out = np.array(lm, np.float64)
+    out[:, 0] = (out[:, 0] - x) / w
+    out[:, 1] = (out[:, 1] - y) / h
+    return out
+
+
+class CountingPose(FakePoseModule):
+    """The fake, counting the graphs built."""
+
+    def __init__(self, results):
+        super().__init__(results)
+        self.built = 0
+        parent = self.Pose
+        module = self
+
+        class Pose(parent):
+            def __init__(self, **kwargs):
+                module.built += 1
+                super().__init__(**kwargs)
+
+        self.Pose = Pose
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    import bigraph_pyg.apps.detection as detection
+
+    def install(results, cls=FakePoseModule):
+        module = cls(results)
+        monkeypatch.setattr(detection, "_mediapipe", lambda: module)
+        return module
+
+    yield install
+    clear_detector_cache()
+
+
+def test_one_graph_for_every_pass_and_call(fake):
+    """The MediaPipe graph is built once and reused (it was built anew for
+    each of up to 4 passes of every call)."""
+    big = _seen_from(_pixels(40, 200, 10, 230), (0, 0, W, H))
+    module = fake([big, None, big, None], CountingPose)
+    assert len(detect_people(_photo())) == 1
+    assert len(detect_people(_photo())) == 1
+    assert module.built == 1 and len(module.images) == 4
+    clear_detector_cache()
+    module.results = [None] * 30
+    detect_people(_photo())
+    assert module.built == 2
+
+
+def test_a_small_person_is_found_in_the_zoomed_tiles(fake):
+    """Nobody in the whole photo: the half-size crops are searched, and the
+    person found in one is mapped back to photo pixels."""
+    person = _pixels(30, 60, 20, 80)  # 60 px: whole in the first tile
+    tile = (0, 0, W // 2, H // 2)
+    module = fake([None, _seen_from(person, tile), None])
+    search = find_people(_photo())
+    assert search.tiled
+    assert module.images[0].shape == (H, W, 3)
+    assert module.images[1].shape == (H // 2, W // 2, 3)  # the tile
+    (found,) = search.people
+    np.testing.assert_allclose(found.landmarks[:, :2], person[:, :2], atol=1e-3)
+    assert found.box[3] < SMALL_PERSON * H
+
+
+def test_a_large_person_needs_no_tiles(fake):
+    module = fake([_seen_from(_pixels(40, 200, 10, 230), (0, 0, W, H)), None])
+    search = find_people(_photo())
+    assert not search.tiled and len(module.images) == 2
+
+
+def test_one_person_seen_in_two_tiles_is_one_person(fake):
+    person = _pixels(130, 170, 60, 150)  # in the middle tiles
+    tiles = [(0, 0, 160, 120), (80, 0, 160, 120), (160, 0, 160, 120)]
+    tiles += [(0, 60, 160, 120), (80, 60, 160, 120)]
+    results = [None]  # the whole photo
+    for t in tiles:
+        inside = t[0] <= 130 and 170 <= t[0] + t[2] and t[1] <= 60
+        inside = inside and 150 <= t[1] + t[3]
+        results += [_seen_from(person, t), None] if inside else [None]
+    fake(results)
+    search = find_people(_photo())
+    assert len(search.people) == 1
+
+
+def test_two_pedestrians_merged_into_one_are_rejected(fake):
+    """MediaPipe fused two pedestrians into one skeleton; the zoomed crops
+    find them apart inside its box: the fused one is refused, never
+    chosen, and the two are returned."""
+    left, right = _pixels(20, 60, 35, 95), _pixels(90, 130, 35, 95)
+    merged = _pixels(20, 130, 30, 95)  # one box over both, 65 px tall
+    fake(
+        [
+            _seen_from(merged, (0, 0, W, H)),
+            None,  # the whole photo: the fused one only
+            _seen_from(left, (0, 0, W // 2, H // 2)),
+            None,  # the first tile: the left one
+            _seen_from(right, (80, 0, W // 2, H // 2)),
+            None,  # the second tile: the right one (and nothing else)
+        ]
+    )
+    search = find_people(_photo())
+    assert search.tiled
+    boxes = sorted(float(p.box[0]) for p in search.people)
+    assert len(boxes) == 2 and boxes[0] < 40 < 80 < boxes[1]
+    ((rejected, why),) = search.rejected
+    assert rejected.box[2] > 100 and why.startswith("two people merged")
+    # Were it the only detection: a clear error naming why, never a body.
+    with pytest.raises(NoPersonError, match="refused: two people merged"):
+        select_person([], 0, "p.jpg", search.rejected)
+
+
+def test_limbs_that_do_not_connect_to_one_torso_are_rejected(
+    fake, shipped_model, body
+):
+    """Shoulders of one person, legs of another far to the side: a thigh
+    longer than MAX_BONE_RATIO torso scales. One whole person passes."""
+    whole = landmarks_to_person(_pixels(40, 200, 10, 230))
+    assert merged_person_reason(whole) is None
+    lm = _pixels(40, 120, 10, 230)
+    legs = [25, 26, 27, 28]  # knees, ankles: another man's, 150 px right
+    lm[legs, 0] += 150
+    reason = merged_person_reason(landmarks_to_person(lm))
+    assert reason.startswith("limbs that do not connect to one torso")
+    assert "hip-knee bone" in reason
+    fake([lm / np.array([W, H, 1.0]), None])
+    search = find_people(_photo())
+    assert search.people == [] and len(search.rejected) == 1
+    fake([lm / np.array([W, H, 1.0]), None])
+    with pytest.raises(NoPersonError, match=r"p\.jpg.*do not connect"):
+        predict(_photo(), shipped_model, body, source="p.jpg")
+
+
+def test_the_most_complete_person_comes_first(fake):
+    """A whole person before a larger one cut by the frame (legs unseen):
+    visibility-weighted size, not the box (basketball2.png's case)."""
+    whole = _pixels(20, 100, 40, 200)  # 160 px, all joints seen
+    cut = _pixels(150, 310, 0, 230)  # 230 px, legs below the frame
+    cut[23:, 2] = 0.05
+    fake(
+        [
+            _seen_from(cut, (0, 0, W, H)),
+            _seen_from(whole, (0, 0, W, H)),
+            None,
+        ]
+    )
+    people = detect_people(_photo())
+    assert [round(float(p.box[0])) for p in people][0] < 100
+    assert person_score(people[0]) > person_score(people[1])
+    assert people[1].area > people[0].area  # the larger box comes second
+    legs = [JOINT_NAMES.index(n) for n in ("left_knee", "right_ankle")]
+    assert (people[1].confidence[legs] < 0.5).all()
+
+
+def test_box_restricts_the_search_to_its_crop(fake):
+    """With a box, MediaPipe sees only the crop around it (the box and a
+    quarter of its longer side): a larger person elsewhere is not chosen."""
+    box = (200, 60, 60, 120)  # region: x 170-290, y 30-210
+    region = (170, 30, 120, 180)
+    inside = _pixels(205, 255, 65, 175)
+    module = fake([_seen_from(inside, region), None])
+    search = find_people(_photo(), box=box)
+    assert module.images[0].shape == (180, 120, 3)
+    assert search.region.tolist() == list(region)
+    (found,) = search.people
+    np.testing.assert_allclose(found.landmarks[:, :2], inside[:, :2], atol=1e-3)
+    # A person mostly in the margin, outside the box, is dropped.
+    beside = _pixels(262, 290, 40, 200)
+    fake([_seen_from(beside, region), None])
+    assert find_people(_photo(), box=box, tiles=False).people == []
+    with pytest.raises(ValueError, match=r"Expected `box` to overlap"):
+        find_people(_photo(), box=(1000, 1000, 10, 10))
+
+
+def test_predict_box_detects_within_the_box(fake, shipped_model, body):
+    box = (200, 60, 60, 120)
+    inside = _pixels(205, 255, 65, 175)
+    module = fake([_seen_from(inside, (170, 30, 120, 180)), None])
+    pred = predict(_photo(), shipped_model, body, box=box)
+    assert module.images[0].shape == (180, 120, 3)
+    np.testing.assert_allclose(
+        pred.keypoints, landmarks_to_person(inside).joints, atol=1e-3
+    )

@@ -1,0 +1,141 @@
+"""The quality verdict: full body, upper body (legs not seen), refused."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bigraph_pyg.apps import Quality, assess_quality, predict
+from bigraph_pyg.apps.detection import clear_detector_cache
+from bigraph_pyg.apps.quality import (
+    HEIGHT_PER_TORSO,
+    MAX_REPROJECTION,
+    body_box,
+    body_height,
+)
+from bigraph_pyg.topology import JOINT_NAMES
+from tests.apps.conftest import standing_landmarks
+
+H, W = 240, 320
+LEGS = ("left_knee", "right_knee", "left_ankle", "right_ankle")
+
+
+def _photo(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+
+
+def _upper_body_landmarks():
+    """A portrait: the person from the face to the hips fills the photo,
+    the legs below the frame (MediaPipe guesses them with low visibility:
+    the astronaut's case)."""
+    lm = standing_landmarks(0.2, 0.8, -0.05, 1.9)  # legs far below
+    lm[23:, 2] = 0.0  # hips, knees, ankles, feet: not seen...
+    lm[[23, 24], 2] = 0.9  # ...but the hips, at the bottom edge
+    return lm
+
+
+@pytest.fixture
+def fake(fake_detector):
+    yield fake_detector
+    clear_detector_cache()
+
+
+def _joints(lm):
+    from bigraph_pyg.apps import MEDIAPIPE_TO_JOINTS
+
+    return lm[list(MEDIAPIPE_TO_JOINTS), :2], lm[list(MEDIAPIPE_TO_JOINTS), 2]
+
+
+def test_full_body_when_torso_and_legs_are_seen():
+    lm = standing_landmarks(30, 90, 10, 230)  # pixels
+    joints, conf = _joints(lm)
+    box = np.array([30, 10, 60, 220.0])
+    q = assess_quality(joints, conf, box, joints + 3.0)
+    assert q.verdict == "full body" and q.confident and q.legs_seen
+    assert q.reasons == () and q.unseen == ()
+    assert q.reprojection_error == pytest.approx(np.hypot(3, 3) / 220)
+    json.dumps(q.as_dict())  # plain JSON
+
+
+def test_a_body_that_does_not_fit_is_refused():
+    lm = standing_landmarks(30, 90, 10, 230)
+    joints, conf = _joints(lm)
+    box = np.array([30, 10, 60, 220.0])
+    far = joints + np.array([0.0, 0.2 * 220])  # 0.2 of the height off
+    q = assess_quality(joints, conf, box, far)
+    assert q.verdict == "refused" and not q.confident
+    (reason,) = q.reasons
+    assert reason.startswith("the body does not fit the detected joints")
+    assert f"at most {MAX_REPROJECTION:g}" in reason
+    assert q.as_dict()["low_confidence"] is True
+
+
+def test_head_and_shoulders_are_refused():
+    lm = standing_landmarks(30, 90, 10, 230)
+    joints, conf = _joints(lm)
+    conf = np.where(
+        [n.endswith("shoulder") for n in JOINT_NAMES], conf, 0.1
+    )  # the astronaut: shoulders only
+    q = assess_quality(joints, conf, np.array([30, 10, 60, 80.0]), joints)
+    assert q.verdict == "refused"
+    assert "too little of the body seen: 2 of 12 joints" in q.reasons[0]
+    assert "left hip, right hip" in q.reasons[0]
+
+
+def test_a_tiny_person_is_refused():
+    lm = standing_landmarks(3, 9, 1, 23)  # 22 px
+    joints, conf = _joints(lm)
+    q = assess_quality(joints, conf, np.array([3, 1, 6, 22.0]), joints)
+    assert q.verdict == "refused" and "too small: 22 px" in q.reasons[0]
+
+
+def test_upper_body_is_scaled_from_its_torso():
+    """Legs unseen: the body's height is HEIGHT_PER_TORSO torsos, and the
+    box grows down to it, its top and sides kept."""
+    lm = _upper_body_landmarks() * np.array([W, H, 1.0])
+    joints, conf = _joints(lm)
+    box = np.array([60.0, 0.0, 200.0, 120.0])
+    sh = joints[JOINT_NAMES.index("left_shoulder"), 1]
+    hip = joints[JOINT_NAMES.index("left_hip"), 1]
+    torso = float(hip - sh)
+    assert body_height(joints, conf, box) == pytest.approx(
+        HEIGHT_PER_TORSO * torso
+    )
+    grown = body_box(joints, conf, box)
+    assert grown[:3].tolist() == box[:3].tolist()
+    assert grown[3] == pytest.approx(HEIGHT_PER_TORSO * torso)
+    q = assess_quality(joints, conf, box, joints)
+    assert q.verdict == "upper body" and not q.legs_seen
+    assert set(LEGS) <= set(q.unseen)
+
+
+def test_predict_gives_an_upper_body_never_a_tiny_full_body(
+    fake, shipped_model, body
+):
+    """A portrait (legs below the frame): the crop is the whole person's,
+    scaled from the torso, so the body's hips land near the photo's hips
+    and its head near the face, not a whole tiny body over the face (the
+    demo drew one, 38.7 box heights off)."""
+    lm = _upper_body_landmarks()
+    fake([lm, None])
+    pred = predict(_photo(), shipped_model, body)
+    q = pred.quality
+    assert q.verdict in ("upper body", "refused")
+    assert set(LEGS) <= set(q.unseen) and not q.legs_seen
+    torso = q.body_height / HEIGHT_PER_TORSO
+    assert pred.crop_box[2] >= 1.2 * q.body_height  # the whole body's crop
+    # The mesh's shoulders-to-hips span in the photo is a torso, not a
+    # torso of a whole body squeezed into the face-to-hips box.
+    ix = [JOINT_NAMES.index(n) for n in ("left_shoulder", "left_hip")]
+    span = float(np.diff(pred.project(pred.joints_3d_mesh)[ix, 1])[0])
+    assert span > 0.5 * torso
+    params = pred.quality.as_dict()
+    assert params["legs_seen"] is False and "left_ankle" in params["unseen"]
+
+
+def test_quality_on_the_prediction_is_a_quality(fake, shipped_model, body):
+    fake([standing_landmarks(), None])
+    pred = predict(_photo(), shipped_model, body)
+    assert isinstance(pred.quality, Quality)
+    assert pred.reprojection_error == pred.quality.reprojection_error
