@@ -11,11 +11,12 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import Size
 
-from bigraph_pyg.utils._checks import check_positive_int
-
 
 def check_in_channels(in_channels: object) -> int | tuple[int, int]:
     """Check ``in_channels``, an int or a pair ``(F_src, F_dst)``.
+
+    ``-1`` (either or both in a pair) is PyG's lazy size: inferred from
+    the features at the first call.
 
     Returns:
         int or tuple[int, int]: ``in_channels``, a pair as a tuple of ints.
@@ -26,11 +27,23 @@ def check_in_channels(in_channels: object) -> int | tuple[int, int]:
                 "Expected `in_channels` to be an int or a pair "
                 f"(F_src, F_dst) (got {in_channels!r})"
             )
-        check_positive_int("in_channels[0]", in_channels[0])
-        check_positive_int("in_channels[1]", in_channels[1])
-        return (int(in_channels[0]), int(in_channels[1]))
-    check_positive_int("in_channels", in_channels)
-    return in_channels
+        return (
+            _channels("in_channels[0]", in_channels[0]),
+            _channels("in_channels[1]", in_channels[1]),
+        )
+    return _channels("in_channels", in_channels)
+
+
+def _channels(name: str, value: object) -> int:
+    """A positive int, or ``-1`` (lazy)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value == -1:
+        return -1
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"Expected `{name}` to be a positive int or -1 (inferred at the "
+            f"first call) (got {value!r})"
+        )
+    return value
 
 
 def check_features(
@@ -50,7 +63,7 @@ def check_features(
             f"Expected `{name}` of shape [N, C] or [B, N, C] "
             f"(got {list(x.shape)})"
         )
-    if x.size(-1) != channels:
+    if channels != -1 and x.size(-1) != channels:  # -1: lazy, any
         raise ValueError(
             f"Expected `{name}` with {channels} channels in its last "
             f"dimension (got {list(x.shape)})"

@@ -69,8 +69,9 @@ class BipartiteFusionConv(NormalizedGraphConv):
       fusion graph has no self-loops, paper §4.3.3).
 
     Args:
-        in_channels (int or tuple): Size of each input feature, or
-            ``(F_src, F_dst)`` for a bipartite pair.
+        in_channels (int or tuple): Size of each input feature (``-1``:
+            inferred at the first call, as in PyG), or ``(F_src, F_dst)``
+            for a bipartite pair.
         out_channels (int): Size of each output node feature.
         num_edges (int): Number of fusion edges :math:`E_f` (41,352 for the
             paper's 12 joints and 1723 vertices in both directions).

@@ -23,7 +23,8 @@ class MeshConv(NormalizedGraphConv):
     Python loop, a batch ``[B, N, C]`` is one fused sparse product.
 
     Args:
-        in_channels (int): Size of each input node feature.
+        in_channels (int): Size of each input node feature (``-1``:
+            inferred at the first call, as in PyG).
         out_channels (int): Size of each output node feature.
         bias (bool, optional): If :obj:`False`, no additive bias.
             (default: :obj:`True`)

@@ -74,7 +74,8 @@ class NormalizedGraphConv(MessagePassing):
     switches the value checks off altogether.
 
     Args:
-        in_channels (int or tuple): Size of each input node feature, or
+        in_channels (int or tuple): Size of each input node feature
+            (``-1``: inferred at the first call, as in PyG), or
             ``(F_src, F_dst)`` for a bipartite pair.
         out_channels (int): Size of each output node feature.
         bias (bool, optional): If :obj:`False`, no additive bias.
@@ -353,7 +354,13 @@ class NormalizedGraphConv(MessagePassing):
         size: Size,
     ) -> tuple[Tensor, tuple[int, int]]:
         """Validate ``x`` and return ``(x_src, (N_src, N_dst))``."""
-        return split_features(x, size, self.in_channels, self.lin.weight)
+        channels = self.in_channels
+        pair = isinstance(channels, tuple)
+        if (channels[0] if pair else channels) < 0:  # lazy: PyG's Linear
+            # knows the size once it has seen x
+            f_src = self.lin.in_channels  # -1 until then
+            channels = (f_src, channels[1]) if pair else f_src
+        return split_features(x, size, channels, self.lin.weight)
 
     def forward(
         self,

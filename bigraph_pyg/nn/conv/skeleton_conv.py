@@ -21,7 +21,8 @@ class SkeletonConv(NormalizedGraphConv):
     ``edge_weight`` every edge weighs 1 (a mean over neighbours).
 
     Args:
-        in_channels (int): Size of each input node feature.
+        in_channels (int): Size of each input node feature (``-1``:
+            inferred at the first call, as in PyG).
         out_channels (int): Size of each output node feature.
         bias (bool, optional): If :obj:`False`, no additive bias.
             (default: :obj:`True`)

@@ -336,3 +336,36 @@ def test_mesh_conv_cache_inference_then_training(ico):
     out.sum().backward()
     assert torch.allclose(out.detach(), ref) and x.grad is not None
     assert len(conv._graph_cache) == 2
+
+
+@pytest.mark.parametrize("kind", ["mesh", "skeleton", "fusion", "pair"])
+def test_lazy_in_channels(ico, kind):
+    """PyG's lazy ``in_channels=-1``: sized at the first call, then the
+    same layer as one built with the size (same weights, same output)."""
+    from bigraph_pyg.nn import BipartiteFusionConv, SkeletonConv
+
+    _, edge_index, w = ico
+    n = int(edge_index.max()) + 1
+    make = {
+        "mesh": lambda c: MeshConv(c, 4),
+        "skeleton": lambda c: SkeletonConv(c, 4),
+        "fusion": lambda c: BipartiteFusionConv(
+            c, 4, num_edges=edge_index.size(1)
+        ),
+        "pair": lambda c: MeshConv((c, -1 if c == -1 else 3), 4),
+    }[kind]
+    torch.manual_seed(0)
+    lazy, sized = make(-1), make(8)
+    x = torch.randn(2, n, 8)
+    args = (x, edge_index, w) if kind != "pair" else ((x, None), edge_index)
+    kwargs = {} if kind != "pair" else {"edge_weight": w, "size": (n, n)}
+    out = lazy(*args, **kwargs)
+    assert lazy.lin.weight.shape == (4, 8)
+    sized.load_state_dict(lazy.state_dict())
+    assert torch.equal(out, sized(*args, **kwargs))
+    out.sum().backward()
+    assert lazy.lin.weight.grad.shape == (4, 8)
+    with pytest.raises(ValueError, match="with 8 channels"):
+        lazy(torch.randn(2, n, 5), edge_index, w)
+    with pytest.raises(ValueError, match=r"positive int or -1 .* \(got -2\)"):
+        make(-2)
