@@ -15,15 +15,20 @@ its joints (``bigraph_pyg.pretrained("synthetic-mediapipe")``; with
 ``--keypoints``, ``pretrained("synthetic")``; ``pip install
 'bigraph_pyg[demo]'``),
 offline, on the CPU. Writes into ``--out`` (default ``runs/demo``), per
-photo ``<stem>``: ``_mesh.obj``/``.ply`` (the mesh branch) and
-``_smpl.obj``/``.ply`` (the SMPL branch), y-up (x right, y up, z towards
-the camera, metres); ``_params.json``/``.npz`` (smplx layout:
-``global_orient``, ``body_pose``, ``betas``, ``transl`` = SPIN's ``cam_t``,
-the body model's name, the focal length); ``_keypoints.json``; and
-``_overlay.png`` (the mesh over the whole photo, the keypoints, a side
-view). An earlier run's files in ``--out`` are not replaced without
-``--overwrite``; all photos' files are checked before the first photo
-runs. See :mod:`bigraph_pyg.apps`.
+photo ``<stem>``: ``_smpl.obj``/``.ply`` (the body: the body model fitted
+to the photo's landmarks, the priors and the network's 3D joints; the SMPL
+branch with ``--no-fit``) and ``_mesh.obj``/``.ply`` (the network's mesh
+branch), y-up (x right, y up, z towards the camera, metres, without the
+camera translation); ``_params.json``/``.npz`` (smplx layout:
+``global_orient``, ``body_pose``, ``betas``, ``transl`` in metres in the
+camera's OpenCV frame, a pinhole of ``focal_length`` pixels, by default the
+photo's diagonal, and principal point ``camera_center``; the y-up mesh goes
+at ``mesh_translation_y_up`` in a y-up camera frame; the body model's name,
+the fit's record); ``_keypoints.json``; and ``_overlay.png`` (the body
+over the whole photo, the keypoints, a side view). An earlier run's
+files in ``--out`` are not replaced without ``--overwrite``; all photos'
+files are checked before the first photo runs. See
+:mod:`bigraph_pyg.apps`.
 
 Each person gets a quality verdict (:mod:`bigraph_pyg.apps.quality`):
 ``full body``, ``upper body`` (the legs not seen: scaled from the torso,
@@ -33,8 +38,8 @@ not fit the detected joints). A refused person is not written: the demo
 says why in one line and exits with status 1; ``--force`` writes it all the
 same, marked ``"low_confidence": true`` in the ``quality`` block, with a
 warning. The person chosen is the most complete and nearest (see
-``--person``); ``--box`` searches only around the box; a detection that
-merges two people is refused, never written.
+``--person``); ``--box`` chooses only a person inside the box; a detection
+that merges two people is refused, never written.
 """
 
 from __future__ import annotations
@@ -102,14 +107,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=float,
         nargs=4,
         metavar=("X", "Y", "W", "H"),
-        help="person box in photo pixels: the detector searches only "
-        "around it, and the model's crop is cut around it (default: "
-        "from the keypoints)",
+        help="person box in photo pixels: only a person inside it is "
+        "chosen (searched in a zoomed crop around it first), and the "
+        "model's crop is cut around it (default: from the keypoints)",
     )
     p.add_argument(
         "--focal-length",
         type=positive_float,
-        help="photo pixels (default: SPIN's 5000/224 of the crop)",
+        help="photo pixels (default: the photo's diagonal, a 53-degree "
+        "field of view)",
+    )
+    p.add_argument(
+        "--no-fit",
+        action="store_true",
+        help="write the network's SMPL branch as the body, not the body "
+        "model fitted to the photo (bigraph_pyg.apps.fitting)",
     )
     p.add_argument("--out", type=_out_folder, default="runs/demo")
     p.add_argument(
@@ -275,6 +287,7 @@ def main(argv=None) -> int:
                 focal_length=args.focal_length,
                 device=args.device,
                 source=str(photo),
+                fit=not args.no_fit,
             )
             name = f"{photo}{suffix and ' person ' + suffix[2:]}"
             if not pred.quality.confident:

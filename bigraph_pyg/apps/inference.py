@@ -225,9 +225,9 @@ def predict(
             nearest first (:func:`~bigraph_pyg.apps.detection.person_score`).
             (default: ``0``)
         box (array-like, optional): ``(x, y, w, h)`` person box, pixels:
-            the detector searches only around it
-            (:func:`~bigraph_pyg.apps.detection.find_people`), and the
-            model's crop is cut around it. (default: the keypoints' box,
+            only a person inside it is detected, searched in a crop around
+            it first (:func:`~bigraph_pyg.apps.detection.find_people`), and
+            the model's crop is cut around it. (default: the keypoints' box,
             grown to the whole body's height for an upper body:
             :func:`~bigraph_pyg.apps.quality.body_box`)
         focal_length (float, optional): Photo pixels. (default: the

@@ -199,31 +199,55 @@ def test_the_most_complete_person_comes_first(fake):
 
 
 def test_box_restricts_the_search_to_its_crop(fake):
-    """With a box, MediaPipe sees only the crop around it (the box and a
-    quarter of its longer side): a larger person elsewhere is not chosen."""
-    box = (200, 60, 60, 120)  # region: x 170-290, y 30-210
-    region = (170, 30, 120, 180)
+    """With a box, MediaPipe sees only a square crop around it (1.5 times
+    its longer side): a larger person elsewhere is never seen."""
+    box = (200, 60, 60, 120)  # region: x 140-320, y 30-210
+    region = (140, 30, 180, 180)
     inside = _pixels(205, 255, 65, 175)
     module = fake([_seen_from(inside, region), None])
     search = find_people(_photo(), box=box)
-    assert module.images[0].shape == (180, 120, 3)
+    assert module.images[0].shape == (180, 180, 3)
+    assert len(module.images) == 2  # the crop's two passes, nothing more
     assert search.region.tolist() == list(region)
     (found,) = search.people
     np.testing.assert_allclose(found.landmarks[:, :2], inside[:, :2], atol=1e-3)
-    # A person mostly in the margin, outside the box, is dropped.
-    beside = _pixels(262, 290, 40, 200)
-    fake([_seen_from(beside, region), None])
+    # A person mostly in the margin, outside the box, is dropped; the whole
+    # photo is searched then (nobody there either, for this fake).
+    beside = _pixels(262, 300, 40, 200)
+    module = fake([_seen_from(beside, region), None])
     assert find_people(_photo(), box=box, tiles=False).people == []
+    assert module.images[2].shape == (H, W, 3)  # the fallback
     with pytest.raises(ValueError, match=r"Expected `box` to overlap"):
         find_people(_photo(), box=(1000, 1000, 10, 10))
+
+
+def test_box_falls_back_to_the_whole_photo_within_the_box(fake):
+    """MediaPipe finds nobody in the box's crop (the man cut by the frame of
+    basketball2.png is found only in the whole photo): the whole photo is
+    searched, and only the people inside the box are kept."""
+    box = (200, 60, 60, 120)
+    inside = _pixels(205, 255, 65, 175)
+    outside = _pixels(20, 120, 10, 230)  # larger, more complete
+    whole = (0, 0, W, H)
+    module = fake(
+        [None]  # the crop: nobody
+        + [None] * 9  # its half-size tiles: nobody
+        + [None] * 25  # its third-size tiles: nobody
+        + [_seen_from(outside, whole), _seen_from(inside, whole), None]
+    )
+    search = find_people(_photo(), box=box)
+    assert module.images[0].shape == (180, 180, 3)
+    assert module.images[35].shape == (H, W, 3)
+    (found,) = search.people
+    assert found.box[0] >= 200 and search.region.tolist() == [0, 0, W, H]
 
 
 def test_predict_box_detects_within_the_box(fake, shipped_model, body):
     box = (200, 60, 60, 120)
     inside = _pixels(205, 255, 65, 175)
-    module = fake([_seen_from(inside, (170, 30, 120, 180)), None])
+    module = fake([_seen_from(inside, (140, 30, 180, 180)), None])
     pred = predict(_photo(), shipped_model, body, box=box)
-    assert module.images[0].shape == (180, 120, 3)
+    assert module.images[0].shape == (180, 180, 3)
     np.testing.assert_allclose(
         pred.keypoints, landmarks_to_person(inside).joints, atol=1e-3
     )
