@@ -139,3 +139,22 @@ def test_quality_on_the_prediction_is_a_quality(fake, shipped_model, body):
     pred = predict(_photo(), shipped_model, body)
     assert isinstance(pred.quality, Quality)
     assert pred.reprojection_error == pred.quality.reprojection_error
+
+
+def test_the_astronaut_portrait_is_refused_not_a_tiny_body():
+    """The real detector (the ``detect`` extra) on scikit-image's astronaut:
+    head and shoulders only. Refused (the demo drew a tiny whole body over
+    the face and printed it as normal); the crop, if forced, is scaled from
+    the shoulders to a whole person's height."""
+    pytest.importorskip("mediapipe")
+    from skimage import data
+
+    try:
+        pred = predict(data.astronaut(), fit=False)
+    except ImportError as err:  # e.g. an unsupported protobuf release
+        pytest.skip(str(err))
+    q = pred.quality
+    assert q.verdict == "refused" and not q.legs_seen
+    assert q.reasons[0].startswith("too little of the body seen")
+    assert q.body_height > 1.5 * q.box_height  # scaled from the shoulders
+    assert pred.crop_box[2] >= 1.2 * q.body_height
