@@ -124,3 +124,32 @@ def test_all_people_with_person_is_refused(capsys):
     assert "argument --all-people: Expected neither --person" in (
         capsys.readouterr().err
     )
+
+
+def test_batch_mode_loads_the_model_once(tmp_path, fake_person, monkeypatch):
+    """A folder of photos shares predict()'s model and body: one load."""
+    from bigraph_pyg import hub
+    from bigraph_pyg.apps import clear_cache
+
+    clear_cache()
+    loaded = []
+    real = hub.pretrained
+
+    def spy(name="synthetic", body=None):
+        loaded.append(name)
+        return real(name, body)
+
+    monkeypatch.setattr(hub, "pretrained", spy)
+    photos = tmp_path / "in"
+    photos.mkdir()
+    rng = np.random.default_rng(2)
+    for name in ("a.png", "b.png", "c.png"):
+        Image.fromarray(rng.integers(0, 255, (240, 320, 3), np.uint8)).save(
+            photos / name
+        )
+    fake_person([standing_landmarks(), None] * 3)
+    out = tmp_path / "out"
+    demo.main([str(photos), "--out", str(out), "--max-side", "64", "--force"])
+    assert loaded == ["synthetic-mediapipe"]
+    assert len(list(out.glob("*_params.json"))) == 3
+    clear_cache()
