@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -126,12 +126,20 @@ class Person:
             confident landmarks (all 33 for MediaPipe: face and feet too).
         landmarks (np.ndarray or None): :math:`(33, 3)` ``(x, y,
             visibility)`` MediaPipe landmarks in pixels, if detected.
+        mask (np.ndarray or None): :math:`(H, W)` float32 in ``[0, 1]``,
+            the person's segmentation in the whole photo's pixels
+            (MediaPipe's, from the pass that found the person, zero outside
+            the area around the person's body:
+            :func:`~bigraph_pyg.apps.detection.find_people`), if detected.
+            The fit's silhouette terms use it
+            (:func:`~bigraph_pyg.apps.fitting.fit_person`).
     """
 
     joints: np.ndarray
     confidence: np.ndarray
     box: np.ndarray
     landmarks: np.ndarray | None = None
+    mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def area(self) -> float:

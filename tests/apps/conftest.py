@@ -44,8 +44,10 @@ def standing_landmarks(x0=0.3, x1=0.7, y0=0.1, y1=0.9):
 class FakePoseModule:
     """``mediapipe.python.solutions.pose`` returning fixed landmark sets.
 
-    Each ``Pose().process(image)`` pops the next set (``None``: no person),
-    and records the image it was given.
+    Each ``Pose().process(image)`` pops the next set (``None``: no person;
+    a ``(landmarks, segmentation)`` pair gives a segmentation mask too, of
+    the image's size, as ``enable_segmentation=True`` does), and records
+    the image it was given.
     """
 
     def __init__(self, results):
@@ -59,6 +61,9 @@ class FakePoseModule:
 
         class _Result:
             def __init__(self, lm):
+                self.segmentation_mask = None
+                if isinstance(lm, tuple):
+                    lm, self.segmentation_mask = lm
                 self.pose_landmarks = (
                     None
                     if lm is None
