@@ -306,6 +306,8 @@ def _params_record(pred) -> dict:
             "terms": fit.terms,
             "steps": fit.steps,
             "milliseconds": fit.milliseconds,
+            "unseen_landmarks": list(getattr(fit, "unseen_landmarks", ())),
+            "kept_joints": list(getattr(fit, "kept_joints", ())),
         }
     if getattr(pred, "quality", None) is not None:  # the verdict, flags
         params["quality"] = pred.quality.as_dict()

@@ -81,6 +81,8 @@ from bigraph_pyg.apps.camera import solve_translation
 from bigraph_pyg.topology import JOINT_NAMES, SMPL_JOINT_NAMES, SMPL_TO_JOINTS
 
 __all__ = [
+    "LEG_JOINTS",
+    "LEG_LANDMARKS",
     "MEDIAPIPE_LANDMARK_NAMES",
     "POSE_PRIOR_FILE",
     "BodyFit",
@@ -134,6 +136,20 @@ MEDIAPIPE_LANDMARK_NAMES: tuple[str, ...] = (
 #: The shipped pose prior (``bigraph_pyg/assets``), made by
 #: ``scripts/make_pose_prior.py`` with :func:`build_pose_prior`.
 POSE_PRIOR_FILE = "pose_prior.npz"
+#: MediaPipe's leg landmarks: left out of an upper body's fit
+#: (:func:`fit_person`). The first four are skeleton joints too.
+LEG_LANDMARKS: tuple[str, ...] = tuple(
+    f"{side}_{part}"
+    for part in ("knee", "ankle", "heel", "foot_index")
+    for side in ("left", "right")
+)
+#: The body-model joints whose rotations pose the legs: an upper body's
+#: keep the network's (:func:`fit_person`).
+LEG_JOINTS: tuple[str, ...] = tuple(
+    f"{side}_{part}"
+    for part in ("hip", "knee", "ankle", "foot")
+    for side in ("left", "right")
+)
 # Relative weight of each landmark kind in the 2D term: the 11 face points
 # together weigh about as much as 3 joints, so they turn the head without
 # outvoting the body.
@@ -566,6 +582,11 @@ class BodyFit:
         terms (dict): Each term's value at the end (unweighted).
         steps (int): Adam steps taken.
         milliseconds (float): Wall time of the fit.
+        unseen_landmarks (tuple[str, ...]): The landmarks the 2D term did
+            not use (below the confidence threshold, an unseen leg's, or
+            without a counterpart on the body).
+        kept_joints (tuple[str, ...]): Body-model joints whose rotations
+            kept the start's (the network's): an unseen leg's.
     """
 
     params: dict
@@ -577,6 +598,8 @@ class BodyFit:
     terms: dict = field(default_factory=dict)
     steps: int = 0
     milliseconds: float = 0.0
+    unseen_landmarks: tuple[str, ...] = ()
+    kept_joints: tuple[str, ...] = ()
 
 
 def _geman_mcclure(sq: Tensor, scale: float) -> Tensor:
@@ -849,7 +872,7 @@ def _objective(
     return total, terms, v, lm2d
 
 
-def _start(body, init: Mapping, t: _Targets, dt, dev):
+def _start(body, init: Mapping, t: _Targets):
     """The start as leaf tensors, as given and with a better translation.
 
     Returns ``(given, start, orient0)``: the parameters of ``init``, the
@@ -859,6 +882,8 @@ def _start(body, init: Mapping, t: _Targets, dt, dev):
     root rotation the fit turns.
     """
     from bigraph_pyg.geometry import axis_angle_to_matrix
+
+    dev, dt = body.template_vertices.device, body.template_vertices.dtype
 
     def leaf(x):
         return torch.tensor(np.asarray(x, np.float64), dtype=dt, device=dev)
@@ -928,8 +953,12 @@ def _robust_scales(final: float, steps: int) -> list[float]:
     ]
 
 
-def _optimise(body, given, start, orient0, t, w, steps):
+def _optimise(body, given, start, orient0, t, w, steps, frozen=None):
     """Adam on every parameter; the best admissible iterate's values.
+
+    ``frozen`` (a boolean :math:`(69,)` tensor) marks body-pose angles
+    that keep their start: their gradient is zeroed, so Adam never moves
+    them.
 
     An iterate is admissible if its landmark error is no larger than the
     one of ``given`` (the caller's start); of those, among ``given`` and
@@ -962,6 +991,8 @@ def _optimise(body, given, start, orient0, t, w, steps):
         if i == steps:
             break
         loss.backward()
+        if frozen is not None:
+            p["body_pose"].grad[frozen] = 0.0
         opt.step()
         sched.step()
     return best[1]
@@ -980,6 +1011,7 @@ def fit_body(
     steps: int = 40,
     weights: FitWeights | None = None,
     prior: PosePrior | None = None,
+    keep_pose=(),
 ) -> BodyFit:
     r"""Fit the body model to one person's 2D evidence.
 
@@ -1016,6 +1048,10 @@ def fit_body(
         weights (FitWeights, optional): (default: ``FitWeights()``)
         prior (PosePrior, optional): (default: the shipped prior,
             :func:`load_pose_prior`)
+        keep_pose (sequence of str): Body-model joints
+            (:data:`~bigraph_pyg.topology.SMPL_JOINT_NAMES`, not the
+            pelvis) whose rotations keep ``init``'s (e.g. an unseen leg's:
+            :func:`fit_person`). (default: none)
 
     Returns:
         BodyFit: parameters, body, landmarks and the fit's record.
@@ -1031,20 +1067,58 @@ def fit_body(
     _check_fit_inputs(init, points, conf, focal_length, camera_center, steps)
     if mask is not None and np.ndim(mask) != 2:
         raise ValueError(f"Expected mask (H, W) (got {np.shape(mask)})")
+    frozen = _frozen_angles(keep_pose)
     weights = FitWeights() if weights is None else weights
     prior = load_pose_prior() if prior is None else prior
-    dev, dt = body.template_vertices.device, body.template_vertices.dtype
     camera = (focal_length, camera_center)
     t = _targets(body, points, conf, camera, mask, joints_3d, threshold, prior)
+    given, best, orient0 = _steps(body, init, t, weights, steps, frozen)
+    fit = _result(body, given, best, orient0, t, weights, steps, t0)
+    fit.kept_joints = tuple(keep_pose)
+    fit.unseen_landmarks = _unused(_layout(points), t)
+    return fit
+
+
+def _unused(names, t) -> tuple[str, ...]:
+    """The landmarks of weight 0 in the 2D term."""
+    w = t.weight.tolist()
+    return tuple(n for n, wk in zip(names, w, strict=True) if wk <= 0)
+
+
+def _frozen_angles(keep_pose) -> Tensor | None:
+    """The body-pose angles of the joints ``keep_pose`` names, or None."""
+    if isinstance(keep_pose, str):
+        keep_pose = (keep_pose,)
+    names = list(keep_pose)
+    if not names:
+        return None
+    body_joints = SMPL_JOINT_NAMES[1:]
+    bad = [n for n in names if n not in body_joints]
+    if bad:
+        raise ValueError(
+            f"Expected keep_pose to name body-model joints other than the "
+            f"pelvis (SMPL_JOINT_NAMES[1:]) (got {bad})"
+        )
+    frozen = torch.zeros(3 * len(body_joints), dtype=torch.bool)
+    for n in names:
+        i = body_joints.index(n)
+        frozen[3 * i : 3 * i + 3] = True
+    return frozen
+
+
+def _steps(body, init, t, weights, steps, frozen):
+    """The start and the fit on one CPU thread (restored after)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small tensors: threads cost more than gain
     try:
         with torch.enable_grad():
-            given, start, orient0 = _start(body, init, t, dt, dev)
-            best = _optimise(body, given, start, orient0, t, weights, steps)
+            given, start, orient0 = _start(body, init, t)
+            best = _optimise(
+                body, given, start, orient0, t, weights, steps, frozen
+            )
     finally:
         torch.set_num_threads(threads)
-    return _result(body, given, best, orient0, t, weights, steps, t0)
+    return given, best, orient0
 
 
 @torch.no_grad()
@@ -1076,6 +1150,7 @@ def fit_person(
     joints_3d=None,
     mask=None,
     threshold: float = 0.5,
+    legs_seen: bool | None = None,
     **kwargs,
 ) -> BodyFit:
     """:func:`fit_body` on one detected person's evidence.
@@ -1083,6 +1158,19 @@ def fit_person(
     The person's 33 MediaPipe landmarks when it has them (detected), else
     its 12 joints (a keypoint file); its mask when it carries one
     (``person.mask``) and ``mask`` is not given.
+
+    **An upper body is fitted as an upper body.** When a knee or an ankle
+    is not seen (the quality verdict's ``"upper body"``:
+    :attr:`~bigraph_pyg.apps.quality.Quality.legs_seen`), the legs'
+    landmarks (:data:`LEG_LANDMARKS`: knees, ankles, heels, toes, both
+    sides) leave the 2D term and the legs' rotations
+    (:data:`LEG_JOINTS`) keep the network's: MediaPipe's leg points are
+    then guesses, even the confident ones (opencv-doc's
+    ``basketball2.png``: the man cut by the frame at mid-thigh has his
+    right knee and ankle at 0.14 and 0.11, and a left knee at hip height
+    and a left ankle 95 px up in the photo at 0.88 and 0.75; fitted to
+    them, his legs folded up into the frame). The record names them
+    (:attr:`BodyFit.unseen_landmarks`, :attr:`BodyFit.kept_joints`).
 
     Args:
         body (BodyModel): The body model.
@@ -1094,20 +1182,22 @@ def fit_person(
             joints, model frame.
         mask (np.ndarray, optional): :math:`(H, W)` person mask.
         threshold (float): Confidence above which a point is used.
+        legs_seen (bool, optional): Fit the legs to the landmarks.
+            (default: whether the person's knees and ankles are all
+            above ``threshold``)
         **kwargs: More arguments of :func:`fit_body` (``steps``,
             ``weights``, ``prior``).
 
     Returns:
         BodyFit: as :func:`fit_body`.
+
+    Raises:
+        ValueError: ``legs_seen`` not a bool or None, or a bad argument of
+            :func:`fit_body`.
     """
     if mask is None:
         mask = getattr(person, "mask", None)
-    lm = getattr(person, "landmarks", None)
-    if lm is not None:
-        lm = np.asarray(lm, np.float64)
-        points, conf = lm[:, :2], lm[:, 2]
-    else:
-        points, conf = person.joints, person.confidence
+    points, conf = _evidence(person, threshold, legs_seen, kwargs)
     return fit_body(
         body,
         init,
@@ -1120,6 +1210,34 @@ def fit_person(
         threshold=threshold,
         **kwargs,
     )
+
+
+def _evidence(person, threshold: float, legs_seen, kwargs: dict):
+    """A person's points and confidences for the fit.
+
+    An upper body's legs are left out: confidence 0, and ``keep_pose``
+    :data:`LEG_JOINTS` set in ``kwargs``.
+    """
+    if legs_seen is not None and not isinstance(legs_seen, bool | np.bool_):
+        raise ValueError(
+            f"Expected legs_seen True, False or None (got {legs_seen!r})"
+        )
+    lm = getattr(person, "landmarks", None)
+    if lm is not None:
+        lm = np.asarray(lm, np.float64)
+        points, conf = lm[:, :2], lm[:, 2].copy()
+    else:
+        points = np.asarray(person.joints, np.float64)
+        conf = np.array(person.confidence, np.float64)
+    if legs_seen is None:
+        legs = [JOINT_NAMES.index(n) for n in LEG_LANDMARKS[:4]]
+        seen = np.asarray(person.confidence)[legs] > threshold
+        legs_seen = bool(seen.all())
+    if not legs_seen:
+        names = _layout(points)
+        conf[[i for i, n in enumerate(names) if n in LEG_LANDMARKS]] = 0.0
+        kwargs.setdefault("keep_pose", LEG_JOINTS)
+    return points, conf
 
 
 def _smplx_params(p: dict, orient0: Tensor) -> dict[str, np.ndarray]:

@@ -390,6 +390,29 @@ def _place_and_fit(
     return placed
 
 
+def _verdict(keypoints, box, j2d, placed: dict, threshold: float):
+    """The quality verdict on the body written: the fitted one if any.
+
+    The fitted body's 12 joints through the photo's pinhole, held to
+    :data:`~bigraph_pyg.apps.quality.MAX_FIT_ERROR`, with the network
+    mesh's ``j2d`` kept in the record; without the fit, ``j2d`` itself.
+    """
+    judged, network = j2d, None
+    fit = placed["fit"]
+    if fit is not None:
+        p = fit.joints.astype(np.float64) + placed["params"]["transl"]
+        judged = p[:, :2] / p[:, 2:] * placed["focal"] + placed["centre"]
+        network = j2d
+    return assess_quality(
+        keypoints.joints,
+        keypoints.confidence,
+        box,
+        judged,
+        threshold,
+        network_joints_2d=network,
+    )
+
+
 def _person(img, keypoints, person, box, threshold, source):
     """The person's keypoints and the box their crop is cut around.
 
@@ -461,13 +484,8 @@ def _predict(
         threshold,
     )
     v_mesh = out.vertices[0].cpu().numpy()
-    quality = assess_quality(
-        keypoints.joints,
-        keypoints.confidence,
-        keypoints.box if box is None else person_box,
-        j2d,
-        threshold,
-    )
+    verdict_box = keypoints.box if box is None else person_box
+    quality = _verdict(keypoints, verdict_box, j2d, placed, threshold)
     sk = out.skeleton_joints
     return Prediction(
         image_size=(int(img_hw[0]), int(img_hw[1])),

@@ -70,9 +70,12 @@ class Prediction:
             diagonal: :func:`~bigraph_pyg.apps.camera.default_focal_length`).
         camera_center (np.ndarray): ``(cx, cy)`` pixels, the principal
             point (the photo's centre).
-        reprojection_error (float): Mean distance between
-            ``joints_2d_mesh`` and the confident keypoints, over the
-            body's height in the photo (:attr:`quality`'s).
+        reprojection_error (float): Mean distance between the body's
+            joints in the photo and the confident keypoints, over the
+            body's height in the photo (:attr:`quality`'s: the fitted
+            body's, through the pinhole, unless ``fit=False``, then
+            ``joints_2d_mesh``'s; the network's is
+            ``quality.network_error``).
         branch_distance (float): Mean vertex distance between the two
             branches, metres.
         quality (Quality or None): The verdict (``"full body"``,

@@ -1,9 +1,15 @@
 r"""Is a prediction a body to trust? The per-person :class:`Quality` verdict.
 
 :func:`assess_quality` judges one person from what the detector saw (the
-12 joints' confidences, the box) and from how the predicted body fits it
-(the reprojection error of the mesh joints to the confident joints, over the
-body's height in the photo). The verdict is one of:
+12 joints' confidences, the box) and from how the body written fits it
+(the reprojection error of its joints to the confident joints, over the
+body's height in the photo): the fitted body's own joints, through the
+photo's pinhole, when :func:`~bigraph_pyg.apps.predict` fits (the
+default; the network mesh's error is kept in the record,
+:attr:`Quality.network_error`), else the mesh branch's through its weak
+camera. For an upper body the error is over the seen joints of the torso
+and arms: its legs are the model's guess, not fitted
+(:func:`~bigraph_pyg.apps.fitting.fit_person`). The verdict is one of:
 
 * ``"full body"``: the torso (both shoulders, both hips) and both legs
   (knees and ankles) seen, the body fits;
@@ -21,10 +27,12 @@ body's height in the photo). The verdict is one of:
 
 The thresholds were measured (``docs/reliability.md``, "The quality
 verdict, measured"): on the 64 synthetic test renders, whole and with the
-legs cut off, and on real photos. :data:`MAX_REPROJECTION` passes 89 % of
-the whole renders (median error 0.051) and every upper body scaled from its
-torso (at most 0.099), and refuses 8 of 11 whole, small bodies that the old
-crop fitted into the visible part.
+legs cut off, and on real photos. :data:`MAX_REPROJECTION` (the network
+mesh, ``fit=False``) passes 89 % of the whole renders (median error 0.051)
+and every upper body scaled from its torso (at most 0.099), and refuses 8
+of 11 whole, small bodies that the old crop fitted into the visible part.
+:data:`MAX_FIT_ERROR` (the fitted body) is set from the fitted bodies of
+real photos (see its note).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from bigraph_pyg.topology import JOINT_NAMES
 __all__ = [
     "HEIGHT_PER_SHOULDERS",
     "HEIGHT_PER_TORSO",
+    "MAX_FIT_ERROR",
     "MAX_REPROJECTION",
     "MIN_HEIGHT_PX",
     "Quality",
@@ -58,6 +67,19 @@ HEIGHT_PER_SHOULDERS: float = 5.2
 #: Largest mean distance of the mesh joints to the confident joints, over
 #: the body's height, of a body that fits (see the module notes).
 MAX_REPROJECTION: float = 0.1
+#: Largest mean distance of the fitted body's joints to the confident
+#: joints, over the body's height, of a body that fits (the verdict with
+#: the fit, :func:`~bigraph_pyg.apps.predict`'s default). Measured with
+#: the default model: the 21 people found in 9 photos (opencv-doc's
+#: messi5, basketball1/2 and vtest.avi frames 0, 200, 400, 600, 700;
+#: the astronaut, refused for its torso) fit at 0.008-0.047 (median
+#: 0.025; 15 full bodies, 6 upper bodies; their network meshes at
+#: 0.015-0.081). Two people merged, made from six of these full bodies by
+#: moving the hips and legs sideways, fit at 0.052-0.081 when moved by
+#: 0.3 of the body's height (5 of 6 refused here; 1 of 6 by the network
+#: mesh's 0.1) and 0.093-0.122 when moved by 0.5 (all refused; 4 of 6 by
+#: the mesh's 0.1).
+MAX_FIT_ERROR: float = 0.06
 #: Smallest body height, photo pixels, the verdict accepts: the smallest
 #: people measured (vtest.avi's pedestrians, 51-66 px) fit at 0.018-0.055;
 #: below, the 224-pixel crop is mostly upsampled blur.
@@ -82,8 +104,14 @@ class Quality:
         box_height (float): The person box's height, photo pixels.
         body_height (float): The body's height in the photo, pixels
             (:func:`body_height`): the scale of the reprojection error.
-        reprojection_error (float): Mean distance of the mesh joints to the
-            seen joints over ``body_height`` (NaN with no joint seen).
+        reprojection_error (float): Mean distance of the judged body's
+            joints (the fitted body's with ``fitted``, else the mesh
+            branch's) to the seen joints (an upper body's torso and arms)
+            over ``body_height`` (NaN with no joint seen).
+        network_error (float): The same for the network's mesh branch
+            (equal to ``reprojection_error`` without the fit).
+        fitted (bool): The fitted body was judged (threshold
+            :data:`MAX_FIT_ERROR`, else :data:`MAX_REPROJECTION`).
     """
 
     verdict: str
@@ -94,6 +122,8 @@ class Quality:
     box_height: float
     body_height: float
     reprojection_error: float
+    network_error: float = float("nan")
+    fitted: bool = False
 
     @property
     def confident(self) -> bool:
@@ -125,8 +155,11 @@ class Quality:
             "box_height_px": self.box_height,
             "body_height_px": self.body_height,
             "reprojection_error_body_fraction": self.reprojection_error,
+            "judged": "fitted body" if self.fitted else "network mesh",
+            "network_reprojection_error_body_fraction": self.network_error,
             "thresholds": {
                 "max_reprojection_error": MAX_REPROJECTION,
+                "max_fit_error": MAX_FIT_ERROR,
                 "min_body_height_px": MIN_HEIGHT_PX,
             },
         }
@@ -187,6 +220,7 @@ def assess_quality(
     box,
     joints_2d,
     threshold: float = 0.5,
+    network_joints_2d=None,
 ) -> Quality:
     """The verdict for one person (see the module notes).
 
@@ -194,13 +228,24 @@ def assess_quality(
         joints (array-like): :math:`(12, 2)` detected joints, pixels.
         confidence (array-like): :math:`(12,)` their confidences.
         box (array-like): ``(x, y, w, h)`` the person box, pixels.
-        joints_2d (array-like): :math:`(12, 2)` the body's joints
-            projected into the photo, pixels.
+        joints_2d (array-like): :math:`(12, 2)` the written body's joints
+            projected into the photo, pixels: the fitted body's when
+            ``network_joints_2d`` is given, else the network mesh's.
         threshold (float): Confidence above which a joint is seen.
             (default: ``0.5``)
+        network_joints_2d (array-like, optional): :math:`(12, 2)` the
+            network mesh's joints, pixels, when ``joints_2d`` are a fitted
+            body's: the verdict then holds the fit to
+            :data:`MAX_FIT_ERROR` and keeps the network's error in
+            :attr:`Quality.network_error`. (default: ``joints_2d`` are
+            the network's, held to :data:`MAX_REPROJECTION`)
 
     Returns:
         Quality: the verdict and its numbers.
+
+    Raises:
+        ValueError: ``joints_2d`` or ``network_joints_2d`` not
+            :math:`(12, 2)`.
     """
     kp = np.asarray(joints, np.float64)
     conf = np.asarray(confidence, np.float64)
@@ -208,24 +253,15 @@ def assess_quality(
     seen = tuple(n for n, s in zip(JOINT_NAMES, ok, strict=True) if s)
     unseen = tuple(n for n, s in zip(JOINT_NAMES, ok, strict=True) if not s)
     height = body_height(kp, conf, box, threshold)
-    err = np.linalg.norm(np.asarray(joints_2d, np.float64) - kp, axis=-1)
-    reproj = float(err[ok].mean()) / max(height, 1e-6) if ok.any() else np.nan
-    reasons = []
-    missing = [n for n in _TORSO if n in unseen]
-    if missing:
-        reasons.append(
-            f"too little of the body seen: {len(seen)} of 12 joints, the "
-            f"torso without {', '.join(n.replace('_', ' ') for n in missing)}"
-        )
-    if height < MIN_HEIGHT_PX:
-        reasons.append(
-            f"too small: {height:.0f} px tall (at least {MIN_HEIGHT_PX:g})"
-        )
-    if not reproj <= MAX_REPROJECTION:
-        reasons.append(
-            f"the body does not fit the detected joints: mean error "
-            f"{reproj:.2f} of its height (at most {MAX_REPROJECTION:g})"
-        )
+    fitted = network_joints_2d is not None
+    judged = ok.copy()
+    if set(_LEGS) & set(unseen):  # an upper body: its legs are a guess
+        judged[[_J[n] for n in _LEGS]] = False
+    reproj = _error(joints_2d, "joints_2d", kp, judged, height)
+    net = reproj
+    if fitted:
+        net = _error(network_joints_2d, "network_joints_2d", kp, judged, height)
+    reasons = _reasons(seen, unseen, height, reproj, fitted)
     if reasons:
         verdict = "refused"
     elif set(_LEGS) & set(unseen):
@@ -241,7 +277,45 @@ def assess_quality(
         box_height=float(np.asarray(box, np.float64)[3]),
         body_height=float(height),
         reprojection_error=reproj,
+        network_error=net,
+        fitted=fitted,
     )
+
+
+def _reasons(seen, unseen, height: float, error: float, fitted: bool):
+    """Why a person is refused (empty when not)."""
+    limit = MAX_FIT_ERROR if fitted else MAX_REPROJECTION
+    reasons = []
+    missing = [n for n in _TORSO if n in unseen]
+    if missing:
+        reasons.append(
+            f"too little of the body seen: {len(seen)} of 12 joints, the "
+            f"torso without {', '.join(n.replace('_', ' ') for n in missing)}"
+        )
+    if height < MIN_HEIGHT_PX:
+        reasons.append(
+            f"too small: {height:.0f} px tall (at least {MIN_HEIGHT_PX:g})"
+        )
+    if not error <= limit:
+        what = "fitted body" if fitted else "body"
+        reasons.append(
+            f"the {what} does not fit the detected joints: mean error "
+            f"{error:.3f} of its height (at most {limit:g})"
+        )
+    return reasons
+
+
+def _error(points_2d, name: str, joints, judged, height: float) -> float:
+    """Mean distance of ``points_2d`` to the judged joints over ``height``."""
+    p = np.asarray(points_2d, np.float64)
+    if p.shape != joints.shape:
+        raise ValueError(
+            f"Expected {name} of shape {joints.shape} (got {p.shape})"
+        )
+    if not judged.any():
+        return float("nan")
+    d = np.linalg.norm(p - joints, axis=-1)
+    return float(d[judged].mean()) / max(height, 1e-6)
 
 
 def body_box(joints, confidence, box, threshold: float = 0.5) -> np.ndarray:

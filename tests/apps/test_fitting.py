@@ -393,3 +393,56 @@ def test_a_body_cut_by_the_frame_keeps_its_legs(body, scene):
     assert fit.landmark_error[1] < 0.1 * fit.landmark_error[0]
     box = [*p2d.min(0), *(p2d.max(0) - p2d.min(0))]
     assert silhouette_iou(p2d, faces, mask, box) > 0.93  # in the photo
+
+
+def _folded_upper_body(scene):
+    """The scene's 33 landmarks with MediaPipe's guesses for legs below the
+    frame: folded up to the hips (basketball2.png's cut man), the right
+    knee and ankle unconfident, the left ones confident."""
+    from bigraph_pyg.apps.keypoints import MEDIAPIPE_TO_JOINTS, Person
+
+    lm = np.zeros((33, 3))
+    lm[:, :2] = scene["landmarks"]
+    lm[:, 2] = 0.95
+    hips = lm[[23, 24], :2].mean(0)
+    legs = np.arange(25, 33)
+    lm[legs, :2] = hips + 0.3 * (lm[legs, :2] - hips)  # folded up
+    lm[legs, 0] -= 40.0
+    lm[[26, 28, 30, 32], 2] = 0.1  # the right leg: not seen
+    idx = list(MEDIAPIPE_TO_JOINTS)
+    return Person(lm[idx, :2], lm[idx, 2], np.zeros(4), landmarks=lm)
+
+
+def test_an_upper_body_keeps_the_networks_legs(body, scene):
+    """A knee or an ankle unseen: the legs' landmarks leave the 2D term and
+    the legs' rotations stay the network's (the start), flagged in the
+    record; fitted to the guesses, the legs fold (the old behaviour)."""
+    from bigraph_pyg.apps.fitting import LEG_JOINTS, LEG_LANDMARKS, fit_person
+
+    person = _folded_upper_body(scene)
+    init = _perturbed(scene, np.random.default_rng(2), size=0.05)
+    kw = dict(joints_3d=scene["joints_3d"], steps=20)
+    fit = fit_person(body, init, person, F, CENTER, **kw)
+    assert fit.kept_joints == LEG_JOINTS
+    assert set(LEG_LANDMARKS) <= set(fit.unseen_landmarks)
+    assert "left_wrist" not in fit.unseen_landmarks
+    pose = fit.params["body_pose"].reshape(23, 3)
+    start = np.asarray(init["body_pose"], np.float32).reshape(23, 3)
+    legs = [SMPL_JOINT_NAMES.index(n) - 1 for n in LEG_JOINTS]
+    np.testing.assert_array_equal(pose[legs], start[legs])
+    assert np.abs(pose - start).max() > 1e-3  # the rest was fitted
+    followed = fit_person(body, init, person, F, CENTER, legs_seen=True, **kw)
+    assert followed.kept_joints == ()
+    moved = followed.params["body_pose"].reshape(23, 3)[legs] - start[legs]
+    assert np.abs(moved).max() > 0.05  # the guesses pull the legs
+
+
+def test_upper_body_options_name_the_argument(body, scene):
+    from bigraph_pyg.apps.fitting import fit_person
+
+    person = _folded_upper_body(scene)
+    init = _perturbed(scene, np.random.default_rng(2))
+    with pytest.raises(ValueError, match="legs_seen"):
+        fit_person(body, init, person, F, CENTER, legs_seen="no", steps=0)
+    with pytest.raises(ValueError, match="keep_pose"):
+        fit_person(body, init, person, F, CENTER, keep_pose=["pelvis"])

@@ -158,3 +158,100 @@ def test_the_astronaut_portrait_is_refused_not_a_tiny_body():
     assert q.reasons[0].startswith("too little of the body seen")
     assert q.body_height > 1.5 * q.box_height  # scaled from the shoulders
     assert pred.crop_box[2] >= 1.2 * q.body_height
+
+
+def _offset(joints, fraction, height):
+    """Joints moved right by ``fraction`` of ``height`` pixels."""
+    return np.asarray(joints, np.float64) + [fraction * height, 0.0]
+
+
+def test_the_verdict_judges_the_fitted_body():
+    """With the fit, the fitted body's error decides (held to
+    MAX_FIT_ERROR) and the network mesh's is kept in the record: a good
+    fit passes over a poor network mesh, a bad fit is refused over a good
+    one."""
+    from bigraph_pyg.apps.quality import MAX_FIT_ERROR
+
+    kp, conf = _joints(standing_landmarks())
+    kp = kp * [W, H]
+    box = [0.3 * W, 0.1 * H, 0.4 * W, 0.8 * H]
+    h = box[3]
+    good = assess_quality(
+        kp,
+        conf,
+        box,
+        _offset(kp, 0.02, h),
+        network_joints_2d=_offset(kp, 0.15, h),
+    )
+    assert good.verdict == "full body" and good.fitted
+    assert good.reprojection_error == pytest.approx(0.02)
+    assert good.network_error == pytest.approx(0.15)
+    bad = assess_quality(
+        kp,
+        conf,
+        box,
+        _offset(kp, MAX_FIT_ERROR + 0.02, h),
+        network_joints_2d=_offset(kp, 0.02, h),
+    )
+    assert bad.verdict == "refused"
+    assert "fitted body does not fit" in bad.reasons[0]
+    record = bad.as_dict()
+    assert record["judged"] == "fitted body"
+    assert record["network_reprojection_error_body_fraction"] == (
+        pytest.approx(0.02)
+    )
+    assert record["thresholds"]["max_fit_error"] == MAX_FIT_ERROR
+    # Without a fit the network's error decides, at MAX_REPROJECTION.
+    plain = assess_quality(kp, conf, box, _offset(kp, 0.08, h))
+    assert plain.verdict == "full body" and not plain.fitted
+    assert plain.network_error == plain.reprojection_error
+    assert 0.08 < MAX_REPROJECTION
+
+
+def test_an_upper_bodys_legs_are_not_judged():
+    """The legs of an upper body are the model's guess (not fitted): a
+    fitted body whose legs miss MediaPipe's leg guesses still passes."""
+    kp, conf = _joints(standing_landmarks())
+    kp = kp * [W, H]
+    conf = conf.copy()
+    conf[JOINT_NAMES.index("right_ankle")] = 0.1
+    box = [0.3 * W, 0.1 * H, 0.4 * W, 0.8 * H]
+    fitted = np.array(kp)
+    legs = [JOINT_NAMES.index(n) for n in LEGS]
+    fitted[legs] += [0.0, -80.0]  # the kept legs, away from the guesses
+    q = assess_quality(kp, conf, box, fitted, network_joints_2d=kp)
+    assert q.verdict == "upper body" and q.reprojection_error == 0.0
+
+
+def test_the_verdict_refuses_joints_of_another_shape():
+    kp, conf = _joints(standing_landmarks())
+    with pytest.raises(ValueError, match="joints_2d of shape"):
+        assess_quality(kp, conf, [0, 0, 10, 10], kp[:11])
+    with pytest.raises(ValueError, match="network_joints_2d"):
+        assess_quality(
+            kp, conf, [0, 0, 10, 10], kp, network_joints_2d=np.zeros(3)
+        )
+
+
+def test_predict_judges_the_fitted_body(fake, shipped_model, body):
+    """predict()'s verdict is the fitted body's (its joints through the
+    photo's pinhole); the network mesh's error is kept; fit=False judges
+    the mesh."""
+    lm = standing_landmarks()
+    fake([lm, None])
+    pred = predict(_photo(), shipped_model, body)
+    q = pred.quality
+    assert q.fitted and pred.reprojection_error == q.reprojection_error
+    kp, conf = pred.keypoints, pred.keypoint_confidence
+    fitted = pred.project(pred.fit.joints)
+    mine = np.linalg.norm(fitted - kp, axis=-1)[conf > 0.5].mean()
+    assert q.reprojection_error == pytest.approx(mine / q.body_height, 1e-4)
+    net = np.linalg.norm(pred.joints_2d_mesh - kp, axis=-1)[conf > 0.5]
+    assert q.network_error == pytest.approx(net.mean() / q.body_height, 1e-4)
+    clear_detector_cache()
+    fake([lm, None])
+    plain = predict(_photo(), shipped_model, body, fit=False)
+    assert not plain.quality.fitted
+    assert plain.quality.reprojection_error == pytest.approx(
+        q.network_error, 1e-4
+    )
