@@ -5,10 +5,13 @@
 
 Renders ``num`` samples of the synthetic test stream (seed 0, the
 generator's default 224² crops), runs the demo's detector on each image
-(:func:`bigraph_pyg.apps.detection.detect_people`, largest person, the
-demo's confidence threshold), and compares both MediaPipe's joints and the
-samples' stored :class:`~bigraph_pyg.data.noise.JointNoise` estimates
-(``joints_2d_est``) with the ground truth ``joints_2d``.
+(:func:`bigraph_pyg.apps.detection.detect_people`, its first person: the
+most complete and nearest, ranked by
+:func:`~bigraph_pyg.apps.detection.person_score`, the mean visibility of
+the 12 joints times the box height; the demo's confidence threshold), and
+compares both MediaPipe's joints and the samples' stored
+:class:`~bigraph_pyg.data.noise.JointNoise` estimates (``joints_2d_est``)
+with the ground truth ``joints_2d``.
 
 Errors are fractions of the person's box, as :class:`JointNoise` scales its
 noise: the larger side of the ground-truth joints' bounding box. Error
@@ -138,7 +141,12 @@ def width_ratio(
 
 
 def run_detector(images: list[np.ndarray], threshold: float):
-    """The demo's detection: largest MediaPipe person, its 12 joints."""
+    """The demo's detection: the first MediaPipe person, its 12 joints.
+
+    The first of :func:`~bigraph_pyg.apps.detection.detect_people`: the
+    most complete and nearest (visibility-weighted size,
+    :func:`~bigraph_pyg.apps.detection.person_score`).
+    """
     from bigraph_pyg.apps.detection import detect_people
 
     n = len(images)
@@ -147,7 +155,7 @@ def run_detector(images: list[np.ndarray], threshold: float):
     person = np.zeros(n, bool)
     for k, img in enumerate(images):
         people = detect_people(img)
-        if people:  # select_person(people, 0): the largest box
+        if people:  # select_person(people, 0): the best person_score
             joints[k] = people[0].joints
             conf[k] = people[0].confidence
             person[k] = True

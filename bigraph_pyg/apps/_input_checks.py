@@ -90,7 +90,7 @@ def check_options(
     """
     if isinstance(person, bool) or not isinstance(person, int) or person < 0:
         raise ValueError(
-            f"Expected `person` an int >= 0, largest first (got {person!r})"
+            f"Expected `person` an int >= 0, the best first (got {person!r})"
         )
     if keypoints_given and person != 0:
         raise ValueError(

@@ -10,7 +10,9 @@ skeleton branch on a detector's output too (HRNet detections, Sec. 4.3.2);
 HRNet's weights are not available offline, and MediaPipe is the detector
 whose errors the demo meets, so it stands in:
 
-* :func:`detect_split` runs the demo's detection (the largest person) on
+* :func:`detect_split` runs the demo's detection (the first person of
+  :func:`~bigraph_pyg.apps.detection.detect_people`: the most complete
+  and nearest, :func:`~bigraph_pyg.apps.detection.person_score`) on
   every render of a cache split, once, and keeps the result next to the
   renders (``<split>/mediapipe_joints.npz``, written atomically);
 * :func:`use_detections` writes them into the split's in-memory copy
@@ -66,8 +68,11 @@ def detect_split(
         folder (str or PathLike): A split of a synthetic cache
             (``root/<split>``, with ``images/0000000.jpg`` ...).
         num_samples (int): Renders to detect on (the split's size).
-        detect (Callable, optional): ``image -> list[Person]``, largest
-            first; :obj:`None` is the demo's MediaPipe detection, whose
+        detect (Callable, optional): ``image -> list[Person]``, best
+            first (the most complete and nearest:
+            :func:`~bigraph_pyg.apps.detection.person_score`, the mean
+            visibility of the 12 joints times the box height); :obj:`None`
+            is the demo's MediaPipe detection, whose
             result is kept in ``folder/mediapipe_joints.npz`` and read
             back while its version and ``num_samples`` match.
         progress (bool): tqdm bar. (default: :obj:`True`)
