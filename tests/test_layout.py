@@ -25,11 +25,6 @@ KNOWN_CIRCLES = (
         "bigraph_pyg.engine._trainer_state",
         "bigraph_pyg.engine.trainer",
     },
-    {
-        "bigraph_pyg.nn.sampling",
-        "bigraph_pyg.topology",
-        "bigraph_pyg.topology.body_graphs",
-    },
 )
 
 

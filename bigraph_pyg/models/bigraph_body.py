@@ -36,6 +36,7 @@ from bigraph_pyg.models.node_inputs import (
 from bigraph_pyg.models.output import BiGraphOutput
 from bigraph_pyg.nn.conv import BipartiteFusionConv
 from bigraph_pyg.nn.encoders import EncoderOutput, ResNetEncoder
+from bigraph_pyg.nn.sampling import MeshSampler
 from bigraph_pyg.nn.validate import check_joints_in_image, validation_enabled
 from bigraph_pyg.topology import JOINT_NAMES, BodyGraphs
 
@@ -134,7 +135,7 @@ class BiGraphBody(nn.Module):
         for name, tensor in body_buffers(config, graphs, body).items():
             self.register_buffer(name, tensor)
         self.register_buffer("bones", bone_index(), persistent=False)
-        self.sampler = graphs.sampler()
+        self.sampler = MeshSampler.from_hierarchy(graphs.hierarchy)
         self.encoder = ResNetEncoder(config.encoder, weights=encoder_weights)
         if config.use_skeleton and config.joint_embedding == "pose":
             self.register_buffer(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,9 +17,6 @@ from bigraph_pyg.topology.mesh import mesh_graph
 from bigraph_pyg.topology.sampling import MeshHierarchy, mesh_hierarchy
 from bigraph_pyg.topology.skeleton import SMPL_TO_JOINTS, skeleton_graph
 from bigraph_pyg.utils.io import load_npz
-
-if TYPE_CHECKING:
-    from bigraph_pyg.nn.sampling import MeshSampler
 
 __all__ = ["BodyGraphs"]
 
@@ -172,12 +168,6 @@ class BodyGraphs:
     def fusion_bipartite(self) -> tuple[Graph, Graph]:
         """``(joint_to_vertex, vertex_to_joint)`` bipartite graphs."""
         return fusion_bipartite(self.fusion_graph, self.num_joints)
-
-    def sampler(self) -> MeshSampler:
-        """A :class:`~bigraph_pyg.nn.MeshSampler` over the hierarchy."""
-        from bigraph_pyg.nn.sampling import MeshSampler
-
-        return MeshSampler.from_hierarchy(self.hierarchy)
 
     def to(self, *args, **kwargs) -> BodyGraphs:
         """Move every tensor (as :meth:`torch.Tensor.to`)."""

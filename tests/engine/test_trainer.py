@@ -15,6 +15,7 @@ from bigraph_pyg.engine import (
     mix_joints_2d,
     model_from_checkpoint,
 )
+from bigraph_pyg.nn import MeshSampler
 
 
 def _same(a, b):
@@ -241,7 +242,11 @@ def pose_set(graphs):
     from bigraph_pyg.data import SyntheticPoses
 
     return SyntheticPoses(
-        None, 64, level=2, sampler=graphs.sampler(), progress=False
+        None,
+        64,
+        level=2,
+        sampler=MeshSampler.from_hierarchy(graphs.hierarchy),
+        progress=False,
     )
 
 

@@ -76,7 +76,7 @@ def test_upsampling_is_closest_point_barycentric():
 
 
 def test_sampler_batched_equals_loop(graphs):
-    sampler = graphs.sampler()
+    sampler = MeshSampler.from_hierarchy(graphs.hierarchy)
     assert repr(sampler) == "MeshSampler(6890 -> 1723 -> 431)"
     x = torch.randn(3, 6890, 5)
     down = sampler.downsample(x)
@@ -99,7 +99,7 @@ def test_sampler_batched_equals_loop(graphs):
     nnz = graphs.hierarchy.down[0].coalesce()._nnz()
     assert state["down_0_index"].shape == (2, nnz)
     torch.testing.assert_close(sampler.operator("up", 1).to_dense(), u1)
-    sampler64 = graphs.sampler().to(torch.float64)
+    sampler64 = MeshSampler.from_hierarchy(graphs.hierarchy).to(torch.float64)
     assert sampler64.down_0_weight.dtype == torch.float64
     assert sampler64.down_0_index.dtype == torch.int64
 
@@ -107,13 +107,13 @@ def test_sampler_batched_equals_loop(graphs):
 def test_sampler_loads_the_sparse_state_dict_layout(graphs):
     """Checkpoints written when the operators were sparse COO buffers
     (``down_0``) load into the index/weight layout, same operators."""
-    sampler = graphs.sampler()
+    sampler = MeshSampler.from_hierarchy(graphs.hierarchy)
     old = {
         f"{name}_{i}": sampler.operator(name, i)
         for name in ("down", "up")
         for i in range(2)
     }
-    fresh = graphs.sampler()
+    fresh = MeshSampler.from_hierarchy(graphs.hierarchy)
     for buf in fresh.buffers():
         buf.zero_()
     fresh.load_state_dict(old)
@@ -122,7 +122,7 @@ def test_sampler_loads_the_sparse_state_dict_layout(graphs):
 
 
 def test_sampler_compiles_without_graph_breaks(graphs):
-    sampler = graphs.sampler()
+    sampler = MeshSampler.from_hierarchy(graphs.hierarchy)
     x = torch.randn(2, 431, 3)
     explained = torch._dynamo.explain(sampler.upsample)(x)
     assert explained.graph_break_count == 0
