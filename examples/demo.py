@@ -87,9 +87,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--person",
         type=non_negative_int,
-        default=0,
+        default=None,
         help="which detected person, the most complete and nearest "
-        "first: mean joint visibility times box height (default 0)",
+        "first: mean joint visibility times box height (default: the "
+        "first of the best three that is not refused)",
     )
     p.add_argument(
         "--all-people",

@@ -83,16 +83,19 @@ def check_options(
         crop_scale (object): ``None`` or a number.
         threshold (object): A confidence threshold.
         keypoints_given (bool): ``keypoints`` were passed (one person:
-            ``person`` must be ``0``).
+            ``person`` must be ``None`` or ``0``).
 
     Raises:
         ValueError: naming the argument, what was expected and what came.
     """
-    if isinstance(person, bool) or not isinstance(person, int) or person < 0:
+    if person is not None and (
+        isinstance(person, bool) or not isinstance(person, int) or person < 0
+    ):
         raise ValueError(
-            f"Expected `person` an int >= 0, the best first (got {person!r})"
+            "Expected `person` None (the best person not refused) or an int "
+            f">= 0, the best first (got {person!r})"
         )
-    if keypoints_given and person != 0:
+    if keypoints_given and person not in (None, 0):
         raise ValueError(
             "Expected `person` 0 with `keypoints` (they are one person; "
             f"`person` chooses among detected people) (got {person})"

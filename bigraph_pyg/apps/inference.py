@@ -198,7 +198,7 @@ def predict(
     model=None,
     body=None,
     keypoints: Person | None = None,
-    person: int = 0,
+    person: int | None = None,
     box=None,
     focal_length: float | None = None,
     crop_scale: float | None = None,
@@ -221,9 +221,9 @@ def predict(
         keypoints (Person, optional): 2D joints (e.g. from
             :func:`~bigraph_pyg.apps.keypoints.read_keypoints`). (default:
             detected with MediaPipe, the ``detect`` extra)
-        person (int): Which detected person, the most complete and
-            nearest first (:func:`~bigraph_pyg.apps.detection.person_score`).
-            (default: ``0``)
+        person (int, optional): Which detected person, best first
+            (:func:`~bigraph_pyg.apps.detection.person_score`). (default:
+            the first of the best ``MAX_CANDIDATES`` (3) not refused)
         box (array-like, optional): ``(x, y, w, h)`` person box, pixels:
             only a person inside it is detected, searched in a crop around
             it first (:func:`~bigraph_pyg.apps.detection.find_people`), and
@@ -413,18 +413,33 @@ def _verdict(keypoints, box, j2d, placed: dict, threshold: float):
     )
 
 
-def _person(img, keypoints, person, box, threshold, source):
-    """The person's keypoints and the box their crop is cut around.
+#: People :func:`predict` tries, best first, for its default person (the
+#: first whose verdict is not ``"refused"``).
+MAX_CANDIDATES: int = 3
 
-    Detected (within ``box`` if given) unless ``keypoints`` are; the box
-    is ``box``, else the keypoints' box grown to the whole body's height
-    for an upper body (:func:`~bigraph_pyg.apps.quality.body_box`).
+
+def _candidates(img, keypoints, person, box, threshold, source) -> list:
+    """The people to try, best first: one unless ``person`` is None.
+
+    Detected (within ``box`` if given) unless ``keypoints`` are.
     """
-    if keypoints is None:
-        if box is not None:
-            check_box_overlaps(box, img.shape[:2], source)
-        found = find_people(img, box, threshold=threshold)
-        keypoints = select_person(found.people, person, source, found.rejected)
+    if keypoints is not None:
+        return [keypoints]
+    if box is not None:
+        check_box_overlaps(box, img.shape[:2], source)
+    found = find_people(img, box, threshold=threshold)
+    first = select_person(found.people, person or 0, source, found.rejected)
+    if person is not None:
+        return [first]
+    return found.people[:MAX_CANDIDATES]
+
+
+def _person_box(img, keypoints, box, threshold, source):
+    """The box the person's crop is cut around.
+
+    ``box``, else the keypoints' box grown to the whole body's height for
+    an upper body (:func:`~bigraph_pyg.apps.quality.body_box`).
+    """
     kp_box = body_box(
         keypoints.joints, keypoints.confidence, keypoints.box, threshold
     )
@@ -436,7 +451,7 @@ def _person(img, keypoints, person, box, threshold, source):
         img.shape[:2],
         source,
     )
-    return keypoints, person_box
+    return person_box
 
 
 def _predict(
@@ -454,10 +469,50 @@ def _predict(
     fit=True,
     mask=None,
 ) -> Prediction:
-    """Run :func:`predict` once the image is checked and the model ready."""
-    keypoints, person_box = _person(
-        img, keypoints, person, box, threshold, source
-    )
+    """Run :func:`predict` once the image is checked and the model ready.
+
+    ``person`` None: the first candidate whose verdict is not refused (the
+    first candidate if all are).
+    """
+    people = _candidates(img, keypoints, person, box, threshold, source)
+    first = None
+    for candidate in people:
+        pred = _predict_person(
+            model,
+            img,
+            body,
+            candidate,
+            box,
+            focal_length,
+            crop_scale,
+            threshold,
+            device,
+            source,
+            fit,
+            mask,
+        )
+        if pred.quality.verdict != "refused":
+            return pred
+        first = first or pred
+    return first
+
+
+def _predict_person(
+    model,
+    img,
+    body,
+    keypoints,
+    box,
+    focal_length,
+    crop_scale,
+    threshold,
+    device,
+    source,
+    fit=True,
+    mask=None,
+) -> Prediction:
+    """One person's prediction (its keypoints given or chosen)."""
+    person_box = _person_box(img, keypoints, box, threshold, source)
     if crop_scale is None:
         crop_scale = 1.3 if keypoints.landmarks is not None else 1.5
     h, w = model.config.image_size

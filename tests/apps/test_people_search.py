@@ -251,3 +251,42 @@ def test_predict_box_detects_within_the_box(fake, shipped_model, body):
     np.testing.assert_allclose(
         pred.keypoints, landmarks_to_person(inside).joints, atol=1e-3
     )
+
+
+def test_the_default_person_is_the_first_not_refused(monkeypatch):
+    """``person=None``: a refused detection ranked first (a phantom, a
+    person cut by the frame) does not hide the whole person behind it; an
+    explicit index is that person, refused or not; all refused: the
+    first."""
+    from types import SimpleNamespace
+
+    import bigraph_pyg.apps.inference as inference
+
+    people = ["phantom", "whole", "third", "fourth"]
+    verdicts = dict.fromkeys([*people, "given"], "full body")
+    verdicts["phantom"] = "refused"
+    found = SimpleNamespace(people=people, rejected=[])
+    monkeypatch.setattr(inference, "find_people", lambda *a, **k: found)
+    calls = []
+
+    def one_person(model, img, body, keypoints, *rest):
+        calls.append(keypoints)
+        return SimpleNamespace(
+            who=keypoints, quality=SimpleNamespace(verdict=verdicts[keypoints])
+        )
+
+    monkeypatch.setattr(inference, "_predict_person", one_person)
+    image = np.zeros((64, 64, 3), np.uint8)
+
+    def run(person, keypoints=None):
+        calls.clear()
+        args = (None, image, None, keypoints, person, None, None, None)
+        return inference._predict(*args, 0.5, "cpu", "photo").who
+
+    assert run(None) == "whole" and calls == ["phantom", "whole"]
+    assert run(0) == "phantom" and calls == ["phantom"]
+    assert run(2) == "third" and calls == ["third"]
+    assert run(None, keypoints="given") == "given"
+    verdicts.update(whole="refused", third="refused")
+    assert run(None) == "phantom"
+    assert calls == people[: inference.MAX_CANDIDATES]

@@ -303,7 +303,7 @@ BAD_NUMBERS = [
     (dict(crop_scale=np.nan), r"`crop_scale` .*\(got nan\)"),
     (dict(threshold=np.nan), r"`threshold` a confidence in \[0, 1\)"),
     (dict(threshold=1.5), r"`threshold` .*\(got 1\.5\)"),
-    (dict(person=-1), r"`person` an int >= 0.*\(got -1\)"),
+    (dict(person=-1), r"`person` None .* or an int >= 0.*\(got -1\)"),
     (dict(person=1), r"`person` 0 with `keypoints`.*\(got 1\)"),
     (dict(device="bogus"), r"`device` such as 'cpu'.*\(got 'bogus'\)"),
     # A box of 10^12 pixels: refused before Pillow allocates the crop.
