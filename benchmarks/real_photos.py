@@ -50,6 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bigraph_pyg.apps.fitting import MEDIAPIPE_LANDMARK_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "benchmarks" / "real_photos_labels.json"
 SHEET = ROOT / "docs" / "images" / "real_photos_contact_sheet.png"
@@ -300,41 +302,7 @@ def read_labels(path: str | os.PathLike = LABELS) -> dict[str, dict]:
 # ------------------------------------------- landmarks on the body model
 
 #: MediaPipe Pose's 33 landmarks, in its order ("left" = the person's).
-MEDIAPIPE_NAMES: tuple[str, ...] = (
-    "nose",
-    "left_eye_inner",
-    "left_eye",
-    "left_eye_outer",
-    "right_eye_inner",
-    "right_eye",
-    "right_eye_outer",
-    "left_ear",
-    "right_ear",
-    "mouth_left",
-    "mouth_right",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_pinky",
-    "right_pinky",
-    "left_index",
-    "right_index",
-    "left_thumb",
-    "right_thumb",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-    "left_heel",
-    "right_heel",
-    "left_foot_index",
-    "right_foot_index",
-)
+MEDIAPIPE_NAMES: tuple[str, ...] = MEDIAPIPE_LANDMARK_NAMES
 
 #: Landmarks read from the body's joint regressor (SMPL joint names).
 LANDMARK_JOINTS: dict[str, str] = {
