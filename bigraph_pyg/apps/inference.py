@@ -309,21 +309,19 @@ def _checked_run(
         was_training = model.training
         model = model.to(device).eval()
         try:
-            return _predict(
-                model,
-                img,
-                body,
-                keypoints,
-                person,
-                box,
-                focal_length,
-                crop_scale,
-                threshold,
-                device,
-                source,
-                fit,
-                mask,
-            )
+            # person None: the first candidate whose verdict is not
+            # refused (the first candidate if all are).
+            people = _candidates(img, keypoints, person, box, threshold, source)
+            options = (box, focal_length, crop_scale, threshold, device)
+            first = None
+            for candidate in people:
+                pred = _predict_person(
+                    model, img, body, candidate, *options, source, fit, mask
+                )
+                if pred.quality.verdict != "refused":
+                    return pred
+                first = first or pred
+            return first
         finally:
             model.to(home).train(was_training)
 
@@ -452,49 +450,6 @@ def _person_box(img, keypoints, box, threshold, source):
         source,
     )
     return person_box
-
-
-def _predict(
-    model,
-    img,
-    body,
-    keypoints,
-    person,
-    box,
-    focal_length,
-    crop_scale,
-    threshold,
-    device,
-    source,
-    fit=True,
-    mask=None,
-) -> Prediction:
-    """Run :func:`predict` once the image is checked and the model ready.
-
-    ``person`` None: the first candidate whose verdict is not refused (the
-    first candidate if all are).
-    """
-    people = _candidates(img, keypoints, person, box, threshold, source)
-    first = None
-    for candidate in people:
-        pred = _predict_person(
-            model,
-            img,
-            body,
-            candidate,
-            box,
-            focal_length,
-            crop_scale,
-            threshold,
-            device,
-            source,
-            fit,
-            mask,
-        )
-        if pred.quality.verdict != "refused":
-            return pred
-        first = first or pred
-    return first
 
 
 def _predict_person(

@@ -7,6 +7,7 @@ the tests place people in photo pixels and convert.
 
 import numpy as np
 import pytest
+import torch
 
 from bigraph_pyg.apps import (
     NoPersonError,
@@ -277,11 +278,12 @@ def test_the_default_person_is_the_first_not_refused(monkeypatch):
 
     monkeypatch.setattr(inference, "_predict_person", one_person)
     image = np.zeros((64, 64, 3), np.uint8)
+    model = torch.nn.Linear(1, 1)  # predict() only moves it and back
 
     def run(person, keypoints=None):
         calls.clear()
-        args = (None, image, None, keypoints, person, None, None, None)
-        return inference._predict(*args, 0.5, "cpu", "photo").who
+        pred = inference.predict(image, model, "body", keypoints, person)
+        return pred.who
 
     assert run(None) == "whole" and calls == ["phantom", "whole"]
     assert run(0) == "phantom" and calls == ["phantom"]
