@@ -78,6 +78,7 @@ import torch
 from torch import Tensor
 
 from bigraph_pyg.apps.camera import solve_translation
+from bigraph_pyg.apps.keypoints import MEDIAPIPE_LANDMARK_NAMES
 from bigraph_pyg.topology import JOINT_NAMES, SMPL_JOINT_NAMES, SMPL_TO_JOINTS
 
 __all__ = [
@@ -97,42 +98,6 @@ __all__ = [
     "silhouette_iou",
 ]
 
-#: MediaPipe Pose's 33 landmarks, in its order ("left" is the person's).
-MEDIAPIPE_LANDMARK_NAMES: tuple[str, ...] = (
-    "nose",
-    "left_eye_inner",
-    "left_eye",
-    "left_eye_outer",
-    "right_eye_inner",
-    "right_eye",
-    "right_eye_outer",
-    "left_ear",
-    "right_ear",
-    "mouth_left",
-    "mouth_right",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_pinky",
-    "right_pinky",
-    "left_index",
-    "right_index",
-    "left_thumb",
-    "right_thumb",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-    "left_heel",
-    "right_heel",
-    "left_foot_index",
-    "right_foot_index",
-)
 #: The shipped pose prior (``bigraph_pyg/assets``), made by
 #: ``scripts/make_pose_prior.py`` with :func:`build_pose_prior`.
 POSE_PRIOR_FILE = "pose_prior.npz"

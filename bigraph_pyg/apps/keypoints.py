@@ -25,6 +25,7 @@ from bigraph_pyg.topology import JOINT_NAMES
 
 __all__ = [
     "COCO_TO_JOINTS",
+    "MEDIAPIPE_LANDMARK_NAMES",
     "MEDIAPIPE_TO_JOINTS",
     "NoPersonError",
     "OPENPOSE18_TO_JOINTS",
@@ -89,24 +90,47 @@ _OP18 = {
 OPENPOSE25_TO_JOINTS: tuple[int, ...] = tuple(_OP25[n] for n in JOINT_NAMES)
 #: OpenPose COCO-18 index of each joint.
 OPENPOSE18_TO_JOINTS: tuple[int, ...] = tuple(_OP18[n] for n in JOINT_NAMES)
-# MediaPipe Pose's 33 landmarks: 0-10 face, 11-22 arms and hands,
-# 23-32 legs and feet; "left" is the person's left, as in JOINT_NAMES.
-_MP = {
-    "left_shoulder": 11,
-    "right_shoulder": 12,
-    "left_elbow": 13,
-    "right_elbow": 14,
-    "left_wrist": 15,
-    "right_wrist": 16,
-    "left_hip": 23,
-    "right_hip": 24,
-    "left_knee": 25,
-    "right_knee": 26,
-    "left_ankle": 27,
-    "right_ankle": 28,
-}
+#: MediaPipe Pose's 33 landmarks, in its order: 0-10 face, 11-22 arms and
+#: hands, 23-32 legs and feet ("left" is the person's, as in JOINT_NAMES).
+MEDIAPIPE_LANDMARK_NAMES: tuple[str, ...] = (
+    "nose",
+    "left_eye_inner",
+    "left_eye",
+    "left_eye_outer",
+    "right_eye_inner",
+    "right_eye",
+    "right_eye_outer",
+    "left_ear",
+    "right_ear",
+    "mouth_left",
+    "mouth_right",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_pinky",
+    "right_pinky",
+    "left_index",
+    "right_index",
+    "left_thumb",
+    "right_thumb",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_heel",
+    "right_heel",
+    "left_foot_index",
+    "right_foot_index",
+)
 #: MediaPipe Pose landmark index of each joint (the person's left/right).
-MEDIAPIPE_TO_JOINTS: tuple[int, ...] = tuple(_MP[n] for n in JOINT_NAMES)
+MEDIAPIPE_TO_JOINTS: tuple[int, ...] = tuple(
+    MEDIAPIPE_LANDMARK_NAMES.index(n) for n in JOINT_NAMES
+)
 
 
 class NoPersonError(ValueError):
