@@ -92,15 +92,21 @@ class FakePoseModule:
 
 @pytest.fixture
 def fake_detector(monkeypatch):
-    """Install a fake MediaPipe; call it with the landmark sets to return."""
+    """Install a fake MediaPipe; call it with the landmark sets to return.
+
+    ``install(results, cls=FakePoseModule)``. The process's MediaPipe
+    graph (kept by :mod:`bigraph_pyg.apps.detection`) is forgotten after
+    the test, so the next test builds its own from its own fake.
+    """
     import bigraph_pyg.apps.detection as detection
 
-    def install(results):
-        fake = FakePoseModule(results)
+    def install(results, cls=FakePoseModule):
+        fake = cls(results)
         monkeypatch.setattr(detection, "_mediapipe", lambda: fake)
         return fake
 
-    return install
+    yield install
+    detection.clear_detector_cache()
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,7 @@ def _seen_from(lm, region):
 
 
 class CountingPose(FakePoseModule):
-    """The fake, counting the graphs built."""
+    """The fake_detector, counting the graphs built."""
 
     def __init__(self, results):
         super().__init__(results)
@@ -68,24 +68,11 @@ class CountingPose(FakePoseModule):
         self.Pose = Pose
 
 
-@pytest.fixture
-def fake(monkeypatch):
-    import bigraph_pyg.apps.detection as detection
-
-    def install(results, cls=FakePoseModule):
-        module = cls(results)
-        monkeypatch.setattr(detection, "_mediapipe", lambda: module)
-        return module
-
-    yield install
-    clear_detector_cache()
-
-
-def test_one_graph_for_every_pass_and_call(fake):
+def test_one_graph_for_every_pass_and_call(fake_detector):
     """The MediaPipe graph is built once and reused (it was built anew for
     each of up to 4 passes of every call)."""
     big = _seen_from(_pixels(40, 200, 10, 230), (0, 0, W, H))
-    module = fake([big, None, big, None], CountingPose)
+    module = fake_detector([big, None, big, None], CountingPose)
     assert len(detect_people(_photo())) == 1
     assert len(detect_people(_photo())) == 1
     assert module.built == 1 and len(module.images) == 4
@@ -95,12 +82,12 @@ def test_one_graph_for_every_pass_and_call(fake):
     assert module.built == 2
 
 
-def test_a_small_person_is_found_in_the_zoomed_tiles(fake):
+def test_a_small_person_is_found_in_the_zoomed_tiles(fake_detector):
     """Nobody in the whole photo: the half-size crops are searched, and the
     person found in one is mapped back to photo pixels."""
     person = _pixels(30, 60, 20, 80)  # 60 px: whole in the first tile
     tile = (0, 0, W // 2, H // 2)
-    module = fake([None, _seen_from(person, tile), None])
+    module = fake_detector([None, _seen_from(person, tile), None])
     search = find_people(_photo())
     assert search.tiled
     assert module.images[0].shape == (H, W, 3)
@@ -110,13 +97,15 @@ def test_a_small_person_is_found_in_the_zoomed_tiles(fake):
     assert found.box[3] < SMALL_PERSON * H
 
 
-def test_a_large_person_needs_no_tiles(fake):
-    module = fake([_seen_from(_pixels(40, 200, 10, 230), (0, 0, W, H)), None])
+def test_a_large_person_needs_no_tiles(fake_detector):
+    module = fake_detector(
+        [_seen_from(_pixels(40, 200, 10, 230), (0, 0, W, H)), None]
+    )
     search = find_people(_photo())
     assert not search.tiled and len(module.images) == 2
 
 
-def test_one_person_seen_in_two_tiles_is_one_person(fake):
+def test_one_person_seen_in_two_tiles_is_one_person(fake_detector):
     person = _pixels(130, 170, 60, 150)  # in the middle tiles
     tiles = [(0, 0, 160, 120), (80, 0, 160, 120), (160, 0, 160, 120)]
     tiles += [(0, 60, 160, 120), (80, 60, 160, 120)]
@@ -125,18 +114,18 @@ def test_one_person_seen_in_two_tiles_is_one_person(fake):
         inside = t[0] <= 130 and 170 <= t[0] + t[2] and t[1] <= 60
         inside = inside and 150 <= t[1] + t[3]
         results += [_seen_from(person, t), None] if inside else [None]
-    fake(results)
+    fake_detector(results)
     search = find_people(_photo())
     assert len(search.people) == 1
 
 
-def test_two_pedestrians_merged_into_one_are_rejected(fake):
+def test_two_pedestrians_merged_into_one_are_rejected(fake_detector):
     """MediaPipe fused two pedestrians into one skeleton; the zoomed crops
     find them apart inside its box: the fused one is refused, never
     chosen, and the two are returned."""
     left, right = _pixels(20, 60, 35, 95), _pixels(90, 130, 35, 95)
     merged = _pixels(20, 130, 30, 95)  # one box over both, 65 px tall
-    fake(
+    fake_detector(
         [
             _seen_from(merged, (0, 0, W, H)),
             None,  # the whole photo: the fused one only
@@ -158,7 +147,7 @@ def test_two_pedestrians_merged_into_one_are_rejected(fake):
 
 
 def test_limbs_that_do_not_connect_to_one_torso_are_rejected(
-    fake, shipped_model, body
+    fake_detector, shipped_model, body
 ):
     """Shoulders of one person, legs of another far to the side: a thigh
     longer than MAX_BONE_RATIO torso scales. One whole person passes."""
@@ -170,21 +159,21 @@ def test_limbs_that_do_not_connect_to_one_torso_are_rejected(
     reason = merged_person_reason(landmarks_to_person(lm))
     assert reason.startswith("limbs that do not connect to one torso")
     assert "hip-knee bone" in reason
-    fake([lm / np.array([W, H, 1.0]), None])
+    fake_detector([lm / np.array([W, H, 1.0]), None])
     search = find_people(_photo())
     assert search.people == [] and len(search.rejected) == 1
-    fake([lm / np.array([W, H, 1.0]), None])
+    fake_detector([lm / np.array([W, H, 1.0]), None])
     with pytest.raises(NoPersonError, match=r"p\.jpg.*do not connect"):
         predict(_photo(), shipped_model, body, source="p.jpg")
 
 
-def test_the_most_complete_person_comes_first(fake):
+def test_the_most_complete_person_comes_first(fake_detector):
     """A whole person before a larger one cut by the frame (legs unseen):
     visibility-weighted size, not the box (basketball2.png's case)."""
     whole = _pixels(20, 100, 40, 200)  # 160 px, all joints seen
     cut = _pixels(150, 310, 0, 230)  # 230 px, legs below the frame
     cut[23:, 2] = 0.05
-    fake(
+    fake_detector(
         [
             _seen_from(cut, (0, 0, W, H)),
             _seen_from(whole, (0, 0, W, H)),
@@ -199,13 +188,13 @@ def test_the_most_complete_person_comes_first(fake):
     assert (people[1].confidence[legs] < 0.5).all()
 
 
-def test_box_restricts_the_search_to_its_crop(fake):
+def test_box_restricts_the_search_to_its_crop(fake_detector):
     """With a box, MediaPipe sees only a square crop around it (1.5 times
     its longer side): a larger person elsewhere is never seen."""
     box = (200, 60, 60, 120)  # region: x 140-320, y 30-210
     region = (140, 30, 180, 180)
     inside = _pixels(205, 255, 65, 175)
-    module = fake([_seen_from(inside, region), None])
+    module = fake_detector([_seen_from(inside, region), None])
     search = find_people(_photo(), box=box)
     assert module.images[0].shape == (180, 180, 3)
     assert len(module.images) == 2  # the crop's two passes, nothing more
@@ -213,16 +202,16 @@ def test_box_restricts_the_search_to_its_crop(fake):
     (found,) = search.people
     np.testing.assert_allclose(found.landmarks[:, :2], inside[:, :2], atol=1e-3)
     # A person mostly in the margin, outside the box, is dropped; the whole
-    # photo is searched then (nobody there either, for this fake).
+    # photo is searched then (nobody there either, for this fake_detector).
     beside = _pixels(262, 300, 40, 200)
-    module = fake([_seen_from(beside, region), None])
+    module = fake_detector([_seen_from(beside, region), None])
     assert find_people(_photo(), box=box, tiles=False).people == []
     assert module.images[2].shape == (H, W, 3)  # the fallback
     with pytest.raises(ValueError, match=r"Expected `box` to overlap"):
         find_people(_photo(), box=(1000, 1000, 10, 10))
 
 
-def test_box_falls_back_to_the_whole_photo_within_the_box(fake):
+def test_box_falls_back_to_the_whole_photo_within_the_box(fake_detector):
     """MediaPipe finds nobody in the box's crop (the man cut by the frame of
     basketball2.png is found only in the whole photo): the whole photo is
     searched, and only the people inside the box are kept."""
@@ -230,7 +219,7 @@ def test_box_falls_back_to_the_whole_photo_within_the_box(fake):
     inside = _pixels(205, 255, 65, 175)
     outside = _pixels(20, 120, 10, 230)  # larger, more complete
     whole = (0, 0, W, H)
-    module = fake(
+    module = fake_detector(
         [None]  # the crop: nobody
         + [None] * 9  # its half-size tiles: nobody
         + [None] * 25  # its third-size tiles: nobody
@@ -243,10 +232,10 @@ def test_box_falls_back_to_the_whole_photo_within_the_box(fake):
     assert found.box[0] >= 200 and search.region.tolist() == [0, 0, W, H]
 
 
-def test_predict_box_detects_within_the_box(fake, shipped_model, body):
+def test_predict_box_detects_within_the_box(fake_detector, shipped_model, body):
     box = (200, 60, 60, 120)
     inside = _pixels(205, 255, 65, 175)
-    module = fake([_seen_from(inside, (140, 30, 180, 180)), None])
+    module = fake_detector([_seen_from(inside, (140, 30, 180, 180)), None])
     pred = predict(_photo(), shipped_model, body, box=box)
     assert module.images[0].shape == (180, 180, 3)
     np.testing.assert_allclose(

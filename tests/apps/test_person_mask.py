@@ -33,14 +33,8 @@ def _blob(hw, x0, x1, y0, y1, value=1.0):
     return seg
 
 
-@pytest.fixture
-def fake(fake_detector):
-    yield fake_detector
-    clear_detector_cache()
-
-
-def test_the_detector_asks_mediapipe_for_the_segmentation(fake):
-    module = fake([None])
+def test_the_detector_asks_mediapipe_for_the_segmentation(fake_detector):
+    module = fake_detector([None])
     find_people(_photo(), tiles=False)
     assert _POSE_OPTIONS["enable_segmentation"] is True
     from bigraph_pyg.apps import detection
@@ -50,13 +44,13 @@ def test_the_detector_asks_mediapipe_for_the_segmentation(fake):
     assert module.images  # one pass ran
 
 
-def test_the_mask_is_the_photos_size_and_kept_near_the_person(fake):
+def test_the_mask_is_the_photos_size_and_kept_near_the_person(fake_detector):
     """A whole-photo pass: the person's mask is the segmentation where the
     person is; another blob far from them (a second person MediaPipe
     segmented with them) is cut away."""
     lm = standing_landmarks(0.1, 0.4, 0.1, 0.9)  # x 32-128, y 24-216 px
     seg = _blob((H, W), 40, 120, 20, 220) + _blob((H, W), 250, 310, 20, 220)
-    fake([(lm, seg), None])
+    fake_detector([(lm, seg), None])
     person = find_people(_photo(), tiles=False).people[0]
     assert person.mask.shape == (H, W) and person.mask.dtype == np.float32
     np.testing.assert_array_equal(person.mask[20:220, 40:120], 1.0)
@@ -68,13 +62,13 @@ def test_the_mask_is_the_photos_size_and_kept_near_the_person(fake):
     assert cols.max() <= x + w + m + 1 and cols.min() >= x - m - 1
 
 
-def test_a_mask_found_in_a_zoomed_tile_is_mapped_to_the_photo(fake):
+def test_a_mask_found_in_a_zoomed_tile_is_mapped_to_the_photo(fake_detector):
     """Nobody in the whole photo; the first half-size tile (top left,
     160 x 120) finds a small person: the tile's segmentation lands at the
     tile's place in the photo."""
     lm = standing_landmarks(0.2, 0.6, 0.1, 0.9)  # in the tile's frame
     seg = _blob((H // 2, W // 2), 40, 90, 10, 110)
-    fake([None, (lm, seg)])
+    fake_detector([None, (lm, seg)])
     search = find_people(_photo(), max_people=1)
     assert search.tiled and len(search.people) == 1
     mask = search.people[0].mask
@@ -94,14 +88,14 @@ def test_a_tile_away_from_the_corner_shifts_the_mask():
     assert _person_mask(None, person, (0, 0), (H, W)) is None
 
 
-def test_each_person_gets_the_mask_of_the_pass_that_found_them(fake):
+def test_each_person_gets_the_mask_of_the_pass_that_found_them(fake_detector):
     """Two people, one per pass (the first painted over in the second):
     each carries their own pass's segmentation, not the other's."""
     left = standing_landmarks(0.05, 0.35, 0.1, 0.9)
     right = standing_landmarks(0.6, 0.95, 0.05, 0.95)
     seg_l = _blob((H, W), 20, 110, 20, 220)
     seg_r = _blob((H, W), 195, 300, 10, 230)
-    fake([(right, seg_r), (left, seg_l), None])
+    fake_detector([(right, seg_r), (left, seg_l), None])
     people = find_people(_photo(), tiles=False).people
     assert len(people) == 2
     for p in people:
@@ -111,18 +105,20 @@ def test_each_person_gets_the_mask_of_the_pass_that_found_them(fake):
     assert (people[0].mask * people[1].mask).sum() == 0
 
 
-def test_the_fit_uses_the_detectors_mask_by_default(fake, shipped_model, body):
+def test_the_fit_uses_the_detectors_mask_by_default(
+    fake_detector, shipped_model, body
+):
     """predict() without ``mask=``: the detector's mask reaches the fit
     (its silhouette terms are in the record); without a segmentation they
     are not."""
     lm = standing_landmarks()
     seg = _blob((H, W), 0.28 * W, 0.72 * W, 0.05 * H, 0.95 * H)
-    fake([(lm, seg), None])
+    fake_detector([(lm, seg), None])
     with_mask = predict(_photo(), shipped_model, body)
     assert "silhouette_inside" in with_mask.fit.terms
     assert "silhouette_cover" in with_mask.fit.terms
     clear_detector_cache()
-    fake([lm, None])
+    fake_detector([lm, None])
     without = predict(_photo(), shipped_model, body)
     assert "silhouette_inside" not in without.fit.terms
 

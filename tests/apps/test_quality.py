@@ -35,12 +35,6 @@ def _upper_body_landmarks():
     return lm
 
 
-@pytest.fixture
-def fake(fake_detector):
-    yield fake_detector
-    clear_detector_cache()
-
-
 def _joints(lm):
     from bigraph_pyg.apps import MEDIAPIPE_TO_JOINTS
 
@@ -111,14 +105,14 @@ def test_upper_body_is_scaled_from_its_torso():
 
 
 def test_predict_gives_an_upper_body_never_a_tiny_full_body(
-    fake, shipped_model, body
+    fake_detector, shipped_model, body
 ):
     """A portrait (legs below the frame): the crop is the whole person's,
     scaled from the torso, so the body's hips land near the photo's hips
     and its head near the face, not a whole tiny body over the face (the
     demo drew one, 38.7 box heights off)."""
     lm = _upper_body_landmarks()
-    fake([lm, None])
+    fake_detector([lm, None])
     pred = predict(_photo(), shipped_model, body)
     q = pred.quality
     assert q.verdict in ("upper body", "refused")
@@ -134,8 +128,10 @@ def test_predict_gives_an_upper_body_never_a_tiny_full_body(
     assert params["legs_seen"] is False and "left_ankle" in params["unseen"]
 
 
-def test_quality_on_the_prediction_is_a_quality(fake, shipped_model, body):
-    fake([standing_landmarks(), None])
+def test_quality_on_the_prediction_is_a_quality(
+    fake_detector, shipped_model, body
+):
+    fake_detector([standing_landmarks(), None])
     pred = predict(_photo(), shipped_model, body)
     assert isinstance(pred.quality, Quality)
     assert pred.reprojection_error == pred.quality.reprojection_error
@@ -233,12 +229,12 @@ def test_the_verdict_refuses_joints_of_another_shape():
         )
 
 
-def test_predict_judges_the_fitted_body(fake, shipped_model, body):
+def test_predict_judges_the_fitted_body(fake_detector, shipped_model, body):
     """predict()'s verdict is the fitted body's (its joints through the
     photo's pinhole); the network mesh's error is kept; fit=False judges
     the mesh."""
     lm = standing_landmarks()
-    fake([lm, None])
+    fake_detector([lm, None])
     pred = predict(_photo(), shipped_model, body)
     q = pred.quality
     assert q.fitted and pred.reprojection_error == q.reprojection_error
@@ -249,7 +245,7 @@ def test_predict_judges_the_fitted_body(fake, shipped_model, body):
     net = np.linalg.norm(pred.joints_2d_mesh - kp, axis=-1)[conf > 0.5]
     assert q.network_error == pytest.approx(net.mean() / q.body_height, 1e-4)
     clear_detector_cache()
-    fake([lm, None])
+    fake_detector([lm, None])
     plain = predict(_photo(), shipped_model, body, fit=False)
     assert not plain.quality.fitted
     assert plain.quality.reprojection_error == pytest.approx(
