@@ -46,11 +46,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 from bigraph_pyg.nn.conv import BipartiteFusionConv  # noqa: E402
+from bigraph_pyg.nn.conv.normalized_graph_conv import PreparedGraph  # noqa: E402
 from bigraph_pyg.nn.dense_reference import (  # noqa: E402
     dense_fusion_adjacency,
     dense_fusion_conv,
 )
-from bigraph_pyg.nn.graph_cache import PreparedGraph  # noqa: E402
 from bigraph_pyg.utils import to_dense_adjacency, unpack_graph  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

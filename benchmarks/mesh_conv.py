@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 from bigraph_pyg.nn.conv import MeshConv  # noqa: E402
+from bigraph_pyg.nn.conv.normalized_graph_conv import PreparedGraph  # noqa: E402
 from bigraph_pyg.nn.dense_reference import dense_graph_conv  # noqa: E402
-from bigraph_pyg.nn.graph_cache import PreparedGraph  # noqa: E402
 from bigraph_pyg.utils import (  # noqa: E402
     dense_row_normalize,
     row_normalize,

@@ -7,7 +7,7 @@ and upsampling :math:`\mathbf{U}_l` (built by
 so ``.to()``, ``state_dict`` and :func:`torch.compile` (which cannot trace
 a module holding torch.sparse buffers) all handle them — and applies them
 with the same batched sparse product as the graph convolutions
-(:func:`~bigraph_pyg.utils.spmm.batched_spmm`, a custom operator).
+(:func:`~bigraph_pyg.utils.sparse.batched_spmm`, a custom operator).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from bigraph_pyg.utils.spmm import batched_spmm
+from bigraph_pyg.utils.sparse import batched_spmm
 
 if TYPE_CHECKING:
     from bigraph_pyg.topology import MeshHierarchy

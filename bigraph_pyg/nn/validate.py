@@ -7,9 +7,10 @@ device-to-host synchronisation.  They run:
 
 * for a **graph**, once per graph: the layers cache a graph they have
   checked, keyed by the identity and version of its tensors
-  (:class:`~bigraph_pyg.nn.graph_cache.GraphCache`), so the model's graph
-  buffers are validated at their first forward and never again (until they
-  are modified in place or moved to another device);
+  (:class:`~bigraph_pyg.nn.conv.normalized_graph_conv.GraphCache`), so
+  the model's graph buffers are validated at their first forward and
+  never again (until they are modified in place or moved to another
+  device);
 * for **per-sample inputs** (``BiGraphBody``'s ``images`` and
   ``joints_2d``, the joints and boxes of
   :func:`~bigraph_pyg.nn.roi_features.roi_joint_features`) on every eager

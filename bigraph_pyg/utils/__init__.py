@@ -2,19 +2,17 @@
 
 from bigraph_pyg.utils.sparse import (
     EdgeList,
+    batched_spmm,
+    bipartite_blocks_matmul,
     check_edge_list,
     dense_row_normalize,
     fold_batch,
     row_normalize,
     to_csr_adj_t,
     to_dense_adjacency,
+    torch_sparse_matmul,
     unfold_batch,
     unpack_graph,
-)
-from bigraph_pyg.utils.spmm import (
-    batched_spmm,
-    bipartite_blocks_matmul,
-    torch_sparse_matmul,
 )
 
 __all__ = [

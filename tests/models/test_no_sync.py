@@ -116,7 +116,7 @@ def test_graph_checks_run_once_input_checks_follow_the_switch(
 
 def test_first_forward_checks_each_graph_once(graphs, body, monkeypatch):
     """Issue #26: the 9 convs share 3 graphs; each is value-checked once."""
-    from bigraph_pyg.nn import graph_cache
+    from bigraph_pyg.nn.conv import normalized_graph_conv as graph_cache
 
     checked = []
     real = graph_cache.check_edge_list

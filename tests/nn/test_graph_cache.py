@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bigraph_pyg.nn import MeshConv, validation
-from bigraph_pyg.nn.graph_cache import GraphCache
+from bigraph_pyg.nn.conv.normalized_graph_conv import GraphCache
 from bigraph_pyg.testing import icosphere_graph
 
 

@@ -130,7 +130,7 @@ def test_bipartite_blocks_matmul_matches_dense(batched):
 
 
 def test_csr_structure_matches_torch_csr():
-    from bigraph_pyg.utils.spmm import csr_structure
+    from bigraph_pyg.utils.sparse import csr_structure
 
     edge_index, w = random_graph(9, 30, seed=8)
     perm = torch.randperm(edge_index.size(1))
@@ -148,7 +148,7 @@ def test_csr_structure_matches_torch_csr():
 
 
 def test_batched_spmm_cached_structure_and_custom_ops():
-    from bigraph_pyg.utils.spmm import _csr_mm, _spmm, csr_structure
+    from bigraph_pyg.utils.sparse import _csr_mm, _spmm, csr_structure
 
     edge_index, w = random_graph(11, 40, seed=9, dtype=torch.float64)
     src, dst = edge_index

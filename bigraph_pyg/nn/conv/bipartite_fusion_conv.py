@@ -5,24 +5,21 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch.nn import Parameter
-from torch_geometric.typing import Adj, OptTensor, Size
+from torch_geometric.typing import Adj, OptTensor
 
-from bigraph_pyg.nn.conv._fusion_blocks import (
-    Block,
-    gather_block,
-    gather_if_complete,
-    union_split,
-)
-from bigraph_pyg.nn.conv._inputs import check_edge_id
-from bigraph_pyg.nn.conv._observers import observed
 from bigraph_pyg.nn.conv.normalized_graph_conv import (
     IMPLS,
     NormalizedGraphConv,
+    PreparedGraph,
+    observed,
 )
-from bigraph_pyg.nn.graph_cache import PreparedGraph
 from bigraph_pyg.utils._checks import check_positive_int
-from bigraph_pyg.utils.sparse import EdgeList, row_normalize, unpack_graph
-from bigraph_pyg.utils.spmm import bipartite_blocks_matmul
+from bigraph_pyg.utils.sparse import (
+    EdgeList,
+    bipartite_blocks_matmul,
+    row_normalize,
+    unpack_graph,
+)
 
 #: ``impl`` values of :class:`BipartiteFusionConv`: those of
 #: :class:`NormalizedGraphConv` and ``"blocks"``.
@@ -338,30 +335,22 @@ class BipartiteFusionConv(NormalizedGraphConv):
                     f"(`num_edges`) (got values in [{lo}, {hi}])"
                 )
 
-    def forward(  # type: ignore[override]
-        self,
-        x: Tensor | tuple[Tensor, Tensor | None],
-        edge_index: Adj,
-        edge_weight: OptTensor = None,
-        size: Size = None,
-        edge_id: OptTensor = None,
+    def _edge_tensors(
+        self, edge_id: OptTensor, device: torch.device
+    ) -> dict[str, Tensor]:
+        """``edge_id`` (metadata checked), part of the graph's cache key."""
+        if edge_id is None:
+            return {}
+        check_edge_id(edge_id, None, device)
+        return {"edge_id": edge_id}
+
+    def _normalized(  # type: ignore[override]
+        self, prepared: PreparedGraph, edge_id: Tensor | None = None
     ) -> Tensor:
-        """Run the layer (see the class docstring for shapes)."""
-        x_src, sizes = self._sizes(x, size)
-        kwargs = {}
+        r"""Eq. 5 on every call: :math:`\mathbf{W}_f` is a parameter."""
         if edge_id is not None:
-            check_edge_id(edge_id, None, x_src.device)
-            kwargs["edge_id"] = edge_id
-        prepared = self.prepare_graph(
-            edge_index, edge_weight, sizes, x_src.device, **kwargs
-        )
-        if edge_id is not None:
-            check_edge_id(edge_id, prepared.graph.num_edges, x_src.device)
-        weight = self.normalized_edge_weights(prepared.graph, edge_id)
-        out = self._propagate(prepared, weight, self.lin(x_src))
-        if self.bias is not None:
-            out = out + self.bias
-        return out
+            check_edge_id(edge_id, prepared.graph.num_edges, edge_id.device)
+        return self.normalized_edge_weights(prepared.graph, edge_id)
 
     @torch.no_grad()
     def adjacency(
@@ -404,4 +393,103 @@ class BipartiteFusionConv(NormalizedGraphConv):
                 else f"num_joints={self.num_joints}, "
             )
             + f"impl={self.impl!r})"
+        )
+
+
+# -- its dense joint-vertex blocks (impl="blocks") ----------------------------
+
+
+# Dense joint-vertex blocks of a union fusion graph (``impl="blocks"``).
+#
+# On the paper's union graph (joints ``[0, J)``, then the ``V`` vertices)
+# every fusion edge joins a joint and a vertex, so :math:`\mathbf{A}_f` is
+# two dense blocks, :math:`J \times V` and :math:`V \times J`.
+# :class:`~bigraph_pyg.nn.BipartiteFusionConv` finds once per graph where
+# each edge weight goes in them (:func:`gather_if_complete`) and fills them
+# on every call (:func:`gather_block`).
+
+
+def union_split(src: Tensor, dst: Tensor) -> int | None:
+    """The ``J`` that splits a union graph in two sides, or :obj:`None`.
+
+    Every edge must join a node of ``[0, J)`` and one of ``[J, N)``; one
+    sync.
+
+    Such a ``J`` exists iff the largest lower end of an edge lies below its
+    smallest upper end; then ``J`` = that lower end + 1 (the paper's union
+    graph: the number of joints).
+    """
+    if src.numel() == 0:
+        return None
+    low, high = torch.minimum(src, dst), torch.maximum(src, dst)
+    split, first_high = torch.stack([low.max() + 1, high.min()]).tolist()
+    return int(split) if split <= first_high else None
+
+
+#: How a dense block is filled from the edge weights: ``("gather", order)``
+#: or ``("scatter", flat position per edge)``.
+Block = tuple[str, Tensor]
+
+
+def gather_if_complete(flat: Tensor, numel: int) -> Block:
+    """``("gather", order)`` if the block's edges hit each entry once."""
+    in_block = flat < numel
+    if int(in_block.sum()) == numel:
+        edges = in_block.nonzero().view(-1)
+        pos = flat[edges]
+        order = torch.argsort(pos)
+        if bool((pos[order] == torch.arange(numel, device=flat.device)).all()):
+            return "gather", edges[order]
+    return "scatter", flat
+
+
+def gather_block(weight: Tensor, block: Block, rows: int, cols: int) -> Tensor:
+    """A dense ``(rows, cols)`` block of the per-edge weights."""
+    kind, index = block
+    if kind == "gather":
+        return weight.index_select(0, index).view(rows, cols)
+    out = weight.new_zeros(rows * cols + 1).index_add(0, index, weight)
+    return out[:-1].view(rows, cols)
+
+
+# -- its edge ids (metadata checks, every call) -------------------------------
+
+
+def check_edge_id(
+    edge_id: object,
+    graph_edges: int | None,
+    device: torch.device | None,
+) -> None:
+    """Metadata checks of the fusion conv's ``edge_id`` (every call, no sync).
+
+    Args:
+        edge_id (object): The template edge id of every edge, ``(E,)``.
+        graph_edges (int, optional): ``E``, the edges of the graph
+            (:obj:`None`: not known yet).
+        device (torch.device, optional): The device of ``x``.
+    """
+    if not isinstance(edge_id, Tensor):
+        raise ValueError(
+            "Expected `edge_id` to be a Tensor or None "
+            f"(got {type(edge_id).__name__})"
+        )
+    if (
+        edge_id.is_floating_point()
+        or edge_id.is_complex()
+        or edge_id.dtype == torch.bool
+        or edge_id.dim() != 1
+    ):
+        raise ValueError(
+            "Expected `edge_id` of an integer dtype and shape (E,) "
+            f"(got {edge_id.dtype} {list(edge_id.shape)})"
+        )
+    if graph_edges is not None and edge_id.numel() != graph_edges:
+        raise ValueError(
+            f"Expected `edge_id` of shape ({graph_edges},), one id per "
+            f"edge of the graph (got {list(edge_id.shape)})"
+        )
+    if device is not None and edge_id.device != device:
+        raise ValueError(
+            f"Expected `edge_id` on the device of `x` ({device}) (got "
+            f"{edge_id.device})"
         )

@@ -206,7 +206,7 @@ def test_bipartite_fusion_conv_auto_choice(fusion):
 def test_bipartite_fusion_conv_finds_the_joints(fusion, monkeypatch):
     """``auto`` without ``num_joints`` finds the split once per graph and
     takes the blocks, bit for bit the path with ``num_joints``."""
-    from bigraph_pyg.nn.conv import _fusion_blocks, bipartite_fusion_conv
+    from bigraph_pyg.nn.conv import bipartite_fusion_conv
     from bigraph_pyg.utils import unpack_graph
 
     _, edge_index, a_fs = fusion
@@ -215,10 +215,11 @@ def test_bipartite_fusion_conv_finds_the_joints(fusion, monkeypatch):
     given.load_state_dict(found.state_dict())
     x = torch.randn(2, N, 6)
     calls = []
+    real = bipartite_fusion_conv.union_split
 
     def counted(src, dst):
         calls.append(1)
-        return _fusion_blocks.union_split(src, dst)
+        return real(src, dst)
 
     monkeypatch.setattr(bipartite_fusion_conv, "union_split", counted)
     out = found(x, edge_index, a_fs)
@@ -439,7 +440,7 @@ def test_bipartite_fusion_conv_edge_id_errors(fusion):
 
 
 def test_bipartite_fusion_conv_caches_graph(fusion, monkeypatch):
-    import bigraph_pyg.nn.graph_cache as gcache
+    import bigraph_pyg.nn.conv.normalized_graph_conv as gcache
 
     _, edge_index, a_fs = fusion
     conv = _perturbed(_conv(4, 3, "blocks"))

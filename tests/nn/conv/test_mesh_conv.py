@@ -172,6 +172,9 @@ def test_mesh_conv_errors(ico):
         MeshConv(4, 6, impl="fast")
     with pytest.raises(ValueError, match="`in_channels` to be a positive"):
         MeshConv(0, 6)
+    # one forward for every conv: a per-edge id is the fusion conv's only
+    with pytest.raises(ValueError, match="no `edge_id` for MeshConv"):
+        conv(torch.randn(42, 4), edge_index, edge_id=torch.arange(282))
 
 
 def test_mesh_conv_vanishing_row_gives_bias(ico):
@@ -270,8 +273,8 @@ def test_mesh_conv_bipartite_errors():
 
 
 def test_mesh_conv_graph_cache(ico, monkeypatch):
+    import bigraph_pyg.nn.conv.normalized_graph_conv as gcache
     import bigraph_pyg.nn.conv.normalized_graph_conv as ngc
-    import bigraph_pyg.nn.graph_cache as gcache
 
     _, edge_index, w = ico
     calls = []
