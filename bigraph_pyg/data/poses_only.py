@@ -140,17 +140,33 @@ class SyntheticPoses(Dataset):
             )
         return {k: torch.from_numpy(v[index]) for k, v in self.arrays.items()}
 
-    def batch(self, indices: Tensor) -> dict[str, Tensor]:
+    def batch(
+        self, indices: Tensor, redraw: np.random.Generator | None = None
+    ) -> dict[str, Tensor]:
         """The samples ``indices`` stacked (faster than a DataLoader).
 
         Args:
             indices (Tensor): :math:`(B,)` int64.
+            redraw (np.random.Generator, optional): Draw the estimated
+                joints afresh from this generator
+                (:meth:`~bigraph_pyg.data.JointNoise.apply_batch` with the
+                config's ``joint_noise``; the joints outside the crop stay
+                unseen, as the generator flags them) instead of the cached
+                draw: a pose seen twice then comes with other detector
+                errors. (default: the cached estimates)
 
         Returns:
             dict[str, Tensor]: :data:`POSE_KEYS`, each :math:`(B, ...)`.
         """
         idx = indices.cpu().numpy()
-        return {k: torch.from_numpy(v[idx]) for k, v in self.arrays.items()}
+        out = {k: v[idx] for k, v in self.arrays.items()}
+        if redraw is not None:
+            uv = out["joints_2d"]
+            size = self.config.image_size
+            in_frame = ((uv >= 0.0) & (uv <= size - 1.0)).all(axis=-1)
+            est, vis = self.config.joint_noise.apply_batch(uv, redraw, in_frame)
+            out["joints_2d_est"], out["joints_2d_est_visible"] = est, vis
+        return {k: torch.from_numpy(v) for k, v in out.items()}
 
 
 def _generate(

@@ -155,6 +155,74 @@ def test_joint_noise():
         JointNoise().apply(np.full((12, 2), np.nan), rng)
 
 
+@pytest.mark.parametrize("preset", ["default", "mediapipe"])
+def test_joint_noise_batch_matches_loop(preset):
+    """``apply_batch`` draws the noise of ``apply``: the same error
+    quantiles, per-joint mean errors and miss rates over 4000 samples of
+    one pose (with two joints out of the frame), and the same deterministic
+    cases."""
+    noise = JointNoise() if preset == "default" else JointNoise.mediapipe()
+    rng = np.random.default_rng(0)
+    pose = rng.uniform(20, 200, (12, 2))
+    n = 4000
+    joints = np.repeat(pose[None], n, axis=0)
+    vis_in = np.ones((n, 12))
+    vis_in[:, [0, 5]] = 0  # the ankles out of the frame
+    joints[:, [0, 5]] = np.nan  # placeholders may be NaN
+    est_b, vis_b = noise.apply_batch(joints, np.random.default_rng(1), vis_in)
+    loop = [
+        noise.apply(np.nan_to_num(joints[i]), np.random.default_rng([2, i]), v)
+        for i, v in enumerate(vis_in)
+    ]
+    est_l, vis_l = (
+        np.stack([e for e, _ in loop]),
+        np.stack([v for _, v in loop]),
+    )
+    assert est_b.shape == (n, 12, 2) and est_b.dtype == np.float32
+    assert (vis_b[:, [0, 5]] == 0).all() and (vis_l[:, [0, 5]] == 0).all()
+    err_b = np.linalg.norm(est_b - pose, axis=-1)[vis_b > 0]
+    err_l = np.linalg.norm(est_l - pose, axis=-1)[vis_l > 0]
+    for q in (50, 90):
+        a, b = np.percentile(err_b, q), np.percentile(err_l, q)
+        assert abs(a - b) < 0.1 * b, (q, a, b)
+    # each joint's mean error (whole-limb swaps and jumps included)
+    mean_b = np.where(vis_b > 0, np.linalg.norm(est_b - pose, axis=-1), 0)
+    mean_l = np.where(vis_l > 0, np.linalg.norm(est_l - pose, axis=-1), 0)
+    seen = [k for k in range(12) if k not in (0, 5)]
+    a = mean_b.sum(0)[seen] / vis_b.sum(0)[seen]
+    b = mean_l.sum(0)[seen] / vis_l.sum(0)[seen]
+    np.testing.assert_allclose(a, b, rtol=0.15)
+    # per-joint miss rates within 4 binomial standard deviations
+    p = 1 - vis_l.mean(0)
+    tol = 4 * np.sqrt(np.maximum(p * (1 - p), 1e-4) / n) + 1e-3
+    np.testing.assert_array_less(np.abs((1 - vis_b.mean(0)) - p), tol)
+    # a missed joint sits at the mean of the sample's visible ones
+    i, k = np.argwhere(vis_b == 0)[0]
+    np.testing.assert_allclose(
+        est_b[i, k], est_b[i][vis_b[i] > 0].mean(0), rtol=1e-5
+    )
+    # deterministic cases: no noise; every sample's one pair swapped
+    still = JointNoise(0, 1, 0, 0, 0, 0)
+    full = np.repeat(pose[None], 3, axis=0)
+    np.testing.assert_allclose(still.apply_batch(full, rng)[0], full, atol=1e-4)
+    swapped, _ = JointNoise(0, 1, 0, 0, 1.0, 0).apply_batch(
+        np.repeat(pose[None], 50, axis=0), rng
+    )
+    moved = (np.abs(swapped - pose) > 1e-3).any(-1)
+    assert (moved.sum(1) == 2).all()
+    flip = np.asarray(FLIP_PERM)
+    for s, row in zip(swapped, moved, strict=True):
+        a, b = np.flatnonzero(row)
+        assert flip[a] == b
+        np.testing.assert_allclose(s[a], pose[b], atol=1e-4)
+    with pytest.raises(ValueError, match=r"shape \(B, 12, 2\)"):
+        noise.apply_batch(pose, rng)
+    with pytest.raises(ValueError, match="visible of shape"):
+        noise.apply_batch(joints[:2], rng, vis_in[:3])
+    with pytest.raises(ValueError, match="finite visible"):
+        noise.apply_batch(joints[:2], rng)
+
+
 def test_mix_schedule():
     from bigraph_pyg.engine.schedule import gt_mix_ratio, mix_joints_2d
 

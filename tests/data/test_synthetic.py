@@ -346,6 +346,37 @@ def test_pose_only_cache_round_trip_and_mismatch(tmp_path):
         SyntheticPoses(None, 0)
 
 
+def test_pose_only_batch_redraws_the_detector_noise():
+    """``batch(redraw=rng)``: the cached poses with estimates drawn afresh
+    (the config's noise; joints outside the crop unseen), the same for the
+    same generator, the cached ones without it."""
+    from bigraph_pyg.data import SyntheticPoses
+
+    cfg = SyntheticConfig(partial_prob=0.5)
+    poses = SyntheticPoses(None, 48, config=cfg, level=0, progress=False)
+    idx = torch.arange(48)
+    cached = poses.batch(idx)
+    for key, value in poses.arrays.items():
+        np.testing.assert_array_equal(cached[key].numpy(), value)
+    a = poses.batch(idx, redraw=np.random.default_rng(5))
+    b = poses.batch(idx, redraw=np.random.default_rng(5))
+    for key in cached:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+        if key not in ("joints_2d_est", "joints_2d_est_visible"):
+            torch.testing.assert_close(a[key], cached[key], rtol=0, atol=0)
+    assert not torch.equal(a["joints_2d_est"], cached["joints_2d_est"])
+    uv = cached["joints_2d"]
+    out = ((uv < 0) | (uv > cfg.image_size - 1)).any(-1)
+    assert out.any()  # partial framings in this draw
+    assert (a["joints_2d_est_visible"][out] == 0).all()
+    seen = (a["joints_2d_est_visible"] > 0) & (
+        cached["joints_2d_est_visible"] > 0
+    )
+    err_new = (a["joints_2d_est"] - uv).norm(dim=-1)[seen].median()
+    err_old = (cached["joints_2d_est"] - uv).norm(dim=-1)[seen].median()
+    assert 0.5 < float(err_new / err_old) < 2.0
+
+
 def test_pose_only_generation_keeps_the_thread_count():
     """The generator pins one thread for itself; the caller's training
     must get its threads back (a fresh main job trained on one core)."""
