@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_photos as R  # noqa: E402
 
-from bigraph_pyg.engine.cli_types import int_range, script_errors  # noqa: E402
+from bigraph_pyg.cli import int_range, script_errors  # noqa: E402
 
 
 def _clock(fn) -> tuple[float, float]:

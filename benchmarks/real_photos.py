@@ -1359,7 +1359,7 @@ def main(argv=None) -> int:
         "--photos", nargs="*", default=None, help="a subset of the photo names"
     )
     args = p.parse_args(argv)
-    from bigraph_pyg.engine.cli_types import script_errors
+    from bigraph_pyg.cli import script_errors
 
     with script_errors(extra="demo"):
         return _run(args)

@@ -1,11 +1,14 @@
-"""Command-line values shared by the scripts, checked before any work.
+"""The scripts' command line: values checked before any work, one-line errors.
 
-The argparse ``type`` functions here turn a bad value into one line,
-``error: argument --NAME: Expected <what> (got <what>)``, and exit status
-2 before anything is loaded or allocated: counts (with an upper bound for
-sizes that allocate), ratios, seeds, devices and output paths.
-:func:`script_errors` gives the scripts' later failures (a bad file, a
-missing extra) the same one-line form with exit status 1.
+The package's one command-line module, for the scripts of ``examples/``,
+``scripts/`` and ``benchmarks/``; the library never imports it (argparse
+stays out of the library). The argparse ``type`` functions here turn a bad
+value into one line, ``error: argument --NAME: Expected <what> (got
+<what>)``, and exit status 2 before anything is loaded or allocated:
+counts (with an upper bound for sizes that allocate), ratios, seeds,
+devices and output paths. :func:`script_errors` gives the scripts' later
+failures (a bad file, a missing extra) the same one-line form with exit
+status 1.
 """
 
 from __future__ import annotations

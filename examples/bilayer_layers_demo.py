@@ -16,7 +16,7 @@ import time
 import torch
 
 from bigraph_pyg.body import default_body
-from bigraph_pyg.engine.cli_types import int_range, script_errors
+from bigraph_pyg.cli import int_range, script_errors
 from bigraph_pyg.nn import BipartiteFusionConv, MeshConv, SkeletonConv
 from bigraph_pyg.nn.dense_reference import dense_fusion_conv, dense_graph_conv
 from bigraph_pyg.topology import BodyGraphs

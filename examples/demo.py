@@ -50,7 +50,7 @@ import sys
 import time
 from pathlib import Path
 
-from bigraph_pyg.engine.cli_types import (
+from bigraph_pyg.cli import (
     device,
     non_negative_int,
     output_path,

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bigraph_pyg.apps.datasets import EVAL_SPLITS, JOINT_NOISES
-from bigraph_pyg.engine.cli_types import (
+from bigraph_pyg.cli import (
     device,
     name_equals_path,
     output_file,

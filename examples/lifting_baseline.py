@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bigraph_pyg.engine.cli_types import (
+from bigraph_pyg.cli import (
     non_negative_int,
     output_file,
     output_path,

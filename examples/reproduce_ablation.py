@@ -30,15 +30,15 @@ from pathlib import Path
 
 import torch
 
-from bigraph_pyg.engine.cli_types import MAX_SAMPLES
-from bigraph_pyg.engine.runner import (
-    check_run_folder,
+from bigraph_pyg.cli import (
+    MAX_SAMPLES,
     device,
     output_path,
     positive_int,
     script_errors,
     seed,
 )
+from bigraph_pyg.engine.runner import check_run_folder
 
 BASE = dict(
     num_train=1600,

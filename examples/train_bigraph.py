@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from bigraph_pyg.apps.datasets import JOINT_NOISES
-from bigraph_pyg.engine.cli_types import (
+from bigraph_pyg.cli import (
     device,
     int_range,
     name_equals_path,

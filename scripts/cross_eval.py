@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a checkout without install
-from bigraph_pyg.engine.cli_types import (  # noqa: E402
+from bigraph_pyg.cli import (  # noqa: E402
     output_file,
     sample_count,
     script_errors,

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bigraph_pyg.engine.cli_types import int_range, output_path, script_errors
+from bigraph_pyg.cli import int_range, output_path, script_errors
 
 _DATA = "usr/share/doc/opencv-doc/examples/data"
 

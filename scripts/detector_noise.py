@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bigraph_pyg.engine.cli_types import (
+from bigraph_pyg.cli import (
     int_range,
     output_file,
     script_errors,

@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detector_noise import gt_box_size, joint_stats  # noqa: E402
 
-from bigraph_pyg.engine.cli_types import (  # noqa: E402
+from bigraph_pyg.cli import (  # noqa: E402
     int_range,
     output_file,
     script_errors,

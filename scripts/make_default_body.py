@@ -287,7 +287,7 @@ def main(argv=None) -> None:
     root = Path(__file__).resolve().parents[1]
     if str(root) not in sys.path:  # run from a checkout without install
         sys.path.insert(0, str(root))
-    from bigraph_pyg.engine.cli_types import output_file
+    from bigraph_pyg.cli import output_file
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

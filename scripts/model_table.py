@@ -27,7 +27,7 @@ import _common as C  # noqa: E402
 from model_throughput import make_inputs  # noqa: E402
 
 from bigraph_pyg.body import default_body  # noqa: E402
-from bigraph_pyg.engine.cli_types import (  # noqa: E402
+from bigraph_pyg.cli import (  # noqa: E402
     int_range,
     positive_int,
     script_errors,

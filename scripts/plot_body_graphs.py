@@ -20,7 +20,7 @@ def main(argv=None) -> None:
     root = Path(__file__).resolve().parents[1]
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    from bigraph_pyg.engine.cli_types import output_file, script_errors
+    from bigraph_pyg.cli import output_file, script_errors
     from bigraph_pyg.topology import JOINT_NAMES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

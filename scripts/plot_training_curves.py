@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bigraph_pyg.engine.cli_types import output_file, script_errors
+from bigraph_pyg.cli import output_file, script_errors
 
 
 def main(argv=None) -> None:

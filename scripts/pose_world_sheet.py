@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bigraph_pyg.engine.cli_types import (
+from bigraph_pyg.cli import (
     int_range,
     output_file,
     script_errors,

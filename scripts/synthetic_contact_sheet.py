@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bigraph_pyg.data import render_samples
-from bigraph_pyg.engine.cli_types import (
+from bigraph_pyg.cli import (
     int_range,
     output_file,
     script_errors,
     seed,
 )
+from bigraph_pyg.data import render_samples
 from bigraph_pyg.topology import BONES, JOINT_NAMES
 
 

@@ -28,6 +28,10 @@ metric no sample supports is absent from the result. Each batch is scored
 by :mod:`bigraph_pyg.engine._batch_scorer` into the running sums of
 :mod:`bigraph_pyg.engine._metric_sums`;
 :func:`~bigraph_pyg.engine.format_metrics` prints the result as tables.
+
+:func:`score` is :func:`evaluate` with a training run's batching: a
+:class:`~bigraph_pyg.engine.Trainer`'s validation and the test of
+:func:`~bigraph_pyg.engine.train_and_evaluate` both go through it.
 """
 
 from __future__ import annotations
@@ -38,16 +42,20 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
 from bigraph_pyg.engine._batch_scorer import BatchScorer
 from bigraph_pyg.engine.baselines import TrainingStatistics
+from bigraph_pyg.engine.batch_transforms import collate_samples
 from bigraph_pyg.engine.batching import prepare_batch
+from bigraph_pyg.engine.train_config import TrainConfig
 from bigraph_pyg.losses import LossWeights
 
 __all__ = [
     "H36M_TO_J14",
     "evaluate",
     "load_h36m_regressor",
+    "score",
 ]
 
 #: Rows of GraphCMR's 17-joint H36M regressor in LSP order (14 joints: the
@@ -199,3 +207,51 @@ def _score_batches(
                 continue
         scorer.score(mb, net(mb.images, mb.joints_est))
     return left_out
+
+
+def score(
+    net,
+    dataset: Dataset,
+    config: TrainConfig,
+    device: torch.device,
+    *,
+    body=None,
+    segmentation: bool = False,
+    baselines=None,
+) -> tuple[dict[str, float], DataLoader]:
+    """Evaluate ``net`` on ``dataset`` with the run's batching.
+
+    Args:
+        net (BiGraphBody): The model.
+        dataset (Dataset): The held-out samples.
+        config (TrainConfig): The run's ``batch_size``, ``num_workers`` and
+            ``progress``.
+        device (torch.device): Where to run.
+        body (BodyModel, optional): For the SMPL-mesh metric.
+        segmentation (bool): Segmentation scores too.
+        baselines (TrainingStatistics, optional): Scores the trivial
+            predictors beside the model.
+
+    Returns:
+        tuple[dict[str, float], DataLoader]: the metrics of
+        :func:`~bigraph_pyg.engine.evaluate.evaluate`, and the loader (e.g.
+        for an overlay of its first batch).
+    """
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=False,
+        collate_fn=collate_samples,
+        num_workers=config.num_workers,
+    )
+    metrics = evaluate(
+        net,
+        loader,
+        device,
+        body=body,
+        segmentation=segmentation,
+        progress=config.progress,
+        baselines=baselines,
+        loss_weights=config.loss,
+    )
+    return metrics, loader

@@ -13,9 +13,6 @@ stay until the new run has written its first checkpoint (a new run that
 fails before it leaves the old one whole). A run holds the folder's run
 lock (:mod:`~bigraph_pyg.engine.run_lock`) from the check to its last
 write, so a second run into the same folder is refused while it lives.
-
-The scripts' argparse types (:mod:`~bigraph_pyg.engine.cli_types`) are
-importable from here too.
 """
 
 from __future__ import annotations
@@ -31,23 +28,10 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from bigraph_pyg.engine._held_out import score
 from bigraph_pyg.engine.baselines import TrainingStatistics
 from bigraph_pyg.engine.checkpoint import CheckpointError, load_checkpoint
-from bigraph_pyg.engine.cli_types import (  # the scripts import them here
-    device,
-    name_equals_path,
-    non_negative_float,
-    non_negative_int,
-    output_file,
-    output_path,
-    positive_int,
-    sample_count,
-    script_errors,
-    seed,
-    unit_float,
-)
 from bigraph_pyg.engine.distributed import DistributedContext, barrier
+from bigraph_pyg.engine.evaluate import score
 from bigraph_pyg.engine.run_lock import RunLock, check_run_lock
 from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.engine.trainer import Trainer
@@ -55,19 +39,8 @@ from bigraph_pyg.engine.trainer import Trainer
 __all__ = [
     "RunSummary",
     "check_run_folder",
-    "device",
     "existing_checkpoints",
-    "name_equals_path",
-    "non_negative_float",
-    "non_negative_int",
-    "output_file",
-    "output_path",
-    "positive_int",
-    "sample_count",
-    "script_errors",
-    "seed",
     "train_and_evaluate",
-    "unit_float",
 ]
 
 _ADVICE = (
@@ -246,8 +219,8 @@ def train_and_evaluate(
         extra_state,
         baselines=stats,
         lift_set=lift_set,
+        replaces=replaced,  # removed at the first checkpoint
     )
-    trainer.checkpoints.replaced = replaced  # until the first checkpoint
     t0 = time.perf_counter()
     result = trainer.fit(resume=resume)
     train_s = time.perf_counter() - t0

@@ -4,10 +4,11 @@ r"""One optimisation step of a :class:`~bigraph_pyg.engine.Trainer`.
 (and its DDP / ``torch.compile`` wrapper for the image forward), Eq. 6
 (:class:`~bigraph_pyg.losses.BiGraphLoss`), Adam and its learning-rate
 schedule, the AMP dtype and gradient scaler, and the generator and
-schedule of the 2D-joint mixing. A step:
+schedule of the 2D-joint mixing. ``trainer.step(mb, ratio)`` runs one. A
+step:
 
 1. leaves out the samples whose image has a non-finite pixel
-   (:func:`~bigraph_pyg.engine._step_guard.finite_samples`);
+   (:func:`finite_samples`);
 2. trains on the ground truth of a missed detection and mixes the 2D input
    (:func:`~bigraph_pyg.engine.schedule.mix_joints_2d`; the pose-only
    samples on their own schedule with ``lift_mix_start``);
@@ -15,9 +16,14 @@ schedule of the 2D-joint mixing. A step:
    pose-only terms with lifting (:meth:`TrainStep.lift_loss`,
    :meth:`TrainStep.skeleton_lift_loss`);
 4. skips a non-finite loss or gradient on every process, rolling the
-   BatchNorm running statistics back
-   (:class:`~bigraph_pyg.engine._step_guard.NonfiniteGuard`);
+   BatchNorm running statistics back (:func:`norm_buffers`,
+   :func:`restore_buffers`) and reporting it to the run's
+   :class:`NonfiniteGuard`, which raises :class:`FloatingPointError`
+   after too many skipped steps in a row;
 5. else back-propagates, clips the gradient norm and updates.
+
+The batch comes from :func:`~bigraph_pyg.engine.batching.prepare_batch`;
+the schedules' formulas are :mod:`~bigraph_pyg.engine.schedule`'s.
 """
 
 from __future__ import annotations
@@ -28,12 +34,6 @@ from dataclasses import replace
 import torch
 from torch import Tensor
 
-from bigraph_pyg.engine._step_guard import (
-    NonfiniteGuard,
-    finite_samples,
-    norm_buffers,
-    restore_buffers,
-)
 from bigraph_pyg.engine.batching import ModelBatch, prepare_pose_batch
 from bigraph_pyg.engine.distributed import (
     DistributedContext,
@@ -45,15 +45,18 @@ from bigraph_pyg.engine.schedule import (
     learning_rate,
     mix_joints_2d,
 )
-from bigraph_pyg.engine.train_config import (
-    TrainConfig,
-    TrainResult,
-)
-from bigraph_pyg.engine.train_config import (
-    check_lifting as check_lifting,  # the trainer's, from here
-)
+from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
 from bigraph_pyg.losses import BiGraphLoss
 from bigraph_pyg.nn.validate import validation, validation_enabled
+
+__all__ = [
+    "NonfiniteGuard",
+    "TrainStep",
+    "autocast_dtype",
+    "finite_samples",
+    "norm_buffers",
+    "restore_buffers",
+]
 
 # The trainer's messages, wherever they are written.
 log = logging.getLogger("bigraph_pyg.engine.trainer")
@@ -172,6 +175,11 @@ class TrainStep:
             mb (ModelBatch): From
                 :func:`~bigraph_pyg.engine.batching.prepare_batch`.
             ratio (float): GT 2D-joint share.
+
+        Samples with a non-finite image pixel are left out before the
+        forward; if fewer than two remain (BatchNorm needs two), the step
+        is skipped. A skipped step leaves the weights, the optimizer and
+        the BatchNorm running statistics as they were.
 
         Returns:
             tuple[float, dict[str, float]] or None: total loss and
@@ -380,3 +388,133 @@ def autocast_dtype(device: torch.device) -> torch.dtype:
         f"Expected a CPU or CUDA device for amp (got {device}); set "
         "TrainConfig.amp=False"
     )
+
+
+# -- what keeps a bad step out of the weights ------------------------------
+
+
+class NonfiniteGuard:
+    """Counts the skipped steps of a run; gives up after too many in a row.
+
+    Args:
+        max_in_a_row (int): ``TrainConfig.max_nonfinite``.
+        result (TrainResult): The run's record: every skip adds one to its
+            ``nonfinite_steps``; its ``step`` names the step in messages.
+    """
+
+    def __init__(self, max_in_a_row: int, result: TrainResult) -> None:
+        self.max_in_a_row = max_in_a_row
+        self.result = result
+        self.in_a_row = 0
+
+    def report(
+        self,
+        what: str,
+        loss: Tensor | None = None,
+        terms: dict[str, Tensor] | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Log a skipped step (its loss and terms, or ``detail``).
+
+        Args:
+            what (str): What was not finite (``"loss"``, ``"gradient"``,
+                ``"input"``).
+            loss (Tensor, optional): The step's total loss.
+            terms (dict[str, Tensor], optional): Its unweighted terms.
+            detail (str, optional): The message's detail instead of the
+                loss and terms.
+
+        Raises:
+            FloatingPointError: the ``max_in_a_row``-th skip in a row.
+        """
+        self.result.nonfinite_steps += 1
+        self.in_a_row += 1
+        if detail is None:
+            detail = "loss={}; {}".format(
+                float(loss.detach()),
+                ", ".join(
+                    f"{k}={float(v.detach()):.4g}" for k, v in terms.items()
+                ),
+            )
+        log.warning(
+            "Non-finite %s at step %d (%s): step skipped, not trained on",
+            what,
+            self.result.step,
+            detail,
+        )
+        if self.in_a_row >= self.max_in_a_row:
+            raise FloatingPointError(
+                f"Expected a finite {what} (got {self.in_a_row} "
+                f"non-finite steps in a row, the last at step "
+                f"{self.result.step}: {detail}); lower TrainConfig.lr or "
+                "check the data"
+            )
+
+    def reset(self) -> None:
+        """A step trained: the run of skipped steps is over."""
+        self.in_a_row = 0
+
+
+def finite_samples(
+    mb: ModelBatch, context: DistributedContext, guard: NonfiniteGuard
+) -> ModelBatch | None:
+    """``mb`` without its non-finite images; :obj:`None`: skip the step.
+
+    The left-out samples are logged with their dataset indices. If any
+    process has fewer than two finite images left (BatchNorm needs two),
+    every process skips the step, reported to ``guard``.
+
+    Args:
+        mb (ModelBatch): This process's batch.
+        context (DistributedContext): This process.
+        guard (NonfiniteGuard): The run's guard.
+
+    Returns:
+        ModelBatch or None: the finite samples, or :obj:`None`.
+    """
+    keep = mb.finite_images()
+    kept = int(keep.sum())
+    if kept < len(mb):
+        index = mb.raw.get("index")
+        bad = (
+            index[~keep.to(index.device)].tolist()
+            if isinstance(index, Tensor)
+            else "?"
+        )
+        log.warning(
+            "Step %d: %d of %d images have non-finite pixels "
+            "(dataset indices %s): left out of the step",
+            guard.result.step,
+            len(mb) - kept,
+            len(mb),
+            bad,
+        )
+        mb = mb.select(keep)
+    enough = torch.tensor(
+        float(kept >= min(2, len(keep))), device=context.device
+    )
+    if not all_ranks_true(enough, context):
+        guard.report("input", detail=f"{kept} finite images of {len(keep)}")
+        return None
+    return mb
+
+
+def norm_buffers(module: torch.nn.Module) -> list[Tensor]:
+    """The running statistics of every norm layer of ``module``.
+
+    The buffers of each submodule that tracks running statistics
+    (BatchNorm): what a skipped step's forward must not change.
+    """
+    return [
+        buf
+        for m in module.modules()
+        if getattr(m, "track_running_stats", False)
+        for buf in m.buffers(recurse=False)
+    ]
+
+
+@torch.no_grad()
+def restore_buffers(buffers: list[Tensor], saved: list[Tensor]) -> None:
+    """Copy ``saved`` (clones taken before the forward) into ``buffers``."""
+    for buf, value in zip(buffers, saved, strict=True):
+        buf.copy_(value)

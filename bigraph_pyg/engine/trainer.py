@@ -30,39 +30,70 @@ dataset of :mod:`bigraph_pyg.data` samples (paper Sec. 4.4 and 5.2):
   validation ``best_metric``); :meth:`Trainer.fit` with ``resume=True``
   continues exactly where ``last.pt`` stopped: same batches, optimizer
   and RNG state, so the resumed run equals an uninterrupted one step for
-  step.
+  step. A resumed run refuses a checkpoint of another batch size, seed,
+  loss, pose-only lifting objective, dataset length or number of
+  processes (its batches or its objective would differ).
 
-The step and its schedules are ``engine/_train_step.py`` (with
-``engine/_step_guard.py``), the checkpoints ``engine/_trainer_state.py``,
-the validation's scoring ``engine/_held_out.py``; this module is the loop.
+This module is the loop, the validation and the checkpoints; one
+optimisation step is :class:`~bigraph_pyg.engine.train_step.TrainStep`
+(``trainer.step(mb, ratio)``, ``engine/train_step.py``), on a batch from
+:func:`~bigraph_pyg.engine.batching.prepare_batch`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from bigraph_pyg.engine._held_out import validate
-from bigraph_pyg.engine._train_step import TrainStep, check_lifting
-from bigraph_pyg.engine._trainer_state import TrainerCheckpoints
 from bigraph_pyg.engine.batch_transforms import collate_samples
 from bigraph_pyg.engine.batching import (
     EpochBatchSampler,
     ModelBatch,
     prepare_batch,
 )
-from bigraph_pyg.engine.distributed import DistributedContext
+from bigraph_pyg.engine.checkpoint import (
+    CheckpointError,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+from bigraph_pyg.engine.distributed import DistributedContext, barrier
+from bigraph_pyg.engine.evaluate import score
 from bigraph_pyg.engine.logger import TrainLogger
-from bigraph_pyg.engine.train_config import TrainConfig, TrainResult
+from bigraph_pyg.engine.run_lock import RunLock
+from bigraph_pyg.engine.train_config import (
+    TrainConfig,
+    TrainResult,
+    check_lifting,
+)
+from bigraph_pyg.engine.train_step import TrainStep
+from bigraph_pyg.losses import LossWeights
 
 __all__ = ["Trainer"]
 
 log = logging.getLogger(__name__)
+
+#: TrainConfig fields a resumed run must share with its checkpoint: the
+#: batches (batch sizes, seed) and the pose-only samples' objective.
+_RESUME_KEYS = (
+    "batch_size",
+    "seed",
+    "lift_batch_size",
+    "skeleton_lift_batch_size",
+    "lift_weight",
+    "lift_mix_start",
+    "skeleton_lift_loss",
+    "skeleton_lift_weight",
+)
 
 
 class Trainer:
@@ -92,6 +123,9 @@ class Trainer:
             > 0`` further ones go through the Skeleton-GCN alone
             (``model.lift``). Drawn at random by ``(seed, step)``, so a
             resumed run draws the same ones. One process only.
+        replaces (Sequence[Path]): An old run's files that this run
+            replaces (``overwrite``): kept until this run writes its first
+            checkpoint, then removed. (default: none)
 
     Raises:
         ValueError: ``amp`` on a device other than a CPU or CUDA one;
@@ -110,6 +144,7 @@ class Trainer:
         extra_state: dict | None = None,
         baselines=None,
         lift_set=None,
+        replaces: Sequence[Path] = (),
     ) -> None:
         self.ctx = context or DistributedContext()
         self.baselines = baselines
@@ -124,6 +159,8 @@ class Trainer:
         self.ckpt_dir = (
             None if out_dir is None else self.out_dir / "checkpoints"
         )
+        #: Removed once this run has written its first checkpoint.
+        self.replaces = list(replaces)
         self.result = TrainResult()
         self.sampler = EpochBatchSampler(
             len(train_set),
@@ -133,8 +170,10 @@ class Trainer:
             rank=self.ctx.rank,
             world_size=self.ctx.world_size,
         )
-        #: The optimisation step and its schedules (Adam, AMP, lifting).
-        self.step_fn = TrainStep(
+        #: One optimisation step, ``self.step(mb, ratio)``, and what it
+        #: holds: Eq. 6 (``criterion``), Adam (``optimizer``), the AMP
+        #: dtype and gradient scaler, the 2D-joint mixing and its schedule.
+        self.step = TrainStep(
             self.net,
             config,
             self.ctx,
@@ -142,114 +181,20 @@ class Trainer:
             self.steps_per_epoch,
             lift_set,
         )
+        # The position in the data order (checkpointed).
         self._epoch = 0
         self._batch_in_epoch = 0
-        #: ``last.pt``, ``best.pt`` and resuming.
-        self.checkpoints = TrainerCheckpoints(self)
         self.logger = TrainLogger(
             None if self.out_dir is None else self.out_dir / "tb",
             enabled=self.ctx.is_main,
         )
-
-    # -- the step's parts, under the names they have on a Trainer -------------
-
-    @property
-    def criterion(self):
-        """Eq. 6 with ``config.loss`` (a ``BiGraphLoss``)."""
-        return self.step_fn.criterion
-
-    @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        """Adam."""
-        return self.step_fn.optimizer
-
-    @property
-    def scaler(self) -> torch.amp.GradScaler:
-        """The float16 gradient scaler (disabled otherwise)."""
-        return self.step_fn.scaler
-
-    @property
-    def amp_dtype(self) -> torch.dtype | None:
-        """The autocast dtype of ``config.amp``, or :obj:`None`."""
-        return self.step_fn.amp_dtype
-
-    @property
-    def mix_generator(self) -> torch.Generator:
-        """The 2D-joint mixing's random stream (checkpointed)."""
-        return self.step_fn.mix_generator
-
-    # -- state ----------------------------------------------------------------
 
     @property
     def steps_per_epoch(self) -> int:
         """Batches per epoch per process."""
         return len(self.sampler)
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything :meth:`load_state_dict` needs to resume exactly."""
-        return self.checkpoints.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (training state included).
-
-        Raises:
-            CheckpointError: a state from another batch size, seed, loss,
-                dataset length or number of processes (the run would
-                differ).
-        """
-        self.checkpoints.load_state_dict(state)
-
-    def save(self, name: str = "last.pt") -> Path | None:
-        """Write a checkpoint atomically (main process only)."""
-        return self.checkpoints.save(name)
-
-    # -- one step -------------------------------------------------------------
-
-    def mix_ratio(self, step: int | None = None) -> float:
-        """GT 2D-joint share at ``step`` (default: the current step)."""
-        return self.step_fn.mix_ratio(step)
-
-    def learning_rate(self, step: int | None = None) -> float:
-        """The learning rate at ``step`` (warm-up, then the schedule)."""
-        return self.step_fn.learning_rate(step)
-
-    def train_step(
-        self, mb: ModelBatch, ratio: float
-    ) -> tuple[float, dict[str, float]] | None:
-        """One optimisation step; :obj:`None` if skipped (non-finite).
-
-        Args:
-            mb (ModelBatch): From
-                :func:`~bigraph_pyg.engine.batching.prepare_batch`.
-            ratio (float): GT 2D-joint share.
-
-        Samples with a non-finite image pixel are left out before the
-        forward; if fewer than two remain (BatchNorm needs two), the step
-        is skipped. A skipped step leaves the weights, the optimizer and
-        the BatchNorm running statistics as they were.
-
-        Returns:
-            tuple[float, dict[str, float]] or None: total loss and
-            unweighted terms (this process's batch).
-        """
-        return self.step_fn(mb, ratio)
-
     # -- the loop -------------------------------------------------------------
-
-    def _loader(self, epoch: int, skip: int) -> DataLoader:
-        self.sampler.set_epoch(epoch, skip)
-        if hasattr(self.train_set, "set_epoch"):  # mixture table, augment
-            self.train_set.set_epoch(epoch)
-        g = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
-        return DataLoader(
-            self.train_set,
-            batch_sampler=self.sampler,
-            num_workers=self.config.num_workers,
-            generator=g,
-            collate_fn=collate_samples,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=False,
-        )
 
     def fit(self, resume: bool | str = False) -> TrainResult:
         """Train for ``config.epochs`` (or until ``config.max_steps``).
@@ -273,7 +218,7 @@ class Trainer:
         cfg = self.config
         r = self.result
         stopped = False
-        with self.checkpoints.run(resume):  # the folder's lock, resumed
+        with self._holding_run(resume):  # the folder's lock, resumed
             try:
                 while self._epoch < cfg.epochs and not stopped:
                     stopped, window, rate = self._train_epoch(tqdm)
@@ -325,8 +270,8 @@ class Trainer:
                 stopped = True
                 break
             mb = prepare_batch(batch, self.net.config.image_size, self.device)
-            ratio = self.mix_ratio()
-            done = self.train_step(mb, ratio)
+            ratio = self.step.mix_ratio()
+            done = self.step(mb, ratio)
             r.step += 1
             self._batch_in_epoch += 1
             seen += mb.images.shape[0] * self.ctx.world_size
@@ -342,6 +287,21 @@ class Trainer:
             self._after_step(mb, window, ratio, rate)
         bar.close()
         return stopped, window, rate
+
+    def _loader(self, epoch: int, skip: int) -> DataLoader:
+        self.sampler.set_epoch(epoch, skip)
+        if hasattr(self.train_set, "set_epoch"):  # mixture table, augment
+            self.train_set.set_epoch(epoch)
+        g = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
+        return DataLoader(
+            self.train_set,
+            batch_sampler=self.sampler,
+            num_workers=self.config.num_workers,
+            generator=g,
+            collate_fn=collate_samples,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
 
     def _record(
         self,
@@ -363,13 +323,13 @@ class Trainer:
         self, mb: ModelBatch, window: list, ratio: float, rate: float
     ) -> None:
         """Log scalars and overlays, and checkpoint, when they are due."""
-        cfg, step = self.config, self.result.step
-        if window and step % cfg.log_every == 0:
+        cfg, n = self.config, self.result.step
+        if window and n % cfg.log_every == 0:
             self._log_window(window, ratio, rate)
             window.clear()
-        if cfg.image_every and step % cfg.image_every == 0 and self.ctx.is_main:
-            self.logger.predictions(self.net, mb, "images/train", step)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+        if cfg.image_every and n % cfg.image_every == 0 and self.ctx.is_main:
+            self.logger.predictions(self.net, mb, "images/train", n)
+        if cfg.checkpoint_every and n % cfg.checkpoint_every == 0:
             self.save()
 
     def _end_epoch(self, window: list, rate: float) -> None:
@@ -379,11 +339,11 @@ class Trainer:
         self._batch_in_epoch = 0
         self.result.epoch = self._epoch
         if window:
-            self._log_window(window, self.mix_ratio(), rate)
+            self._log_window(window, self.step.mix_ratio(), rate)
         if self.val_set is not None and (
             self._epoch % cfg.eval_every == 0 or self._epoch == cfg.epochs
         ):
-            validate(self)
+            self.validate()
         self.save()
 
     def _log_window(self, window, ratio: float, rate: float) -> None:
@@ -393,7 +353,255 @@ class Trainer:
             {
                 "gt_joint_ratio": ratio,
                 "images_per_s": rate,
-                "lr": self.optimizer.param_groups[0]["lr"],
+                "lr": self.step.optimizer.param_groups[0]["lr"],
                 "nonfinite_steps": self.result.nonfinite_steps,
             },
         )
+
+    # -- validation -----------------------------------------------------------
+
+    def validate(self) -> None:
+        """Score the validation set at the end of an epoch.
+
+        On the main process: the metrics are appended to the result's
+        ``evals``, logged (``val/``, an overlay of the first batch under
+        ``images/val``, one line of the log), and ``best.pt`` is written
+        when they improve ``best_metric``. Every process then waits for the
+        main one. If the scoring raises, ``last.pt`` of the finished epoch
+        is written first (without this validation), so its training is
+        kept.
+        """
+        r = self.result
+        if self.ctx.is_main:
+            try:
+                metrics, loader = score(
+                    self.net,
+                    self.val_set,
+                    self.config,
+                    self.device,
+                    body=self.body,
+                    segmentation=self.config.eval_segmentation,
+                    baselines=self.baselines,
+                )
+            except Exception:
+                # The epoch's training is kept: last.pt without this
+                # validation.
+                log.error(
+                    "Validation failed, epoch %d: writing last.pt", self._epoch
+                )
+                self.save()
+                raise
+            r.evals.append({"epoch": self._epoch, "step": r.step, **metrics})
+            self.logger.scalars("val", metrics, r.step)
+            batch = next(iter(loader))
+            mb = prepare_batch(batch, self.net.config.image_size, self.device)
+            self.logger.predictions(self.net, mb, "images/val", r.step)
+            self._keep_if_best(metrics)
+            log.info(
+                "epoch %d: %s",
+                self._epoch,
+                ", ".join(f"{k}={v:.2f}" for k, v in metrics.items()),
+            )
+        barrier(self.ctx)
+
+    def _keep_if_best(self, metrics: dict[str, float]) -> None:
+        """Write ``best.pt`` if ``metrics`` beat the best ``best_metric``."""
+        r = self.result
+        value = metrics.get(self.config.best_metric)
+        if value is not None and (r.best is None or value < r.best):
+            r.best = value
+            r.best_path = self.save("best.pt")
+
+    # -- checkpoints: last.pt, best.pt, resuming ------------------------------
+
+    @contextlib.contextmanager
+    def _holding_run(self, resume: bool | str) -> Iterator[None]:
+        """Hold the folder's run lock; resume; set the result's paths.
+
+        Raises:
+            CheckpointError: another process holds the run lock of
+                ``out_dir`` (:class:`~bigraph_pyg.engine.run_lock.RunLock`),
+                or see :meth:`_resume`.
+        """
+        with RunLock(self.out_dir if self.ctx.is_main else None):
+            if resume:
+                self._resume(resume)
+            self._set_result_paths(bool(resume))
+            yield
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`load_state_dict` needs to resume exactly.
+
+        The model, Adam and the gradient scaler, the RNG states with the
+        2D-mixing generator, the position in the data order, the history
+        and validations, the run's settings and ``extra_state``.
+        """
+        r, step = self.result, self.step
+        return {
+            "model_config": self.net.config.to_dict(),
+            "model": self.net.state_dict(),
+            "optimizer": step.optimizer.state_dict(),
+            "scaler": step.scaler.state_dict(),
+            "train_config": asdict(self.config),
+            "step": r.step,
+            "epoch": self._epoch,
+            "batch_in_epoch": self._batch_in_epoch,
+            "num_train_samples": len(self.train_set),
+            "world_size": self.ctx.world_size,
+            "rng": capture_rng_state({"mix": step.mix_generator}),
+            "history": r.history,
+            "evals": r.evals,
+            "best": r.best,
+            "nonfinite_steps": r.nonfinite_steps,
+            "extra": self.extra_state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (training state included).
+
+        Raises:
+            CheckpointError: a state from another batch size, seed, loss,
+                dataset length or number of processes (the run would
+                differ; :meth:`check_resumable`).
+        """
+        self.check_resumable(state)
+        step = self.step
+        self.net.load_state_dict(state["model"])
+        step.optimizer.load_state_dict(state["optimizer"])
+        step.scaler.load_state_dict(state["scaler"])
+        restore_rng_state(state["rng"], {"mix": step.mix_generator})
+        r = self.result
+        r.step = state["step"]
+        r.history = list(state["history"])
+        r.evals = list(state["evals"])
+        r.best = state["best"]
+        r.nonfinite_steps = state["nonfinite_steps"]
+        self._epoch = state["epoch"]
+        self._batch_in_epoch = state["batch_in_epoch"]
+        r.epoch = self._epoch
+
+    def check_resumable(self, state: dict[str, Any]) -> None:
+        """Refuse a state whose batches would differ from this run's.
+
+        Raises:
+            CheckpointError: another batch size, seed, loss, pose-only
+                lifting objective, dataset length or number of processes.
+        """
+        tc = state.get("train_config", {})
+        stored, mine = _stored_loss(state), asdict(self.config.loss)
+        if stored != mine:
+            changed = sorted(k for k in stored if stored[k] != mine.get(k))
+            was = ", ".join(f"{k}={stored[k]!r}" for k in changed)
+            now = ", ".join(f"{k}={mine.get(k)!r}" for k in changed)
+            raise CheckpointError(
+                f"Expected the checkpoint's loss to resume exactly (it "
+                f"trained with {was}; got {now}); pass the same "
+                "TrainConfig.loss (the scripts: the same --ablation) or "
+                "start a new run"
+            )
+        # A checkpoint older than a setting trained with its default.
+        default = {f.name: f.default for f in fields(TrainConfig)}
+        for key in _RESUME_KEYS:
+            was, mine = tc.get(key, default[key]), getattr(self.config, key)
+            if was != mine:
+                raise CheckpointError(
+                    f"Expected the checkpoint's {key}={was!r} to resume "
+                    f"exactly (got {key}={mine!r}); pass the same "
+                    f"TrainConfig.{key} or start a new run"
+                )
+        for key, mine in (
+            ("num_train_samples", len(self.train_set)),
+            ("world_size", self.ctx.world_size),
+        ):
+            if state.get(key) != mine:
+                raise CheckpointError(
+                    f"Expected {key}={state.get(key)!r} as in the checkpoint "
+                    f"to resume exactly (got {mine!r}); use the same data "
+                    "and number of processes"
+                )
+
+    def save(self, name: str = "last.pt") -> Path | None:
+        """Write a checkpoint atomically (main process only).
+
+        The first one also removes the old run's files in ``replaces``.
+        """
+        if self.ckpt_dir is None or not self.ctx.is_main:
+            return None
+        path = save_checkpoint(self.ckpt_dir / name, self.state_dict())
+        for old in self.replaces:  # the new run has its first checkpoint
+            if old != path and old.is_file():
+                old.unlink()
+        self.replaces = []
+        return path
+
+    def _resume(self, resume: bool | str) -> None:
+        """Load ``last.pt`` (``resume=True``) or the checkpoint ``resume``.
+
+        Raises:
+            CheckpointError: no checkpoint there, one of another model
+                config or run settings, or weights, optimizer or scaler
+                state that this run's refuse.
+        """
+        path = (
+            Path(resume)
+            if isinstance(resume, (str, Path))
+            else (self.ckpt_dir / "last.pt" if self.ckpt_dir else None)
+        )
+        if path is None or not path.is_file():
+            raise CheckpointError(
+                f"Expected a checkpoint to resume at {path} (got none); "
+                "start a new run without resume (the scripts' --resume), "
+                "or give the run's checkpoint folder"
+            )
+        state = load_checkpoint(
+            path, self.net.config.to_dict(), map_location=self.device
+        )
+        try:
+            self.load_state_dict(state)
+        except CheckpointError:
+            raise
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+            IndexError,
+            AttributeError,
+        ) as err:  # an edited, re-signed file: torch's own refusals
+            lines = [ln.strip() for ln in str(err).strip().splitlines()]
+            raise CheckpointError(
+                f"Expected a training state that fits this model and "
+                f"optimizer in the checkpoint {path} (got "
+                f"{type(err).__name__}: {' '.join(lines[:2])[:300]}); it was "
+                "edited or comes from another version"
+            ) from err
+        log.info(
+            "Resumed from %s at step %d (epoch %d, batch %d)",
+            path,
+            self.result.step,
+            self._epoch,
+            self._batch_in_epoch,
+        )
+
+    def _set_result_paths(self, resumed: bool) -> None:
+        """The result's ``last_path`` and a resumed run's ``best_path``."""
+        r, ckpt = self.result, self.ckpt_dir
+        if ckpt is None or not self.ctx.is_main:
+            return
+        r.last_path = ckpt / "last.pt"
+        # A resumed run keeps its best.pt; a new run never adopts one it
+        # did not write (an old run's).
+        if resumed and r.best is not None and (ckpt / "best.pt").exists():
+            r.best_path = ckpt / "best.pt"
+
+
+def _stored_loss(state: dict[str, Any]) -> dict[str, Any]:
+    """The loss weights a checkpoint trained with, as a dict.
+
+    Older checkpoints kept only ``use_focal``, in the model config.
+    """
+    loss = state.get("train_config", {}).get("loss")
+    if loss is not None:
+        return dict(loss)
+    focal = state.get("model_config", {}).get("use_focal", True)
+    return asdict(LossWeights(use_focal=focal))

@@ -4,8 +4,8 @@ import tracemalloc
 
 import pytest
 
+from bigraph_pyg import cli
 from bigraph_pyg.data import synthetic_cache as cache
-from bigraph_pyg.engine import cli_types
 
 
 def test_huge_num_samples_is_refused_before_any_allocation(tmp_path):
@@ -26,7 +26,7 @@ def test_huge_num_samples_is_refused_before_any_allocation(tmp_path):
 
 
 def test_the_scripts_bound_is_the_caches():
-    assert cli_types.MAX_SAMPLES == cache.MAX_SAMPLES
+    assert cli.MAX_SAMPLES == cache.MAX_SAMPLES
 
 
 def test_huge_pose_only_count_is_refused_before_any_allocation(tmp_path):

@@ -1,5 +1,6 @@
 """Bad samples never poison training: inf pixels, missed joints, BN stats."""
 
+import importlib
 import math
 
 import pytest
@@ -69,8 +70,8 @@ def test_inf_pixel_sample_is_left_out_exactly(
     ref = _batch(fake_set, [0, 2, 3])
     with caplog.at_level("WARNING"):
         for _ in range(2):
-            assert a.train_step(prepare_batch(bad, SIZE), 0.5) is not None
-            assert b.train_step(prepare_batch(ref, SIZE), 0.5) is not None
+            assert a.step(prepare_batch(bad, SIZE), 0.5) is not None
+            assert b.step(prepare_batch(ref, SIZE), 0.5) is not None
     assert "non-finite pixels (dataset indices [1])" in caplog.text
     sa, sb = a.net.state_dict(), b.net.state_dict()
     assert any("running_mean" in k for k in sa)
@@ -117,23 +118,23 @@ def test_fit_with_an_inf_pixel_keeps_the_checkpoint_finite(
 def test_skipped_step_leaves_no_trace_in_batchnorm(make_model, fake_set):
     model = make_model()
     trainer = Trainer(model, fake_set, TrainConfig(epochs=1, **FAST), None)
-    assert trainer.step_fn.norm_buffers
+    assert trainer.step.norm_buffers
     mb = prepare_batch(_batch(fake_set, [0, 1, 2, 3]), SIZE)
     before = {
         k: v.clone() for k, v in model.state_dict().items() if not v.is_sparse
     }
-    real_loss = trainer.criterion.model_loss
-    trainer.criterion.model_loss = lambda out, batch: (
+    real_loss = trainer.step.criterion.model_loss
+    trainer.step.criterion.model_loss = lambda out, batch: (
         real_loss(out, batch)[0] * float("nan"),
         {},
     )
-    assert trainer.train_step(mb, 0.5) is None
+    assert trainer.step(mb, 0.5) is None
     for k, v in model.state_dict().items():
         if k in before:
             assert torch.equal(v, before[k]), k
     # The same step with a finite loss does move the running statistics.
-    trainer.criterion.model_loss = real_loss
-    assert trainer.train_step(mb, 0.5) is not None
+    trainer.step.criterion.model_loss = real_loss
+    assert trainer.step(mb, 0.5) is not None
     assert any(
         not torch.equal(v, before[k])
         for k, v in model.state_dict().items()
@@ -150,7 +151,7 @@ def test_too_few_finite_images_skip_the_step(make_model, fake_set):
     before = {
         k: v.clone() for k, v in model.state_dict().items() if not v.is_sparse
     }
-    assert trainer.train_step(prepare_batch(raw, SIZE), 0.5) is None
+    assert trainer.step(prepare_batch(raw, SIZE), 0.5) is None
     assert trainer.result.nonfinite_steps == 1
     for k, v in model.state_dict().items():
         if k in before:
@@ -191,7 +192,7 @@ def test_missed_joint_trains_on_its_ground_truth(make_model, fake_set):
     assert not mb.targets["has_pose_3d"][2] and mb.targets["has_pose_3d"][0]
     seen = []
     model.register_forward_pre_hook(lambda m, args: seen.append(args[1]))
-    done = trainer.train_step(mb, 0.0)  # ratio 0: estimated joints only
+    done = trainer.step(mb, 0.0)  # ratio 0: estimated joints only
     assert done is not None and math.isfinite(done[0])
     torch.testing.assert_close(seen[0][0, 3], mb.joints_gt[0, 3])
     torch.testing.assert_close(seen[0][0, 2], mb.joints_est[0, 2])
@@ -241,7 +242,9 @@ def test_failed_validation_still_writes_the_epochs_last_pt(
     def broken(*args, **kwargs):
         raise RuntimeError("validation broke")
 
-    monkeypatch.setattr("bigraph_pyg.engine._held_out.evaluate", broken)
+    # `bigraph_pyg.engine.evaluate` names the function: patch the module's.
+    module = importlib.import_module("bigraph_pyg.engine.evaluate")
+    monkeypatch.setattr(module, "evaluate", broken)
     cfg = TrainConfig(epochs=1, **{**FAST, "image_every": 0})
     trainer = Trainer(make_model(), fake_set, cfg, tmp_path, val_set=fake_set)
     with pytest.raises(RuntimeError, match="validation broke"):

@@ -110,9 +110,7 @@ def test_the_lock_is_held_for_the_whole_run_and_released(
         seen.append(rc)
         return real_save(path, state)
 
-    monkeypatch.setattr(
-        "bigraph_pyg.engine._trainer_state.save_checkpoint", probe
-    )
+    monkeypatch.setattr("bigraph_pyg.engine.trainer.save_checkpoint", probe)
     _train(make_model(), fake_set, tmp_path)
     assert seen and set(seen) == {3}
     assert (tmp_path / LOCK_NAME).is_file()

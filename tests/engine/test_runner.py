@@ -109,7 +109,7 @@ def test_check_run_folder(tmp_path):
 def test_unit_float_names_what_it_expected():
     import argparse
 
-    from bigraph_pyg.engine.runner import unit_float
+    from bigraph_pyg.cli import unit_float
 
     assert unit_float("0") == 0.0 and unit_float("0.25") == 0.25
     assert unit_float("1") == 1.0

@@ -114,7 +114,7 @@ def test_nonfinite_loss_is_skipped_and_reported(
 ):
     model = make_model()
     trainer = Trainer(model, fake_set, TrainConfig(epochs=1, **FAST), tmp_path)
-    real_loss = trainer.criterion.model_loss
+    real_loss = trainer.step.criterion.model_loss
     calls = []
 
     def bad_loss(out, batch):
@@ -124,7 +124,7 @@ def test_nonfinite_loss_is_skipped_and_reported(
             total = total * float("nan")
         return total, terms
 
-    trainer.criterion.model_loss = bad_loss
+    trainer.step.criterion.model_loss = bad_loss
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with caplog.at_level("WARNING"):
         result = trainer.fit()
@@ -140,7 +140,7 @@ def test_nonfinite_loss_is_skipped_and_reported(
     t2 = Trainer(
         model, fake_set, TrainConfig(epochs=1, max_nonfinite=2, **FAST), None
     )
-    t2.criterion.model_loss = lambda out, batch: (
+    t2.step.criterion.model_loss = lambda out, batch: (
         real_loss(out, batch)[0] * float("inf"),
         {},
     )
@@ -219,7 +219,7 @@ def test_amp_on_cpu_autocasts_to_bfloat16(make_model, fake_set, tmp_path):
     ]
     cfg = TrainConfig(epochs=1, amp=True, **FAST)
     trainer = Trainer(model, fake_set, cfg, tmp_path)
-    assert trainer.amp_dtype == torch.bfloat16
+    assert trainer.step.amp_dtype == torch.bfloat16
     result = trainer.fit()
     for h in hooks:
         h.remove()
@@ -231,7 +231,7 @@ def test_amp_on_cpu_autocasts_to_bfloat16(make_model, fake_set, tmp_path):
 
 
 def test_amp_names_the_device_it_cannot_use(make_model, fake_set):
-    from bigraph_pyg.engine._train_step import autocast_dtype
+    from bigraph_pyg.engine.train_step import autocast_dtype
 
     with pytest.raises(ValueError, match="CPU or CUDA device for amp"):
         autocast_dtype(torch.device("meta"))
@@ -284,7 +284,7 @@ def test_skeleton_only_lifting_term(make_model, fake_set, pose_set, tmp_path):
     # The term trains the Skeleton-GCN alone: no gradient reaches the mesh
     # branch, the encoder or the fusion graph.
     model.zero_grad(set_to_none=True)
-    loss, weight = trainer.step_fn.skeleton_lift_loss(0.0)
+    loss, weight = trainer.step.skeleton_lift_loss(0.0)
     loss.backward()
     grads = {n for n, p in model.named_parameters() if p.grad is not None}
     assert any(n.startswith("skeleton_head") for n in grads)
@@ -293,8 +293,8 @@ def test_skeleton_only_lifting_term(make_model, fake_set, pose_set, tmp_path):
         or "fusion" in n
         for n in grads
     ), sorted(grads)
-    assert weight == trainer.criterion.weights.focal or weight == (
-        trainer.criterion.weights.skeleton_joints_3d
+    assert weight == trainer.step.criterion.weights.focal or weight == (
+        trainer.step.criterion.weights.skeleton_joints_3d
     )
     # Same seed, same step -> the same samples (resumable).
     again = Trainer(
@@ -312,7 +312,7 @@ def test_lift_mix_start_sets_the_pose_only_schedule(
         epochs=3, lift_batch_size=4, skeleton_lift_batch_size=8, **FAST
     )
     model = make_model()
-    step = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set).step_fn
+    step = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set).step
     # Unset: the pose-only samples follow the images' ratio.
     assert step.mix_ratio() == 1.0 and step.lift_mix_ratio(0.3) == 0.3
     cfg = TrainConfig(
@@ -322,16 +322,16 @@ def test_lift_mix_start_sets_the_pose_only_schedule(
         lift_mix_start=0.0,
         **FAST,
     )
-    step = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set).step_fn
+    step = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set).step
     assert step.mix_ratio() == 1.0 and step.lift_mix_ratio(1.0) == 0.0
     # Its own schedule: from lift_mix_start down to 0 at the last epoch.
     half = TrainConfig(
         epochs=3, skeleton_lift_batch_size=8, lift_mix_start=0.5, **FAST
     )
     other = Trainer(model, fake_set, half, tmp_path, lift_set=pose_set)
-    assert other.step_fn.lift_mix_ratio(1.0) == 0.5
+    assert other.step.lift_mix_ratio(1.0) == 0.5
     other.result.step = 2  # 2 steps an epoch: the middle of the mixing
-    assert other.step_fn.lift_mix_ratio(0.5) == 0.25
+    assert other.step.lift_mix_ratio(0.5) == 0.25
 
     # In a step whose images get the ground truth (ratio 1), both pose-only
     # forwards get the estimated joints.
@@ -376,7 +376,7 @@ def test_skeleton_lift_loss_l1(make_model, fake_set, pose_set, tmp_path):
         )
         model = make_model(seed=3)
         trainer = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set)
-        step = trainer.step_fn
+        step = trainer.step
         value, weight = step.skeleton_lift_loss(0.0)
         joints, targets = step._pose_batch(16, 0.0, 1)
         with torch.no_grad():
@@ -421,9 +421,7 @@ def test_skeleton_lift_weight_scales_the_term(
             **FAST,
         )
         model = make_model(seed=3)
-        step = Trainer(
-            model, fake_set, cfg, tmp_path, lift_set=pose_set
-        ).step_fn
+        step = Trainer(model, fake_set, cfg, tmp_path, lift_set=pose_set).step
         mb = prepare_batch(
             collate_samples([fake_set[i] for i in range(4)]),
             model.config.image_size,
@@ -463,14 +461,14 @@ def test_learning_rate_warmup_and_cosine(make_model, fake_set):
         epochs=5, lr=1e-3, warmup_steps=4, lr_schedule="cosine", **FAST
     )  # 2 steps an epoch
     trainer = Trainer(make_model(), fake_set, cfg)
-    lrs = [trainer.learning_rate(s) for s in range(11)]
+    lrs = [trainer.step.learning_rate(s) for s in range(11)]
     assert lrs[0] == pytest.approx(1e-4)  # lr / 10
     assert lrs[2] == pytest.approx(1e-4 + 0.9e-3 * 2 / 4)
     assert lrs[4] == pytest.approx(1e-3)  # warm-up done: the peak
     assert all(a >= b for a, b in zip(lrs[4:], lrs[5:], strict=False))
     assert lrs[10] == pytest.approx(1e-3 / 20)  # the last step's floor
     flat = Trainer(make_model(), fake_set, TrainConfig(lr=3e-4, **FAST))
-    assert {flat.learning_rate(s) for s in range(6)} == {3e-4}
+    assert {flat.step.learning_rate(s) for s in range(6)} == {3e-4}
 
 
 class _Payload:
@@ -529,17 +527,17 @@ def test_loss_weights_come_from_the_training_config(make_model, fake_set):
 
     no_fl = LossWeights(**LOSS_ABLATIONS["no_focal"])
     trainer = Trainer(make_model(), fake_set, TrainConfig(loss=no_fl, **FAST))
-    assert trainer.criterion.weights == no_fl
+    assert trainer.step.criterion.weights == no_fl
     assert Trainer(
         make_model(), fake_set, TrainConfig(**FAST)
-    ).criterion.weights.use_focal
+    ).step.criterion.weights.use_focal
     with pytest.raises(ValueError, match="`loss` to be a LossWeights"):
         TrainConfig(loss={"use_focal": False})
 
 
 def test_resume_refuses_another_loss(make_model, fake_set, tmp_path):
     from bigraph_pyg.engine import CheckpointError
-    from bigraph_pyg.engine._trainer_state import _stored_loss
+    from bigraph_pyg.engine.trainer import _stored_loss
     from bigraph_pyg.losses import LossWeights
 
     no_fl = TrainConfig(
@@ -588,9 +586,9 @@ def test_resume_refuses_another_lifting_objective(
     state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)
     del state["train_config"][key]
     with pytest.raises(CheckpointError, match=f"{key}="):
-        other.checkpoints.check_resumable(state)
+        other.check_resumable(state)
     state["train_config"][key] = value
-    other.checkpoints.check_resumable(state)
+    other.check_resumable(state)
 
 
 def test_evaluate_scores_the_training_loss(make_model, fake_set):
@@ -613,7 +611,7 @@ def test_skeleton_lift_term_honours_the_target_masks(
 ):
     cfg = TrainConfig(epochs=1, skeleton_lift_batch_size=8, **FAST)
     trainer = Trainer(make_model(), fake_set, cfg, tmp_path, lift_set=pose_set)
-    step = trainer.step_fn
+    step = trainer.step
     joints, targets = step._pose_batch(8, 0.0, 1)
     term, _ = step.skeleton_lift_loss(0.0)
     assert float(term) > 0
