@@ -8,7 +8,9 @@ value into one line, ``error: argument --NAME: Expected <what> (got
 counts (with an upper bound for sizes that allocate), ratios, seeds,
 devices and output paths. :func:`script_errors` gives the scripts' later
 failures (a bad file, a missing extra) the same one-line form with exit
-status 1.
+status 1. :func:`parse_with_config` reads a script's flags from a
+``--config FILE.toml`` (checked as the command line's), which the command
+line overrides.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "MAX_SAMPLES",
@@ -28,6 +31,7 @@ __all__ = [
     "non_negative_int",
     "output_file",
     "output_path",
+    "parse_with_config",
     "positive_float",
     "positive_int",
     "sample_count",
@@ -351,3 +355,153 @@ def script_errors(
         raise SystemExit(f"error: {err}{hint}") from None
     except (OSError, ValueError, *more) as err:
         raise SystemExit(f"error: {err}") from None
+
+
+def parse_with_config(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """Parse ``argv``, with the values of its ``--config FILE.toml``.
+
+    The file's keys are the options' ``dest`` names (``num_train = 4800``
+    for ``--num-train``). Each value is checked as the command line's is
+    (the option's ``type`` and ``choices``; a flag such as ``--amp`` takes
+    ``true`` or ``false``, a repeatable option an array) and becomes the
+    option's default, so a flag on the command line overrides the file (a
+    repeatable one adds to the file's list).
+
+    Example::
+
+        args = parse_with_config(parser, ["--config", "a.toml", "--seed", "3"])
+
+    Args:
+        parser (argparse.ArgumentParser): The script's parser, with a
+            ``--config`` option; its defaults are set from the file.
+        argv (Sequence[str], optional): The command line.
+            (default: ``sys.argv[1:]``)
+
+    Returns:
+        argparse.Namespace: as :meth:`~argparse.ArgumentParser.parse_args`
+        (``config`` is the file's path, or :obj:`None`).
+
+    Raises:
+        SystemExit: status 2 and one ``error:`` line that names the file
+            (and the key): an unreadable file, a key that is no option of
+            the parser, a value of the wrong type or one the option
+            refuses.
+    """
+    first = argparse.ArgumentParser(prog=parser.prog, add_help=False)
+    first.add_argument("--config")
+    known, _ = first.parse_known_args(argv)
+    if known.config is not None:
+        parser.set_defaults(**_config_values(parser, known.config))
+    return parser.parse_args(argv)
+
+
+def _config_values(parser: argparse.ArgumentParser, path: str) -> dict:
+    """The options' values in the TOML file ``path``, by ``dest``."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        parser.error(
+            f"--config {path}: Expected Python >= 3.11 to read TOML (got "
+            "Python 3.10); pass the flags on the command line"
+        )
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as err:
+        parser.error(
+            f"--config {path}: Expected a readable TOML file (got "
+            f"{err.strerror or err})"
+        )
+    except tomllib.TOMLDecodeError as err:
+        parser.error(f"--config {path}: Expected a TOML file (got {err})")
+    options = {  # argparse lists its options only in _actions
+        a.dest: a
+        for a in parser._actions
+        if a.option_strings and a.dest not in ("help", "config")
+    }
+    values = {}
+    for key, value in table.items():
+        if key not in options:
+            parser.error(
+                f"--config {path}: Expected an option's name as key, with _ "
+                f"for - (e.g. num_train for --num-train) (got {key!r})"
+            )
+        try:
+            values[key] = _option_value(options[key], value)
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"--config {path}: key {key}: {err}")
+    return values
+
+
+_KINDS = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+)
+#: The TOML kinds a value may have, by the type of the command line's value
+#: (after the option's ``type``): an integer is a number too.
+_ACCEPTED = {
+    int: ((int,), "an integer"),
+    float: ((int, float), "a number"),
+    str: ((str,), "a string"),
+}
+
+
+def _kind(value: Any) -> str:
+    """``value``'s TOML kind, in words, with the value."""
+    name = next((n for t, n in _KINDS if isinstance(value, t)), "a date")
+    return f"{name} {value!r}"
+
+
+def _option_value(action: argparse.Action, value: Any) -> Any:
+    """A TOML value checked and converted as ``action`` does its text.
+
+    Raises:
+        argparse.ArgumentTypeError: the wrong kind of value, or one the
+            option's ``type`` or ``choices`` refuse.
+    """
+    if action.nargs == 0:  # a flag: --amp
+        if not isinstance(value, bool):
+            raise argparse.ArgumentTypeError(
+                f"Expected true or false (got {_kind(value)})"
+            )
+        return action.const if value else action.default
+    if isinstance(action, argparse._AppendAction):  # a repeatable option
+        if not isinstance(value, list):
+            raise argparse.ArgumentTypeError(
+                f"Expected an array (got {_kind(value)})"
+            )
+        return [_scalar_value(action, v) for v in value]
+    return _scalar_value(action, value)
+
+
+def _scalar_value(action: argparse.Action, value: Any) -> Any:
+    """One value of ``action`` (a number or a string), checked."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise argparse.ArgumentTypeError(
+            f"Expected a number or a string (got {_kind(value)})"
+        )
+    try:
+        out = action.type(str(value)) if action.type else str(value)
+    except argparse.ArgumentTypeError:
+        raise
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"Expected a valid value (got {_kind(value)})"
+        ) from None
+    if action.choices is not None and out not in action.choices:
+        raise argparse.ArgumentTypeError(
+            f"Expected one of {', '.join(map(str, action.choices))} (got "
+            f"{value!r})"
+        )
+    kinds, name = _ACCEPTED.get(type(out), ((object,), ""))
+    if not isinstance(value, kinds):
+        raise argparse.ArgumentTypeError(
+            f"Expected {name} (got {_kind(value)})"
+        )
+    return out

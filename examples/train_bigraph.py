@@ -14,6 +14,7 @@ Examples::
     python examples/train_bigraph.py --ablation graphcmr  # Table 4 row A
     python examples/train_bigraph.py --joint-noise mediapipe  # demo's noise
     python examples/train_bigraph.py --joint-noise detector   # its joints
+    python examples/train_bigraph.py --config examples/configs/long_recipe.toml
     python examples/train_bigraph.py --preset paper --device cuda --amp \\
         --data real --data-root GraphCMR/data --image-root images
     torchrun --nproc_per_node=4 examples/train_bigraph.py --preset paper \\
@@ -39,6 +40,7 @@ from bigraph_pyg.cli import (
     non_negative_float,
     non_negative_int,
     output_path,
+    parse_with_config,
     positive_float,
     positive_int,
     sample_count,
@@ -83,26 +85,66 @@ DEFAULTS = {  # per preset: optimisation and synthetic split sizes
 }
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+def build_parser() -> argparse.ArgumentParser:
+    """The flags, by topic; ``--config FILE.toml`` gives any of them."""
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="A run's flags can live in a TOML file, keys named as the "
+        "flags with _ for - (examples/configs/long_recipe.toml); flags given "
+        "beside --config override it.",
+    )
     p.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="flags from a TOML file, e.g. num_train = 4800 (the command "
+        "line overrides them)",
+    )
+    _model_flags(p.add_argument_group("model"))
+    _data_flags(p.add_argument_group("data"))
+    _optimisation_flags(p.add_argument_group("optimisation"))
+    _lifting_flags(
+        p.add_argument_group(
+            "pose-only lifting",
+            "synthetic poses trained beside the images, image-free "
+            "(batch sizes and --num-lift default to the preset's)",
+        )
+    )
+    _run_flags(p.add_argument_group("output and run"))
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return parse_with_config(build_parser(), argv)
+
+
+def _model_flags(g) -> None:
+    g.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="cpu",
+        help="the model and its recipe: batch, epochs, split sizes, lr, "
+        "pose-only samples (docs/training.md)",
+    )
+    g.add_argument(
         "--ablation",
         choices=sorted([*ABLATIONS, *LOSS_ABLATIONS]),
         default=None,
         help="Table 4/5 variant of the preset",
     )
-    p.add_argument(
+    g.add_argument(
         "--graphcmr",
         action="store_true",
         help="the mesh-only GraphCMR baseline (= --ablation graphcmr)",
     )
-    p.add_argument("--data", choices=("synthetic", "real"), default="synthetic")
-    p.add_argument("--synthetic-root", default="data/synthetic")
-    p.add_argument("--num-train", type=sample_count)
-    p.add_argument("--num-val", type=sample_count)
-    p.add_argument("--num-test", type=sample_count)
-    p.add_argument(
+
+
+def _data_flags(g) -> None:
+    g.add_argument("--data", choices=("synthetic", "real"), default="synthetic")
+    g.add_argument("--synthetic-root", default="data/synthetic")
+    g.add_argument("--num-train", type=sample_count)
+    g.add_argument("--num-val", type=sample_count)
+    g.add_argument("--num-test", type=sample_count)
+    g.add_argument(
         "--joint-noise",
         choices=JOINT_NOISES,
         default="cache",
@@ -113,13 +155,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "once per split and kept beside the renders; the fitted noise "
         "where there is no render or no person)",
     )
-    p.add_argument("--data-root", help="GraphCMR .npz folder (--data real)")
-    p.add_argument(
+    g.add_argument("--data-root", help="GraphCMR .npz folder (--data real)")
+    g.add_argument(
         "--image-root",
         help="folder with h36m/, up3d/, lsp/, "
         "coco/, mpii/ image folders (--data real)",
     )
-    p.add_argument(
+    g.add_argument(
         "--image-dir",
         action="append",
         default=[],
@@ -127,83 +169,91 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="NAME=PATH",
         help="one dataset's image folder",
     )
-    p.add_argument("--epochs", type=positive_int)
-    p.add_argument(
+
+
+def _optimisation_flags(g) -> None:
+    g.add_argument("--epochs", type=positive_int)
+    g.add_argument(
         "--batch-size",
         type=int_range(2, 65536),
         help="per process (BatchNorm needs 2)",
     )
-    p.add_argument("--lr", type=positive_float, help="Adam learning rate")
-    p.add_argument("--warmup-steps", type=non_negative_int)
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"))
-    p.add_argument(
+    g.add_argument("--lr", type=positive_float, help="Adam learning rate")
+    g.add_argument("--warmup-steps", type=non_negative_int)
+    g.add_argument("--lr-schedule", choices=("constant", "cosine"))
+    g.add_argument("--seed", type=seed, default=0)
+    g.add_argument("--max-steps", type=positive_int)
+    g.add_argument(
+        "--amp",
+        action="store_true",
+        help="mixed precision (bfloat16 autocast on the CPU)",
+    )
+    g.add_argument("--compile", action="store_true", help="torch.compile")
+
+
+def _lifting_flags(g) -> None:
+    g.add_argument(
         "--lift-batch-size",
         type=non_negative_int,
         help="pose-only samples per step, run image-free (0: images only)",
     )
-    p.add_argument(
+    g.add_argument(
         "--skeleton-lift-batch-size",
         type=non_negative_int,
         help="further pose-only samples per step through the Skeleton-GCN "
         "alone (BiGraphBody.lift; 0: none)",
     )
-    p.add_argument(
+    g.add_argument(
         "--skeleton-lift-loss",
         choices=("eq6", "l1"),
         default="eq6",
         help="the skeleton-only lifting term: Eq. 6's L_s (the focal term) "
         "or its L1 form (the images keep Eq. 6)",
     )
-    p.add_argument(
+    g.add_argument(
         "--skeleton-lift-weight",
         type=non_negative_float,
         help="weight of the skeleton-only lifting term in the step's total "
         "(default: its coefficient in Eq. 6: 5 for eq6, 1 for l1)",
     )
-    p.add_argument(
+    g.add_argument(
         "--lift-mix-start",
         type=unit_float,
         help="ground-truth 2D-joint share of the pose-only samples' input "
         "at step 0, falling to 0 as the images' does (default: as the "
         "images', 1.0; 0: the estimated joints from the first step)",
     )
-    p.add_argument(
+    g.add_argument(
         "--num-lift",
         type=sample_count,
         help="pose-only samples drawn (synthetic data)",
     )
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--max-steps", type=positive_int)
-    p.add_argument(
+
+
+def _run_flags(g) -> None:
+    g.add_argument(
         "--device", type=device, default="cpu", help="cpu, cuda or cuda:K"
     )
-    p.add_argument(
-        "--amp",
-        action="store_true",
-        help="mixed precision (bfloat16 autocast on the CPU)",
-    )
-    p.add_argument("--compile", action="store_true", help="torch.compile")
-    p.add_argument("--num-workers", type=non_negative_int, default=0)
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
-    p.add_argument("--out", type=output_path, default="runs/train_bigraph")
-    p.add_argument(
+    g.add_argument("--num-workers", type=non_negative_int, default=0)
+    g.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    g.add_argument("--out", type=output_path, default="runs/train_bigraph")
+    g.add_argument(
         "--resume",
         action="store_true",
         help="continue from OUT/checkpoints/last.pt",
     )
-    p.add_argument(
+    g.add_argument(
         "--overwrite",
         action="store_true",
         help="a new run may replace the checkpoints already in "
         "OUT (default: refused)",
     )
-    p.add_argument(
+    g.add_argument(
         "--no-segmentation",
         action="store_true",
         help="skip the rendered segmentation metrics",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    return p.parse_args(argv)
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _check_same_joint_noise(last: Path, joint_noise: str) -> None:
