@@ -287,26 +287,9 @@ class JointNoise:
             ValueError: joints not of shape ``(B, 12, 2)``, ``visible`` not
                 ``(B, 12)``, or a visible joint not finite.
         """
-        j = np.asarray(joints_2d, dtype=np.float64)
-        n = len(JOINT_NAMES)
-        if j.ndim != 3 or j.shape[1:] != (n, 2):
-            raise ValueError(
-                f"Expected joints_2d of shape (B, {n}, 2) (got {j.shape})"
-            )
-        b = j.shape[0]
-        vis = (
-            np.ones((b, n))
-            if visible is None
-            else (np.asarray(visible) > 0).astype(np.float64)
-        )
-        if vis.shape != (b, n):
-            raise ValueError(
-                f"Expected visible of shape {(b, n)} (got {vis.shape})"
-            )
+        j, vis = _checked_batch(joints_2d, visible)
+        b, n = vis.shape
         known = vis > 0
-        if not np.isfinite(j[known]).all():
-            raise ValueError("Expected finite visible joints_2d")
-        j = np.nan_to_num(j)
         # Each sample's box over its known joints (all of them if none).
         ref = known | ~known.any(axis=1, keepdims=True)
         lo = np.where(ref[..., None], j, np.inf).min(axis=1)
@@ -325,6 +308,31 @@ class JointNoise:
             * rng.standard_normal((b, n, 2))
             * (self.outlier_sigma * box)
         )
+        out = self._swaps_batch(out, box[:, 0], rng)
+        miss_prob = (
+            self.miss_prob
+            if self.miss_probs is None
+            else np.asarray(self.miss_probs)
+        )
+        vis = vis * ~(rng.random((b, n)) < miss_prob)
+        seen = vis > 0
+        count = seen.sum(axis=1)
+        mean = (out * seen[..., None]).sum(axis=1) / np.maximum(count, 1)[
+            :, None
+        ]
+        fill = ~seen & (count > 0)[:, None]
+        out = np.where(fill[..., None], mean[:, None], out)
+        return out.astype(np.float32), vis.astype(np.float32)
+
+    def _swaps_batch(
+        self, out: np.ndarray, box: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """:meth:`apply_batch`'s pair swaps and whole-limb errors, in place.
+
+        ``out`` :math:`(B, 12, 2)`, ``box`` :math:`(B, 1)` (each sample's box
+        size).
+        """
+        b, n = out.shape[:2]
         rows = np.arange(b)
         swap = rows[rng.random(b) < self.swap_prob]
         i = rng.integers(n, size=len(swap))
@@ -340,25 +348,12 @@ class JointNoise:
             hit = rows[rng.random(b) < self.chain_outlier_prob]
             limb = rng.integers(2 * len(_CHAIN_IDX), size=len(hit))
             shift = rng.standard_normal((len(hit), 2)) * (
-                self.chain_outlier_sigma * box[hit, 0]
+                self.chain_outlier_sigma * box[hit]
             )
             for c, idx in enumerate(p for pair in _CHAIN_IDX for p in pair):
                 sel = limb == c
                 out[hit[sel][:, None], list(idx)] += shift[sel][:, None]
-        miss_prob = (
-            self.miss_prob
-            if self.miss_probs is None
-            else np.asarray(self.miss_probs)
-        )
-        vis = vis * ~(rng.random((b, n)) < miss_prob)
-        seen = vis > 0
-        count = seen.sum(axis=1)
-        mean = (out * seen[..., None]).sum(axis=1) / np.maximum(count, 1)[
-            :, None
-        ]
-        fill = ~seen & (count > 0)[:, None]
-        out = np.where(fill[..., None], mean[:, None], out)
-        return out.astype(np.float32), vis.astype(np.float32)
+        return out
 
     def _offset(self, j: np.ndarray) -> np.ndarray:
         """Hips and shoulders moved towards their midpoints (no draws).
@@ -398,6 +393,35 @@ class JointNoise:
                 self.chain_outlier_sigma * box
             )
         return out
+
+
+def _checked_batch(
+    joints_2d: np.ndarray, visible: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`JointNoise.apply_batch`'s inputs, checked.
+
+    Returns the joints (an invisible one's NaN zeroed) and the visibility,
+    float64.
+    """
+    j = np.asarray(joints_2d, dtype=np.float64)
+    n = len(JOINT_NAMES)
+    if j.ndim != 3 or j.shape[1:] != (n, 2):
+        raise ValueError(
+            f"Expected joints_2d of shape (B, {n}, 2) (got {j.shape})"
+        )
+    b = j.shape[0]
+    vis = (
+        np.ones((b, n))
+        if visible is None
+        else (np.asarray(visible) > 0).astype(np.float64)
+    )
+    if vis.shape != (b, n):
+        raise ValueError(
+            f"Expected visible of shape {(b, n)} (got {vis.shape})"
+        )
+    if not np.isfinite(j[vis > 0]).all():
+        raise ValueError("Expected finite visible joints_2d")
+    return np.nan_to_num(j), vis
 
 
 def draw_estimates(
