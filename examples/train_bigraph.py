@@ -228,6 +228,12 @@ def _lifting_flags(g) -> None:
         type=sample_count,
         help="pose-only samples drawn (synthetic data)",
     )
+    g.add_argument(
+        "--lift-redraw-noise",
+        action="store_true",
+        help="draw the pose-only samples' detector noise afresh each step "
+        "instead of the one draw cached with each pose",
+    )
 
 
 def _run_flags(g) -> None:
@@ -339,6 +345,7 @@ def main(argv=None) -> None:
             skeleton_lift_loss=args.skeleton_lift_loss,
             skeleton_lift_weight=args.skeleton_lift_weight,
             lift_mix_start=args.lift_mix_start,
+            lift_redraw_noise=args.lift_redraw_noise,
             loss=loss,
             seed=args.seed,
             amp=args.amp,

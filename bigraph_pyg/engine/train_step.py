@@ -31,9 +31,11 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from bigraph_pyg.data.noise import REDRAW_STREAM
 from bigraph_pyg.engine.batching import ModelBatch, prepare_pose_batch
 from bigraph_pyg.engine.distributed import (
     DistributedContext,
@@ -299,8 +301,13 @@ class TrainStep:
             cfg.seed * 1_000_003 + self.result.step + stream * 7_919_011
         )
         idx = torch.randint(len(self.lift_set), (size,), generator=g)
+        redraw = None
+        if cfg.lift_redraw_noise:
+            redraw = np.random.default_rng(
+                [cfg.seed, self.result.step, stream, REDRAW_STREAM]
+            )
         j_gt, j_est, targets = prepare_pose_batch(
-            self.lift_set.batch(idx),
+            self.lift_set.batch(idx, redraw=redraw),
             self.net.config.image_size,
             self.lift_set.config.image_size,
             self.device,

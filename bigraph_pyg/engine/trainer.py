@@ -93,6 +93,7 @@ _RESUME_KEYS = (
     "lift_mix_start",
     "skeleton_lift_loss",
     "skeleton_lift_weight",
+    "lift_redraw_noise",
 )
 
 

@@ -303,6 +303,46 @@ def test_skeleton_only_lifting_term(make_model, fake_set, pose_set, tmp_path):
     assert again.history[-1]["skeleton_lift_joints_3d"] == pytest.approx(term)
 
 
+def test_lift_redraw_noise(make_model, fake_set, pose_set, tmp_path):
+    """``lift_redraw_noise``: the pose-only batch keeps its samples and
+    targets, its estimated joints are drawn afresh (the same for the same
+    seed and step, others at the next step), and a resumed run still
+    equals an uninterrupted one."""
+    base = dict(skeleton_lift_batch_size=16, lift_mix_start=0.0, **FAST)
+    cached = Trainer(
+        make_model(),
+        fake_set,
+        TrainConfig(epochs=2, **base),
+        tmp_path / "c",
+        lift_set=pose_set,
+    )
+    cfg = TrainConfig(epochs=2, lift_redraw_noise=True, **base)
+    fresh = Trainer(
+        make_model(), fake_set, cfg, tmp_path / "f", lift_set=pose_set
+    )
+    j_cached, t_cached = cached.step._pose_batch(16, 0.0, 1)
+    j_fresh, t_fresh = fresh.step._pose_batch(16, 0.0, 1)
+    assert torch.equal(t_cached["gt_joints_3d"], t_fresh["gt_joints_3d"])
+    assert not torch.equal(j_cached, j_fresh)
+    assert torch.equal(j_fresh, fresh.step._pose_batch(16, 0.0, 1)[0])
+    fresh.result.step = 1
+    assert not torch.equal(j_fresh, fresh.step._pose_batch(16, 0.0, 1)[0])
+    # resumable: the draws follow the seed and the step
+    full = Trainer(
+        make_model(seed=1), fake_set, cfg, tmp_path / "a", lift_set=pose_set
+    ).fit()
+    part = TrainConfig(epochs=2, max_steps=3, lift_redraw_noise=True, **base)
+    Trainer(
+        make_model(seed=1), fake_set, part, tmp_path / "b", lift_set=pose_set
+    ).fit()
+    resumed = Trainer(
+        make_model(seed=2), fake_set, cfg, tmp_path / "b", lift_set=pose_set
+    ).fit(resume=True)
+    assert [h["loss"] for h in resumed.history] == [
+        h["loss"] for h in full.history
+    ]
+
+
 def test_lift_mix_start_sets_the_pose_only_schedule(
     make_model, fake_set, pose_set, tmp_path, monkeypatch
 ):
