@@ -27,9 +27,10 @@ the graph.  The CSR structure of a graph (:func:`csr_structure`) is built
 once by the caller and reused.
 
 * ``sparse``: :func:`batched_spmm`, the CSR product of the whole batch
-  (sample by sample in place on the CPU, folded into the channels on a
-  GPU, :func:`fold_batch`), whose backward reaches both the features and
-  the edge weights without per-edge message tensors;
+  (on the CPU one product of the batch's block-diagonal matrix, on a GPU
+  folded into the channels, :func:`fold_batch`), whose backward reaches
+  both the features and the edge weights without per-edge message
+  tensors;
 * ``blocks``: :func:`bipartite_blocks_matmul`, the union joint/vertex graph
   of :class:`~bigraph_pyg.nn.conv.BipartiteFusionConv` through its two dense
   bipartite blocks;
@@ -573,7 +574,7 @@ def _block_diagonal(
 def _csr_mm_impl(
     crow: Tensor, col: Tensor, values: Tensor, x: Tensor
 ) -> Tensor:
-    """``A @ x`` for ``x`` of ``(N, C)`` or, sample by sample, ``(B, N, C)``.
+    """``A @ x`` for ``x`` of ``(N, C)`` or, per sample, ``(B, N, C)``.
 
     A batch is one product of the block-diagonal ``blockdiag(A, ..., A)``
     (``B * E`` entries, built per call in well under a millisecond) with
@@ -710,8 +711,9 @@ def batched_spmm(
         a_{ij} = \sum_{e: \mathrm{dst}_e = i, \mathrm{src}_e = j} w_e
 
     One custom operator (``bigraph_pyg::spmm``, which :func:`torch.compile`
-    keeps whole) for the whole batch: on the CPU sample by sample into one
-    output (no transposed copies), elsewhere folded into the channels
+    keeps whole) for the whole batch: on the CPU one product of the batch's
+    block-diagonal matrix (no transposed copies), elsewhere folded into the
+    channels
     (``[N, B*C]``, one kernel); gradients reach both ``x`` and
     ``weight`` without materialising ``B x E x C`` per-edge messages.
     float16/bfloat16 on CPU, which the sparse kernels lack, run in float32.
@@ -731,7 +733,7 @@ def batched_spmm(
     if structure is None:
         structure = csr_structure(src, dst, (x.size(-2), num_dst))
     dtype = x.dtype
-    # On the CPU a batch is multiplied sample by sample in place
+    # On the CPU a batch is one block-diagonal product
     # (_csr_mm_impl); elsewhere it is folded into the channels, one product
     # for the whole batch (one kernel launch instead of B).
     fold = x.dim() == 3 and (x.device.type != "cpu" or x.size(0) == 0)
