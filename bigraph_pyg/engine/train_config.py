@@ -94,12 +94,11 @@ class TrainConfig:
             :meth:`SyntheticPoses.batch(redraw=...)
             <bigraph_pyg.data.SyntheticPoses.batch>`, seeded by the seed,
             the step and the batch) instead of the one draw cached with
-            each pose: a pose seen in several steps comes with other
-            detector errors, so the lifter learns the errors' distribution
-            rather than the cached draws (a lifting MLP on 65,536 poses:
-            seen-pose error 73 mm, fresh-pose 91 mm with the cached draws;
-            83 / 86 mm with fresh ones, docs/training.md).
-            (default: ``False``)
+            each pose: a pose seen in many steps then comes with other
+            detector errors, so a lifter that sees each pose dozens of
+            times (the longer recipe's 1024 a step) cannot learn the
+            cached draws. The main job sees each pose ~20 times and scored
+            the same with it (docs/training.md). (default: ``False``)
         warmup_steps (int): Linear learning-rate warm-up from ``lr / 10``.
             (default: ``0``)
         lr_schedule (str): ``"constant"`` (the paper's) or ``"cosine"``
