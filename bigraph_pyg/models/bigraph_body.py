@@ -4,8 +4,21 @@ r"""The bilayer-graph body model (paper Fig. 2, Secs. 4.1-4.4).
 (Eq. 3) and the skeleton input (Eq. 4; both in :mod:`.node_inputs`), stacks
 Bilayer-Graph blocks (Fig. 3), and regresses the coarse mesh, the 12
 skeleton joints, a weak-perspective camera and SMPL parameters
-(:class:`~bigraph_pyg.models.BiGraphOutput`). Every graph is a buffer
-(``models/_buffers.py``), so ``.to()`` and ``state_dict`` carry them.
+(:class:`~bigraph_pyg.models.BiGraphOutput`).
+
+Below the class, what its constructor builds from the config and the
+graphs:
+
+* its **buffers** (:func:`body_buffers`, :func:`bone_index`): the graphs
+  (:math:`\mathbf{A}_m`, :math:`\mathbf{A}_s`, :math:`\mathbf{A}_{f,s}`) as
+  ``edge_index``/``edge_weight`` pairs, the template mesh, the joint
+  regressor and the skeleton's bones, buffers as smplx keeps its
+  ``faces_tensor``, so ``.to()`` and ``state_dict`` carry them;
+* its **layers** (:func:`build_input_layers`, :func:`build_blocks`,
+  :func:`build_heads`): the shared input layers of Eqs. 3 and 4, the
+  Bilayer-Graph blocks (Fig. 3) and the heads (Sec. 4.3.4, 4.4), each
+  built in the order the model has always created them, the order their
+  random initialisation follows.
 """
 
 from __future__ import annotations
@@ -13,7 +26,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from bigraph_pyg.models._buffers import body_buffers, bone_index
 from bigraph_pyg.models._input_checks import (
     check_config_and_graphs,
     check_fusion_block,
@@ -23,22 +35,26 @@ from bigraph_pyg.models._input_checks import (
     check_train_batch,
     resolve_body,
 )
-from bigraph_pyg.models._layers import (
-    build_blocks,
-    build_heads,
-    build_input_layers,
-)
 from bigraph_pyg.models.config import BiGraphConfig
 from bigraph_pyg.models.node_inputs import (
+    PoseContext,
     mesh_node_input,
+    skeleton_input_channels,
     skeleton_node_input,
 )
 from bigraph_pyg.models.output import BiGraphOutput
+from bigraph_pyg.nn.bilayer_block import BilayerBlock
+from bigraph_pyg.nn.blocks import GraphLinear
 from bigraph_pyg.nn.conv import BipartiteFusionConv
 from bigraph_pyg.nn.encoders import EncoderOutput, ResNetEncoder
+from bigraph_pyg.nn.heads import (
+    GraphCameraHead,
+    GraphCoordinateHead,
+    SMPLParamRegressor,
+)
 from bigraph_pyg.nn.sampling import MeshSampler
 from bigraph_pyg.nn.validate import check_joints_in_image, validation_enabled
-from bigraph_pyg.topology import JOINT_NAMES, BodyGraphs
+from bigraph_pyg.topology import BONES, JOINT_NAMES, SMPL_TO_JOINTS, BodyGraphs
 
 __all__ = ["BiGraphBody"]
 
@@ -399,3 +415,166 @@ class BiGraphBody(nn.Module):
             f"num_full_vertices={self.num_full_vertices}, "
             f"num_joints={self.num_joints}"
         )
+
+
+# -- its buffers (the graphs, template, regressor, bones) ---------------------
+
+
+def body_buffers(
+    config: BiGraphConfig, graphs: BodyGraphs, body
+) -> dict[str, Tensor]:
+    """The persistent buffers of a model, by name, in registration order.
+
+    ``mesh_edge_index``/``mesh_edge_weight``; with a skeleton
+    ``skeleton_edge_index``/``skeleton_edge_weight``; with the graph fusion
+    ``fusion_edge_index``/``fusion_edge_weight`` (the union graph, joints
+    first); ``template_vertices`` :math:`(N_m, 3)` and ``joint_regressor``
+    :math:`(12, N_0)` (the body's rows of the 12 joints, float32).
+
+    Args:
+        config (BiGraphConfig): The architecture.
+        graphs (BodyGraphs): The body's graphs at ``config.mesh_level``.
+        body (BodyModel): Provides the joint regressor.
+
+    Returns:
+        dict[str, Tensor]: the tensors (the graphs' own, not copies; the
+        template is a copy).
+    """
+    buffers = {
+        "mesh_edge_index": graphs.mesh_graph.edge_index,
+        "mesh_edge_weight": graphs.mesh_graph.edge_weight,
+    }
+    if config.use_skeleton:
+        buffers["skeleton_edge_index"] = graphs.skeleton_graph.edge_index
+        buffers["skeleton_edge_weight"] = graphs.skeleton_graph.edge_weight
+    if config.use_fusion and config.fusion == "graph":
+        buffers["fusion_edge_index"] = graphs.fusion_graph.edge_index
+        buffers["fusion_edge_weight"] = graphs.fusion_graph.edge_weight
+    template = graphs.hierarchy.vertices[config.mesh_level].clone()
+    buffers["template_vertices"] = template
+    regressor = body.joint_regressor.detach()
+    buffers["joint_regressor"] = regressor[list(SMPL_TO_JOINTS)].to(
+        device=template.device, dtype=torch.float32
+    )
+    return buffers
+
+
+def bone_index() -> Tensor:
+    """The skeleton's bones as joint index pairs, :math:`(E, 2)` int64.
+
+    In :data:`~bigraph_pyg.topology.JOINT_NAMES` order, from
+    :data:`~bigraph_pyg.topology.BONES`.
+    """
+    bones = [(JOINT_NAMES.index(a), JOINT_NAMES.index(b)) for a, b in BONES]
+    return torch.tensor(bones)
+
+
+# -- its layers (config to modules, in initialisation order) ------------------
+
+
+def build_input_layers(
+    config: BiGraphConfig, encoder: ResNetEncoder, num_joints: int
+) -> tuple[GraphLinear, GraphLinear | None, PoseContext | None]:
+    r"""The shared input layers :math:`\mathbf{F}_m^0`, :math:`\mathbf{F}_s^0`.
+
+    Args:
+        config (BiGraphConfig): The architecture.
+        encoder (ResNetEncoder): The image encoder (its widths).
+        num_joints (int): :math:`J`.
+
+    Returns:
+        tuple: the mesh input layer (Eq. 3: ``xyz`` and the global
+        feature to :math:`d_0`), the skeleton input layer (Eq. 4;
+        :obj:`None` without a skeleton branch) and the
+        :class:`PoseContext` (:obj:`None` for ``pose_context_channels=0``).
+    """
+    d_0 = config.input_channels
+    mesh_input = GraphLinear(3 + encoder.out_channels, d_0)
+    skeleton_input = (
+        GraphLinear(skeleton_input_channels(config, encoder, num_joints), d_0)
+        if config.use_skeleton
+        else None
+    )
+    pose_context = (
+        PoseContext(num_joints, config.pose_context_channels, d_0)
+        if config.pose_context_channels
+        else None
+    )
+    return mesh_input, skeleton_input, pose_context
+
+
+def build_blocks(
+    config: BiGraphConfig, num_fusion_edges: int | None, num_joints: int
+) -> nn.ModuleList:
+    """The ``num_blocks`` Bilayer-Graph blocks (Fig. 3).
+
+    Args:
+        config (BiGraphConfig): The architecture (``fusion_blocks`` says
+            which blocks fuse).
+        num_fusion_edges (int, optional): :math:`E_f` of the fusion graph
+            (:obj:`None` without the graph fusion).
+        num_joints (int): :math:`J`.
+
+    Returns:
+        nn.ModuleList: the blocks, the first from ``input_channels``.
+    """
+    fused = set(config.fusion_block_indices())
+    return nn.ModuleList(
+        [
+            BilayerBlock(
+                config.input_channels if i == 0 else config.channels,
+                config.channels,
+                config.block_hidden_channels,
+                use_skeleton=config.use_skeleton,
+                fusion=config.fusion if i in fused else "none",
+                num_fusion_edges=num_fusion_edges,
+                num_joints=num_joints,
+                shared_weights=config.shared_weights,
+                channels_per_group=config.channels_per_group,
+                fusion_impl=config.fusion_impl,
+            )
+            for i in range(config.num_blocks)
+        ]
+    )
+
+
+def build_heads(
+    config: BiGraphConfig, num_vertices: int
+) -> tuple[
+    GraphCoordinateHead,
+    GraphCoordinateHead | None,
+    GraphCameraHead,
+    SMPLParamRegressor,
+]:
+    """The heads on the last block's features (Sec. 4.3.4, 4.4).
+
+    Args:
+        config (BiGraphConfig): The architecture.
+        num_vertices (int): :math:`N_m`.
+
+    Returns:
+        tuple: the mesh and the skeleton coordinate heads (:obj:`None`
+        without a skeleton branch), the camera head and the SMPL regressor.
+    """
+    mesh_head = GraphCoordinateHead(
+        config.channels,
+        config.head_channels,
+        channels_per_group=config.channels_per_group,
+    )
+    skeleton_head = (
+        GraphCoordinateHead(
+            config.channels,
+            config.head_channels,
+            channels_per_group=config.channels_per_group,
+        )
+        if config.use_skeleton
+        else None
+    )
+    camera_head = GraphCameraHead(
+        config.channels, num_vertices, config.channels_per_group
+    )
+    smpl_regressor = SMPLParamRegressor(
+        num_vertices=num_vertices,
+        hidden_channels=config.smpl_hidden_channels,
+    )
+    return mesh_head, skeleton_head, camera_head, smpl_regressor
