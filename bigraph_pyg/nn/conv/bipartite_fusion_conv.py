@@ -399,8 +399,6 @@ class BipartiteFusionConv(NormalizedGraphConv):
 # -- its dense joint-vertex blocks (impl="blocks") ----------------------------
 
 
-# Dense joint-vertex blocks of a union fusion graph (``impl="blocks"``).
-#
 # On the paper's union graph (joints ``[0, J)``, then the ``V`` vertices)
 # every fusion edge joins a joint and a vertex, so :math:`\mathbf{A}_f` is
 # two dense blocks, :math:`J \times V` and :math:`V \times J`.
