@@ -104,15 +104,3 @@ def test_check_run_folder(tmp_path):
         check_run_folder(tmp_path / "run")
     check_run_folder(tmp_path / "run", resume=True)
     check_run_folder(tmp_path / "run", overwrite=True)
-
-
-def test_unit_float_names_what_it_expected():
-    import argparse
-
-    from bigraph_pyg.cli import unit_float
-
-    assert unit_float("0") == 0.0 and unit_float("0.25") == 0.25
-    assert unit_float("1") == 1.0
-    for bad in ("1.5", "-0.1", "half", "nan"):
-        with pytest.raises(argparse.ArgumentTypeError, match=r"\[0, 1\]"):
-            unit_float(bad)
