@@ -296,7 +296,7 @@ class SampleGenerator:
         j12_2d = f * j12[:, :2] / j12[:, 2:] + c
         s = 2.0 * f / (size * j[0, 2])
         t = transl[:2] + (2.0 * c / size - 1.0) / s
-        in_frame = ((j12_2d >= 0.0) & (j12_2d <= size - 1.0)).all(axis=1)
+        in_frame = in_crop(j12_2d, size)
         est, est_vis = cfg.joint_noise.apply(j12_2d, rng, in_frame)
         return {
             "transl": transl,
@@ -364,6 +364,22 @@ class SampleGenerator:
         del arrays["vertices_camera"]
         arrays["background"] = np.asarray(kinds, np.int64)
         return {"arrays": arrays, "images": images, "parts": parts}
+
+
+def in_crop(joints_2d: np.ndarray, size: int) -> np.ndarray:
+    """Which joints lie inside a ``size``² crop (pixels, ``[0, size - 1]``).
+
+    The ground-truth visibility of a sample's 2D joints: those outside are
+    flagged unseen and never estimated.
+
+    Args:
+        joints_2d (np.ndarray): :math:`(..., J, 2)`.
+        size (int): The crop side.
+
+    Returns:
+        np.ndarray: :math:`(..., J)` bool.
+    """
+    return ((joints_2d >= 0.0) & (joints_2d <= size - 1.0)).all(axis=-1)
 
 
 def _framed_box(

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from bigraph_pyg.data.generator import SampleGenerator
+from bigraph_pyg.data.generator import SampleGenerator, in_crop
 from bigraph_pyg.data.synthetic_cache import MAX_SAMPLES
 from bigraph_pyg.data.synthetic_config import SyntheticConfig
 from bigraph_pyg.utils._checks import check_positive_int
@@ -162,8 +162,7 @@ class SyntheticPoses(Dataset):
         out = {k: v[idx] for k, v in self.arrays.items()}
         if redraw is not None:
             uv = out["joints_2d"]
-            size = self.config.image_size
-            in_frame = ((uv >= 0.0) & (uv <= size - 1.0)).all(axis=-1)
+            in_frame = in_crop(uv, self.config.image_size)
             est, vis = self.config.joint_noise.apply_batch(uv, redraw, in_frame)
             out["joints_2d_est"], out["joints_2d_est_visible"] = est, vis
         return {k: torch.from_numpy(v) for k, v in out.items()}
