@@ -21,6 +21,7 @@ what should be in it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -255,7 +256,11 @@ def redraw_joint_noise(
     the ground truth ``joints_2d`` (and its visibility, where the set has
     one) with :func:`~bigraph_pyg.data.draw_estimates`: sample ``i`` from
     its own generator, ``[seed, NOISE_STREAMS[stream], i, REDRAW_STREAM]``,
-    independent of the draws that made the sample. Nothing else changes.
+    independent of the draws that made the sample. Pose-only samples also
+    take ``noise`` as their config's ``joint_noise``, so that
+    :meth:`SyntheticPoses.batch(redraw=...)
+    <bigraph_pyg.data.SyntheticPoses.batch>` draws from it too. Nothing
+    else changes.
 
     Args:
         dataset (CachedDataset or SyntheticPoses): A synthetic set held in
@@ -282,6 +287,9 @@ def redraw_joint_noise(
         )
     if isinstance(dataset, SyntheticPoses):
         store = dataset.arrays
+        # Its batches redraw from the config's model (batch(redraw=...)):
+        # the same noise as the draw replaced here, not the generator's.
+        dataset.config = dataclasses.replace(dataset.config, joint_noise=noise)
     elif (
         isinstance(dataset, CachedDataset)
         and dataset.source_name == "SyntheticHumans"

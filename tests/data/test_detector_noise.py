@@ -21,6 +21,7 @@ from bigraph_pyg.data import (
     SyntheticPoses,
     draw_estimates,
 )
+from bigraph_pyg.data.generator import in_crop
 from bigraph_pyg.engine.batching import CachedDataset
 from bigraph_pyg.topology import FLIP_PERM, JOINT_NAMES
 
@@ -256,6 +257,17 @@ def test_redraw_joint_noise_on_pose_only_samples():
         poses.arrays["joints_2d_est_visible"], want_vis
     )
     assert poses.arrays["joints_3d"] is keep
+    # A batch drawn afresh (--lift-redraw-noise) uses the new model too,
+    # not the generator's JointNoise().
+    assert poses.config.joint_noise == JointNoise.mediapipe()
+    idx = torch.arange(8)
+    got = poses.batch(idx, redraw=np.random.default_rng(5))
+    uv = poses.arrays["joints_2d"]
+    est, vis = JointNoise.mediapipe().apply_batch(
+        uv, np.random.default_rng(5), in_crop(uv, poses.config.image_size)
+    )
+    np.testing.assert_array_equal(got["joints_2d_est"].numpy(), est)
+    np.testing.assert_array_equal(got["joints_2d_est_visible"].numpy(), vis)
     with pytest.raises(ValueError, match="stream"):
         redraw_joint_noise(poses, JointNoise(), 0, "holdout")
 
