@@ -10,9 +10,11 @@ Each ``NAME=CHECKPOINT`` (a path or ``pretrained:NAME``) is scored by
 ``examples/eval_bigraph.py`` on the same synthetic test samples under each
 ``--joint-noise``: the cache's estimates, the MediaPipe-like redraw, or
 MediaPipe's own joints on the renders (``detector``: the renders without a
-person are left out, the same ones for every model). Prints a markdown
-table (PA-MPJPE of the skeleton and mesh joints, MPVE, the best trivial
-baseline on the same samples) and writes it all as JSON.
+person are left out, the same ones for every model), on both synthetic
+splits (in distribution: ``NAME/NOISE``; the held-out pose families:
+``NAME/NOISE/heldout``). Prints a markdown table (PA-MPJPE of the skeleton
+and mesh joints, MPVE, the best trivial baseline on the same samples) and
+writes it all as JSON.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ KEYS = (
     "depth_corr",
     "num_samples",
 )
+
+#: Result-key suffix -> eval_bigraph's JSON key, one per synthetic split.
+SPLITS = {"": "metrics", "/heldout": "metrics_heldout"}
+#: The table's name of each split.
+SPLIT_NAMES = {"": "in distribution", "/heldout": "held-out families"}
 
 
 def _f(x, digits: int = 1) -> str:
@@ -146,23 +153,32 @@ def main(argv=None) -> dict:
                     + ["--joint-noise", noise, "--seed", str(args.seed)]
                     + ["--no-segmentation", "--quiet", "--json", str(out)]
                 )
-                m = json.loads(out.read_text())["metrics"]
-                results[f"{name}/{noise}"] = {k: m.get(k) for k in KEYS}
+                record = json.loads(out.read_text())
+                for split, key in SPLITS.items():
+                    if key in record:
+                        m = record[key]
+                        results[f"{name}/{noise}{split}"] = {
+                            k: m.get(k) for k in KEYS
+                        }
     rows = [
-        "| model | 2D input | samples | skeleton PA-MPJPE | mesh PA-MPJPE "
-        "| MPVE np / SMPL | best baseline PA / MPVE |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| model | 2D input | split | samples | skeleton PA-MPJPE "
+        "| mesh PA-MPJPE | MPVE np / SMPL | best baseline PA / MPVE |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for noise in args.joint_noise:
-        for name, _ in args.models:
-            r = results[f"{name}/{noise}"]
-            rows.append(
-                f"| {name} | {noise} | {_f(r['num_samples'], 0)} | "
-                f"{_f(r['pa_mpjpe_skeleton'])} | {_f(r['pa_mpjpe'])} | "
-                f"{_f(r['mpve'])} / {_f(r['mpve_smpl'])} | "
-                f"{_f(r['best_baseline_pa_mpjpe'])} / "
-                f"{_f(r['best_baseline_mpve'])} |"
-            )
+        for split in SPLITS:
+            for name, _ in args.models:
+                r = results.get(f"{name}/{noise}{split}")
+                if r is None:
+                    continue
+                rows.append(
+                    f"| {name} | {noise} | {SPLIT_NAMES[split]} | "
+                    f"{_f(r['num_samples'], 0)} | "
+                    f"{_f(r['pa_mpjpe_skeleton'])} | {_f(r['pa_mpjpe'])} | "
+                    f"{_f(r['mpve'])} / {_f(r['mpve_smpl'])} | "
+                    f"{_f(r['best_baseline_pa_mpjpe'])} / "
+                    f"{_f(r['best_baseline_mpve'])} |"
+                )
     return finish(
         "cross_eval.py",
         argv,

@@ -543,11 +543,14 @@ def test_cross_eval_script_tabulates_eval(
             [str(tiny_checkpoint), *common, "--joint-noise", noise]
             + ["--no-segmentation", "--quiet", "--json", str(one)]
         )
-        want = json.loads(one.read_text())["metrics"]
-        got = res["results"][f"a/{noise}"]
-        assert got == {k: want.get(k) for k in got}
-        assert got["pa_mpjpe"] == want["pa_mpjpe"] is not None
-    assert res["table"].count("\n| a |") == 2
+        record = json.loads(one.read_text())
+        for suffix, key in (("", "metrics"), ("/heldout", "metrics_heldout")):
+            want = record[key]
+            got = res["results"][f"a/{noise}{suffix}"]
+            assert got == {k: want.get(k) for k in got}
+            assert got["pa_mpjpe"] == want["pa_mpjpe"] is not None
+    assert res["table"].count("\n| a |") == 4  # 2 inputs x 2 splits
+    assert res["table"].count("| held-out families |") == 2
     with pytest.raises(SystemExit):
         cross_eval.main(["no-equals-sign"])
 
