@@ -54,6 +54,42 @@ def test_export_and_load_round_trip(exported, body):
     )
 
 
+def test_pose_bank_ships_in_float16_and_loads_in_float32(
+    tmp_path, body, graphs, fake_set
+):
+    from fakes import tiny_config
+
+    from bigraph_pyg.engine.baselines import TrainingStatistics
+    from bigraph_pyg.engine.checkpoint import load_checkpoint
+    from bigraph_pyg.models import BiGraphBody
+
+    bank = torch.randn(32, 12, 3) * 0.4  # metres around the pelvis
+    stats = TrainingStatistics(torch.randn(12, 3), None, 32, bank)
+    model = BiGraphBody(tiny_config(), graphs, body)
+    trainer = Trainer(
+        model,
+        fake_set,
+        TrainConfig(epochs=1, batch_size=4, progress=False),
+        tmp_path,
+        extra_state={"training_stats": stats.to_dict()},
+    )
+    trainer.fit()
+    ckpt = tmp_path / "checkpoints" / "last.pt"
+    stored = load_checkpoint(ckpt)["extra"]["training_stats"]
+    assert stored["pose_bank"].dtype == torch.float32
+    sha = hub.export_pretrained(ckpt, tmp_path / "w.pt")
+    raw = torch.load(tmp_path / "w.pt", weights_only=True)["training_stats"]
+    assert raw["pose_bank"].dtype == torch.float16
+    assert raw["mean_joints"].dtype == torch.float32  # only the bank
+    _, state = hub.load_pretrained_file(tmp_path / "w.pt", sha, body)
+    got = state["training_stats"]["pose_bank"]
+    assert got.dtype == torch.float32
+    # float16 rounds to a relative half-spacing of 2**-11 (<= 0.25 mm
+    # within 1 m of the pelvis).
+    assert ((got - bank).abs() <= bank.abs() * 2**-11).all()
+    assert not torch.equal(got, bank)  # it was rounded, not kept
+
+
 def test_corrupted_file_and_wrong_name_are_errors(exported, tmp_path, body):
     _, path, sha = exported
     bad = tmp_path / "bad.pt"
