@@ -3,7 +3,8 @@
 A two-residual-block MLP of width 1024 (Martinez et al., 2017) trained on
 the synthetic generator's pose-only samples (the same poses, cameras and
 detector-like 2D noise as the rendered training split, never rendered) and
-scored on the **held-out synthetic test split** of the main job — the same
+scored on the main job's **in-distribution synthetic test split** (``test``:
+new samples of the training activities; not ``heldout``) — the same
 samples, the same estimated 2D joints, the same metric code — beside the
 trivial baselines. The skeleton branch of ``train_bigraph.py`` sees the same
 2D joints; this is what a model that only lifts gets from them.
@@ -27,7 +28,8 @@ Examples::
     python examples/lifting_baseline.py                 # 2 minutes
     python examples/lifting_baseline.py --models mlp,skeleton,skeleton-paper \
         --steps 1000 --threads 1
-    # the longer recipe's schedule for the Skeleton-GCN alone (3 minutes)
+    # the v2 longer recipe's schedule (previous world) for the
+    # Skeleton-GCN alone (3 minutes)
     python examples/lifting_baseline.py --models skeleton --steps 1800 \
         --batch-size 608 --warmup 20 --schedule cosine --num-train 65536 \
         --cache data/synthetic_long/poses --num-test 1024
@@ -112,7 +114,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--num-test",
         type=sample_count,
         default=64,
-        help="held-out test samples (the main job's: 64)",
+        help="test samples, in distribution (the main job's: 64)",
     )
     p.add_argument(
         "--seconds",
@@ -321,10 +323,10 @@ def main(argv=None) -> None:
         )
     print(
         f"on {n} pose-only samples ({time.perf_counter() - t0:.0f} s in "
-        f"all, {threads} threads); {args.num_test} held-out test samples, "
-        "estimated 2D joints:"
+        f"all, {threads} threads); {args.num_test} test samples (in "
+        "distribution), estimated 2D joints:"
     )
-    # The main job's 64 held-out samples are the first 64 of the stream.
+    # The main job's 64 test samples are the first 64 of the stream.
     first = min(64, args.num_test)
     print(
         f"| predictor | MPJPE [mm] | PA-MPJPE [mm] | PA-MPJPE, first {first} "

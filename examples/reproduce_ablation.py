@@ -6,9 +6,9 @@ localized features (B), without the fusion graph (C) and the full model
 recipe and budget (``examples/train_bigraph.py``: 1600 samples x 4 epochs,
 lr 1e-3 warm-up + cosine, 96 pose-only samples a step for the rows with a
 skeleton branch — row A has no 2D input to lift); writes ``OUT/table4.md``
-(PA-MPJPE / MPJPE / MPVE on the held-out split, the PA-MPJPE skill ratio
-and the trivial baselines scored on the same samples, next to the paper's
-numbers) and ``OUT/loss_curves.png`` (the training curves of the
+(PA-MPJPE / MPJPE / MPVE on the in-distribution test split, the PA-MPJPE
+skill ratio and the trivial baselines scored on the same samples, next to
+the paper's numbers) and ``OUT/loss_curves.png`` (the training curves of the
 mesh-joint and vertex losses of A and D, as Fig. 5, with the same losses
 of the constant mean pose and mesh as dashed lines).
 
@@ -79,7 +79,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     budget.add_argument(
         "--long",
         action="store_true",
-        help="the longer recipe's budget (data/synthetic_long; add --amp)",
+        help="the v2 longer recipe's budget (6 epochs, 512 pose-only "
+        "samples a step through the Skeleton-GCN; data/synthetic_long; "
+        "add --amp)",
     )
     p.add_argument(
         "--scale",

@@ -73,7 +73,8 @@ class TrainConfig:
             ``"eq6"``, Eq. 6's :math:`\mathcal{L}_s` as ``loss`` sets it (the
             focal term by default), or ``"l1"``, its L1 form
             (``LossWeights.skeleton_joints_3d``) while the images keep
-            ``loss``'s. Alone, the Skeleton-GCN lifts 3.5-4 mm better with L1
+            ``loss``'s. Alone, the Skeleton-GCN lifted 3.5-4 mm better with
+            L1 in the previous, five-activity synthetic world
             (docs/training.md); the term is this recipe's, not the paper's.
             (default: ``"eq6"``)
         skeleton_lift_weight (float or None): The skeleton-only term's
