@@ -81,9 +81,9 @@ def _stats_to_ship(stats: dict | None) -> dict | None:
     """The training statistics with the lookup's pose bank in float16.
 
     The bank (16,384 poses × 12 joints, metres) is 2.25 MiB in float32;
-    float16 rounds a joint by at most 0.25 mm within 1 m of the pelvis and
-    halves it, keeping the file under the 30 MB budget. It is cast back to
-    float32 on load.
+    float16 halves that, keeping the file under the 30 MB budget, and moves
+    a coordinate by at most 0.25 mm within 1 m of the pelvis. It is cast
+    back to float32 on load.
     """
     if stats is None or stats.get("pose_bank") is None:
         return stats
