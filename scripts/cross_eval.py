@@ -1,8 +1,8 @@
 r"""Score several checkpoints under several 2D-input conditions, one table.
 
-    python scripts/cross_eval.py v9=runs/cpu_long_v9/checkpoints/best.pt \
-        det=runs/cpu_long_v10_det/checkpoints/best.pt \
-        --synthetic-root data/synthetic_eval512 --num-samples 512 \
+    python scripts/cross_eval.py synthetic=pretrained:synthetic \
+        synthetic-mediapipe=pretrained:synthetic-mediapipe \
+        --synthetic-root data/synthetic_eval512_v3 --num-samples 512 \
         --joint-noise cache mediapipe detector \
         --out docs/results/detector_input_eval.json
 

@@ -1,9 +1,8 @@
 r"""Does agreeing with the detector mean being right? Measured on renders.
 
-    python scripts/detector_agreement.py \
-        v9=runs/cpu_long_v9/checkpoints/best.pt \
-        det=runs/cpu_long_v10_det/checkpoints/best.pt \
-        --synthetic-root data/synthetic_eval512 --num-samples 512 \
+    python scripts/detector_agreement.py synthetic=pretrained:synthetic \
+        synthetic-mediapipe=pretrained:synthetic-mediapipe \
+        --synthetic-root data/synthetic_eval512_v3 --num-samples 512 \
         --out docs/results/detector_agreement.json
 
 On a real photo the gallery (``scripts/demo_gallery.py``) can only score how

@@ -477,8 +477,12 @@ def _place_and_fit(
     net = smplx_parameters(
         out.rotmat[0].cpu().numpy(), out.betas[0].cpu().numpy(), transl
     )
+    v_network = _body_vertices(body, net)
+    # The translation follows the network's joints; its SMPL body can reach
+    # further towards the camera (an arm held forward in a close-up).
+    net["transl"] = _in_front(net["transl"], v_network).astype(np.float32)
     placed = {"focal": f, "centre": centre, "params_network": net}
-    placed["v_network"] = _body_vertices(body, net)
+    placed["v_network"] = v_network
     placed["fit"] = placed["params"] = None
     if fit:
         if mask is not None and np.shape(mask) != tuple(img_hw):
@@ -502,6 +506,27 @@ def _place_and_fit(
     else:
         placed["params"], placed["v_smpl"] = net, placed["v_network"]
     return placed
+
+
+#: The nearest a placed body may come to the camera's plane, metres.
+MIN_NEAR: float = 0.1
+
+
+def _in_front(transl, vertices, near: float = MIN_NEAR) -> np.ndarray:
+    """A translation that keeps every vertex ``near`` in front of the camera.
+
+    ``transl`` as it is where ``vertices`` (posed, without translation)
+    plus it lie at depth ``>= near``; else the body moved back along the
+    ray through its root, so its root projects where it did and its
+    nearest vertex is at ``near``. The network's weak camera says where the
+    body is in the photo, not how far it reaches towards the lens.
+    """
+    t = np.asarray(transl, np.float64)
+    reach = float(np.min(np.asarray(vertices)[:, 2]))
+    if t[2] + reach >= near:
+        return t
+    z = near - reach
+    return t * (z / t[2]) if t[2] > 0 else np.array([0.0, 0.0, z])
 
 
 def _body_vertices(body, params: dict) -> np.ndarray:

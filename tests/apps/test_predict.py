@@ -403,3 +403,25 @@ def test_save_prediction_never_replaces_files_unasked(prediction, tmp_path):
     with pytest.raises(ValueError, match=r"`max_side` to be a positive int"):
         save_prediction(prediction, img, tmp_path / "new", "p", max_side=0)
     assert not (tmp_path / "new").exists()  # refused before any write
+
+
+def test_a_body_reaching_through_the_camera_plane_is_moved_back():
+    """grace_hopper's close-up: the network's camera put the body 0.532 m
+    away while its SMPL body reached 0.529 m towards the lens; the fit
+    refused that start with a ValueError. The placement now moves such a
+    body back along its root's ray."""
+    from bigraph_pyg.apps.inference import MIN_NEAR, _in_front
+
+    verts = np.array([[0.1, 0.2, -0.529], [-0.2, -0.3, 0.1], [0.0, 0.0, 0.0]])
+    t = np.array([0.05, -0.02, 0.532])
+    moved = _in_front(t, verts)
+    assert (verts + moved)[:, 2].min() == pytest.approx(MIN_NEAR)
+    # The root projects where it did (x/z, y/z unchanged), further away.
+    np.testing.assert_allclose(moved[:2] / moved[2], t[:2] / t[2])
+    assert moved[2] > t[2]
+    # A body already in front is left where it is.
+    far = np.array([0.05, -0.02, 3.0])
+    np.testing.assert_array_equal(_in_front(far, verts), far)
+    # A root behind the camera goes on the optical axis, in front.
+    back = _in_front(np.array([0.3, 0.1, -1.0]), verts)
+    np.testing.assert_allclose(back, [0.0, 0.0, MIN_NEAR + 0.529])
