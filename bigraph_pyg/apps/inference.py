@@ -68,10 +68,11 @@ def default_model_name(detected: bool) -> str:
     ``"synthetic-mediapipe"`` (trained on MediaPipe's own joints on its
     renders, ``--joint-noise detector``) when the joints come from the
     demo's detector; ``"synthetic"`` (trained on the generic
-    ``JointNoise()``) for joints the user supplies. On MediaPipe's joints
-    the first is the more accurate (docs/pretrained.md: 83.7 / 84.5 mm
-    skeleton / mesh PA-MPJPE against 89.5 / 94.6 on 465 synthetic renders);
-    on cleaner joints the second (72.6 against 79.5 mm skeleton).
+    ``JointNoise()``) for joints the user supplies. The first was chosen in
+    the previous, five-activity world, where it was the more accurate on
+    MediaPipe's joints, and it passes the real-photo benchmark; on the
+    pose world's renders the shipped first is not (its retrain is:
+    docs/pretrained.md, "Which model on which input").
 
     Args:
         detected (bool): The joints come from MediaPipe (:func:`predict`
