@@ -312,12 +312,7 @@ class ArrayReader:
         a = self.array(key, 2, "iu")
         if a.shape[1:] != (3,):
             raise self.fail(key, "of shape (F, 3)", a.shape)
-        if a.size and (a.min() < 0 or a.max() >= num_vertices):
-            raise self.fail(
-                key,
-                f"vertex ids in [0, {num_vertices})",
-                f"range [{a.min()}, {a.max()}]",
-            )
+        self._check_range(key, a, num_vertices, "vertex ids")
         return torch.from_numpy(a.astype(np.int64))
 
     def ids(self, key: str, bounds: tuple[int, int]) -> Tensor:
@@ -326,13 +321,15 @@ class ArrayReader:
         if a.shape[0] != 2:
             raise self.fail(key, "of shape (2, E)", a.shape)
         for row, bound in enumerate(bounds):
-            if a.shape[1] and (a[row].min() < 0 or a[row].max() >= bound):
-                raise self.fail(
-                    key,
-                    f"ids in row {row} in [0, {bound})",
-                    f"range [{a[row].min()}, {a[row].max()}]",
-                )
+            self._check_range(key, a[row], bound, f"ids in row {row}")
         return torch.from_numpy(a.astype(np.int64))
+
+    def _check_range(self, key: str, a, bound: int, what: str) -> None:
+        """Refuse ids of ``a`` (``what``) outside ``[0, bound)``."""
+        if a.size and (a.min() < 0 or a.max() >= bound):
+            raise self.fail(
+                key, f"{what} in [0, {bound})", f"range [{a.min()}, {a.max()}]"
+            )
 
     def sparse(self, prefix: str, shape: tuple[int, int]) -> Tensor:
         """The coalesced sparse COO matrix ``<prefix>_*`` of ``shape``."""
