@@ -9,7 +9,6 @@ repeated runs, with ``torch.cuda.synchronize`` around CUDA events on a GPU.
 from __future__ import annotations
 
 import csv
-import ctypes
 import math
 import os
 import platform
@@ -21,6 +20,11 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from bigraph_pyg.utils.cpu_allocator import (
+    CPU_ALLOCATOR_POLICIES,
+    set_cpu_allocator,
+)
 
 # -- machine ---------------------------------------------------------------
 
@@ -164,27 +168,27 @@ def benchmark(
 
 # -- memory ----------------------------------------------------------------
 
-_MALLOC_SET = False
+#: The allocator policy the timed calls run under (``--cpu-allocator``);
+#: :func:`measure_peak` switches to ``"release"`` for its one call.
+_TIMING_POLICY = "release"
 
 
-def exact_cpu_memory() -> None:
-    """Make freed large CPU buffers go back to the OS (glibc ``mallopt``).
+def use_cpu_allocator(policy: str) -> str:
+    """Time this run's CPU calls under ``policy`` (see ``set_cpu_allocator``).
 
-    glibc raises its mmap threshold after each large free, after which big
-    tensors come from the heap and stay in the RSS; a fixed 1 MiB threshold
-    keeps every large tensor in its own mapping, so the RSS peak above the
-    baseline is the memory a call needed.
+    ``"reuse"`` keeps freed buffers in the process (what the training script
+    does); ``"release"`` maps every buffer of 1 MiB or more on its own, as
+    glibc's defaults do for every buffer over 32 MiB, so each new large
+    tensor is faulted in page by page. Returns the line for the header.
     """
-    global _MALLOC_SET
-    if _MALLOC_SET:
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 1 << 20)  # M_TRIM_THRESHOLD
-    except OSError:
-        pass
-    _MALLOC_SET = True
+    global _TIMING_POLICY
+    took = set_cpu_allocator(policy)
+    _TIMING_POLICY = policy
+    if not took:
+        return "C library's defaults (not glibc: --cpu-allocator ignored)"
+    if policy == "reuse":
+        return "reuse (glibc: M_MMAP_MAX 0, freed memory kept)"
+    return "release (glibc: buffers >= 1 MiB mapped alone, unmapped on free)"
 
 
 def _status_kb(key: str) -> int | None:
@@ -233,7 +237,14 @@ def measure_peak(
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device)
         return out, (peak - base) / 2**20
-    exact_cpu_memory()
+    set_cpu_allocator("release")
+    try:
+        return _cpu_peak(fn)
+    finally:
+        set_cpu_allocator(_TIMING_POLICY)
+
+
+def _cpu_peak(fn: Callable[[], object]) -> tuple[object, float]:
     if _reset_hwm():
         base = _status_kb("VmRSS") or 0
         out = fn()
@@ -791,6 +802,7 @@ def header_lines(
     for key, label in (
         ("load_end", "load at end"),
         ("sweep_s", "sweep time (s)"),
+        ("cpu_allocator", "cpu allocator (timed calls)"),
         ("memory_method", "peak memory"),
         ("peak_gbps", "peak bandwidth"),
         ("waited_for_load_s", "waited for load (s)"),
@@ -808,8 +820,11 @@ def start_run(args, log=print) -> tuple[torch.device, dict, float | None]:
     device = torch.device(args.device)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
-    exact_cpu_memory()
     meta: dict = {}
+    if device.type == "cpu":
+        meta["cpu_allocator"] = use_cpu_allocator(
+            getattr(args, "cpu_allocator", "reuse")
+        )
     if getattr(args, "wait_load", None) is not None and device.type == "cpu":
         load, waited = wait_for_load(args.wait_load, args.wait_timeout)
         meta["waited_for_load_s"] = f"{waited:.0f} (load then {load:.2f})"
@@ -920,6 +935,21 @@ def add_common_args(p, sizes, batches, channels) -> None:
     p.add_argument("--tag", default=None, help="results file name stem")
     p.add_argument("--plot", default=None, help="PNG path")
     p.add_argument("--no-plot", action="store_true")
+
+    add_allocator_arg(p)
+
+
+def add_allocator_arg(p) -> None:
+    """``--cpu-allocator``: the policy the timed CPU calls run under."""
+    p.add_argument(
+        "--cpu-allocator",
+        choices=CPU_ALLOCATOR_POLICIES,
+        default="reuse",
+        help="reuse: freed buffers stay in the process, as in the "
+        "training script; release: each buffer >= 1 MiB mapped and "
+        "faulted in anew, as glibc's defaults do above 32 MiB "
+        "(default: reuse; peak memory is always measured under release)",
+    )
 
 
 def finish_args(args, quick: dict, plot_name: str, root: Path) -> None:

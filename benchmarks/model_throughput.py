@@ -301,6 +301,7 @@ def parse_args(argv=None):
     p.add_argument("--min-repeats", type=int, default=3)
     p.add_argument("--target-s", type=float, default=5.0)
     p.add_argument("--threads", type=int, default=None)
+    C.add_allocator_arg(p)
     p.add_argument("--wait-load", type=float, default=None)
     p.add_argument("--wait-timeout", type=float, default=600)
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))

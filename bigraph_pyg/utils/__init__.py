@@ -1,5 +1,6 @@
-"""Utilities: sparse products, dense references."""
+"""Utilities: sparse products, dense references, the CPU allocator's policy."""
 
+from bigraph_pyg.utils.cpu_allocator import set_cpu_allocator
 from bigraph_pyg.utils.sparse import (
     EdgeList,
     batched_spmm,
@@ -28,4 +29,5 @@ __all__ = [
     "to_dense_adjacency",
     "torch_sparse_matmul",
     "dense_row_normalize",
+    "set_cpu_allocator",
 ]
