@@ -99,9 +99,10 @@ def earlier_rows(
             (its rows are dropped) instead of being refused.
 
     Returns:
-        dict: ``metrics``, ``train_seconds`` and ``histories`` (the
-        training history of the curves' rows) of the earlier rows that
-        this run does not train; empty if none.
+        dict: ``metrics``, ``metrics_heldout`` (the held-out pose
+        families' split, where the table has it), ``train_seconds`` and
+        ``histories`` (the training history of the curves' rows) of the
+        earlier rows that this run does not train; empty if none.
 
     Raises:
         ValueError: an unreadable table, or other rows trained with other
@@ -133,8 +134,10 @@ def earlier_rows(
             "another --out"
         )
     histories = old.get("histories") or {}
+    heldout = old.get("metrics_heldout") or {}
     return {
         "metrics": {r: metrics[r] for r in kept},
+        "metrics_heldout": {r: heldout[r] for r in kept if r in heldout},
         "train_seconds": {
             r: v
             for r, v in (old.get("train_seconds") or {}).items()

@@ -165,15 +165,19 @@ def test_reproduce_ablation_adds_rows_to_the_table(
 
     def fake_run(model, train_set, config, out_dir, *args, **kwargs):
         runs.append(Path(out_dir).name)
+        assert set(kwargs["more_test_sets"]) == {"heldout"}
         pa = {"row_B": 200.0, "row_C": 190.0}[Path(out_dir).name]
         metrics = {"pa_mpjpe": pa, "mpjpe": pa + 50, "mpve": pa + 100}
-        return RunSummary(TrainResult(), metrics, 1.0, 0.0, "best.pt")
+        heldout = {k: v + 7 for k, v in metrics.items()}
+        return RunSummary(
+            TrainResult(), metrics, 1.0, 0.0, "best.pt", {"heldout": heldout}
+        )
 
     monkeypatch.setattr(engine, "train_and_evaluate", fake_run)
     monkeypatch.setattr(
         datasets,
         "synthetic_splits",
-        lambda *a, **k: {"train": fake_set, "test": fake_set},
+        lambda *a, **k: {"train": fake_set, "test": fake_set, "heldout": 0},
     )
     monkeypatch.setattr(data, "SyntheticPoses", lambda *a, **k: None)
     common = ["--quick", "--quiet", "--out", str(tmp_path)]
@@ -182,8 +186,13 @@ def test_reproduce_ablation_adds_rows_to_the_table(
     assert runs == ["row_B", "row_C"]
     record = json.loads((tmp_path / "table4.json").read_text())
     assert set(record["metrics"]) == {"B", "C"}
+    # The held-out families' split is kept per row, beside the other.
+    assert record["metrics_heldout"]["B"]["pa_mpjpe"] == 207.0
+    assert record["metrics_heldout"]["C"]["pa_mpjpe"] == 197.0
     table = (tmp_path / "table4.md").read_text()
     assert "| B (row_b) |" in table and "| C (row_c) |" in table
+    assert "PA-MPJPE (held-out families)" in table
+    assert table.count("| C (row_c) | ") == 2
     with pytest.raises(SystemExit) as info:
         reproduce_ablation.main(["--rows", "A", "--seed", "1", *common])
     assert "rows BC already in" in str(info.value) and runs[-1] == "row_C"
