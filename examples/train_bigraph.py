@@ -296,7 +296,8 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
     # keep freed buffers for the next step: no page faults on the step's
-    # recurring large tensors (1.3x faster steps on the CPU; same numbers)
+    # recurring tensors over 32 MiB (2.5x faster paper-size propagations;
+    # 1-3 % on the main job's steps; the same numbers either way)
     set_cpu_allocator("reuse")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -7,18 +7,22 @@ grows past 32 MiB) with a fresh mapping and unmaps it on ``free``, so each
 of those tensors is faulted in and zero-filled by the kernel, 4 KiB page by
 page, every time it is created. On this project's 2-core CPU that costs more
 than the product that fills it: the mesh propagation's forward + backward
-takes 82 ms with glibc's defaults and 31 ms when the buffers are reused
-(``benchmarks/results/issue26_mesh_paper_size_allocators.md``), and a
-training step of the ``cpu`` preset 1.3× less time.
+at that size takes 84 ms with each buffer mapped anew (as glibc's defaults
+do) and 30 ms when the buffers are reused
+(``benchmarks/results/issue26_mesh_paper_size_{release,reuse}.md``).
+Tensors under 32 MiB are reused by glibc's defaults already, so a training
+step at small batches gains little (1–3 % for the ``cpu`` preset at B=16
+and the ``paper`` preset at B=4).
 
 :func:`set_cpu_allocator` switches between two policies at run time:
 
 - ``"reuse"``: large buffers come from the heap and freed memory stays in
   the process for the next tensor (``M_MMAP_MAX = 0``, trim threshold
-  2 GiB). What the training script uses; it is what PyTorch's own CPU
-  launcher (``torch.backends.xeon.run_cpu``) gets by preloading tcmalloc
-  or jemalloc, without a library to install. The process keeps its peak
-  memory instead of returning it to the system.
+  2 GiB). What the training script uses. PyTorch's CPU launcher
+  (``torch.backends.xeon.run_cpu``) has the same aim when it preloads
+  tcmalloc or jemalloc; on this machine neither (Debian's builds, default
+  settings) removed the faults, glibc's own switch needs no library. The
+  process keeps its peak memory instead of returning it to the system.
 - ``"release"``: every buffer of 1 MiB or more gets its own mapping,
   returned on ``free``, and the memory the heap holds free is given back
   now (``malloc_trim``), so the resident set tracks what is alive; the
