@@ -48,8 +48,8 @@ PRETRAINED: dict[str, dict[str, str]] = {
     # (--joint-noise detector); the demo's default when it detects.
     "synthetic-mediapipe": {
         "file": "bigraph_cpu_synthetic_mediapipe.pt",
-        "sha256": "5b05753e5447baec6ae7397b81e681f5"
-        "8e56409532fa31dca5c1397db5813488",
+        "sha256": "d00d4181e38b09d946868b1bd967b4f2"
+        "7d25c97d47b741131b1d722cf8d0473a",
     },
 }
 

@@ -67,12 +67,11 @@ def default_model_name(detected: bool) -> str:
 
     ``"synthetic-mediapipe"`` (trained on MediaPipe's own joints on its
     renders, ``--joint-noise detector``) when the joints come from the
-    demo's detector; ``"synthetic"`` (trained on the generic
-    ``JointNoise()``) for joints the user supplies. The first was chosen in
-    the previous, five-activity world, where it was the more accurate on
-    MediaPipe's joints, and it passes the real-photo benchmark; on the
-    pose world's renders the shipped first is not (its retrain is:
-    docs/pretrained.md, "Which model on which input").
+    demo's detector: on the pose world's renders with MediaPipe's joints
+    it is 10 mm better than ``"synthetic"`` (docs/pretrained.md, "Which
+    model on which input"); ``"synthetic"`` (trained on the generic
+    ``JointNoise()``) for joints the user supplies, where it is the better
+    of the two.
 
     Args:
         detected (bool): The joints come from MediaPipe (:func:`predict`
