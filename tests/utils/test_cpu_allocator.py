@@ -77,3 +77,12 @@ def test_release_gives_back_what_reuse_kept():
 def test_unknown_policy_names_the_argument():
     with pytest.raises(ValueError, match=r"policy .*'reuse'.*\(got 'fast'\)"):
         set_cpu_allocator("fast")
+
+
+def test_off_glibc_nothing_changes(monkeypatch):
+    """Where the C library is not glibc the call is a no-op that says so."""
+    from bigraph_pyg.utils import cpu_allocator
+
+    monkeypatch.setattr(cpu_allocator.platform, "libc_ver", lambda: ("", ""))
+    assert set_cpu_allocator("reuse") is False
+    assert set_cpu_allocator("release") is False
