@@ -176,10 +176,11 @@ _TIMING_POLICY = "release"
 def use_cpu_allocator(policy: str) -> str:
     """Time this run's CPU calls under ``policy`` (see ``set_cpu_allocator``).
 
-    ``"reuse"`` keeps freed buffers in the process (what the training script
-    does); ``"release"`` maps every buffer of 1 MiB or more on its own, as
-    glibc's defaults do for every buffer over 32 MiB, so each new large
-    tensor is faulted in page by page. Returns the line for the header.
+    ``"reuse"`` keeps freed buffers in the process (the kernels' own speed,
+    as the copy floor is measured on warm buffers); ``"release"`` maps
+    every buffer of 1 MiB or more on its own, as glibc's defaults do for
+    every buffer over 32 MiB, so each new large tensor is faulted in page
+    by page. Returns the line for the header.
     """
     global _TIMING_POLICY
     took = set_cpu_allocator(policy)
@@ -945,8 +946,8 @@ def add_allocator_arg(p) -> None:
         "--cpu-allocator",
         choices=CPU_ALLOCATOR_POLICIES,
         default="reuse",
-        help="reuse: freed buffers stay in the process, as in the "
-        "training script; release: each buffer >= 1 MiB mapped and "
+        help="reuse: freed buffers stay in the process "
+        "(set_cpu_allocator); release: each buffer >= 1 MiB mapped and "
         "faulted in anew, as glibc's defaults do above 32 MiB "
         "(default: reuse; peak memory is always measured under release)",
     )

@@ -50,7 +50,6 @@ from bigraph_pyg.cli import (
 from bigraph_pyg.engine.runner import check_run_folder
 from bigraph_pyg.losses import LOSS_ABLATIONS, LossWeights
 from bigraph_pyg.models import ABLATIONS, PRESETS, BiGraphBody, BiGraphConfig
-from bigraph_pyg.utils import set_cpu_allocator
 
 DEFAULTS = {  # per preset: optimisation and synthetic split sizes
     # The CPU recipe (docs/training.md): every step adds pose-only samples,
@@ -295,10 +294,6 @@ def main(argv=None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
-    # keep freed buffers for the next step: no page faults on the step's
-    # recurring tensors over 32 MiB (2.5x faster paper-size propagations;
-    # 1-3 % on the main job's steps; the same numbers either way)
-    set_cpu_allocator("reuse")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.joint_noise != "cache" and args.data != "synthetic":
