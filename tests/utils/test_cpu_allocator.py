@@ -14,10 +14,8 @@ from bigraph_pyg.utils import set_cpu_allocator
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
-# Allocate, touch and free a 64 MiB buffer, then read how much of it stayed
-# resident. (Whether the next such buffer reuses those pages depends on the
-# heap's layout, which varies between processes; the benchmarks measure it.)
-_SCRIPT = """
+# Each script runs after this prelude and prints a resident-memory change.
+_PRELUDE = """
 import sys
 import torch
 from bigraph_pyg.utils import set_cpu_allocator
@@ -25,7 +23,23 @@ from bigraph_pyg.utils import set_cpu_allocator
 def rss_kb():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+"""
 
+
+def _printed_kb(script: str, *args: str) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", _PRELUDE + script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.split()[-1])
+
+
+# Allocate, touch and free a 64 MiB buffer, then read how much of it stayed
+# resident. (Whether the next such buffer reuses those pages depends on the
+# heap's layout, which varies between processes; the benchmarks measure it.)
+_KEPT = """
 assert set_cpu_allocator(sys.argv[1])
 torch.ones(1)  # torch's own first allocations
 before = rss_kb()
@@ -34,30 +48,13 @@ print(rss_kb() - before)
 """
 
 
-def _kept_after_free_kb(policy: str) -> int:
-    out = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, policy],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(out.stdout.split()[-1])
-
-
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
 def test_reuse_keeps_the_freed_buffer_release_returns_it():
-    assert _kept_after_free_kb("reuse") >= 60 * 1024  # KiB of the 64 MiB
-    assert _kept_after_free_kb("release") < 4 * 1024
+    assert _printed_kb(_KEPT, "reuse") >= 60 * 1024  # KiB of the 64 MiB
+    assert _printed_kb(_KEPT, "release") < 4 * 1024
 
 
 _TRIM = """
-import torch
-from bigraph_pyg.utils import set_cpu_allocator
-
-def rss_kb():
-    with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
-
 set_cpu_allocator("reuse")
 torch.ones(1 << 24)  # 64 MiB, freed into the heap
 kept = rss_kb()
@@ -68,13 +65,7 @@ print(kept - rss_kb())
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
 def test_release_gives_back_what_reuse_kept():
-    out = subprocess.run(
-        [sys.executable, "-c", _TRIM],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert int(out.stdout.split()[-1]) >= 60 * 1024  # KiB of the 64 MiB
+    assert _printed_kb(_TRIM) >= 60 * 1024  # KiB of the 64 MiB
 
 
 def test_unknown_policy_names_the_argument():
