@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "MAX_CROP_PIXELS",
+    "MIN_DEPTH",
     "SPIN_FOCAL_RATIO",
     "crop_person",
     "default_focal_length",
@@ -39,6 +40,9 @@ SPIN_FOCAL_RATIO: float = 5000.0 / 224.0
 #: million pixels would otherwise allocate gigabytes, or stop in Pillow's
 #: decompression-bomb guard.
 MAX_CROP_PIXELS: int = 100_000_000
+#: The nearest a body's vertex may come to the camera's plane, metres: a
+#: translation putting any vertex at depth <= this is "behind the camera".
+MIN_DEPTH: float = 0.05
 
 
 def crop_person(
@@ -311,6 +315,6 @@ def perspective_translation(
         t = solve_translation(x, px, focal_length, (w / 2.0, h / 2.0))
     except ValueError:
         return closed
-    if not (np.isfinite(t).all() and t[2] + x[:, 2].min() > 0.05):
+    if not (np.isfinite(t).all() and t[2] + x[:, 2].min() > MIN_DEPTH):
         return closed
     return t

@@ -77,7 +77,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bigraph_pyg.apps.camera import solve_translation
+from bigraph_pyg.apps.camera import MIN_DEPTH, solve_translation
 from bigraph_pyg.apps.keypoints import MEDIAPIPE_LANDMARK_NAMES
 from bigraph_pyg.topology import JOINT_NAMES, SMPL_JOINT_NAMES, SMPL_TO_JOINTS
 
@@ -864,7 +864,7 @@ def _start(body, init: Mapping, t: _Targets):
         v = _posed_vertices(body, p, orient0)
     lm3d = (t.regressor @ v).cpu().double().numpy()
     depth = v[:, 2].min().item()
-    if not transl[2] + depth > 0.05:
+    if not transl[2] + depth > MIN_DEPTH:
         raise ValueError(
             f"Expected init['transl'] to put the body in front of the "
             f"camera (got z = {transl[2]:.3g} m for a body reaching "
@@ -879,7 +879,7 @@ def _start(body, init: Mapping, t: _Targets):
             solve_translation(lm3d, px, t.focal, t.center.cpu().numpy(), w)
         )
     for c in cands:
-        if c[2] + depth <= 0.05:  # behind or at the camera
+        if c[2] + depth <= MIN_DEPTH:  # behind or at the camera
             continue
         proj = _project(torch.as_tensor(lm3d, dtype=dt), leaf(c), t)
         err = _landmark_error(proj, t)

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from bigraph_pyg.apps.camera import (
+    MIN_DEPTH,
     crop_person,
     default_focal_length,
     perspective_translation,
@@ -508,8 +509,10 @@ def _place_and_fit(
     return placed
 
 
-#: The nearest a placed body may come to the camera's plane, metres.
-MIN_NEAR: float = 0.1
+#: The nearest a placed body may come to the camera's plane, metres: twice
+#: the fit's own limit (:data:`~bigraph_pyg.apps.camera.MIN_DEPTH`), so a
+#: body moved back starts the fit with room to spare.
+MIN_NEAR: float = 2 * MIN_DEPTH
 
 
 def _in_front(transl, vertices, near: float = MIN_NEAR) -> np.ndarray:
