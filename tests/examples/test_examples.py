@@ -6,6 +6,7 @@ import demo
 import eval_bigraph
 import numpy as np
 import pytest
+import torch
 import train_bigraph
 from PIL import Image
 
@@ -362,37 +363,83 @@ def test_other_config_checkpoint_is_refused(tiny_checkpoint, tmp_path):
 from fakes import tiny_config  # noqa: E402
 
 
-def test_lifting_baseline_scores_beside_the_baselines(tmp_path, capsys):
+def test_lifting_baseline_scores_beside_the_baselines(
+    tmp_path, capsys, monkeypatch
+):
+    """Both splits, every baseline row of the accuracy tables, ratios to
+    the strongest baseline and to the lookup; the lookup is the library's
+    NearestNeighbourLifter over the training poses, from the same input."""
     import lifting_baseline
 
+    from bigraph_pyg.data import SampleGenerator, SyntheticConfig
+    from bigraph_pyg.engine.nearest_lift import NearestNeighbourLifter
+
     out = tmp_path / "lift.json"
+    argv = ["--seconds", "1", "--num-train", "64", "--num-test", "16"]
+    argv += ["--cache", str(tmp_path)]
+    calls = []
+    call = NearestNeighbourLifter.__call__
+
+    def spy(self, joints_2d, weights=None):
+        calls.append((len(self), joints_2d.clone(), weights))
+        return call(self, joints_2d, weights)
+
+    monkeypatch.setattr(NearestNeighbourLifter, "__call__", spy)
+    lifting_baseline.main([*argv, "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert set(result["splits"]) == {"test", "heldout"}
+    gen = SampleGenerator(SyntheticConfig(), render=False)
+    for (split, scored), (bank, j2d, seen) in zip(
+        result["splits"].items(), calls, strict=True
+    ):
+        rows = scored["rows"]
+        assert set(rows) == {"lifting MLP", *lifting_baseline.BASELINES}
+        # A flat lift has PA-MPJPE > 0 and the mean pose is no exact answer.
+        assert all(r["pa_mpjpe"] > 10 for r in rows.values())
+        best = min(rows[t]["pa_mpjpe"] for t in lifting_baseline.BASELINES)
+        assert scored["best_baseline_pa_mpjpe"] == best
+        for r in rows.values():
+            assert r["pa_over_best_baseline"] == pytest.approx(
+                r["pa_mpjpe"] / best
+            )
+        # With 16 test samples, "the first 64" are all of them.
+        assert all(
+            r["pa_mpjpe_first16"] == r["pa_mpjpe"] for r in rows.values()
+        )
+        # The lookup: 64 poses x 24 yaws, the split's estimated joints
+        # weighted by their visibility, as evaluate() scores it.
+        test = gen.geometry(0, split, list(range(16)))
+        assert bank == 64 * 24
+        assert torch.equal(j2d, torch.from_numpy(test["joints_2d_est"]))
+        assert torch.equal(
+            seen, torch.from_numpy(test["joints_2d_est_visible"]).float()
+        )
+    assert result["timing"]["lifting MLP"]["steps"] >= 1
+    printed = capsys.readouterr().out
+    assert "| lifting MLP |" in printed and "heldout:" in printed
+    # --input true: trained and scored on the true 2D joints; the flat
+    # lift of the input is then the true-2D row, not repeated.
+    estimated = result["splits"]["heldout"]["rows"]
     lifting_baseline.main(
-        [
-            "--seconds",
-            "1",
-            "--num-train",
-            "64",
-            "--num-test",
-            "16",
-            "--cache",
-            str(tmp_path),
-            "--json",
-            str(out),
-        ]
+        [*argv, "--input", "true", "--splits", "heldout", "--json", str(out)]
     )
     result = json.loads(out.read_text())
-    rows = result["rows"]
-    assert set(rows) == {
-        "lifting MLP",
-        "flat lift (depth 0)",
-        "constant mean training pose",
-    }
-    assert result["num_test"] == 16 and rows["lifting MLP"]["steps"] >= 1
-    # A flat lift has PA-MPJPE > 0 and the mean pose is no exact answer.
-    assert all(r["pa_mpjpe"] > 10 for r in rows.values())
-    assert "| lifting MLP |" in capsys.readouterr().out
-    # With 16 test samples, "the first 64" are all of them.
-    assert all(r["pa_mpjpe_first16"] == r["pa_mpjpe"] for r in rows.values())
+    assert list(result["splits"]) == ["heldout"] and result["input"] == "true"
+    rows = result["splits"]["heldout"]["rows"]
+    assert "true 2D joints, depth 0" not in rows
+    flat, true_flat = (
+        rows["flat lift (depth 0)"],
+        estimated["true 2D joints, depth 0"],
+    )
+    assert flat["pa_mpjpe"] == true_flat["pa_mpjpe"]
+    assert flat["mpjpe"] == true_flat["mpjpe"]
+    assert calls[-1][2] is None  # true joints: all seen
+    for bad, match in (
+        (["--input", "true", "--redraw"], "--input estimated"),
+        (["--splits", "val"], "--splits"),
+    ):
+        with pytest.raises(SystemExit, match=match):
+            lifting_baseline.main([*argv, *bad])
 
 
 def test_lifting_baseline_trains_the_skeleton_branch_alone(tmp_path):
@@ -418,7 +465,11 @@ def test_lifting_baseline_trains_the_skeleton_branch_alone(tmp_path):
     for i in range(2):
         out = tmp_path / f"lift{i}.json"
         lifting_baseline.main([*argv, "--json", str(out)])
-        results.append(json.loads(out.read_text())["rows"])
+        result = json.loads(out.read_text())
+        results.append(result["splits"]["test"]["rows"])
+        results[-1].update(
+            {k: {**results[-1][k], **v} for k, v in result["timing"].items()}
+        )
     ctx = "Skeleton-GCN alone + pose context (cpu preset)"
     paper = "Skeleton-GCN alone, paper's node input"
     assert results[0][ctx]["steps"] == results[0][paper]["steps"] == 3
