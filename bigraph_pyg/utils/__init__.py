@@ -1,6 +1,9 @@
 """Utilities: sparse products, dense references, the CPU allocator's policy."""
 
-from bigraph_pyg.utils.cpu_allocator import set_cpu_allocator
+from bigraph_pyg.utils.cpu_allocator import (
+    CPU_ALLOCATOR_POLICIES,
+    set_cpu_allocator,
+)
 from bigraph_pyg.utils.sparse import (
     EdgeList,
     batched_spmm,
@@ -30,4 +33,5 @@ __all__ = [
     "torch_sparse_matmul",
     "dense_row_normalize",
     "set_cpu_allocator",
+    "CPU_ALLOCATOR_POLICIES",
 ]
