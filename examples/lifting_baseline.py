@@ -258,6 +258,7 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     import numpy as np
+    from tqdm.auto import tqdm
 
     from bigraph_pyg.data import (
         SampleGenerator,
@@ -345,6 +346,7 @@ def main(argv=None) -> None:
         g_mix = torch.Generator().manual_seed(args.seed + 1)
         redraw = np.random.default_rng([args.seed, 2]) if args.redraw else None
         steps, t1 = 0, time.perf_counter()
+        bar = tqdm(total=args.steps, desc=name, unit="step", leave=False)
         while (
             steps < args.steps
             if args.steps
@@ -376,6 +378,8 @@ def main(argv=None) -> None:
             loss.backward()
             opt.step()
             steps += 1
+            bar.update()
+        bar.close()
         timing[TITLES[name]] = {
             "steps": steps,
             "train_seconds": time.perf_counter() - t1,

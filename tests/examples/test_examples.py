@@ -494,9 +494,12 @@ def test_lifting_baseline_training_switches(tmp_path, monkeypatch, capsys):
     ratios, rates, focal, drawn = [], [], [], []
     batch = SyntheticPoses.batch
 
-    def spy_batch(self, index):
+    redraws = []
+
+    def spy_batch(self, index, redraw=None):
         drawn.append(index.tolist())
-        return batch(self, index)
+        redraws.append(redraw)
+        return batch(self, index, redraw=redraw)
 
     mix, rate = schedule.mix_joints_2d, schedule.learning_rate
     term = BiGraphLoss.skeleton_joints_3d_term
@@ -531,6 +534,21 @@ def test_lifting_baseline_training_switches(tmp_path, monkeypatch, capsys):
     lifting_baseline.main([*argv, "--steps", "6", "--loss", "l1"])
     assert focal == [False] * 6
     assert drawn[-6:] == mixed  # the same batches without the mix
+    assert redraws[-6:] == [None] * 6
+    # --redraw: fresh detector errors each step from one seeded stream,
+    # the same batches; two runs score the same.
+    scores = []
+    for _ in range(2):
+        out = tmp_path / "redraw.json"
+        lifting_baseline.main(
+            [*argv, "--steps", "6", "--redraw", "--json", str(out)]
+        )
+        scores.append(json.loads(out.read_text())["splits"])
+        assert drawn[-6:] == mixed
+        streams = redraws[-6:]
+        assert all(isinstance(r, np.random.Generator) for r in streams)
+        assert len({id(r) for r in streams}) == 1  # one stream, advancing
+    assert scores[0] == scores[1]
     with pytest.raises(SystemExit, match="--steps"):
         lifting_baseline.main([*argv, "--seconds", "1", "--mix-start", "1"])
     with pytest.raises(SystemExit) as info:  # argparse: before any work
