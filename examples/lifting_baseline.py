@@ -25,7 +25,9 @@ predictor that takes its depth from the 2D pose alone can do in this world.
 ``cpu`` preset's Skeleton-GCN alone (:meth:`BiGraphBody.lift
 <bigraph_pyg.models.BiGraphBody.lift>`, image-free): ``skeleton`` with the
 preset's global pose context, ``skeleton-paper`` without it
-(``pose_context_channels=0``, the paper's node input).
+(``pose_context_channels=0``, the paper's node input); and
+``pretrained:NAME`` scores a shipped model's ``lift()`` as it is, untrained
+(its skeleton branch, image-free, on the same input).
 
 The training switches are the joint recipe's, one at a time, to see what
 each costs a lifter: ``--warmup`` / ``--schedule cosine`` (the
@@ -101,7 +103,8 @@ class Lifter(nn.Module):
 
 
 #: What --models can train: the MLP, the cpu preset's Skeleton-GCN with
-#: and without its pose context.
+#: and without its pose context. ``pretrained:NAME`` scores a shipped
+#: model's ``lift()`` (its skeleton branch, image-free) untrained.
 MODELS = ("mlp", "skeleton", "skeleton-paper")
 
 
@@ -112,6 +115,13 @@ def _skeleton_lifter(pose_context: bool) -> nn.Module:
     if not pose_context:
         cfg = cfg.replace(pose_context_channels=0)
     return BiGraphBody.from_body(cfg)
+
+
+def _lift_pixels(net: nn.Module, pixels: torch.Tensor, size: int):
+    """``net.lift`` on the trainer's input: model pixels, clamped in."""
+    side = torch.tensor(net.config.image_size[::-1], dtype=torch.float)
+    px = pixels * side / size
+    return net.lift(torch.minimum(px.clamp_min(0.0), side))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -143,7 +153,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--models",
         default="mlp",
-        help="comma-separated, of " + ", ".join(MODELS),
+        help="comma-separated, of " + ", ".join(MODELS) + ", or "
+        "pretrained:NAME (a shipped model's lift(), scored as it is)",
     )
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--lr", type=positive_float, default=1e-3)
@@ -215,11 +226,14 @@ def _check_args(args: argparse.Namespace) -> list[str]:
             "error: Expected --input estimated with --redraw or --mix-start "
             "(both change the estimated 2D joints; got --input true)"
         )
+    from bigraph_pyg.hub import PRETRAINED
+
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = sorted(set(names) - set(MODELS))
+    known = {*MODELS, *(f"pretrained:{k}" for k in PRETRAINED)}
+    unknown = sorted(set(names) - known)
     if unknown or not names:
         raise SystemExit(
-            f"error: Expected --models from {list(MODELS)} "
+            f"error: Expected --models from {sorted(known)} "
             f"(got {args.models!r})"
         )
     splits = [m.strip() for m in args.splits.split(",") if m.strip()]
@@ -323,22 +337,9 @@ def main(argv=None) -> None:
     )
     preds = {split: {} for split in args.splits}
     timing = {}
-    for name in names:
-        torch.manual_seed(args.seed)
-        if name == "mlp":
-            net = Lifter()
 
-            def forward(pixels, net=net):
-                return net(uv(pixels))
-        else:
-            net = _skeleton_lifter(pose_context=name == "skeleton")
-            side = torch.tensor(net.config.image_size[::-1], dtype=torch.float)
-
-            def forward(pixels, net=net, side=side):
-                # The trainer's input: model pixels, clamped into the image.
-                px = pixels * side / size
-                return net.lift(torch.minimum(px.clamp_min(0.0), side))
-
+    def fit(net: nn.Module, forward, name: str) -> dict:
+        """Train ``net`` for --steps or --seconds; its steps and time."""
         opt = torch.optim.Adam(net.parameters(), lr=args.lr)
         g = torch.Generator().manual_seed(args.seed)
         # Their own streams, so --mix-start and --redraw leave the batches
@@ -380,10 +381,31 @@ def main(argv=None) -> None:
             steps += 1
             bar.update()
         bar.close()
-        timing[TITLES[name]] = {
-            "steps": steps,
-            "train_seconds": time.perf_counter() - t1,
-        }
+        return {"steps": steps, "train_seconds": time.perf_counter() - t1}
+
+    for name in names:
+        torch.manual_seed(args.seed)
+        shipped = name.startswith("pretrained:")
+        if shipped:
+            from bigraph_pyg import pretrained
+
+            net = pretrained(name.removeprefix("pretrained:"))
+            TITLES[name] = f"{name}, its lift() (image-free, as shipped)"
+        elif name == "mlp":
+            net = Lifter()
+        else:
+            net = _skeleton_lifter(pose_context=name == "skeleton")
+        if name == "mlp":
+
+            def forward(pixels, net=net):
+                return net(uv(pixels))
+        else:
+
+            def forward(pixels, net=net):
+                return _lift_pixels(net, pixels, size)
+
+        if not shipped:
+            timing[TITLES[name]] = fit(net, forward, name)
         net.eval()
         with torch.no_grad():
             for split, test in tests.items():

@@ -658,3 +658,37 @@ def test_detector_agreement_script(
     assert abs(a["to_detector"] - a["to_truth"]) < 1e-4
     assert a["to_truth"] > 0 and np.isfinite(a["pa_mpjpe"])
     assert res["b"]["pa_mpjpe_minus_a"] == 0.0
+
+
+def test_lifting_baseline_scores_a_shipped_models_lift(tmp_path):
+    """--models pretrained:NAME: the shipped model's lift(), untrained, on
+    the trainer's pixels; the same PA-MPJPE as calling it directly."""
+    import lifting_baseline
+
+    from bigraph_pyg import pretrained
+    from bigraph_pyg.data import SampleGenerator, SyntheticConfig
+    from bigraph_pyg.metrics import pa_mpjpe
+
+    out = tmp_path / "lift.json"
+    lifting_baseline.main(
+        ["--models", "pretrained:synthetic", "--num-train", "32"]
+        + ["--num-test", "8", "--splits", "heldout", "--cache", str(tmp_path)]
+        + ["--json", str(out)]
+    )
+    result = json.loads(out.read_text())
+    assert result["timing"] == {}  # nothing trained
+    row = "pretrained:synthetic, its lift() (image-free, as shipped)"
+    got = result["splits"]["heldout"]["rows"][row]["pa_mpjpe"]
+    test = SampleGenerator(SyntheticConfig(), render=False).geometry(
+        0, "heldout", list(range(8))
+    )
+    model = pretrained("synthetic")
+    side = torch.tensor(model.config.image_size[::-1], dtype=torch.float)
+    scale = side / SyntheticConfig().image_size
+    px = torch.from_numpy(test["joints_2d_est"]) * scale
+    with torch.no_grad():
+        pred = model.lift(torch.minimum(px.clamp_min(0.0), side))
+    want = float(pa_mpjpe(pred, torch.from_numpy(test["joints_3d"])))
+    assert got == pytest.approx(want, rel=1e-6)
+    with pytest.raises(SystemExit, match="--models"):
+        lifting_baseline.main(["--models", "pretrained:nonesuch"])
