@@ -124,6 +124,29 @@ def _lift_pixels(net: nn.Module, pixels: torch.Tensor, size: int):
     return net.lift(torch.minimum(px.clamp_min(0.0), side))
 
 
+def _input_error(test: dict, size: int) -> dict[str, float]:
+    """How far the split's estimated 2D joints are from the true ones.
+
+    Over the joints flagged seen (a missed joint's position is a
+    placeholder): the error in pixels of the ``size``-pixel crop and as a
+    share of the sample's 2D height (its true joints' vertical extent);
+    and the share of joints flagged unseen.
+    """
+    import numpy as np
+
+    uv, est = test["joints_2d"], test["joints_2d_est"]
+    seen = test["joints_2d_est_visible"] > 0
+    err = np.linalg.norm(est - uv, axis=-1)
+    height = np.ptp(uv[..., 1], axis=1)[:, None].repeat(uv.shape[1], 1)
+    return {
+        "median_px": float(np.median(err[seen])),
+        "p90_px": float(np.quantile(err[seen], 0.9)),
+        "median_of_height": float(np.median(err[seen] / height[seen])),
+        "unseen_share": float(1.0 - seen.mean()),
+        "crop_px": int(size),
+    }
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
@@ -491,7 +514,15 @@ def main(argv=None) -> None:
         result["splits"][split] = {
             "best_baseline_pa_mpjpe": best,
             "rows": scored,
+            "input_2d_error": _input_error(test, size),
         }
+        e = result["splits"][split]["input_2d_error"]
+        print(
+            f"estimated 2D joints of {split}: error median {e['median_px']:.1f}"
+            f" px, 90th percentile {e['p90_px']:.1f} px in the {size}-pixel "
+            f"crop (median {100 * e['median_of_height']:.1f} % of the body's"
+            f" 2D height); {100 * e['unseen_share']:.1f} % flagged unseen"
+        )
     if args.json:
         with script_errors():
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)

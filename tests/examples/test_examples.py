@@ -414,6 +414,13 @@ def test_lifting_baseline_scores_beside_the_baselines(
         assert torch.equal(
             seen, torch.from_numpy(test["joints_2d_est_visible"]).float()
         )
+        # The input's 2D error, over the joints flagged seen.
+        err = scored["input_2d_error"]
+        ok = test["joints_2d_est_visible"] > 0
+        px = np.linalg.norm(test["joints_2d_est"] - test["joints_2d"], axis=-1)
+        assert err["median_px"] == pytest.approx(float(np.median(px[ok])))
+        assert err["unseen_share"] == pytest.approx(1 - ok.mean())
+        assert 0 < err["median_of_height"] < err["median_px"]
     assert result["timing"]["lifting MLP"]["steps"] >= 1
     printed = capsys.readouterr().out
     assert "| lifting MLP |" in printed and "heldout:" in printed
