@@ -43,7 +43,8 @@ Examples::
     python examples/lifting_baseline.py --models mlp,skeleton,skeleton-paper \
         --steps 1000 --threads 1
     # the lifting bound of docs/training.md (the longer recipe's 65,536
-    # pose-only samples, 2048 test samples per split; ~25 minutes)
+    # pose-only samples, 2048 test samples per split; 11 minutes on two
+    # threads, plus ~5 the first time to draw the poses)
     python examples/lifting_baseline.py --models mlp --input true \
         --steps 6000 --batch-size 512 --warmup 20 --schedule cosine \
         --num-train 65536 --cache data/synthetic_long/poses --num-test 2048
@@ -406,35 +407,33 @@ def main(argv=None) -> None:
         bar.close()
         return {"steps": steps, "train_seconds": time.perf_counter() - t1}
 
+    from bigraph_pyg import pretrained
+
     for name in names:
         torch.manual_seed(args.seed)
         shipped = name.startswith("pretrained:")
-        if shipped:
-            from bigraph_pyg import pretrained
-
-            net = pretrained(name.removeprefix("pretrained:"))
-            TITLES[name] = f"{name}, its lift() (image-free, as shipped)"
-        elif name == "mlp":
-            net = Lifter()
-        else:
-            net = _skeleton_lifter(pose_context=name == "skeleton")
+        title = TITLES.get(name, f"{name}, its lift() (image-free, as shipped)")
         if name == "mlp":
+            net = Lifter()
 
             def forward(pixels, net=net):
                 return net(uv(pixels))
         else:
+            net = (
+                pretrained(name.removeprefix("pretrained:"))
+                if shipped
+                else _skeleton_lifter(pose_context=name == "skeleton")
+            )
 
             def forward(pixels, net=net):
                 return _lift_pixels(net, pixels, size)
 
         if not shipped:
-            timing[TITLES[name]] = fit(net, forward, name)
+            timing[title] = fit(net, forward, name)
         net.eval()
         with torch.no_grad():
             for split, test in tests.items():
-                preds[split][TITLES[name]] = forward(
-                    torch.from_numpy(test[key])
-                )
+                preds[split][title] = forward(torch.from_numpy(test[key]))
     for split, test in tests.items():
         j2d = torch.from_numpy(test[key])
         seen = (
