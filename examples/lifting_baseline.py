@@ -298,6 +298,7 @@ def main(argv=None) -> None:
     import numpy as np
     from tqdm.auto import tqdm
 
+    from bigraph_pyg import pretrained
     from bigraph_pyg.data import (
         SampleGenerator,
         SyntheticConfig,
@@ -382,11 +383,7 @@ def main(argv=None) -> None:
                     steps, args.steps or 0, args.lr, args.warmup, args.schedule
                 )
             index = torch.randint(n, (args.batch_size,), generator=g)
-            b = (
-                train.batch(index)
-                if redraw is None
-                else train.batch(index, redraw=redraw)
-            )
+            b = train.batch(index, redraw=redraw)
             joints_2d = b[key]
             if args.mix_start:
                 ratio = gt_mix_ratio(
@@ -406,8 +403,6 @@ def main(argv=None) -> None:
             bar.update()
         bar.close()
         return {"steps": steps, "train_seconds": time.perf_counter() - t1}
-
-    from bigraph_pyg import pretrained
 
     for name in names:
         torch.manual_seed(args.seed)
